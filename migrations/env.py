@@ -1,0 +1,58 @@
+"""Alembic environment: async engine from `portico db`, or a connection handed in by tests."""
+
+import asyncio
+
+from alembic import context
+from sqlalchemy.engine import Connection
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from adapters.sqlalchemy.engine import to_psycopg_url
+from adapters.sqlalchemy.tables import metadata
+
+config = context.config
+target_metadata = metadata
+
+
+def run_with(connection: Connection) -> None:
+    context.configure(
+        connection=connection,
+        target_metadata=target_metadata,
+        version_table=config.get_main_option("version_table") or "alembic_version",
+        compare_type=True,
+        compare_server_default=True,
+        transaction_per_migration=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+async def run_async() -> None:
+    url = config.attributes.get("database_url")
+    if not url:
+        raise SystemExit("run migrations with `portico db ...`, which supplies the database URL")
+    engine = create_async_engine(to_psycopg_url(url))
+    try:
+        async with engine.connect() as connection:
+            await connection.run_sync(run_with)
+            await connection.commit()
+    finally:
+        await engine.dispose()
+
+
+def run_offline() -> None:
+    url = config.attributes.get("database_url")
+    context.configure(
+        url=to_psycopg_url(url) if url else "postgresql+psycopg://",
+        target_metadata=target_metadata,
+        literal_binds=True,
+    )
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+if context.is_offline_mode():
+    run_offline()
+elif (connection := config.attributes.get("connection")) is not None:
+    run_with(connection)
+else:
+    asyncio.run(run_async())

@@ -1,0 +1,80 @@
+"""A unit of work over the in-memory database, with real rollback."""
+
+import copy
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Any, Self
+
+from adapters.memory.database import InMemoryDatabase
+from application.common.correlation import current_request_id
+from application.common.outbox import OutboxMessage
+from application.ports.system import IdGenerator
+from domain.shared.aggregate import AggregateRoot
+
+
+class InMemoryUnitOfWork:
+    """Keeps the `UnitOfWork` contract without a server.
+
+    The transaction holds the database lock from `__aenter__` to `__aexit__` and keeps a
+    deep copy of the state it started from; a rollback restores that copy.
+    """
+
+    def __init__(self, database: InMemoryDatabase, ids: IdGenerator) -> None:
+        self._database = database
+        self._ids = ids
+        self._tracked: list[AggregateRoot] = []
+        self._snapshot: tuple[dict[str, dict[Any, Any]], list[OutboxMessage]] | None = None
+
+    async def __aenter__(self) -> Self:
+        await self._database.lock.acquire()
+        self._begin()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        try:
+            if self._snapshot is not None:
+                await self.rollback()
+        finally:
+            self._tracked.clear()
+            self._database.lock.release()
+
+    def track(self, aggregate: AggregateRoot) -> None:
+        """Collect this aggregate's events at commit; tracking twice is harmless."""
+        if not any(tracked is aggregate for tracked in self._tracked):
+            self._tracked.append(aggregate)
+
+    async def commit(self) -> Sequence[OutboxMessage]:
+        """Keep the changes, append the collected events to the outbox, start afresh."""
+        self._ensure_active()
+        request_id = current_request_id.get()
+        messages = [
+            OutboxMessage(event_id=self._ids.new_id(), event=event, request_id=request_id)
+            for aggregate in self._tracked
+            for event in aggregate.pull_events()
+        ]
+        self._database.outbox.extend(messages)
+        self._tracked.clear()
+        self._begin()
+        return messages
+
+    async def rollback(self) -> None:
+        """Restore the state the transaction started from."""
+        self._ensure_active()
+        assert self._snapshot is not None  # noqa: S101 - narrowed by _ensure_active
+        self._database.tables, self._database.outbox = self._snapshot
+        self._snapshot = None
+        for aggregate in self._tracked:
+            aggregate.pull_events()
+        self._tracked.clear()
+
+    def _begin(self) -> None:
+        self._snapshot = (copy.deepcopy(self._database.tables), list(self._database.outbox))
+
+    def _ensure_active(self) -> None:
+        if self._snapshot is None:
+            raise RuntimeError("the unit of work is not inside `async with`")

@@ -1,0 +1,1 @@
+"""An embedded PostgreSQL, from the pgserver wheel, for running with nothing installed."""

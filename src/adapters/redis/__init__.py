@@ -1,0 +1,1 @@
+"""Redis: cache, rate limits, fan-out and the job broker."""

@@ -1,0 +1,14 @@
+"""Builds the shared Redis client."""
+
+from redis.asyncio import Redis
+
+
+def create_redis_client(url: str, *, timeout_seconds: float, client_name: str) -> "Redis":
+    """Create a pooled client; it connects on first use and retries nothing silently."""
+    return Redis.from_url(
+        url,
+        socket_connect_timeout=timeout_seconds,
+        socket_timeout=timeout_seconds,
+        health_check_interval=30,
+        client_name=client_name,
+    )

@@ -1,0 +1,1 @@
+"""SMTP through aiosmtplib: outgoing mail."""

@@ -1,0 +1,80 @@
+"""The unit of work over one PostgreSQL connection."""
+
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Self
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from adapters.sqlalchemy.outbox import write_messages
+from application.common.correlation import current_request_id
+from application.common.outbox import OutboxMessage
+from application.ports.system import IdGenerator
+from domain.shared.aggregate import AggregateRoot
+
+
+class SqlAlchemyUnitOfWork:
+    """Keeps the `UnitOfWork` contract with a database transaction.
+
+    The repositories of a request share this connection, so they all take part in the
+    transaction; the outbox rows are inserted just before the commit, in it.
+    """
+
+    def __init__(self, connection: AsyncConnection, ids: IdGenerator) -> None:
+        self._connection = connection
+        self._ids = ids
+        self._tracked: list[AggregateRoot] = []
+        self._active = False
+
+    async def __aenter__(self) -> Self:
+        if not self._connection.in_transaction():
+            await self._connection.begin()
+        self._active = True
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        try:
+            if self._connection.in_transaction():
+                await self._connection.rollback()
+        finally:
+            self._discard_tracked()
+            self._active = False
+
+    def track(self, aggregate: AggregateRoot) -> None:
+        """Collect this aggregate's events at commit; tracking twice is harmless."""
+        if not any(tracked is aggregate for tracked in self._tracked):
+            self._tracked.append(aggregate)
+
+    async def commit(self) -> Sequence[OutboxMessage]:
+        """Write the collected events to the outbox and commit, all in one transaction."""
+        self._ensure_active()
+        request_id = current_request_id.get()
+        messages = [
+            OutboxMessage(event_id=self._ids.new_id(), event=event, request_id=request_id)
+            for aggregate in self._tracked
+            for event in aggregate.pull_events()
+        ]
+        self._tracked.clear()
+        await write_messages(self._connection, messages)
+        await self._connection.commit()
+        return messages
+
+    async def rollback(self) -> None:
+        """Discard the transaction's changes and the events raised in it."""
+        self._ensure_active()
+        await self._connection.rollback()
+        self._discard_tracked()
+
+    def _discard_tracked(self) -> None:
+        for aggregate in self._tracked:
+            aggregate.pull_events()
+        self._tracked.clear()
+
+    def _ensure_active(self) -> None:
+        if not self._active:
+            raise RuntimeError("the unit of work is not inside `async with`")

@@ -1,0 +1,1 @@
+"""Errors, context and helpers shared by every use case."""

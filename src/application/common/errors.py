@@ -1,0 +1,33 @@
+"""Errors the use cases raise. The HTTP layer maps each class to one status, in one table."""
+
+
+class ApplicationError(Exception):
+    """An expected failure of a use case.
+
+    `field` names what the error is about (a body field, or a resource such as ``article``)
+    and becomes the key of the error envelope; the message is safe to show to clients.
+    """
+
+    field: str = "request"
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if field is not None:
+            self.field = field
+
+
+class NotFoundError(ApplicationError):
+    """The resource does not exist, or the caller may not know that it does."""
+
+
+class ConflictError(ApplicationError):
+    """The change clashes with the current state, such as a duplicate unique value."""
+
+
+class InvalidInputError(ApplicationError):
+    """The input is well-formed but breaks a rule."""
+
+
+class DependencyUnavailableError(ApplicationError):
+    """A server the use case needs cannot be reached right now; retrying may succeed."""

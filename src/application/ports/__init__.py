@@ -1,0 +1,1 @@
+"""Ports: protocols the application owns and the adapters implement."""

@@ -1,0 +1,1 @@
+"""The domain: entities, value objects, domain events and errors. Standard library only."""

@@ -1,0 +1,23 @@
+"""The `portico` command: `serve`, `db`, `config`."""
+
+import typer
+
+from entrypoints.cli.config import config_app
+from entrypoints.cli.db import db_app
+from entrypoints.cli.serve import serve
+
+app = typer.Typer(
+    name="portico",
+    help="Run and operate Portico.",
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+    add_completion=False,
+)
+app.command()(serve)
+app.add_typer(db_app, name="db")
+app.add_typer(config_app, name="config")
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

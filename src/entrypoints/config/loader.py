@@ -1,0 +1,189 @@
+"""Reads the settings from the environment and `.env`, and explains what is wrong in one line."""
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import msgspec
+from dotenv import dotenv_values
+
+from adapters.sqlalchemy.engine import to_psycopg_url
+from entrypoints.config.settings import Settings
+
+ENV_FILE_VARIABLE = "PORTICO_ENV_FILE"
+MIN_JWT_SECRET_BYTES = 32
+_REDIS_SCHEMES = frozenset({"redis", "rediss", "unix"})
+_MSGSPEC_PATH = re.compile(r"^(?P<reason>.*) - at `\$\.(?P<section>\w+)\.(?P<field>\w+)`")
+_HOST_PORT = re.compile(r"^[A-Za-z0-9.\-\[\]:]+:\d{1,5}$")
+
+
+class ConfigurationError(Exception):
+    """A setting is missing or invalid. `variable` names it; the message is one line."""
+
+    def __init__(self, variable: str, problem: str) -> None:
+        super().__init__(f"{variable}: {problem}")
+        self.variable = variable
+        self.problem = problem
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SettingSpec:
+    """One environment variable, as documented in the configuration reference."""
+
+    variable: str
+    section: str
+    field: str
+    description: str
+    default: Any
+    secret: bool
+    type_name: str
+
+
+def setting_specs() -> list[SettingSpec]:
+    """List every environment variable the settings read, in declaration order."""
+    specs: list[SettingSpec] = []
+    root = msgspec.inspect.type_info(Settings)
+    assert isinstance(root, msgspec.inspect.StructType)  # noqa: S101 - Settings is a Struct
+    for section in root.fields:
+        section_type = section.type
+        assert isinstance(section_type, msgspec.inspect.StructType)  # noqa: S101
+        for field in section_type.fields:
+            field_type = field.type
+            assert isinstance(field_type, msgspec.inspect.Metadata)  # noqa: S101
+            extra = field_type.extra or {}
+            specs.append(
+                SettingSpec(
+                    variable=extra["env"],
+                    section=section.name,
+                    field=field.name,
+                    description=field_type.extra_json_schema.get("description", "")
+                    if field_type.extra_json_schema
+                    else "",
+                    default=field.default,
+                    secret=bool(extra.get("secret")),
+                    type_name=_type_name(field_type.type),
+                ),
+            )
+    return specs
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None,
+    *,
+    env_file: Path | None = None,
+) -> Settings:
+    """Build validated settings; the process environment wins over the `.env` file.
+
+    An empty value counts as unset. Raises ConfigurationError naming the first bad variable.
+    """
+    environ = os.environ if environ is None else environ
+    values: dict[str, str] = {}
+    env_path = env_file or Path(environ.get(ENV_FILE_VARIABLE, ".env"))
+    if env_path.is_file():
+        values.update({k: v for k, v in dotenv_values(env_path).items() if v is not None})
+    values.update(environ)
+
+    specs = {(spec.section, spec.field): spec for spec in setting_specs()}
+    raw: dict[str, dict[str, str]] = {}
+    for spec in specs.values():
+        value = values.get(spec.variable, "").strip()
+        if value:
+            raw.setdefault(spec.section, {})[spec.field] = value
+    try:
+        settings = msgspec.convert(raw, Settings, strict=False)
+    except msgspec.ValidationError as exc:
+        raise _explain(exc, raw, specs) from None
+    _check_rules(settings)
+    return settings
+
+
+def _explain(
+    exc: msgspec.ValidationError,
+    raw: dict[str, dict[str, str]],
+    specs: dict[tuple[str, str], SettingSpec],
+) -> ConfigurationError:
+    match = _MSGSPEC_PATH.match(str(exc))
+    if match is None:
+        return ConfigurationError("configuration", str(exc))
+    spec = specs[(match["section"], match["field"])]
+    reason = _plain_reason(match["reason"], spec)
+    if spec.secret:
+        return ConfigurationError(spec.variable, reason)
+    given = raw[spec.section][spec.field]
+    return ConfigurationError(spec.variable, f"{reason}; got {given!r}")
+
+
+_PLAIN_TYPES = {"int": "an integer", "float": "a number", "bool": "true or false", "str": "text"}
+
+
+def _plain_reason(reason: str, spec: SettingSpec) -> str:
+    if reason.startswith("Invalid enum value"):
+        return f"expected one of {spec.type_name.replace(' | ', ', ')}"
+    wrong_type = re.match(r"Expected `(\w+)`, got `\w+`", reason)
+    if wrong_type:
+        return f"expected {_PLAIN_TYPES.get(wrong_type[1], wrong_type[1])}"
+    return reason[0].lower() + reason[1:]
+
+
+def _check_rules(settings: Settings) -> None:
+    secret = settings.auth.jwt_secret
+    if secret is not None and len(secret.encode()) < MIN_JWT_SECRET_BYTES:
+        raise ConfigurationError(
+            "JWT_SECRET",
+            f"must be at least {MIN_JWT_SECRET_BYTES} bytes, got {len(secret.encode())}",
+        )
+    if settings.is_production and secret is None:
+        raise ConfigurationError(
+            "JWT_SECRET",
+            f"must be set to a random value of at least {MIN_JWT_SECRET_BYTES} bytes "
+            "when APP_ENV=production",
+        )
+    if settings.is_production and settings.database.url is None:
+        raise ConfigurationError(
+            "DATABASE_URL",
+            "must be set when APP_ENV=production (the embedded database is for development)",
+        )
+    if settings.database.url is not None:
+        try:
+            to_psycopg_url(settings.database.url)
+        except Exception as exc:  # noqa: BLE001 - any parse failure is a configuration error
+            raise ConfigurationError("DATABASE_URL", _first_line(exc)) from None
+    if settings.cache.redis_url is not None:
+        scheme = urlsplit(settings.cache.redis_url).scheme
+        if scheme not in _REDIS_SCHEMES:
+            raise ConfigurationError(
+                "REDIS_URL", f"unsupported scheme {scheme!r}; use redis://, rediss:// or unix://"
+            )
+    if settings.kafka.bootstrap_servers is not None:
+        for server in settings.kafka.bootstrap_servers.split(","):
+            if not _HOST_PORT.match(server.strip()):
+                raise ConfigurationError(
+                    "KAFKA_BOOTSTRAP_SERVERS", f"expected host:port, got {server.strip()!r}"
+                )
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+
+
+def _type_name(annotation: msgspec.inspect.Type) -> str:
+    match annotation:
+        case msgspec.inspect.UnionType(types=types):
+            names = [_type_name(t) for t in types if not isinstance(t, msgspec.inspect.NoneType)]
+            return " | ".join(names)
+        case msgspec.inspect.LiteralType(values=values):
+            return " | ".join(str(v) for v in values)
+        case msgspec.inspect.Metadata(type=inner):
+            return _type_name(inner)
+        case msgspec.inspect.IntType():
+            return "int"
+        case msgspec.inspect.FloatType():
+            return "float"
+        case msgspec.inspect.BoolType():
+            return "bool"
+        case _:
+            return "str"

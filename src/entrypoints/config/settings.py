@@ -1,0 +1,179 @@
+"""The settings, one frozen section per concern.
+
+Each field names its environment variable in its metadata, so this module is the single
+source of the configuration reference (``portico config show`` and docs/configuration.md).
+Sections hold only what the code uses today and grow with the features that need them.
+"""
+
+from typing import Annotated, Any, Literal
+
+import msgspec
+from msgspec import Meta
+
+
+def from_env(name: str, doc: str, *, secret: bool = False, **constraints: Any) -> Meta:
+    """Bind a field to an environment variable, with a description and constraints."""
+    return Meta(description=doc, extra={"env": name, "secret": secret}, **constraints)
+
+
+Port = Annotated[int, Meta(ge=1, le=65535)]
+
+
+class AppSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The process as a whole: environment, HTTP server, logging and limits."""
+
+    env: Annotated[
+        Literal["development", "test", "production"],
+        from_env("APP_ENV", "Which rules apply: `production` demands real secrets and services."),
+    ] = "development"
+    name: Annotated[
+        str, from_env("APP_NAME", "Service name, used in logs and database connection names.")
+    ] = "portico"
+    host: Annotated[str, from_env("APP_HOST", "Interface `portico serve` binds to.")] = "127.0.0.1"
+    port: Annotated[Port, from_env("APP_PORT", "Port `portico serve` listens on.")] = 8000
+    workers: Annotated[
+        int, from_env("APP_WORKERS", "Server worker processes for `portico serve`.", ge=1, le=64)
+    ] = 1
+    log_level: Annotated[
+        Literal["TRACE", "DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
+        from_env("LOG_LEVEL", "Lowest level written to the log."),
+    ] = "INFO"
+    log_format: Annotated[
+        Literal["text", "json"],
+        from_env("LOG_FORMAT", "`text` for people, `json` for one JSON object per line."),
+    ] = "text"
+    data_dir: Annotated[
+        str, from_env("DATA_DIR", "Directory for local state such as the embedded database.")
+    ] = ".data"
+    max_request_body_bytes: Annotated[
+        int,
+        from_env("MAX_REQUEST_BODY_BYTES", "Larger request bodies get 413.", ge=1024, le=1 << 30),
+    ] = 1_048_576
+    readiness_timeout_seconds: Annotated[
+        float,
+        from_env("READINESS_TIMEOUT_SECONDS", "How long each readiness probe may take.", gt=0, le=30),
+    ] = 2.0
+    shutdown_timeout_seconds: Annotated[
+        float,
+        from_env("SHUTDOWN_TIMEOUT_SECONDS", "Grace period for in-flight requests on stop.", ge=0),
+    ] = 5.0
+
+
+class DatabaseSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """PostgreSQL. Without a URL, outside production, an embedded server is started."""
+
+    url: Annotated[
+        str | None,
+        from_env("DATABASE_URL", "`postgresql://user:pass@host:port/db`; unset means embedded."),
+    ] = None
+    pool_size: Annotated[
+        int, from_env("DATABASE_POOL_SIZE", "Connections kept open per process.", ge=1, le=200)
+    ] = 10
+    max_overflow: Annotated[
+        int, from_env("DATABASE_MAX_OVERFLOW", "Extra connections under burst.", ge=0, le=200)
+    ] = 10
+    pool_timeout_seconds: Annotated[
+        float, from_env("DATABASE_POOL_TIMEOUT_SECONDS", "Wait for a free connection.", gt=0)
+    ] = 10.0
+    connect_timeout_seconds: Annotated[
+        int, from_env("DATABASE_CONNECT_TIMEOUT_SECONDS", "Wait for a new connection.", ge=1, le=120)
+    ] = 5
+    echo: Annotated[
+        bool, from_env("DATABASE_ECHO", "Log every SQL statement (development only).")
+    ] = False
+
+
+class AuthSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Token signing."""
+
+    jwt_secret: Annotated[
+        str | None,
+        from_env(
+            "JWT_SECRET",
+            "Signing key, at least 32 bytes; required in production. "
+            "Unset elsewhere means a random key per process.",
+            secret=True,
+        ),
+    ] = None
+
+    def __repr__(self) -> str:
+        shown = "None" if self.jwt_secret is None else "'***'"
+        return f"AuthSettings(jwt_secret={shown})"
+
+
+class CacheSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Redis, shared by the cache, rate limits, fan-out and jobs."""
+
+    redis_url: Annotated[
+        str | None,
+        from_env("REDIS_URL", "`redis://host:port/db`; unset means in-process memory."),
+    ] = None
+
+
+class MailSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The SMTP relay for outgoing mail."""
+
+    smtp_host: Annotated[
+        str | None, from_env("SMTP_HOST", "SMTP relay host; unset means mail is not sent.")
+    ] = None
+    smtp_port: Annotated[Port, from_env("SMTP_PORT", "SMTP relay port.")] = 587
+
+
+class KafkaSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The Kafka cluster of the event bus."""
+
+    bootstrap_servers: Annotated[
+        str | None,
+        from_env("KAFKA_BOOTSTRAP_SERVERS", "`host:port[,host:port]`; unset means in-process."),
+    ] = None
+
+
+class SmsSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The SMS gateway; filled by the notifications feature."""
+
+
+class PushSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Web Push; filled by the notifications feature."""
+
+
+class StorageSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """File storage, local or S3; filled by the uploads feature."""
+
+
+class QueueSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The job queue; filled by the jobs feature."""
+
+
+class RateLimitSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Rate limits; filled by the identity feature."""
+
+
+class WebSocketSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The WebSocket gateway; filled by the notifications feature."""
+
+
+class ExternalApiSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Calls to third-party HTTP APIs; filled by the features that make them."""
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Everything the process can be told, validated before anything starts."""
+
+    app: AppSettings = msgspec.field(default_factory=AppSettings)
+    database: DatabaseSettings = msgspec.field(default_factory=DatabaseSettings)
+    auth: AuthSettings = msgspec.field(default_factory=AuthSettings)
+    cache: CacheSettings = msgspec.field(default_factory=CacheSettings)
+    mail: MailSettings = msgspec.field(default_factory=MailSettings)
+    sms: SmsSettings = msgspec.field(default_factory=SmsSettings)
+    push: PushSettings = msgspec.field(default_factory=PushSettings)
+    storage: StorageSettings = msgspec.field(default_factory=StorageSettings)
+    kafka: KafkaSettings = msgspec.field(default_factory=KafkaSettings)
+    queue: QueueSettings = msgspec.field(default_factory=QueueSettings)
+    rate_limit: RateLimitSettings = msgspec.field(default_factory=RateLimitSettings)
+    websocket: WebSocketSettings = msgspec.field(default_factory=WebSocketSettings)
+    external_api: ExternalApiSettings = msgspec.field(default_factory=ExternalApiSettings)
+
+    @property
+    def is_production(self) -> bool:
+        """Whether the strict production rules apply."""
+        return self.app.env == "production"

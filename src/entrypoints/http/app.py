@@ -1,0 +1,62 @@
+"""The Litestar app factory."""
+
+from collections.abc import Sequence
+from typing import Any
+
+from dishka import AsyncContainer
+from dishka.integrations.litestar import setup_dishka
+from litestar import Litestar
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import JsonRenderPlugin, ScalarRenderPlugin
+from litestar.types import ControllerRouterHandler
+from loguru import logger
+
+from entrypoints.config.settings import Settings
+from entrypoints.http.controllers.docs import api_reference
+from entrypoints.http.controllers.health import HealthController
+from entrypoints.http.errors import EXCEPTION_HANDLERS
+from entrypoints.http.middleware.access_log import AccessLogMiddleware
+from entrypoints.http.middleware.body_limit import BodyLimitMiddleware
+from entrypoints.http.middleware.request_id import RequestIdMiddleware
+
+API_TITLE = "Portico"
+API_VERSION = "0.1.0"
+
+
+def create_app(
+    container: AsyncContainer,
+    settings: Settings,
+    *,
+    extra_handlers: Sequence[ControllerRouterHandler] = (),
+) -> Litestar:
+    """Build the app around a container; the app closes the container when it shuts down.
+
+    The request id, access log and body limit wrap the whole ASGI handler, so they cover
+    unmatched routes too. `extra_handlers` lets tests and extensions mount more routes.
+    """
+
+    async def close_container(_: Litestar) -> None:
+        await container.close()
+        logger.info("container closed")
+
+    app = Litestar(
+        route_handlers=[HealthController, api_reference, *extra_handlers],
+        exception_handlers=dict(EXCEPTION_HANDLERS),  # type: ignore[arg-type]
+        on_shutdown=[close_container],
+        openapi_config=OpenAPIConfig(
+            title=API_TITLE,
+            version=API_VERSION,
+            description="The RealWorld Conduit API and the operations around it.",
+            path="/schema",
+            render_plugins=[JsonRenderPlugin(), ScalarRenderPlugin(path="/scalar")],
+        ),
+        request_max_body_size=settings.app.max_request_body_bytes,
+        debug=False,
+        logging_config=None,
+    )
+    setup_dishka(container, app)
+    handler: Any = app.asgi_handler
+    handler = BodyLimitMiddleware(handler, max_body_bytes=settings.app.max_request_body_bytes)
+    handler = AccessLogMiddleware(handler)
+    app.asgi_handler = RequestIdMiddleware(handler)
+    return app

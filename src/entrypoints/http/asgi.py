@@ -1,0 +1,26 @@
+"""The ASGI factory that server worker processes import (``entrypoints.http.asgi:build_app``)."""
+
+import atexit
+from contextlib import ExitStack
+
+from litestar import Litestar
+
+from entrypoints.bootstrap import resolved_database, setup_logging
+from entrypoints.config import load_settings
+from entrypoints.http.app import create_app
+from entrypoints.ioc import make_container
+
+
+def build_app() -> Litestar:
+    """Read settings from the environment and build the app.
+
+    `portico serve` resolves the database before it starts workers, so here DATABASE_URL
+    is normally set; when another ASGI server calls this directly without one, the
+    embedded database is started and held for the life of the process.
+    """
+    settings = load_settings()
+    setup_logging(settings)
+    stack = ExitStack()
+    settings = stack.enter_context(resolved_database(settings))
+    atexit.register(stack.close)
+    return create_app(make_container(settings), settings)

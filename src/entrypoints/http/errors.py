@@ -1,0 +1,127 @@
+"""The one place where exceptions become HTTP responses, in the RealWorld error envelope.
+
+Every error body is ``{"errors": {"<field or resource>": ["message"]}}``. Expected errors
+keep their message; anything unexpected becomes a 500 that tells the client only the
+request id, while the log gets the trace.
+"""
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import msgspec
+from litestar import MediaType, Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.status_codes import (
+    HTTP_400_BAD_REQUEST,
+    HTTP_404_NOT_FOUND,
+    HTTP_405_METHOD_NOT_ALLOWED,
+    HTTP_409_CONFLICT,
+    HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+    HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+    HTTP_422_UNPROCESSABLE_ENTITY,
+    HTTP_500_INTERNAL_SERVER_ERROR,
+    HTTP_503_SERVICE_UNAVAILABLE,
+)
+from loguru import logger
+
+from application.common.errors import (
+    ApplicationError,
+    ConflictError,
+    DependencyUnavailableError,
+    InvalidInputError,
+    NotFoundError,
+)
+
+ErrorBody = dict[str, dict[str, list[str]]]
+
+APPLICATION_ERROR_STATUS: Mapping[type[ApplicationError], int] = {
+    NotFoundError: HTTP_404_NOT_FOUND,
+    ConflictError: HTTP_409_CONFLICT,
+    InvalidInputError: HTTP_422_UNPROCESSABLE_ENTITY,
+    DependencyUnavailableError: HTTP_503_SERVICE_UNAVAILABLE,
+}
+"""The table from application errors to statuses; a subclass inherits its parent's row."""
+
+_HTTP_ERROR_KEYS: Mapping[int, tuple[str, str | None]] = {
+    HTTP_404_NOT_FOUND: ("route", "not found"),
+    HTTP_405_METHOD_NOT_ALLOWED: ("method", "is not allowed on this route"),
+    HTTP_413_REQUEST_ENTITY_TOO_LARGE: ("body", "is too large"),
+    HTTP_415_UNSUPPORTED_MEDIA_TYPE: ("content_type", "is not supported"),
+}
+
+
+def envelope(key: str, *messages: str) -> ErrorBody:
+    """Build the error envelope for one key."""
+    return {"errors": {key: list(messages)}}
+
+
+def envelope_bytes(key: str, message: str) -> bytes:
+    """The envelope encoded as JSON, for middleware that answers before Litestar does."""
+    return msgspec.json.encode(envelope(key, message))
+
+
+def _response(status: int, body: ErrorBody, headers: Mapping[str, str] | None = None) -> Response[ErrorBody]:
+    return Response(content=body, status_code=status, media_type=MediaType.JSON, headers=headers)
+
+
+def _status_of(error: ApplicationError) -> int:
+    for cls in type(error).__mro__:
+        status = APPLICATION_ERROR_STATUS.get(cls)  # type: ignore[call-overload]
+        if status is not None:
+            return int(status)
+    return HTTP_400_BAD_REQUEST
+
+
+def application_error_handler(_: Request[Any, Any, Any], exc: ApplicationError) -> Response[ErrorBody]:
+    """Map a use case's expected failure by the table above."""
+    return _response(_status_of(exc), envelope(exc.field, exc.message))
+
+
+def validation_error_handler(_: Request[Any, Any, Any], exc: ValidationException) -> Response[ErrorBody]:
+    """Decode errors: a field-level problem is 422, a body that is not JSON at all is 400."""
+    fields: dict[str, list[str]] = {}
+    for item in exc.extra if isinstance(exc.extra, list) else []:
+        if isinstance(item, dict) and item.get("key"):
+            key = str(item["key"]).removeprefix("data.").removeprefix("$.")
+            fields.setdefault(key or "body", []).append(_plain(str(item.get("message", "is invalid"))))
+    if fields:
+        return _response(HTTP_422_UNPROCESSABLE_ENTITY, {"errors": fields})
+    detail = exc.detail or "is invalid"
+    if "json" in detail.lower() or "decode" in detail.lower():
+        detail = "is not valid JSON"
+    return _response(HTTP_400_BAD_REQUEST, envelope("body", _plain(detail)))
+
+
+def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[ErrorBody]:
+    """Litestar's own errors (routing, method, size, media type) in our envelope."""
+    status = exc.status_code
+    if status >= HTTP_500_INTERNAL_SERVER_ERROR:
+        return unexpected_error_handler(request, exc)
+    key, message = _HTTP_ERROR_KEYS.get(status, ("request", None))
+    return _response(status, envelope(key, message or _plain(exc.detail)), exc.headers)
+
+
+def unexpected_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
+    """Log the trace with the request id; tell the client nothing but that id."""
+    request_id = request.scope.get("state", {}).get("request_id", "-")
+    logger.opt(exception=exc).error(
+        "unhandled {exc_type} on {method} {path}",
+        exc_type=type(exc).__name__,
+        method=request.method,
+        path=request.url.path,
+    )
+    body = envelope("server", f"an internal error occurred; reference {request_id}")
+    return _response(HTTP_500_INTERNAL_SERVER_ERROR, body)
+
+
+def _plain(message: str) -> str:
+    first_line = message.strip().splitlines()[0] if message.strip() else "is invalid"
+    return first_line[:300]
+
+
+EXCEPTION_HANDLERS: Mapping[type[Exception], Callable[..., Response[ErrorBody]]] = {
+    ApplicationError: application_error_handler,
+    ValidationException: validation_error_handler,
+    HTTPException: http_error_handler,
+    Exception: unexpected_error_handler,
+}

@@ -1,0 +1,1 @@
+"""Pure ASGI middleware that wraps every request, matched route or not."""

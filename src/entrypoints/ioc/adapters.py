@@ -1,0 +1,88 @@
+"""Providers for the real adapters, chosen by settings."""
+
+from collections.abc import AsyncIterator, Sequence
+
+from dishka import Provider, Scope, provide
+from redis.asyncio import Redis
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from adapters.kafka.health import KafkaProbe
+from adapters.redis.client import create_redis_client
+from adapters.redis.health import RedisProbe
+from adapters.smtp.health import SmtpProbe
+from adapters.sqlalchemy.engine import create_engine
+from adapters.sqlalchemy.health import SqlDatabaseProbe
+from adapters.sqlalchemy.outbox import SqlOutboxReader
+from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
+from adapters.system.clock import SystemClock
+from adapters.system.uuid7 import Uuid7Generator
+from application.ports.health import HealthProbe
+from application.ports.persistence import OutboxReader, UnitOfWork
+from application.ports.system import Clock, IdGenerator
+from entrypoints.config.settings import Settings
+
+
+class SystemProvider(Provider):
+    """The wall clock and time-ordered ids."""
+
+    scope = Scope.APP
+    clock = provide(SystemClock, provides=Clock)
+    ids = provide(Uuid7Generator, provides=IdGenerator)
+
+
+class DatabaseProvider(Provider):
+    """PostgreSQL: one engine per process, one connection and transaction per request."""
+
+    @provide(scope=Scope.APP)
+    async def engine(self, settings: Settings) -> AsyncIterator[AsyncEngine]:
+        """Build the engine from DATABASE_URL, which must be resolved by now."""
+        database = settings.database
+        if database.url is None:
+            raise RuntimeError("DATABASE_URL must be resolved before the container is built")
+        engine = create_engine(
+            database.url,
+            pool_size=database.pool_size,
+            max_overflow=database.max_overflow,
+            pool_timeout_seconds=database.pool_timeout_seconds,
+            connect_timeout_seconds=database.connect_timeout_seconds,
+            application_name=settings.app.name,
+            echo=database.echo,
+        )
+        yield engine
+        await engine.dispose()
+
+    @provide(scope=Scope.REQUEST)
+    async def connection(self, engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+        """Check a connection out of the pool for the request; returned when it ends."""
+        async with engine.connect() as connection:
+            yield connection
+
+    unit_of_work = provide(SqlAlchemyUnitOfWork, provides=UnitOfWork, scope=Scope.REQUEST)
+    outbox_reader = provide(SqlOutboxReader, provides=OutboxReader, scope=Scope.REQUEST)
+
+
+class HealthProvider(Provider):
+    """One probe per configured dependency; what is not configured is not probed."""
+
+    @provide(scope=Scope.APP)
+    async def probes(
+        self, settings: Settings, engine: AsyncEngine
+    ) -> AsyncIterator[Sequence[HealthProbe]]:
+        """Probe the database always, and Redis, Kafka and SMTP when they are configured."""
+        timeout = settings.app.readiness_timeout_seconds
+        probes: list[HealthProbe] = [SqlDatabaseProbe(engine)]
+        redis: Redis | None = None
+        if settings.cache.redis_url is not None:
+            redis = create_redis_client(
+                settings.cache.redis_url, timeout_seconds=timeout, client_name=settings.app.name
+            )
+            probes.append(RedisProbe(redis))
+        if settings.kafka.bootstrap_servers is not None:
+            probes.append(KafkaProbe(settings.kafka.bootstrap_servers, timeout_seconds=timeout))
+        if settings.mail.smtp_host is not None:
+            probes.append(
+                SmtpProbe(settings.mail.smtp_host, settings.mail.smtp_port, timeout_seconds=timeout)
+            )
+        yield probes
+        if redis is not None:
+            await redis.aclose()

@@ -1,0 +1,32 @@
+"""`make_container`: the one way the HTTP app, the CLI, the worker and the tests get wired."""
+
+from dishka import AsyncContainer, Provider, make_async_container
+
+from entrypoints.config.settings import Settings
+from entrypoints.ioc.adapters import DatabaseProvider, HealthProvider, SystemProvider
+from entrypoints.ioc.application import UseCaseProvider
+from entrypoints.ioc.config import ConfigProvider
+
+
+def default_providers() -> list[Provider]:
+    """The production wiring, layer by layer."""
+    return [
+        ConfigProvider(),
+        SystemProvider(),
+        DatabaseProvider(),
+        HealthProvider(),
+        UseCaseProvider(),
+    ]
+
+
+def make_container(settings: Settings, *overrides: Provider) -> AsyncContainer:
+    """Build the container; providers in `overrides` replace the defaults they overlap.
+
+    `settings.database.url` must already point at a server (the entrypoints start the
+    embedded one first). Close the container to dispose of the engine and the clients.
+    """
+    return make_async_container(
+        *default_providers(),
+        *overrides,
+        context={Settings: settings},
+    )

@@ -1,0 +1,40 @@
+"""Overrides that swap persistence for the in-memory adapters: the core with no server."""
+
+from collections.abc import Sequence
+
+from dishka import Provider, Scope, provide
+
+from adapters.memory.database import InMemoryDatabase
+from adapters.memory.outbox import InMemoryOutboxReader
+from adapters.memory.unit_of_work import InMemoryUnitOfWork
+from application.ports.health import HealthProbe
+from application.ports.persistence import OutboxReader, UnitOfWork
+
+
+class InMemoryPersistenceProvider(Provider):
+    """Pass to `make_container` after the defaults to run without PostgreSQL.
+
+    The database is shared for the container's life, so state survives across requests,
+    as it would in PostgreSQL. No dependency is probed, since none is used.
+    """
+
+    def __init__(self, database: InMemoryDatabase | None = None) -> None:
+        super().__init__()
+        self._database = database or InMemoryDatabase()
+
+    @provide(scope=Scope.APP, override=True)
+    def probes(self) -> Sequence[HealthProbe]:
+        """Nothing outside the process to probe."""
+        return []
+
+    @provide(scope=Scope.APP)
+    def database(self) -> InMemoryDatabase:
+        """The one in-memory database of this container."""
+        return self._database
+
+    unit_of_work = provide(
+        InMemoryUnitOfWork, provides=UnitOfWork, scope=Scope.REQUEST, override=True
+    )
+    outbox_reader = provide(
+        InMemoryOutboxReader, provides=OutboxReader, scope=Scope.REQUEST, override=True
+    )

@@ -1,0 +1,142 @@
+"""Logging: loguru configured once per process, with the standard library routed into it."""
+
+import logging
+import sys
+import traceback
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+from loguru import logger
+
+if TYPE_CHECKING:
+    from loguru import Message, Record
+
+REDACTED = "***"
+_TEXT_FORMAT = (
+    "<green>{time:YYYY-MM-DD HH:mm:ss.SSS}</green> <level>{level: <8}</level> "
+    "<cyan>{extra[request_id]}</cyan> <cyan>{extra[logger_name]}</cyan> {message}"
+)
+_QUIET_LIBRARIES = {
+    "sqlalchemy.engine": logging.WARNING,
+    "sqlalchemy.pool": logging.WARNING,
+    "aiokafka": logging.WARNING,
+    "pgserver": logging.WARNING,
+    "alembic": logging.INFO,
+    "uvicorn.access": logging.WARNING,
+    "granian.access": logging.WARNING,
+}
+_json_encoder = msgspec.json.Encoder(enc_hook=repr)
+
+
+class InterceptHandler(logging.Handler):
+    """Send standard-library records to loguru, keeping the caller's location and level."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Forward one record."""
+        level: str | int
+        try:
+            level = logger.level(record.levelname).name
+        except ValueError:
+            level = record.levelno
+        frame, depth = logging.currentframe(), 2
+        while frame is not None and frame.f_code.co_filename == logging.__file__:
+            frame, depth = frame.f_back, depth + 1
+        logger.bind(logger_name=record.name).opt(depth=depth, exception=record.exc_info).log(
+            level, record.getMessage()
+        )
+
+
+class SecretScrubber:
+    """Replaces every known secret value in log messages with ``***``.
+
+    Defence in depth: code should never log a secret, and if it does by mistake (a URL with
+    a password in an exception message, say), the value still does not reach the log.
+    """
+
+    def __init__(self, secrets: Iterable[str | None]) -> None:
+        self._secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
+
+    def scrub(self, text: str) -> str:
+        """Return `text` with every secret replaced."""
+        for secret in self._secrets:
+            if secret in text:
+                text = text.replace(secret, REDACTED)
+        return text
+
+    def __call__(self, record: "Record") -> None:
+        """Loguru patcher: scrub the message and any bound string values."""
+        record["message"] = self.scrub(record["message"])
+        extra = record["extra"]
+        extra.setdefault("logger_name", record["name"])
+        for key, value in extra.items():
+            if isinstance(value, str):
+                extra[key] = self.scrub(value)
+
+
+def configure_logging(
+    *,
+    level: str,
+    json_format: bool,
+    secrets: Iterable[str | None] = (),
+    sink: Any = None,
+) -> None:
+    """Configure loguru and route the standard library into it; safe to call again.
+
+    `diagnose` stays off in every environment, because it prints variable values, and so
+    secrets, in tracebacks.
+    """
+    scrubber = SecretScrubber(secrets)
+    target = sink if sink is not None else sys.stderr
+    logger.remove()
+    logger.configure(extra={"request_id": "-"}, patcher=scrubber)
+    if json_format:
+        logger.add(_JsonSink(target, scrubber), level=level, format="{message}", diagnose=False)
+    else:
+        logger.add(
+            target,
+            level=level,
+            format=_TEXT_FORMAT,
+            colorize=None,
+            backtrace=False,
+            diagnose=False,
+        )
+    logging.basicConfig(handlers=[InterceptHandler()], level=0, force=True)
+    for name, library_level in _QUIET_LIBRARIES.items():
+        logging.getLogger(name).setLevel(library_level)
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "granian", "_granian"):
+        library_logger = logging.getLogger(name)
+        library_logger.handlers = []
+        library_logger.propagate = True
+
+
+class _JsonSink:
+    """Writes one compact JSON object per record; traces go in ``exception``, scrubbed."""
+
+    def __init__(self, target: Any, scrubber: SecretScrubber) -> None:
+        self._target = target
+        self._scrubber = scrubber
+
+    def write(self, message: "Message") -> None:
+        """Encode and write one record."""
+        record = message.record
+        extra = dict(record["extra"])
+        document: dict[str, Any] = {
+            "time": record["time"].isoformat(),
+            "level": record["level"].name,
+            "logger": extra.pop("logger_name", record["name"]),
+            "location": f"{record['name']}:{record['function']}:{record['line']}",
+            "message": record["message"],
+            "request_id": extra.pop("request_id", None),
+        }
+        if extra:
+            document["extra"] = extra
+        if record["exception"] is not None:
+            exc_type, exc_value, exc_tb = record["exception"]
+            formatted = "".join(traceback.format_exception(exc_type, exc_value, exc_tb))
+            document["exception"] = self._scrubber.scrub(formatted)
+        line = _json_encoder.encode(document) + b"\n"
+        self._target.write(line.decode())
+        flush = getattr(self._target, "flush", None)
+        if flush is not None:
+            flush()
