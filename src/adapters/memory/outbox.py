@@ -7,7 +7,10 @@ from application.common.outbox import OutboxMessage
 
 
 class InMemoryOutboxReader:
-    """The `OutboxReader` port over the in-memory database; nothing is sent yet, so all is pending."""
+    """The `OutboxReader` port over the in-memory database.
+
+    Nothing relays the memory outbox yet, so every message in it is pending.
+    """
 
     def __init__(self, database: InMemoryDatabase) -> None:
         self._database = database

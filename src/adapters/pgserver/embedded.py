@@ -33,10 +33,10 @@ class EmbeddedPostgres:
             self._data_dir.parent.mkdir(parents=True, exist_ok=True)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                import pgserver  # noqa: PLC0415 - its import probes the runtime directory
+                from pgserver import postgres_server  # noqa: PLC0415 - importing it probes the runtime dir
 
             try:
-                self._server = pgserver.get_server(self._data_dir, cleanup_mode="stop")
+                self._server = postgres_server.get_server(self._data_dir, cleanup_mode="stop")
             except Exception as exc:
                 log = self._data_dir / "log"
                 raise EmbeddedPostgresError(

@@ -78,15 +78,15 @@ class CheckReadiness:
         return ReadinessReport.of(statuses)
 
     @staticmethod
-    async def _probe(probe: HealthProbe, timeout: float) -> tuple[str, DependencyStatus]:
+    async def _probe(probe: HealthProbe, seconds: float) -> tuple[str, DependencyStatus]:
         started = time.perf_counter()
         error: str | None = None
         try:
-            async with asyncio.timeout(timeout):
+            async with asyncio.timeout(seconds):
                 await probe.check()
         except TimeoutError:
             error = "timeout"
-            _log.warning("dependency %s did not answer within %ss", probe.dependency, timeout)
+            _log.warning("dependency %s did not answer within %ss", probe.dependency, seconds)
         except Exception as exc:  # noqa: BLE001 - any failure of a probe means "down"
             error = type(exc).__name__
             _log.warning("dependency %s is down: %r", probe.dependency, exc)

@@ -170,6 +170,13 @@ def _first_line(exc: BaseException) -> str:
     return str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
 
 
+_SCALAR_NAMES: dict[type[msgspec.inspect.Type], str] = {
+    msgspec.inspect.IntType: "int",
+    msgspec.inspect.FloatType: "float",
+    msgspec.inspect.BoolType: "bool",
+}
+
+
 def _type_name(annotation: msgspec.inspect.Type) -> str:
     match annotation:
         case msgspec.inspect.UnionType(types=types):
@@ -179,11 +186,5 @@ def _type_name(annotation: msgspec.inspect.Type) -> str:
             return " | ".join(str(v) for v in values)
         case msgspec.inspect.Metadata(type=inner):
             return _type_name(inner)
-        case msgspec.inspect.IntType():
-            return "int"
-        case msgspec.inspect.FloatType():
-            return "float"
-        case msgspec.inspect.BoolType():
-            return "bool"
         case _:
-            return "str"
+            return _SCALAR_NAMES.get(type(annotation), "str")

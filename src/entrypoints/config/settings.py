@@ -51,7 +51,9 @@ class AppSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     ] = 1_048_576
     readiness_timeout_seconds: Annotated[
         float,
-        from_env("READINESS_TIMEOUT_SECONDS", "How long each readiness probe may take.", gt=0, le=30),
+        from_env(
+            "READINESS_TIMEOUT_SECONDS", "How long each readiness probe may take.", gt=0, le=30
+        ),
     ] = 2.0
     shutdown_timeout_seconds: Annotated[
         float,
@@ -76,7 +78,8 @@ class DatabaseSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
         float, from_env("DATABASE_POOL_TIMEOUT_SECONDS", "Wait for a free connection.", gt=0)
     ] = 10.0
     connect_timeout_seconds: Annotated[
-        int, from_env("DATABASE_CONNECT_TIMEOUT_SECONDS", "Wait for a new connection.", ge=1, le=120)
+        int,
+        from_env("DATABASE_CONNECT_TIMEOUT_SECONDS", "Wait for a new connection.", ge=1, le=120),
     ] = 5
     echo: Annotated[
         bool, from_env("DATABASE_ECHO", "Log every SQL statement (development only).")

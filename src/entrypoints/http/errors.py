@@ -60,30 +60,38 @@ def envelope_bytes(key: str, message: str) -> bytes:
     return msgspec.json.encode(envelope(key, message))
 
 
-def _response(status: int, body: ErrorBody, headers: Mapping[str, str] | None = None) -> Response[ErrorBody]:
+def _response(
+    status: int, body: ErrorBody, headers: Mapping[str, str] | None = None
+) -> Response[ErrorBody]:
     return Response(content=body, status_code=status, media_type=MediaType.JSON, headers=headers)
 
 
 def _status_of(error: ApplicationError) -> int:
     for cls in type(error).__mro__:
-        status = APPLICATION_ERROR_STATUS.get(cls)  # type: ignore[call-overload]
+        status = APPLICATION_ERROR_STATUS.get(cls)
         if status is not None:
             return int(status)
     return HTTP_400_BAD_REQUEST
 
 
-def application_error_handler(_: Request[Any, Any, Any], exc: ApplicationError) -> Response[ErrorBody]:
+def application_error_handler(
+    _: Request[Any, Any, Any], exc: ApplicationError
+) -> Response[ErrorBody]:
     """Map a use case's expected failure by the table above."""
     return _response(_status_of(exc), envelope(exc.field, exc.message))
 
 
-def validation_error_handler(_: Request[Any, Any, Any], exc: ValidationException) -> Response[ErrorBody]:
+def validation_error_handler(
+    _: Request[Any, Any, Any], exc: ValidationException
+) -> Response[ErrorBody]:
     """Decode errors: a field-level problem is 422, a body that is not JSON at all is 400."""
     fields: dict[str, list[str]] = {}
     for item in exc.extra if isinstance(exc.extra, list) else []:
         if isinstance(item, dict) and item.get("key"):
             key = str(item["key"]).removeprefix("data.").removeprefix("$.")
-            fields.setdefault(key or "body", []).append(_plain(str(item.get("message", "is invalid"))))
+            fields.setdefault(key or "body", []).append(
+                _plain(str(item.get("message", "is invalid")))
+            )
     if fields:
         return _response(HTTP_422_UNPROCESSABLE_ENTITY, {"errors": fields})
     detail = exc.detail or "is invalid"
@@ -101,7 +109,9 @@ def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> R
     return _response(status, envelope(key, message or _plain(exc.detail)), exc.headers)
 
 
-def unexpected_error_handler(request: Request[Any, Any, Any], exc: Exception) -> Response[ErrorBody]:
+def unexpected_error_handler(
+    request: Request[Any, Any, Any], exc: Exception
+) -> Response[ErrorBody]:
     """Log the trace with the request id; tell the client nothing but that id."""
     request_id = request.scope.get("state", {}).get("request_id", "-")
     logger.opt(exception=exc).error(

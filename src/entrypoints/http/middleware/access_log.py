@@ -2,6 +2,7 @@
 
 import time
 
+from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from loguru import logger
 
@@ -20,7 +21,7 @@ class AccessLogMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Serve the request and log its outcome, even when it failed."""
-        if scope["type"] != "http":
+        if scope["type"] != ScopeType.HTTP:
             await self._app(scope, receive, send)
             return
         started = time.perf_counter()
@@ -38,7 +39,7 @@ class AccessLogMiddleware:
             duration_ms = (time.perf_counter() - started) * 1000
             _log.info(
                 "{method} {path} {status} {duration_ms:.1f}ms",
-                method=scope["method"],
+                method=scope.get("method", "-"),
                 path=scope["path"],
                 status=status,
                 duration_ms=duration_ms,

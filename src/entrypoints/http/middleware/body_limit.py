@@ -1,5 +1,6 @@
 """Refuses a request whose declared body is over the limit before anything reads it."""
 
+from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Receive, Scope, Send
 
 from entrypoints.http.errors import envelope_bytes
@@ -18,7 +19,7 @@ class BodyLimitMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Check the declared length, then pass the request on."""
-        if scope["type"] == "http":
+        if scope["type"] == ScopeType.HTTP:
             declared = _content_length(scope)
             if declared == -1:
                 await _reject(send, 400, "body", "has an invalid Content-Length header")

@@ -1,0 +1,170 @@
+"""The `UnitOfWork` contract, run against the in-memory and the PostgreSQL adapters."""
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from adapters.memory.database import InMemoryDatabase
+from adapters.memory.outbox import InMemoryOutboxReader
+from adapters.memory.system import SequentialIdGenerator
+from adapters.memory.unit_of_work import InMemoryUnitOfWork
+from adapters.sqlalchemy.outbox import SqlOutboxReader
+from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
+from application.common.correlation import current_request_id
+from application.common.outbox import OutboxMessage
+from application.ports.persistence import UnitOfWork
+from tests.support.events import Counter, CounterIncremented
+from tests.support.postgres import engine_for_tests, truncate_all
+
+NOW = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+class Harness:
+    """Opens units of work and reads back the outbox, for one adapter."""
+
+    def __init__(self, stack: AsyncExitStack, kind: str, engine: AsyncEngine | None) -> None:
+        self._stack = stack
+        self._ids = SequentialIdGenerator()
+        self.kind = kind
+        self._database = InMemoryDatabase()
+        self._engine = engine
+
+    async def unit_of_work(self) -> UnitOfWork:
+        if self.kind == "memory":
+            return InMemoryUnitOfWork(self._database, self._ids)
+        assert self._engine is not None
+        connection = await self._stack.enter_async_context(self._engine.connect())
+        return SqlAlchemyUnitOfWork(connection, self._ids)
+
+    async def outbox(self) -> list[OutboxMessage]:
+        if self.kind == "memory":
+            return list(await InMemoryOutboxReader(self._database).pending(limit=1000))
+        assert self._engine is not None
+        async with self._engine.connect() as connection:
+            return list(await SqlOutboxReader(connection).pending(limit=1000))
+
+
+@pytest.fixture(params=["memory", pytest.param("sqlalchemy", marks=pytest.mark.integration)])
+async def harness(request: pytest.FixtureRequest) -> AsyncIterator[Harness]:
+    if request.param == "memory":
+        async with AsyncExitStack() as stack:
+            yield Harness(stack, "memory", None)
+        return
+    engine = engine_for_tests(request.getfixturevalue("migrated_url"))
+    try:
+        async with AsyncExitStack() as stack:
+            yield Harness(stack, "sqlalchemy", engine)
+    finally:
+        await truncate_all(engine)
+        await engine.dispose()
+
+
+async def test_commit_writes_the_tracked_aggregates_events_in_order(harness: Harness) -> None:
+    first, second = Counter("a"), Counter("b")
+    async with await harness.unit_of_work() as uow:
+        first.increment(1, now=NOW)
+        second.increment(2, now=NOW, note="ünïcode ✓")
+        first.increment(3, now=NOW)
+        uow.track(first)
+        uow.track(second)
+        written = await uow.commit()
+
+    stored = await harness.outbox()
+    assert [m.event_id for m in stored] == [m.event_id for m in written]
+    assert [(m.event.aggregate_id, m.event.amount) for m in stored] == [("a", 1), ("a", 3), ("b", 2)]  # type: ignore[attr-defined]
+    assert stored[2].event == CounterIncremented(
+        aggregate_id="b", occurred_at=NOW, amount=2, note="ünïcode ✓"
+    )
+    assert not first.has_pending_events
+
+
+async def test_leaving_without_commit_discards_everything(harness: Harness) -> None:
+    counter = Counter("a")
+    async with await harness.unit_of_work() as uow:
+        counter.increment(1, now=NOW)
+        uow.track(counter)
+    assert await harness.outbox() == []
+    assert not counter.has_pending_events
+
+
+async def test_an_exception_rolls_back_and_propagates(harness: Harness) -> None:
+    counter = Counter("a")
+    with pytest.raises(LookupError):
+        async with await harness.unit_of_work() as uow:
+            counter.increment(1, now=NOW)
+            uow.track(counter)
+            raise LookupError
+    assert await harness.outbox() == []
+
+
+async def test_explicit_rollback_discards_the_transaction(harness: Harness) -> None:
+    counter = Counter("a")
+    async with await harness.unit_of_work() as uow:
+        counter.increment(1, now=NOW)
+        uow.track(counter)
+        await uow.rollback()
+    assert await harness.outbox() == []
+
+
+async def test_a_later_failed_transaction_keeps_the_earlier_commit(harness: Harness) -> None:
+    counter = Counter("a")
+    async with await harness.unit_of_work() as uow:
+        counter.increment(1, now=NOW)
+        uow.track(counter)
+        await uow.commit()
+    async with await harness.unit_of_work() as uow:
+        counter.increment(2, now=NOW)
+        uow.track(counter)
+    assert [m.event.amount for m in await harness.outbox()] == [1]  # type: ignore[attr-defined]
+
+
+async def test_the_unit_of_work_can_commit_again_after_a_commit(harness: Harness) -> None:
+    counter = Counter("a")
+    async with await harness.unit_of_work() as uow:
+        counter.increment(1, now=NOW)
+        uow.track(counter)
+        await uow.commit()
+        counter.increment(2, now=NOW)
+        uow.track(counter)
+        await uow.commit()
+    assert [m.event.amount for m in await harness.outbox()] == [1, 2]  # type: ignore[attr-defined]
+
+
+async def test_tracking_twice_collects_each_event_once(harness: Harness) -> None:
+    counter = Counter("a")
+    async with await harness.unit_of_work() as uow:
+        counter.increment(1, now=NOW)
+        uow.track(counter)
+        uow.track(counter)
+        await uow.commit()
+    assert len(await harness.outbox()) == 1
+
+
+async def test_a_commit_without_events_writes_nothing(harness: Harness) -> None:
+    async with await harness.unit_of_work() as uow:
+        assert await uow.commit() == []
+    assert await harness.outbox() == []
+
+
+async def test_messages_carry_the_current_request_id(harness: Harness) -> None:
+    counter = Counter("a")
+    token = current_request_id.set("req-42")
+    try:
+        async with await harness.unit_of_work() as uow:
+            counter.increment(1, now=NOW)
+            uow.track(counter)
+            await uow.commit()
+    finally:
+        current_request_id.reset(token)
+    (message,) = await harness.outbox()
+    assert message.request_id == "req-42"
+    assert message.event_type == "test.counter_incremented"
+
+
+async def test_commit_outside_the_block_is_refused(harness: Harness) -> None:
+    uow = await harness.unit_of_work()
+    with pytest.raises(RuntimeError, match="async with"):
+        await uow.commit()

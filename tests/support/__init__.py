@@ -1,0 +1,1 @@
+"""Test helpers: real servers started by the tests, and fakes of our own ports."""

@@ -1,0 +1,71 @@
+import io
+import json
+import logging
+
+import pytest
+from loguru import logger
+
+from entrypoints.logs import configure_logging
+
+
+@pytest.fixture
+def sink():
+    buffer = io.StringIO()
+    yield buffer
+    configure_logging(level="INFO", json_format=False)
+
+
+def lines(buffer: io.StringIO) -> list[dict]:
+    return [json.loads(line) for line in buffer.getvalue().splitlines()]
+
+
+def test_json_format_writes_one_object_per_line_with_the_request_id(sink) -> None:
+    configure_logging(level="INFO", json_format=True, sink=sink)
+    with logger.contextualize(request_id="req-1"):
+        logger.info("hello {who}", who="world")
+    (record,) = lines(sink)
+    assert record["message"] == "hello world"
+    assert record["level"] == "INFO"
+    assert record["request_id"] == "req-1"
+    assert record["extra"] == {"who": "world"}
+
+
+def test_standard_library_logging_is_routed_into_loguru(sink) -> None:
+    configure_logging(level="INFO", json_format=True, sink=sink)
+    logging.getLogger("some.library").warning("careful: %s", "thing")
+    (record,) = lines(sink)
+    assert record["logger"] == "some.library"
+    assert record["message"] == "careful: thing"
+    assert record["level"] == "WARNING"
+
+
+def test_configured_secrets_never_reach_the_log(sink) -> None:
+    secret = "x" * 40
+    configure_logging(level="INFO", json_format=True, sink=sink, secrets=[secret, "pg-pass"])
+    logger.info("token {} and dsn postgresql://u:pg-pass@db/app", secret)
+    logging.getLogger("lib").error("failed with %s", secret)
+    try:
+        raise RuntimeError(f"boom {secret}")
+    except RuntimeError:
+        logger.exception("crashed")
+    output = sink.getvalue()
+    assert secret not in output
+    assert "pg-pass" not in output
+    assert output.count("***") >= 4
+
+
+def test_text_format_is_readable_and_carries_the_request_id(sink) -> None:
+    configure_logging(level="DEBUG", json_format=False, sink=sink)
+    with logger.contextualize(request_id="req-9"):
+        logger.debug("plain words")
+    line = sink.getvalue().strip()
+    assert "DEBUG" in line
+    assert "req-9" in line
+    assert line.endswith("plain words")
+
+
+def test_level_filters_lower_records(sink) -> None:
+    configure_logging(level="WARNING", json_format=True, sink=sink)
+    logger.info("hidden")
+    logger.warning("shown")
+    assert [r["message"] for r in lines(sink)] == ["shown"]

@@ -1,0 +1,126 @@
+import pytest
+
+from entrypoints.config import ConfigurationError, load_settings
+from entrypoints.config.loader import setting_specs
+
+STRONG_SECRET = "s" * 32
+
+
+def load(**env: str):
+    return load_settings(env, env_file=None)
+
+
+def test_defaults_run_in_development_with_nothing_configured() -> None:
+    settings = load()
+    assert settings.app.env == "development"
+    assert settings.database.url is None
+    assert settings.cache.redis_url is None
+    assert settings.app.port == 8000
+
+
+def test_fixed_variable_names_reach_their_sections() -> None:
+    settings = load(
+        APP_ENV="test",
+        DATABASE_URL="postgresql://u:p@db:5432/app",
+        REDIS_URL="redis://cache:6379/0",
+        KAFKA_BOOTSTRAP_SERVERS="k1:9092,k2:9092",
+        SMTP_HOST="mail",
+        SMTP_PORT="2525",
+        JWT_SECRET=STRONG_SECRET,
+    )
+    assert settings.app.env == "test"
+    assert settings.database.url == "postgresql://u:p@db:5432/app"
+    assert settings.cache.redis_url == "redis://cache:6379/0"
+    assert settings.kafka.bootstrap_servers == "k1:9092,k2:9092"
+    assert (settings.mail.smtp_host, settings.mail.smtp_port) == ("mail", 2525)
+    assert settings.auth.jwt_secret == STRONG_SECRET
+
+
+@pytest.mark.parametrize(
+    ("env", "variable", "fragment"),
+    [
+        ({"APP_PORT": "eighty"}, "APP_PORT", "expected an integer; got 'eighty'"),
+        ({"APP_PORT": "0"}, "APP_PORT", ">= 1"),
+        ({"SMTP_PORT": "70000"}, "SMTP_PORT", "<= 65535"),
+        ({"APP_ENV": "prod"}, "APP_ENV", "expected one of development, production, test"),
+        ({"LOG_FORMAT": "xml"}, "LOG_FORMAT", "expected one of json, text"),
+        ({"DATABASE_ECHO": "maybe"}, "DATABASE_ECHO", "expected true or false"),
+        ({"DATABASE_POOL_SIZE": "-1"}, "DATABASE_POOL_SIZE", ">= 1"),
+        ({"READINESS_TIMEOUT_SECONDS": "soon"}, "READINESS_TIMEOUT_SECONDS", "a number"),
+        ({"DATABASE_URL": "mysql://root@db/app"}, "DATABASE_URL", "unsupported scheme"),
+        ({"REDIS_URL": "http://cache"}, "REDIS_URL", "unsupported scheme 'http'"),
+        ({"KAFKA_BOOTSTRAP_SERVERS": "k1:9092,nope"}, "KAFKA_BOOTSTRAP_SERVERS", "'nope'"),
+        ({"JWT_SECRET": "short"}, "JWT_SECRET", "at least 32 bytes, got 5"),
+    ],
+)
+def test_an_invalid_value_names_its_variable_in_one_line(
+    env: dict[str, str], variable: str, fragment: str
+) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        load(**env)
+    assert caught.value.variable == variable
+    assert fragment in str(caught.value)
+    assert "\n" not in str(caught.value)
+
+
+def test_a_bad_secret_is_never_echoed_back() -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        load(JWT_SECRET="hunter2-hunter2")
+    assert "hunter2" not in str(caught.value)
+
+
+def test_production_refuses_to_start_without_a_jwt_secret() -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        load(APP_ENV="production", DATABASE_URL="postgresql://db/app")
+    assert caught.value.variable == "JWT_SECRET"
+
+
+def test_production_refuses_a_short_jwt_secret() -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        load(APP_ENV="production", JWT_SECRET="short", DATABASE_URL="postgresql://db/app")
+    assert caught.value.variable == "JWT_SECRET"
+
+
+def test_production_refuses_the_embedded_database() -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        load(APP_ENV="production", JWT_SECRET=STRONG_SECRET)
+    assert caught.value.variable == "DATABASE_URL"
+
+
+def test_production_starts_with_explicit_secret_and_database() -> None:
+    settings = load(APP_ENV="production", JWT_SECRET=STRONG_SECRET, DATABASE_URL="postgresql://db/a")
+    assert settings.is_production
+
+
+def test_empty_values_count_as_unset() -> None:
+    assert load(DATABASE_URL="", APP_PORT=" ").database.url is None
+
+
+def test_the_environment_wins_over_the_env_file(tmp_path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("APP_PORT=9000\nLOG_FORMAT=json\n")
+    settings = load_settings({"APP_PORT": "9100"}, env_file=env_file)
+    assert settings.app.port == 9100
+    assert settings.app.log_format == "json"
+
+
+def test_the_env_file_is_found_through_portico_env_file(tmp_path) -> None:
+    env_file = tmp_path / "custom.env"
+    env_file.write_text("APP_NAME=from-file\n")
+    settings = load_settings({"PORTICO_ENV_FILE": str(env_file)})
+    assert settings.app.name == "from-file"
+
+
+def test_secrets_are_masked_in_the_repr() -> None:
+    settings = load(JWT_SECRET=STRONG_SECRET)
+    assert STRONG_SECRET not in repr(settings)
+
+
+def test_every_variable_is_unique_and_documented(project_root) -> None:
+    specs = setting_specs()
+    names = [spec.variable for spec in specs]
+    assert len(names) == len(set(names))
+    reference = (project_root / "docs" / "configuration.md").read_text()
+    undocumented = [name for name in names if f"`{name}`" not in reference]
+    assert undocumented == []
+    assert all(spec.description for spec in specs)

@@ -1,0 +1,1 @@
+"""Development tooling that ships with the repository but not with the service."""
