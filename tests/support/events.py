@@ -32,5 +32,7 @@ class Counter(AggregateRoot):
     def increment(self, amount: int, *, now: datetime, note: str = "") -> None:
         self.value += amount
         self.record(
-            CounterIncremented(aggregate_id=self.counter_id, occurred_at=now, amount=amount, note=note)
+            CounterIncremented(
+                aggregate_id=self.counter_id, occurred_at=now, amount=amount, note=note
+            )
         )

@@ -88,7 +88,9 @@ def test_production_refuses_the_embedded_database() -> None:
 
 
 def test_production_starts_with_explicit_secret_and_database() -> None:
-    settings = load(APP_ENV="production", JWT_SECRET=STRONG_SECRET, DATABASE_URL="postgresql://db/a")
+    settings = load(
+        APP_ENV="production", JWT_SECRET=STRONG_SECRET, DATABASE_URL="postgresql://db/a"
+    )
     assert settings.is_production
 
 

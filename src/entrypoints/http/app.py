@@ -16,7 +16,7 @@ from entrypoints.http.controllers.docs import api_reference
 from entrypoints.http.controllers.health import HealthController
 from entrypoints.http.errors import EXCEPTION_HANDLERS
 from entrypoints.http.middleware.access_log import AccessLogMiddleware
-from entrypoints.http.middleware.body_limit import BodyLimitMiddleware
+from entrypoints.http.middleware.body_guard import BodyGuardMiddleware
 from entrypoints.http.middleware.request_id import RequestIdMiddleware
 
 API_TITLE = "Portico"
@@ -56,7 +56,7 @@ def create_app(
     )
     setup_dishka(container, app)
     handler: Any = app.asgi_handler
-    handler = BodyLimitMiddleware(handler, max_body_bytes=settings.app.max_request_body_bytes)
+    handler = BodyGuardMiddleware(handler, max_body_bytes=settings.app.max_request_body_bytes)
     handler = AccessLogMiddleware(handler)
     app.asgi_handler = RequestIdMiddleware(handler)
     return app

@@ -31,6 +31,7 @@ from application.common.errors import (
     InvalidInputError,
     NotFoundError,
 )
+from entrypoints.http.decode_errors import field_error, is_malformed_json
 
 ErrorBody = dict[str, dict[str, list[str]]]
 
@@ -82,22 +83,17 @@ def application_error_handler(
 
 
 def validation_error_handler(
-    _: Request[Any, Any, Any], exc: ValidationException
+    request: Request[Any, Any, Any], exc: ValidationException
 ) -> Response[ErrorBody]:
     """Decode errors: a field-level problem is 422, a body that is not JSON at all is 400."""
     fields: dict[str, list[str]] = {}
     for item in exc.extra if isinstance(exc.extra, list) else []:
-        if isinstance(item, dict) and item.get("key"):
-            key = str(item["key"]).removeprefix("data.").removeprefix("$.")
-            fields.setdefault(key or "body", []).append(
-                _plain(str(item.get("message", "is invalid")))
-            )
+        if isinstance(item, dict):
+            key, message = field_error(str(item.get("key") or ""), str(item.get("message") or ""))
+            fields.setdefault(key, []).append(message)
     if fields:
         return _response(HTTP_422_UNPROCESSABLE_ENTITY, {"errors": fields})
-    detail = exc.detail or "is invalid"
-    if "json" in detail.lower() or "decode" in detail.lower():
-        detail = "is not valid JSON"
-    return _response(HTTP_400_BAD_REQUEST, envelope("body", _plain(detail)))
+    return http_error_handler(request, exc)
 
 
 def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[ErrorBody]:
@@ -105,6 +101,8 @@ def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> R
     status = exc.status_code
     if status >= HTTP_500_INTERNAL_SERVER_ERROR:
         return unexpected_error_handler(request, exc)
+    if status == HTTP_400_BAD_REQUEST and is_malformed_json(exc.detail):
+        return _response(status, envelope("body", "is not valid JSON"), exc.headers)
     key, message = _HTTP_ERROR_KEYS.get(status, ("request", None))
     return _response(status, envelope(key, message or _plain(exc.detail)), exc.headers)
 

@@ -1,0 +1,269 @@
+"""The HTTP app in-process, on the real container: middleware, error envelope and health."""
+
+import io
+import json
+from collections.abc import AsyncIterator, Sequence
+from typing import Annotated
+
+import msgspec
+import pytest
+from dishka import Provider, Scope, provide
+from litestar import Litestar, post
+from litestar.params import JSONBody
+from litestar.testing import AsyncTestClient
+from loguru import logger
+
+from adapters.memory.health import InMemoryHealthProbe
+from application.common.errors import ConflictError, NotFoundError
+from application.ports.health import HealthProbe
+from entrypoints.config import load_settings
+from entrypoints.http.app import create_app
+from entrypoints.ioc import make_container
+from entrypoints.logs import configure_logging
+
+pytestmark = pytest.mark.integration
+
+LIMIT = 4096
+
+
+class Greeting(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    name: Annotated[str, msgspec.Meta(min_length=1, max_length=50)]
+    times: Annotated[int, msgspec.Meta(ge=1, le=10)] = 1
+
+
+@post("/test/echo", status_code=200)
+async def echo(data: JSONBody[Greeting]) -> Greeting:
+    return data
+
+
+@post("/test/boom")
+async def boom() -> None:
+    raise RuntimeError("internal detail: password=hunter2 at /srv/app/secret.py")
+
+
+@post("/test/missing")
+async def missing() -> None:
+    raise NotFoundError("does not exist", field="article")
+
+
+@post("/test/conflict")
+async def conflict() -> None:
+    raise ConflictError("has already been taken", field="username")
+
+
+class FailingRedis(Provider):
+    @provide(scope=Scope.APP, override=True)
+    def probes(self) -> Sequence[HealthProbe]:
+        redis = InMemoryHealthProbe("redis")
+        redis.fail_with(ConnectionRefusedError("refused"))
+        return [InMemoryHealthProbe("database"), redis]
+
+
+@pytest.fixture
+def log_lines() -> io.StringIO:
+    buffer = io.StringIO()
+    configure_logging(level="INFO", json_format=True, sink=buffer)
+    return buffer
+
+
+def build_app(url: str, *overrides: Provider) -> Litestar:
+    settings = load_settings(
+        {"DATABASE_URL": url, "MAX_REQUEST_BODY_BYTES": str(LIMIT)}, env_file=None
+    )
+    handlers = [echo, boom, missing, conflict]
+    return create_app(make_container(settings, *overrides), settings, extra_handlers=handlers)
+
+
+@pytest.fixture
+async def client(migrated_url: str, log_lines: io.StringIO) -> AsyncIterator[AsyncTestClient]:
+    async with AsyncTestClient(build_app(migrated_url)) as client:
+        yield client
+    logger.remove()
+
+
+def records(buffer: io.StringIO) -> list[dict]:
+    return [json.loads(line) for line in buffer.getvalue().splitlines()]
+
+
+async def test_liveness(client: AsyncTestClient) -> None:
+    response = await client.get("/health/live")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok"}
+
+
+async def test_readiness_checks_the_real_database(client: AsyncTestClient) -> None:
+    response = await client.get("/health/ready")
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "ready"
+    assert body["dependencies"]["database"]["status"] == "up"
+    assert body["failing"] == []
+
+
+async def test_readiness_is_503_and_names_the_dependency_that_is_down(migrated_url: str) -> None:
+    async with AsyncTestClient(build_app(migrated_url, FailingRedis())) as client:
+        response = await client.get("/health/ready")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "unavailable"
+    assert body["failing"] == ["redis"]
+    assert body["dependencies"]["redis"] == {
+        "status": "down",
+        "latency_ms": body["dependencies"]["redis"]["latency_ms"],
+        "error": "ConnectionRefusedError",
+    }
+
+
+async def test_a_well_formed_request_id_is_kept_and_echoed(
+    client: AsyncTestClient, log_lines: io.StringIO
+) -> None:
+    response = await client.get("/health/live", headers={"X-Request-ID": "trace-abc.123"})
+    assert response.headers["x-request-id"] == "trace-abc.123"
+    (access,) = [r for r in records(log_lines) if r["logger"] == "portico.access"]
+    assert access["request_id"] == "trace-abc.123"
+    assert access["extra"]["method"] == "GET"
+    assert access["extra"]["path"] == "/health/live"
+    assert access["extra"]["status"] == 200
+    assert access["extra"]["duration_ms"] >= 0
+
+
+@pytest.mark.parametrize(
+    "incoming", ["x" * 129, "evil\u2028line", "with space", "", "-leading-dash", "a;b"]
+)
+async def test_a_malformed_request_id_is_replaced(client: AsyncTestClient, incoming: str) -> None:
+    response = await client.get("/health/live", headers=[(b"X-Request-ID", incoming.encode())])
+    generated = response.headers["x-request-id"]
+    assert generated != incoming
+    assert len(generated) == 32
+
+
+async def test_every_request_gets_its_own_id(client: AsyncTestClient) -> None:
+    first = await client.get("/health/live")
+    second = await client.get("/health/live")
+    assert first.headers["x-request-id"] != second.headers["x-request-id"]
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        (b'{"name": 42}', {"name": ["must be a string"]}),
+        (b'{"times": 2}', {"name": ["is required"]}),
+        (b'{"name": ""}', {"name": ["is too short (minimum is 1 characters)"]}),
+        (b'{"name": "Ada", "times": 0}', {"times": ["must be at least 1"]}),
+        (b'{"name": "Ada", "admin": true}', {"admin": ["is not a known field"]}),
+        (b"[1]", {"body": ["must be an object"]}),
+        (b"{", {"body": ["is not valid JSON"]}),
+    ],
+)
+async def test_decode_errors_read_like_the_realworld_envelope(
+    client: AsyncTestClient, body: bytes, expected: dict[str, list[str]]
+) -> None:
+    response = await client.post(
+        "/test/echo", content=body, headers={"content-type": "application/json"}
+    )
+    assert response.json() == {"errors": expected}
+
+
+async def test_a_valid_body_round_trips(client: AsyncTestClient) -> None:
+    response = await client.post("/test/echo", json={"name": "Ada", "times": 2})
+    assert response.status_code == 200
+    assert response.json() == {"name": "Ada", "times": 2}
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type", "status", "key"),
+    [
+        (b'{"name": "Ada"', "application/json", 400, "body"),
+        (b"not json at all", "application/json", 400, "body"),
+        (b"", "application/json", 422, "body"),
+        (b"\xff\xfe\x00", "application/json", 400, "body"),
+        (b'{"name": 42}', "application/json", 422, "name"),
+        (b'{"name": ""}', "application/json", 422, "name"),
+        (b'{"name": "Ada", "times": 11}', "application/json", 422, "times"),
+        (b'{"name": "Ada", "admin": true}', "application/json", 422, "admin"),
+        (b"[1, 2, 3]", "application/json", 422, "body"),
+        (b'{"name": "Ada"}', "text/plain", 415, "content_type"),
+        (b"name=Ada", "application/x-www-form-urlencoded", 415, "content_type"),
+        (b'{"times": 2}', "application/json", 422, "name"),
+        (b'{"name": "' + b"A" * 60 + b'"}', "application/json", 422, "name"),
+    ],
+)
+async def test_malformed_bodies_get_a_4xx_in_the_envelope(
+    client: AsyncTestClient, body: bytes, content_type: str, status: int | None, key: str | None
+) -> None:
+    response = await client.post("/test/echo", content=body, headers={"content-type": content_type})
+    assert 400 <= response.status_code < 500, response.text
+    if status is not None:
+        assert response.status_code == status, response.text
+    errors = response.json()["errors"]
+    assert all(isinstance(v, list) and all(isinstance(m, str) for m in v) for v in errors.values())
+    if key is not None:
+        assert key in errors, errors
+
+
+async def test_a_declared_oversize_body_is_refused_with_413(client: AsyncTestClient) -> None:
+    response = await client.post(
+        "/test/echo", content=b"x" * (LIMIT + 1), headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 413
+    assert response.json() == {"errors": {"body": [f"is too large; the limit is {LIMIT} bytes"]}}
+
+
+async def test_a_garbage_content_length_is_a_400(client: AsyncTestClient) -> None:
+    response = await client.get("/health/live", headers={"content-length": "-5"})
+    assert response.status_code == 400
+    assert "body" in response.json()["errors"]
+
+
+async def test_an_unknown_route_is_a_404_envelope(client: AsyncTestClient) -> None:
+    response = await client.get("/no/such/route")
+    assert response.status_code == 404
+    assert response.json() == {"errors": {"route": ["not found"]}}
+    assert "x-request-id" in response.headers
+
+
+async def test_a_wrong_method_is_a_405_envelope(client: AsyncTestClient) -> None:
+    response = await client.delete("/health/live")
+    assert response.status_code == 405
+    assert response.json() == {"errors": {"method": ["is not allowed on this route"]}}
+
+
+async def test_application_errors_map_through_the_table(client: AsyncTestClient) -> None:
+    missing = await client.post("/test/missing")
+    assert missing.status_code == 404
+    assert missing.json() == {"errors": {"article": ["does not exist"]}}
+    taken = await client.post("/test/conflict")
+    assert taken.status_code == 409
+    assert taken.json() == {"errors": {"username": ["has already been taken"]}}
+
+
+async def test_an_unexpected_error_is_a_500_without_internals(
+    client: AsyncTestClient, log_lines: io.StringIO
+) -> None:
+    response = await client.post("/test/boom", headers={"X-Request-ID": "boom-1"})
+    assert response.status_code == 500
+    assert response.json() == {
+        "errors": {"server": ["an internal error occurred; reference boom-1"]}
+    }
+    assert "hunter2" not in response.text
+    (error,) = [r for r in records(log_lines) if r["level"] == "ERROR"]
+    assert error["request_id"] == "boom-1"
+    assert "RuntimeError: internal detail" in error["exception"]
+    assert "Traceback" in error["exception"]
+
+
+async def test_the_openapi_document_describes_the_health_routes(client: AsyncTestClient) -> None:
+    response = await client.get("/schema/openapi.json")
+    assert response.status_code == 200
+    document = response.json()
+    assert document["info"]["title"] == "Portico"
+    assert {"/health/live", "/health/ready"} <= set(document["paths"])
+    ready = document["paths"]["/health/ready"]["get"]
+    assert {"200", "503"} <= set(ready["responses"])
+
+
+async def test_the_interactive_reference_is_served_at_docs(client: AsyncTestClient) -> None:
+    response = await client.get("/docs")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/html")
+    assert "/schema/openapi.json" in response.text
