@@ -267,3 +267,38 @@ async def test_the_interactive_reference_is_served_at_docs(client: AsyncTestClie
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
     assert "/schema/openapi.json" in response.text
+
+
+async def test_a_streamed_oversize_body_is_refused_with_413(migrated_url: str) -> None:
+    """A chunked body declares no length, so it is counted as it is read."""
+    app = build_app(migrated_url)
+    chunks = [b"x" * 1024] * 8
+    sent: list[dict] = []
+
+    async def receive() -> dict:
+        body = chunks.pop() if chunks else b""
+        return {"type": "http.request", "body": body, "more_body": bool(chunks)}
+
+    async def send(message: dict) -> None:
+        sent.append(message)
+
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/test/echo",
+        "raw_path": b"/test/echo",
+        "root_path": "",
+        "query_string": b"",
+        "headers": [(b"content-type", b"application/json"), (b"transfer-encoding", b"chunked")],
+        "client": ("127.0.0.1", 5000),
+        "server": ("127.0.0.1", 8000),
+        "state": {},
+    }
+    await app(scope, receive, send)  # type: ignore[arg-type]
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+    assert start["status"] == 413
+    assert json.loads(body) == {"errors": {"body": ["is too large"]}}

@@ -1,0 +1,87 @@
+"""Bad configuration and missing dependencies stop `portico` with one line and an exit code."""
+
+from pathlib import Path
+
+import pytest
+
+from tests.support.network import closed_port
+from tests.support.server import clean_env, run_portico
+
+pytestmark = pytest.mark.e2e
+
+
+def test_an_unreachable_database_is_named_in_one_line(tmp_path: Path) -> None:
+    url = f"postgresql://nope@127.0.0.1:{closed_port()}/x"
+    result = run_portico("serve", env=clean_env(DATABASE_URL=url), cwd=tmp_path)
+    assert result.returncode == 3
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("portico: database postgresql://nope@127.0.0.1:")
+    assert "unreachable" in line
+
+
+def test_the_database_password_is_hidden_in_the_error(tmp_path: Path) -> None:
+    url = f"postgresql://user:s3cr3t-pw@127.0.0.1:{closed_port()}/x"
+    result = run_portico("db", "upgrade", env=clean_env(DATABASE_URL=url), cwd=tmp_path)
+    assert result.returncode == 3
+    assert "s3cr3t-pw" not in result.stderr + result.stdout
+    assert "user:***@" in result.stderr
+
+
+def test_production_with_a_short_jwt_secret_exits_2_naming_it(tmp_path: Path) -> None:
+    env = clean_env(JWT_SECRET="short", APP_ENV="production")
+    result = run_portico("serve", env=env, cwd=tmp_path)
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert "JWT_SECRET" in line
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [("APP_PORT", "eighty"), ("APP_ENV", "staging"), ("LOG_FORMAT", "xml"), ("DATABASE_URL", "x")],
+)
+def test_an_invalid_value_exits_2_naming_the_variable(
+    tmp_path: Path, variable: str, value: str
+) -> None:
+    result = run_portico("serve", env=clean_env(**{variable: value}), cwd=tmp_path)
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert variable in line
+
+
+def test_the_env_file_in_the_working_directory_is_read(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("APP_ENV=production\nJWT_SECRET=short\n")
+    result = run_portico("config", "check", env=clean_env(), cwd=tmp_path)
+    assert result.returncode == 2
+    assert "JWT_SECRET" in result.stderr
+
+
+def test_config_show_masks_secrets(tmp_path: Path) -> None:
+    secret = "k" * 40
+    result = run_portico("config", "show", env=clean_env(JWT_SECRET=secret), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert secret not in result.stdout
+    assert "JWT_SECRET" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["--help"],
+        ["serve", "--help"],
+        ["db", "--help"],
+        ["db", "upgrade", "--help"],
+        ["db", "downgrade", "--help"],
+        ["db", "current", "--help"],
+        ["db", "revision", "--help"],
+        ["config", "show", "--help"],
+    ],
+)
+def test_every_command_has_help(tmp_path: Path, args: list[str]) -> None:
+    result = run_portico(*args, env=clean_env(), cwd=tmp_path)
+    assert result.returncode == 0
+    assert "Usage" in result.stdout
+
+
+def test_an_unknown_command_is_a_usage_error(tmp_path: Path) -> None:
+    assert run_portico("frobnicate", env=clean_env(), cwd=tmp_path).returncode == 2
