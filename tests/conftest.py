@@ -8,10 +8,10 @@ import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.support.postgres import (
+    engine_for_tests,
     isolated_schema,
     postgres_server,
     run_alembic,
-    engine_for_tests,
     truncate_all,
 )
 from tests.support.redis_server import redis_server

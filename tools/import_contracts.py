@@ -35,10 +35,10 @@ class StandardLibraryOnlyContract(Contract):
                     if top_level in sys.stdlib_module_names or top_level in allowed:
                         continue
                     details = graph.get_import_details(importer=importer, imported=imported)
-                    for detail in details or [{"line_number": 0, "line_contents": ""}]:
-                        violations.append(
-                            (importer, imported, detail["line_number"], detail["line_contents"])
-                        )
+                    violations.extend(
+                        (importer, imported, detail["line_number"], detail["line_contents"])
+                        for detail in details or [{"line_number": 0, "line_contents": ""}]
+                    )
         return ContractCheck(kept=not violations, metadata={"violations": violations})
 
     def render_broken_contract(self, check: ContractCheck) -> None:

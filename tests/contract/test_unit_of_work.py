@@ -96,11 +96,15 @@ async def test_leaving_without_commit_discards_everything(harness: Harness) -> N
 
 async def test_an_exception_rolls_back_and_propagates(harness: Harness) -> None:
     counter = Counter("a")
-    with pytest.raises(LookupError):
+
+    async def change_then_fail() -> None:
         async with await harness.unit_of_work() as uow:
             counter.increment(1, now=NOW)
             uow.track(counter)
             raise LookupError
+
+    with pytest.raises(LookupError):
+        await change_then_fail()
     assert await harness.outbox() == []
 
 

@@ -54,7 +54,7 @@ async def test_database_probe_answers_on_a_live_server(postgres_url: str) -> Non
 async def test_database_probe_raises_when_nothing_listens() -> None:
     engine = engine_for_tests(f"postgresql://nobody@127.0.0.1:{closed_port()}/none")
     try:
-        with pytest.raises(Exception, match="refused|failed"):
+        with pytest.raises(Exception, match=r"refused|failed"):
             await SqlDatabaseProbe(engine).check()
     finally:
         await engine.dispose()

@@ -63,7 +63,7 @@ def portico_server(
     """Start `portico serve` and wait until /health/live answers; kill it if still running."""
     log_path = cwd / f"serve-{port}.log"
     with log_path.open("w") as log:
-        process = subprocess.Popen(  # noqa: S603 - a fixed command line of our own
+        process = subprocess.Popen(
             [PORTICO, "serve", "--port", str(port), *extra_args],
             env=dict(env),
             cwd=cwd,

@@ -44,8 +44,12 @@ def test_configured_secrets_never_reach_the_log(sink) -> None:
     configure_logging(level="INFO", json_format=True, sink=sink, secrets=[secret, "pg-pass"])
     logger.info("token {} and dsn postgresql://u:pg-pass@db/app", secret)
     logging.getLogger("lib").error("failed with %s", secret)
-    try:
+
+    def fail() -> None:
         raise RuntimeError(f"boom {secret}")
+
+    try:
+        fail()
     except RuntimeError:
         logger.exception("crashed")
     output = sink.getvalue()

@@ -27,3 +27,14 @@ def show() -> None:
         shown = "***" if spec.secret and value is not None else repr(value)
         table.add_row(spec.variable, shown, "" if value != spec.default else "yes")
     Console().print(table)
+
+
+@config_app.command()
+def reference() -> None:
+    """Print the configuration reference as a Markdown table (for docs/configuration.md)."""
+    typer.echo("| variable | type | default | meaning |")
+    typer.echo("| --- | --- | --- | --- |")
+    for spec in setting_specs():
+        default = "(unset)" if spec.default is None else f"`{spec.default}`"
+        kind = spec.type_name.replace("|", "\\|")
+        typer.echo(f"| `{spec.variable}` | {kind} | {default} | {spec.description} |")

@@ -93,8 +93,7 @@ class AuthSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
         str | None,
         from_env(
             "JWT_SECRET",
-            "Signing key, at least 32 bytes; required in production. "
-            "Unset elsewhere means a random key per process.",
+            "Token signing key, at least 32 bytes; required when APP_ENV=production.",
             secret=True,
         ),
     ] = None
@@ -109,7 +108,7 @@ class CacheSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
 
     redis_url: Annotated[
         str | None,
-        from_env("REDIS_URL", "`redis://host:port/db`; unset means in-process memory."),
+        from_env("REDIS_URL", "`redis://host:port/db`; when set, /health/ready probes it."),
     ] = None
 
 
@@ -117,7 +116,7 @@ class MailSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     """The SMTP relay for outgoing mail."""
 
     smtp_host: Annotated[
-        str | None, from_env("SMTP_HOST", "SMTP relay host; unset means mail is not sent.")
+        str | None, from_env("SMTP_HOST", "SMTP relay host; when set, /health/ready probes it.")
     ] = None
     smtp_port: Annotated[Port, from_env("SMTP_PORT", "SMTP relay port.")] = 587
 
@@ -127,7 +126,9 @@ class KafkaSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
 
     bootstrap_servers: Annotated[
         str | None,
-        from_env("KAFKA_BOOTSTRAP_SERVERS", "`host:port[,host:port]`; unset means in-process."),
+        from_env(
+            "KAFKA_BOOTSTRAP_SERVERS", "`host:port[,...]`; when set, /health/ready probes it."
+        ),
     ] = None
 
 
