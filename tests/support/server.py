@@ -1,5 +1,6 @@
 """Runs `portico` as a real subprocess, the way an operator would."""
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -70,15 +71,27 @@ def portico_server(
             stdout=log,
             stderr=subprocess.STDOUT,
             text=True,
+            start_new_session=True,
         )
     server = RunningServer(process, f"http://127.0.0.1:{port}", log_path)
     try:
         _wait_until_live(server, ready_within)
         yield server
     finally:
-        if process.poll() is None:
+        _stop_group(process)
+
+
+def _stop_group(process: subprocess.Popen[str]) -> None:
+    """Stop the server and every worker it spawned, gracefully first, then by force."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=10)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
 
 
 def _wait_until_live(server: RunningServer, within: float) -> None:
