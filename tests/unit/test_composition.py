@@ -1,0 +1,62 @@
+"""The composition root: the same `make_container` wires production and server-less runs."""
+
+from datetime import UTC, datetime
+
+from litestar.testing import AsyncTestClient
+
+from adapters.memory.unit_of_work import InMemoryUnitOfWork
+from adapters.system.uuid7 import Uuid7Generator
+from application.health.check_readiness import CheckReadiness, CheckReadinessCommand
+from application.ports.persistence import OutboxReader, UnitOfWork
+from application.ports.system import IdGenerator
+from entrypoints.config import load_settings
+from entrypoints.http.app import create_app
+from entrypoints.ioc import make_container
+from entrypoints.ioc.memory import InMemoryPersistenceProvider
+from tests.support.events import Counter
+
+UNREACHABLE = "postgresql://nobody@127.0.0.1:1/none"
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+async def test_the_memory_override_runs_the_core_with_no_server() -> None:
+    settings = load_settings({"DATABASE_URL": UNREACHABLE}, env_file=None)
+    container = make_container(settings, InMemoryPersistenceProvider())
+    try:
+        async with container() as request:
+            uow = await request.get(UnitOfWork)
+            assert isinstance(uow, InMemoryUnitOfWork)
+            counter = Counter("c")
+            async with uow:
+                counter.increment(1, now=NOW)
+                uow.track(counter)
+                await uow.commit()
+        async with container() as request:
+            reader = await request.get(OutboxReader)
+            assert len(await reader.pending(limit=10)) == 1
+            report = await (await request.get(CheckReadiness))(CheckReadinessCommand())
+            assert report.ready
+    finally:
+        await container.close()
+
+
+async def test_app_scope_objects_are_shared_and_request_scope_ones_are_not() -> None:
+    settings = load_settings({"DATABASE_URL": UNREACHABLE}, env_file=None)
+    container = make_container(settings, InMemoryPersistenceProvider())
+    try:
+        async with container() as first, container() as second:
+            assert await first.get(IdGenerator) is await second.get(IdGenerator)
+            assert isinstance(await first.get(IdGenerator), Uuid7Generator)
+            assert await first.get(UnitOfWork) is not await second.get(UnitOfWork)
+    finally:
+        await container.close()
+
+
+async def test_the_http_app_serves_with_no_database_at_all() -> None:
+    settings = load_settings({"DATABASE_URL": UNREACHABLE}, env_file=None)
+    app = create_app(make_container(settings, InMemoryPersistenceProvider()), settings)
+    async with AsyncTestClient(app) as client:
+        assert (await client.get("/health/live")).status_code == 200
+        ready = await client.get("/health/ready")
+    assert ready.status_code == 200
+    assert ready.json() == {"status": "ready", "dependencies": {}, "failing": []}
