@@ -13,7 +13,8 @@ help: ## List the targets
 
 install: ## Install uv if missing, then the locked dependencies into .venv
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 \
-		|| python3 -m pip install --quiet uv
+		|| python3 -m pip install --quiet uv \
+		|| python3 -m pip install --quiet --user --break-system-packages uv
 	@$(UV) sync --frozen --quiet
 
 run: install ## Migrate and serve on http://127.0.0.1:8000 (embedded PostgreSQL if DATABASE_URL is unset)

@@ -2,6 +2,8 @@
 
 import asyncio
 import os
+import signal
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -9,11 +11,13 @@ from pathlib import Path
 import msgspec
 from loguru import logger
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.pgserver.embedded import EmbeddedPostgres
-from adapters.sqlalchemy.engine import create_engine, redact_url
+from adapters.sqlalchemy.engine import redact_url
 from adapters.sqlalchemy.health import SqlDatabaseProbe
 from entrypoints.config.settings import Settings
+from entrypoints.ioc import make_container
 from entrypoints.logs import configure_logging
 
 
@@ -27,6 +31,7 @@ def setup_logging(settings: Settings) -> None:
         level=settings.app.log_level,
         json_format=settings.app.log_format == "json",
         secrets=known_secrets(settings),
+        sql_echo=settings.database.echo,
     )
 
 
@@ -47,6 +52,31 @@ def known_secrets(settings: Settings) -> list[str]:
 
 
 @contextmanager
+def deferred_signals() -> Iterator[None]:
+    """Hold SIGINT and SIGTERM back while a step must not be cut in half, then deliver them.
+
+    Starting the embedded server is such a step: interrupted midway, pgserver has started
+    PostgreSQL but not yet recorded that this process owns it, so nothing would stop it.
+    Only the main thread can install handlers; elsewhere this does nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+    watched = (signal.SIGINT, signal.SIGTERM)
+    previous = {
+        signum: signal.signal(signum, lambda n, _: received.append(n)) for signum in watched
+    }
+    try:
+        yield
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        for number in dict.fromkeys(received):
+            signal.raise_signal(number)
+
+
+@contextmanager
 def resolved_database(settings: Settings, *, export: bool = False) -> Iterator[Settings]:
     """Yield settings whose DATABASE_URL points at a server, starting the embedded one if unset.
 
@@ -57,7 +87,8 @@ def resolved_database(settings: Settings, *, export: bool = False) -> Iterator[S
         yield settings
         return
     embedded = EmbeddedPostgres(Path(settings.app.data_dir) / "postgres")
-    url = embedded.start()
+    with deferred_signals():
+        url = embedded.start()
     logger.info("embedded PostgreSQL running with data in {}", embedded.data_dir)
     try:
         if export:
@@ -70,24 +101,21 @@ def resolved_database(settings: Settings, *, export: bool = False) -> Iterator[S
 
 
 def ensure_database_reachable(settings: Settings) -> None:
-    """Fail fast, with one line naming the database, when it does not answer."""
+    """Fail fast, with one line naming the database, when it does not answer.
+
+    The check goes through the same container the app uses, so it exercises the engine the
+    app will run with.
+    """
     url = settings.database.url
     if url is None:
         raise DatabaseUnreachableError("DATABASE_URL is not set")
 
     async def probe() -> None:
-        engine = create_engine(
-            url,
-            pool_size=1,
-            max_overflow=0,
-            pool_timeout_seconds=settings.database.connect_timeout_seconds,
-            connect_timeout_seconds=settings.database.connect_timeout_seconds,
-            application_name=f"{settings.app.name}-preflight",
-        )
+        container = make_container(settings)
         try:
-            await SqlDatabaseProbe(engine).check()
+            await SqlDatabaseProbe(await container.get(AsyncEngine)).check()
         finally:
-            await engine.dispose()
+            await container.close()
 
     try:
         asyncio.run(probe())

@@ -1,5 +1,6 @@
 """Logging: loguru configured once per process, with the standard library routed into it."""
 
+import inspect
 import logging
 import sys
 import traceback
@@ -40,9 +41,9 @@ class InterceptHandler(logging.Handler):
             level = logger.level(record.levelname).name
         except ValueError:
             level = record.levelno
-        frame: FrameType | None = logging.currentframe()
-        depth = 2
-        while frame is not None and frame.f_code.co_filename == logging.__file__:
+        frame: FrameType | None = inspect.currentframe()
+        depth = 0
+        while frame is not None and (depth == 0 or frame.f_code.co_filename == logging.__file__):
             frame, depth = frame.f_back, depth + 1
         logger.bind(logger_name=record.name).opt(depth=depth, exception=record.exc_info).log(
             level, record.getMessage()
@@ -81,12 +82,14 @@ def configure_logging(
     level: str,
     json_format: bool,
     secrets: Iterable[str | None] = (),
+    sql_echo: bool = False,
     sink: Any = None,
 ) -> None:
     """Configure loguru and route the standard library into it; safe to call again.
 
-    `diagnose` stays off in every environment, because it prints variable values, and so
-    secrets, in tracebacks.
+    Both formats scrub the secrets from the finished line, tracebacks included. `diagnose`
+    stays off in every environment, because it prints variable values, and so secrets.
+    `sql_echo` logs every statement (never its parameters) through the same pipeline.
     """
     scrubber = SecretScrubber(secrets)
     target = sink if sink is not None else sys.stderr
@@ -96,20 +99,37 @@ def configure_logging(
         logger.add(_JsonSink(target, scrubber), level=level, format="{message}", diagnose=False)
     else:
         logger.add(
-            target,
+            _ScrubbingTextSink(target, scrubber),
             level=level,
             format=_TEXT_FORMAT,
-            colorize=None,
+            colorize=bool(getattr(target, "isatty", lambda: False)()),
             backtrace=False,
             diagnose=False,
         )
     logging.basicConfig(handlers=[InterceptHandler()], level=0, force=True)
     for name, library_level in _QUIET_LIBRARIES.items():
         logging.getLogger(name).setLevel(library_level)
+    if sql_echo:
+        logging.getLogger("sqlalchemy.engine").setLevel(logging.INFO)
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "granian", "_granian"):
         library_logger = logging.getLogger(name)
         library_logger.handlers = []
         library_logger.propagate = True
+
+
+class _ScrubbingTextSink:
+    """Writes loguru's formatted line, traceback and all, with the secrets replaced."""
+
+    def __init__(self, target: Any, scrubber: SecretScrubber) -> None:
+        self._target = target
+        self._scrubber = scrubber
+
+    def write(self, message: "Message") -> None:
+        """Scrub and write one formatted record."""
+        self._target.write(self._scrubber.scrub(str(message)))
+        flush = getattr(self._target, "flush", None)
+        if flush is not None:
+            flush()
 
 
 class _JsonSink:

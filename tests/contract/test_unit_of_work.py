@@ -176,3 +176,26 @@ async def test_commit_outside_the_block_is_refused(harness: Harness) -> None:
     uow = await harness.unit_of_work()
     with pytest.raises(RuntimeError, match="async with"):
         await uow.commit()
+
+
+async def test_after_a_rollback_the_same_block_can_commit_new_changes(harness: Harness) -> None:
+    counter = Counter("a")
+    async with await harness.unit_of_work() as uow:
+        counter.increment(1, now=NOW)
+        uow.track(counter)
+        await uow.rollback()
+        counter.increment(2, now=NOW)
+        uow.track(counter)
+        await uow.commit()
+    assert [m.event.amount for m in await harness.outbox()] == [2]  # type: ignore[attr-defined]
+
+
+async def test_the_unit_of_work_is_reusable_across_blocks(harness: Harness) -> None:
+    counter = Counter("a")
+    uow = await harness.unit_of_work()
+    for amount in (1, 2):
+        async with uow:
+            counter.increment(amount, now=NOW)
+            uow.track(counter)
+            await uow.commit()
+    assert [m.event.amount for m in await harness.outbox()] == [1, 2]  # type: ignore[attr-defined]

@@ -1,6 +1,9 @@
 """`portico` with nothing configured: an embedded PostgreSQL that comes and goes with it."""
 
+import os
 import signal
+import subprocess
+import time
 from pathlib import Path
 
 import httpx
@@ -10,7 +13,7 @@ import pytest
 from adapters.pgserver.embedded import EmbeddedPostgres
 from tests.support.network import free_port
 from tests.support.postgres import table_names
-from tests.support.server import clean_env, portico_server, run_portico
+from tests.support.server import PORTICO, clean_env, portico_server, run_portico
 
 pytestmark = pytest.mark.e2e
 
@@ -54,4 +57,31 @@ def test_upgrade_then_downgrade_base_leaves_an_empty_embedded_schema(tmp_path: P
     assert downgraded.returncode == 0, downgraded.stderr
     with EmbeddedPostgres(data_dir / "postgres") as embedded:
         assert table_names(embedded.start()) == set()
+    assert postgres_processes(data_dir) == []
+
+
+def test_sigterm_during_start_up_still_stops_the_embedded_database(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    env = clean_env(DATA_DIR=str(data_dir))
+    process = subprocess.Popen(
+        [PORTICO, "serve", "--port", str(free_port())],
+        env=env,
+        cwd=tmp_path,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while not postgres_processes(data_dir) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert postgres_processes(data_dir), "the embedded database never started"
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=15) == 0
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+    deadline = time.monotonic() + 5
+    while postgres_processes(data_dir) and time.monotonic() < deadline:
+        time.sleep(0.1)
     assert postgres_processes(data_dir) == []

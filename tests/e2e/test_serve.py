@@ -117,6 +117,7 @@ MALFORMED = [
     pytest.param(
         b"GET /schema/openapi.json/%00 HTTP/1.1\r\nHost: x\r\n\r\n", 404, id="null-byte-path"
     ),
+    pytest.param(b"GET /schema/nothing-here HTTP/1.1\r\nHost: x\r\n\r\n", 404, id="schema-404"),
     pytest.param(
         b"DELETE /health/ready HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
         b"Content-Length: 12\r\n\r\n\xff\xfe\xfd not utf8",

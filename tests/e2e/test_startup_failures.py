@@ -1,5 +1,6 @@
 """Bad configuration and missing dependencies stop `portico` with one line and an exit code."""
 
+import socket
 from pathlib import Path
 
 import pytest
@@ -85,3 +86,26 @@ def test_every_command_has_help(tmp_path: Path, args: list[str]) -> None:
 
 def test_an_unknown_command_is_a_usage_error(tmp_path: Path) -> None:
     assert run_portico("frobnicate", env=clean_env(), cwd=tmp_path).returncode == 2
+
+
+def test_a_port_already_in_use_is_named_in_one_line(tmp_path: Path, migrated_url: str) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = run_portico(
+            "serve", "--port", str(port), env=clean_env(DATABASE_URL=migrated_url), cwd=tmp_path
+        )
+    assert result.returncode == 3
+    (line,) = result.stderr.strip().splitlines()
+    assert f"127.0.0.1:{port} is already in use" in line
+
+
+def test_config_show_hides_url_passwords(tmp_path: Path) -> None:
+    env = clean_env(
+        DATABASE_URL="postgresql://app:db-pw-123@db:5432/x", REDIS_URL="redis://:rd-pw-456@r:6379/0"
+    )
+    result = run_portico("config", "show", env=env, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "db-pw-123" not in result.stdout
+    assert "rd-pw-456" not in result.stdout

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import msgspec
 import pytest
+import sqlalchemy as sa
 from dishka import Provider, Scope, provide
 from litestar import Litestar, post
 from litestar.params import JSONBody
@@ -16,10 +17,13 @@ from loguru import logger
 from adapters.memory.health import InMemoryHealthProbe
 from application.common.errors import ConflictError, NotFoundError
 from application.ports.health import HealthProbe
+from domain.shared.errors import DomainError
 from entrypoints.config import load_settings
 from entrypoints.http.app import create_app
 from entrypoints.ioc import make_container
 from entrypoints.logs import configure_logging
+from tests.support.network import closed_port
+from tests.support.postgres import engine_for_tests
 
 pytestmark = pytest.mark.integration
 
@@ -46,6 +50,11 @@ async def missing() -> None:
     raise NotFoundError("does not exist", field="article")
 
 
+@post("/test/rule")
+async def broken_rule() -> None:
+    raise DomainError("an article needs a title")
+
+
 @post("/test/conflict")
 async def conflict() -> None:
     raise ConflictError("has already been taken", field="username")
@@ -66,11 +75,11 @@ def log_lines() -> io.StringIO:
     return buffer
 
 
-def build_app(url: str, *overrides: Provider) -> Litestar:
+def build_app(url: str, *overrides: Provider, **env: str) -> Litestar:
     settings = load_settings(
-        {"DATABASE_URL": url, "MAX_REQUEST_BODY_BYTES": str(LIMIT)}, env_file=None
+        {"DATABASE_URL": url, "MAX_REQUEST_BODY_BYTES": str(LIMIT), **env}, env_file=None
     )
-    handlers = [echo, boom, missing, conflict]
+    handlers = [echo, boom, missing, conflict, broken_rule]
     return create_app(make_container(settings, *overrides), settings, extra_handlers=handlers)
 
 
@@ -302,3 +311,59 @@ async def test_a_streamed_oversize_body_is_refused_with_413(migrated_url: str) -
     body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
     assert start["status"] == 413
     assert json.loads(body) == {"errors": {"body": ["is too large"]}}
+
+
+async def test_a_domain_rule_is_a_422(client: AsyncTestClient) -> None:
+    response = await client.post("/test/rule")
+    assert response.status_code == 422
+    assert response.json() == {"errors": {"request": ["an article needs a title"]}}
+
+
+@pytest.mark.parametrize("path", ["/schema/foo", "/schema/redoc", "/schema/x.json"])
+async def test_unknown_schema_paths_are_404_envelopes(client: AsyncTestClient, path: str) -> None:
+    response = await client.get(path)
+    assert response.status_code == 404
+    assert response.json() == {"errors": {"route": ["not found"]}}
+
+
+async def test_a_path_cannot_forge_a_log_line(
+    client: AsyncTestClient, log_lines: io.StringIO
+) -> None:
+    await client.get("/x%0a2026-01-01%20ERROR%20forged")
+    (access,) = [r for r in records(log_lines) if r["logger"] == "portico.access"]
+    assert access["extra"]["path"] == "/x%0a2026-01-01%20ERROR%20forged"
+    assert "\n" not in access["message"]
+
+
+async def test_readiness_probes_a_configured_redis_for_real(
+    migrated_url: str, redis_url: str
+) -> None:
+    async with AsyncTestClient(build_app(migrated_url, REDIS_URL=redis_url)) as client:
+        response = await client.get("/health/ready")
+    assert response.status_code == 200
+    assert set(response.json()["dependencies"]) == {"database", "redis"}
+
+
+async def test_an_unreachable_redis_is_a_503_naming_it_never_a_500(migrated_url: str) -> None:
+    url = f"redis://127.0.0.1:{closed_port()}/0"
+    async with AsyncTestClient(build_app(migrated_url, REDIS_URL=url)) as client:
+        response = await client.get("/health/ready")
+    assert response.status_code == 503
+    assert response.json()["failing"] == ["redis"]
+
+
+async def test_sql_echo_goes_through_the_log_pipeline_without_parameters(
+    migrated_url: str,
+) -> None:
+    buffer = io.StringIO()
+    configure_logging(level="INFO", json_format=True, sink=buffer, sql_echo=True)
+    engine = engine_for_tests(migrated_url)
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(sa.text("SELECT :marker"), {"marker": "p4ram-value"})
+    finally:
+        await engine.dispose()
+        configure_logging(level="INFO", json_format=False)
+    statements = [r for r in records(buffer) if r["logger"].startswith("sqlalchemy.engine")]
+    assert any("SELECT" in r["message"] for r in statements)
+    assert "p4ram-value" not in buffer.getvalue()

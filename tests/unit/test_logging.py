@@ -73,3 +73,25 @@ def test_level_filters_lower_records(sink) -> None:
     logger.info("hidden")
     logger.warning("shown")
     assert [r["message"] for r in lines(sink)] == ["shown"]
+
+
+def test_text_format_scrubs_secrets_from_tracebacks(sink) -> None:
+    configure_logging(level="INFO", json_format=False, sink=sink, secrets=["tr4ceback-secret"])
+
+    def fail() -> None:
+        raise RuntimeError("bad tr4ceback-secret")
+
+    try:
+        fail()
+    except RuntimeError:
+        logger.exception("failed")
+    output = sink.getvalue()
+    assert "Traceback" in output
+    assert "tr4ceback-secret" not in output
+
+
+def test_stdlib_records_point_at_their_caller(sink) -> None:
+    configure_logging(level="INFO", json_format=True, sink=sink)
+    logging.getLogger("caller.check").warning("where am I")
+    (record,) = lines(sink)
+    assert record["location"].startswith("tests.unit.test_logging:")

@@ -53,6 +53,7 @@ def test_fixed_variable_names_reach_their_sections() -> None:
         ({"READINESS_TIMEOUT_SECONDS": "soon"}, "READINESS_TIMEOUT_SECONDS", "a number"),
         ({"DATABASE_URL": "mysql://root@db/app"}, "DATABASE_URL", "unsupported scheme"),
         ({"REDIS_URL": "http://cache"}, "REDIS_URL", "unsupported scheme 'http'"),
+        ({"REDIS_URL": "redis://127.0.0.1:notaport/0"}, "REDIS_URL", "notaport"),
         ({"KAFKA_BOOTSTRAP_SERVERS": "k1:9092,nope"}, "KAFKA_BOOTSTRAP_SERVERS", "'nope'"),
         ({"JWT_SECRET": "short"}, "JWT_SECRET", "at least 32 bytes, got 5"),
     ],

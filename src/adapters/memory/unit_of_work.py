@@ -40,6 +40,7 @@ class InMemoryUnitOfWork:
             if self._snapshot is not None:
                 await self.rollback()
         finally:
+            self._snapshot = None
             self._tracked.clear()
             self._database.lock.release()
 
@@ -67,10 +68,10 @@ class InMemoryUnitOfWork:
         self._ensure_active()
         assert self._snapshot is not None  # noqa: S101 - narrowed by _ensure_active
         self._database.tables, self._database.outbox = self._snapshot
-        self._snapshot = None
         for aggregate in self._tracked:
             aggregate.pull_events()
         self._tracked.clear()
+        self._begin()
 
     def _begin(self) -> None:
         self._snapshot = (copy.deepcopy(self._database.tables), list(self._database.outbox))

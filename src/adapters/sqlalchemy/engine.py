@@ -33,12 +33,14 @@ def create_engine(
     pool_timeout_seconds: float,
     connect_timeout_seconds: int,
     application_name: str,
-    echo: bool = False,
 ) -> AsyncEngine:
     """Create the engine; no connection is opened until the first use.
 
     `pool_pre_ping` replaces connections that the server closed while they sat idle, and
     `pool_recycle` retires connections before common proxy idle timeouts cut them.
+    `hide_parameters` keeps bound values (passwords, tokens, personal data) out of error
+    messages and of the SQL log, which is switched on through the ``sqlalchemy.engine``
+    logger rather than `echo`, so it goes through the application's log pipeline.
     """
     return create_async_engine(
         to_psycopg_url(url),
@@ -47,7 +49,7 @@ def create_engine(
         pool_timeout=pool_timeout_seconds,
         pool_pre_ping=True,
         pool_recycle=1800,
-        echo=echo,
+        hide_parameters=True,
         connect_args={
             "connect_timeout": connect_timeout_seconds,
             "application_name": application_name,

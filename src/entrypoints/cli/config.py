@@ -4,6 +4,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from adapters.sqlalchemy.engine import redact_url
 from entrypoints.cli.common import settings_or_exit
 from entrypoints.config.loader import setting_specs
 
@@ -24,7 +25,12 @@ def show() -> None:
     table = Table("variable", "value", "default")
     for spec in setting_specs():
         value = getattr(getattr(settings, spec.section), spec.field)
-        shown = "***" if spec.secret and value is not None else repr(value)
+        if spec.secret and value is not None:
+            shown = "***"
+        elif isinstance(value, str) and "://" in value:
+            shown = repr(redact_url(value))
+        else:
+            shown = repr(value)
         table.add_row(spec.variable, shown, "" if value != spec.default else "yes")
     Console().print(table)
 

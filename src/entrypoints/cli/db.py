@@ -15,7 +15,7 @@ from entrypoints.bootstrap import (
     ensure_database_reachable,
     resolved_database,
 )
-from entrypoints.cli.common import fail, settings_or_exit
+from entrypoints.cli.common import fail, settings_or_exit, stop_on_signals
 from entrypoints.cli.exit_codes import ExitCode
 
 MIGRATIONS_DIR = Path(__file__).resolve().parents[3] / "migrations"
@@ -47,6 +47,7 @@ def alembic_config(database_url: str) -> Config:
 
 
 def _run(action: str, revision: str | None = None, **options: object) -> None:
+    stop_on_signals()
     settings = settings_or_exit()
     with resolved_database(settings) as resolved:
         url = resolved.database.url

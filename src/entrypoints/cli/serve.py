@@ -1,5 +1,6 @@
 """`portico serve`: the HTTP API on granian, the faster server in bench/asgi_servers.py."""
 
+import socket
 from typing import Annotated
 
 import typer
@@ -12,7 +13,7 @@ from entrypoints.bootstrap import (
     ensure_database_reachable,
     resolved_database,
 )
-from entrypoints.cli.common import fail, settings_or_exit
+from entrypoints.cli.common import fail, settings_or_exit, stop_on_signals
 from entrypoints.cli.exit_codes import ExitCode
 from entrypoints.config import Settings
 
@@ -43,24 +44,38 @@ def serve(
     Without DATABASE_URL (outside production) an embedded PostgreSQL is started first and
     stopped on exit. The database must answer before the server starts (exit 3 if not).
     """
+    stop_on_signals()
     settings = settings_or_exit()
+    address = host or settings.app.host
+    bind_port = port or settings.app.port
+    if not _port_is_free(address, bind_port):
+        fail(f"{address}:{bind_port} is already in use", ExitCode.DEPENDENCY_UNAVAILABLE)
     with resolved_database(settings, export=True) as resolved:
         try:
             ensure_database_reachable(resolved)
         except DatabaseUnreachableError as exc:
             fail(str(exc), ExitCode.DEPENDENCY_UNAVAILABLE)
-        _run(resolved, host=host, port=port, workers=workers)
+        _run(resolved, address=address, port=bind_port, workers=workers)
     logger.info("stopped")
 
 
-def _run(settings: Settings, *, host: str | None, port: int | None, workers: int | None) -> None:
-    address = host or settings.app.host
-    bind_port = port or settings.app.port
-    logger.info("serving on http://{}:{} ({} env)", address, bind_port, settings.app.env)
+def _port_is_free(address: str, port: int) -> bool:
+    """Whether nothing listens there; granian binds with SO_REUSEPORT, so it would not tell."""
+    family = socket.AF_INET6 if ":" in address else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        try:
+            probe.bind((address, port))
+        except OSError:
+            return False
+    return True
+
+
+def _run(settings: Settings, *, address: str, port: int, workers: int | None) -> None:
+    logger.info("serving on http://{}:{} ({} env)", address, port, settings.app.env)
     server = Server(
         ASGI_FACTORY,
         address=address,
-        port=bind_port,
+        port=port,
         interface=Interfaces.ASGI,
         workers=workers or settings.app.workers,
         factory=True,

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 
 import msgspec
 from dotenv import dotenv_values
+from redis.asyncio.connection import parse_url as parse_redis_url
 
 from adapters.sqlalchemy.engine import to_psycopg_url
 from entrypoints.config.settings import Settings
@@ -158,6 +159,10 @@ def _check_rules(settings: Settings) -> None:
             raise ConfigurationError(
                 "REDIS_URL", f"unsupported scheme {scheme!r}; use redis://, rediss:// or unix://"
             )
+        try:
+            parse_redis_url(settings.cache.redis_url)
+        except ValueError as exc:
+            raise ConfigurationError("REDIS_URL", _first_line(exc)) from None
     if settings.kafka.bootstrap_servers is not None:
         for server in settings.kafka.bootstrap_servers.split(","):
             if not _HOST_PORT.match(server.strip()):

@@ -7,14 +7,15 @@ from dishka import AsyncContainer
 from dishka.integrations.litestar import setup_dishka
 from litestar import Litestar
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import JsonRenderPlugin, ScalarRenderPlugin
+from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.types import ControllerRouterHandler
 from loguru import logger
 
+from application.ports.health import HealthProbe
 from entrypoints.config.settings import Settings
-from entrypoints.http.controllers.docs import api_reference
+from entrypoints.http.controllers.docs import ApiReferencePlugin, api_reference
 from entrypoints.http.controllers.health import HealthController
-from entrypoints.http.errors import EXCEPTION_HANDLERS
+from entrypoints.http.errors import EXCEPTION_HANDLERS, envelope_framework_pages
 from entrypoints.http.middleware.access_log import AccessLogMiddleware
 from entrypoints.http.middleware.body_guard import BodyGuardMiddleware
 from entrypoints.http.middleware.request_id import RequestIdMiddleware
@@ -31,9 +32,17 @@ def create_app(
 ) -> Litestar:
     """Build the app around a container; the app closes the container when it shuts down.
 
-    The request id, access log and body limit wrap the whole ASGI handler, so they cover
-    unmatched routes too. `extra_handlers` lets tests and extensions mount more routes.
+    The request id, access log and body guard wrap the whole ASGI handler, so they cover
+    unmatched routes too. The APP-scope objects (engine, clients, probes) are built at
+    start-up, so a bad setting fails the start rather than the first request.
+    `extra_handlers` lets tests and extensions mount more routes.
+
+    `settings` is passed beside the container because the app needs it synchronously, while
+    it is being built, and dishka's async container only hands objects out in a coroutine.
     """
+
+    async def warm_up(_: Litestar) -> None:
+        await container.get(Sequence[HealthProbe])
 
     async def close_container(_: Litestar) -> None:
         await container.close()
@@ -42,13 +51,15 @@ def create_app(
     app = Litestar(
         route_handlers=[HealthController, api_reference, *extra_handlers],
         exception_handlers=dict(EXCEPTION_HANDLERS),  # type: ignore[arg-type]
+        after_request=envelope_framework_pages,
+        on_startup=[warm_up],
         on_shutdown=[close_container],
         openapi_config=OpenAPIConfig(
             title=API_TITLE,
             version=API_VERSION,
             description="The RealWorld Conduit API and the operations around it.",
             path="/schema",
-            render_plugins=[JsonRenderPlugin(), ScalarRenderPlugin(path="/scalar")],
+            render_plugins=[ApiReferencePlugin(path="/"), JsonRenderPlugin()],
         ),
         request_max_body_size=settings.app.max_request_body_bytes,
         debug=False,

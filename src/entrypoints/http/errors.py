@@ -22,6 +22,7 @@ from litestar.status_codes import (
     HTTP_500_INTERNAL_SERVER_ERROR,
     HTTP_503_SERVICE_UNAVAILABLE,
 )
+from litestar.types import Scope
 from loguru import logger
 
 from application.common.errors import (
@@ -31,6 +32,7 @@ from application.common.errors import (
     InvalidInputError,
     NotFoundError,
 )
+from domain.shared.errors import DomainError
 from entrypoints.http.decode_errors import field_error, is_malformed_json
 
 ErrorBody = dict[str, dict[str, list[str]]]
@@ -49,6 +51,16 @@ _HTTP_ERROR_KEYS: Mapping[int, tuple[str, str | None]] = {
     HTTP_413_REQUEST_ENTITY_TOO_LARGE: ("body", "is too large"),
     HTTP_415_UNSUPPORTED_MEDIA_TYPE: ("content_type", "is not supported"),
 }
+
+
+def loggable_path(scope: Scope) -> str:
+    """The path as it came on the wire, still percent-encoded.
+
+    A decoded newline could forge a log line; anything unprintable left over is escaped.
+    """
+    raw: bytes = scope.get("raw_path") or scope.get("path", "").encode()
+    text = raw.decode("latin-1")
+    return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
 
 
 def envelope(key: str, *messages: str) -> ErrorBody:
@@ -116,10 +128,22 @@ def unexpected_error_handler(
         "unhandled {exc_type} on {method} {path}",
         exc_type=type(exc).__name__,
         method=request.method,
-        path=request.url.path,
+        path=loggable_path(request.scope),
     )
     body = envelope("server", f"an internal error occurred; reference {request_id}")
     return _response(HTTP_500_INTERNAL_SERVER_ERROR, body)
+
+
+def envelope_framework_pages(response: Response[Any]) -> Response[Any]:
+    """Turn the HTML pages Litestar serves on its own (404 under /schema) into the envelope."""
+    if response.status_code == HTTP_404_NOT_FOUND and response.media_type == MediaType.HTML:
+        return _response(HTTP_404_NOT_FOUND, envelope("route", "not found"))
+    return response
+
+
+def domain_error_handler(_: Request[Any, Any, Any], exc: DomainError) -> Response[ErrorBody]:
+    """A broken business rule is the client's to fix: 422, with the rule's message."""
+    return _response(HTTP_422_UNPROCESSABLE_ENTITY, envelope("request", str(exc)))
 
 
 def _plain(message: str) -> str:
@@ -129,6 +153,7 @@ def _plain(message: str) -> str:
 
 EXCEPTION_HANDLERS: Mapping[type[Exception], Callable[..., Response[ErrorBody]]] = {
     ApplicationError: application_error_handler,
+    DomainError: domain_error_handler,
     ValidationException: validation_error_handler,
     HTTPException: http_error_handler,
     Exception: unexpected_error_handler,

@@ -2,7 +2,7 @@
 
 from collections.abc import AsyncIterator, Sequence
 
-from dishka import Provider, Scope, provide
+from dishka import Provider, Scope, collect, provide
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -20,6 +20,7 @@ from application.ports.health import HealthProbe
 from application.ports.persistence import OutboxReader, UnitOfWork
 from application.ports.system import Clock, IdGenerator
 from entrypoints.config.settings import Settings
+from entrypoints.ioc.markers import KAFKA, REDIS, SMTP
 
 
 class SystemProvider(Provider):
@@ -46,7 +47,6 @@ class DatabaseProvider(Provider):
             pool_timeout_seconds=database.pool_timeout_seconds,
             connect_timeout_seconds=database.connect_timeout_seconds,
             application_name=settings.app.name,
-            echo=database.echo,
         )
         yield engine
         await engine.dispose()
@@ -61,28 +61,47 @@ class DatabaseProvider(Provider):
     outbox_reader = provide(SqlOutboxReader, provides=OutboxReader, scope=Scope.REQUEST)
 
 
+class RedisProvider(Provider):
+    """One Redis client per process, shared by every adapter that needs Redis."""
+
+    @provide(scope=Scope.APP, when=REDIS)
+    async def client(self, settings: Settings) -> AsyncIterator[Redis]:
+        """Connect lazily to REDIS_URL; closed with the container."""
+        assert settings.cache.redis_url is not None  # noqa: S101 - guaranteed by the marker
+        client = create_redis_client(
+            settings.cache.redis_url,
+            timeout_seconds=settings.app.readiness_timeout_seconds,
+            client_name=settings.app.name,
+        )
+        yield client
+        await client.aclose()
+
+
 class HealthProvider(Provider):
     """One probe per configured dependency; what is not configured is not probed."""
 
-    @provide(scope=Scope.APP)
-    async def probes(
-        self, settings: Settings, engine: AsyncEngine
-    ) -> AsyncIterator[Sequence[HealthProbe]]:
-        """Probe the database always, and Redis, Kafka and SMTP when they are configured."""
-        timeout = settings.app.readiness_timeout_seconds
-        probes: list[HealthProbe] = [SqlDatabaseProbe(engine)]
-        redis: Redis | None = None
-        if settings.cache.redis_url is not None:
-            redis = create_redis_client(
-                settings.cache.redis_url, timeout_seconds=timeout, client_name=settings.app.name
-            )
-            probes.append(RedisProbe(redis))
-        if settings.kafka.bootstrap_servers is not None:
-            probes.append(KafkaProbe(settings.kafka.bootstrap_servers, timeout_seconds=timeout))
-        if settings.mail.smtp_host is not None:
-            probes.append(
-                SmtpProbe(settings.mail.smtp_host, settings.mail.smtp_port, timeout_seconds=timeout)
-            )
-        yield probes
-        if redis is not None:
-            await redis.aclose()
+    scope = Scope.APP
+
+    database = provide(SqlDatabaseProbe, provides=HealthProbe)
+    redis = provide(RedisProbe, provides=HealthProbe, when=REDIS)
+
+    @provide(provides=HealthProbe, when=KAFKA)
+    def kafka(self, settings: Settings) -> KafkaProbe:
+        """Probe the Kafka cluster named by KAFKA_BOOTSTRAP_SERVERS."""
+        assert settings.kafka.bootstrap_servers is not None  # noqa: S101 - the marker
+        return KafkaProbe(
+            settings.kafka.bootstrap_servers,
+            timeout_seconds=settings.app.readiness_timeout_seconds,
+        )
+
+    @provide(provides=HealthProbe, when=SMTP)
+    def smtp(self, settings: Settings) -> SmtpProbe:
+        """Probe the SMTP relay named by SMTP_HOST and SMTP_PORT."""
+        assert settings.mail.smtp_host is not None  # noqa: S101 - the marker
+        return SmtpProbe(
+            settings.mail.smtp_host,
+            settings.mail.smtp_port,
+            timeout_seconds=settings.app.readiness_timeout_seconds,
+        )
+
+    probes = collect(HealthProbe, provides=Sequence[HealthProbe])

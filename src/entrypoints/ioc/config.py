@@ -1,11 +1,27 @@
-"""Settings enter the container as context, so every provider reads the same values."""
+"""Settings enter the container as context; activators read them to switch adapters on."""
 
-from dishka import Provider, Scope, from_context
+from dishka import Provider, Scope, activate, from_context
 
 from entrypoints.config.settings import Settings
+from entrypoints.ioc.markers import KAFKA, REDIS, SMTP
 
 
 class ConfigProvider(Provider):
-    """Exposes the validated settings in APP scope."""
+    """Exposes the validated settings in APP scope, and which optional services are set."""
 
     settings = from_context(provides=Settings, scope=Scope.APP)
+
+    @activate(REDIS)
+    def redis_configured(self, settings: Settings) -> bool:
+        """REDIS_URL is set."""
+        return settings.cache.redis_url is not None
+
+    @activate(KAFKA)
+    def kafka_configured(self, settings: Settings) -> bool:
+        """KAFKA_BOOTSTRAP_SERVERS is set."""
+        return settings.kafka.bootstrap_servers is not None
+
+    @activate(SMTP)
+    def smtp_configured(self, settings: Settings) -> bool:
+        """SMTP_HOST is set."""
+        return settings.mail.smtp_host is not None

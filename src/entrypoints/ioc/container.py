@@ -3,7 +3,12 @@
 from dishka import AsyncContainer, Provider, make_async_container
 
 from entrypoints.config.settings import Settings
-from entrypoints.ioc.adapters import DatabaseProvider, HealthProvider, SystemProvider
+from entrypoints.ioc.adapters import (
+    DatabaseProvider,
+    HealthProvider,
+    RedisProvider,
+    SystemProvider,
+)
 from entrypoints.ioc.application import UseCaseProvider
 from entrypoints.ioc.config import ConfigProvider
 
@@ -14,6 +19,7 @@ def default_providers() -> list[Provider]:
         ConfigProvider(),
         SystemProvider(),
         DatabaseProvider(),
+        RedisProvider(),
         HealthProvider(),
         UseCaseProvider(),
     ]

@@ -6,14 +6,17 @@ from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 from loguru import logger
 
+from entrypoints.http.errors import loggable_path
+
 _log = logger.bind(logger_name="portico.access")
 
 
 class AccessLogMiddleware:
     """Logs each HTTP request when its response has been sent.
 
-    The query string is left out because it can carry tokens; the request id comes from the
-    logging context that `RequestIdMiddleware` binds around this one.
+    The path is logged as received, percent-encoded, so it cannot forge log lines; the query
+    string is left out because it can carry tokens. The request id comes from the logging
+    context that `RequestIdMiddleware` binds around this one.
     """
 
     def __init__(self, app: ASGIApp) -> None:
@@ -40,7 +43,7 @@ class AccessLogMiddleware:
             _log.info(
                 "{method} {path} {status} {duration_ms:.1f}ms",
                 method=scope.get("method", "-"),
-                path=scope["path"],
+                path=loggable_path(scope),
                 status=status,
                 duration_ms=duration_ms,
             )

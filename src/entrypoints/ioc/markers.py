@@ -1,0 +1,7 @@
+"""Markers that switch optional adapters on when their settings are present."""
+
+from dishka import Marker
+
+REDIS = Marker("redis")
+KAFKA = Marker("kafka")
+SMTP = Marker("smtp")
