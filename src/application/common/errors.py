@@ -31,3 +31,21 @@ class InvalidInputError(ApplicationError):
 
 class DependencyUnavailableError(ApplicationError):
     """A server the use case needs cannot be reached right now; retrying may succeed."""
+
+
+class AuthenticationRequiredError(ApplicationError):
+    """The request carries no credentials, or ones that cannot be trusted."""
+
+    field = "token"
+
+
+class InvalidCredentialsError(ApplicationError):
+    """The email and password do not match an account; which one is wrong is not said."""
+
+    field = "credentials"
+
+
+class PermissionDeniedError(ApplicationError):
+    """The caller is known but may not do this."""
+
+    field = "permission"

@@ -1,11 +1,15 @@
 """Persistence ports: the unit of work, and the outbox it writes events to."""
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
 
 from application.common.outbox import OutboxMessage
 from domain.shared.aggregate import AggregateRoot
+from domain.users.user import User
+from domain.users.values import Email, UserId, Username
 
 
 class UnitOfWork(Protocol):
@@ -47,4 +51,62 @@ class OutboxReader(Protocol):
 
     async def pending(self, *, limit: int) -> Sequence[OutboxMessage]:
         """Return up to `limit` unsent messages, oldest first."""
+        ...
+
+
+class UserRepository(Protocol):
+    """Users and the follow relation, inside the request's unit of work.
+
+    `add` and `save` raise `UsernameTakenError` or `EmailTakenError` when another account
+    already has the username (compared without case) or the email.
+    """
+
+    async def add(self, user: User) -> None:
+        """Store a new user."""
+        ...
+
+    async def save(self, user: User) -> None:
+        """Store the user's changed state."""
+        ...
+
+    async def get(self, user_id: UserId) -> User | None:
+        """The user with this id, if any."""
+        ...
+
+    async def get_by_email(self, email: Email) -> User | None:
+        """The user with this (normalized) email, if any."""
+        ...
+
+    async def get_by_username(self, username: str) -> User | None:
+        """The user with exactly this username, if any."""
+        ...
+
+    async def username_taken(self, username: Username) -> bool:
+        """Whether any user has this username, ignoring case."""
+        ...
+
+    async def add_follow(self, follower: UserId, followee: UserId, *, at: datetime) -> bool:
+        """Record that `follower` follows `followee`; False if it already did."""
+        ...
+
+    async def remove_follow(self, follower: UserId, followee: UserId) -> bool:
+        """Forget that `follower` follows `followee`; False if it did not."""
+        ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ProfileView:
+    """A user as others see them, and whether the viewer follows them."""
+
+    username: str
+    bio: str | None
+    image: str | None
+    following: bool
+
+
+class ProfileReader(Protocol):
+    """Reads profiles in one query, for display."""
+
+    async def by_username(self, username: str, *, viewer: UserId | None) -> ProfileView | None:
+        """The profile with exactly this username, as `viewer` sees it; None if none."""
         ...

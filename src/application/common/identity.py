@@ -1,0 +1,13 @@
+"""Who is calling: the identity an entrypoint established, handed to use cases explicitly."""
+
+from dataclasses import dataclass
+
+from domain.users.values import Role, UserId
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Identity:
+    """An authenticated caller, as the access token vouched for them."""
+
+    user_id: UserId
+    role: Role

@@ -1,0 +1,1 @@
+"""Accounts: registering, signing in, and managing one's own account."""

@@ -1,0 +1,27 @@
+"""What the identity use cases return: the account and a fresh access token."""
+
+from dataclasses import dataclass
+
+from domain.users.user import User
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AuthenticatedUser:
+    """The caller's own account, as RealWorld's user object shows it."""
+
+    username: str
+    email: str
+    bio: str | None
+    image: str | None
+    token: str
+
+    @classmethod
+    def of(cls, user: User, token: str) -> "AuthenticatedUser":
+        """Describe `user`, carrying `token`."""
+        return cls(
+            username=str(user.username),
+            email=str(user.email),
+            bio=user.profile.bio,
+            image=user.profile.image,
+            token=token,
+        )

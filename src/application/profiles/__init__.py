@@ -1,0 +1,1 @@
+"""Profiles: how users see each other, and who follows whom."""

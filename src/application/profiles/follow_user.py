@@ -1,0 +1,30 @@
+"""Use case: follow another user."""
+
+from application.ports.persistence import ProfileView, UnitOfWork, UserRepository
+from application.ports.system import Clock
+from application.profiles.follow_relation import FollowCommand, load_pair, profile_view
+
+
+class FollowUser:
+    """Follow a user.
+
+    Rules:
+    - The user must exist (404 "profile not found"); nobody may follow themselves.
+    - Following twice is harmless: the second time changes nothing and raises no event.
+    """
+
+    def __init__(self, uow: UnitOfWork, users: UserRepository, clock: Clock) -> None:
+        self._uow = uow
+        self._users = users
+        self._clock = clock
+
+    async def __call__(self, command: FollowCommand) -> ProfileView:
+        """Record the follow and return the profile as the follower now sees it."""
+        async with self._uow:
+            follower, followee = await load_pair(self._users, command)
+            now = self._clock.now()
+            follower.follow(followee, now=now)
+            if await self._users.add_follow(follower.id, followee.id, at=now):
+                self._uow.track(follower)
+            await self._uow.commit()
+        return profile_view(followee, following=True)

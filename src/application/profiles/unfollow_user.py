@@ -1,0 +1,29 @@
+"""Use case: stop following another user."""
+
+from application.ports.persistence import ProfileView, UnitOfWork, UserRepository
+from application.ports.system import Clock
+from application.profiles.follow_relation import FollowCommand, load_pair, profile_view
+
+
+class UnfollowUser:
+    """Stop following a user.
+
+    Rules:
+    - The user must exist (404 "profile not found").
+    - Unfollowing someone not followed is harmless and raises no event.
+    """
+
+    def __init__(self, uow: UnitOfWork, users: UserRepository, clock: Clock) -> None:
+        self._uow = uow
+        self._users = users
+        self._clock = clock
+
+    async def __call__(self, command: FollowCommand) -> ProfileView:
+        """Remove the follow and return the profile as the caller now sees it."""
+        async with self._uow:
+            follower, followee = await load_pair(self._users, command)
+            if await self._users.remove_follow(follower.id, followee.id):
+                follower.unfollow(followee, now=self._clock.now())
+                self._uow.track(follower)
+            await self._uow.commit()
+        return profile_view(followee, following=False)

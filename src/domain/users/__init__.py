@@ -1,0 +1,1 @@
+"""Users: accounts, their profiles, and who follows whom."""

@@ -1,0 +1,53 @@
+"""Events raised by the User aggregate."""
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from domain.shared.events import DomainEvent
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UserEvent(DomainEvent):
+    """An event about one user; `aggregate_id` is the user's id."""
+
+    aggregate_type: ClassVar[str] = "user"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UserRegistered(UserEvent):
+    """A new account exists."""
+
+    event_type: ClassVar[str] = "user.registered"
+    username: str
+    email: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UserProfileUpdated(UserEvent):
+    """The username, email, bio or image changed; `changed` lists which."""
+
+    event_type: ClassVar[str] = "user.profile_updated"
+    changed: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PasswordChanged(UserEvent):
+    """The password changed (never carried in the event)."""
+
+    event_type: ClassVar[str] = "user.password_changed"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UserFollowed(UserEvent):
+    """`aggregate_id` started following `followee_id`."""
+
+    event_type: ClassVar[str] = "user.followed"
+    followee_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UserUnfollowed(UserEvent):
+    """`aggregate_id` stopped following `followee_id`."""
+
+    event_type: ClassVar[str] = "user.unfollowed"
+    followee_id: str

@@ -1,0 +1,151 @@
+"""The User aggregate."""
+
+from datetime import datetime
+from typing import Self
+
+from domain.shared.aggregate import AggregateRoot
+from domain.shared.errors import DomainError
+from domain.users.events import (
+    PasswordChanged,
+    UserFollowed,
+    UserProfileUpdated,
+    UserRegistered,
+    UserUnfollowed,
+)
+from domain.users.values import Email, Profile, Role, UserId, Username
+
+
+class User(AggregateRoot):
+    """An account: who someone is, how they sign in, and what they may do.
+
+    The password is held only as a hash made by the application's hasher; the aggregate
+    never sees a plain password after registration.
+    """
+
+    __slots__ = (
+        "banned_at",
+        "created_at",
+        "email",
+        "email_verified_at",
+        "id",
+        "password_hash",
+        "profile",
+        "role",
+        "updated_at",
+        "username",
+    )
+
+    def __init__(
+        self,
+        *,
+        id: UserId,  # noqa: A002 - the aggregate's identity is its id
+        username: Username,
+        email: Email,
+        password_hash: str,
+        profile: Profile,
+        role: Role,
+        created_at: datetime,
+        updated_at: datetime,
+        email_verified_at: datetime | None = None,
+        banned_at: datetime | None = None,
+    ) -> None:
+        super().__init__()
+        self.id = id
+        self.username = username
+        self.email = email
+        self.password_hash = password_hash
+        self.profile = profile
+        self.role = role
+        self.created_at = created_at
+        self.updated_at = updated_at
+        self.email_verified_at = email_verified_at
+        self.banned_at = banned_at
+
+    @classmethod
+    def register(
+        cls,
+        *,
+        id: UserId,  # noqa: A002
+        username: Username,
+        email: Email,
+        password_hash: str,
+        now: datetime,
+    ) -> Self:
+        """Open a new account with the `user` role and an empty profile."""
+        user = cls(
+            id=id,
+            username=username,
+            email=email,
+            password_hash=password_hash,
+            profile=Profile(),
+            role=Role.USER,
+            created_at=now,
+            updated_at=now,
+        )
+        user.record(
+            UserRegistered(
+                aggregate_id=str(id), occurred_at=now, username=str(username), email=str(email)
+            )
+        )
+        return user
+
+    @property
+    def is_banned(self) -> bool:
+        """A banned user cannot sign in or refresh a session."""
+        return self.banned_at is not None
+
+    def update(
+        self,
+        *,
+        now: datetime,
+        username: Username | None = None,
+        email: Email | None = None,
+        profile: Profile | None = None,
+    ) -> None:
+        """Change what was given; record one event naming what really changed."""
+        changed: list[str] = []
+        if username is not None and username != self.username:
+            self.username = username
+            changed.append("username")
+        if email is not None and email != self.email:
+            self.email = email
+            self.email_verified_at = None
+            changed.append("email")
+        if profile is not None and profile != self.profile:
+            changed.extend(
+                name
+                for name in ("bio", "image")
+                if getattr(profile, name) != getattr(self.profile, name)
+            )
+            self.profile = profile
+        if changed:
+            self.updated_at = now
+            self.record(
+                UserProfileUpdated(
+                    aggregate_id=str(self.id), occurred_at=now, changed=tuple(changed)
+                )
+            )
+
+    def change_password_hash(self, password_hash: str, *, now: datetime) -> None:
+        """Store a new hash for a new password, and say so."""
+        self.password_hash = password_hash
+        self.updated_at = now
+        self.record(PasswordChanged(aggregate_id=str(self.id), occurred_at=now))
+
+    def rehash_password(self, password_hash: str) -> None:
+        """Store a stronger hash of the same password; nothing the user did, so no event."""
+        self.password_hash = password_hash
+
+    def follow(self, followee: "User", *, now: datetime) -> None:
+        """Start following `followee`; following oneself is refused."""
+        if followee.id == self.id:
+            raise DomainError("cannot be yourself", field="profile")
+        self.record(
+            UserFollowed(aggregate_id=str(self.id), occurred_at=now, followee_id=str(followee.id))
+        )
+
+    def unfollow(self, followee: "User", *, now: datetime) -> None:
+        """Stop following `followee`."""
+        self.record(
+            UserUnfollowed(aggregate_id=str(self.id), occurred_at=now, followee_id=str(followee.id))
+        )

@@ -1,0 +1,155 @@
+"""Value objects of the users context; each checks itself when it is made."""
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Self
+from uuid import UUID
+
+from domain.shared.errors import DomainError
+
+BLANK = "can't be blank"
+
+USERNAME_MAX = 64
+USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+EMAIL_MAX = 254
+EMAIL_LOCAL_MAX = 64
+_EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+PASSWORD_MIN = 8
+PASSWORD_MAX = 256
+BIO_MAX = 2000
+IMAGE_URL_MAX = 2048
+
+
+@dataclass(frozen=True, slots=True)
+class UserId:
+    """A user's identity; never reused."""
+
+    value: UUID
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+
+@dataclass(frozen=True, slots=True)
+class Username:
+    """1 to 64 ASCII letters, digits, ``_``, ``.`` or ``-``, starting with a letter or digit.
+
+    The set is closed on purpose: usernames appear in URLs and mentions, and letters that
+    look alike across scripts would let one user pass for another. Uniqueness ignores case.
+    """
+
+    value: str
+
+    def __post_init__(self) -> None:
+        if not self.value.strip():
+            raise DomainError(BLANK, field="username")
+        if len(self.value) > USERNAME_MAX:
+            raise DomainError(
+                f"is too long (maximum is {USERNAME_MAX} characters)", field="username"
+            )
+        if not USERNAME_PATTERN.match(self.value):
+            raise DomainError(
+                "may only contain letters, digits, '_', '.' and '-', and must start with a "
+                "letter or digit",
+                field="username",
+            )
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True, slots=True)
+class Email:
+    """An email address, trimmed and lower-cased, so one mailbox is one account."""
+
+    value: str
+
+    @classmethod
+    def parse(cls, raw: str) -> Self:
+        """Normalize (NFC, trim, lower-case) and validate."""
+        return cls(unicodedata.normalize("NFC", raw).strip().lower())
+
+    def __post_init__(self) -> None:
+        if not self.value:
+            raise DomainError(BLANK, field="email")
+        if len(self.value) > EMAIL_MAX:
+            raise DomainError(f"is too long (maximum is {EMAIL_MAX} characters)", field="email")
+        local, _, _ = self.value.partition("@")
+        invalid = (
+            not _EMAIL_PATTERN.match(self.value)
+            or len(local) > EMAIL_LOCAL_MAX
+            or not self.value.isprintable()
+        )
+        if invalid:
+            raise DomainError("is invalid", field="email")
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True, slots=True)
+class Password:
+    """A plain password on its way to the hasher; never printed.
+
+    NIST SP 800-63B: at least 8 characters, at least 64 accepted (we take 256), no
+    composition rules. The length is counted in characters after NFKC normalization.
+    """
+
+    value: str = field(repr=False)
+
+    @classmethod
+    def parse(cls, raw: str) -> Self:
+        """Normalize (NFKC) and check the policy."""
+        return cls(unicodedata.normalize("NFKC", raw))
+
+    def __post_init__(self) -> None:
+        if not self.value:
+            raise DomainError(BLANK, field="password")
+        if len(self.value) < PASSWORD_MIN:
+            raise DomainError(
+                f"is too short (minimum is {PASSWORD_MIN} characters)", field="password"
+            )
+        if len(self.value) > PASSWORD_MAX:
+            raise DomainError(
+                f"is too long (maximum is {PASSWORD_MAX} characters)", field="password"
+            )
+
+    def __repr__(self) -> str:
+        return "Password(***)"
+
+
+@dataclass(frozen=True, slots=True)
+class Profile:
+    """What a user says about themselves: both parts optional; empty means none."""
+
+    bio: str | None = None
+    image: str | None = None
+
+    @classmethod
+    def of(cls, *, bio: str | None, image: str | None) -> Self:
+        """Build a profile, storing an empty or blank string as None."""
+        return cls(
+            bio=bio if bio and bio.strip() else None,
+            image=image if image and image.strip() else None,
+        )
+
+    def __post_init__(self) -> None:
+        if self.bio is not None and len(self.bio) > BIO_MAX:
+            raise DomainError(f"is too long (maximum is {BIO_MAX} characters)", field="bio")
+        if self.image is not None:
+            if len(self.image) > IMAGE_URL_MAX:
+                raise DomainError(
+                    f"is too long (maximum is {IMAGE_URL_MAX} characters)", field="image"
+                )
+            if not self.image.startswith(("https://", "http://")) or not self.image.isprintable():
+                raise DomainError("must be an http(s) URL", field="image")
+
+
+class Role(StrEnum):
+    """What a user may do, beyond their own things."""
+
+    USER = "user"
+    MODERATOR = "moderator"
+    ADMIN = "admin"
