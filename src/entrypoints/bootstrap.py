@@ -2,6 +2,7 @@
 
 import asyncio
 import os
+import secrets
 import signal
 import threading
 from collections.abc import Iterator
@@ -49,6 +50,29 @@ def known_secrets(settings: Settings) -> list[str]:
             if password:
                 secrets.append(str(password))
     return secrets
+
+
+def with_signing_secret(settings: Settings) -> Settings:
+    """Settings with a JWT secret: the configured one, or a development one.
+
+    Outside production an unset secret becomes a random one kept in DATA_DIR/jwt-secret
+    (mode 600), so every worker process and every restart signs with the same key.
+    """
+    if settings.auth.jwt_secret is not None or settings.is_production:
+        return settings
+    path = Path(settings.app.data_dir) / "jwt-secret"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        secret = path.read_text().strip()
+    else:
+        secret = secrets.token_urlsafe(48)
+        with os.fdopen(descriptor, "w") as handle:
+            handle.write(secret)
+        logger.warning("JWT_SECRET is not set; generated a development key in {}", path)
+    auth = msgspec.structs.replace(settings.auth, jwt_secret=secret)
+    return msgspec.structs.replace(settings, auth=auth)
 
 
 @contextmanager

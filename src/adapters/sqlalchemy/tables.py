@@ -42,3 +42,39 @@ outbox = sa.Table(
     ),
     comment="Domain events written in the transaction that raised them, until relayed.",
 )
+
+users = sa.Table(
+    "users",
+    metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("username", sa.String(64), nullable=False),
+    sa.Column("email", sa.String(254), nullable=False),
+    sa.Column("password_hash", sa.Text, nullable=False),
+    sa.Column("bio", sa.Text, nullable=True),
+    sa.Column("image", sa.String(2048), nullable=True),
+    sa.Column("role", sa.String(16), nullable=False, server_default=sa.text("'user'")),
+    sa.Column("email_verified_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("banned_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.UniqueConstraint("email"),
+    sa.UniqueConstraint("username"),
+    sa.CheckConstraint("role IN ('user', 'moderator', 'admin')", name="role"),
+    sa.Index("uq_users_username_lower", sa.func.lower(sa.column("username")), unique=True),
+    comment="Accounts. Emails are stored normalized; usernames are unique without case.",
+)
+
+follows = sa.Table(
+    "follows",
+    metadata,
+    sa.Column(
+        "follower_id", sa.Uuid, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column(
+        "followee_id", sa.Uuid, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    ),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.CheckConstraint("follower_id <> followee_id", name="not_self"),
+    sa.Index("ix_follows_followee_id", "followee_id"),
+    comment="Who follows whom.",
+)

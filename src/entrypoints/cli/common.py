@@ -7,7 +7,7 @@ from typing import NoReturn
 
 import typer
 
-from entrypoints.bootstrap import setup_logging
+from entrypoints.bootstrap import setup_logging, with_signing_secret
 from entrypoints.cli.exit_codes import ExitCode
 from entrypoints.config import ConfigurationError, Settings, load_settings
 
@@ -45,3 +45,11 @@ def settings_or_exit() -> Settings:
         fail(f"configuration error: {exc}", ExitCode.CONFIGURATION)
     setup_logging(settings)
     return settings
+
+
+def with_signing_secret_logged(settings: Settings) -> Settings:
+    """The settings with a JWT secret resolved, and the log scrubbing it from then on."""
+    resolved = with_signing_secret(settings)
+    if resolved is not settings:
+        setup_logging(resolved)
+    return resolved

@@ -34,14 +34,15 @@ def alembic_config(database_url: str) -> Config:
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.set_main_option("version_table", VERSION_TABLE)
     config.set_main_option("file_template", "%%(year)d%%(month).2d%%(day).2d_%%(rev)s_%%(slug)s")
-    config.set_main_option("hooks", "ruff_fix,ruff_format")
+    hooks = "post_write_hooks"
+    config.set_section_option(hooks, "hooks", "ruff_fix,ruff_format")
     for hook, options in (
-        ("ruff_fix", "check --fix REVISION_SCRIPT_FILENAME"),
-        ("ruff_format", "format REVISION_SCRIPT_FILENAME"),
+        ("ruff_fix", "check --fix --quiet REVISION_SCRIPT_FILENAME"),
+        ("ruff_format", "format --quiet REVISION_SCRIPT_FILENAME"),
     ):
-        config.set_main_option(f"{hook}.type", "module")
-        config.set_main_option(f"{hook}.module", "ruff")
-        config.set_main_option(f"{hook}.options", options)
+        config.set_section_option(hooks, f"{hook}.type", "module")
+        config.set_section_option(hooks, f"{hook}.module", "ruff")
+        config.set_section_option(hooks, f"{hook}.options", options)
     config.attributes["database_url"] = database_url
     return config
 

@@ -13,7 +13,12 @@ from entrypoints.bootstrap import (
     ensure_database_reachable,
     resolved_database,
 )
-from entrypoints.cli.common import fail, settings_or_exit, stop_on_signals
+from entrypoints.cli.common import (
+    fail,
+    settings_or_exit,
+    stop_on_signals,
+    with_signing_secret_logged,
+)
 from entrypoints.cli.exit_codes import ExitCode
 from entrypoints.config import Settings
 
@@ -55,7 +60,7 @@ def serve(
             ensure_database_reachable(resolved)
         except DatabaseUnreachableError as exc:
             fail(str(exc), ExitCode.DEPENDENCY_UNAVAILABLE)
-        _run(resolved, address=address, port=bind_port, workers=workers)
+        _run(with_signing_secret_logged(resolved), address=address, port=bind_port, workers=workers)
     logger.info("stopped")
 
 

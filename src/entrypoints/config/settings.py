@@ -87,16 +87,50 @@ class DatabaseSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
 
 
 class AuthSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """Token signing."""
+    """Access tokens and password hashing."""
 
     jwt_secret: Annotated[
         str | None,
         from_env(
             "JWT_SECRET",
-            "Token signing key, at least 32 bytes; required when APP_ENV=production.",
+            "Token signing key, at least 32 bytes; required when APP_ENV=production. "
+            "Elsewhere, unset means a random key kept in DATA_DIR/jwt-secret.",
             secret=True,
         ),
     ] = None
+    jwt_algorithm: Annotated[
+        Literal["HS256", "HS384", "HS512"],
+        from_env("JWT_ALGORITHM", "The one algorithm tokens are signed and accepted with."),
+    ] = "HS256"
+    jwt_issuer: Annotated[str, from_env("JWT_ISSUER", "The `iss` claim, checked on read.")] = (
+        "portico"
+    )
+    jwt_audience: Annotated[str, from_env("JWT_AUDIENCE", "The `aud` claim, checked on read.")] = (
+        "portico-api"
+    )
+    access_token_ttl_seconds: Annotated[
+        int,
+        from_env("ACCESS_TOKEN_TTL_SECONDS", "Access token lifetime.", ge=60, le=86_400),
+    ] = 900
+    password_hash_time_cost: Annotated[
+        int, from_env("PASSWORD_HASH_TIME_COST", "argon2id iterations (OWASP: 2).", ge=2, le=20)
+    ] = 2
+    password_hash_memory_kib: Annotated[
+        int,
+        from_env(
+            "PASSWORD_HASH_MEMORY_KIB",
+            "argon2id memory per hash in KiB (OWASP: 19456).",
+            ge=19_456,
+            le=4_194_304,
+        ),
+    ] = 19_456
+    password_hash_parallelism: Annotated[
+        int, from_env("PASSWORD_HASH_PARALLELISM", "argon2id lanes (OWASP: 1).", ge=1, le=16)
+    ] = 1
+    password_hash_threads: Annotated[
+        int,
+        from_env("PASSWORD_HASH_THREADS", "Hashes computed at once per process.", ge=1, le=64),
+    ] = 2
 
     def __repr__(self) -> str:
         shown = "None" if self.jwt_secret is None else "'***'"

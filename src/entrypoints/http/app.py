@@ -5,7 +5,7 @@ from typing import Any
 
 from dishka import AsyncContainer
 from dishka.integrations.litestar import setup_dishka
-from litestar import Litestar
+from litestar import Litestar, Router
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.types import ControllerRouterHandler
@@ -13,8 +13,11 @@ from loguru import logger
 
 from application.ports.health import HealthProbe
 from entrypoints.config.settings import Settings
+from entrypoints.http.auth import PUBLIC, authenticate
 from entrypoints.http.controllers.docs import ApiReferencePlugin, api_reference
 from entrypoints.http.controllers.health import HealthController
+from entrypoints.http.controllers.profiles import ProfilesController
+from entrypoints.http.controllers.users import UsersController
 from entrypoints.http.errors import EXCEPTION_HANDLERS, envelope_framework_pages
 from entrypoints.http.middleware.access_log import AccessLogMiddleware
 from entrypoints.http.middleware.body_guard import BodyGuardMiddleware
@@ -49,7 +52,14 @@ def create_app(
         logger.info("container closed")
 
     app = Litestar(
-        route_handlers=[HealthController, api_reference, *extra_handlers],
+        route_handlers=[
+            HealthController,
+            UsersController,
+            ProfilesController,
+            api_reference,
+            *extra_handlers,
+        ],
+        guards=[authenticate],
         exception_handlers=dict(EXCEPTION_HANDLERS),  # type: ignore[arg-type]
         after_request=envelope_framework_pages,
         on_startup=[warm_up],
@@ -59,6 +69,9 @@ def create_app(
             version=API_VERSION,
             description="The RealWorld Conduit API and the operations around it.",
             path="/schema",
+            openapi_router=Router(
+                "/schema", route_handlers=[], opt=PUBLIC, include_in_schema=False
+            ),
             render_plugins=[ApiReferencePlugin(path="/"), JsonRenderPlugin()],
         ),
         request_max_body_size=settings.app.max_request_body_bytes,

@@ -5,7 +5,7 @@ from contextlib import ExitStack
 
 from litestar import Litestar
 
-from entrypoints.bootstrap import resolved_database, setup_logging
+from entrypoints.bootstrap import resolved_database, setup_logging, with_signing_secret
 from entrypoints.config import load_settings
 from entrypoints.http.app import create_app
 from entrypoints.ioc import make_container
@@ -19,6 +19,8 @@ def build_app() -> Litestar:
     embedded database is started and held for the life of the process.
     """
     settings = load_settings()
+    setup_logging(settings)
+    settings = with_signing_secret(settings)
     setup_logging(settings)
     stack = ExitStack()
     settings = stack.enter_context(resolved_database(settings))

@@ -2,6 +2,7 @@
 
 import re
 
+BLANK = "can't be blank"
 _TYPE_WORDS = {
     "int": "an integer",
     "float": "a number",
@@ -43,10 +44,10 @@ def field_error(key: str, message: str) -> tuple[str, str]:
     if match := _UNKNOWN_FIELD.match(message):
         return match[1], "is not a known field"
     if match := _MISSING_FIELD.match(message):
-        return match[1], "is required"
+        return match[1], BLANK
     field = path[-1] if path else "body"
     if message in {"'data'", "data"}:
-        return "body", "is required"
+        return "body", BLANK
     if match := _WRONG_TYPE.match(message):
         expected = " or ".join(_TYPE_WORDS.get(t.strip(), t.strip()) for t in match[1].split("|"))
         return field, f"must be {expected}"

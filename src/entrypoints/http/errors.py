@@ -13,6 +13,8 @@ from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.status_codes import (
     HTTP_400_BAD_REQUEST,
+    HTTP_401_UNAUTHORIZED,
+    HTTP_403_FORBIDDEN,
     HTTP_404_NOT_FOUND,
     HTTP_405_METHOD_NOT_ALLOWED,
     HTTP_409_CONFLICT,
@@ -27,10 +29,13 @@ from loguru import logger
 
 from application.common.errors import (
     ApplicationError,
+    AuthenticationRequiredError,
     ConflictError,
     DependencyUnavailableError,
+    InvalidCredentialsError,
     InvalidInputError,
     NotFoundError,
+    PermissionDeniedError,
 )
 from domain.shared.errors import DomainError
 from entrypoints.http.decode_errors import field_error, is_malformed_json
@@ -42,6 +47,9 @@ APPLICATION_ERROR_STATUS: Mapping[type[ApplicationError], int] = {
     ConflictError: HTTP_409_CONFLICT,
     InvalidInputError: HTTP_422_UNPROCESSABLE_ENTITY,
     DependencyUnavailableError: HTTP_503_SERVICE_UNAVAILABLE,
+    AuthenticationRequiredError: HTTP_401_UNAUTHORIZED,
+    InvalidCredentialsError: HTTP_401_UNAUTHORIZED,
+    PermissionDeniedError: HTTP_403_FORBIDDEN,
 }
 """The table from application errors to statuses; a subclass inherits its parent's row."""
 
@@ -142,8 +150,8 @@ def envelope_framework_pages(response: Response[Any]) -> Response[Any]:
 
 
 def domain_error_handler(_: Request[Any, Any, Any], exc: DomainError) -> Response[ErrorBody]:
-    """A broken business rule is the client's to fix: 422, with the rule's message."""
-    return _response(HTTP_422_UNPROCESSABLE_ENTITY, envelope("request", str(exc)))
+    """A broken business rule is the client's to fix: 422, keyed by what the rule is about."""
+    return _response(HTTP_422_UNPROCESSABLE_ENTITY, envelope(exc.field, exc.message))
 
 
 def _plain(message: str) -> str:

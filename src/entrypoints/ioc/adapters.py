@@ -1,6 +1,7 @@
 """Providers for the real adapters, chosen by settings."""
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Iterator, Sequence
+from datetime import timedelta
 
 from dishka import Provider, Scope, collect, provide
 from redis.asyncio import Redis
@@ -9,15 +10,19 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from adapters.kafka.health import KafkaProbe
 from adapters.redis.client import create_redis_client
 from adapters.redis.health import RedisProbe
+from adapters.security.argon2_hasher import Argon2PasswordHasher
+from adapters.security.jwt_tokens import JwtTokenIssuer
 from adapters.smtp.health import SmtpProbe
 from adapters.sqlalchemy.engine import create_engine
 from adapters.sqlalchemy.health import SqlDatabaseProbe
 from adapters.sqlalchemy.outbox import SqlOutboxReader
 from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
+from adapters.sqlalchemy.users import SqlProfileReader, SqlUserRepository
 from adapters.system.clock import SystemClock
 from adapters.system.uuid7 import Uuid7Generator
 from application.ports.health import HealthProbe
-from application.ports.persistence import OutboxReader, UnitOfWork
+from application.ports.persistence import OutboxReader, ProfileReader, UnitOfWork, UserRepository
+from application.ports.security import PasswordHasher, TokenIssuer
 from application.ports.system import Clock, IdGenerator
 from entrypoints.config.settings import Settings
 from entrypoints.ioc.markers import KAFKA, REDIS, SMTP
@@ -59,6 +64,43 @@ class DatabaseProvider(Provider):
 
     unit_of_work = provide(SqlAlchemyUnitOfWork, provides=UnitOfWork, scope=Scope.REQUEST)
     outbox_reader = provide(SqlOutboxReader, provides=OutboxReader, scope=Scope.REQUEST)
+    users = provide(SqlUserRepository, provides=UserRepository, scope=Scope.REQUEST)
+    profiles = provide(SqlProfileReader, provides=ProfileReader, scope=Scope.REQUEST)
+
+
+class SecurityProvider(Provider):
+    """argon2id hashing in a bounded pool, and JWT access tokens."""
+
+    scope = Scope.APP
+
+    @provide
+    def password_hasher(self, settings: Settings) -> Iterator[PasswordHasher]:
+        """One pool of hashing threads per process, shut down with the container."""
+        auth = settings.auth
+        hasher = Argon2PasswordHasher(
+            time_cost=auth.password_hash_time_cost,
+            memory_kib=auth.password_hash_memory_kib,
+            parallelism=auth.password_hash_parallelism,
+            max_concurrency=auth.password_hash_threads,
+        )
+        yield hasher
+        hasher.close()
+
+    @provide
+    def token_issuer(self, settings: Settings, clock: Clock, ids: IdGenerator) -> TokenIssuer:
+        """Sign with JWT_SECRET, which must be resolved by now."""
+        auth = settings.auth
+        if auth.jwt_secret is None:
+            raise RuntimeError("JWT_SECRET must be resolved before the container is built")
+        return JwtTokenIssuer(
+            secret=auth.jwt_secret,
+            algorithm=auth.jwt_algorithm,
+            issuer=auth.jwt_issuer,
+            audience=auth.jwt_audience,
+            ttl=timedelta(seconds=auth.access_token_ttl_seconds),
+            clock=clock,
+            ids=ids,
+        )
 
 
 class RedisProvider(Provider):

@@ -7,6 +7,7 @@ from entrypoints.ioc.adapters import (
     DatabaseProvider,
     HealthProvider,
     RedisProvider,
+    SecurityProvider,
     SystemProvider,
 )
 from entrypoints.ioc.application import UseCaseProvider
@@ -20,6 +21,7 @@ def default_providers() -> list[Provider]:
         SystemProvider(),
         DatabaseProvider(),
         RedisProvider(),
+        SecurityProvider(),
         HealthProvider(),
         UseCaseProvider(),
     ]

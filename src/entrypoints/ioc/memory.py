@@ -7,8 +7,9 @@ from dishka import Provider, Scope, provide
 from adapters.memory.database import InMemoryDatabase
 from adapters.memory.outbox import InMemoryOutboxReader
 from adapters.memory.unit_of_work import InMemoryUnitOfWork
+from adapters.memory.users import InMemoryProfileReader, InMemoryUserRepository
 from application.ports.health import HealthProbe
-from application.ports.persistence import OutboxReader, UnitOfWork
+from application.ports.persistence import OutboxReader, ProfileReader, UnitOfWork, UserRepository
 
 
 class InMemoryPersistenceProvider(Provider):
@@ -37,4 +38,10 @@ class InMemoryPersistenceProvider(Provider):
     )
     outbox_reader = provide(
         InMemoryOutboxReader, provides=OutboxReader, scope=Scope.REQUEST, override=True
+    )
+    users = provide(
+        InMemoryUserRepository, provides=UserRepository, scope=Scope.REQUEST, override=True
+    )
+    profiles = provide(
+        InMemoryProfileReader, provides=ProfileReader, scope=Scope.REQUEST, override=True
     )

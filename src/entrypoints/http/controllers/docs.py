@@ -5,6 +5,8 @@ from typing import Any
 from litestar import MediaType, Request, get
 from litestar.openapi.plugins import ScalarRenderPlugin
 
+from entrypoints.http.auth import PUBLIC
+
 OPENAPI_JSON_PATH = "/schema/openapi.json"
 
 
@@ -24,7 +26,7 @@ class ApiReferencePlugin(ScalarRenderPlugin):
 _renderer = ApiReferencePlugin()
 
 
-@get("/docs", media_type=MediaType.HTML, include_in_schema=False, cache=False)
+@get("/docs", media_type=MediaType.HTML, include_in_schema=False, cache=False, opt=PUBLIC)
 async def api_reference(request: Request[Any, Any, Any]) -> bytes:
     """Render the Scalar API reference, which loads the generated OpenAPI document."""
     return _renderer.render(request, request.app.openapi_schema.to_schema())

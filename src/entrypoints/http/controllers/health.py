@@ -10,6 +10,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
 
 from application.health.check_readiness import CheckReadiness, CheckReadinessCommand
 from entrypoints.config.settings import Settings
+from entrypoints.http.auth import PUBLIC
 
 
 class Liveness(msgspec.Struct, frozen=True, kw_only=True):
@@ -39,6 +40,7 @@ class HealthController(Controller):
 
     path = "/health"
     tags = ["health"]  # noqa: RUF012 - Litestar reads this class attribute
+    opt = PUBLIC
 
     @get("/live", summary="Liveness", cache=False)
     async def live(self) -> Liveness:

@@ -1,0 +1,63 @@
+"""Fast stand-ins for the hasher and the token issuer, for tests of the core."""
+
+import hashlib
+import hmac
+from datetime import datetime, timedelta
+
+from application.ports.security import AccessClaims, InvalidTokenError
+from application.ports.system import Clock, IdGenerator
+from domain.users.values import Password, Role, UserId
+
+
+class InMemoryPasswordHasher:
+    """Salted SHA-256, versioned so that `needs_rehash` can be exercised; never for real use."""
+
+    def __init__(self, *, version: int = 1) -> None:
+        self._version = version
+        self.verifications = 0
+
+    async def hash(self, password: Password) -> str:
+        """``fake$v<version>$<digest>``."""
+        return f"fake$v{self._version}${self._digest(password.value)}"
+
+    async def verify(self, password_hash: str | None, password: Password) -> bool:
+        """Compare digests in constant time; count every call, a missing hash included."""
+        self.verifications += 1
+        if password_hash is None:
+            return False
+        expected = password_hash.rsplit("$", 1)[-1]
+        return hmac.compare_digest(expected, self._digest(password.value))
+
+    def needs_rehash(self, password_hash: str) -> bool:
+        """Whether the hash was made by another version."""
+        return not password_hash.startswith(f"fake$v{self._version}$")
+
+    @staticmethod
+    def _digest(plain: str) -> str:
+        return hashlib.sha256(b"portico-test-salt:" + plain.encode()).hexdigest()
+
+
+class InMemoryTokenIssuer:
+    """Opaque tokens remembered in a dict; they expire by the injected clock."""
+
+    def __init__(self, *, clock: Clock, ids: IdGenerator, ttl: timedelta) -> None:
+        self._clock = clock
+        self._ids = ids
+        self._ttl = ttl
+        self._issued: dict[str, AccessClaims] = {}
+
+    def issue_access_token(self, *, user_id: UserId, role: Role) -> str:
+        """Remember and return a new opaque token."""
+        token = f"memtok-{self._ids.new_id()}"
+        expires_at: datetime = self._clock.now() + self._ttl
+        self._issued[token] = AccessClaims(
+            user_id=user_id, role=role, token_id=token, expires_at=expires_at
+        )
+        return token
+
+    def read_access_token(self, token: str) -> AccessClaims:
+        """The claims of a token this issuer made and that has not expired."""
+        claims = self._issued.get(token)
+        if claims is None or claims.expires_at <= self._clock.now():
+            raise InvalidTokenError("unknown or expired")
+        return claims

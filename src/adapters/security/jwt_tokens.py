@@ -1,0 +1,74 @@
+"""Access tokens as signed JWTs (PyJWT)."""
+
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+import jwt
+
+from application.ports.security import AccessClaims, InvalidTokenError
+from application.ports.system import Clock, IdGenerator
+from domain.users.values import Role, UserId
+
+REQUIRED_CLAIMS = ("sub", "exp", "iat", "iss", "aud", "jti")
+
+
+class JwtTokenIssuer:
+    """The `TokenIssuer` port: short-lived JWTs signed with one configured algorithm.
+
+    Reading accepts exactly that algorithm, so ``alg: none`` and algorithm swaps fail, and
+    requires every claim in REQUIRED_CLAIMS with the configured issuer and audience.
+    """
+
+    def __init__(
+        self,
+        *,
+        secret: str,
+        algorithm: str,
+        issuer: str,
+        audience: str,
+        ttl: timedelta,
+        clock: Clock,
+        ids: IdGenerator,
+    ) -> None:
+        self._secret = secret
+        self._algorithm = algorithm
+        self._issuer = issuer
+        self._audience = audience
+        self._ttl = ttl
+        self._clock = clock
+        self._ids = ids
+
+    def issue_access_token(self, *, user_id: UserId, role: Role) -> str:
+        """Sign a token for the user, valid for the configured lifetime."""
+        now = self._clock.now()
+        claims = {
+            "sub": str(user_id),
+            "role": role.value,
+            "iat": int(now.timestamp()),
+            "exp": int((now + self._ttl).timestamp()),
+            "iss": self._issuer,
+            "aud": self._audience,
+            "jti": str(self._ids.new_id()),
+        }
+        return jwt.encode(claims, self._secret, algorithm=self._algorithm)
+
+    def read_access_token(self, token: str) -> AccessClaims:
+        """Verify signature, algorithm, expiry, issuer and audience; return the claims."""
+        try:
+            claims = jwt.decode(
+                token,
+                self._secret,
+                algorithms=[self._algorithm],
+                audience=self._audience,
+                issuer=self._issuer,
+                options={"require": list(REQUIRED_CLAIMS)},
+                leeway=5,
+            )
+            return AccessClaims(
+                user_id=UserId(UUID(str(claims["sub"]))),
+                role=Role(claims.get("role", Role.USER.value)),
+                token_id=str(claims["jti"]),
+                expires_at=datetime.fromtimestamp(int(claims["exp"]), tz=UTC),
+            )
+        except (jwt.PyJWTError, ValueError, KeyError, TypeError) as exc:
+            raise InvalidTokenError(type(exc).__name__) from None

@@ -1,0 +1,156 @@
+"""Users and follows in PostgreSQL, with SQLAlchemy Core on the request's connection."""
+
+from datetime import datetime
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from adapters.sqlalchemy.tables import follows, users
+from application.identity.errors import EmailTakenError, UsernameTakenError
+from application.ports.persistence import ProfileView
+from domain.users.user import User
+from domain.users.values import Email, Profile, Role, UserId, Username
+
+_CONFLICTS = {
+    "uq_users_email": EmailTakenError,
+    "uq_users_username": UsernameTakenError,
+    "uq_users_username_lower": UsernameTakenError,
+}
+
+
+def _to_row(user: User) -> dict[str, Any]:
+    return {
+        "id": user.id.value,
+        "username": str(user.username),
+        "email": str(user.email),
+        "password_hash": user.password_hash,
+        "bio": user.profile.bio,
+        "image": user.profile.image,
+        "role": user.role.value,
+        "email_verified_at": user.email_verified_at,
+        "banned_at": user.banned_at,
+        "created_at": user.created_at,
+        "updated_at": user.updated_at,
+    }
+
+
+def _from_row(row: sa.RowMapping) -> User:
+    return User(
+        id=UserId(row["id"]),
+        username=Username(row["username"]),
+        email=Email(row["email"]),
+        password_hash=row["password_hash"],
+        profile=Profile(bio=row["bio"], image=row["image"]),
+        role=Role(row["role"]),
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        email_verified_at=row["email_verified_at"],
+        banned_at=row["banned_at"],
+    )
+
+
+class SqlUserRepository:
+    """The `UserRepository` port on PostgreSQL.
+
+    A unique violation is matched by constraint name and becomes the application's
+    "taken" error; the failed statement runs in a savepoint, so the transaction survives.
+    """
+
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def add(self, user: User) -> None:
+        """Insert the user."""
+        await self._write(sa.insert(users).values(_to_row(user)))
+
+    async def save(self, user: User) -> None:
+        """Update every column of the user."""
+        row = _to_row(user)
+        del row["id"], row["created_at"]
+        await self._write(sa.update(users).where(users.c.id == user.id.value).values(row))
+
+    async def get(self, user_id: UserId) -> User | None:
+        """Load by id."""
+        return await self._one(users.c.id == user_id.value)
+
+    async def get_by_email(self, email: Email) -> User | None:
+        """Load by normalized email."""
+        return await self._one(users.c.email == str(email))
+
+    async def get_by_username(self, username: str) -> User | None:
+        """Load by exact username."""
+        return await self._one(users.c.username == username)
+
+    async def username_taken(self, username: Username) -> bool:
+        """Whether the username exists, ignoring case (served by the lower() index)."""
+        statement = sa.select(
+            sa.exists().where(sa.func.lower(users.c.username) == str(username).lower())
+        )
+        return bool(await self._connection.scalar(statement))
+
+    async def add_follow(self, follower: UserId, followee: UserId, *, at: datetime) -> bool:
+        """Insert the follow unless it exists; True when a row was added."""
+        statement = (
+            pg_insert(follows)
+            .values(follower_id=follower.value, followee_id=followee.value, created_at=at)
+            .on_conflict_do_nothing()
+        )
+        result = await self._connection.execute(statement)
+        return bool(result.rowcount)
+
+    async def remove_follow(self, follower: UserId, followee: UserId) -> bool:
+        """Delete the follow; True when a row went."""
+        result = await self._connection.execute(
+            sa.delete(follows).where(
+                follows.c.follower_id == follower.value, follows.c.followee_id == followee.value
+            )
+        )
+        return bool(result.rowcount)
+
+    async def _one(self, condition: sa.ColumnElement[bool]) -> User | None:
+        result = await self._connection.execute(sa.select(users).where(condition))
+        row = result.mappings().first()
+        return _from_row(row) if row else None
+
+    async def _write(self, statement: sa.Executable) -> None:
+        try:
+            async with self._connection.begin_nested():
+                await self._connection.execute(statement)
+        except IntegrityError as exc:
+            constraint = getattr(getattr(exc.orig, "diag", None), "constraint_name", None)
+            conflict = _CONFLICTS.get(constraint or "")
+            if conflict is None:
+                raise
+            raise conflict from None
+
+
+class SqlProfileReader:
+    """The `ProfileReader` port: one statement, with `following` as an EXISTS."""
+
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def by_username(self, username: str, *, viewer: UserId | None) -> ProfileView | None:
+        """Read the profile and the viewer's follow in one round trip."""
+        following: sa.ColumnElement[bool] = (
+            sa.exists()
+            .where(follows.c.follower_id == viewer.value, follows.c.followee_id == users.c.id)
+            .label("following")
+            if viewer is not None
+            else sa.false().label("following")
+        )
+        statement = sa.select(users.c.username, users.c.bio, users.c.image, following).where(
+            users.c.username == username
+        )
+        row = (await self._connection.execute(statement)).mappings().first()
+        if row is None:
+            return None
+        return ProfileView(
+            username=row["username"],
+            bio=row["bio"],
+            image=row["image"],
+            following=bool(row["following"]),
+        )

@@ -1,0 +1,78 @@
+"""Authentication and permissions at the edge: one guard, driven by what each route declares.
+
+Every route is private unless its handler says ``opt={"public": True}``. A private route
+needs a valid access token (401 before any other check), and the permission it names in
+``opt={"permission": Permission.X}``, if any (403). A public route still reads a token when
+one is sent, so it can tell who is looking; a bad one is refused there too.
+"""
+
+from typing import Any
+
+from dishka import AsyncContainer
+from litestar.connection import ASGIConnection
+from litestar.handlers import BaseRouteHandler
+
+from application.common.errors import AuthenticationRequiredError, PermissionDeniedError
+from application.common.identity import Identity
+from application.common.permissions import Permission, role_allows
+from application.ports.security import InvalidTokenError, TokenIssuer
+
+PUBLIC = {"public": True}
+_SCHEMES = ("token", "bearer")
+_STATE_KEY = "identity"
+
+
+def requires(permission: Permission) -> dict[str, Any]:
+    """Route options for a private route that needs `permission`."""
+    return {"permission": permission}
+
+
+async def authenticate(
+    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+) -> None:
+    """The app-wide guard: establish the caller's identity and check the route's demands."""
+    public = bool(handler.opt.get("public"))
+    credentials = _credentials(connection.headers.get("authorization"))
+    if credentials is None:
+        if public:
+            return
+        raise AuthenticationRequiredError("is missing")
+    container: AsyncContainer = connection.state.dishka_container
+    tokens = await container.get(TokenIssuer)
+    try:
+        claims = tokens.read_access_token(credentials)
+    except InvalidTokenError:
+        raise AuthenticationRequiredError("is invalid") from None
+    identity = Identity(user_id=claims.user_id, role=claims.role)
+    connection.state[_STATE_KEY] = identity
+    permission = handler.opt.get("permission")
+    if isinstance(permission, Permission) and not role_allows(identity.role, permission):
+        raise PermissionDeniedError("is required: " + permission.value)
+
+
+def identity_of(connection: ASGIConnection[Any, Any, Any, Any]) -> Identity | None:
+    """The caller's identity, if the guard established one."""
+    identity = connection.state.get(_STATE_KEY)
+    return identity if isinstance(identity, Identity) else None
+
+
+def required_identity(connection: ASGIConnection[Any, Any, Any, Any]) -> Identity:
+    """The caller's identity on a private route, where the guard guarantees one."""
+    identity = identity_of(connection)
+    if identity is None:
+        raise AuthenticationRequiredError("is missing")
+    return identity
+
+
+def _credentials(header: str | None) -> str | None:
+    """The token from ``Token <jwt>`` or ``Bearer <jwt>``; None when no header is sent.
+
+    A header in any other shape is refused as invalid rather than ignored, so a client
+    that sends credentials never silently proceeds as anonymous.
+    """
+    if header is None or not header.strip():
+        return None
+    scheme, _, value = header.strip().partition(" ")
+    if scheme.lower() not in _SCHEMES or not value.strip():
+        raise AuthenticationRequiredError("is invalid")
+    return value.strip()

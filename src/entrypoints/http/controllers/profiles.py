@@ -1,0 +1,68 @@
+"""RealWorld profiles: /api/profiles/{username}."""
+
+from typing import Any
+
+from dishka.integrations.litestar import FromDishka, inject
+from litestar import Controller, Request, delete, get, post
+from litestar.params import FromPath
+from litestar.status_codes import HTTP_200_OK
+
+from application.common.permissions import Permission
+from application.profiles.follow_relation import FollowCommand
+from application.profiles.follow_user import FollowUser
+from application.profiles.get_profile import GetProfile, GetProfileCommand
+from application.profiles.unfollow_user import UnfollowUser
+from entrypoints.http.auth import PUBLIC, identity_of, required_identity, requires
+from entrypoints.http.schemas.users import Profile, ProfileResponse
+
+
+class ProfilesController(Controller):
+    """Look at profiles, and follow or unfollow their owners."""
+
+    path = "/api/profiles/{username:str}"
+    tags = ["profiles"]  # noqa: RUF012 - Litestar reads this class attribute
+
+    @get(opt=PUBLIC, summary="Get profile")
+    @inject
+    async def get_profile(
+        self,
+        username: FromPath[str],
+        request: Request[Any, Any, Any],
+        get_profile: FromDishka[GetProfile],
+    ) -> ProfileResponse:
+        """Anyone may look; `following` tells whether the caller follows this user."""
+        view = await get_profile(GetProfileCommand(username=username, viewer=identity_of(request)))
+        return ProfileResponse(profile=Profile.of(view))
+
+    @post(
+        "/follow", status_code=HTTP_200_OK, opt=requires(Permission.FOLLOW_USERS), summary="Follow"
+    )
+    @inject
+    async def follow(
+        self,
+        username: FromPath[str],
+        request: Request[Any, Any, Any],
+        follow_user: FromDishka[FollowUser],
+    ) -> ProfileResponse:
+        """Follow this user; following twice is harmless."""
+        view = await follow_user(FollowCommand(actor=required_identity(request), username=username))
+        return ProfileResponse(profile=Profile.of(view))
+
+    @delete(
+        "/follow",
+        status_code=HTTP_200_OK,
+        opt=requires(Permission.FOLLOW_USERS),
+        summary="Unfollow",
+    )
+    @inject
+    async def unfollow(
+        self,
+        username: str,
+        request: Request[Any, Any, Any],
+        unfollow_user: FromDishka[UnfollowUser],
+    ) -> ProfileResponse:
+        """Stop following this user."""
+        view = await unfollow_user(
+            FollowCommand(actor=required_identity(request), username=username)
+        )
+        return ProfileResponse(profile=Profile.of(view))

@@ -1,0 +1,80 @@
+"""RealWorld authentication and the caller's own account: /api/users, /api/user."""
+
+from typing import Any
+
+from dishka.integrations.litestar import FromDishka, inject
+from litestar import Controller, Request, get, post, put
+from litestar.params import JSONBody
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
+from msgspec import UNSET
+
+from application.common.permissions import Permission
+from application.identity.get_current_user import GetCurrentUser, GetCurrentUserCommand
+from application.identity.log_in import LogIn, LogInCommand
+from application.identity.register_user import RegisterUser, RegisterUserCommand
+from application.identity.update_user import UNCHANGED, UpdateUser, UpdateUserCommand
+from entrypoints.http.auth import PUBLIC, required_identity, requires
+from entrypoints.http.schemas.users import (
+    LoginUserRequest,
+    NewUserRequest,
+    UpdateUserRequest,
+    User,
+    UserResponse,
+)
+
+
+class UsersController(Controller):
+    """Register, sign in, and read or change one's own account."""
+
+    path = "/api"
+    tags = ["users"]  # noqa: RUF012 - Litestar reads this class attribute
+
+    @post("/users", status_code=HTTP_201_CREATED, opt=PUBLIC, summary="Register")
+    @inject
+    async def register(
+        self, data: JSONBody[NewUserRequest], register_user: FromDishka[RegisterUser]
+    ) -> UserResponse:
+        """Open an account and sign in; 409 if the username or email is taken."""
+        user = data.user
+        result = await register_user(
+            RegisterUserCommand(username=user.username, email=user.email, password=user.password)
+        )
+        return UserResponse(user=User.of(result))
+
+    @post("/users/login", status_code=HTTP_200_OK, opt=PUBLIC, summary="Log in")
+    @inject
+    async def log_in(
+        self, data: JSONBody[LoginUserRequest], log_in: FromDishka[LogIn]
+    ) -> UserResponse:
+        """Exchange email and password for an access token; 401 when they do not match."""
+        result = await log_in(LogInCommand(email=data.user.email, password=data.user.password))
+        return UserResponse(user=User.of(result))
+
+    @get("/user", opt=requires(Permission.MANAGE_OWN_ACCOUNT), summary="Current user")
+    @inject
+    async def current_user(
+        self, request: Request[Any, Any, Any], get_current_user: FromDishka[GetCurrentUser]
+    ) -> UserResponse:
+        """The caller's account, with a fresh token."""
+        result = await get_current_user(GetCurrentUserCommand(actor=required_identity(request)))
+        return UserResponse(user=User.of(result))
+
+    @put("/user", opt=requires(Permission.MANAGE_OWN_ACCOUNT), summary="Update user")
+    @inject
+    async def update_user(
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[UpdateUserRequest],
+        update_user: FromDishka[UpdateUser],
+    ) -> UserResponse:
+        """Change the fields sent; an empty bio or image clears it."""
+        changes = data.user
+        command = UpdateUserCommand(
+            actor=required_identity(request),
+            username=UNCHANGED if changes.username is UNSET else changes.username,
+            email=UNCHANGED if changes.email is UNSET else changes.email,
+            password=UNCHANGED if changes.password is UNSET else changes.password,
+            bio=UNCHANGED if changes.bio is UNSET else changes.bio,
+            image=UNCHANGED if changes.image is UNSET else changes.image,
+        )
+        return UserResponse(user=User.of(await update_user(command)))

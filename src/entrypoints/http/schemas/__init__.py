@@ -1,0 +1,1 @@
+"""msgspec Structs: the HTTP contract, kept apart from the use cases' commands."""

@@ -1,0 +1,106 @@
+"""The RealWorld user and profile objects, as they cross the wire."""
+
+from typing import Annotated
+
+import msgspec
+from msgspec import UNSET, Meta, UnsetType
+
+from application.identity.authenticated_user import AuthenticatedUser
+from application.ports.persistence import ProfileView
+
+MAX_FIELD = 10_000
+Text = Annotated[str, Meta(max_length=MAX_FIELD)]
+
+
+class Struct(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """Request bodies: unknown fields are refused, so typos do not pass silently."""
+
+
+class NewUser(Struct):
+    """Registration fields."""
+
+    username: Text
+    email: Text
+    password: Text
+
+
+class NewUserRequest(Struct):
+    """``{"user": {...}}`` for POST /api/users."""
+
+    user: NewUser
+
+
+class LoginUser(Struct):
+    """Sign-in fields."""
+
+    email: Text
+    password: Text
+
+
+class LoginUserRequest(Struct):
+    """``{"user": {...}}`` for POST /api/users/login."""
+
+    user: LoginUser
+
+
+class UpdateUser(Struct):
+    """Changes to one's own account; a field left out is left as it is."""
+
+    username: Text | UnsetType = UNSET
+    email: Text | UnsetType = UNSET
+    password: Text | UnsetType = UNSET
+    bio: Text | UnsetType | None = UNSET
+    image: Text | UnsetType | None = UNSET
+
+
+class UpdateUserRequest(Struct):
+    """``{"user": {...}}`` for PUT /api/user."""
+
+    user: UpdateUser
+
+
+class User(msgspec.Struct, kw_only=True):
+    """The caller's own account."""
+
+    email: str
+    token: str
+    username: str
+    bio: str | None
+    image: str | None
+
+    @classmethod
+    def of(cls, user: AuthenticatedUser) -> "User":
+        """Translate the use case's result."""
+        return cls(
+            email=user.email,
+            token=user.token,
+            username=user.username,
+            bio=user.bio,
+            image=user.image,
+        )
+
+
+class UserResponse(msgspec.Struct, kw_only=True):
+    """``{"user": {...}}``."""
+
+    user: User
+
+
+class Profile(msgspec.Struct, kw_only=True):
+    """Another user, as the caller sees them."""
+
+    username: str
+    bio: str | None
+    image: str | None
+    following: bool
+
+    @classmethod
+    def of(cls, view: ProfileView) -> "Profile":
+        """Translate the read model."""
+        return cls(username=view.username, bio=view.bio, image=view.image, following=view.following)
+
+
+class ProfileResponse(msgspec.Struct, kw_only=True):
+    """``{"profile": {...}}``."""
+
+    profile: Profile
