@@ -97,18 +97,19 @@ class SqlUserRepository:
             pg_insert(follows)
             .values(follower_id=follower.value, followee_id=followee.value, created_at=at)
             .on_conflict_do_nothing()
+            .returning(follows.c.follower_id)
         )
         result = await self._connection.execute(statement)
-        return bool(result.rowcount)
+        return result.first() is not None
 
     async def remove_follow(self, follower: UserId, followee: UserId) -> bool:
         """Delete the follow; True when a row went."""
         result = await self._connection.execute(
-            sa.delete(follows).where(
-                follows.c.follower_id == follower.value, follows.c.followee_id == followee.value
-            )
+            sa.delete(follows)
+            .where(follows.c.follower_id == follower.value, follows.c.followee_id == followee.value)
+            .returning(follows.c.follower_id)
         )
-        return bool(result.rowcount)
+        return result.first() is not None
 
     async def _one(self, condition: sa.ColumnElement[bool]) -> User | None:
         result = await self._connection.execute(sa.select(users).where(condition))

@@ -1,0 +1,158 @@
+"""The identity routes in-process on PostgreSQL: guard, permissions, envelopes, ownership."""
+
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+from dishka import AsyncContainer
+from litestar import Litestar, get
+from litestar.testing import AsyncTestClient
+
+from application.common.permissions import Permission
+from application.ports.security import TokenIssuer
+from domain.users.values import Role, UserId
+from entrypoints.bootstrap import with_signing_secret
+from entrypoints.config import load_settings
+from entrypoints.http.app import create_app
+from entrypoints.http.auth import requires
+from entrypoints.ioc import make_container
+
+pytestmark = pytest.mark.integration
+
+EXPECTED_PUBLIC = {
+    ("GET", "/health/live"),
+    ("GET", "/health/ready"),
+    ("GET", "/docs"),
+    ("POST", "/api/users"),
+    ("POST", "/api/users/login"),
+    ("GET", "/api/profiles/{username:str}"),
+}
+
+
+@get("/test/moderation", opt=requires(Permission.MODERATE_CONTENT))
+async def moderation_queue() -> dict[str, str]:
+    return {"queue": "empty"}
+
+
+@pytest.fixture
+async def app(clean_database: Any, migrated_url: str, tmp_path: Any) -> AsyncIterator[Litestar]:
+    settings = with_signing_secret(
+        load_settings({"DATABASE_URL": migrated_url, "DATA_DIR": str(tmp_path)}, env_file=None)
+    )
+    container = make_container(settings)
+    app = create_app(container, settings, extra_handlers=[moderation_queue])
+    yield app
+    await container.close()
+
+
+@pytest.fixture
+async def client(app: Litestar) -> AsyncIterator[AsyncTestClient]:
+    async with AsyncTestClient(app) as client:
+        yield client
+
+
+async def register(client: AsyncTestClient, name: str) -> str:
+    response = await client.post(
+        "/api/users",
+        json={"user": {"username": name, "email": f"{name}@test.com", "password": "password123"}},
+    )
+    assert response.status_code == 201, response.text
+    return str(response.json()["user"]["token"])
+
+
+def test_only_the_intended_routes_are_public(app: Litestar) -> None:
+    public = set()
+    for route in app.routes:
+        for handler in getattr(route, "route_handlers", []):
+            methods = getattr(handler, "http_methods", set())
+            if handler.opt.get("public") and not route.path.startswith("/schema"):
+                public |= {(method, route.path) for method in methods if method != "OPTIONS"}
+    assert public == EXPECTED_PUBLIC
+
+
+async def test_a_missing_token_is_401_before_the_body_is_looked_at(client: AsyncTestClient) -> None:
+    response = await client.put(
+        "/api/user", content=b"{not json", headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 401
+    assert response.json() == {"errors": {"token": ["is missing"]}}
+
+
+@pytest.mark.parametrize("scheme", ["Token", "Bearer", "bearer", "TOKEN"])
+async def test_token_and_bearer_schemes_are_accepted(client: AsyncTestClient, scheme: str) -> None:
+    token = await register(client, "ada")
+    response = await client.get("/api/user", headers={"Authorization": f"{scheme} {token}"})
+    assert response.status_code == 200
+    assert response.json()["user"]["username"] == "ada"
+
+
+@pytest.mark.parametrize(
+    "header", ["Basic YWRhOnB3", "Token", "Token not.a.jwt", "Bearer  ", "eyJhbGciOiJub25lIn0"]
+)
+async def test_bad_credentials_are_401_invalid(client: AsyncTestClient, header: str) -> None:
+    response = await client.get("/api/user", headers={"Authorization": header})
+    assert response.status_code == 401
+    assert response.json() == {"errors": {"token": ["is invalid"]}}
+
+
+async def test_a_public_route_refuses_a_bad_token_rather_than_ignoring_it(
+    client: AsyncTestClient,
+) -> None:
+    await register(client, "ada")
+    response = await client.get("/api/profiles/ada", headers={"Authorization": "Token forged"})
+    assert response.status_code == 401
+
+
+async def test_a_role_without_the_permission_gets_403_and_one_with_it_gets_in(
+    client: AsyncTestClient, app: Litestar
+) -> None:
+    user_token = await register(client, "ada")
+    denied = await client.get("/test/moderation", headers={"Authorization": f"Token {user_token}"})
+    assert denied.status_code == 403
+    assert denied.json() == {"errors": {"permission": ["is required: content:moderate"]}}
+    container: AsyncContainer = app.state.dishka_container
+    tokens = await container.get(TokenIssuer)
+    me = tokens.read_access_token(user_token)
+    moderator = tokens.issue_access_token(user_id=UserId(me.user_id.value), role=Role.MODERATOR)
+    allowed = await client.get("/test/moderation", headers={"Authorization": f"Token {moderator}"})
+    assert allowed.status_code == 200
+
+
+async def test_a_user_changes_only_their_own_account(client: AsyncTestClient) -> None:
+    ada = await register(client, "ada")
+    await register(client, "bob")
+    response = await client.put(
+        "/api/user", json={"user": {"bio": "mine"}}, headers={"Authorization": f"Token {ada}"}
+    )
+    assert response.json()["user"]["username"] == "ada"
+    bob = await client.get("/api/profiles/bob")
+    assert bob.json()["profile"]["bio"] is None
+
+
+async def test_hostile_registration_bodies_get_4xx_envelopes(client: AsyncTestClient) -> None:
+    hostile = [
+        {"user": {"username": "x" * 20_000, "email": "a@test.com", "password": "password123"}},
+        {
+            "user": {
+                "username": "robert'); DROP TABLE users;--",
+                "email": "b@t.co",
+                "password": "password123",
+            }
+        },
+        {"user": {"username": "\u202eevil", "email": "c@t.co", "password": "password123"}},
+        {"user": {"username": "nul\u0000byte", "email": "d@t.co", "password": "password123"}},
+        {"user": {"username": "ok1", "email": {"$ne": None}, "password": "password123"}},
+        {"user": {"username": "ok2", "email": "e@t.co", "password": 12345678}},
+        {"user": {"username": ["a"], "email": "f@t.co", "password": "password123"}},
+        {"user": None},
+        {},
+    ]
+    for body in hostile:
+        response = await client.post("/api/users", json=body)
+        assert 400 <= response.status_code < 500, (body, response.text)
+        assert response.json()["errors"], body
+    huge = b'{"user":{"username":"big","email":"g@t.co","password":"' + b"p" * 10_000_000 + b'"}}'
+    response = await client.post(
+        "/api/users", content=huge, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 413

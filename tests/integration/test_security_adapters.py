@@ -1,0 +1,158 @@
+"""argon2id hashing and JWT access tokens, with the real libraries."""
+
+import asyncio
+import time
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+import jwt
+import pytest
+
+from adapters.memory.system import ManualClock, SequentialIdGenerator
+from adapters.security.argon2_hasher import Argon2PasswordHasher
+from adapters.security.jwt_tokens import JwtTokenIssuer
+from application.ports.security import InvalidTokenError
+from domain.users.values import Password, Role, UserId
+
+SECRET = "s" * 48
+USER = UserId(UUID(int=7))
+
+
+@pytest.fixture(scope="module")
+def hasher():
+    hasher = Argon2PasswordHasher(time_cost=2, memory_kib=19_456, parallelism=1, max_concurrency=2)
+    yield hasher
+    hasher.close()
+
+
+async def test_hash_verify_and_reject(hasher: Argon2PasswordHasher) -> None:
+    password = Password.parse("correct horse")
+    hashed = await hasher.hash(password)
+    assert hashed.startswith("$argon2id$v=19$m=19456,t=2,p=1$")
+    assert await hasher.verify(hashed, password)
+    assert not await hasher.verify(hashed, Password.parse("wrong horse"))
+    assert not await hasher.verify("not-a-hash", password)
+    assert not hasher.needs_rehash(hashed)
+
+
+async def test_a_missing_hash_costs_a_real_verification(hasher: Argon2PasswordHasher) -> None:
+    password = Password.parse("correct horse")
+    hashed = await hasher.hash(password)
+    started = time.perf_counter()
+    await hasher.verify(hashed, password)
+    real = time.perf_counter() - started
+    started = time.perf_counter()
+    assert not await hasher.verify(None, password)
+    dummy = time.perf_counter() - started
+    assert dummy > real / 10, "no real verification ran for the missing hash"
+
+
+async def test_weaker_hashes_need_rehashing(hasher: Argon2PasswordHasher) -> None:
+    stronger = Argon2PasswordHasher(
+        time_cost=3, memory_kib=19_456, parallelism=1, max_concurrency=1
+    )
+    try:
+        old = await hasher.hash(Password.parse("correct horse"))
+        assert stronger.needs_rehash(old)
+        assert await stronger.verify(old, Password.parse("correct horse"))
+    finally:
+        stronger.close()
+
+
+def test_parameters_below_owasp_are_refused() -> None:
+    with pytest.raises(ValueError, match="OWASP"):
+        Argon2PasswordHasher(time_cost=1, memory_kib=19_456, parallelism=1, max_concurrency=1)
+    with pytest.raises(ValueError, match="OWASP"):
+        Argon2PasswordHasher(time_cost=2, memory_kib=8_192, parallelism=1, max_concurrency=1)
+
+
+async def test_hashing_does_not_block_the_event_loop(hasher: Argon2PasswordHasher) -> None:
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            await asyncio.sleep(0.005)
+            ticks += 1
+
+    task = asyncio.create_task(ticker())
+    started = time.perf_counter()
+    await asyncio.gather(*(hasher.hash(Password.parse("correct horse")) for _ in range(6)))
+    elapsed = time.perf_counter() - started
+    task.cancel()
+    assert elapsed > 0.05
+    assert ticks >= 3, "the loop stalled while hashing"
+
+
+def issuer(clock: ManualClock, **overrides: object) -> JwtTokenIssuer:
+    options: dict = {
+        "secret": SECRET,
+        "algorithm": "HS256",
+        "issuer": "portico",
+        "audience": "portico-api",
+        "ttl": timedelta(minutes=15),
+        "clock": clock,
+        "ids": SequentialIdGenerator(),
+    }
+    options.update(overrides)
+    return JwtTokenIssuer(**options)
+
+
+def real_clock() -> ManualClock:
+    return ManualClock(datetime.now(UTC))
+
+
+def test_a_token_round_trips_with_every_required_claim() -> None:
+    tokens = issuer(real_clock())
+    token = tokens.issue_access_token(user_id=USER, role=Role.MODERATOR)
+    claims = tokens.read_access_token(token)
+    assert (claims.user_id, claims.role) == (USER, Role.MODERATOR)
+    raw = jwt.decode(token, options={"verify_signature": False})
+    assert {"sub", "exp", "iat", "iss", "aud", "jti"} <= set(raw)
+
+
+def test_an_expired_token_is_refused() -> None:
+    clock = real_clock()
+    tokens = issuer(clock)
+    token = tokens.issue_access_token(user_id=USER, role=Role.USER)
+    later = issuer(ManualClock(clock.now() - timedelta(hours=1)))
+    with pytest.raises(InvalidTokenError):
+        tokens.read_access_token(later.issue_access_token(user_id=USER, role=Role.USER))
+    assert tokens.read_access_token(token)
+
+
+@pytest.mark.parametrize(
+    "forge",
+    [
+        pytest.param(lambda claims: jwt.encode(claims, key="", algorithm="none"), id="alg-none"),
+        pytest.param(lambda claims: jwt.encode(claims, SECRET, algorithm="HS512"), id="alg-swap"),
+        pytest.param(
+            lambda claims: jwt.encode(claims, "x" * 48, algorithm="HS256"), id="other-key"
+        ),
+        pytest.param(
+            lambda claims: jwt.encode({**claims, "aud": "someone-else"}, SECRET, algorithm="HS256"),
+            id="wrong-audience",
+        ),
+        pytest.param(
+            lambda claims: jwt.encode({**claims, "iss": "evil"}, SECRET, algorithm="HS256"),
+            id="wrong-issuer",
+        ),
+        pytest.param(
+            lambda claims: jwt.encode(
+                {k: v for k, v in claims.items() if k != "jti"}, SECRET, algorithm="HS256"
+            ),
+            id="missing-jti",
+        ),
+        pytest.param(
+            lambda claims: jwt.encode({**claims, "sub": "not-a-uuid"}, SECRET, algorithm="HS256"),
+            id="bad-subject",
+        ),
+        pytest.param(lambda _: "garbage.token.value", id="garbage"),
+    ],
+)
+def test_forged_and_foreign_tokens_are_refused(forge) -> None:
+    tokens = issuer(real_clock())
+    genuine = tokens.issue_access_token(user_id=USER, role=Role.ADMIN)
+    claims = jwt.decode(genuine, options={"verify_signature": False})
+    with pytest.raises(InvalidTokenError):
+        tokens.read_access_token(forge(claims))

@@ -1,0 +1,83 @@
+"""The identity use cases wired on in-memory adapters, for fast tests of the core."""
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from adapters.memory.database import InMemoryDatabase
+from adapters.memory.security import InMemoryPasswordHasher, InMemoryTokenIssuer
+from adapters.memory.system import ManualClock, SequentialIdGenerator
+from adapters.memory.unit_of_work import InMemoryUnitOfWork
+from adapters.memory.users import InMemoryProfileReader, InMemoryUserRepository
+from application.common.identity import Identity
+from application.identity.authenticated_user import AuthenticatedUser
+from application.identity.get_current_user import GetCurrentUser
+from application.identity.log_in import LogIn
+from application.identity.register_user import RegisterUser, RegisterUserCommand
+from application.identity.update_user import UpdateUser
+from application.profiles.follow_user import FollowUser
+from application.profiles.get_profile import GetProfile
+from application.profiles.unfollow_user import UnfollowUser
+
+
+@dataclass
+class IdentityWorld:
+    """Every identity use case, sharing one in-memory database, clock and id source."""
+
+    clock: ManualClock = field(default_factory=ManualClock)
+    ids: SequentialIdGenerator = field(default_factory=SequentialIdGenerator)
+    database: InMemoryDatabase = field(default_factory=InMemoryDatabase)
+    hasher: InMemoryPasswordHasher = field(default_factory=InMemoryPasswordHasher)
+
+    def __post_init__(self) -> None:
+        self.tokens = InMemoryTokenIssuer(clock=self.clock, ids=self.ids, ttl=timedelta(minutes=15))
+        self.users = InMemoryUserRepository(self.database)
+        self.profiles = InMemoryProfileReader(self.database)
+
+    def uow(self) -> InMemoryUnitOfWork:
+        return InMemoryUnitOfWork(self.database, self.ids)
+
+    def register_user(self) -> RegisterUser:
+        return RegisterUser(
+            uow=self.uow(),
+            users=self.users,
+            hasher=self.hasher,
+            tokens=self.tokens,
+            clock=self.clock,
+            ids=self.ids,
+        )
+
+    def log_in(self) -> LogIn:
+        return LogIn(uow=self.uow(), users=self.users, hasher=self.hasher, tokens=self.tokens)
+
+    def get_current_user(self) -> GetCurrentUser:
+        return GetCurrentUser(self.users, self.tokens)
+
+    def update_user(self) -> UpdateUser:
+        return UpdateUser(
+            uow=self.uow(),
+            users=self.users,
+            hasher=self.hasher,
+            tokens=self.tokens,
+            clock=self.clock,
+        )
+
+    def get_profile(self) -> GetProfile:
+        return GetProfile(self.profiles)
+
+    def follow_user(self) -> FollowUser:
+        return FollowUser(self.uow(), self.users, self.clock)
+
+    def unfollow_user(self) -> UnfollowUser:
+        return UnfollowUser(self.uow(), self.users, self.clock)
+
+    async def register(self, name: str, password: str = "password123") -> AuthenticatedUser:
+        return await self.register_user()(
+            RegisterUserCommand(username=name, email=f"{name}@test.com", password=password)
+        )
+
+    def identity_of(self, result: AuthenticatedUser) -> Identity:
+        claims = self.tokens.read_access_token(result.token)
+        return Identity(user_id=claims.user_id, role=claims.role)
+
+    def event_types(self) -> list[str]:
+        return [message.event_type for message in self.database.outbox]

@@ -1,0 +1,200 @@
+"""The identity and profile use cases on in-memory adapters: state, results and events."""
+
+from datetime import timedelta
+
+import pytest
+
+from application.common.errors import AuthenticationRequiredError, InvalidCredentialsError
+from application.identity.errors import AccountBannedError, EmailTakenError, UsernameTakenError
+from application.identity.get_current_user import GetCurrentUserCommand
+from application.identity.log_in import LogInCommand
+from application.identity.register_user import RegisterUserCommand
+from application.identity.update_user import UpdateUserCommand
+from application.profiles.errors import ProfileNotFoundError
+from application.profiles.follow_relation import FollowCommand
+from application.profiles.get_profile import GetProfileCommand
+from domain.shared.errors import DomainError
+from domain.users.values import Email
+from tests.support.identity import IdentityWorld
+
+
+@pytest.fixture
+def world() -> IdentityWorld:
+    return IdentityWorld()
+
+
+async def test_register_stores_a_hashed_password_and_raises_user_registered(world) -> None:
+    result = await world.register("ada", password="password123")
+    assert (result.username, result.email, result.bio, result.image) == (
+        "ada",
+        "ada@test.com",
+        None,
+        None,
+    )
+    stored = await world.users.get_by_email(Email("ada@test.com"))
+    assert stored is not None
+    assert "password123" not in stored.password_hash
+    assert world.event_types() == ["user.registered"]
+    assert world.identity_of(result).user_id == stored.id
+
+
+async def test_usernames_are_unique_without_case(world) -> None:
+    await world.register("ada")
+    with pytest.raises(UsernameTakenError):
+        await world.register_user()(
+            RegisterUserCommand(username="ADA", email="other@test.com", password="password123")
+        )
+    assert world.event_types() == ["user.registered"]
+
+
+async def test_emails_are_unique_after_normalizing(world) -> None:
+    await world.register("ada")
+    with pytest.raises(EmailTakenError):
+        await world.register_user()(
+            RegisterUserCommand(username="bob", email=" ADA@Test.com ", password="password123")
+        )
+
+
+@pytest.mark.parametrize(
+    ("username", "email", "password", "field"),
+    [
+        ("", "a@test.com", "password123", "username"),
+        ("ada", "", "password123", "email"),
+        ("ada", "a@test.com", "", "password"),
+        ("ada", "a@test.com", "short", "password"),
+    ],
+)
+async def test_register_names_the_invalid_field(world, username, email, password, field) -> None:
+    with pytest.raises(DomainError) as caught:
+        await world.register_user()(
+            RegisterUserCommand(username=username, email=email, password=password)
+        )
+    assert caught.value.field == field
+    assert world.event_types() == []
+
+
+async def test_log_in_with_the_right_password(world) -> None:
+    await world.register("ada")
+    result = await world.log_in()(LogInCommand(email="ADA@test.com", password="password123"))
+    assert result.username == "ada"
+
+
+@pytest.mark.parametrize(
+    ("email", "password"),
+    [("ada@test.com", "wrong-password"), ("nobody@test.com", "password123"), ("not-an-email", "x")],
+)
+async def test_log_in_failures_look_the_same_and_cost_a_verification(
+    world, email, password
+) -> None:
+    await world.register("ada")
+    before = world.hasher.verifications
+    with pytest.raises(InvalidCredentialsError) as caught:
+        await world.log_in()(LogInCommand(email=email, password=password))
+    assert caught.value.message == "invalid"
+    assert world.hasher.verifications == before + 1
+
+
+@pytest.mark.parametrize(
+    ("email", "password", "field"), [("", "x", "email"), ("a@b.co", "", "password")]
+)
+async def test_log_in_with_a_blank_field_names_it(world, email, password, field) -> None:
+    with pytest.raises(DomainError) as caught:
+        await world.log_in()(LogInCommand(email=email, password=password))
+    assert (caught.value.field, caught.value.message) == (field, "can't be blank")
+
+
+async def test_a_banned_user_cannot_log_in(world) -> None:
+    await world.register("ada")
+    user = await world.users.get_by_username("ada")
+    assert user is not None
+    user.banned_at = world.clock.now()
+    await world.users.save(user)
+    with pytest.raises(AccountBannedError):
+        await world.log_in()(LogInCommand(email="ada@test.com", password="password123"))
+
+
+async def test_an_outdated_hash_is_upgraded_on_log_in(world) -> None:
+    await world.register("ada")
+    world.hasher = type(world.hasher)(version=2)
+    await world.log_in()(LogInCommand(email="ada@test.com", password="password123"))
+    user = await world.users.get_by_username("ada")
+    assert user is not None
+    assert user.password_hash.startswith("fake$v2$")
+
+
+async def test_update_changes_only_what_was_sent_and_says_what_changed(world) -> None:
+    me = world.identity_of(await world.register("ada"))
+    result = await world.update_user()(UpdateUserCommand(actor=me, bio="Hello", image=""))
+    assert (result.bio, result.image, result.username) == ("Hello", None, "ada")
+    result = await world.update_user()(UpdateUserCommand(actor=me, bio=None))
+    assert result.bio is None
+    assert world.event_types() == [
+        "user.registered",
+        "user.profile_updated",
+        "user.profile_updated",
+    ]
+    changed = [m.event.changed for m in world.database.outbox[1:]]  # type: ignore[attr-defined]
+    assert changed == [("bio",), ("bio",)]
+
+
+async def test_update_refuses_a_username_taken_by_someone_else(world) -> None:
+    await world.register("bob")
+    me = world.identity_of(await world.register("ada"))
+    with pytest.raises(UsernameTakenError):
+        await world.update_user()(UpdateUserCommand(actor=me, username="BOB"))
+    renamed = await world.update_user()(UpdateUserCommand(actor=me, username="Ada"))
+    assert renamed.username == "Ada"
+
+
+async def test_changing_the_password_raises_password_changed(world) -> None:
+    me = world.identity_of(await world.register("ada"))
+    await world.update_user()(UpdateUserCommand(actor=me, password="bonjour1"))
+    assert world.event_types()[-1] == "user.password_changed"
+    await world.log_in()(LogInCommand(email="ada@test.com", password="bonjour1"))
+    with pytest.raises(InvalidCredentialsError):
+        await world.log_in()(LogInCommand(email="ada@test.com", password="password123"))
+
+
+async def test_a_deleted_account_no_longer_authenticates(world) -> None:
+    me = world.identity_of(await world.register("ada"))
+    world.database.table("users").clear()
+    with pytest.raises(AuthenticationRequiredError):
+        await world.get_current_user()(GetCurrentUserCommand(actor=me))
+
+
+async def test_follow_and_unfollow_are_idempotent_and_raise_one_event_each(world) -> None:
+    await world.register("celeb")
+    me = world.identity_of(await world.register("fan"))
+    for _ in range(2):
+        view = await world.follow_user()(FollowCommand(actor=me, username="celeb"))
+        assert view.following
+    seen = await world.get_profile()(GetProfileCommand(username="celeb", viewer=me))
+    assert seen.following
+    anonymous = await world.get_profile()(GetProfileCommand(username="celeb", viewer=None))
+    assert not anonymous.following
+    for _ in range(2):
+        view = await world.unfollow_user()(FollowCommand(actor=me, username="celeb"))
+        assert not view.following
+    follow_events = [t for t in world.event_types() if t.startswith("user.")][2:]
+    assert follow_events == ["user.followed", "user.unfollowed"]
+
+
+async def test_nobody_follows_themselves(world) -> None:
+    me = world.identity_of(await world.register("ada"))
+    with pytest.raises(DomainError):
+        await world.follow_user()(FollowCommand(actor=me, username="ada"))
+
+
+async def test_unknown_profiles_are_not_found(world) -> None:
+    me = world.identity_of(await world.register("ada"))
+    with pytest.raises(ProfileNotFoundError):
+        await world.get_profile()(GetProfileCommand(username="ghost", viewer=None))
+    with pytest.raises(ProfileNotFoundError):
+        await world.follow_user()(FollowCommand(actor=me, username="ghost"))
+
+
+async def test_tokens_expire_with_the_clock(world) -> None:
+    result = await world.register("ada")
+    world.clock.advance(timedelta(minutes=16))
+    with pytest.raises(Exception, match="expired"):
+        world.tokens.read_access_token(result.token)
