@@ -1,5 +1,6 @@
 """The identity routes in-process on PostgreSQL: guard, permissions, envelopes, ownership."""
 
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -16,6 +17,7 @@ from entrypoints.config import load_settings
 from entrypoints.http.app import create_app
 from entrypoints.http.auth import requires
 from entrypoints.ioc import make_container
+from tests.support.network import closed_port
 
 pytestmark = pytest.mark.integration
 
@@ -156,3 +158,82 @@ async def test_hostile_registration_bodies_get_4xx_envelopes(client: AsyncTestCl
         "/api/users", content=huge, headers={"content-type": "application/json"}
     )
     assert response.status_code == 413
+
+
+AUTH_PREFIXES = ("/api/users", "/api/auth")
+
+
+def test_every_auth_route_has_a_rate_limit(app: Litestar) -> None:
+    unlimited = [
+        (method, route.path)
+        for route in app.routes
+        if route.path.startswith(AUTH_PREFIXES)
+        for handler in getattr(route, "route_handlers", [])
+        for method in getattr(handler, "http_methods", set())
+        if method != "OPTIONS" and "rate_limit" not in handler.opt
+    ]
+    assert unlimited == []
+
+
+async def limited_client(migrated_url: str, tmp_path: Any, **env: str) -> AsyncTestClient:
+    settings = with_signing_secret(
+        load_settings(
+            {"DATABASE_URL": migrated_url, "DATA_DIR": str(tmp_path), **env}, env_file=None
+        )
+    )
+    return AsyncTestClient(create_app(make_container(settings), settings))
+
+
+async def test_over_the_per_ip_limit_is_429_with_retry_after(
+    clean_database: Any, migrated_url: str, tmp_path: Any
+) -> None:
+    async with await limited_client(
+        migrated_url,
+        tmp_path,
+        RATE_LIMIT_AUTH_PER_IP="3",
+        RATE_LIMIT_AUTH_PER_IP_WINDOW_SECONDS="60",
+    ) as client:
+        body = {"user": {"email": "nobody@test.com", "password": "password123"}}
+        statuses = [
+            (await client.post("/api/users/login", json=body)).status_code for _ in range(3)
+        ]
+        assert statuses == [401, 401, 401]
+        limited = await client.post("/api/users/login", json=body)
+        assert limited.status_code == 429
+        assert 1 <= int(limited.headers["retry-after"]) <= 20
+        assert list(limited.json()["errors"]) == ["rate_limit"]
+        other_route = await client.post("/api/users", json={"user": {}})
+        assert other_route.status_code == 422
+
+
+async def test_the_shared_redis_limiter_is_used_when_configured(
+    clean_database: Any, migrated_url: str, tmp_path: Any, redis_url: str
+) -> None:
+    env = {"REDIS_URL": redis_url, "RATE_LIMIT_AUTH_PER_IP": "2"}
+    first = await limited_client(migrated_url, tmp_path, **env)
+    second = await limited_client(migrated_url, tmp_path, **env)
+    body = {"user": {"email": f"{uuid.uuid4().hex}@test.com", "password": "password123"}}
+    async with first, second:
+        path = f"/api/users/login?probe={uuid.uuid4().hex}"
+        await first.post(path, json=body)
+        await second.post(path, json=body)
+        statuses = {(await c.post(path, json=body)).status_code for c in (first, second)}
+    assert statuses == {429}
+
+
+async def test_when_redis_is_down_auth_routes_fail_open_and_login_fails_closed(
+    clean_database: Any, migrated_url: str, tmp_path: Any
+) -> None:
+    env = {"REDIS_URL": f"redis://127.0.0.1:{closed_port()}/0"}
+    async with await limited_client(migrated_url, tmp_path, **env) as client:
+        registered = await client.post(
+            "/api/users",
+            json={"user": {"username": "ada", "email": "ada@test.com", "password": "password123"}},
+        )
+        assert registered.status_code == 201
+        login = await client.post(
+            "/api/users/login", json={"user": {"email": "ada@test.com", "password": "password123"}}
+        )
+        assert login.status_code == 503
+        assert login.headers["retry-after"]
+        assert list(login.json()["errors"]) == ["rate_limit"]

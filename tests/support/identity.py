@@ -4,6 +4,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from adapters.memory.database import InMemoryDatabase
+from adapters.memory.rate_limiter import InMemoryRateLimiter
 from adapters.memory.security import InMemoryPasswordHasher, InMemoryTokenIssuer
 from adapters.memory.system import ManualClock, SequentialIdGenerator
 from adapters.memory.unit_of_work import InMemoryUnitOfWork
@@ -11,9 +12,10 @@ from adapters.memory.users import InMemoryProfileReader, InMemoryUserRepository
 from application.common.identity import Identity
 from application.identity.authenticated_user import AuthenticatedUser
 from application.identity.get_current_user import GetCurrentUser
-from application.identity.log_in import LogIn
+from application.identity.log_in import LogIn, LoginThrottle
 from application.identity.register_user import RegisterUser, RegisterUserCommand
 from application.identity.update_user import UpdateUser
+from application.ports.security import RateLimit, RateLimiter
 from application.profiles.follow_user import FollowUser
 from application.profiles.get_profile import GetProfile
 from application.profiles.unfollow_user import UnfollowUser
@@ -32,6 +34,10 @@ class IdentityWorld:
         self.tokens = InMemoryTokenIssuer(clock=self.clock, ids=self.ids, ttl=timedelta(minutes=15))
         self.users = InMemoryUserRepository(self.database)
         self.profiles = InMemoryProfileReader(self.database)
+        self.limiter: RateLimiter = InMemoryRateLimiter(self.clock)
+        self.throttle = LoginThrottle(
+            failures=RateLimit(limit=10, window_seconds=900), fail_open=False
+        )
 
     def uow(self) -> InMemoryUnitOfWork:
         return InMemoryUnitOfWork(self.database, self.ids)
@@ -47,7 +53,14 @@ class IdentityWorld:
         )
 
     def log_in(self) -> LogIn:
-        return LogIn(uow=self.uow(), users=self.users, hasher=self.hasher, tokens=self.tokens)
+        return LogIn(
+            uow=self.uow(),
+            users=self.users,
+            hasher=self.hasher,
+            tokens=self.tokens,
+            limiter=self.limiter,
+            throttle=self.throttle,
+        )
 
     def get_current_user(self) -> GetCurrentUser:
         return GetCurrentUser(self.users, self.tokens)

@@ -4,12 +4,18 @@ from datetime import timedelta
 
 import pytest
 
-from application.common.errors import AuthenticationRequiredError, InvalidCredentialsError
+from application.common.errors import (
+    AuthenticationRequiredError,
+    DependencyUnavailableError,
+    InvalidCredentialsError,
+    TooManyRequestsError,
+)
 from application.identity.errors import AccountBannedError, EmailTakenError, UsernameTakenError
 from application.identity.get_current_user import GetCurrentUserCommand
-from application.identity.log_in import LogInCommand
+from application.identity.log_in import LogInCommand, LoginThrottle
 from application.identity.register_user import RegisterUserCommand
 from application.identity.update_user import UpdateUserCommand
+from application.ports.security import RateLimiterUnavailableError
 from application.profiles.errors import ProfileNotFoundError
 from application.profiles.follow_relation import FollowCommand
 from application.profiles.get_profile import GetProfileCommand
@@ -198,3 +204,47 @@ async def test_tokens_expire_with_the_clock(world) -> None:
     world.clock.advance(timedelta(minutes=16))
     with pytest.raises(Exception, match="expired"):
         world.tokens.read_access_token(result.token)
+
+
+class DownLimiter:
+    async def acquire(self, key, rate):
+        raise RateLimiterUnavailableError("down")
+
+    async def check(self, key, rate):
+        raise RateLimiterUnavailableError("down")
+
+
+async def test_ten_failed_logins_lock_the_account_for_the_window(world) -> None:
+    await world.register("ada")
+    for _ in range(10):
+        with pytest.raises(InvalidCredentialsError):
+            await world.log_in()(LogInCommand(email="ada@test.com", password="wrong-password"))
+    with pytest.raises(TooManyRequestsError) as caught:
+        await world.log_in()(LogInCommand(email="ada@test.com", password="password123"))
+    assert 1 <= caught.value.retry_after_seconds <= 90
+    world.clock.advance(timedelta(minutes=15))
+    result = await world.log_in()(LogInCommand(email="ada@test.com", password="password123"))
+    assert result.username == "ada"
+
+
+async def test_successful_logins_do_not_count_against_the_account(world) -> None:
+    await world.register("ada")
+    for _ in range(15):
+        await world.log_in()(LogInCommand(email="ada@test.com", password="password123"))
+
+
+async def test_the_login_limiter_fails_closed_by_default(world) -> None:
+    await world.register("ada")
+    world.limiter = DownLimiter()
+    with pytest.raises(DependencyUnavailableError):
+        await world.log_in()(LogInCommand(email="ada@test.com", password="password123"))
+
+
+async def test_the_login_limiter_can_be_told_to_fail_open(world) -> None:
+    await world.register("ada")
+    world.limiter = DownLimiter()
+    world.throttle = LoginThrottle(failures=world.throttle.failures, fail_open=True)
+    result = await world.log_in()(LogInCommand(email="ada@test.com", password="password123"))
+    assert result.username == "ada"
+    with pytest.raises(InvalidCredentialsError):
+        await world.log_in()(LogInCommand(email="ada@test.com", password="wrong-password"))

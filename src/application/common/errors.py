@@ -49,3 +49,13 @@ class PermissionDeniedError(ApplicationError):
     """The caller is known but may not do this."""
 
     field = "permission"
+
+
+class TooManyRequestsError(ApplicationError):
+    """The caller is over a rate limit; `retry_after_seconds` says when to try again."""
+
+    field = "rate_limit"
+
+    def __init__(self, retry_after_seconds: int) -> None:
+        super().__init__(f"too many requests; retry in {retry_after_seconds} seconds")
+        self.retry_after_seconds = retry_after_seconds

@@ -1,14 +1,39 @@
 """Use case: sign in with email and password."""
 
+import logging
 from dataclasses import dataclass, field
 
-from application.common.errors import InvalidCredentialsError
+from application.common.errors import (
+    DependencyUnavailableError,
+    InvalidCredentialsError,
+    TooManyRequestsError,
+)
 from application.identity.authenticated_user import AuthenticatedUser
 from application.identity.errors import AccountBannedError
 from application.ports.persistence import UnitOfWork, UserRepository
-from application.ports.security import PasswordHasher, TokenIssuer
+from application.ports.security import (
+    PasswordHasher,
+    RateLimit,
+    RateLimiter,
+    RateLimiterUnavailableError,
+    TokenIssuer,
+)
 from domain.shared.errors import DomainError
 from domain.users.values import BLANK, Email, Password
+
+_log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LoginThrottle:
+    """How many failed sign-ins an account may take per window.
+
+    `fail_open` says what to do when the limiter cannot be reached: let sign-ins through,
+    or refuse them until it is back.
+    """
+
+    failures: RateLimit
+    fail_open: bool
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -29,6 +54,8 @@ class LogIn:
     - The password policy is not applied here, so accounts made under an older policy can
       still sign in.
     - A banned account is refused after its password checked out.
+    - An account that failed too often within the window is refused (429) before its
+      password is checked, whether or not the new attempt is right; only failures count.
     - A hash made with weaker parameters than today's is replaced on a successful sign-in.
     """
 
@@ -39,11 +66,15 @@ class LogIn:
         users: UserRepository,
         hasher: PasswordHasher,
         tokens: TokenIssuer,
+        limiter: RateLimiter,
+        throttle: LoginThrottle,
     ) -> None:
         self._uow = uow
         self._users = users
         self._hasher = hasher
         self._tokens = tokens
+        self._limiter = limiter
+        self._throttle = throttle
 
     async def __call__(self, command: LogInCommand) -> AuthenticatedUser:
         """Authenticate and return the account with a new access token."""
@@ -56,10 +87,13 @@ class LogIn:
         except DomainError:
             email = None
         password = _AnyPassword(command.password)
+        throttle_key = f"login-failures:{email or command.email.strip().lower()}"
+        await self._ensure_not_throttled(throttle_key)
         async with self._uow:
             user = await self._users.get_by_email(email) if email else None
             matches = await self._hasher.verify(user.password_hash if user else None, password)
             if user is None or not matches:
+                await self._count_failure(throttle_key)
                 raise InvalidCredentialsError("invalid")
             if user.is_banned:
                 raise AccountBannedError
@@ -69,6 +103,26 @@ class LogIn:
             await self._uow.commit()
         token = self._tokens.issue_access_token(user_id=user.id, role=user.role)
         return AuthenticatedUser.of(user, token)
+
+    async def _ensure_not_throttled(self, key: str) -> None:
+        try:
+            decision = await self._limiter.check(key, self._throttle.failures)
+        except RateLimiterUnavailableError as exc:
+            if self._throttle.fail_open:
+                _log.warning("sign-in limiter unavailable (%s); failing open", exc)
+                return
+            _log.error("sign-in limiter unavailable (%s); failing closed", exc)
+            raise DependencyUnavailableError(
+                "is unavailable; try again shortly", field="rate_limit"
+            ) from exc
+        if not decision.allowed:
+            raise TooManyRequestsError(decision.retry_after_seconds)
+
+    async def _count_failure(self, key: str) -> None:
+        try:
+            await self._limiter.acquire(key, self._throttle.failures)
+        except RateLimiterUnavailableError as exc:
+            _log.warning("could not count a failed sign-in (%s)", exc)
 
 
 class _AnyPassword(Password):

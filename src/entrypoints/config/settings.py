@@ -183,7 +183,30 @@ class QueueSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
 
 
 class RateLimitSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """Rate limits; filled by the identity feature."""
+    """Rate limits, counted in Redis when REDIS_URL is set (shared), else per process."""
+
+    auth_per_ip_limit: Annotated[
+        int,
+        from_env("RATE_LIMIT_AUTH_PER_IP", "Requests per IP to each auth route per window.", ge=1),
+    ] = 60
+    auth_per_ip_window_seconds: Annotated[
+        int, from_env("RATE_LIMIT_AUTH_PER_IP_WINDOW_SECONDS", "That window.", ge=1)
+    ] = 60
+    failed_logins_per_account: Annotated[
+        int,
+        from_env("RATE_LIMIT_FAILED_LOGINS", "Failed sign-ins per account per window.", ge=1),
+    ] = 10
+    failed_logins_window_seconds: Annotated[
+        int, from_env("RATE_LIMIT_FAILED_LOGINS_WINDOW_SECONDS", "That window.", ge=1)
+    ] = 900
+    fail_open: Annotated[
+        bool,
+        from_env("RATE_LIMIT_FAIL_OPEN", "When the limiter's store is down, let requests pass."),
+    ] = True
+    login_fail_open: Annotated[
+        bool,
+        from_env("RATE_LIMIT_LOGIN_FAIL_OPEN", "The same for the per-account sign-in limit."),
+    ] = False
 
 
 class WebSocketSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -1,4 +1,7 @@
-"""Authentication and permissions at the edge: one guard, driven by what each route declares.
+"""Rate limits, authentication and permissions at the edge, in one guard.
+
+What the guard does is driven by what each route declares. A route naming a rate limit is
+counted per client IP first (429 when over it).
 
 Every route is private unless its handler says ``opt={"public": True}``. A private route
 needs a valid access token (401 before any other check), and the permission it names in
@@ -15,7 +18,8 @@ from litestar.handlers import BaseRouteHandler
 from application.common.errors import AuthenticationRequiredError, PermissionDeniedError
 from application.common.identity import Identity
 from application.common.permissions import Permission, role_allows
-from application.ports.security import InvalidTokenError, TokenIssuer
+from application.ports.security import InvalidTokenError, RateLimiter, TokenIssuer
+from entrypoints.http.rate_limits import EdgeRateLimits, enforce
 
 PUBLIC = {"public": True}
 _SCHEMES = ("token", "bearer")
@@ -31,13 +35,16 @@ async def authenticate(
     connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
 ) -> None:
     """The app-wide guard: establish the caller's identity and check the route's demands."""
+    container: AsyncContainer = connection.state.dishka_container
+    if "rate_limit" in handler.opt:
+        limiter = await container.get(RateLimiter)
+        await enforce(connection, handler, limiter, await container.get(EdgeRateLimits))
     public = bool(handler.opt.get("public"))
     credentials = _credentials(connection.headers.get("authorization"))
     if credentials is None:
         if public:
             return
         raise AuthenticationRequiredError("is missing")
-    container: AsyncContainer = connection.state.dishka_container
     tokens = await container.get(TokenIssuer)
     try:
         claims = tokens.read_access_token(credentials)

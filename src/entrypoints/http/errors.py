@@ -21,6 +21,7 @@ from litestar.status_codes import (
     HTTP_413_REQUEST_ENTITY_TOO_LARGE,
     HTTP_415_UNSUPPORTED_MEDIA_TYPE,
     HTTP_422_UNPROCESSABLE_ENTITY,
+    HTTP_429_TOO_MANY_REQUESTS,
     HTTP_500_INTERNAL_SERVER_ERROR,
     HTTP_503_SERVICE_UNAVAILABLE,
 )
@@ -36,6 +37,7 @@ from application.common.errors import (
     InvalidInputError,
     NotFoundError,
     PermissionDeniedError,
+    TooManyRequestsError,
 )
 from domain.shared.errors import DomainError
 from entrypoints.http.decode_errors import field_error, is_malformed_json
@@ -50,6 +52,7 @@ APPLICATION_ERROR_STATUS: Mapping[type[ApplicationError], int] = {
     AuthenticationRequiredError: HTTP_401_UNAUTHORIZED,
     InvalidCredentialsError: HTTP_401_UNAUTHORIZED,
     PermissionDeniedError: HTTP_403_FORBIDDEN,
+    TooManyRequestsError: HTTP_429_TOO_MANY_REQUESTS,
 }
 """The table from application errors to statuses; a subclass inherits its parent's row."""
 
@@ -99,7 +102,12 @@ def application_error_handler(
     _: Request[Any, Any, Any], exc: ApplicationError
 ) -> Response[ErrorBody]:
     """Map a use case's expected failure by the table above."""
-    return _response(_status_of(exc), envelope(exc.field, exc.message))
+    headers = None
+    if isinstance(exc, TooManyRequestsError):
+        headers = {"Retry-After": str(exc.retry_after_seconds)}
+    elif isinstance(exc, DependencyUnavailableError):
+        headers = {"Retry-After": "5"}
+    return _response(_status_of(exc), envelope(exc.field, exc.message), headers)
 
 
 def validation_error_handler(

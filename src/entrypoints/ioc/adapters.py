@@ -8,8 +8,10 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.kafka.health import KafkaProbe
+from adapters.memory.rate_limiter import InMemoryRateLimiter
 from adapters.redis.client import create_redis_client
 from adapters.redis.health import RedisProbe
+from adapters.redis.rate_limiter import RedisRateLimiter
 from adapters.security.argon2_hasher import Argon2PasswordHasher
 from adapters.security.jwt_tokens import JwtTokenIssuer
 from adapters.smtp.health import SmtpProbe
@@ -22,7 +24,7 @@ from adapters.system.clock import SystemClock
 from adapters.system.uuid7 import Uuid7Generator
 from application.ports.health import HealthProbe
 from application.ports.persistence import OutboxReader, ProfileReader, UnitOfWork, UserRepository
-from application.ports.security import PasswordHasher, TokenIssuer
+from application.ports.security import PasswordHasher, RateLimiter, TokenIssuer
 from application.ports.system import Clock, IdGenerator
 from entrypoints.config.settings import Settings
 from entrypoints.ioc.markers import KAFKA, REDIS, SMTP
@@ -117,6 +119,19 @@ class RedisProvider(Provider):
         )
         yield client
         await client.aclose()
+
+
+class RateLimitProvider(Provider):
+    """Counters in Redis when it is configured (shared by every process), else in memory."""
+
+    scope = Scope.APP
+
+    memory = provide(InMemoryRateLimiter, provides=RateLimiter, when=~REDIS)
+
+    @provide(provides=RateLimiter, when=REDIS)
+    def redis(self, client: Redis) -> RedisRateLimiter:
+        """GCRA in a Lua script on the shared client."""
+        return RedisRateLimiter(client)
 
 
 class HealthProvider(Provider):

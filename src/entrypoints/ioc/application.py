@@ -1,15 +1,45 @@
 """Providers for the use cases; each is built per request from the ports it declares."""
 
-from dishka import Provider, Scope, provide_all
+from dishka import Provider, Scope, provide, provide_all
 
 from application.health.check_readiness import CheckReadiness
 from application.identity.get_current_user import GetCurrentUser
-from application.identity.log_in import LogIn
+from application.identity.log_in import LogIn, LoginThrottle
 from application.identity.register_user import RegisterUser
 from application.identity.update_user import UpdateUser
+from application.ports.security import RateLimit
 from application.profiles.follow_user import FollowUser
 from application.profiles.get_profile import GetProfile
 from application.profiles.unfollow_user import UnfollowUser
+from entrypoints.config.settings import Settings
+from entrypoints.http.rate_limits import AUTH, EdgeRateLimits
+
+
+class PolicyProvider(Provider):
+    """Business limits that come from settings."""
+
+    scope = Scope.APP
+
+    @provide
+    def login_throttle(self, settings: Settings) -> LoginThrottle:
+        """Failed sign-ins per account per window."""
+        limits = settings.rate_limit
+        return LoginThrottle(
+            failures=RateLimit(
+                limit=limits.failed_logins_per_account,
+                window_seconds=limits.failed_logins_window_seconds,
+            ),
+            fail_open=limits.login_fail_open,
+        )
+
+    @provide
+    def edge_rate_limits(self, settings: Settings) -> EdgeRateLimits:
+        """The per-IP rules that routes name."""
+        limits = settings.rate_limit
+        auth = RateLimit(
+            limit=limits.auth_per_ip_limit, window_seconds=limits.auth_per_ip_window_seconds
+        )
+        return EdgeRateLimits(rules={AUTH: auth}, fail_open=limits.fail_open)
 
 
 class UseCaseProvider(Provider):

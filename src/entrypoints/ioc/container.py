@@ -6,11 +6,12 @@ from entrypoints.config.settings import Settings
 from entrypoints.ioc.adapters import (
     DatabaseProvider,
     HealthProvider,
+    RateLimitProvider,
     RedisProvider,
     SecurityProvider,
     SystemProvider,
 )
-from entrypoints.ioc.application import UseCaseProvider
+from entrypoints.ioc.application import PolicyProvider, UseCaseProvider
 from entrypoints.ioc.config import ConfigProvider
 
 
@@ -22,7 +23,9 @@ def default_providers() -> list[Provider]:
         DatabaseProvider(),
         RedisProvider(),
         SecurityProvider(),
+        RateLimitProvider(),
         HealthProvider(),
+        PolicyProvider(),
         UseCaseProvider(),
     ]
 

@@ -13,7 +13,8 @@ from application.identity.get_current_user import GetCurrentUser, GetCurrentUser
 from application.identity.log_in import LogIn, LogInCommand
 from application.identity.register_user import RegisterUser, RegisterUserCommand
 from application.identity.update_user import UNCHANGED, UpdateUser, UpdateUserCommand
-from entrypoints.http.auth import PUBLIC, required_identity, requires
+from entrypoints.http.auth import required_identity, requires
+from entrypoints.http.rate_limits import auth_route
 from entrypoints.http.schemas.users import (
     LoginUserRequest,
     NewUserRequest,
@@ -29,7 +30,7 @@ class UsersController(Controller):
     path = "/api"
     tags = ["users"]  # noqa: RUF012 - Litestar reads this class attribute
 
-    @post("/users", status_code=HTTP_201_CREATED, opt=PUBLIC, summary="Register")
+    @post("/users", status_code=HTTP_201_CREATED, opt=auth_route(), summary="Register")
     @inject
     async def register(
         self, data: JSONBody[NewUserRequest], register_user: FromDishka[RegisterUser]
@@ -41,7 +42,7 @@ class UsersController(Controller):
         )
         return UserResponse(user=User.of(result))
 
-    @post("/users/login", status_code=HTTP_200_OK, opt=PUBLIC, summary="Log in")
+    @post("/users/login", status_code=HTTP_200_OK, opt=auth_route(), summary="Log in")
     @inject
     async def log_in(
         self, data: JSONBody[LoginUserRequest], log_in: FromDishka[LogIn]
