@@ -27,6 +27,7 @@ EXPECTED_PUBLIC = {
     ("GET", "/docs"),
     ("POST", "/api/users"),
     ("POST", "/api/users/login"),
+    ("POST", "/api/auth/refresh"),
     ("GET", "/api/profiles/{username:str}"),
 }
 

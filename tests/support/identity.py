@@ -5,15 +5,26 @@ from datetime import timedelta
 
 from adapters.memory.database import InMemoryDatabase
 from adapters.memory.rate_limiter import InMemoryRateLimiter
-from adapters.memory.security import InMemoryPasswordHasher, InMemoryTokenIssuer
+from adapters.memory.security import (
+    InMemoryPasswordHasher,
+    InMemoryTokenIssuer,
+    SequentialSecretTokens,
+)
+from adapters.memory.sessions import InMemorySessionRepository
 from adapters.memory.system import ManualClock, SequentialIdGenerator
 from adapters.memory.unit_of_work import InMemoryUnitOfWork
 from adapters.memory.users import InMemoryProfileReader, InMemoryUserRepository
 from application.common.identity import Identity
 from application.identity.authenticated_user import AuthenticatedUser
 from application.identity.get_current_user import GetCurrentUser
+from application.identity.list_sessions import ListSessions
 from application.identity.log_in import LogIn, LoginThrottle
+from application.identity.log_out import LogOut
+from application.identity.log_out_all import LogOutAll
+from application.identity.refresh_session import RefreshSession
 from application.identity.register_user import RegisterUser, RegisterUserCommand
+from application.identity.revoke_session import RevokeSession
+from application.identity.session_policy import SessionPolicy
 from application.identity.update_user import UpdateUser
 from application.ports.security import RateLimit, RateLimiter
 from application.profiles.follow_user import FollowUser
@@ -35,6 +46,9 @@ class IdentityWorld:
         self.users = InMemoryUserRepository(self.database)
         self.profiles = InMemoryProfileReader(self.database)
         self.limiter: RateLimiter = InMemoryRateLimiter(self.clock)
+        self.sessions = InMemorySessionRepository(self.database)
+        self.secrets = SequentialSecretTokens()
+        self.session_policy = SessionPolicy(refresh_ttl=timedelta(days=30))
         self.throttle = LoginThrottle(
             failures=RateLimit(limit=10, window_seconds=900), fail_open=False
         )
@@ -60,7 +74,35 @@ class IdentityWorld:
             tokens=self.tokens,
             limiter=self.limiter,
             throttle=self.throttle,
+            sessions=self.sessions,
+            secrets=self.secrets,
+            session_policy=self.session_policy,
+            clock=self.clock,
+            ids=self.ids,
         )
+
+    def refresh_session(self) -> RefreshSession:
+        return RefreshSession(
+            uow=self.uow(),
+            users=self.users,
+            sessions=self.sessions,
+            secrets=self.secrets,
+            tokens=self.tokens,
+            policy=self.session_policy,
+            clock=self.clock,
+        )
+
+    def log_out(self) -> LogOut:
+        return LogOut(self.uow(), self.sessions, self.clock)
+
+    def log_out_all(self) -> LogOutAll:
+        return LogOutAll(self.uow(), self.sessions, self.clock)
+
+    def list_sessions(self) -> ListSessions:
+        return ListSessions(self.sessions, self.clock)
+
+    def revoke_session(self) -> RevokeSession:
+        return RevokeSession(self.uow(), self.sessions, self.clock)
 
     def get_current_user(self) -> GetCurrentUser:
         return GetCurrentUser(self.users, self.tokens)

@@ -3,6 +3,7 @@
 import hashlib
 import hmac
 from datetime import datetime, timedelta
+from uuid import UUID
 
 from application.ports.security import AccessClaims, InvalidTokenError
 from application.ports.system import Clock, IdGenerator
@@ -46,12 +47,18 @@ class InMemoryTokenIssuer:
         self._ttl = ttl
         self._issued: dict[str, AccessClaims] = {}
 
-    def issue_access_token(self, *, user_id: UserId, role: Role) -> str:
+    def issue_access_token(
+        self, *, user_id: UserId, role: Role, session_id: UUID | None = None
+    ) -> str:
         """Remember and return a new opaque token."""
         token = f"memtok-{self._ids.new_id()}"
         expires_at: datetime = self._clock.now() + self._ttl
         self._issued[token] = AccessClaims(
-            user_id=user_id, role=role, token_id=token, expires_at=expires_at
+            user_id=user_id,
+            role=role,
+            token_id=token,
+            expires_at=expires_at,
+            session_id=session_id,
         )
         return token
 
@@ -61,3 +68,19 @@ class InMemoryTokenIssuer:
         if claims is None or claims.expires_at <= self._clock.now():
             raise InvalidTokenError("unknown or expired")
         return claims
+
+
+class SequentialSecretTokens:
+    """Predictable tokens (``secret-1``, ``secret-2``, …) and a plain SHA-256, for tests."""
+
+    def __init__(self) -> None:
+        self._next = 1
+
+    def new_token(self) -> str:
+        """The next token in sequence."""
+        token, self._next = f"secret-{self._next}", self._next + 1
+        return token
+
+    def fingerprint(self, token: str) -> str:
+        """SHA-256 of the token, hex."""
+        return hashlib.sha256(token.encode()).hexdigest()

@@ -38,10 +38,12 @@ class JwtTokenIssuer:
         self._clock = clock
         self._ids = ids
 
-    def issue_access_token(self, *, user_id: UserId, role: Role) -> str:
+    def issue_access_token(
+        self, *, user_id: UserId, role: Role, session_id: UUID | None = None
+    ) -> str:
         """Sign a token for the user, valid for the configured lifetime."""
         now = self._clock.now()
-        claims = {
+        claims: dict[str, object] = {
             "sub": str(user_id),
             "role": role.value,
             "iat": int(now.timestamp()),
@@ -50,6 +52,8 @@ class JwtTokenIssuer:
             "aud": self._audience,
             "jti": str(self._ids.new_id()),
         }
+        if session_id is not None:
+            claims["sid"] = str(session_id)
         return jwt.encode(claims, self._secret, algorithm=self._algorithm)
 
     def read_access_token(self, token: str) -> AccessClaims:
@@ -69,6 +73,7 @@ class JwtTokenIssuer:
                 role=Role(claims.get("role", Role.USER.value)),
                 token_id=str(claims["jti"]),
                 expires_at=datetime.fromtimestamp(int(claims["exp"]), tz=UTC),
+                session_id=UUID(str(claims["sid"])) if "sid" in claims else None,
             )
         except (jwt.PyJWTError, ValueError, KeyError, TypeError) as exc:
             raise InvalidTokenError(type(exc).__name__) from None

@@ -78,3 +78,36 @@ follows = sa.Table(
     sa.Index("ix_follows_followee_id", "followee_id"),
     comment="Who follows whom.",
 )
+
+sessions = sa.Table(
+    "sessions",
+    metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("user_id", sa.Uuid, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("token_hash", sa.String(128), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("last_used_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("device", sa.String(200), nullable=False),
+    sa.Column("ip", sa.String(64), nullable=False),
+    sa.Column("revoked_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("revoked_reason", sa.String(64), nullable=True),
+    sa.UniqueConstraint("token_hash"),
+    sa.Index("ix_sessions_user_id_created_at", "user_id", "created_at"),
+    comment="Sign-in sessions; only the hash of the current refresh token is kept.",
+)
+
+retired_refresh_tokens = sa.Table(
+    "retired_refresh_tokens",
+    metadata,
+    sa.Column("token_hash", sa.String(128), primary_key=True),
+    sa.Column(
+        "session_id",
+        sa.Uuid,
+        sa.ForeignKey("sessions.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("retired_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_retired_refresh_tokens_session_id", "session_id"),
+    comment="Hashes of rotated refresh tokens, kept to detect their reuse.",
+)

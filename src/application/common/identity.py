@@ -1,6 +1,7 @@
 """Who is calling: the identity an entrypoint established, handed to use cases explicitly."""
 
 from dataclasses import dataclass
+from uuid import UUID
 
 from domain.users.values import Role, UserId
 
@@ -11,3 +12,4 @@ class Identity:
 
     user_id: UserId
     role: Role
+    session_id: UUID | None = None

@@ -1,6 +1,6 @@
 """What the identity use cases return: the account and a fresh access token."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from domain.users.user import User
 
@@ -14,14 +14,16 @@ class AuthenticatedUser:
     bio: str | None
     image: str | None
     token: str
+    refresh_token: str | None = field(default=None, repr=False)
 
     @classmethod
-    def of(cls, user: User, token: str) -> "AuthenticatedUser":
-        """Describe `user`, carrying `token`."""
+    def of(cls, user: User, token: str, refresh_token: str | None = None) -> "AuthenticatedUser":
+        """Describe `user`, carrying `token` (and a refresh token for a new session)."""
         return cls(
             username=str(user.username),
             email=str(user.email),
             bio=user.profile.bio,
             image=user.profile.image,
             token=token,
+            refresh_token=refresh_token,
         )

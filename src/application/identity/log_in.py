@@ -10,14 +10,17 @@ from application.common.errors import (
 )
 from application.identity.authenticated_user import AuthenticatedUser
 from application.identity.errors import AccountBannedError
-from application.ports.persistence import UnitOfWork, UserRepository
+from application.identity.session_policy import ClientInfo, SessionPolicy, open_session
+from application.ports.persistence import SessionRepository, UnitOfWork, UserRepository
 from application.ports.security import (
     PasswordHasher,
     RateLimit,
     RateLimiter,
     RateLimiterUnavailableError,
+    SecretTokens,
     TokenIssuer,
 )
+from application.ports.system import Clock, IdGenerator
 from domain.shared.errors import DomainError
 from domain.users.values import BLANK, Email, Password
 
@@ -38,10 +41,11 @@ class LoginThrottle:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LogInCommand:
-    """The credentials, as typed."""
+    """The credentials, as typed, and where they come from."""
 
     email: str
     password: str = field(repr=False)
+    client: ClientInfo = field(default_factory=ClientInfo)
 
 
 class LogIn:
@@ -57,6 +61,7 @@ class LogIn:
     - An account that failed too often within the window is refused (429) before its
       password is checked, whether or not the new attempt is right; only failures count.
     - A hash made with weaker parameters than today's is replaced on a successful sign-in.
+    - Each successful sign-in opens a session with its own rotating refresh token.
     """
 
     def __init__(
@@ -68,6 +73,11 @@ class LogIn:
         tokens: TokenIssuer,
         limiter: RateLimiter,
         throttle: LoginThrottle,
+        sessions: SessionRepository,
+        secrets: SecretTokens,
+        session_policy: SessionPolicy,
+        clock: Clock,
+        ids: IdGenerator,
     ) -> None:
         self._uow = uow
         self._users = users
@@ -75,6 +85,11 @@ class LogIn:
         self._tokens = tokens
         self._limiter = limiter
         self._throttle = throttle
+        self._sessions = sessions
+        self._secrets = secrets
+        self._session_policy = session_policy
+        self._clock = clock
+        self._ids = ids
 
     async def __call__(self, command: LogInCommand) -> AuthenticatedUser:
         """Authenticate and return the account with a new access token."""
@@ -100,9 +115,20 @@ class LogIn:
             if self._hasher.needs_rehash(user.password_hash):
                 user.rehash_password(await self._hasher.hash(password))
                 await self._users.save(user)
+            session, refresh_token = await open_session(
+                user_id=user.id,
+                client=command.client,
+                sessions=self._sessions,
+                secrets=self._secrets,
+                policy=self._session_policy,
+                clock=self._clock,
+                ids=self._ids,
+            )
             await self._uow.commit()
-        token = self._tokens.issue_access_token(user_id=user.id, role=user.role)
-        return AuthenticatedUser.of(user, token)
+        token = self._tokens.issue_access_token(
+            user_id=user.id, role=user.role, session_id=session.id
+        )
+        return AuthenticatedUser.of(user, token, refresh_token)
 
     async def _ensure_not_throttled(self, key: str) -> None:
         try:

@@ -5,9 +5,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
 from typing import Protocol, Self
+from uuid import UUID
 
 from application.common.outbox import OutboxMessage
 from domain.shared.aggregate import AggregateRoot
+from domain.users.session import Session
 from domain.users.user import User
 from domain.users.values import Email, UserId, Username
 
@@ -109,4 +111,40 @@ class ProfileReader(Protocol):
 
     async def by_username(self, username: str, *, viewer: UserId | None) -> ProfileView | None:
         """The profile with exactly this username, as `viewer` sees it; None if none."""
+        ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RefreshTokenMatch:
+    """The session a presented refresh token belongs to; `reused` when it was already rotated."""
+
+    session: Session
+    reused: bool
+
+
+class SessionRepository(Protocol):
+    """Sign-in sessions and the hashes of their refresh tokens."""
+
+    async def add(self, session: Session) -> None:
+        """Store a new session."""
+        ...
+
+    async def save(self, session: Session) -> None:
+        """Store the session's changes, retiring the hashes it rotated away from."""
+        ...
+
+    async def get(self, session_id: UUID) -> Session | None:
+        """The session with this id, if any."""
+        ...
+
+    async def find_by_token_hash(self, token_hash: str) -> RefreshTokenMatch | None:
+        """The session whose current or retired refresh token has this hash, if any."""
+        ...
+
+    async def list_for_user(self, user_id: UserId) -> Sequence[Session]:
+        """Every session of the user, newest first."""
+        ...
+
+    async def revoke_all_for_user(self, user_id: UserId, *, at: datetime, reason: str) -> int:
+        """Revoke every active session of the user; return how many were."""
         ...

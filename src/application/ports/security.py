@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
+from uuid import UUID
 
 from domain.users.values import Password, Role, UserId
 
@@ -35,6 +36,7 @@ class AccessClaims:
     role: Role
     token_id: str
     expires_at: datetime
+    session_id: UUID | None = None
 
 
 class InvalidTokenError(Exception):
@@ -44,8 +46,10 @@ class InvalidTokenError(Exception):
 class TokenIssuer(Protocol):
     """Issues and reads short-lived access tokens."""
 
-    def issue_access_token(self, *, user_id: UserId, role: Role) -> str:
-        """A signed token for this user, valid for the configured lifetime."""
+    def issue_access_token(
+        self, *, user_id: UserId, role: Role, session_id: UUID | None = None
+    ) -> str:
+        """A signed token for this user (and sign-in session), valid for the set lifetime."""
         ...
 
     def read_access_token(self, token: str) -> AccessClaims:
@@ -90,4 +94,16 @@ class RateLimiter(Protocol):
 
     async def check(self, key: str, rate: RateLimit) -> RateLimitDecision:
         """Whether one event would be allowed now, counting nothing."""
+        ...
+
+
+class SecretTokens(Protocol):
+    """Makes unguessable opaque tokens (refresh, verification, reset) and their stored form."""
+
+    def new_token(self) -> str:
+        """A fresh URL-safe token with at least 256 bits of entropy."""
+        ...
+
+    def fingerprint(self, token: str) -> str:
+        """The one-way form stored in place of the token (a keyed hash, hex)."""
         ...

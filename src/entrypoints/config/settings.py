@@ -108,6 +108,15 @@ class AuthSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     jwt_audience: Annotated[str, from_env("JWT_AUDIENCE", "The `aud` claim, checked on read.")] = (
         "portico-api"
     )
+    refresh_token_ttl_seconds: Annotated[
+        int,
+        from_env(
+            "REFRESH_TOKEN_TTL_SECONDS",
+            "A session ends this long after its last refresh.",
+            ge=300,
+            le=31_536_000,
+        ),
+    ] = 2_592_000
     access_token_ttl_seconds: Annotated[
         int,
         from_env("ACCESS_TOKEN_TTL_SECONDS", "Access token lifetime.", ge=60, le=86_400),

@@ -17,6 +17,7 @@ from entrypoints.http.auth import PUBLIC, authenticate
 from entrypoints.http.controllers.docs import ApiReferencePlugin, api_reference
 from entrypoints.http.controllers.health import HealthController
 from entrypoints.http.controllers.profiles import ProfilesController
+from entrypoints.http.controllers.sessions import SessionsController
 from entrypoints.http.controllers.users import UsersController
 from entrypoints.http.errors import EXCEPTION_HANDLERS, envelope_framework_pages
 from entrypoints.http.middleware.access_log import AccessLogMiddleware
@@ -56,6 +57,7 @@ def create_app(
             HealthController,
             UsersController,
             ProfilesController,
+            SessionsController,
             api_reference,
             *extra_handlers,
         ],

@@ -50,7 +50,7 @@ async def authenticate(
         claims = tokens.read_access_token(credentials)
     except InvalidTokenError:
         raise AuthenticationRequiredError("is invalid") from None
-    identity = Identity(user_id=claims.user_id, role=claims.role)
+    identity = Identity(user_id=claims.user_id, role=claims.role, session_id=claims.session_id)
     connection.state[_STATE_KEY] = identity
     permission = handler.opt.get("permission")
     if isinstance(permission, Permission) and not role_allows(identity.role, permission):

@@ -14,15 +14,21 @@ from litestar.connection import ASGIConnection
 from litestar.handlers import BaseRouteHandler
 
 from application.common.errors import DependencyUnavailableError, TooManyRequestsError
+from application.common.permissions import Permission
 from application.ports.security import RateLimit, RateLimiter, RateLimiterUnavailableError
 
 AUTH = "auth"
 _log = logging.getLogger(__name__)
 
 
-def auth_route() -> dict[str, Any]:
-    """Route options for a public authentication route: limited per IP by construction."""
-    return {"public": True, "rate_limit": AUTH}
+def auth_route(*, permission: Permission | None = None) -> dict[str, Any]:
+    """Route options for an authentication route: limited per IP by construction.
+
+    Public unless a `permission` is named, which makes it private and demands it.
+    """
+    if permission is None:
+        return {"public": True, "rate_limit": AUTH}
+    return {"permission": permission, "rate_limit": AUTH}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -14,17 +14,25 @@ from adapters.redis.health import RedisProbe
 from adapters.redis.rate_limiter import RedisRateLimiter
 from adapters.security.argon2_hasher import Argon2PasswordHasher
 from adapters.security.jwt_tokens import JwtTokenIssuer
+from adapters.security.secret_tokens import HmacSecretTokens
 from adapters.smtp.health import SmtpProbe
 from adapters.sqlalchemy.engine import create_engine
 from adapters.sqlalchemy.health import SqlDatabaseProbe
 from adapters.sqlalchemy.outbox import SqlOutboxReader
+from adapters.sqlalchemy.sessions import SqlSessionRepository
 from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from adapters.sqlalchemy.users import SqlProfileReader, SqlUserRepository
 from adapters.system.clock import SystemClock
 from adapters.system.uuid7 import Uuid7Generator
 from application.ports.health import HealthProbe
-from application.ports.persistence import OutboxReader, ProfileReader, UnitOfWork, UserRepository
-from application.ports.security import PasswordHasher, RateLimiter, TokenIssuer
+from application.ports.persistence import (
+    OutboxReader,
+    ProfileReader,
+    SessionRepository,
+    UnitOfWork,
+    UserRepository,
+)
+from application.ports.security import PasswordHasher, RateLimiter, SecretTokens, TokenIssuer
 from application.ports.system import Clock, IdGenerator
 from entrypoints.config.settings import Settings
 from entrypoints.ioc.markers import KAFKA, REDIS, SMTP
@@ -67,6 +75,7 @@ class DatabaseProvider(Provider):
     unit_of_work = provide(SqlAlchemyUnitOfWork, provides=UnitOfWork, scope=Scope.REQUEST)
     outbox_reader = provide(SqlOutboxReader, provides=OutboxReader, scope=Scope.REQUEST)
     users = provide(SqlUserRepository, provides=UserRepository, scope=Scope.REQUEST)
+    sessions = provide(SqlSessionRepository, provides=SessionRepository, scope=Scope.REQUEST)
     profiles = provide(SqlProfileReader, provides=ProfileReader, scope=Scope.REQUEST)
 
 
@@ -87,6 +96,13 @@ class SecurityProvider(Provider):
         )
         yield hasher
         hasher.close()
+
+    @provide
+    def secret_tokens(self, settings: Settings) -> SecretTokens:
+        """Refresh and one-time tokens, fingerprinted under a key derived from JWT_SECRET."""
+        if settings.auth.jwt_secret is None:
+            raise RuntimeError("JWT_SECRET must be resolved before the container is built")
+        return HmacSecretTokens(key=f"{settings.auth.jwt_secret}:opaque-tokens")
 
     @provide
     def token_issuer(self, settings: Settings, clock: Clock, ids: IdGenerator) -> TokenIssuer:

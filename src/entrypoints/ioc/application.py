@@ -1,11 +1,19 @@
 """Providers for the use cases; each is built per request from the ports it declares."""
 
+from datetime import timedelta
+
 from dishka import Provider, Scope, provide, provide_all
 
 from application.health.check_readiness import CheckReadiness
 from application.identity.get_current_user import GetCurrentUser
+from application.identity.list_sessions import ListSessions
 from application.identity.log_in import LogIn, LoginThrottle
+from application.identity.log_out import LogOut
+from application.identity.log_out_all import LogOutAll
+from application.identity.refresh_session import RefreshSession
 from application.identity.register_user import RegisterUser
+from application.identity.revoke_session import RevokeSession
+from application.identity.session_policy import SessionPolicy
 from application.identity.update_user import UpdateUser
 from application.ports.security import RateLimit
 from application.profiles.follow_user import FollowUser
@@ -33,6 +41,11 @@ class PolicyProvider(Provider):
         )
 
     @provide
+    def session_policy(self, settings: Settings) -> SessionPolicy:
+        """How long sessions last."""
+        return SessionPolicy(refresh_ttl=timedelta(seconds=settings.auth.refresh_token_ttl_seconds))
+
+    @provide
     def edge_rate_limits(self, settings: Settings) -> EdgeRateLimits:
         """The per-IP rules that routes name."""
         limits = settings.rate_limit
@@ -55,4 +68,9 @@ class UseCaseProvider(Provider):
         GetProfile,
         FollowUser,
         UnfollowUser,
+        RefreshSession,
+        LogOut,
+        LogOutAll,
+        ListSessions,
+        RevokeSession,
     )

@@ -6,10 +6,17 @@ from dishka import Provider, Scope, provide
 
 from adapters.memory.database import InMemoryDatabase
 from adapters.memory.outbox import InMemoryOutboxReader
+from adapters.memory.sessions import InMemorySessionRepository
 from adapters.memory.unit_of_work import InMemoryUnitOfWork
 from adapters.memory.users import InMemoryProfileReader, InMemoryUserRepository
 from application.ports.health import HealthProbe
-from application.ports.persistence import OutboxReader, ProfileReader, UnitOfWork, UserRepository
+from application.ports.persistence import (
+    OutboxReader,
+    ProfileReader,
+    SessionRepository,
+    UnitOfWork,
+    UserRepository,
+)
 
 
 class InMemoryPersistenceProvider(Provider):
@@ -44,4 +51,7 @@ class InMemoryPersistenceProvider(Provider):
     )
     profiles = provide(
         InMemoryProfileReader, provides=ProfileReader, scope=Scope.REQUEST, override=True
+    )
+    sessions = provide(
+        InMemorySessionRepository, provides=SessionRepository, scope=Scope.REQUEST, override=True
     )

@@ -3,7 +3,7 @@
 from typing import Any
 
 from dishka.integrations.litestar import FromDishka, inject
-from litestar import Controller, Request, get, post, put
+from litestar import Controller, Request, Response, get, post, put
 from litestar.params import JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from msgspec import UNSET
@@ -12,8 +12,11 @@ from application.common.permissions import Permission
 from application.identity.get_current_user import GetCurrentUser, GetCurrentUserCommand
 from application.identity.log_in import LogIn, LogInCommand
 from application.identity.register_user import RegisterUser, RegisterUserCommand
+from application.identity.session_policy import ClientInfo
 from application.identity.update_user import UNCHANGED, UpdateUser, UpdateUserCommand
+from entrypoints.config.settings import Settings
 from entrypoints.http.auth import required_identity, requires
+from entrypoints.http.controllers.sessions import refresh_cookie
 from entrypoints.http.rate_limits import auth_route
 from entrypoints.http.schemas.users import (
     LoginUserRequest,
@@ -45,11 +48,29 @@ class UsersController(Controller):
     @post("/users/login", status_code=HTTP_200_OK, opt=auth_route(), summary="Log in")
     @inject
     async def log_in(
-        self, data: JSONBody[LoginUserRequest], log_in: FromDishka[LogIn]
-    ) -> UserResponse:
-        """Exchange email and password for an access token; 401 when they do not match."""
-        result = await log_in(LogInCommand(email=data.user.email, password=data.user.password))
-        return UserResponse(user=User.of(result))
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[LoginUserRequest],
+        log_in: FromDishka[LogIn],
+        settings: FromDishka[Settings],
+    ) -> Response[UserResponse]:
+        """Exchange email and password for tokens; 401 when they do not match.
+
+        Opens a session: the refresh token comes as an httpOnly cookie and, for clients
+        without cookies, as `refreshToken` in the user object.
+        """
+        client = ClientInfo(
+            device=request.headers.get("user-agent", "unknown"),
+            ip=request.client.host if request.client else "unknown",
+        )
+        result = await log_in(
+            LogInCommand(email=data.user.email, password=data.user.password, client=client)
+        )
+        assert result.refresh_token is not None  # noqa: S101 - a sign-in always opens a session
+        return Response(
+            UserResponse(user=User.of(result)),
+            cookies=[refresh_cookie(result.refresh_token, settings)],
+        )
 
     @get("/user", opt=requires(Permission.MANAGE_OWN_ACCOUNT), summary="Current user")
     @inject

@@ -59,14 +59,15 @@ class UpdateUserRequest(Struct):
     user: UpdateUser
 
 
-class User(msgspec.Struct, kw_only=True):
-    """The caller's own account."""
+class User(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """The caller's own account; `refreshToken` only when a session was opened or rotated."""
 
     email: str
     token: str
     username: str
     bio: str | None
     image: str | None
+    refresh_token: str | None = msgspec.field(default=None, name="refreshToken")
 
     @classmethod
     def of(cls, user: AuthenticatedUser) -> "User":
@@ -77,6 +78,7 @@ class User(msgspec.Struct, kw_only=True):
             username=user.username,
             bio=user.bio,
             image=user.image,
+            refresh_token=user.refresh_token,
         )
 
 
@@ -104,3 +106,26 @@ class ProfileResponse(msgspec.Struct, kw_only=True):
     """``{"profile": {...}}``."""
 
     profile: Profile
+
+
+class RefreshRequest(Struct):
+    """For clients without cookies: ``{"refreshToken": "..."}``."""
+
+    refresh_token: Annotated[str, Meta(max_length=512)] = msgspec.field(name="refreshToken")
+
+
+class SessionItem(msgspec.Struct, kw_only=True):
+    """One of the caller's sessions."""
+
+    id: str
+    device: str
+    ip: str
+    created_at: str = msgspec.field(name="createdAt")
+    last_used_at: str = msgspec.field(name="lastUsedAt")
+    current: bool
+
+
+class SessionsResponse(msgspec.Struct, kw_only=True):
+    """``{"sessions": [...]}``, newest first."""
+
+    sessions: list[SessionItem]

@@ -1,0 +1,113 @@
+"""Sign-in sessions in PostgreSQL."""
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from adapters.sqlalchemy.tables import retired_refresh_tokens, sessions
+from application.ports.persistence import RefreshTokenMatch
+from domain.users.session import Session
+from domain.users.values import UserId
+
+_COLUMNS = (
+    "user_id",
+    "token_hash",
+    "created_at",
+    "last_used_at",
+    "expires_at",
+    "device",
+    "ip",
+    "revoked_at",
+    "revoked_reason",
+)
+
+
+def _to_row(session: Session) -> dict[str, Any]:
+    row = {name: getattr(session, name) for name in _COLUMNS}
+    row["user_id"] = session.user_id.value
+    return row
+
+
+def _from_row(row: sa.RowMapping) -> Session:
+    values = {name: row[name] for name in _COLUMNS}
+    values["user_id"] = UserId(row["user_id"])
+    return Session(id=row["id"], **values)
+
+
+class SqlSessionRepository:
+    """The `SessionRepository` port on PostgreSQL."""
+
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def add(self, session: Session) -> None:
+        """Insert the session."""
+        await self._connection.execute(
+            sa.insert(sessions).values(id=session.id, **_to_row(session))
+        )
+
+    async def save(self, session: Session) -> None:
+        """Update the session and retire its rotated hashes, in the caller's transaction."""
+        if session.retired_hashes:
+            await self._connection.execute(
+                pg_insert(retired_refresh_tokens).on_conflict_do_nothing(),
+                [
+                    {"token_hash": h, "session_id": session.id, "retired_at": session.last_used_at}
+                    for h in session.retired_hashes
+                ],
+            )
+            session.retired_hashes = []
+        await self._connection.execute(
+            sa.update(sessions).where(sessions.c.id == session.id).values(_to_row(session))
+        )
+
+    async def get(self, session_id: UUID) -> Session | None:
+        """Load one session."""
+        row = (
+            (await self._connection.execute(sa.select(sessions).where(sessions.c.id == session_id)))
+            .mappings()
+            .first()
+        )
+        return _from_row(row) if row else None
+
+    async def find_by_token_hash(self, token_hash: str) -> RefreshTokenMatch | None:
+        """One statement: the session by its current hash, or by a retired one.
+
+        The row is locked until the transaction ends, so two refreshes racing with the same
+        token are serialized: the second sees it retired and is treated as a replay.
+        """
+        retired = sa.select(retired_refresh_tokens.c.session_id).where(
+            retired_refresh_tokens.c.token_hash == token_hash
+        )
+        statement = sa.select(
+            sessions, (sessions.c.token_hash != token_hash).label("reused")
+        ).where(sa.or_(sessions.c.token_hash == token_hash, sessions.c.id.in_(retired)))
+        locked = statement.limit(1).with_for_update(of=sessions)
+        row = (await self._connection.execute(locked)).mappings().first()
+        if row is None:
+            return None
+        return RefreshTokenMatch(session=_from_row(row), reused=bool(row["reused"]))
+
+    async def list_for_user(self, user_id: UserId) -> Sequence[Session]:
+        """Newest first."""
+        statement = (
+            sa.select(sessions)
+            .where(sessions.c.user_id == user_id.value)
+            .order_by(sessions.c.created_at.desc())
+        )
+        return [_from_row(row) for row in (await self._connection.execute(statement)).mappings()]
+
+    async def revoke_all_for_user(self, user_id: UserId, *, at: datetime, reason: str) -> int:
+        """One UPDATE over the user's active sessions."""
+        statement = (
+            sa.update(sessions)
+            .where(sessions.c.user_id == user_id.value, sessions.c.revoked_at.is_(None))
+            .values(revoked_at=at, revoked_reason=reason)
+            .returning(sessions.c.id)
+        )
+        return len((await self._connection.execute(statement)).all())

@@ -1,0 +1,42 @@
+"""Use case: end the caller's current session."""
+
+from dataclasses import dataclass
+
+from application.common.identity import Identity
+from application.ports.persistence import SessionRepository, UnitOfWork
+from application.ports.system import Clock
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LogOutCommand:
+    """The caller, whose access token names their session."""
+
+    actor: Identity
+
+
+class LogOut:
+    """Revoke the session the caller's access token belongs to.
+
+    Rules:
+    - Its refresh token stops working at once; access tokens already issued expire on
+      their own within their short lifetime.
+    - Logging out twice, or with a token that has no session, is harmless.
+    """
+
+    def __init__(self, uow: UnitOfWork, sessions: SessionRepository, clock: Clock) -> None:
+        self._uow = uow
+        self._sessions = sessions
+        self._clock = clock
+
+    async def __call__(self, command: LogOutCommand) -> None:
+        """Revoke the session if it is the caller's."""
+        session_id = command.actor.session_id
+        if session_id is None:
+            return
+        async with self._uow:
+            session = await self._sessions.get(session_id)
+            if session is None or session.user_id != command.actor.user_id:
+                return
+            if session.revoke(now=self._clock.now(), reason="logout"):
+                await self._sessions.save(session)
+            await self._uow.commit()

@@ -1,0 +1,50 @@
+"""How long sign-in sessions last, and opening one."""
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from application.ports.persistence import SessionRepository
+from application.ports.security import SecretTokens
+from application.ports.system import Clock, IdGenerator
+from domain.users.session import Session
+from domain.users.values import UserId
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SessionPolicy:
+    """A session lives `refresh_ttl` past its last refresh, then must sign in again."""
+
+    refresh_ttl: timedelta
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClientInfo:
+    """Where a sign-in comes from, shown back in the list of sessions."""
+
+    device: str = "unknown"
+    ip: str = "unknown"
+
+
+async def open_session(
+    *,
+    user_id: UserId,
+    client: ClientInfo,
+    sessions: SessionRepository,
+    secrets: SecretTokens,
+    policy: SessionPolicy,
+    clock: Clock,
+    ids: IdGenerator,
+) -> tuple[Session, str]:
+    """Store a new session; return it with its refresh token (the only copy in clear)."""
+    refresh_token = secrets.new_token()
+    session = Session.open(
+        id=ids.new_id(),
+        user_id=user_id,
+        token_hash=secrets.fingerprint(refresh_token),
+        now=clock.now(),
+        ttl=policy.refresh_ttl,
+        device=client.device,
+        ip=client.ip,
+    )
+    await sessions.add(session)
+    return session, refresh_token

@@ -1,0 +1,137 @@
+"""Sessions: refresh-token rotation, logout, and the list of one's sessions, under /api/auth."""
+
+from typing import Any
+from uuid import UUID
+
+from dishka.integrations.litestar import FromDishka, inject
+from litestar import Controller, Request, Response, delete, get, post
+from litestar.datastructures import Cookie
+from litestar.params import FromPath
+from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
+
+from application.common.errors import AuthenticationRequiredError
+from application.common.permissions import Permission
+from application.identity.list_sessions import ListSessions, ListSessionsCommand
+from application.identity.log_out import LogOut, LogOutCommand
+from application.identity.log_out_all import LogOutAll, LogOutAllCommand
+from application.identity.refresh_session import RefreshSession, RefreshSessionCommand
+from application.identity.revoke_session import RevokeSession, RevokeSessionCommand
+from entrypoints.config.settings import Settings
+from entrypoints.http.auth import required_identity
+from entrypoints.http.rate_limits import auth_route
+from entrypoints.http.schemas.users import (
+    RefreshRequest,
+    SessionItem,
+    SessionsResponse,
+    User,
+    UserResponse,
+)
+
+REFRESH_COOKIE = "refresh_token"
+COOKIE_PATH = "/api/auth"
+_OWN = auth_route(permission=Permission.MANAGE_OWN_ACCOUNT)
+
+
+def refresh_cookie(token: str, settings: Settings) -> Cookie:
+    """httpOnly, Secure, SameSite=Strict, sent only to /api/auth."""
+    return Cookie(
+        key=REFRESH_COOKIE,
+        value=token,
+        max_age=settings.auth.refresh_token_ttl_seconds,
+        path=COOKIE_PATH,
+        httponly=True,
+        secure=True,
+        samesite="strict",
+    )
+
+
+def expired_refresh_cookie() -> Cookie:
+    """Tells the browser to forget the refresh cookie."""
+    return Cookie(
+        key=REFRESH_COOKIE,
+        value="",
+        max_age=0,
+        path=COOKIE_PATH,
+        httponly=True,
+        secure=True,
+        samesite="strict",
+    )
+
+
+class SessionsController(Controller):
+    """Refresh, log out, and manage one's sessions."""
+
+    path = "/api/auth"
+    tags = ["sessions"]  # noqa: RUF012 - Litestar reads this class attribute
+
+    @post("/refresh", status_code=HTTP_200_OK, opt=auth_route(), summary="Refresh")
+    @inject
+    async def refresh(
+        self,
+        request: Request[Any, Any, Any],
+        refresh_session: FromDishka[RefreshSession],
+        settings: FromDishka[Settings],
+        data: RefreshRequest | None = None,
+    ) -> Response[UserResponse]:
+        """Rotate the refresh token (cookie or body); a reused one revokes its session."""
+        token = data.refresh_token if data else request.cookies.get(REFRESH_COOKIE)
+        if not token:
+            raise AuthenticationRequiredError("is missing")
+        result = await refresh_session(RefreshSessionCommand(refresh_token=token))
+        assert result.refresh_token is not None  # noqa: S101 - a rotation always issues one
+        return Response(
+            UserResponse(user=User.of(result)),
+            cookies=[refresh_cookie(result.refresh_token, settings)],
+        )
+
+    @post("/logout", status_code=HTTP_204_NO_CONTENT, opt=_OWN, summary="Log out")
+    @inject
+    async def log_out(
+        self, request: Request[Any, Any, Any], log_out: FromDishka[LogOut]
+    ) -> Response[None]:
+        """End this session."""
+        await log_out(LogOutCommand(actor=required_identity(request)))
+        return Response(None, status_code=HTTP_204_NO_CONTENT, cookies=[expired_refresh_cookie()])
+
+    @post("/logout-all", status_code=HTTP_204_NO_CONTENT, opt=_OWN, summary="Log out everywhere")
+    @inject
+    async def log_out_all(
+        self, request: Request[Any, Any, Any], log_out_all: FromDishka[LogOutAll]
+    ) -> Response[None]:
+        """End every session of the caller."""
+        await log_out_all(LogOutAllCommand(actor=required_identity(request)))
+        return Response(None, status_code=HTTP_204_NO_CONTENT, cookies=[expired_refresh_cookie()])
+
+    @get("/sessions", opt=_OWN, summary="List sessions")
+    @inject
+    async def list_sessions(
+        self, request: Request[Any, Any, Any], list_sessions: FromDishka[ListSessions]
+    ) -> SessionsResponse:
+        """The caller's active sessions: device, IP, when opened and last used."""
+        views = await list_sessions(ListSessionsCommand(actor=required_identity(request)))
+        return SessionsResponse(
+            sessions=[
+                SessionItem(
+                    id=str(v.id),
+                    device=v.device,
+                    ip=v.ip,
+                    created_at=v.created_at.isoformat(),
+                    last_used_at=v.last_used_at.isoformat(),
+                    current=v.current,
+                )
+                for v in views
+            ]
+        )
+
+    @delete("/sessions/{session_id:uuid}", opt=_OWN, summary="Revoke a session")
+    @inject
+    async def revoke_session(
+        self,
+        session_id: FromPath[UUID],
+        request: Request[Any, Any, Any],
+        revoke_session: FromDishka[RevokeSession],
+    ) -> None:
+        """End one session; another user's id answers 404."""
+        await revoke_session(
+            RevokeSessionCommand(actor=required_identity(request), session_id=session_id)
+        )
