@@ -132,7 +132,7 @@ class IdentityWorld:
 
     def identity_of(self, result: AuthenticatedUser) -> Identity:
         claims = self.tokens.read_access_token(result.token)
-        return Identity(user_id=claims.user_id, role=claims.role)
+        return Identity(user_id=claims.user_id, role=claims.role, session_id=claims.session_id)
 
     def event_types(self) -> list[str]:
         return [message.event_type for message in self.database.outbox]
