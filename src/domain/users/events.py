@@ -51,3 +51,27 @@ class UserUnfollowed(UserEvent):
 
     event_type: ClassVar[str] = "user.unfollowed"
     followee_id: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UserRoleChanged(UserEvent):
+    """An operator changed the user's role."""
+
+    event_type: ClassVar[str] = "user.role_changed"
+    role: str
+    previous: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UserBanned(UserEvent):
+    """The user may no longer sign in."""
+
+    event_type: ClassVar[str] = "user.banned"
+    reason: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UserUnbanned(UserEvent):
+    """The ban was lifted."""
+
+    event_type: ClassVar[str] = "user.unbanned"

@@ -7,9 +7,12 @@ from domain.shared.aggregate import AggregateRoot
 from domain.shared.errors import DomainError
 from domain.users.events import (
     PasswordChanged,
+    UserBanned,
     UserFollowed,
     UserProfileUpdated,
     UserRegistered,
+    UserRoleChanged,
+    UserUnbanned,
     UserUnfollowed,
 )
 from domain.users.values import Email, Profile, Role, UserId, Username
@@ -135,6 +138,33 @@ class User(AggregateRoot):
     def rehash_password(self, password_hash: str) -> None:
         """Store a stronger hash of the same password; nothing the user did, so no event."""
         self.password_hash = password_hash
+
+    def assign_role(self, role: Role, *, now: datetime) -> None:
+        """Give the user another role; say so when it changes."""
+        if role is self.role:
+            return
+        previous, self.role, self.updated_at = self.role, role, now
+        self.record(
+            UserRoleChanged(
+                aggregate_id=str(self.id), occurred_at=now, role=role.value, previous=previous.value
+            )
+        )
+
+    def ban(self, *, now: datetime, reason: str) -> None:
+        """Stop the user from signing in or refreshing; idempotent."""
+        if self.banned_at is not None:
+            return
+        self.banned_at = now
+        self.updated_at = now
+        self.record(UserBanned(aggregate_id=str(self.id), occurred_at=now, reason=reason))
+
+    def unban(self, *, now: datetime) -> None:
+        """Let the user sign in again; idempotent."""
+        if self.banned_at is None:
+            return
+        self.banned_at = None
+        self.updated_at = now
+        self.record(UserUnbanned(aggregate_id=str(self.id), occurred_at=now))
 
     def follow(self, followee: "User", *, now: datetime) -> None:
         """Start following `followee`; following oneself is refused."""

@@ -1,10 +1,11 @@
-"""The `portico` command: `serve`, `db`, `config`."""
+"""The `portico` command: `serve`, `db`, `users`, `config`."""
 
 import typer
 
 from entrypoints.cli.config import config_app
 from entrypoints.cli.db import db_app
 from entrypoints.cli.serve import serve
+from entrypoints.cli.users import users_app
 
 app = typer.Typer(
     name="portico",
@@ -16,6 +17,7 @@ app = typer.Typer(
 app.command()(serve)
 app.add_typer(db_app, name="db")
 app.add_typer(config_app, name="config")
+app.add_typer(users_app, name="users")
 
 
 def main() -> None:

@@ -4,6 +4,9 @@ from datetime import timedelta
 
 from dishka import Provider, Scope, provide, provide_all
 
+from application.administration.ban_user import BanUser
+from application.administration.create_admin import CreateAdmin
+from application.administration.set_role import SetRole
 from application.health.check_readiness import CheckReadiness
 from application.identity.get_current_user import GetCurrentUser
 from application.identity.list_sessions import ListSessions
@@ -73,4 +76,7 @@ class UseCaseProvider(Provider):
         LogOutAll,
         ListSessions,
         RevokeSession,
+        CreateAdmin,
+        SetRole,
+        BanUser,
     )

@@ -1,0 +1,1 @@
+"""Operator actions on accounts: creating administrators, roles, bans."""

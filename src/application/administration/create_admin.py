@@ -1,0 +1,68 @@
+"""Use case: create an administrator account (operators, from the CLI)."""
+
+from dataclasses import dataclass, field
+
+from application.identity.errors import EmailTakenError, UsernameTakenError
+from application.ports.persistence import UnitOfWork, UserRepository
+from application.ports.security import PasswordHasher
+from application.ports.system import Clock, IdGenerator
+from domain.users.user import User
+from domain.users.values import Email, Password, Role, UserId, Username
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CreateAdminCommand:
+    """The new administrator's username, email and password."""
+
+    username: str
+    email: str
+    password: str = field(repr=False)
+
+
+class CreateAdmin:
+    """Register an account with the `admin` role.
+
+    Rules:
+    - The same username, email and password rules as any registration apply.
+    - Both `UserRegistered` and `UserRoleChanged` are written, so the audit trail shows
+      that the account was made an administrator.
+    """
+
+    def __init__(
+        self,
+        *,
+        uow: UnitOfWork,
+        users: UserRepository,
+        hasher: PasswordHasher,
+        clock: Clock,
+        ids: IdGenerator,
+    ) -> None:
+        self._uow = uow
+        self._users = users
+        self._hasher = hasher
+        self._clock = clock
+        self._ids = ids
+
+    async def __call__(self, command: CreateAdminCommand) -> UserId:
+        """Create the account and return its id."""
+        username = Username(command.username)
+        email = Email.parse(command.email)
+        password = Password.parse(command.password)
+        async with self._uow:
+            if await self._users.username_taken(username):
+                raise UsernameTakenError
+            if await self._users.get_by_email(email) is not None:
+                raise EmailTakenError
+            now = self._clock.now()
+            user = User.register(
+                id=UserId(self._ids.new_id()),
+                username=username,
+                email=email,
+                password_hash=await self._hasher.hash(password),
+                now=now,
+            )
+            user.assign_role(Role.ADMIN, now=now)
+            await self._users.add(user)
+            self._uow.track(user)
+            await self._uow.commit()
+        return user.id

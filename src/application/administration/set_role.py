@@ -1,0 +1,41 @@
+"""Use case: change a user's role (operators, from the CLI)."""
+
+from dataclasses import dataclass
+
+from application.common.errors import NotFoundError
+from application.ports.persistence import UnitOfWork, UserRepository
+from application.ports.system import Clock
+from domain.users.values import Role
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SetRoleCommand:
+    """Whose role, and the new one."""
+
+    username: str
+    role: Role
+
+
+class SetRole:
+    """Assign a role.
+
+    Rules:
+    - The user must exist.
+    - Access tokens already issued keep their old role until they expire (minutes).
+    """
+
+    def __init__(self, uow: UnitOfWork, users: UserRepository, clock: Clock) -> None:
+        self._uow = uow
+        self._users = users
+        self._clock = clock
+
+    async def __call__(self, command: SetRoleCommand) -> None:
+        """Store the new role."""
+        async with self._uow:
+            user = await self._users.get_by_username(command.username)
+            if user is None:
+                raise NotFoundError("not found", field="user")
+            user.assign_role(command.role, now=self._clock.now())
+            await self._users.save(user)
+            self._uow.track(user)
+            await self._uow.commit()
