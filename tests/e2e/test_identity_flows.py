@@ -1,0 +1,223 @@
+"""Identity against `portico serve` on PostgreSQL: sessions, bans, limits, permissions."""
+
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.support.network import free_port
+from tests.support.server import PORTICO, RunningServer, clean_env, portico_server, run_portico
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def env(migrated_url: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    data_dir = tmp_path_factory.mktemp("identity-data")
+    return clean_env(
+        DATABASE_URL=migrated_url, DATA_DIR=str(data_dir), RATE_LIMIT_AUTH_PER_IP="1000"
+    )
+
+
+@pytest.fixture(scope="module")
+def server(
+    env: dict[str, str], tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningServer]:
+    with portico_server(free_port(), env, tmp_path_factory.mktemp("identity")) as running:
+        yield running
+
+
+@pytest.fixture
+def api(server: RunningServer) -> Iterator[httpx.Client]:
+    with httpx.Client(base_url=server.base_url, timeout=10) as client:
+        yield client
+
+
+def new_user(api: httpx.Client) -> tuple[str, dict[str, Any]]:
+    name = f"u{uuid.uuid4().hex[:12]}"
+    body = {"user": {"username": name, "email": f"{name}@test.com", "password": "password123"}}
+    assert api.post("/api/users", json=body).status_code == 201
+    login = api.post(
+        "/api/users/login", json={"user": {"email": f"{name}@test.com", "password": "password123"}}
+    )
+    assert login.status_code == 200, login.text
+    return name, login.json()["user"] | {"cookie": login.headers["set-cookie"]}
+
+
+def auth(user: dict[str, Any]) -> dict[str, str]:
+    return {"Authorization": f"Token {user['token']}"}
+
+
+def refresh(api: httpx.Client, token: str) -> httpx.Response:
+    return api.post("/api/auth/refresh", json={"refreshToken": token})
+
+
+def test_login_sets_a_hardened_refresh_cookie(api: httpx.Client) -> None:
+    _, user = new_user(api)
+    cookie = user["cookie"].lower()
+    assert cookie.startswith("refresh_token=")
+    for attribute in ("httponly", "secure", "samesite=strict", "path=/api/auth"):
+        assert attribute in cookie
+    assert user["refreshToken"]
+
+
+def test_refresh_rotates_by_body_and_by_cookie(api: httpx.Client) -> None:
+    _, user = new_user(api)
+    rotated = refresh(api, user["refreshToken"])
+    assert rotated.status_code == 200
+    body = rotated.json()["user"]
+    assert body["refreshToken"] != user["refreshToken"]
+    by_cookie = api.post(
+        "/api/auth/refresh", headers={"Cookie": f"refresh_token={body['refreshToken']}"}
+    )
+    assert by_cookie.status_code == 200
+    assert api.get("/api/user", headers=auth(by_cookie.json()["user"])).status_code == 200
+
+
+def test_reusing_a_rotated_refresh_token_revokes_the_family(api: httpx.Client) -> None:
+    _, user = new_user(api)
+    rotated = refresh(api, user["refreshToken"]).json()["user"]
+    replay = refresh(api, user["refreshToken"])
+    assert replay.status_code == 401
+    assert replay.json() == {"errors": {"token": ["is invalid"]}}
+    assert refresh(api, rotated["refreshToken"]).status_code == 401
+
+
+def test_refresh_without_a_token_is_401(api: httpx.Client) -> None:
+    response = api.post("/api/auth/refresh")
+    assert response.status_code == 401
+    assert response.json() == {"errors": {"token": ["is missing"]}}
+
+
+def test_logout_ends_this_session_only(api: httpx.Client) -> None:
+    name, laptop = new_user(api)
+    phone = api.post(
+        "/api/users/login", json={"user": {"email": f"{name}@test.com", "password": "password123"}}
+    ).json()["user"]
+    response = api.post("/api/auth/logout", headers=auth(laptop))
+    assert response.status_code == 204
+    assert "refresh_token=" in response.headers["set-cookie"]
+    assert refresh(api, laptop["refreshToken"]).status_code == 401
+    assert refresh(api, phone["refreshToken"]).status_code == 200
+
+
+def test_logout_all_ends_every_session(api: httpx.Client) -> None:
+    name, first = new_user(api)
+    second = api.post(
+        "/api/users/login", json={"user": {"email": f"{name}@test.com", "password": "password123"}}
+    ).json()["user"]
+    assert api.post("/api/auth/logout-all", headers=auth(first)).status_code == 204
+    assert refresh(api, first["refreshToken"]).status_code == 401
+    assert refresh(api, second["refreshToken"]).status_code == 401
+
+
+def test_sessions_are_listed_and_revocable_by_their_owner_only(api: httpx.Client) -> None:
+    _, ada = new_user(api)
+    _, bob = new_user(api)
+    listed = api.get("/api/auth/sessions", headers=auth(ada))
+    assert listed.status_code == 200
+    (session,) = listed.json()["sessions"]
+    assert session["current"] is True
+    assert {"id", "device", "ip", "createdAt", "lastUsedAt"} <= set(session)
+    stolen = api.delete(f"/api/auth/sessions/{session['id']}", headers=auth(bob))
+    assert stolen.status_code == 404
+    assert stolen.json() == {"errors": {"session": ["not found"]}}
+    assert refresh(api, ada["refreshToken"]).status_code == 200
+    assert api.delete(f"/api/auth/sessions/{session['id']}", headers=auth(ada)).status_code == 204
+    assert api.get("/api/auth/sessions", headers=auth(ada)).json() == {"sessions": []}
+
+
+def test_session_routes_need_a_token(api: httpx.Client) -> None:
+    for method, path in [
+        ("POST", "/api/auth/logout"),
+        ("POST", "/api/auth/logout-all"),
+        ("GET", "/api/auth/sessions"),
+        ("DELETE", f"/api/auth/sessions/{uuid.uuid4()}"),
+    ]:
+        response = api.request(method, path)
+        assert response.status_code == 401, path
+        assert response.json() == {"errors": {"token": ["is missing"]}}
+
+
+def test_a_banned_user_cannot_sign_in_or_refresh(
+    api: httpx.Client, env: dict[str, str], tmp_path: Path
+) -> None:
+    name, user = new_user(api)
+    banned = run_portico("users", "ban", name, env=env, cwd=tmp_path)
+    assert banned.returncode == 0, banned.stderr
+    login = api.post(
+        "/api/users/login", json={"user": {"email": f"{name}@test.com", "password": "password123"}}
+    )
+    assert login.status_code == 403
+    assert login.json() == {"errors": {"account": ["is banned"]}}
+    assert refresh(api, user["refreshToken"]).status_code == 401
+    assert api.get("/api/user", headers=auth(user)).status_code == 401
+    assert run_portico("users", "unban", name, env=env, cwd=tmp_path).returncode == 0
+    again = api.post(
+        "/api/users/login", json={"user": {"email": f"{name}@test.com", "password": "password123"}}
+    )
+    assert again.status_code == 200
+
+
+def test_a_user_cannot_reach_another_users_account(api: httpx.Client) -> None:
+    ada_name, ada = new_user(api)
+    bob_name, _ = new_user(api)
+    changed = api.put("/api/user", json={"user": {"username": bob_name}}, headers=auth(ada))
+    assert changed.status_code == 409
+    mine = api.get("/api/user", headers=auth(ada)).json()["user"]
+    assert mine["username"] == ada_name
+
+
+def test_an_admin_created_from_the_cli_can_sign_in(
+    api: httpx.Client, env: dict[str, str], tmp_path: Path
+) -> None:
+    name = f"admin{uuid.uuid4().hex[:8]}"
+    created = run_portico_with_input(
+        [
+            "users",
+            "create-admin",
+            "--email",
+            f"{name}@test.com",
+            "--username",
+            name,
+            "--password-stdin",
+        ],
+        env,
+        tmp_path,
+        "a-long-admin-password\n",
+    )
+    assert created.returncode == 0, created.stderr
+    login = api.post(
+        "/api/users/login",
+        json={"user": {"email": f"{name}@test.com", "password": "a-long-admin-password"}},
+    )
+    assert login.status_code == 200
+    assert (
+        run_portico("users", "set-role", name, "moderator", env=env, cwd=tmp_path).returncode == 0
+    )
+
+
+def run_portico_with_input(
+    args: list[str], env: dict[str, str], cwd: Path, stdin: str
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [PORTICO, *args], env=env, cwd=cwd, input=stdin, capture_output=True, text=True, check=False
+    )
+
+
+def test_over_the_limit_is_429_with_retry_after(migrated_url: str, tmp_path: Path) -> None:
+    env = clean_env(DATABASE_URL=migrated_url, DATA_DIR=str(tmp_path), RATE_LIMIT_AUTH_PER_IP="5")
+    with (
+        portico_server(free_port(), env, tmp_path) as running,
+        httpx.Client(base_url=running.base_url) as api,
+    ):
+        body = {"user": {"email": "nobody@test.com", "password": "password123"}}
+        statuses = [api.post("/api/users/login", json=body).status_code for _ in range(6)]
+        assert statuses == [401] * 5 + [429]
+        limited = api.post("/api/users/login", json=body)
+        assert limited.status_code == 429
+        assert int(limited.headers["retry-after"]) >= 1
