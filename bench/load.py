@@ -35,9 +35,17 @@ class LoadResult:
         )
 
 
-async def _connection(host: str, port: int, path: str, stop_at: float, out: list[float]) -> int:
+def build_request(host: str, method: str, path: str, body: bytes | None) -> bytes:
+    head = f"{method} {path} HTTP/1.1\r\nHost: {host}\r\n"
+    if body is not None:
+        head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+    return head.encode() + b"\r\n" + (body or b"")
+
+
+async def _connection(
+    host: str, port: int, request: bytes, stop_at: float, out: list[float]
+) -> int:
     reader, writer = await asyncio.open_connection(host, port)
-    request = f"GET {path} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode()
     errors = 0
     try:
         while time.perf_counter() < stop_at:
@@ -58,13 +66,21 @@ async def _connection(host: str, port: int, path: str, stop_at: float, out: list
 
 
 async def run_load(
-    host: str, port: int, path: str, *, concurrency: int, seconds: float
+    host: str,
+    port: int,
+    path: str,
+    *,
+    concurrency: int,
+    seconds: float,
+    method: str = "GET",
+    body: bytes | None = None,
 ) -> LoadResult:
     latencies: list[float] = []
+    request = build_request(host, method, path, body)
     started = time.perf_counter()
     stop_at = started + seconds
     errors = await asyncio.gather(
-        *(_connection(host, port, path, stop_at, latencies) for _ in range(concurrency))
+        *(_connection(host, port, request, stop_at, latencies) for _ in range(concurrency))
     )
     elapsed = time.perf_counter() - started
     return LoadResult(len(latencies), sum(errors), elapsed, latencies)
