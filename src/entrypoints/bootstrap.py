@@ -134,8 +134,9 @@ def ensure_database_reachable(settings: Settings) -> None:
     if url is None:
         raise DatabaseUnreachableError("DATABASE_URL is not set")
 
+    container = make_container(settings)
+
     async def probe() -> None:
-        container = make_container(settings)
         try:
             await SqlDatabaseProbe(await container.get(AsyncEngine)).check()
         finally:

@@ -1,6 +1,9 @@
 """Identity against `portico serve` on PostgreSQL: sessions, bans, limits, permissions."""
 
+import email
+import email.policy
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -221,3 +224,54 @@ def test_over_the_limit_is_429_with_retry_after(migrated_url: str, tmp_path: Pat
         limited = api.post("/api/users/login", json=body)
         assert limited.status_code == 429
         assert int(limited.headers["retry-after"]) >= 1
+
+
+def mailed_token(
+    env: dict[str, str], address: str, subject: str = "Confirm your email address"
+) -> str:
+    """Wait for the server's file mailer to write that email to `address`; return its token."""
+    mail_dir = Path(env["DATA_DIR"]) / "mail"
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        for path in sorted(mail_dir.glob("*.eml"), key=lambda p: p.stat().st_mtime, reverse=True):
+            message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+            if message["To"] == address and message["Subject"] == subject:
+                body = message.get_body(preferencelist=("plain",))
+                assert body is not None
+                return str(body.get_content()).split("?token=", 1)[1].split()[0]
+        time.sleep(0.1)
+    raise AssertionError(f"no email to {address} in {mail_dir}")
+
+
+def test_email_verification_through_the_mailed_link(api: httpx.Client, env: dict[str, str]) -> None:
+    name, _ = new_user(api)
+    token = mailed_token(env, f"{name}@test.com")
+    assert api.post("/api/auth/verify-email", json={"token": token}).status_code == 204
+    again = api.post("/api/auth/verify-email", json={"token": token})
+    assert again.status_code == 422
+    assert again.json() == {"errors": {"token": ["is invalid or has expired"]}}
+
+
+def test_password_reset_end_to_end(api: httpx.Client, env: dict[str, str]) -> None:
+    name, user = new_user(api)
+    address = f"{name}@test.com"
+    unknown = api.post("/api/auth/password-reset", json={"email": f"ghost-{name}@test.com"})
+    known = api.post("/api/auth/password-reset", json={"email": address})
+    assert unknown.status_code == known.status_code == 202
+    assert unknown.json() == known.json()
+    token = mailed_token(env, address, subject="Reset your password")
+    confirmed = api.post(
+        "/api/auth/password-reset/confirm", json={"token": token, "password": "reset-password-9"}
+    )
+    assert confirmed.status_code == 204
+    assert refresh(api, user["refreshToken"]).status_code == 401
+    old = api.post("/api/users/login", json={"user": {"email": address, "password": "password123"}})
+    assert old.status_code == 401
+    new = api.post(
+        "/api/users/login", json={"user": {"email": address, "password": "reset-password-9"}}
+    )
+    assert new.status_code == 200
+    reused = api.post(
+        "/api/auth/password-reset/confirm", json={"token": token, "password": "another-one-99"}
+    )
+    assert reused.status_code == 422

@@ -28,6 +28,9 @@ EXPECTED_PUBLIC = {
     ("POST", "/api/users"),
     ("POST", "/api/users/login"),
     ("POST", "/api/auth/refresh"),
+    ("POST", "/api/auth/verify-email"),
+    ("POST", "/api/auth/password-reset"),
+    ("POST", "/api/auth/password-reset/confirm"),
     ("GET", "/api/profiles/{username:str}"),
 }
 

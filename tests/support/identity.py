@@ -1,9 +1,13 @@
 """The identity use cases wired on in-memory adapters, for fast tests of the core."""
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 
+from adapters.inprocess.task_queue import InProcessTaskQueue
 from adapters.memory.database import InMemoryDatabase
+from adapters.memory.mailer import InMemoryMailer
+from adapters.memory.one_time_tokens import InMemoryOneTimeTokenRepository
 from adapters.memory.rate_limiter import InMemoryRateLimiter
 from adapters.memory.security import (
     InMemoryPasswordHasher,
@@ -14,18 +18,28 @@ from adapters.memory.sessions import InMemorySessionRepository
 from adapters.memory.system import ManualClock, SequentialIdGenerator
 from adapters.memory.unit_of_work import InMemoryUnitOfWork
 from adapters.memory.users import InMemoryProfileReader, InMemoryUserRepository
+from adapters.templates.jinja import JinjaTemplateRenderer
 from application.common.identity import Identity
 from application.identity.authenticated_user import AuthenticatedUser
+from application.identity.confirm_password_reset import ConfirmPasswordReset
 from application.identity.get_current_user import GetCurrentUser
 from application.identity.list_sessions import ListSessions
 from application.identity.log_in import LogIn, LoginThrottle
 from application.identity.log_out import LogOut
 from application.identity.log_out_all import LogOutAll
+from application.identity.one_time_tokens import OneTimeTokenPolicy
 from application.identity.refresh_session import RefreshSession
 from application.identity.register_user import RegisterUser, RegisterUserCommand
+from application.identity.request_password_reset import RequestPasswordReset, ResetThrottle
 from application.identity.revoke_session import RevokeSession
 from application.identity.session_policy import SessionPolicy
 from application.identity.update_user import UpdateUser
+from application.identity.verify_email import VerifyEmail
+from application.notifications.send_templated_email import (
+    SEND_TEMPLATED_EMAIL,
+    SendTemplatedEmail,
+    SendTemplatedEmailCommand,
+)
 from application.ports.security import RateLimit, RateLimiter
 from application.profiles.follow_user import FollowUser
 from application.profiles.get_profile import GetProfile
@@ -49,6 +63,15 @@ class IdentityWorld:
         self.sessions = InMemorySessionRepository(self.database)
         self.secrets = SequentialSecretTokens()
         self.session_policy = SessionPolicy(refresh_ttl=timedelta(days=30))
+        self.one_time_tokens = InMemoryOneTimeTokenRepository(self.database)
+        self.mailer = InMemoryMailer()
+        self.queue = InProcessTaskQueue(self._run_job, first_delay_seconds=0.01)
+        self.token_policy = OneTimeTokenPolicy(
+            verification_ttl=timedelta(hours=48),
+            reset_ttl=timedelta(hours=1),
+            public_url="https://portico.test",
+        )
+        self.reset_throttle = ResetThrottle(per_account=RateLimit(limit=5, window_seconds=3600))
         self.throttle = LoginThrottle(
             failures=RateLimit(limit=10, window_seconds=900), fail_open=False
         )
@@ -64,7 +87,56 @@ class IdentityWorld:
             tokens=self.tokens,
             clock=self.clock,
             ids=self.ids,
+            one_time_tokens=self.one_time_tokens,
+            secrets=self.secrets,
+            queue=self.queue,
+            token_policy=self.token_policy,
         )
+
+    def verify_email(self) -> VerifyEmail:
+        return VerifyEmail(
+            uow=self.uow(),
+            users=self.users,
+            tokens=self.one_time_tokens,
+            secrets=self.secrets,
+            clock=self.clock,
+        )
+
+    def request_password_reset(self) -> RequestPasswordReset:
+        return RequestPasswordReset(
+            uow=self.uow(),
+            users=self.users,
+            tokens=self.one_time_tokens,
+            secrets=self.secrets,
+            queue=self.queue,
+            limiter=self.limiter,
+            throttle=self.reset_throttle,
+            policy=self.token_policy,
+            clock=self.clock,
+        )
+
+    def confirm_password_reset(self) -> ConfirmPasswordReset:
+        return ConfirmPasswordReset(
+            uow=self.uow(),
+            users=self.users,
+            sessions=self.sessions,
+            tokens=self.one_time_tokens,
+            secrets=self.secrets,
+            hasher=self.hasher,
+            clock=self.clock,
+        )
+
+    async def _run_job(self, task: str, payload: Mapping[str, str]) -> None:
+        assert task == SEND_TEMPLATED_EMAIL
+        await SendTemplatedEmail(JinjaTemplateRenderer(), self.mailer)(
+            SendTemplatedEmailCommand.from_payload(payload)
+        )
+
+    async def mailed_token(self, address: str) -> str:
+        """Run the queued jobs, then read the token from the newest email to `address`."""
+        await self.queue.drain()
+        text = self.mailer.last_to(address).text
+        return text.split("?token=", 1)[1].split()[0]
 
     def log_in(self) -> LogIn:
         return LogIn(

@@ -111,3 +111,17 @@ retired_refresh_tokens = sa.Table(
     sa.Index("ix_retired_refresh_tokens_session_id", "session_id"),
     comment="Hashes of rotated refresh tokens, kept to detect their reuse.",
 )
+
+one_time_tokens = sa.Table(
+    "one_time_tokens",
+    metadata,
+    sa.Column("token_hash", sa.String(128), primary_key=True),
+    sa.Column("user_id", sa.Uuid, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("purpose", sa.String(32), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),
+    sa.CheckConstraint("purpose IN ('verify_email', 'reset_password')", name="purpose"),
+    sa.Index("ix_one_time_tokens_user_id", "user_id"),
+    comment="Single-use email verification and password reset tokens, stored as fingerprints.",
+)

@@ -4,9 +4,12 @@ from dataclasses import dataclass, field
 
 from application.identity.authenticated_user import AuthenticatedUser
 from application.identity.errors import EmailTakenError, UsernameTakenError
-from application.ports.persistence import UnitOfWork, UserRepository
-from application.ports.security import PasswordHasher, TokenIssuer
+from application.identity.one_time_tokens import OneTimeTokenPolicy, issue_token, send_after_commit
+from application.ports.messaging import TaskQueue
+from application.ports.persistence import OneTimeTokenRepository, UnitOfWork, UserRepository
+from application.ports.security import PasswordHasher, SecretTokens, TokenIssuer
 from application.ports.system import Clock, IdGenerator
+from domain.users.one_time_token import TokenPurpose
 from domain.users.user import User
 from domain.users.values import Email, Password, UserId, Username
 
@@ -28,6 +31,7 @@ class RegisterUser:
     - The username must be free, ignoring case; the email must be free after normalizing.
     - The password is hashed before anything is stored; the plain text is never kept.
     - The new account has the `user` role; `UserRegistered` is written with it.
+    - A verification link is mailed once the account is committed.
     """
 
     def __init__(
@@ -39,7 +43,15 @@ class RegisterUser:
         tokens: TokenIssuer,
         clock: Clock,
         ids: IdGenerator,
+        one_time_tokens: OneTimeTokenRepository,
+        secrets: SecretTokens,
+        queue: TaskQueue,
+        token_policy: OneTimeTokenPolicy,
     ) -> None:
+        self._one_time_tokens = one_time_tokens
+        self._secrets = secrets
+        self._queue = queue
+        self._token_policy = token_policy
         self._uow = uow
         self._users = users
         self._hasher = hasher
@@ -65,7 +77,16 @@ class RegisterUser:
                 now=self._clock.now(),
             )
             await self._users.add(user)
+            verification = await issue_token(
+                user=user,
+                purpose=TokenPurpose.VERIFY_EMAIL,
+                tokens=self._one_time_tokens,
+                secrets=self._secrets,
+                policy=self._token_policy,
+                clock=self._clock,
+            )
             self._uow.track(user)
             await self._uow.commit()
+        await send_after_commit(self._queue, verification)
         token = self._tokens.issue_access_token(user_id=user.id, role=user.role)
         return AuthenticatedUser.of(user, token)

@@ -9,6 +9,7 @@ from uuid import UUID
 
 from application.common.outbox import OutboxMessage
 from domain.shared.aggregate import AggregateRoot
+from domain.users.one_time_token import OneTimeToken, TokenPurpose
 from domain.users.session import Session
 from domain.users.user import User
 from domain.users.values import Email, UserId, Username
@@ -147,4 +148,21 @@ class SessionRepository(Protocol):
 
     async def revoke_all_for_user(self, user_id: UserId, *, at: datetime, reason: str) -> int:
         """Revoke every active session of the user; return how many were."""
+        ...
+
+
+class OneTimeTokenRepository(Protocol):
+    """Single-use tokens for email verification and password reset."""
+
+    async def add(self, token: OneTimeToken) -> None:
+        """Store a new token."""
+        ...
+
+    async def consume(
+        self, token_hash: str, purpose: TokenPurpose, *, now: datetime
+    ) -> OneTimeToken | None:
+        """Mark the token used and return it, if it exists, has this purpose and is usable.
+
+        At most one caller can consume a token, even when two race.
+        """
         ...

@@ -75,3 +75,10 @@ class UserUnbanned(UserEvent):
     """The ban was lifted."""
 
     event_type: ClassVar[str] = "user.unbanned"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EmailVerified(UserEvent):
+    """The user proved they own their email address."""
+
+    event_type: ClassVar[str] = "user.email_verified"

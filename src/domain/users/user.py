@@ -6,6 +6,7 @@ from typing import Self
 from domain.shared.aggregate import AggregateRoot
 from domain.shared.errors import DomainError
 from domain.users.events import (
+    EmailVerified,
     PasswordChanged,
     UserBanned,
     UserFollowed,
@@ -138,6 +139,14 @@ class User(AggregateRoot):
     def rehash_password(self, password_hash: str) -> None:
         """Store a stronger hash of the same password; nothing the user did, so no event."""
         self.password_hash = password_hash
+
+    def verify_email(self, *, now: datetime) -> None:
+        """Record that the current email was proven; idempotent."""
+        if self.email_verified_at is not None:
+            return
+        self.email_verified_at = now
+        self.updated_at = now
+        self.record(EmailVerified(aggregate_id=str(self.id), occurred_at=now))
 
     def assign_role(self, role: Role, *, now: datetime) -> None:
         """Give the user another role; say so when it changes."""

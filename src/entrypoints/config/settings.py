@@ -49,6 +49,10 @@ class AppSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
         int,
         from_env("MAX_REQUEST_BODY_BYTES", "Larger request bodies get 413.", ge=1024, le=1 << 30),
     ] = 1_048_576
+    public_url: Annotated[
+        str,
+        from_env("APP_PUBLIC_URL", "Where users reach the service; emailed links start here."),
+    ] = "http://127.0.0.1:8000"
     readiness_timeout_seconds: Annotated[
         float,
         from_env(
@@ -117,6 +121,14 @@ class AuthSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
             le=31_536_000,
         ),
     ] = 2_592_000
+    email_verification_ttl_seconds: Annotated[
+        int,
+        from_env("EMAIL_VERIFICATION_TTL_SECONDS", "Verification links expire after this.", ge=300),
+    ] = 172_800
+    password_reset_ttl_seconds: Annotated[
+        int,
+        from_env("PASSWORD_RESET_TTL_SECONDS", "Reset links expire after this.", ge=300, le=86_400),
+    ] = 3_600
     access_token_ttl_seconds: Annotated[
         int,
         from_env("ACCESS_TOKEN_TTL_SECONDS", "Access token lifetime.", ge=60, le=86_400),
@@ -162,6 +174,13 @@ class MailSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
         str | None, from_env("SMTP_HOST", "SMTP relay host; when set, /health/ready probes it.")
     ] = None
     smtp_port: Annotated[Port, from_env("SMTP_PORT", "SMTP relay port.")] = 587
+    sender: Annotated[str, from_env("MAIL_FROM", "The From address of every email.")] = (
+        "Portico <no-reply@portico.local>"
+    )
+    file_dir: Annotated[
+        str | None,
+        from_env("MAIL_FILE_DIR", "Where emails are written as .eml files; default DATA_DIR/mail."),
+    ] = None
 
 
 class KafkaSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -208,6 +227,12 @@ class RateLimitSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknow
     failed_logins_window_seconds: Annotated[
         int, from_env("RATE_LIMIT_FAILED_LOGINS_WINDOW_SECONDS", "That window.", ge=1)
     ] = 900
+    password_resets_per_account: Annotated[
+        int, from_env("RATE_LIMIT_PASSWORD_RESETS", "Reset links per email per window.", ge=1)
+    ] = 5
+    password_resets_window_seconds: Annotated[
+        int, from_env("RATE_LIMIT_PASSWORD_RESETS_WINDOW_SECONDS", "That window.", ge=1)
+    ] = 3_600
     fail_open: Annotated[
         bool,
         from_env("RATE_LIMIT_FAIL_OPEN", "When the limiter's store is down, let requests pass."),

@@ -14,6 +14,7 @@ from loguru import logger
 from application.ports.health import HealthProbe
 from entrypoints.config.settings import Settings
 from entrypoints.http.auth import PUBLIC, authenticate
+from entrypoints.http.controllers.account_recovery import AccountRecoveryController
 from entrypoints.http.controllers.docs import ApiReferencePlugin, api_reference
 from entrypoints.http.controllers.health import HealthController
 from entrypoints.http.controllers.profiles import ProfilesController
@@ -58,6 +59,7 @@ def create_app(
             UsersController,
             ProfilesController,
             SessionsController,
+            AccountRecoveryController,
             api_reference,
             *extra_handlers,
         ],

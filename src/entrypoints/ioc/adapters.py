@@ -18,6 +18,7 @@ from adapters.security.secret_tokens import HmacSecretTokens
 from adapters.smtp.health import SmtpProbe
 from adapters.sqlalchemy.engine import create_engine
 from adapters.sqlalchemy.health import SqlDatabaseProbe
+from adapters.sqlalchemy.one_time_tokens import SqlOneTimeTokenRepository
 from adapters.sqlalchemy.outbox import SqlOutboxReader
 from adapters.sqlalchemy.sessions import SqlSessionRepository
 from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
@@ -26,6 +27,7 @@ from adapters.system.clock import SystemClock
 from adapters.system.uuid7 import Uuid7Generator
 from application.ports.health import HealthProbe
 from application.ports.persistence import (
+    OneTimeTokenRepository,
     OutboxReader,
     ProfileReader,
     SessionRepository,
@@ -76,6 +78,9 @@ class DatabaseProvider(Provider):
     outbox_reader = provide(SqlOutboxReader, provides=OutboxReader, scope=Scope.REQUEST)
     users = provide(SqlUserRepository, provides=UserRepository, scope=Scope.REQUEST)
     sessions = provide(SqlSessionRepository, provides=SessionRepository, scope=Scope.REQUEST)
+    one_time_tokens = provide(
+        SqlOneTimeTokenRepository, provides=OneTimeTokenRepository, scope=Scope.REQUEST
+    )
     profiles = provide(SqlProfileReader, provides=ProfileReader, scope=Scope.REQUEST)
 
 

@@ -8,16 +8,21 @@ from application.administration.ban_user import BanUser
 from application.administration.create_admin import CreateAdmin
 from application.administration.set_role import SetRole
 from application.health.check_readiness import CheckReadiness
+from application.identity.confirm_password_reset import ConfirmPasswordReset
 from application.identity.get_current_user import GetCurrentUser
 from application.identity.list_sessions import ListSessions
 from application.identity.log_in import LogIn, LoginThrottle
 from application.identity.log_out import LogOut
 from application.identity.log_out_all import LogOutAll
+from application.identity.one_time_tokens import OneTimeTokenPolicy
 from application.identity.refresh_session import RefreshSession
 from application.identity.register_user import RegisterUser
+from application.identity.request_password_reset import RequestPasswordReset, ResetThrottle
 from application.identity.revoke_session import RevokeSession
 from application.identity.session_policy import SessionPolicy
 from application.identity.update_user import UpdateUser
+from application.identity.verify_email import VerifyEmail
+from application.notifications.send_templated_email import SendTemplatedEmail
 from application.ports.security import RateLimit
 from application.profiles.follow_user import FollowUser
 from application.profiles.get_profile import GetProfile
@@ -47,6 +52,26 @@ class PolicyProvider(Provider):
     def session_policy(self, settings: Settings) -> SessionPolicy:
         """How long sessions last."""
         return SessionPolicy(refresh_ttl=timedelta(seconds=settings.auth.refresh_token_ttl_seconds))
+
+    @provide
+    def one_time_token_policy(self, settings: Settings) -> OneTimeTokenPolicy:
+        """Link lifetimes, and where links point."""
+        return OneTimeTokenPolicy(
+            verification_ttl=timedelta(seconds=settings.auth.email_verification_ttl_seconds),
+            reset_ttl=timedelta(seconds=settings.auth.password_reset_ttl_seconds),
+            public_url=settings.app.public_url,
+        )
+
+    @provide
+    def reset_throttle(self, settings: Settings) -> ResetThrottle:
+        """Reset links per email per window."""
+        limits = settings.rate_limit
+        return ResetThrottle(
+            per_account=RateLimit(
+                limit=limits.password_resets_per_account,
+                window_seconds=limits.password_resets_window_seconds,
+            )
+        )
 
     @provide
     def edge_rate_limits(self, settings: Settings) -> EdgeRateLimits:
@@ -79,4 +104,8 @@ class UseCaseProvider(Provider):
         CreateAdmin,
         SetRole,
         BanUser,
+        VerifyEmail,
+        RequestPasswordReset,
+        ConfirmPasswordReset,
+        SendTemplatedEmail,
     )

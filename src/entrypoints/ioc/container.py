@@ -13,6 +13,7 @@ from entrypoints.ioc.adapters import (
 )
 from entrypoints.ioc.application import PolicyProvider, UseCaseProvider
 from entrypoints.ioc.config import ConfigProvider
+from entrypoints.ioc.delivery import DeliveryProvider, TaskQueueProvider
 
 
 def default_providers() -> list[Provider]:
@@ -25,6 +26,8 @@ def default_providers() -> list[Provider]:
         SecurityProvider(),
         RateLimitProvider(),
         HealthProvider(),
+        DeliveryProvider(),
+        TaskQueueProvider(),
         PolicyProvider(),
         UseCaseProvider(),
     ]

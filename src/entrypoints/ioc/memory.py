@@ -5,12 +5,14 @@ from collections.abc import Sequence
 from dishka import Provider, Scope, provide
 
 from adapters.memory.database import InMemoryDatabase
+from adapters.memory.one_time_tokens import InMemoryOneTimeTokenRepository
 from adapters.memory.outbox import InMemoryOutboxReader
 from adapters.memory.sessions import InMemorySessionRepository
 from adapters.memory.unit_of_work import InMemoryUnitOfWork
 from adapters.memory.users import InMemoryProfileReader, InMemoryUserRepository
 from application.ports.health import HealthProbe
 from application.ports.persistence import (
+    OneTimeTokenRepository,
     OutboxReader,
     ProfileReader,
     SessionRepository,
@@ -54,4 +56,10 @@ class InMemoryPersistenceProvider(Provider):
     )
     sessions = provide(
         InMemorySessionRepository, provides=SessionRepository, scope=Scope.REQUEST, override=True
+    )
+    one_time_tokens = provide(
+        InMemoryOneTimeTokenRepository,
+        provides=OneTimeTokenRepository,
+        scope=Scope.REQUEST,
+        override=True,
     )

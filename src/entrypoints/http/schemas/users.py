@@ -129,3 +129,28 @@ class SessionsResponse(msgspec.Struct, kw_only=True):
     """``{"sessions": [...]}``, newest first."""
 
     sessions: list[SessionItem]
+
+
+class VerificationRequest(Struct):
+    """``{"token": "..."}`` from the verification email."""
+
+    token: Annotated[str, Meta(max_length=512)]
+
+
+class PasswordResetRequest(Struct):
+    """``{"email": "..."}``."""
+
+    email: Text
+
+
+class PasswordResetConfirmation(Struct):
+    """``{"token": "...", "password": "..."}``."""
+
+    token: Annotated[str, Meta(max_length=512)]
+    password: Text
+
+
+class Accepted(msgspec.Struct, kw_only=True):
+    """A request taken in, whose outcome is not disclosed."""
+
+    status: str = "accepted"

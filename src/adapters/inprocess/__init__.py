@@ -1,0 +1,1 @@
+"""Adapters that run work inside the API process: jobs, in embedded mode."""

@@ -1,0 +1,49 @@
+"""Runs jobs as background tasks of the current process, with retries."""
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+
+_log = logging.getLogger(__name__)
+
+Runner = Callable[[str, Mapping[str, str]], Awaitable[None]]
+
+
+class InProcessTaskQueue:
+    """The `TaskQueue` port without a broker: each job runs as an asyncio task.
+
+    A failing job is retried with exponential backoff, up to `attempts` times, then logged
+    and dropped. Jobs do not survive a restart; the Redis-backed queue does.
+    """
+
+    def __init__(self, run: Runner, *, attempts: int = 3, first_delay_seconds: float = 1.0) -> None:
+        self._run = run
+        self._attempts = attempts
+        self._first_delay = first_delay_seconds
+        self._pending: set[asyncio.Task[None]] = set()
+
+    async def enqueue(self, task: str, payload: Mapping[str, str]) -> None:
+        """Start the job in the background and return at once."""
+        job = asyncio.create_task(self._attempt(task, dict(payload)), name=f"job:{task}")
+        self._pending.add(job)
+        job.add_done_callback(self._pending.discard)
+
+    async def drain(self) -> None:
+        """Wait for every job started so far (shutdown, tests)."""
+        while self._pending:
+            await asyncio.gather(*list(self._pending), return_exceptions=True)
+
+    async def _attempt(self, task: str, payload: Mapping[str, str]) -> None:
+        delay = self._first_delay
+        for attempt in range(1, self._attempts + 1):
+            try:
+                await self._run(task, payload)
+            except Exception:  # noqa: BLE001 - any failure of a job means "retry"
+                if attempt == self._attempts:
+                    _log.exception("job %s failed %d times; giving up", task, attempt)
+                    return
+                _log.warning("job %s failed (attempt %d); retrying in %.1fs", task, attempt, delay)
+                await asyncio.sleep(delay)
+                delay *= 2
+            else:
+                return

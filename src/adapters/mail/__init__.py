@@ -1,0 +1,1 @@
+"""Mailers that need no mail server: files for development, memory for tests."""

@@ -1,0 +1,34 @@
+"""One-time tokens in the in-memory database."""
+
+import copy
+from datetime import datetime
+
+from adapters.memory.database import InMemoryDatabase
+from domain.users.one_time_token import OneTimeToken, TokenPurpose
+
+ONE_TIME_TOKENS = "one_time_tokens"
+
+
+class InMemoryOneTimeTokenRepository:
+    """The `OneTimeTokenRepository` port over the in-memory database."""
+
+    def __init__(self, database: InMemoryDatabase) -> None:
+        self._database = database
+
+    @property
+    def _tokens(self) -> dict[str, OneTimeToken]:
+        return self._database.table(ONE_TIME_TOKENS)
+
+    async def add(self, token: OneTimeToken) -> None:
+        """Store a copy."""
+        self._tokens[token.token_hash] = copy.copy(token)
+
+    async def consume(
+        self, token_hash: str, purpose: TokenPurpose, *, now: datetime
+    ) -> OneTimeToken | None:
+        """Mark used and return it, if usable for this purpose."""
+        token = self._tokens.get(token_hash)
+        if token is None or token.purpose is not purpose or not token.usable(now):
+            return None
+        token.used_at = now
+        return copy.copy(token)

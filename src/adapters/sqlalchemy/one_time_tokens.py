@@ -1,0 +1,56 @@
+"""One-time tokens in PostgreSQL."""
+
+from datetime import datetime
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from adapters.sqlalchemy.tables import one_time_tokens
+from domain.users.one_time_token import OneTimeToken, TokenPurpose
+from domain.users.values import UserId
+
+
+class SqlOneTimeTokenRepository:
+    """The `OneTimeTokenRepository` port on PostgreSQL."""
+
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def add(self, token: OneTimeToken) -> None:
+        """Insert the token."""
+        await self._connection.execute(
+            sa.insert(one_time_tokens).values(
+                token_hash=token.token_hash,
+                user_id=token.user_id.value,
+                purpose=token.purpose.value,
+                created_at=token.created_at,
+                expires_at=token.expires_at,
+            )
+        )
+
+    async def consume(
+        self, token_hash: str, purpose: TokenPurpose, *, now: datetime
+    ) -> OneTimeToken | None:
+        """One conditional UPDATE ... RETURNING: only one racing caller can win."""
+        statement = (
+            sa.update(one_time_tokens)
+            .where(
+                one_time_tokens.c.token_hash == token_hash,
+                one_time_tokens.c.purpose == purpose.value,
+                one_time_tokens.c.used_at.is_(None),
+                one_time_tokens.c.expires_at > now,
+            )
+            .values(used_at=now)
+            .returning(one_time_tokens)
+        )
+        row = (await self._connection.execute(statement)).mappings().first()
+        if row is None:
+            return None
+        return OneTimeToken(
+            token_hash=row["token_hash"],
+            user_id=UserId(row["user_id"]),
+            purpose=TokenPurpose(row["purpose"]),
+            created_at=row["created_at"],
+            expires_at=row["expires_at"],
+            used_at=row["used_at"],
+        )

@@ -1,0 +1,54 @@
+"""Job: render an email template and send it."""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from application.ports.delivery import EmailMessage, Mailer, TemplateRenderer
+
+SEND_TEMPLATED_EMAIL = "send_templated_email"
+"""The task name under which this job is enqueued."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SendTemplatedEmailCommand:
+    """Whom to write to, with which template and values."""
+
+    to: str
+    template: str
+    context: Mapping[str, str] = field(repr=False)
+
+    def as_payload(self) -> dict[str, str]:
+        """The flat payload a task queue carries."""
+        return {
+            "to": self.to,
+            "template": self.template,
+            **{f"ctx.{k}": v for k, v in self.context.items()},
+        }
+
+    @classmethod
+    def from_payload(cls, payload: Mapping[str, str]) -> "SendTemplatedEmailCommand":
+        """Rebuild the command a worker received."""
+        context = {k.removeprefix("ctx."): v for k, v in payload.items() if k.startswith("ctx.")}
+        return cls(to=payload["to"], template=payload["template"], context=context)
+
+
+class SendTemplatedEmail:
+    """Render and send one email.
+
+    Rules:
+    - Bodies come from templates, never from strings in code; HTML is escaped.
+    - A failure to send propagates, so the queue can retry the job.
+    """
+
+    def __init__(self, renderer: TemplateRenderer, mailer: Mailer) -> None:
+        self._renderer = renderer
+        self._mailer = mailer
+
+    async def __call__(self, command: SendTemplatedEmailCommand) -> None:
+        """Render, then send."""
+        rendered = self._renderer.render_email(command.template, command.context)
+        await self._mailer.send(
+            EmailMessage(
+                to=command.to, subject=rendered.subject, text=rendered.text, html=rendered.html
+            )
+        )

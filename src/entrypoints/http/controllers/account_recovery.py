@@ -1,0 +1,73 @@
+"""Email verification and password reset, under /api/auth."""
+
+from dishka.integrations.litestar import FromDishka, inject
+from litestar import Controller, post
+from litestar.params import JSONBody
+from litestar.status_codes import HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
+
+from application.identity.confirm_password_reset import (
+    ConfirmPasswordReset,
+    ConfirmPasswordResetCommand,
+)
+from application.identity.request_password_reset import (
+    RequestPasswordReset,
+    RequestPasswordResetCommand,
+)
+from application.identity.verify_email import VerifyEmail, VerifyEmailCommand
+from entrypoints.http.rate_limits import auth_route
+from entrypoints.http.schemas.users import (
+    Accepted,
+    PasswordResetConfirmation,
+    PasswordResetRequest,
+    VerificationRequest,
+)
+
+
+class AccountRecoveryController(Controller):
+    """Prove an email address; reset a forgotten password."""
+
+    path = "/api/auth"
+    tags = ["account recovery"]  # noqa: RUF012 - Litestar reads this class attribute
+
+    @post(
+        "/verify-email", status_code=HTTP_204_NO_CONTENT, opt=auth_route(), summary="Verify email"
+    )
+    @inject
+    async def verify_email(
+        self, data: JSONBody[VerificationRequest], verify_email: FromDishka[VerifyEmail]
+    ) -> None:
+        """Spend the token mailed at registration; 422 when it is used, expired or unknown."""
+        await verify_email(VerifyEmailCommand(token=data.token))
+
+    @post(
+        "/password-reset",
+        status_code=HTTP_202_ACCEPTED,
+        opt=auth_route(),
+        summary="Ask for a reset",
+    )
+    @inject
+    async def request_reset(
+        self,
+        data: JSONBody[PasswordResetRequest],
+        request_password_reset: FromDishka[RequestPasswordReset],
+    ) -> Accepted:
+        """Mail a reset link if the account exists; the answer never says whether it does."""
+        await request_password_reset(RequestPasswordResetCommand(email=data.email))
+        return Accepted()
+
+    @post(
+        "/password-reset/confirm",
+        status_code=HTTP_204_NO_CONTENT,
+        opt=auth_route(),
+        summary="Reset the password",
+    )
+    @inject
+    async def confirm_reset(
+        self,
+        data: JSONBody[PasswordResetConfirmation],
+        confirm_password_reset: FromDishka[ConfirmPasswordReset],
+    ) -> None:
+        """Set the new password and sign out every session."""
+        await confirm_password_reset(
+            ConfirmPasswordResetCommand(token=data.token, password=data.password)
+        )

@@ -1,0 +1,107 @@
+"""The `OneTimeTokenRepository` contract, on the memory and PostgreSQL adapters."""
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+import pytest
+
+from adapters.memory.database import InMemoryDatabase
+from adapters.memory.one_time_tokens import InMemoryOneTimeTokenRepository
+from adapters.memory.users import InMemoryUserRepository
+from adapters.sqlalchemy.one_time_tokens import SqlOneTimeTokenRepository
+from adapters.sqlalchemy.users import SqlUserRepository
+from application.ports.persistence import OneTimeTokenRepository
+from domain.users.one_time_token import OneTimeToken, TokenPurpose
+from domain.users.user import User
+from domain.users.values import Email, UserId, Username
+from tests.support.postgres import engine_for_tests, truncate_all
+
+NOW = datetime(2026, 7, 1, tzinfo=UTC)
+ADA = UserId(UUID(int=1))
+
+
+def token(token_hash: str, purpose: TokenPurpose = TokenPurpose.VERIFY_EMAIL) -> OneTimeToken:
+    return OneTimeToken.issue(
+        token_hash=token_hash, user_id=ADA, purpose=purpose, now=NOW, ttl=timedelta(hours=1)
+    )
+
+
+@pytest.fixture(params=["memory", pytest.param("sqlalchemy", marks=pytest.mark.integration)])
+async def tokens(request: pytest.FixtureRequest) -> AsyncIterator[OneTimeTokenRepository]:
+    async with AsyncExitStack() as stack:
+        if request.param == "memory":
+            database = InMemoryDatabase()
+            users = InMemoryUserRepository(database)
+            repository: OneTimeTokenRepository = InMemoryOneTimeTokenRepository(database)
+        else:
+            engine = engine_for_tests(request.getfixturevalue("migrated_url"))
+            stack.push_async_callback(engine.dispose)
+            stack.push_async_callback(truncate_all, engine)
+            connection = await stack.enter_async_context(engine.connect())
+            await connection.begin()
+            users, repository = SqlUserRepository(connection), SqlOneTimeTokenRepository(connection)  # type: ignore[assignment]
+        await users.add(
+            User.register(
+                id=ADA,
+                username=Username("ada"),
+                email=Email.parse("ada@t.co"),
+                password_hash="h",
+                now=NOW,
+            )
+        )
+        yield repository
+
+
+async def test_a_token_is_consumed_exactly_once(tokens: OneTimeTokenRepository) -> None:
+    await tokens.add(token("h1"))
+    used = await tokens.consume("h1", TokenPurpose.VERIFY_EMAIL, now=NOW + timedelta(minutes=1))
+    assert used is not None
+    assert (used.user_id, used.used_at) == (ADA, NOW + timedelta(minutes=1))
+    assert await tokens.consume("h1", TokenPurpose.VERIFY_EMAIL, now=NOW) is None
+
+
+async def test_a_token_serves_only_its_purpose(tokens: OneTimeTokenRepository) -> None:
+    await tokens.add(token("h1", TokenPurpose.RESET_PASSWORD))
+    assert await tokens.consume("h1", TokenPurpose.VERIFY_EMAIL, now=NOW) is None
+    assert await tokens.consume("h1", TokenPurpose.RESET_PASSWORD, now=NOW) is not None
+
+
+async def test_an_expired_or_unknown_token_is_not_consumed(tokens: OneTimeTokenRepository) -> None:
+    await tokens.add(token("h1"))
+    assert (
+        await tokens.consume("h1", TokenPurpose.VERIFY_EMAIL, now=NOW + timedelta(hours=2)) is None
+    )
+    assert await tokens.consume("nope", TokenPurpose.VERIFY_EMAIL, now=NOW) is None
+
+
+@pytest.mark.integration
+async def test_racing_consumers_on_postgres_have_one_winner(migrated_url: str) -> None:
+    engine = engine_for_tests(migrated_url)
+    try:
+        async with engine.begin() as connection:
+            await SqlUserRepository(connection).add(
+                User.register(
+                    id=ADA,
+                    username=Username("ada"),
+                    email=Email.parse("ada@t.co"),
+                    password_hash="h",
+                    now=NOW,
+                )
+            )
+            await SqlOneTimeTokenRepository(connection).add(token("race"))
+
+        async def consume() -> bool:
+            async with engine.begin() as connection:
+                won = await SqlOneTimeTokenRepository(connection).consume(
+                    "race", TokenPurpose.VERIFY_EMAIL, now=NOW
+                )
+                return won is not None
+
+        results = await asyncio.gather(*(consume() for _ in range(5)))
+        assert sum(results) == 1
+    finally:
+        await truncate_all(engine)
+        await engine.dispose()

@@ -1,0 +1,147 @@
+"""Email verification and password reset on in-memory adapters."""
+
+from datetime import timedelta
+
+import pytest
+from jinja2 import UndefinedError
+
+from adapters.templates.jinja import JinjaTemplateRenderer
+from application.common.errors import (
+    AuthenticationRequiredError,
+    InvalidCredentialsError,
+    InvalidInputError,
+    TooManyRequestsError,
+)
+from application.identity.confirm_password_reset import ConfirmPasswordResetCommand
+from application.identity.log_in import LogInCommand
+from application.identity.refresh_session import RefreshSessionCommand
+from application.identity.request_password_reset import RequestPasswordResetCommand
+from application.identity.verify_email import VerifyEmailCommand
+from domain.shared.errors import DomainError
+from tests.support.identity import IdentityWorld
+
+
+@pytest.fixture
+async def world() -> IdentityWorld:
+    world = IdentityWorld()
+    await world.register("ada")
+    return world
+
+
+async def test_registration_mails_a_templated_verification_link(world) -> None:
+    await world.queue.drain()
+    message = world.mailer.last_to("ada@test.com")
+    assert message.subject == "Confirm your email address"
+    assert "https://portico.test/verify-email?token=" in message.text
+    assert "Hello ada" in message.html
+    assert "expires in 48 hours" in message.text
+
+
+def test_html_bodies_escape_values_and_text_bodies_keep_them() -> None:
+    rendered = JinjaTemplateRenderer().render_email(
+        "verify_email",
+        {
+            "username": "<b>x</b>",
+            "token": "t&k",
+            "link": "https://x.test/?a=1&b=2",
+            "valid_hours": "1",
+        },
+    )
+    assert "&lt;b&gt;x&lt;/b&gt;" in rendered.html
+    assert "https://x.test/?a=1&amp;b=2" in rendered.html
+    assert "<b>x</b>" in rendered.text
+
+
+def test_a_template_missing_a_value_fails_loudly() -> None:
+    with pytest.raises(UndefinedError):
+        JinjaTemplateRenderer().render_email("verify_email", {"username": "ada"})
+
+
+async def test_verifying_marks_the_email_once(world) -> None:
+    token = await world.mailed_token("ada@test.com")
+    await world.verify_email()(VerifyEmailCommand(token=token))
+    user = await world.users.get_by_username("ada")
+    assert user is not None
+    assert user.email_verified_at == world.clock.now()
+    assert "user.email_verified" in world.event_types()
+    with pytest.raises(InvalidInputError) as caught:
+        await world.verify_email()(VerifyEmailCommand(token=token))
+    assert caught.value.field == "token"
+
+
+async def test_an_expired_verification_link_is_refused(world) -> None:
+    token = await world.mailed_token("ada@test.com")
+    world.clock.advance(timedelta(hours=49))
+    with pytest.raises(InvalidInputError):
+        await world.verify_email()(VerifyEmailCommand(token=token))
+
+
+async def test_reset_answers_the_same_for_unknown_emails_and_mails_nothing(world) -> None:
+    await world.queue.drain()
+    before = len(world.mailer.sent)
+    await world.request_password_reset()(RequestPasswordResetCommand(email="ghost@test.com"))
+    await world.queue.drain()
+    assert len(world.mailer.sent) == before
+
+
+async def test_reset_replaces_the_password_and_ends_every_session(world) -> None:
+    session = await world.log_in()(LogInCommand(email="ada@test.com", password="password123"))
+    await world.request_password_reset()(RequestPasswordResetCommand(email="ADA@test.com"))
+    token = await world.mailed_token("ada@test.com")
+    await world.confirm_password_reset()(
+        ConfirmPasswordResetCommand(token=token, password="a-brand-new-one")
+    )
+    assert session.refresh_token is not None
+    with pytest.raises(AuthenticationRequiredError):
+        await world.refresh_session()(RefreshSessionCommand(refresh_token=session.refresh_token))
+    with pytest.raises(InvalidCredentialsError):
+        await world.log_in()(LogInCommand(email="ada@test.com", password="password123"))
+    await world.log_in()(LogInCommand(email="ada@test.com", password="a-brand-new-one"))
+    with pytest.raises(InvalidInputError):
+        await world.confirm_password_reset()(
+            ConfirmPasswordResetCommand(token=token, password="yet-another-one")
+        )
+    assert "user.password_changed" in world.event_types()
+
+
+async def test_a_weak_new_password_is_refused_before_the_token_is_spent(world) -> None:
+    await world.request_password_reset()(RequestPasswordResetCommand(email="ada@test.com"))
+    token = await world.mailed_token("ada@test.com")
+    with pytest.raises(DomainError):
+        await world.confirm_password_reset()(
+            ConfirmPasswordResetCommand(token=token, password="short")
+        )
+    await world.confirm_password_reset()(
+        ConfirmPasswordResetCommand(token=token, password="long-enough")
+    )
+
+
+async def test_tokens_do_not_cross_purposes(world) -> None:
+    verification = await world.mailed_token("ada@test.com")
+    with pytest.raises(InvalidInputError):
+        await world.confirm_password_reset()(
+            ConfirmPasswordResetCommand(token=verification, password="long-enough")
+        )
+    await world.request_password_reset()(RequestPasswordResetCommand(email="ada@test.com"))
+    reset = await world.mailed_token("ada@test.com")
+    with pytest.raises(InvalidInputError):
+        await world.verify_email()(VerifyEmailCommand(token=reset))
+
+
+async def test_reset_requests_are_limited_per_email(world) -> None:
+    for _ in range(5):
+        await world.request_password_reset()(RequestPasswordResetCommand(email="ghost@test.com"))
+    with pytest.raises(TooManyRequestsError):
+        await world.request_password_reset()(RequestPasswordResetCommand(email="ghost@test.com"))
+
+
+async def test_a_banned_account_gets_no_reset_link(world) -> None:
+    await world.queue.drain()
+    user = await world.users.get_by_username("ada")
+    assert user is not None
+    user.ban(now=world.clock.now(), reason="test")
+    await world.users.save(user)
+    before = len(world.mailer.sent)
+    await world.request_password_reset()(RequestPasswordResetCommand(email="ada@test.com"))
+    await world.queue.drain()
+    assert len(world.mailer.sent) == before
