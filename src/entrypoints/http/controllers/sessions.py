@@ -6,7 +6,7 @@ from uuid import UUID
 from dishka.integrations.litestar import FromDishka, inject
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.datastructures import Cookie
-from litestar.params import FromPath
+from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 
 from application.common.errors import AuthenticationRequiredError
@@ -71,7 +71,7 @@ class SessionsController(Controller):
         request: Request[Any, Any, Any],
         refresh_session: FromDishka[RefreshSession],
         settings: FromDishka[Settings],
-        data: RefreshRequest | None = None,
+        data: JSONBody[RefreshRequest | None] = None,
     ) -> Response[UserResponse]:
         """Rotate the refresh token (cookie or body); a reused one revokes its session."""
         token = data.refresh_token if data else request.cookies.get(REFRESH_COOKIE)
