@@ -6,6 +6,8 @@ import subprocess
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -123,15 +125,17 @@ def test_sessions_are_listed_and_revocable_by_their_owner_only(api: httpx.Client
     _, bob = new_user(api)
     listed = api.get("/api/auth/sessions", headers=auth(ada))
     assert listed.status_code == 200
-    (session,) = listed.json()["sessions"]
-    assert session["current"] is True
+    sessions = listed.json()["sessions"]
+    assert len(sessions) == 2  # one opened at registration, one at login
+    (session,) = [s for s in sessions if s["current"]]
     assert {"id", "device", "ip", "createdAt", "lastUsedAt"} <= set(session)
     stolen = api.delete(f"/api/auth/sessions/{session['id']}", headers=auth(bob))
     assert stolen.status_code == 404
     assert stolen.json() == {"errors": {"session": ["not found"]}}
     assert refresh(api, ada["refreshToken"]).status_code == 200
     assert api.delete(f"/api/auth/sessions/{session['id']}", headers=auth(ada)).status_code == 204
-    assert api.get("/api/auth/sessions", headers=auth(ada)).json() == {"sessions": []}
+    assert refresh(api, ada["refreshToken"]).status_code == 401
+    assert api.get("/api/auth/sessions", headers=auth(ada)).status_code == 401
 
 
 def test_session_routes_need_a_token(api: httpx.Client) -> None:
@@ -275,3 +279,59 @@ def test_password_reset_end_to_end(api: httpx.Client, env: dict[str, str]) -> No
         "/api/auth/password-reset/confirm", json={"token": token, "password": "another-one-99"}
     )
     assert reused.status_code == 422
+
+
+def test_access_tokens_die_with_their_session(
+    api: httpx.Client, env: dict[str, str], tmp_path: Path
+) -> None:
+    name, user = new_user(api)
+    renewed = api.get("/api/user", headers=auth(user)).json()["user"]
+    assert api.post("/api/auth/logout-all", headers=auth(user)).status_code == 204
+    for token_holder in (user, renewed):
+        assert api.get("/api/user", headers=auth(token_holder)).status_code == 401
+        assert (
+            api.post(f"/api/profiles/{name}/follow", headers=auth(token_holder)).status_code == 401
+        )
+    other_name, other = new_user(api)
+    assert run_portico("users", "ban", other_name, env=env, cwd=tmp_path).returncode == 0
+    assert api.get("/api/auth/sessions", headers=auth(other)).status_code == 401
+
+
+def test_racing_refreshes_with_one_token_revoke_the_session(
+    api: httpx.Client, server: RunningServer
+) -> None:
+    for _ in range(5):
+        _, user = new_user(api)
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            token = user["refreshToken"]
+            responses = list(pool.map(partial(refresh, api), [token, token]))
+        statuses = sorted(r.status_code for r in responses)
+        assert statuses in ([200, 401], [401, 401]), statuses
+        for response in responses:
+            if response.status_code == 200:
+                winner = response.json()["user"]["refreshToken"]
+                assert refresh(api, winner).status_code == 401
+
+
+def test_parallel_wrong_passwords_stop_at_the_account_limit(api: httpx.Client) -> None:
+    name, _ = new_user(api)
+    body = {"user": {"email": f"{name}@test.com", "password": "wrong-password"}}
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        statuses = list(
+            pool.map(lambda _: api.post("/api/users/login", json=body).status_code, range(30))
+        )
+    assert statuses.count(401) == 10
+    assert statuses.count(429) == 20
+
+
+def test_nul_and_control_characters_are_4xx_not_500(api: httpx.Client) -> None:
+    _, user = new_user(api)
+    bad_bio = api.put("/api/user", json={"user": {"bio": "a\u0000b"}}, headers=auth(user))
+    assert bad_bio.status_code == 422
+    assert api.get("/api/profiles/a%00b").status_code == 404
+    assert api.post("/api/profiles/a%00b/follow", headers=auth(user)).status_code == 404
+    nul_password = api.post(
+        "/api/users",
+        json={"user": {"username": "nul1x", "email": "nul1x@t.co", "password": "pass\u0000word1"}},
+    )
+    assert nul_password.status_code == 422

@@ -23,6 +23,11 @@ from application.common.identity import Identity
 from application.identity.authenticated_user import AuthenticatedUser
 from application.identity.confirm_password_reset import ConfirmPasswordReset
 from application.identity.get_current_user import GetCurrentUser
+from application.identity.issue_password_reset import (
+    ISSUE_PASSWORD_RESET,
+    IssuePasswordReset,
+    IssuePasswordResetCommand,
+)
 from application.identity.list_sessions import ListSessions
 from application.identity.log_in import LogIn, LoginThrottle
 from application.identity.log_out import LogOut
@@ -91,6 +96,8 @@ class IdentityWorld:
             secrets=self.secrets,
             queue=self.queue,
             token_policy=self.token_policy,
+            sessions=self.sessions,
+            session_policy=self.session_policy,
         )
 
     def verify_email(self) -> VerifyEmail:
@@ -104,13 +111,16 @@ class IdentityWorld:
 
     def request_password_reset(self) -> RequestPasswordReset:
         return RequestPasswordReset(
+            queue=self.queue, limiter=self.limiter, throttle=self.reset_throttle
+        )
+
+    def issue_password_reset(self) -> IssuePasswordReset:
+        return IssuePasswordReset(
             uow=self.uow(),
             users=self.users,
             tokens=self.one_time_tokens,
             secrets=self.secrets,
             queue=self.queue,
-            limiter=self.limiter,
-            throttle=self.reset_throttle,
             policy=self.token_policy,
             clock=self.clock,
         )
@@ -127,6 +137,9 @@ class IdentityWorld:
         )
 
     async def _run_job(self, task: str, payload: Mapping[str, str]) -> None:
+        if task == ISSUE_PASSWORD_RESET:
+            await self.issue_password_reset()(IssuePasswordResetCommand(email=payload["email"]))
+            return
         assert task == SEND_TEMPLATED_EMAIL
         await SendTemplatedEmail(JinjaTemplateRenderer(), self.mailer)(
             SendTemplatedEmailCommand.from_payload(payload)
@@ -186,6 +199,7 @@ class IdentityWorld:
             hasher=self.hasher,
             tokens=self.tokens,
             clock=self.clock,
+            sessions=self.sessions,
         )
 
     def get_profile(self) -> GetProfile:

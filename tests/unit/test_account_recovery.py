@@ -145,3 +145,18 @@ async def test_a_banned_account_gets_no_reset_link(world) -> None:
     await world.request_password_reset()(RequestPasswordResetCommand(email="ada@test.com"))
     await world.queue.drain()
     assert len(world.mailer.sent) == before
+
+
+async def test_a_completed_reset_voids_every_other_reset_link(world) -> None:
+    await world.request_password_reset()(RequestPasswordResetCommand(email="ada@test.com"))
+    first = await world.mailed_token("ada@test.com")
+    await world.request_password_reset()(RequestPasswordResetCommand(email="ada@test.com"))
+    second = await world.mailed_token("ada@test.com")
+    assert first != second
+    await world.confirm_password_reset()(
+        ConfirmPasswordResetCommand(token=second, password="new-one-123")
+    )
+    with pytest.raises(InvalidInputError):
+        await world.confirm_password_reset()(
+            ConfirmPasswordResetCommand(token=first, password="other-1234")
+        )

@@ -213,6 +213,9 @@ class DownLimiter:
     async def check(self, key, rate):
         raise RateLimiterUnavailableError("down")
 
+    async def refund(self, key, rate):
+        raise RateLimiterUnavailableError("down")
+
 
 async def test_ten_failed_logins_lock_the_account_for_the_window(world) -> None:
     await world.register("ada")
@@ -248,3 +251,46 @@ async def test_the_login_limiter_can_be_told_to_fail_open(world) -> None:
     assert result.username == "ada"
     with pytest.raises(InvalidCredentialsError):
         await world.log_in()(LogInCommand(email="ada@test.com", password="wrong-password"))
+
+
+async def test_passwords_are_normalized_the_same_way_at_sign_in(world) -> None:
+    full_width = "\uff50\uff41\uff53\uff53\uff57\uff4f\uff52\uff44\uff11\uff12\uff13"
+    decomposed = "cafe\u0301-au-lait"
+    for name, password in (("wide", full_width), ("accent", decomposed)):
+        await world.register(name, password=password)
+        result = await world.log_in()(LogInCommand(email=f"{name}@test.com", password=password))
+        assert result.username == name
+
+
+async def test_parallel_wrong_guesses_cannot_overrun_the_limit(world) -> None:
+    import asyncio  # noqa: PLC0415
+
+    await world.register("ada")
+
+    async def guess() -> str:
+        try:
+            await world.log_in()(LogInCommand(email="ada@test.com", password="wrong-password"))
+        except InvalidCredentialsError:
+            return "401"
+        except TooManyRequestsError:
+            return "429"
+        return "200"
+
+    outcomes = await asyncio.gather(*(guess() for _ in range(40)))
+    assert outcomes.count("401") == 10
+    assert outcomes.count("429") == 30
+
+
+async def test_control_characters_are_refused_in_the_bio(world) -> None:
+    me = world.identity_of(await world.register("ada"))
+    for bio in ("a\x00b", "bell\x07", "\u202eevil"):
+        with pytest.raises(DomainError) as caught:
+            await world.update_user()(UpdateUserCommand(actor=me, bio=bio))
+        assert caught.value.field == "bio"
+    ok = await world.update_user()(UpdateUserCommand(actor=me, bio="line one\nline two\ttab"))
+    assert ok.bio == "line one\nline two\ttab"
+
+
+async def test_impossible_usernames_are_not_found(world) -> None:
+    with pytest.raises(ProfileNotFoundError):
+        await world.get_profile()(GetProfileCommand(username="a\x00b", viewer=None))

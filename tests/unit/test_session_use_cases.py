@@ -7,8 +7,10 @@ import pytest
 
 from application.common.errors import AuthenticationRequiredError, NotFoundError
 from application.common.identity import Identity
+from application.identity.authenticate import Authenticate, AuthenticateCommand
 from application.identity.authenticated_user import AuthenticatedUser
 from application.identity.errors import AccountBannedError
+from application.identity.get_current_user import GetCurrentUserCommand
 from application.identity.list_sessions import ListSessionsCommand
 from application.identity.log_in import LogInCommand
 from application.identity.log_out import LogOutCommand
@@ -16,6 +18,7 @@ from application.identity.log_out_all import LogOutAllCommand
 from application.identity.refresh_session import RefreshSessionCommand
 from application.identity.revoke_session import RevokeSessionCommand
 from application.identity.session_policy import ClientInfo
+from application.identity.update_user import UpdateUserCommand
 from tests.support.identity import IdentityWorld
 
 
@@ -24,6 +27,7 @@ async def world() -> IdentityWorld:
     world = IdentityWorld()
     await world.register("ada")
     await world.register("bob")
+    world.database.table("sessions").clear()  # start from users signed in nowhere
     return world
 
 
@@ -151,3 +155,62 @@ async def test_log_out_with_a_token_without_session_is_harmless(world) -> None:
     user = await world.users.get_by_username("ada")
     assert user is not None
     await world.log_out()(LogOutCommand(actor=Identity(user_id=user.id, role=user.role)))
+
+
+async def test_registration_signs_the_new_user_in() -> None:
+    world = IdentityWorld()
+    registered = await world.register("cy")
+    assert registered.refresh_token
+    me = world.identity_of(registered)
+    (session,) = await world.list_sessions()(ListSessionsCommand(actor=me))
+    assert session.current
+
+
+async def test_changing_the_password_ends_the_other_sessions_only(world) -> None:
+    laptop, phone = await sign_in(world, device="laptop"), await sign_in(world, device="phone")
+    await world.update_user()(
+        UpdateUserCommand(actor=world.identity_of(laptop), password="new-password-1")
+    )
+    with pytest.raises(AuthenticationRequiredError):
+        await refresh(world, phone.refresh_token)
+    assert (await refresh(world, laptop.refresh_token)).username == "ada"
+
+
+def authenticate(world: IdentityWorld) -> Authenticate:
+    return Authenticate(world.tokens, world.sessions, world.clock)
+
+
+async def test_a_token_works_only_while_its_session_lives(world) -> None:
+    signed = await sign_in(world)
+    identity = await authenticate(world)(AuthenticateCommand(token=signed.token))
+    assert identity.session_id == world.identity_of(signed).session_id
+    await world.log_out()(LogOutCommand(actor=identity))
+    with pytest.raises(AuthenticationRequiredError):
+        await authenticate(world)(AuthenticateCommand(token=signed.token))
+
+
+async def test_a_banned_users_tokens_stop_at_once(world) -> None:
+    signed = await sign_in(world)
+    user = await world.users.get_by_username("ada")
+    assert user is not None
+    user.ban(now=world.clock.now(), reason="test")
+    await world.users.save(user)
+    with pytest.raises(AuthenticationRequiredError):
+        await authenticate(world)(AuthenticateCommand(token=signed.token))
+
+
+async def test_a_token_without_a_session_is_refused(world) -> None:
+    user = await world.users.get_by_username("ada")
+    assert user is not None
+    bare = world.tokens.issue_access_token(user_id=user.id, role=user.role)
+    with pytest.raises(AuthenticationRequiredError):
+        await authenticate(world)(AuthenticateCommand(token=bare))
+
+
+async def test_the_token_from_current_user_stays_in_the_same_session(world) -> None:
+    signed = await sign_in(world)
+    me = world.identity_of(signed)
+    renewed = await world.get_current_user()(GetCurrentUserCommand(actor=me))
+    await world.log_out()(LogOutCommand(actor=me))
+    with pytest.raises(AuthenticationRequiredError):
+        await authenticate(world)(AuthenticateCommand(token=renewed.token))

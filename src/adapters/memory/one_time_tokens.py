@@ -5,6 +5,7 @@ from datetime import datetime
 
 from adapters.memory.database import InMemoryDatabase
 from domain.users.one_time_token import OneTimeToken, TokenPurpose
+from domain.users.values import UserId
 
 ONE_TIME_TOKENS = "one_time_tokens"
 
@@ -32,3 +33,11 @@ class InMemoryOneTimeTokenRepository:
             return None
         token.used_at = now
         return copy.copy(token)
+
+    async def invalidate_all(
+        self, user_id: UserId, purpose: TokenPurpose, *, now: datetime
+    ) -> None:
+        """Mark the user's unused tokens of this purpose used."""
+        for token in self._tokens.values():
+            if token.user_id == user_id and token.purpose is purpose and token.used_at is None:
+                token.used_at = now

@@ -41,6 +41,18 @@ class InMemoryRateLimiter:
         """Decide without counting."""
         return self._decide(key, rate, consume=False)
 
+    async def refund(self, key: str, rate: RateLimit) -> None:
+        """Move the key's arrival time back by one interval, never before now."""
+        tat = self._tats.get(key)
+        if tat is None:
+            return
+        now = self._clock.now().timestamp()
+        earlier = tat - rate.window_seconds / rate.limit
+        if earlier <= now:
+            del self._tats[key]
+        else:
+            self._tats[key] = earlier
+
     def _decide(self, key: str, rate: RateLimit, *, consume: bool) -> RateLimitDecision:
         now = self._clock.now().timestamp()
         tat = self._tats.get(key)

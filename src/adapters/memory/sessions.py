@@ -6,6 +6,7 @@ from datetime import datetime
 from uuid import UUID
 
 from adapters.memory.database import InMemoryDatabase
+from adapters.memory.users import USERS
 from application.ports.persistence import RefreshTokenMatch
 from domain.users.session import Session
 from domain.users.values import UserId
@@ -66,4 +67,26 @@ class InMemorySessionRepository:
             session.revoke(now=at, reason=reason)
             for session in self._sessions.values()
             if session.user_id == user_id and session.revoked_at is None
+        )
+
+    async def revoke_others(
+        self, user_id: UserId, *, keep: UUID | None, at: datetime, reason: str
+    ) -> int:
+        """Revoke each active session but `keep`."""
+        return sum(
+            session.revoke(now=at, reason=reason)
+            for session in self._sessions.values()
+            if session.user_id == user_id and session.id != keep and session.revoked_at is None
+        )
+
+    async def is_live(self, session_id: UUID, user_id: UserId, *, now: datetime) -> bool:
+        """Active, the user's, and the user present and not banned."""
+        session = self._sessions.get(session_id)
+        user = self._database.table(USERS).get(user_id)
+        return (
+            session is not None
+            and session.user_id == user_id
+            and session.is_active(now)
+            and user is not None
+            and not user.is_banned
         )

@@ -48,6 +48,8 @@ class InMemoryUserRepository:
 
     async def get_by_username(self, username: str) -> User | None:
         """A copy of the user with exactly this username."""
+        if not Username.could_exist(username):
+            return None
         return next((_stored(u) for u in self._users.values() if str(u.username) == username), None)
 
     async def username_taken(self, username: Username) -> bool:
@@ -84,6 +86,8 @@ class InMemoryProfileReader:
 
     async def by_username(self, username: str, *, viewer: UserId | None) -> ProfileView | None:
         """The profile, and whether `viewer` follows it."""
+        if not Username.could_exist(username):
+            return None
         users: dict[UserId, User] = self._database.table(USERS)
         user = next((u for u in users.values() if str(u.username) == username), None)
         if user is None:

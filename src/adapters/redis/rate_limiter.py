@@ -28,6 +28,21 @@ return {1, math.floor((window - (candidate - now)) / interval), 0}
 """
 
 
+_REFUND = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local tat = tonumber(redis.call('GET', KEYS[1]))
+if not tat then return 0 end
+local earlier = tat - tonumber(ARGV[2]) / tonumber(ARGV[1])
+if earlier <= now then
+  redis.call('DEL', KEYS[1])
+else
+  redis.call('SET', KEYS[1], tostring(earlier), 'PX', math.ceil(earlier - now))
+end
+return 1
+"""
+
+
 class RedisRateLimiter:
     """The `RateLimiter` port on Redis; keys are prefixed, and expire when idle."""
 
@@ -35,6 +50,7 @@ class RedisRateLimiter:
         self._client = client
         self._prefix = prefix
         self._script = client.register_script(_GCRA)
+        self._refund = client.register_script(_REFUND)
 
     async def acquire(self, key: str, rate: RateLimit) -> RateLimitDecision:
         """Count one event if allowed."""
@@ -43,6 +59,15 @@ class RedisRateLimiter:
     async def check(self, key: str, rate: RateLimit) -> RateLimitDecision:
         """Decide without counting."""
         return await self._run(key, rate, consume=False)
+
+    async def refund(self, key: str, rate: RateLimit) -> None:
+        """Give back one counted event, atomically."""
+        try:
+            await self._refund(
+                keys=[self._prefix + key], args=[rate.limit, rate.window_seconds * 1000]
+            )
+        except (RedisError, OSError) as exc:
+            raise RateLimiterUnavailableError(type(exc).__name__) from exc
 
     async def _run(self, key: str, rate: RateLimit, *, consume: bool) -> RateLimitDecision:
         try:

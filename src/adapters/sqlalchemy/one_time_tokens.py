@@ -54,3 +54,17 @@ class SqlOneTimeTokenRepository:
             expires_at=row["expires_at"],
             used_at=row["used_at"],
         )
+
+    async def invalidate_all(
+        self, user_id: UserId, purpose: TokenPurpose, *, now: datetime
+    ) -> None:
+        """One UPDATE over the user's unused tokens of this purpose."""
+        await self._connection.execute(
+            sa.update(one_time_tokens)
+            .where(
+                one_time_tokens.c.user_id == user_id.value,
+                one_time_tokens.c.purpose == purpose.value,
+                one_time_tokens.c.used_at.is_(None),
+            )
+            .values(used_at=now)
+        )

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from adapters.sqlalchemy.tables import retired_refresh_tokens, sessions
+from adapters.sqlalchemy.tables import retired_refresh_tokens, sessions, users
 from application.ports.persistence import RefreshTokenMatch
 from domain.users.session import Session
 from domain.users.values import UserId
@@ -76,22 +76,23 @@ class SqlSessionRepository:
         return _from_row(row) if row else None
 
     async def find_by_token_hash(self, token_hash: str) -> RefreshTokenMatch | None:
-        """One statement: the session by its current hash, or by a retired one.
+        """Find the session by its current or a retired hash, then lock its row.
 
-        The row is locked until the transaction ends, so two refreshes racing with the same
-        token are serialized: the second sees it retired and is treated as a replay.
+        Locking happens on a second, by-id read, so a request that waited for a racing
+        rotation sees the row as it is now: its token no longer current, hence a replay.
         """
         retired = sa.select(retired_refresh_tokens.c.session_id).where(
             retired_refresh_tokens.c.token_hash == token_hash
         )
-        statement = sa.select(
-            sessions, (sessions.c.token_hash != token_hash).label("reused")
-        ).where(sa.or_(sessions.c.token_hash == token_hash, sessions.c.id.in_(retired)))
-        locked = statement.limit(1).with_for_update(of=sessions)
+        current = sa.select(sessions.c.id).where(sessions.c.token_hash == token_hash)
+        session_id = await self._connection.scalar(current.union_all(retired).limit(1))
+        if session_id is None:
+            return None
+        locked = sa.select(sessions).where(sessions.c.id == session_id).with_for_update()
         row = (await self._connection.execute(locked)).mappings().first()
         if row is None:
             return None
-        return RefreshTokenMatch(session=_from_row(row), reused=bool(row["reused"]))
+        return RefreshTokenMatch(session=_from_row(row), reused=row["token_hash"] != token_hash)
 
     async def list_for_user(self, user_id: UserId) -> Sequence[Session]:
         """Newest first."""
@@ -111,3 +112,31 @@ class SqlSessionRepository:
             .returning(sessions.c.id)
         )
         return len((await self._connection.execute(statement)).all())
+
+    async def revoke_others(
+        self, user_id: UserId, *, keep: UUID | None, at: datetime, reason: str
+    ) -> int:
+        """One UPDATE over the user's other active sessions."""
+        statement = (
+            sa.update(sessions)
+            .where(sessions.c.user_id == user_id.value, sessions.c.revoked_at.is_(None))
+            .values(revoked_at=at, revoked_reason=reason)
+            .returning(sessions.c.id)
+        )
+        if keep is not None:
+            statement = statement.where(sessions.c.id != keep)
+        return len((await self._connection.execute(statement)).all())
+
+    async def is_live(self, session_id: UUID, user_id: UserId, *, now: datetime) -> bool:
+        """One primary-key read joined to the user."""
+        statement = sa.select(
+            sa.exists().where(
+                sessions.c.id == session_id,
+                sessions.c.user_id == user_id.value,
+                sessions.c.revoked_at.is_(None),
+                sessions.c.expires_at > now,
+                users.c.id == sessions.c.user_id,
+                users.c.banned_at.is_(None),
+            )
+        )
+        return bool(await self._connection.scalar(statement))

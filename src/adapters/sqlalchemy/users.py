@@ -81,7 +81,9 @@ class SqlUserRepository:
         return await self._one(users.c.email == str(email))
 
     async def get_by_username(self, username: str) -> User | None:
-        """Load by exact username."""
+        """Load by exact username; a name no account could have is not looked up."""
+        if not Username.could_exist(username):
+            return None
         return await self._one(users.c.username == username)
 
     async def username_taken(self, username: Username) -> bool:
@@ -136,6 +138,8 @@ class SqlProfileReader:
 
     async def by_username(self, username: str, *, viewer: UserId | None) -> ProfileView | None:
         """Read the profile and the viewer's follow in one round trip."""
+        if not Username.could_exist(username):
+            return None
         following: sa.ColumnElement[bool] = (
             sa.exists()
             .where(follows.c.follower_id == viewer.value, follows.c.followee_id == users.c.id)

@@ -13,7 +13,7 @@ class AuthenticatedUser:
     email: str
     bio: str | None
     image: str | None
-    token: str
+    token: str = field(repr=False)
     refresh_token: str | None = field(default=None, repr=False)
 
     @classmethod

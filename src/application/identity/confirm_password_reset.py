@@ -31,6 +31,7 @@ class ConfirmPasswordReset:
     - The new password must meet the policy; it is checked before the token is spent.
     - The token is single-use and expires; any bad token gets the same answer.
     - Every session of the account is revoked: whoever had it is signed out.
+    - Every other reset link of the account stops working too.
     - Resetting the password also proves the email, so it counts as verified.
     """
 
@@ -64,6 +65,7 @@ class ConfirmPasswordReset:
             user = await self._users.get(token.user_id) if token else None
             if user is None:
                 raise InvalidInputError(INVALID_TOKEN, field="token")
+            await self._tokens.invalidate_all(user.id, TokenPurpose.RESET_PASSWORD, now=now)
             user.change_password_hash(await self._hasher.hash(password), now=now)
             user.verify_email(now=now)
             await self._users.save(user)

@@ -21,6 +21,7 @@ class GetCurrentUser:
 
     Rules:
     - A token whose account no longer exists, or is banned, no longer authenticates.
+    - The fresh token belongs to the same session as the one presented, so it dies with it.
     """
 
     def __init__(self, users: UserRepository, tokens: TokenIssuer) -> None:
@@ -32,6 +33,7 @@ class GetCurrentUser:
         user = await self._users.get(command.actor.user_id)
         if user is None or user.is_banned:
             raise AuthenticationRequiredError("is invalid")
-        return AuthenticatedUser.of(
-            user, self._tokens.issue_access_token(user_id=user.id, role=user.role)
+        token = self._tokens.issue_access_token(
+            user_id=user.id, role=user.role, session_id=command.actor.session_id
         )
+        return AuthenticatedUser.of(user, token)

@@ -59,7 +59,9 @@ class LogIn:
       still sign in.
     - A banned account is refused after its password checked out.
     - An account that failed too often within the window is refused (429) before its
-      password is checked, whether or not the new attempt is right; only failures count.
+      password is checked, whether or not the new attempt is right. Every attempt is
+      counted before it is checked and a success gives its count back, so only failures
+      add up, and parallel guesses cannot overrun the limit.
     - A hash made with weaker parameters than today's is replaced on a successful sign-in.
     - Each successful sign-in opens a session with its own rotating refresh token.
     """
@@ -101,15 +103,16 @@ class LogIn:
             email = Email.parse(command.email)
         except DomainError:
             email = None
-        password = _AnyPassword(command.password)
+        password = _AnyPassword.parse(command.password)
         throttle_key = f"login-failures:{email or command.email.strip().lower()}"
-        await self._ensure_not_throttled(throttle_key)
+        reserved = await self._reserve_attempt(throttle_key)
         async with self._uow:
             user = await self._users.get_by_email(email) if email else None
             matches = await self._hasher.verify(user.password_hash if user else None, password)
             if user is None or not matches:
-                await self._count_failure(throttle_key)
                 raise InvalidCredentialsError("invalid")
+            if reserved:
+                await self._refund_attempt(throttle_key)
             if user.is_banned:
                 raise AccountBannedError
             if self._hasher.needs_rehash(user.password_hash):
@@ -130,29 +133,39 @@ class LogIn:
         )
         return AuthenticatedUser.of(user, token, refresh_token)
 
-    async def _ensure_not_throttled(self, key: str) -> None:
+    async def _reserve_attempt(self, key: str) -> bool:
+        """Count the attempt before checking it; False when the limiter is down and open.
+
+        Parallel guesses therefore cannot all slip in under the limit; a successful sign-in
+        gives its count back.
+        """
         try:
-            decision = await self._limiter.check(key, self._throttle.failures)
+            decision = await self._limiter.acquire(key, self._throttle.failures)
         except RateLimiterUnavailableError as exc:
             if self._throttle.fail_open:
                 _log.warning("sign-in limiter unavailable (%s); failing open", exc)
-                return
+                return False
             _log.error("sign-in limiter unavailable (%s); failing closed", exc)
             raise DependencyUnavailableError(
                 "is unavailable; try again shortly", field="rate_limit"
             ) from exc
         if not decision.allowed:
             raise TooManyRequestsError(decision.retry_after_seconds)
+        return True
 
-    async def _count_failure(self, key: str) -> None:
+    async def _refund_attempt(self, key: str) -> None:
         try:
-            await self._limiter.acquire(key, self._throttle.failures)
+            await self._limiter.refund(key, self._throttle.failures)
         except RateLimiterUnavailableError as exc:
-            _log.warning("could not count a failed sign-in (%s)", exc)
+            _log.warning("could not give back a successful sign-in's count (%s)", exc)
 
 
 class _AnyPassword(Password):
-    """A password as typed at sign-in: checked against the hash, not against the policy."""
+    """A password as typed at sign-in.
+
+    It is normalized as at registration (NFKC), then checked against the hash only, never
+    against the policy.
+    """
 
     __slots__ = ()
 

@@ -5,8 +5,14 @@ from dataclasses import dataclass, field
 from application.identity.authenticated_user import AuthenticatedUser
 from application.identity.errors import EmailTakenError, UsernameTakenError
 from application.identity.one_time_tokens import OneTimeTokenPolicy, issue_token, send_after_commit
+from application.identity.session_policy import ClientInfo, SessionPolicy, open_session
 from application.ports.messaging import TaskQueue
-from application.ports.persistence import OneTimeTokenRepository, UnitOfWork, UserRepository
+from application.ports.persistence import (
+    OneTimeTokenRepository,
+    SessionRepository,
+    UnitOfWork,
+    UserRepository,
+)
 from application.ports.security import PasswordHasher, SecretTokens, TokenIssuer
 from application.ports.system import Clock, IdGenerator
 from domain.users.one_time_token import TokenPurpose
@@ -21,6 +27,7 @@ class RegisterUserCommand:
     username: str
     email: str
     password: str = field(repr=False)
+    client: ClientInfo = field(default_factory=ClientInfo)
 
 
 class RegisterUser:
@@ -32,6 +39,7 @@ class RegisterUser:
     - The password is hashed before anything is stored; the plain text is never kept.
     - The new account has the `user` role; `UserRegistered` is written with it.
     - A verification link is mailed once the account is committed.
+    - The new user is signed in: a session is opened, as at login.
     """
 
     def __init__(
@@ -47,7 +55,11 @@ class RegisterUser:
         secrets: SecretTokens,
         queue: TaskQueue,
         token_policy: OneTimeTokenPolicy,
+        sessions: SessionRepository,
+        session_policy: SessionPolicy,
     ) -> None:
+        self._sessions = sessions
+        self._session_policy = session_policy
         self._one_time_tokens = one_time_tokens
         self._secrets = secrets
         self._queue = queue
@@ -85,8 +97,19 @@ class RegisterUser:
                 policy=self._token_policy,
                 clock=self._clock,
             )
+            session, refresh_token = await open_session(
+                user_id=user.id,
+                client=command.client,
+                sessions=self._sessions,
+                secrets=self._secrets,
+                policy=self._session_policy,
+                clock=self._clock,
+                ids=self._ids,
+            )
             self._uow.track(user)
             await self._uow.commit()
         await send_after_commit(self._queue, verification)
-        token = self._tokens.issue_access_token(user_id=user.id, role=user.role)
-        return AuthenticatedUser.of(user, token)
+        token = self._tokens.issue_access_token(
+            user_id=user.id, role=user.role, session_id=session.id
+        )
+        return AuthenticatedUser.of(user, token, refresh_token)

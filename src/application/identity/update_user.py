@@ -6,7 +6,7 @@ from application.common.errors import AuthenticationRequiredError
 from application.common.identity import Identity
 from application.identity.authenticated_user import AuthenticatedUser
 from application.identity.errors import EmailTakenError, UsernameTakenError
-from application.ports.persistence import UnitOfWork, UserRepository
+from application.ports.persistence import SessionRepository, UnitOfWork, UserRepository
 from application.ports.security import PasswordHasher, TokenIssuer
 from application.ports.system import Clock
 from domain.users.values import Email, Password, Profile, Username
@@ -42,6 +42,7 @@ class UpdateUser:
     - A new username or email must be valid and free; a new password must meet the policy.
     - An empty bio or image is stored as none.
     - `UserProfileUpdated` names what changed; `PasswordChanged` says the password did.
+    - A new password ends every other session of the account; this one stays.
     """
 
     def __init__(
@@ -52,7 +53,9 @@ class UpdateUser:
         hasher: PasswordHasher,
         tokens: TokenIssuer,
         clock: Clock,
+        sessions: SessionRepository,
     ) -> None:
+        self._sessions = sessions
         self._uow = uow
         self._users = users
         self._hasher = hasher
@@ -90,9 +93,13 @@ class UpdateUser:
             user.update(now=now, username=username, email=email, profile=profile)
             if password is not None:
                 user.change_password_hash(await self._hasher.hash(password), now=now)
+                await self._sessions.revoke_others(
+                    user.id, keep=command.actor.session_id, at=now, reason="password changed"
+                )
             await self._users.save(user)
             self._uow.track(user)
             await self._uow.commit()
-        return AuthenticatedUser.of(
-            user, self._tokens.issue_access_token(user_id=user.id, role=user.role)
+        token = self._tokens.issue_access_token(
+            user_id=user.id, role=user.role, session_id=command.actor.session_id
         )
+        return AuthenticatedUser.of(user, token)

@@ -150,6 +150,20 @@ class SessionRepository(Protocol):
         """Revoke every active session of the user; return how many were."""
         ...
 
+    async def revoke_others(
+        self, user_id: UserId, *, keep: UUID | None, at: datetime, reason: str
+    ) -> int:
+        """Revoke every active session of the user except `keep`; return how many were."""
+        ...
+
+    async def is_live(self, session_id: UUID, user_id: UserId, *, now: datetime) -> bool:
+        """Whether the session still admits this user.
+
+        True when it is the user's, unrevoked and unexpired, and the user exists and is not
+        banned. One indexed read, made on every authenticated request.
+        """
+        ...
+
 
 class OneTimeTokenRepository(Protocol):
     """Single-use tokens for email verification and password reset."""
@@ -165,4 +179,10 @@ class OneTimeTokenRepository(Protocol):
 
         At most one caller can consume a token, even when two race.
         """
+        ...
+
+    async def invalidate_all(
+        self, user_id: UserId, purpose: TokenPurpose, *, now: datetime
+    ) -> None:
+        """Mark every unused token of this user and purpose as used."""
         ...

@@ -96,6 +96,10 @@ class RateLimiter(Protocol):
         """Whether one event would be allowed now, counting nothing."""
         ...
 
+    async def refund(self, key: str, rate: RateLimit) -> None:
+        """Give back one event counted by `acquire`, as if it had not happened."""
+        ...
+
 
 class SecretTokens(Protocol):
     """Makes unguessable opaque tokens (refresh, verification, reset) and their stored form."""

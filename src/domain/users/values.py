@@ -22,6 +22,20 @@ BIO_MAX = 2000
 IMAGE_URL_MAX = 2048
 
 
+_ALLOWED_CONTROL = frozenset("\n\r\t")
+
+
+def has_control_characters(text: str) -> bool:
+    """Whether `text` holds a control or format character other than newline, CR and tab.
+
+    NUL cannot be stored by PostgreSQL at all, and direction overrides (U+202E) make text
+    display as something it is not.
+    """
+    return any(
+        unicodedata.category(char) in {"Cc", "Cf"} and char not in _ALLOWED_CONTROL for char in text
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class UserId:
     """A user's identity; never reused."""
@@ -58,6 +72,11 @@ class Username:
 
     def __str__(self) -> str:
         return self.value
+
+    @staticmethod
+    def could_exist(text: str) -> bool:
+        """Whether some account could have this username; lookups skip the database if not."""
+        return len(text) <= USERNAME_MAX and USERNAME_PATTERN.match(text) is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +126,8 @@ class Password:
     def __post_init__(self) -> None:
         if not self.value:
             raise DomainError(BLANK, field="password")
+        if "\x00" in self.value:
+            raise DomainError("may not contain NUL characters", field="password")
         if len(self.value) < PASSWORD_MIN:
             raise DomainError(
                 f"is too short (minimum is {PASSWORD_MIN} characters)", field="password"
@@ -138,6 +159,8 @@ class Profile:
     def __post_init__(self) -> None:
         if self.bio is not None and len(self.bio) > BIO_MAX:
             raise DomainError(f"is too long (maximum is {BIO_MAX} characters)", field="bio")
+        if self.bio is not None and has_control_characters(self.bio):
+            raise DomainError("may not contain control characters", field="bio")
         if self.image is not None:
             if len(self.image) > IMAGE_URL_MAX:
                 raise DomainError(

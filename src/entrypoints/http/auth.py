@@ -18,7 +18,8 @@ from litestar.handlers import BaseRouteHandler
 from application.common.errors import AuthenticationRequiredError, PermissionDeniedError
 from application.common.identity import Identity
 from application.common.permissions import Permission, role_allows
-from application.ports.security import InvalidTokenError, RateLimiter, TokenIssuer
+from application.identity.authenticate import Authenticate, AuthenticateCommand
+from application.ports.security import RateLimiter
 from entrypoints.http.rate_limits import EdgeRateLimits, enforce
 
 PUBLIC = {"public": True}
@@ -45,12 +46,8 @@ async def authenticate(
         if public:
             return
         raise AuthenticationRequiredError("is missing")
-    tokens = await container.get(TokenIssuer)
-    try:
-        claims = tokens.read_access_token(credentials)
-    except InvalidTokenError:
-        raise AuthenticationRequiredError("is invalid") from None
-    identity = Identity(user_id=claims.user_id, role=claims.role, session_id=claims.session_id)
+    authenticate_token = await container.get(Authenticate)
+    identity = await authenticate_token(AuthenticateCommand(token=credentials))
     connection.state[_STATE_KEY] = identity
     permission = handler.opt.get("permission")
     if isinstance(permission, Permission) and not role_allows(identity.role, permission):

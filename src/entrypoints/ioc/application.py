@@ -8,8 +8,10 @@ from application.administration.ban_user import BanUser
 from application.administration.create_admin import CreateAdmin
 from application.administration.set_role import SetRole
 from application.health.check_readiness import CheckReadiness
+from application.identity.authenticate import Authenticate
 from application.identity.confirm_password_reset import ConfirmPasswordReset
 from application.identity.get_current_user import GetCurrentUser
+from application.identity.issue_password_reset import IssuePasswordReset
 from application.identity.list_sessions import ListSessions
 from application.identity.log_in import LogIn, LoginThrottle
 from application.identity.log_out import LogOut
@@ -97,6 +99,7 @@ class UseCaseProvider(Provider):
         FollowUser,
         UnfollowUser,
         RefreshSession,
+        Authenticate,
         LogOut,
         LogOutAll,
         ListSessions,
@@ -106,6 +109,7 @@ class UseCaseProvider(Provider):
         BanUser,
         VerifyEmail,
         RequestPasswordReset,
+        IssuePasswordReset,
         ConfirmPasswordReset,
         SendTemplatedEmail,
     )

@@ -8,6 +8,11 @@ from dishka import AsyncContainer, Provider, Scope, provide
 from adapters.inprocess.task_queue import InProcessTaskQueue
 from adapters.mail.file_mailer import FileMailer
 from adapters.templates.jinja import EMAIL_TEMPLATES, JinjaTemplateRenderer
+from application.identity.issue_password_reset import (
+    ISSUE_PASSWORD_RESET,
+    IssuePasswordReset,
+    IssuePasswordResetCommand,
+)
 from application.notifications.send_templated_email import (
     SEND_TEMPLATED_EMAIL,
     SendTemplatedEmail,
@@ -45,10 +50,13 @@ class TaskQueueProvider(Provider):
         async def run(task: str, payload: Mapping[str, str]) -> None:
             async with container() as request:
                 if task == SEND_TEMPLATED_EMAIL:
-                    job = await request.get(SendTemplatedEmail)
-                    await job(SendTemplatedEmailCommand.from_payload(payload))
-                    return
-            raise LookupError(f"no job is registered as {task!r}")
+                    send = await request.get(SendTemplatedEmail)
+                    await send(SendTemplatedEmailCommand.from_payload(payload))
+                elif task == ISSUE_PASSWORD_RESET:
+                    issue = await request.get(IssuePasswordReset)
+                    await issue(IssuePasswordResetCommand(email=payload["email"]))
+                else:
+                    raise LookupError(f"no job is registered as {task!r}")
 
         queue = InProcessTaskQueue(run)
         yield queue

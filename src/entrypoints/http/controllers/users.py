@@ -27,6 +27,14 @@ from entrypoints.http.schemas.users import (
 )
 
 
+def client_info(request: Request[Any, Any, Any]) -> ClientInfo:
+    """The device and address a sign-in comes from, as the session list shows them."""
+    return ClientInfo(
+        device=request.headers.get("user-agent", "unknown"),
+        ip=request.client.host if request.client else "unknown",
+    )
+
+
 class UsersController(Controller):
     """Register, sign in, and read or change one's own account."""
 
@@ -36,14 +44,28 @@ class UsersController(Controller):
     @post("/users", status_code=HTTP_201_CREATED, opt=auth_route(), summary="Register")
     @inject
     async def register(
-        self, data: JSONBody[NewUserRequest], register_user: FromDishka[RegisterUser]
-    ) -> UserResponse:
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[NewUserRequest],
+        register_user: FromDishka[RegisterUser],
+        settings: FromDishka[Settings],
+    ) -> Response[UserResponse]:
         """Open an account and sign in; 409 if the username or email is taken."""
         user = data.user
         result = await register_user(
-            RegisterUserCommand(username=user.username, email=user.email, password=user.password)
+            RegisterUserCommand(
+                username=user.username,
+                email=user.email,
+                password=user.password,
+                client=client_info(request),
+            )
         )
-        return UserResponse(user=User.of(result))
+        assert result.refresh_token is not None  # noqa: S101 - registration opens a session
+        return Response(
+            UserResponse(user=User.of(result)),
+            status_code=HTTP_201_CREATED,
+            cookies=[refresh_cookie(result.refresh_token, settings)],
+        )
 
     @post("/users/login", status_code=HTTP_200_OK, opt=auth_route(), summary="Log in")
     @inject
@@ -59,12 +81,10 @@ class UsersController(Controller):
         Opens a session: the refresh token comes as an httpOnly cookie and, for clients
         without cookies, as `refreshToken` in the user object.
         """
-        client = ClientInfo(
-            device=request.headers.get("user-agent", "unknown"),
-            ip=request.client.host if request.client else "unknown",
-        )
         result = await log_in(
-            LogInCommand(email=data.user.email, password=data.user.password, client=client)
+            LogInCommand(
+                email=data.user.email, password=data.user.password, client=client_info(request)
+            )
         )
         assert result.refresh_token is not None  # noqa: S101 - a sign-in always opens a session
         return Response(
@@ -81,7 +101,7 @@ class UsersController(Controller):
         result = await get_current_user(GetCurrentUserCommand(actor=required_identity(request)))
         return UserResponse(user=User.of(result))
 
-    @put("/user", opt=requires(Permission.MANAGE_OWN_ACCOUNT), summary="Update user")
+    @put("/user", opt=auth_route(permission=Permission.MANAGE_OWN_ACCOUNT), summary="Update user")
     @inject
     async def update_user(
         self,
