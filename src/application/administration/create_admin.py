@@ -2,12 +2,11 @@
 
 from dataclasses import dataclass, field
 
-from application.identity.errors import EmailTakenError, UsernameTakenError
+from application.identity.new_account import open_account
 from application.ports.persistence import UnitOfWork, UserRepository
 from application.ports.security import PasswordHasher
 from application.ports.system import Clock, IdGenerator
-from domain.users.user import User
-from domain.users.values import Email, Password, Role, UserId, Username
+from domain.users.values import Role, UserId
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -45,24 +44,19 @@ class CreateAdmin:
 
     async def __call__(self, command: CreateAdminCommand) -> UserId:
         """Create the account and return its id."""
-        username = Username(command.username)
-        email = Email.parse(command.email)
-        password = Password.parse(command.password)
         async with self._uow:
-            if await self._users.username_taken(username):
-                raise UsernameTakenError
-            if await self._users.get_by_email(email) is not None:
-                raise EmailTakenError
-            now = self._clock.now()
-            user = User.register(
-                id=UserId(self._ids.new_id()),
-                username=username,
-                email=email,
-                password_hash=await self._hasher.hash(password),
-                now=now,
+            user = await open_account(
+                username=command.username,
+                email=command.email,
+                password=command.password,
+                users=self._users,
+                hasher=self._hasher,
+                clock=self._clock,
+                ids=self._ids,
             )
+            now = self._clock.now()
             user.assign_role(Role.ADMIN, now=now)
-            await self._users.add(user)
+            await self._users.save(user)
             self._uow.track(user)
             await self._uow.commit()
         return user.id

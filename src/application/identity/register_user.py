@@ -3,7 +3,7 @@
 from dataclasses import dataclass, field
 
 from application.identity.authenticated_user import AuthenticatedUser
-from application.identity.errors import EmailTakenError, UsernameTakenError
+from application.identity.new_account import open_account
 from application.identity.one_time_tokens import OneTimeTokenPolicy, issue_token, send_after_commit
 from application.identity.session_policy import ClientInfo, SessionPolicy, open_session
 from application.ports.messaging import TaskQueue
@@ -16,8 +16,6 @@ from application.ports.persistence import (
 from application.ports.security import PasswordHasher, SecretTokens, TokenIssuer
 from application.ports.system import Clock, IdGenerator
 from domain.users.one_time_token import TokenPurpose
-from domain.users.user import User
-from domain.users.values import Email, Password, UserId, Username
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -73,22 +71,16 @@ class RegisterUser:
 
     async def __call__(self, command: RegisterUserCommand) -> AuthenticatedUser:
         """Create the account and return it with an access token."""
-        username = Username(command.username)
-        email = Email.parse(command.email)
-        password = Password.parse(command.password)
         async with self._uow:
-            if await self._users.username_taken(username):
-                raise UsernameTakenError
-            if await self._users.get_by_email(email) is not None:
-                raise EmailTakenError
-            user = User.register(
-                id=UserId(self._ids.new_id()),
-                username=username,
-                email=email,
-                password_hash=await self._hasher.hash(password),
-                now=self._clock.now(),
+            user = await open_account(
+                username=command.username,
+                email=command.email,
+                password=command.password,
+                users=self._users,
+                hasher=self._hasher,
+                clock=self._clock,
+                ids=self._ids,
             )
-            await self._users.add(user)
             verification = await issue_token(
                 user=user,
                 purpose=TokenPurpose.VERIFY_EMAIL,
