@@ -79,8 +79,18 @@ async def test_find_by_current_hash_is_not_a_reuse(sessions: SessionRepository) 
 async def test_rotated_hashes_are_found_as_reuse(sessions: SessionRepository) -> None:
     stored = session(1, ADA, "hash-1")
     await sessions.add(stored)
-    stored.rotate("hash-2", now=NOW + timedelta(minutes=1), ttl=timedelta(days=30))
-    stored.rotate("hash-3", now=NOW + timedelta(minutes=2), ttl=timedelta(days=30))
+    stored.rotate(
+        "hash-2",
+        now=NOW + timedelta(minutes=1),
+        ttl=timedelta(days=30),
+        max_lifetime=timedelta(days=90),
+    )
+    stored.rotate(
+        "hash-3",
+        now=NOW + timedelta(minutes=2),
+        ttl=timedelta(days=30),
+        max_lifetime=timedelta(days=90),
+    )
     await sessions.save(stored)
     for old in ("hash-1", "hash-2"):
         match = await sessions.find_by_token_hash(old)

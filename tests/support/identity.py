@@ -67,7 +67,9 @@ class IdentityWorld:
         self.limiter: RateLimiter = InMemoryRateLimiter(self.clock)
         self.sessions = InMemorySessionRepository(self.database)
         self.secrets = SequentialSecretTokens()
-        self.session_policy = SessionPolicy(refresh_ttl=timedelta(days=30))
+        self.session_policy = SessionPolicy(
+            refresh_ttl=timedelta(days=30), max_lifetime=timedelta(days=90)
+        )
         self.one_time_tokens = InMemoryOneTimeTokenRepository(self.database)
         self.mailer = InMemoryMailer()
         self.queue = InProcessTaskQueue(self._run_job, first_delay_seconds=0.01)

@@ -214,3 +214,15 @@ async def test_the_token_from_current_user_stays_in_the_same_session(world) -> N
     await world.log_out()(LogOutCommand(actor=me))
     with pytest.raises(AuthenticationRequiredError):
         await authenticate(world)(AuthenticateCommand(token=renewed.token))
+
+
+async def test_refreshing_cannot_stretch_a_session_past_its_maximum_lifetime(world) -> None:
+    signed = await sign_in(world)
+    token = signed.refresh_token
+    for _ in range(3):  # days 25, 50 and 75: each refresh extends the session
+        world.clock.advance(timedelta(days=25))
+        rotated = await refresh(world, token)
+        token = rotated.refresh_token
+    world.clock.advance(timedelta(days=16))  # day 91: past the 90-day maximum
+    with pytest.raises(AuthenticationRequiredError):
+        await refresh(world, token)

@@ -76,7 +76,10 @@ class RefreshSession:
                 raise AccountBannedError
             refresh_token = self._secrets.new_token()
             session.rotate(
-                self._secrets.fingerprint(refresh_token), now=now, ttl=self._policy.refresh_ttl
+                self._secrets.fingerprint(refresh_token),
+                now=now,
+                ttl=self._policy.refresh_ttl,
+                max_lifetime=self._policy.max_lifetime,
             )
             await self._sessions.save(session)
             await self._uow.commit()

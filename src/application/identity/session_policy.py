@@ -12,9 +12,14 @@ from domain.users.values import UserId
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class SessionPolicy:
-    """A session lives `refresh_ttl` past its last refresh, then must sign in again."""
+    """How long sessions last.
+
+    A session lives `refresh_ttl` past its last refresh, and never more than `max_lifetime`
+    after sign-in; then the user signs in again.
+    """
 
     refresh_ttl: timedelta
+    max_lifetime: timedelta
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

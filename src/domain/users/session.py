@@ -66,14 +66,20 @@ class Session:
         """Not revoked and not expired."""
         return self.revoked_at is None and now < self.expires_at
 
-    def rotate(self, new_token_hash: str, *, now: datetime, ttl: timedelta) -> None:
-        """Replace the refresh token; the old hash is retired, never to be accepted again."""
+    def rotate(
+        self, new_token_hash: str, *, now: datetime, ttl: timedelta, max_lifetime: timedelta
+    ) -> None:
+        """Replace the refresh token; the old hash is retired, never to be accepted again.
+
+        Each rotation extends the session by `ttl`, but never past `max_lifetime` after it
+        opened: then the user must sign in again (ASVS 3.3.2).
+        """
         if not self.is_active(now):
             raise SessionRevokedError
         self.retired_hashes.append(self.token_hash)
         self.token_hash = new_token_hash
         self.last_used_at = now
-        self.expires_at = now + ttl
+        self.expires_at = min(now + ttl, self.created_at + max_lifetime)
 
     def revoke(self, *, now: datetime, reason: str) -> bool:
         """End the session; False if it had already ended."""

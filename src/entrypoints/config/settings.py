@@ -121,6 +121,14 @@ class AuthSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
             le=31_536_000,
         ),
     ] = 2_592_000
+    session_max_lifetime_seconds: Annotated[
+        int,
+        from_env(
+            "SESSION_MAX_LIFETIME_SECONDS",
+            "However often it is refreshed, a session ends this long after sign-in.",
+            ge=300,
+        ),
+    ] = 7_776_000
     email_verification_ttl_seconds: Annotated[
         int,
         from_env("EMAIL_VERIFICATION_TTL_SECONDS", "Verification links expire after this.", ge=300),

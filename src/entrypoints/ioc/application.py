@@ -53,7 +53,10 @@ class PolicyProvider(Provider):
     @provide
     def session_policy(self, settings: Settings) -> SessionPolicy:
         """How long sessions last."""
-        return SessionPolicy(refresh_ttl=timedelta(seconds=settings.auth.refresh_token_ttl_seconds))
+        return SessionPolicy(
+            refresh_ttl=timedelta(seconds=settings.auth.refresh_token_ttl_seconds),
+            max_lifetime=timedelta(seconds=settings.auth.session_max_lifetime_seconds),
+        )
 
     @provide
     def one_time_token_policy(self, settings: Settings) -> OneTimeTokenPolicy:
