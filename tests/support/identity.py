@@ -36,6 +36,7 @@ from application.identity.one_time_tokens import OneTimeTokenPolicy
 from application.identity.refresh_session import RefreshSession
 from application.identity.register_user import RegisterUser, RegisterUserCommand
 from application.identity.request_password_reset import RequestPasswordReset, ResetThrottle
+from application.identity.resend_verification import ResendVerification
 from application.identity.revoke_session import RevokeSession
 from application.identity.session_policy import SessionPolicy
 from application.identity.update_user import UpdateUser
@@ -202,6 +203,21 @@ class IdentityWorld:
             tokens=self.tokens,
             clock=self.clock,
             sessions=self.sessions,
+            one_time_tokens=self.one_time_tokens,
+            secrets=self.secrets,
+            queue=self.queue,
+            token_policy=self.token_policy,
+        )
+
+    def resend_verification(self) -> ResendVerification:
+        return ResendVerification(
+            uow=self.uow(),
+            users=self.users,
+            tokens=self.one_time_tokens,
+            secrets=self.secrets,
+            queue=self.queue,
+            policy=self.token_policy,
+            clock=self.clock,
         )
 
     def get_profile(self) -> GetProfile:

@@ -12,10 +12,13 @@ from application.common.errors import (
     InvalidInputError,
     TooManyRequestsError,
 )
+from application.common.identity import Identity
 from application.identity.confirm_password_reset import ConfirmPasswordResetCommand
 from application.identity.log_in import LogInCommand
 from application.identity.refresh_session import RefreshSessionCommand
 from application.identity.request_password_reset import RequestPasswordResetCommand
+from application.identity.resend_verification import ResendVerificationCommand
+from application.identity.update_user import UpdateUserCommand
 from application.identity.verify_email import VerifyEmailCommand
 from domain.shared.errors import DomainError
 from tests.support.identity import IdentityWorld
@@ -160,3 +163,34 @@ async def test_a_completed_reset_voids_every_other_reset_link(world) -> None:
         await world.confirm_password_reset()(
             ConfirmPasswordResetCommand(token=first, password="other-1234")
         )
+
+
+async def test_a_new_email_is_unverified_until_its_own_link_is_used(world) -> None:
+    await world.verify_email()(VerifyEmailCommand(token=await world.mailed_token("ada@test.com")))
+    user = await world.users.get_by_username("ada")
+    assert user is not None
+    me = Identity(user_id=user.id, role=user.role)
+    await world.update_user()(UpdateUserCommand(actor=me, email="ada@new.test"))
+    changed = await world.users.get_by_username("ada")
+    assert changed is not None
+    assert changed.email_verified_at is None
+    token = await world.mailed_token("ada@new.test")
+    await world.verify_email()(VerifyEmailCommand(token=token))
+    verified = await world.users.get_by_username("ada")
+    assert verified is not None
+    assert verified.email_verified_at is not None
+
+
+async def test_resend_mails_a_new_link_only_while_unverified(world) -> None:
+    user = await world.users.get_by_username("ada")
+    assert user is not None
+    me = Identity(user_id=user.id, role=user.role)
+    first = await world.mailed_token("ada@test.com")
+    await world.resend_verification()(ResendVerificationCommand(actor=me))
+    second = await world.mailed_token("ada@test.com")
+    assert second != first
+    await world.verify_email()(VerifyEmailCommand(token=second))
+    sent = len(world.mailer.sent)
+    await world.resend_verification()(ResendVerificationCommand(actor=me))
+    await world.queue.drain()
+    assert len(world.mailer.sent) == sent

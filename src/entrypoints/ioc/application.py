@@ -20,6 +20,7 @@ from application.identity.one_time_tokens import OneTimeTokenPolicy
 from application.identity.refresh_session import RefreshSession
 from application.identity.register_user import RegisterUser
 from application.identity.request_password_reset import RequestPasswordReset, ResetThrottle
+from application.identity.resend_verification import ResendVerification
 from application.identity.revoke_session import RevokeSession
 from application.identity.session_policy import SessionPolicy
 from application.identity.update_user import UpdateUser
@@ -111,6 +112,7 @@ class UseCaseProvider(Provider):
         SetRole,
         BanUser,
         VerifyEmail,
+        ResendVerification,
         RequestPasswordReset,
         IssuePasswordReset,
         ConfirmPasswordReset,

@@ -1,10 +1,13 @@
 """Email verification and password reset, under /api/auth."""
 
+from typing import Any
+
 from dishka.integrations.litestar import FromDishka, inject
-from litestar import Controller, post
+from litestar import Controller, Request, post
 from litestar.params import JSONBody
 from litestar.status_codes import HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 
+from application.common.permissions import Permission
 from application.identity.confirm_password_reset import (
     ConfirmPasswordReset,
     ConfirmPasswordResetCommand,
@@ -13,7 +16,12 @@ from application.identity.request_password_reset import (
     RequestPasswordReset,
     RequestPasswordResetCommand,
 )
+from application.identity.resend_verification import (
+    ResendVerification,
+    ResendVerificationCommand,
+)
 from application.identity.verify_email import VerifyEmail, VerifyEmailCommand
+from entrypoints.http.auth import required_identity
 from entrypoints.http.rate_limits import auth_route
 from entrypoints.http.schemas.users import (
     Accepted,
@@ -38,6 +46,21 @@ class AccountRecoveryController(Controller):
     ) -> None:
         """Spend the token mailed at registration; 422 when it is used, expired or unknown."""
         await verify_email(VerifyEmailCommand(token=data.token))
+
+    @post(
+        "/verify-email/resend",
+        status_code=HTTP_204_NO_CONTENT,
+        opt=auth_route(permission=Permission.MANAGE_OWN_ACCOUNT),
+        summary="Resend the verification link",
+    )
+    @inject
+    async def resend_verification(
+        self,
+        request: Request[Any, Any, Any],
+        resend_verification: FromDishka[ResendVerification],
+    ) -> None:
+        """Mail another link to the caller's address, unless it is already verified."""
+        await resend_verification(ResendVerificationCommand(actor=required_identity(request)))
 
     @post(
         "/password-reset",
