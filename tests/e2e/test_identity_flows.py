@@ -335,3 +335,50 @@ def test_nul_and_control_characters_are_4xx_not_500(api: httpx.Client) -> None:
         json={"user": {"username": "nul1x", "email": "nul1x@t.co", "password": "pass\u0000word1"}},
     )
     assert nul_password.status_code == 422
+
+
+def test_role_paths_user_moderator_and_admin(
+    api: httpx.Client, env: dict[str, str], tmp_path: Path
+) -> None:
+    target, _ = new_user(api)
+    user_name, user = new_user(api)
+    moderator_name, moderator = new_user(api)
+    admin_name, admin = new_user(api)
+    assert (
+        run_portico(
+            "users", "set-role", moderator_name, "moderator", env=env, cwd=tmp_path
+        ).returncode
+        == 0
+    )
+    assert (
+        run_portico("users", "set-role", admin_name, "admin", env=env, cwd=tmp_path).returncode == 0
+    )
+    ban = f"/api/admin/users/{target}/ban"
+    for caller in (user, moderator):
+        denied = api.post(ban, headers=auth(caller))
+        assert denied.status_code == 403
+        assert denied.json() == {"errors": {"permission": ["is required: users:manage"]}}
+    assert api.post(ban, json={"reason": "spam"}, headers=auth(admin)).status_code == 204
+    login = api.post(
+        "/api/users/login",
+        json={"user": {"email": f"{target}@test.com", "password": "password123"}},
+    )
+    assert login.status_code == 403
+    assert api.delete(ban, headers=auth(admin)).status_code == 204
+    promote = api.put(
+        f"/api/admin/users/{user_name}/role", json={"role": "admin"}, headers=auth(admin)
+    )
+    assert promote.status_code == 204
+    assert api.delete(ban, headers=auth(user)).status_code == 204, "the promotion is live at once"
+    demote = api.put(
+        f"/api/admin/users/{user_name}/role", json={"role": "user"}, headers=auth(admin)
+    )
+    assert demote.status_code == 204
+    assert api.post(ban, headers=auth(user)).status_code == 403, "so is the demotion"
+    bad_role = api.put(
+        f"/api/admin/users/{user_name}/role", json={"role": "wizard"}, headers=auth(admin)
+    )
+    assert bad_role.status_code == 422
+    missing = api.post("/api/admin/users/nobody-here/ban", headers=auth(admin))
+    assert missing.status_code == 404
+    assert api.post(ban).status_code == 401

@@ -9,9 +9,9 @@ from dishka import AsyncContainer
 from litestar import Litestar, get
 from litestar.testing import AsyncTestClient
 
+from application.administration.set_role import SetRole, SetRoleCommand
 from application.common.permissions import Permission
-from application.ports.security import TokenIssuer
-from domain.users.values import Role, UserId
+from domain.users.values import Role
 from entrypoints.bootstrap import with_signing_secret
 from entrypoints.config import load_settings
 from entrypoints.http.app import create_app
@@ -113,17 +113,15 @@ async def test_a_role_without_the_permission_gets_403_and_one_with_it_gets_in(
     client: AsyncTestClient, app: Litestar
 ) -> None:
     user_token = await register(client, "ada")
-    denied = await client.get("/test/moderation", headers={"Authorization": f"Token {user_token}"})
+    headers = {"Authorization": f"Token {user_token}"}
+    denied = await client.get("/test/moderation", headers=headers)
     assert denied.status_code == 403
     assert denied.json() == {"errors": {"permission": ["is required: content:moderate"]}}
     container: AsyncContainer = app.state.dishka_container
-    tokens = await container.get(TokenIssuer)
-    me = tokens.read_access_token(user_token)
-    moderator = tokens.issue_access_token(
-        user_id=UserId(me.user_id.value), role=Role.MODERATOR, session_id=me.session_id
-    )
-    allowed = await client.get("/test/moderation", headers={"Authorization": f"Token {moderator}"})
-    assert allowed.status_code == 200
+    async with container() as request:
+        await (await request.get(SetRole))(SetRoleCommand(username="ada", role=Role.MODERATOR))
+    allowed = await client.get("/test/moderation", headers=headers)
+    assert allowed.status_code == 200, "a promotion takes effect on the next request"
 
 
 async def test_a_user_changes_only_their_own_account(client: AsyncTestClient) -> None:

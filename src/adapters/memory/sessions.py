@@ -9,7 +9,7 @@ from adapters.memory.database import InMemoryDatabase
 from adapters.memory.users import USERS
 from application.ports.persistence import RefreshTokenMatch
 from domain.users.session import Session
-from domain.users.values import UserId
+from domain.users.values import Role, UserId
 
 SESSIONS = "sessions"
 RETIRED = "retired_refresh_tokens"
@@ -79,14 +79,17 @@ class InMemorySessionRepository:
             if session.user_id == user_id and session.id != keep and session.revoked_at is None
         )
 
-    async def is_live(self, session_id: UUID, user_id: UserId, *, now: datetime) -> bool:
-        """Active, the user's, and the user present and not banned."""
+    async def live_role(self, session_id: UUID, user_id: UserId, *, now: datetime) -> Role | None:
+        """The user's role while the session is active and the user present and unbanned."""
         session = self._sessions.get(session_id)
         user = self._database.table(USERS).get(user_id)
-        return (
-            session is not None
-            and session.user_id == user_id
-            and session.is_active(now)
-            and user is not None
-            and not user.is_banned
-        )
+        if (
+            session is None
+            or session.user_id != user_id
+            or not session.is_active(now)
+            or user is None
+            or user.is_banned
+        ):
+            return None
+        role: Role = user.role
+        return role

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from adapters.sqlalchemy.tables import retired_refresh_tokens, sessions, users
 from application.ports.persistence import RefreshTokenMatch
 from domain.users.session import Session
-from domain.users.values import UserId
+from domain.users.values import Role, UserId
 
 _COLUMNS = (
     "user_id",
@@ -127,16 +127,18 @@ class SqlSessionRepository:
             statement = statement.where(sessions.c.id != keep)
         return len((await self._connection.execute(statement)).all())
 
-    async def is_live(self, session_id: UUID, user_id: UserId, *, now: datetime) -> bool:
+    async def live_role(self, session_id: UUID, user_id: UserId, *, now: datetime) -> Role | None:
         """One primary-key read joined to the user."""
-        statement = sa.select(
-            sa.exists().where(
+        statement = (
+            sa.select(users.c.role)
+            .join(sessions, sessions.c.user_id == users.c.id)
+            .where(
                 sessions.c.id == session_id,
                 sessions.c.user_id == user_id.value,
                 sessions.c.revoked_at.is_(None),
                 sessions.c.expires_at > now,
-                users.c.id == sessions.c.user_id,
                 users.c.banned_at.is_(None),
             )
         )
-        return bool(await self._connection.scalar(statement))
+        role = await self._connection.scalar(statement)
+        return Role(role) if role is not None else None

@@ -24,6 +24,8 @@ class Authenticate:
     - It must name a session that is still active and belongs to its subject, whose account
       exists and is not banned; so logout, logout-all, revoking a session, a password reset
       and a ban cut off tokens already issued, at once.
+    - The role is the account's current one, not the one in the token, so a promotion or
+      a demotion takes effect on the next request.
     """
 
     def __init__(self, tokens: TokenIssuer, sessions: SessionRepository, clock: Clock) -> None:
@@ -37,8 +39,11 @@ class Authenticate:
             claims = self._tokens.read_access_token(command.token)
         except InvalidTokenError:
             raise AuthenticationRequiredError("is invalid") from None
-        if claims.session_id is None or not await self._sessions.is_live(
-            claims.session_id, claims.user_id, now=self._clock.now()
-        ):
+        if claims.session_id is None:
             raise AuthenticationRequiredError("is invalid")
-        return Identity(user_id=claims.user_id, role=claims.role, session_id=claims.session_id)
+        role = await self._sessions.live_role(
+            claims.session_id, claims.user_id, now=self._clock.now()
+        )
+        if role is None:
+            raise AuthenticationRequiredError("is invalid")
+        return Identity(user_id=claims.user_id, role=role, session_id=claims.session_id)

@@ -12,7 +12,7 @@ from domain.shared.aggregate import AggregateRoot
 from domain.users.one_time_token import OneTimeToken, TokenPurpose
 from domain.users.session import Session
 from domain.users.user import User
-from domain.users.values import Email, UserId, Username
+from domain.users.values import Email, Role, UserId, Username
 
 
 class UnitOfWork(Protocol):
@@ -156,11 +156,12 @@ class SessionRepository(Protocol):
         """Revoke every active session of the user except `keep`; return how many were."""
         ...
 
-    async def is_live(self, session_id: UUID, user_id: UserId, *, now: datetime) -> bool:
-        """Whether the session still admits this user.
+    async def live_role(self, session_id: UUID, user_id: UserId, *, now: datetime) -> Role | None:
+        """The user's current role if the session still admits them, else None.
 
-        True when it is the user's, unrevoked and unexpired, and the user exists and is not
-        banned. One indexed read, made on every authenticated request.
+        It admits them when it is the user's, unrevoked and unexpired, and the user exists
+        and is not banned. One indexed read, made on every authenticated request, so bans
+        and role changes take effect at once.
         """
         ...
 

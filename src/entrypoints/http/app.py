@@ -15,6 +15,7 @@ from application.ports.health import HealthProbe
 from entrypoints.config.settings import Settings
 from entrypoints.http.auth import PUBLIC, authenticate
 from entrypoints.http.controllers.account_recovery import AccountRecoveryController
+from entrypoints.http.controllers.admin import AdminUsersController
 from entrypoints.http.controllers.docs import ApiReferencePlugin, api_reference
 from entrypoints.http.controllers.health import HealthController
 from entrypoints.http.controllers.profiles import ProfilesController
@@ -60,6 +61,7 @@ def create_app(
             ProfilesController,
             SessionsController,
             AccountRecoveryController,
+            AdminUsersController,
             api_reference,
             *extra_handlers,
         ],

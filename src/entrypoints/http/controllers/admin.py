@@ -1,0 +1,62 @@
+"""Account administration over HTTP, for administrators: roles and bans."""
+
+from typing import Annotated
+
+import msgspec
+from dishka.integrations.litestar import FromDishka, inject
+from litestar import Controller, delete, post, put
+from litestar.params import FromPath, JSONBody
+from litestar.status_codes import HTTP_204_NO_CONTENT
+from msgspec import Meta
+
+from application.administration.ban_user import BanUser, BanUserCommand
+from application.administration.set_role import SetRole, SetRoleCommand
+from application.common.permissions import Permission
+from domain.users.values import Role
+from entrypoints.http.auth import requires
+
+
+class RoleChange(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """``{"role": "user" | "moderator" | "admin"}``."""
+
+    role: Role
+
+
+class BanRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """``{"reason": "..."}``, kept with the ban."""
+
+    reason: Annotated[str, Meta(min_length=1, max_length=500)] = "banned by an administrator"
+
+
+class AdminUsersController(Controller):
+    """Roles and bans; every route needs the `users:manage` permission (administrators)."""
+
+    path = "/api/admin/users/{username:str}"
+    tags = ["administration"]  # noqa: RUF012 - Litestar reads this class attribute
+    opt = requires(Permission.MANAGE_USERS)
+
+    @put("/role", status_code=HTTP_204_NO_CONTENT, summary="Set a user's role")
+    @inject
+    async def set_role(
+        self, username: FromPath[str], data: JSONBody[RoleChange], set_role: FromDishka[SetRole]
+    ) -> None:
+        """Takes effect on the user's next request."""
+        await set_role(SetRoleCommand(username=username, role=data.role))
+
+    @post("/ban", status_code=HTTP_204_NO_CONTENT, summary="Ban a user")
+    @inject
+    async def ban(
+        self,
+        username: FromPath[str],
+        ban_user: FromDishka[BanUser],
+        data: JSONBody[BanRequest | None] = None,
+    ) -> None:
+        """No sign-in, no refresh, every session ended at once."""
+        reason = data.reason if data else BanRequest().reason
+        await ban_user(BanUserCommand(username=username, reason=reason))
+
+    @delete("/ban", status_code=HTTP_204_NO_CONTENT, summary="Lift a ban")
+    @inject
+    async def unban(self, username: FromPath[str], ban_user: FromDishka[BanUser]) -> None:
+        """The user may sign in again."""
+        await ban_user(BanUserCommand(username=username, banned=False))
