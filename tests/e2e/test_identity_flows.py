@@ -382,3 +382,26 @@ def test_role_paths_user_moderator_and_admin(
     missing = api.post("/api/admin/users/nobody-here/ban", headers=auth(admin))
     assert missing.status_code == 404
     assert api.post(ban).status_code == 401
+
+
+def test_behind_a_trusted_proxy_each_client_has_its_own_limit(
+    migrated_url: str, tmp_path: Path
+) -> None:
+    env = clean_env(
+        DATABASE_URL=migrated_url,
+        DATA_DIR=str(tmp_path),
+        RATE_LIMIT_AUTH_PER_IP="2",
+        TRUSTED_PROXIES="127.0.0.1",
+    )
+    body = {"user": {"email": "nobody@test.com", "password": "password123"}}
+    with (
+        portico_server(free_port(), env, tmp_path) as running,
+        httpx.Client(base_url=running.base_url) as api,
+    ):
+
+        def login(client_ip: str) -> int:
+            headers = {"X-Forwarded-For": f"6.6.6.6, {client_ip}"}
+            return api.post("/api/users/login", json=body, headers=headers).status_code
+
+        assert [login("198.51.100.1") for _ in range(3)] == [401, 401, 429]
+        assert login("198.51.100.2") == 401

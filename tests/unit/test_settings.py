@@ -56,6 +56,7 @@ def test_fixed_variable_names_reach_their_sections() -> None:
         ({"REDIS_URL": "redis://127.0.0.1:notaport/0"}, "REDIS_URL", "notaport"),
         ({"KAFKA_BOOTSTRAP_SERVERS": "k1:9092,nope"}, "KAFKA_BOOTSTRAP_SERVERS", "'nope'"),
         ({"JWT_SECRET": "short"}, "JWT_SECRET", "at least 32 bytes, got 5"),
+        ({"TRUSTED_PROXIES": "10.0.0.0/8, lb"}, "TRUSTED_PROXIES", "'lb'"),
     ],
 )
 def test_an_invalid_value_names_its_variable_in_one_line(

@@ -14,6 +14,7 @@ from redis.asyncio.connection import parse_url as parse_redis_url
 
 from adapters.sqlalchemy.engine import to_psycopg_url
 from entrypoints.config.settings import Settings
+from entrypoints.http.client_address import parse_networks
 
 ENV_FILE_VARIABLE = "PORTICO_ENV_FILE"
 MIN_JWT_SECRET_BYTES = 32
@@ -131,6 +132,11 @@ def _plain_reason(reason: str, spec: SettingSpec) -> str:
 
 
 def _check_rules(settings: Settings) -> None:
+    _check_production(settings)
+    _check_addresses(settings)
+
+
+def _check_production(settings: Settings) -> None:
     secret = settings.auth.jwt_secret
     if secret is not None and len(secret.encode()) < MIN_JWT_SECRET_BYTES:
         raise ConfigurationError(
@@ -148,6 +154,14 @@ def _check_rules(settings: Settings) -> None:
             "DATABASE_URL",
             "must be set when APP_ENV=production (the embedded database is for development)",
         )
+
+
+def _check_addresses(settings: Settings) -> None:
+    if settings.app.trusted_proxies is not None:
+        try:
+            parse_networks(settings.app.trusted_proxies)
+        except ValueError as exc:
+            raise ConfigurationError("TRUSTED_PROXIES", _first_line(exc)) from None
     if settings.database.url is not None:
         try:
             to_psycopg_url(settings.database.url)

@@ -49,6 +49,13 @@ class AppSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
         int,
         from_env("MAX_REQUEST_BODY_BYTES", "Larger request bodies get 413.", ge=1024, le=1 << 30),
     ] = 1_048_576
+    trusted_proxies: Annotated[
+        str | None,
+        from_env(
+            "TRUSTED_PROXIES",
+            "Comma-separated IPs or CIDRs of proxies whose X-Forwarded-For is believed.",
+        ),
+    ] = None
     public_url: Annotated[
         str,
         from_env("APP_PUBLIC_URL", "Where users reach the service; emailed links start here."),

@@ -16,6 +16,7 @@ from litestar.handlers import BaseRouteHandler
 from application.common.errors import DependencyUnavailableError, TooManyRequestsError
 from application.common.permissions import Permission
 from application.ports.security import RateLimit, RateLimiter, RateLimiterUnavailableError
+from entrypoints.http.client_address import ClientAddressResolver
 
 AUTH = "auth"
 _log = logging.getLogger(__name__)
@@ -37,6 +38,7 @@ class EdgeRateLimits:
 
     rules: Mapping[str, RateLimit]
     fail_open: bool
+    client_address: ClientAddressResolver
 
 
 async def enforce(
@@ -50,7 +52,7 @@ async def enforce(
     if not isinstance(rule_name, str):
         return
     rate = limits.rules[rule_name]
-    client = connection.client.host if connection.client else "unknown"
+    client = limits.client_address.resolve(connection)
     route = f"{connection.scope.get('method', '-')} {min(handler.paths, default='-')}"
     try:
         decision = await limiter.acquire(f"{rule_name}:{route}:{client}", rate)

@@ -31,6 +31,7 @@ from application.profiles.follow_user import FollowUser
 from application.profiles.get_profile import GetProfile
 from application.profiles.unfollow_user import UnfollowUser
 from entrypoints.config.settings import Settings
+from entrypoints.http.client_address import ClientAddressResolver, parse_networks
 from entrypoints.http.rate_limits import AUTH, EdgeRateLimits
 
 
@@ -86,7 +87,11 @@ class PolicyProvider(Provider):
         auth = RateLimit(
             limit=limits.auth_per_ip_limit, window_seconds=limits.auth_per_ip_window_seconds
         )
-        return EdgeRateLimits(rules={AUTH: auth}, fail_open=limits.fail_open)
+        return EdgeRateLimits(
+            rules={AUTH: auth},
+            fail_open=limits.fail_open,
+            client_address=ClientAddressResolver(parse_networks(settings.app.trusted_proxies)),
+        )
 
 
 class UseCaseProvider(Provider):

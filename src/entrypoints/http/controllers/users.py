@@ -17,7 +17,7 @@ from application.identity.update_user import UNCHANGED, UpdateUser, UpdateUserCo
 from entrypoints.config.settings import Settings
 from entrypoints.http.auth import required_identity, requires
 from entrypoints.http.controllers.sessions import refresh_cookie
-from entrypoints.http.rate_limits import auth_route
+from entrypoints.http.rate_limits import EdgeRateLimits, auth_route
 from entrypoints.http.schemas.users import (
     LoginUserRequest,
     NewUserRequest,
@@ -27,11 +27,11 @@ from entrypoints.http.schemas.users import (
 )
 
 
-def client_info(request: Request[Any, Any, Any]) -> ClientInfo:
+def client_info(request: Request[Any, Any, Any], limits: EdgeRateLimits) -> ClientInfo:
     """The device and address a sign-in comes from, as the session list shows them."""
     return ClientInfo(
         device=request.headers.get("user-agent", "unknown"),
-        ip=request.client.host if request.client else "unknown",
+        ip=limits.client_address.resolve(request),
     )
 
 
@@ -49,6 +49,7 @@ class UsersController(Controller):
         data: JSONBody[NewUserRequest],
         register_user: FromDishka[RegisterUser],
         settings: FromDishka[Settings],
+        limits: FromDishka[EdgeRateLimits],
     ) -> Response[UserResponse]:
         """Open an account and sign in; 409 if the username or email is taken."""
         user = data.user
@@ -57,7 +58,7 @@ class UsersController(Controller):
                 username=user.username,
                 email=user.email,
                 password=user.password,
-                client=client_info(request),
+                client=client_info(request, limits),
             )
         )
         assert result.refresh_token is not None  # noqa: S101 - registration opens a session
@@ -75,6 +76,7 @@ class UsersController(Controller):
         data: JSONBody[LoginUserRequest],
         log_in: FromDishka[LogIn],
         settings: FromDishka[Settings],
+        limits: FromDishka[EdgeRateLimits],
     ) -> Response[UserResponse]:
         """Exchange email and password for tokens; 401 when they do not match.
 
@@ -83,7 +85,9 @@ class UsersController(Controller):
         """
         result = await log_in(
             LogInCommand(
-                email=data.user.email, password=data.user.password, client=client_info(request)
+                email=data.user.email,
+                password=data.user.password,
+                client=client_info(request, limits),
             )
         )
         assert result.refresh_token is not None  # noqa: S101 - a sign-in always opens a session
