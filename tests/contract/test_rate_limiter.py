@@ -36,10 +36,18 @@ async def test_a_burst_up_to_the_limit_passes_and_the_next_is_refused(limiter: R
     assert 1 <= decisions[-1].retry_after_seconds <= 12
 
 
-async def test_check_counts_nothing(limiter: RateLimiter) -> None:
-    for _ in range(10):
-        assert (await limiter.check("k", FIVE_PER_MINUTE)).allowed
-    assert (await limiter.acquire("k", FIVE_PER_MINUTE)).remaining == 4
+async def test_refund_gives_back_one_counted_event(limiter: RateLimiter) -> None:
+    for _ in range(5):
+        assert (await limiter.acquire("k", FIVE_PER_MINUTE)).allowed
+    assert not (await limiter.acquire("k", FIVE_PER_MINUTE)).allowed
+    await limiter.refund("k", FIVE_PER_MINUTE)
+    assert (await limiter.acquire("k", FIVE_PER_MINUTE)).allowed
+    assert not (await limiter.acquire("k", FIVE_PER_MINUTE)).allowed
+
+
+async def test_refunding_an_unknown_key_is_harmless(limiter: RateLimiter) -> None:
+    await limiter.refund("never-counted", FIVE_PER_MINUTE)
+    assert (await limiter.acquire("never-counted", FIVE_PER_MINUTE)).remaining == 4
 
 
 async def test_a_refused_event_is_not_counted(limiter: RateLimiter) -> None:

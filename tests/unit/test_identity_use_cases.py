@@ -210,9 +210,6 @@ class DownLimiter:
     async def acquire(self, key, rate):
         raise RateLimiterUnavailableError("down")
 
-    async def check(self, key, rate):
-        raise RateLimiterUnavailableError("down")
-
     async def refund(self, key, rate):
         raise RateLimiterUnavailableError("down")
 

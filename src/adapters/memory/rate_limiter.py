@@ -7,7 +7,7 @@ from application.ports.system import Clock
 
 
 def gcra(
-    *, now: float, tat: float | None, rate: RateLimit, consume: bool
+    *, now: float, tat: float | None, rate: RateLimit
 ) -> tuple[RateLimitDecision, float | None]:
     """The generic cell rate algorithm: one stored instant per key.
 
@@ -23,7 +23,7 @@ def gcra(
         return RateLimitDecision(allowed=False, remaining=0, retry_after_seconds=retry), None
     remaining = int((rate.window_seconds - (candidate - now)) // interval)
     decision = RateLimitDecision(allowed=True, remaining=max(0, remaining), retry_after_seconds=0)
-    return decision, candidate if consume else None
+    return decision, candidate
 
 
 class InMemoryRateLimiter:
@@ -35,11 +35,15 @@ class InMemoryRateLimiter:
 
     async def acquire(self, key: str, rate: RateLimit) -> RateLimitDecision:
         """Count one event if allowed."""
-        return self._decide(key, rate, consume=True)
-
-    async def check(self, key: str, rate: RateLimit) -> RateLimitDecision:
-        """Decide without counting."""
-        return self._decide(key, rate, consume=False)
+        now = self._clock.now().timestamp()
+        tat = self._tats.get(key)
+        if tat is not None and tat <= now:
+            del self._tats[key]
+            tat = None
+        decision, new_tat = gcra(now=now, tat=tat, rate=rate)
+        if new_tat is not None:
+            self._tats[key] = new_tat
+        return decision
 
     async def refund(self, key: str, rate: RateLimit) -> None:
         """Move the key's arrival time back by one interval, never before now."""
@@ -52,14 +56,3 @@ class InMemoryRateLimiter:
             del self._tats[key]
         else:
             self._tats[key] = earlier
-
-    def _decide(self, key: str, rate: RateLimit, *, consume: bool) -> RateLimitDecision:
-        now = self._clock.now().timestamp()
-        tat = self._tats.get(key)
-        if tat is not None and tat <= now:
-            del self._tats[key]
-            tat = None
-        decision, new_tat = gcra(now=now, tat=tat, rate=rate, consume=consume)
-        if new_tat is not None:
-            self._tats[key] = new_tat
-        return decision

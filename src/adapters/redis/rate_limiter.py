@@ -5,14 +5,13 @@ from redis.exceptions import RedisError
 
 from application.ports.security import RateLimit, RateLimitDecision, RateLimiterUnavailableError
 
-# KEYS[1]: the key. ARGV: limit, window (ms), consume (1/0). Time comes from Redis itself, so
+# KEYS[1]: the key. ARGV: limit, window (ms). Time comes from Redis itself, so
 # every API process agrees on it. Returns {allowed, remaining, retry_after_ms}.
 _GCRA = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local limit = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
-local consume = tonumber(ARGV[3])
 local interval = window / limit
 local tat = tonumber(redis.call('GET', KEYS[1]) or now)
 if tat < now then tat = now end
@@ -21,9 +20,7 @@ local allow_at = candidate - window
 if now < allow_at then
   return {0, 0, math.ceil(allow_at - now)}
 end
-if consume == 1 then
-  redis.call('SET', KEYS[1], tostring(candidate), 'PX', math.ceil(candidate - now))
-end
+redis.call('SET', KEYS[1], tostring(candidate), 'PX', math.ceil(candidate - now))
 return {1, math.floor((window - (candidate - now)) / interval), 0}
 """
 
@@ -53,12 +50,17 @@ class RedisRateLimiter:
         self._refund = client.register_script(_REFUND)
 
     async def acquire(self, key: str, rate: RateLimit) -> RateLimitDecision:
-        """Count one event if allowed."""
-        return await self._run(key, rate, consume=True)
-
-    async def check(self, key: str, rate: RateLimit) -> RateLimitDecision:
-        """Decide without counting."""
-        return await self._run(key, rate, consume=False)
+        """Count one event if allowed, atomically."""
+        try:
+            allowed, remaining, retry_ms = await self._script(
+                keys=[self._prefix + key], args=[rate.limit, rate.window_seconds * 1000]
+            )
+        except (RedisError, OSError) as exc:
+            raise RateLimiterUnavailableError(type(exc).__name__) from exc
+        retry = 0 if allowed else max(1, -(-int(retry_ms) // 1000))
+        return RateLimitDecision(
+            allowed=bool(allowed), remaining=max(0, int(remaining)), retry_after_seconds=retry
+        )
 
     async def refund(self, key: str, rate: RateLimit) -> None:
         """Give back one counted event, atomically."""
@@ -68,16 +70,3 @@ class RedisRateLimiter:
             )
         except (RedisError, OSError) as exc:
             raise RateLimiterUnavailableError(type(exc).__name__) from exc
-
-    async def _run(self, key: str, rate: RateLimit, *, consume: bool) -> RateLimitDecision:
-        try:
-            allowed, remaining, retry_ms = await self._script(
-                keys=[self._prefix + key],
-                args=[rate.limit, rate.window_seconds * 1000, 1 if consume else 0],
-            )
-        except (RedisError, OSError) as exc:
-            raise RateLimiterUnavailableError(type(exc).__name__) from exc
-        retry = 0 if allowed else max(1, -(-int(retry_ms) // 1000))
-        return RateLimitDecision(
-            allowed=bool(allowed), remaining=max(0, int(remaining)), retry_after_seconds=retry
-        )

@@ -85,15 +85,11 @@ class RateLimiterUnavailableError(Exception):
 class RateLimiter(Protocol):
     """Counts events per key within a rate (GCRA), atomically, across every process sharing it.
 
-    Both methods raise RateLimiterUnavailableError when the store is down.
+    Every method raises RateLimiterUnavailableError when the store is down.
     """
 
     async def acquire(self, key: str, rate: RateLimit) -> RateLimitDecision:
         """Count one event if the rate allows it now; when it does not, count nothing."""
-        ...
-
-    async def check(self, key: str, rate: RateLimit) -> RateLimitDecision:
-        """Whether one event would be allowed now, counting nothing."""
         ...
 
     async def refund(self, key: str, rate: RateLimit) -> None:
