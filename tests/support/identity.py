@@ -32,7 +32,7 @@ from application.identity.list_sessions import ListSessions
 from application.identity.log_in import LogIn, LoginThrottle
 from application.identity.log_out import LogOut
 from application.identity.log_out_all import LogOutAll
-from application.identity.one_time_tokens import OneTimeTokenPolicy
+from application.identity.one_time_tokens import OneTimeTokenMailer, OneTimeTokenPolicy
 from application.identity.refresh_session import RefreshSession
 from application.identity.register_user import RegisterUser, RegisterUserCommand
 from application.identity.request_password_reset import RequestPasswordReset, ResetThrottle
@@ -95,12 +95,19 @@ class IdentityWorld:
             tokens=self.tokens,
             clock=self.clock,
             ids=self.ids,
-            one_time_tokens=self.one_time_tokens,
             secrets=self.secrets,
-            queue=self.queue,
-            token_policy=self.token_policy,
+            token_mailer=self.token_mailer(),
             sessions=self.sessions,
             session_policy=self.session_policy,
+        )
+
+    def token_mailer(self) -> OneTimeTokenMailer:
+        return OneTimeTokenMailer(
+            tokens=self.one_time_tokens,
+            secrets=self.secrets,
+            queue=self.queue,
+            policy=self.token_policy,
+            clock=self.clock,
         )
 
     def verify_email(self) -> VerifyEmail:
@@ -121,11 +128,7 @@ class IdentityWorld:
         return IssuePasswordReset(
             uow=self.uow(),
             users=self.users,
-            tokens=self.one_time_tokens,
-            secrets=self.secrets,
-            queue=self.queue,
-            policy=self.token_policy,
-            clock=self.clock,
+            token_mailer=self.token_mailer(),
         )
 
     def confirm_password_reset(self) -> ConfirmPasswordReset:
@@ -203,21 +206,14 @@ class IdentityWorld:
             tokens=self.tokens,
             clock=self.clock,
             sessions=self.sessions,
-            one_time_tokens=self.one_time_tokens,
-            secrets=self.secrets,
-            queue=self.queue,
-            token_policy=self.token_policy,
+            token_mailer=self.token_mailer(),
         )
 
     def resend_verification(self) -> ResendVerification:
         return ResendVerification(
             uow=self.uow(),
             users=self.users,
-            tokens=self.one_time_tokens,
-            secrets=self.secrets,
-            queue=self.queue,
-            policy=self.token_policy,
-            clock=self.clock,
+            token_mailer=self.token_mailer(),
         )
 
     def get_profile(self) -> GetProfile:

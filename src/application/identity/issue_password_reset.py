@@ -2,11 +2,8 @@
 
 from dataclasses import dataclass
 
-from application.identity.one_time_tokens import OneTimeTokenPolicy, issue_token, send_after_commit
-from application.ports.messaging import TaskQueue
-from application.ports.persistence import OneTimeTokenRepository, UnitOfWork, UserRepository
-from application.ports.security import SecretTokens
-from application.ports.system import Clock
+from application.identity.one_time_tokens import OneTimeTokenMailer
+from application.ports.persistence import UnitOfWork, UserRepository
 from domain.users.one_time_token import TokenPurpose
 from domain.users.values import Email
 
@@ -34,19 +31,11 @@ class IssuePasswordReset:
         *,
         uow: UnitOfWork,
         users: UserRepository,
-        tokens: OneTimeTokenRepository,
-        secrets: SecretTokens,
-        queue: TaskQueue,
-        policy: OneTimeTokenPolicy,
-        clock: Clock,
+        token_mailer: OneTimeTokenMailer,
     ) -> None:
         self._uow = uow
         self._users = users
-        self._tokens = tokens
-        self._secrets = secrets
-        self._queue = queue
-        self._policy = policy
-        self._clock = clock
+        self._token_mailer = token_mailer
 
     async def __call__(self, command: IssuePasswordResetCommand) -> None:
         """Maybe issue the token; the email follows as a job of its own."""
@@ -54,13 +43,6 @@ class IssuePasswordReset:
             user = await self._users.get_by_email(Email(command.email))
             if user is None or user.is_banned:
                 return
-            message = await issue_token(
-                user=user,
-                purpose=TokenPurpose.RESET_PASSWORD,
-                tokens=self._tokens,
-                secrets=self._secrets,
-                policy=self._policy,
-                clock=self._clock,
-            )
+            message = await self._token_mailer.issue(user, TokenPurpose.RESET_PASSWORD)
             await self._uow.commit()
-        await send_after_commit(self._queue, message)
+        await self._token_mailer.send(message)

@@ -39,39 +39,54 @@ _PATHS = {
 }
 
 
-async def issue_token(
-    *,
-    user: User,
-    purpose: TokenPurpose,
-    tokens: OneTimeTokenRepository,
-    secrets: SecretTokens,
-    policy: OneTimeTokenPolicy,
-    clock: Clock,
-) -> SendTemplatedEmailCommand:
-    """Store a new token in the caller's transaction; return the email that carries it."""
-    token = secrets.new_token()
-    await tokens.add(
-        OneTimeToken.issue(
-            token_hash=secrets.fingerprint(token),
-            user_id=user.id,
-            purpose=purpose,
-            now=clock.now(),
-            ttl=policy.ttl(purpose),
+class OneTimeTokenMailer:
+    """Issues single-use tokens and mails them, for every flow that proves an address.
+
+    `issue` stores the token in the caller's unit of work and returns the email carrying
+    it; `send` enqueues that email and must be called only after the commit, so a
+    rolled-back change never mails a link.
+    """
+
+    def __init__(
+        self,
+        *,
+        tokens: OneTimeTokenRepository,
+        secrets: SecretTokens,
+        queue: TaskQueue,
+        policy: OneTimeTokenPolicy,
+        clock: Clock,
+    ) -> None:
+        self._tokens = tokens
+        self._secrets = secrets
+        self._queue = queue
+        self._policy = policy
+        self._clock = clock
+
+    async def issue(self, user: User, purpose: TokenPurpose) -> SendTemplatedEmailCommand:
+        """Store a new token for `user`; return the email that carries it."""
+        token = self._secrets.new_token()
+        ttl = self._policy.ttl(purpose)
+        await self._tokens.add(
+            OneTimeToken.issue(
+                token_hash=self._secrets.fingerprint(token),
+                user_id=user.id,
+                purpose=purpose,
+                now=self._clock.now(),
+                ttl=ttl,
+            )
         )
-    )
-    hours = int(policy.ttl(purpose).total_seconds() // 3600) or 1
-    return SendTemplatedEmailCommand(
-        to=str(user.email),
-        template=_TEMPLATES[purpose],
-        context={
-            "username": str(user.username),
-            "token": token,
-            "link": f"{policy.public_url.rstrip('/')}{_PATHS[purpose]}?token={quote(token)}",
-            "valid_hours": str(hours),
-        },
-    )
+        link = f"{self._policy.public_url.rstrip('/')}{_PATHS[purpose]}?token={quote(token)}"
+        return SendTemplatedEmailCommand(
+            to=str(user.email),
+            template=_TEMPLATES[purpose],
+            context={
+                "username": str(user.username),
+                "token": token,
+                "link": link,
+                "valid_hours": str(int(ttl.total_seconds() // 3600) or 1),
+            },
+        )
 
-
-async def send_after_commit(queue: TaskQueue, email: SendTemplatedEmailCommand) -> None:
-    """Enqueue the email; call it only once the token's transaction has committed."""
-    await queue.enqueue(SEND_TEMPLATED_EMAIL, email.as_payload())
+    async def send(self, email: SendTemplatedEmailCommand) -> None:
+        """Enqueue the email; call it only once the token's transaction has committed."""
+        await self._queue.enqueue(SEND_TEMPLATED_EMAIL, email.as_payload())

@@ -4,15 +4,9 @@ from dataclasses import dataclass, field
 
 from application.identity.authenticated_user import AuthenticatedUser
 from application.identity.new_account import open_account
-from application.identity.one_time_tokens import OneTimeTokenPolicy, issue_token, send_after_commit
+from application.identity.one_time_tokens import OneTimeTokenMailer
 from application.identity.session_policy import ClientInfo, SessionPolicy, open_session
-from application.ports.messaging import TaskQueue
-from application.ports.persistence import (
-    OneTimeTokenRepository,
-    SessionRepository,
-    UnitOfWork,
-    UserRepository,
-)
+from application.ports.persistence import SessionRepository, UnitOfWork, UserRepository
 from application.ports.security import PasswordHasher, SecretTokens, TokenIssuer
 from application.ports.system import Clock, IdGenerator
 from domain.users.one_time_token import TokenPurpose
@@ -49,19 +43,15 @@ class RegisterUser:
         tokens: TokenIssuer,
         clock: Clock,
         ids: IdGenerator,
-        one_time_tokens: OneTimeTokenRepository,
         secrets: SecretTokens,
-        queue: TaskQueue,
-        token_policy: OneTimeTokenPolicy,
+        token_mailer: OneTimeTokenMailer,
         sessions: SessionRepository,
         session_policy: SessionPolicy,
     ) -> None:
         self._sessions = sessions
         self._session_policy = session_policy
-        self._one_time_tokens = one_time_tokens
         self._secrets = secrets
-        self._queue = queue
-        self._token_policy = token_policy
+        self._token_mailer = token_mailer
         self._uow = uow
         self._users = users
         self._hasher = hasher
@@ -81,14 +71,7 @@ class RegisterUser:
                 clock=self._clock,
                 ids=self._ids,
             )
-            verification = await issue_token(
-                user=user,
-                purpose=TokenPurpose.VERIFY_EMAIL,
-                tokens=self._one_time_tokens,
-                secrets=self._secrets,
-                policy=self._token_policy,
-                clock=self._clock,
-            )
+            verification = await self._token_mailer.issue(user, TokenPurpose.VERIFY_EMAIL)
             session, refresh_token = await open_session(
                 user_id=user.id,
                 client=command.client,
@@ -100,7 +83,7 @@ class RegisterUser:
             )
             self._uow.track(user)
             await self._uow.commit()
-        await send_after_commit(self._queue, verification)
+        await self._token_mailer.send(verification)
         token = self._tokens.issue_access_token(
             user_id=user.id, role=user.role, session_id=session.id
         )

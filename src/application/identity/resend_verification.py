@@ -4,11 +4,8 @@ from dataclasses import dataclass
 
 from application.common.errors import AuthenticationRequiredError
 from application.common.identity import Identity
-from application.identity.one_time_tokens import OneTimeTokenPolicy, issue_token, send_after_commit
-from application.ports.messaging import TaskQueue
-from application.ports.persistence import OneTimeTokenRepository, UnitOfWork, UserRepository
-from application.ports.security import SecretTokens
-from application.ports.system import Clock
+from application.identity.one_time_tokens import OneTimeTokenMailer
+from application.ports.persistence import UnitOfWork, UserRepository
 from domain.users.one_time_token import TokenPurpose
 
 
@@ -32,19 +29,11 @@ class ResendVerification:
         *,
         uow: UnitOfWork,
         users: UserRepository,
-        tokens: OneTimeTokenRepository,
-        secrets: SecretTokens,
-        queue: TaskQueue,
-        policy: OneTimeTokenPolicy,
-        clock: Clock,
+        token_mailer: OneTimeTokenMailer,
     ) -> None:
         self._uow = uow
         self._users = users
-        self._tokens = tokens
-        self._secrets = secrets
-        self._queue = queue
-        self._policy = policy
-        self._clock = clock
+        self._token_mailer = token_mailer
 
     async def __call__(self, command: ResendVerificationCommand) -> None:
         """Issue and mail a link unless the address is verified."""
@@ -54,13 +43,6 @@ class ResendVerification:
                 raise AuthenticationRequiredError("is invalid")
             if user.email_verified_at is not None:
                 return
-            message = await issue_token(
-                user=user,
-                purpose=TokenPurpose.VERIFY_EMAIL,
-                tokens=self._tokens,
-                secrets=self._secrets,
-                policy=self._policy,
-                clock=self._clock,
-            )
+            message = await self._token_mailer.issue(user, TokenPurpose.VERIFY_EMAIL)
             await self._uow.commit()
-        await send_after_commit(self._queue, message)
+        await self._token_mailer.send(message)

@@ -6,15 +6,9 @@ from application.common.errors import AuthenticationRequiredError
 from application.common.identity import Identity
 from application.identity.authenticated_user import AuthenticatedUser
 from application.identity.errors import EmailTakenError, UsernameTakenError
-from application.identity.one_time_tokens import OneTimeTokenPolicy, issue_token, send_after_commit
-from application.ports.messaging import TaskQueue
-from application.ports.persistence import (
-    OneTimeTokenRepository,
-    SessionRepository,
-    UnitOfWork,
-    UserRepository,
-)
-from application.ports.security import PasswordHasher, SecretTokens, TokenIssuer
+from application.identity.one_time_tokens import OneTimeTokenMailer
+from application.ports.persistence import SessionRepository, UnitOfWork, UserRepository
+from application.ports.security import PasswordHasher, TokenIssuer
 from application.ports.system import Clock
 from domain.users.one_time_token import TokenPurpose
 from domain.users.values import Email, Password, Profile, Username
@@ -63,16 +57,10 @@ class UpdateUser:
         tokens: TokenIssuer,
         clock: Clock,
         sessions: SessionRepository,
-        one_time_tokens: OneTimeTokenRepository,
-        secrets: SecretTokens,
-        queue: TaskQueue,
-        token_policy: OneTimeTokenPolicy,
+        token_mailer: OneTimeTokenMailer,
     ) -> None:
         self._sessions = sessions
-        self._one_time_tokens = one_time_tokens
-        self._secrets = secrets
-        self._queue = queue
-        self._token_policy = token_policy
+        self._token_mailer = token_mailer
         self._uow = uow
         self._users = users
         self._hasher = hasher
@@ -111,14 +99,7 @@ class UpdateUser:
             user.update(now=now, username=username, email=email, profile=profile)
             verification = None
             if user.email != previous_email:
-                verification = await issue_token(
-                    user=user,
-                    purpose=TokenPurpose.VERIFY_EMAIL,
-                    tokens=self._one_time_tokens,
-                    secrets=self._secrets,
-                    policy=self._token_policy,
-                    clock=self._clock,
-                )
+                verification = await self._token_mailer.issue(user, TokenPurpose.VERIFY_EMAIL)
             if password is not None:
                 user.change_password_hash(await self._hasher.hash(password), now=now)
                 await self._sessions.revoke_others(
@@ -128,7 +109,7 @@ class UpdateUser:
             self._uow.track(user)
             await self._uow.commit()
         if verification is not None:
-            await send_after_commit(self._queue, verification)
+            await self._token_mailer.send(verification)
         token = self._tokens.issue_access_token(
             user_id=user.id, role=user.role, session_id=command.actor.session_id
         )

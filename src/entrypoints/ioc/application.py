@@ -16,7 +16,7 @@ from application.identity.list_sessions import ListSessions
 from application.identity.log_in import LogIn, LoginThrottle
 from application.identity.log_out import LogOut
 from application.identity.log_out_all import LogOutAll
-from application.identity.one_time_tokens import OneTimeTokenPolicy
+from application.identity.one_time_tokens import OneTimeTokenMailer, OneTimeTokenPolicy
 from application.identity.refresh_session import RefreshSession
 from application.identity.register_user import RegisterUser
 from application.identity.request_password_reset import RequestPasswordReset, ResetThrottle
@@ -122,4 +122,5 @@ class UseCaseProvider(Provider):
         IssuePasswordReset,
         ConfirmPasswordReset,
         SendTemplatedEmail,
+        OneTimeTokenMailer,
     )
