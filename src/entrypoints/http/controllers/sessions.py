@@ -11,6 +11,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 
 from application.common.errors import AuthenticationRequiredError
 from application.common.permissions import Permission
+from application.identity.authenticated_user import AuthenticatedUser
 from application.identity.list_sessions import ListSessions, ListSessionsCommand
 from application.identity.log_out import LogOut, LogOutCommand
 from application.identity.log_out_all import LogOutAll, LogOutAllCommand
@@ -42,6 +43,19 @@ def refresh_cookie(token: str, settings: Settings) -> Cookie:
         httponly=True,
         secure=True,
         samesite="strict",
+    )
+
+
+def signed_in(
+    result: AuthenticatedUser, settings: Settings, *, status_code: int = HTTP_200_OK
+) -> Response[UserResponse]:
+    """The user object, and the session's refresh token set as its cookie."""
+    if result.refresh_token is None:
+        raise RuntimeError("a sign-in, registration or refresh always carries a refresh token")
+    return Response(
+        UserResponse(user=User.of(result)),
+        status_code=status_code,
+        cookies=[refresh_cookie(result.refresh_token, settings)],
     )
 
 
@@ -77,11 +91,8 @@ class SessionsController(Controller):
         token = data.refresh_token if data else request.cookies.get(REFRESH_COOKIE)
         if not token:
             raise AuthenticationRequiredError("is missing")
-        result = await refresh_session(RefreshSessionCommand(refresh_token=token))
-        assert result.refresh_token is not None  # noqa: S101 - a rotation always issues one
-        return Response(
-            UserResponse(user=User.of(result)),
-            cookies=[refresh_cookie(result.refresh_token, settings)],
+        return signed_in(
+            await refresh_session(RefreshSessionCommand(refresh_token=token)), settings
         )
 
     @post("/logout", status_code=HTTP_204_NO_CONTENT, opt=_OWN, summary="Log out")

@@ -16,7 +16,7 @@ from application.identity.session_policy import ClientInfo
 from application.identity.update_user import UNCHANGED, UpdateUser, UpdateUserCommand
 from entrypoints.config.settings import Settings
 from entrypoints.http.auth import required_identity, requires
-from entrypoints.http.controllers.sessions import refresh_cookie
+from entrypoints.http.controllers.sessions import signed_in
 from entrypoints.http.rate_limits import EdgeRateLimits, auth_route
 from entrypoints.http.schemas.users import (
     LoginUserRequest,
@@ -61,12 +61,7 @@ class UsersController(Controller):
                 client=client_info(request, limits),
             )
         )
-        assert result.refresh_token is not None  # noqa: S101 - registration opens a session
-        return Response(
-            UserResponse(user=User.of(result)),
-            status_code=HTTP_201_CREATED,
-            cookies=[refresh_cookie(result.refresh_token, settings)],
-        )
+        return signed_in(result, settings, status_code=HTTP_201_CREATED)
 
     @post("/users/login", status_code=HTTP_200_OK, opt=auth_route(), summary="Log in")
     @inject
@@ -90,11 +85,7 @@ class UsersController(Controller):
                 client=client_info(request, limits),
             )
         )
-        assert result.refresh_token is not None  # noqa: S101 - a sign-in always opens a session
-        return Response(
-            UserResponse(user=User.of(result)),
-            cookies=[refresh_cookie(result.refresh_token, settings)],
-        )
+        return signed_in(result, settings)
 
     @get("/user", opt=requires(Permission.MANAGE_OWN_ACCOUNT), summary="Current user")
     @inject
