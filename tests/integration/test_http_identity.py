@@ -32,6 +32,10 @@ EXPECTED_PUBLIC = {
     ("POST", "/api/auth/password-reset"),
     ("POST", "/api/auth/password-reset/confirm"),
     ("GET", "/api/profiles/{username:str}"),
+    ("GET", "/api/articles"),
+    ("GET", "/api/articles/{slug:str}"),
+    ("GET", "/api/articles/{slug:str}/comments"),
+    ("GET", "/api/tags"),
 }
 
 

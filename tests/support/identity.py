@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from adapters.inprocess.task_queue import InProcessTaskQueue
+from adapters.memory.cache import InMemoryCache
 from adapters.memory.database import InMemoryDatabase
 from adapters.memory.mailer import InMemoryMailer
 from adapters.memory.one_time_tokens import InMemoryOneTimeTokenRepository
@@ -64,6 +65,7 @@ class IdentityWorld:
     def __post_init__(self) -> None:
         self.tokens = InMemoryTokenIssuer(clock=self.clock, ids=self.ids, ttl=timedelta(minutes=15))
         self.users = InMemoryUserRepository(self.database)
+        self.cache = InMemoryCache()
         self.profiles = InMemoryProfileReader(self.database)
         self.limiter: RateLimiter = InMemoryRateLimiter(self.clock)
         self.sessions = InMemorySessionRepository(self.database)
@@ -207,6 +209,7 @@ class IdentityWorld:
             clock=self.clock,
             sessions=self.sessions,
             token_mailer=self.token_mailer(),
+            cache=self.cache,
         )
 
     def resend_verification(self) -> ResendVerification:

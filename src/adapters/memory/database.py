@@ -1,10 +1,14 @@
 """The in-memory store that the memory repositories and unit of work share."""
 
 import asyncio
+import copy
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from application.common.outbox import OutboxMessage
+from domain.shared.aggregate import AggregateRoot
+
+_Aggregate = TypeVar("_Aggregate", bound=AggregateRoot)
 
 
 @dataclass(slots=True)
@@ -24,3 +28,10 @@ class InMemoryDatabase:
     def table(self, name: str) -> dict[Any, Any]:
         """Return the rows of a table, creating it when first used."""
         return self.tables.setdefault(name, {})
+
+
+def detached(aggregate: _Aggregate) -> _Aggregate:
+    """A copy without pending events, as a row stored in or read back from a database is."""
+    clone = copy.copy(aggregate)
+    clone._pending_events = []  # noqa: SLF001 - a fresh aggregate has no pending events
+    return clone

@@ -1,9 +1,8 @@
 """Users and follows in the in-memory database."""
 
-import copy
 from datetime import datetime
 
-from adapters.memory.database import InMemoryDatabase
+from adapters.memory.database import InMemoryDatabase, detached
 from application.identity.errors import EmailTakenError, UsernameTakenError
 from application.ports.persistence import ProfileView
 from domain.users.user import User
@@ -30,27 +29,29 @@ class InMemoryUserRepository:
     async def add(self, user: User) -> None:
         """Store a new user, refusing a taken username or email."""
         self._ensure_unique(user)
-        self._users[user.id] = _stored(user)
+        self._users[user.id] = detached(user)
 
     async def save(self, user: User) -> None:
         """Replace the stored user, refusing a taken username or email."""
         self._ensure_unique(user)
-        self._users[user.id] = _stored(user)
+        self._users[user.id] = detached(user)
 
     async def get(self, user_id: UserId) -> User | None:
         """A copy of the stored user."""
         user = self._users.get(user_id)
-        return _stored(user) if user else None
+        return detached(user) if user else None
 
     async def get_by_email(self, email: Email) -> User | None:
         """A copy of the user with this email."""
-        return next((_stored(u) for u in self._users.values() if u.email == email), None)
+        return next((detached(u) for u in self._users.values() if u.email == email), None)
 
     async def get_by_username(self, username: str) -> User | None:
         """A copy of the user with exactly this username."""
         if not Username.could_exist(username):
             return None
-        return next((_stored(u) for u in self._users.values() if str(u.username) == username), None)
+        return next(
+            (detached(u) for u in self._users.values() if str(u.username) == username), None
+        )
 
     async def username_taken(self, username: Username) -> bool:
         """Whether a user has this username, ignoring case."""
@@ -99,10 +100,3 @@ class InMemoryProfileReader:
             image=user.profile.image,
             following=viewer is not None and (viewer, user.id) in follows,
         )
-
-
-def _stored(user: User) -> User:
-    """A detached copy without pending events, as a row read back from a database would be."""
-    clone = copy.copy(user)
-    clone._pending_events = []  # noqa: SLF001 - a fresh aggregate has no pending events
-    return clone

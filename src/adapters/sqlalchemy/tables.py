@@ -125,3 +125,69 @@ one_time_tokens = sa.Table(
     sa.Index("ix_one_time_tokens_user_id", "user_id"),
     comment="Single-use email verification and password reset tokens, stored as fingerprints.",
 )
+
+articles = sa.Table(
+    "articles",
+    metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("author_id", sa.Uuid, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("slug", sa.String(128), nullable=False),
+    sa.Column("title", sa.String(200), nullable=False),
+    sa.Column("description", sa.Text, nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.UniqueConstraint("slug"),
+    sa.Index("ix_articles_created_at_id", "created_at", "id"),
+    sa.Index("ix_articles_author_id_created_at_id", "author_id", "created_at", "id"),
+    comment="Articles; the slug is fixed at publication, so links outlive title edits.",
+)
+
+article_tags = sa.Table(
+    "article_tags",
+    metadata,
+    sa.Column(
+        "article_id",
+        sa.Uuid,
+        sa.ForeignKey("articles.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("tag", sa.String(64), primary_key=True),
+    sa.Column("position", sa.SmallInteger, nullable=False),
+    sa.Index("ix_article_tags_tag_article_id", "tag", "article_id"),
+    comment="The tags of each article, in the order the author gave them.",
+)
+
+favorites = sa.Table(
+    "favorites",
+    metadata,
+    sa.Column("user_id", sa.Uuid, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column(
+        "article_id",
+        sa.Uuid,
+        sa.ForeignKey("articles.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_favorites_article_id", "article_id"),
+    comment="Which user favors which article.",
+)
+
+comments = sa.Table(
+    "comments",
+    metadata,
+    sa.Column("id", sa.BigInteger, sa.Identity(always=False), primary_key=True),
+    sa.Column(
+        "article_id",
+        sa.Uuid,
+        sa.ForeignKey("articles.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("author_id", sa.Uuid, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("body", sa.Text, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_comments_article_id_created_at_id", "article_id", "created_at", "id"),
+    sa.Index("ix_comments_author_id", "author_id"),
+    comment="Comments; ids are integers drawn from the identity before the insert.",
+)

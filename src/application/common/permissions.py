@@ -10,13 +10,21 @@ class Permission(StrEnum):
     """Something a role may be allowed to do."""
 
     READ_CONTENT = "content:read"
+    WRITE_CONTENT = "content:write"
     MANAGE_OWN_ACCOUNT = "account:manage_own"
     FOLLOW_USERS = "users:follow"
     MODERATE_CONTENT = "content:moderate"
     MANAGE_USERS = "users:manage"
 
 
-_USER = frozenset({Permission.READ_CONTENT, Permission.MANAGE_OWN_ACCOUNT, Permission.FOLLOW_USERS})
+_USER = frozenset(
+    {
+        Permission.READ_CONTENT,
+        Permission.WRITE_CONTENT,
+        Permission.MANAGE_OWN_ACCOUNT,
+        Permission.FOLLOW_USERS,
+    }
+)
 
 ROLE_PERMISSIONS: Mapping[Role, frozenset[Permission]] = {
     Role.USER: _USER,

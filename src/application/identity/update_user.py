@@ -4,24 +4,17 @@ from dataclasses import dataclass, field
 
 from application.common.errors import AuthenticationRequiredError
 from application.common.identity import Identity
+from application.common.unchanged import UNCHANGED, Unchanged
+from application.content.read_cache import invalidate_content_reads
 from application.identity.authenticated_user import AuthenticatedUser
 from application.identity.errors import EmailTakenError, UsernameTakenError
 from application.identity.one_time_tokens import OneTimeTokenMailer
+from application.ports.cache import Cache
 from application.ports.persistence import SessionRepository, UnitOfWork, UserRepository
 from application.ports.security import PasswordHasher, TokenIssuer
 from application.ports.system import Clock
 from domain.users.one_time_token import TokenPurpose
 from domain.users.values import Email, Password, Profile, Username
-
-
-class Unchanged:
-    """Marks a field the caller did not send, as opposed to one sent as null."""
-
-    def __repr__(self) -> str:
-        return "UNCHANGED"
-
-
-UNCHANGED = Unchanged()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -46,6 +39,7 @@ class UpdateUser:
     - `UserProfileUpdated` names what changed; `PasswordChanged` says the password did.
     - A new password ends every other session of the account; this one stays.
     - A new email is unverified until the link mailed to it is used.
+    - A new username, bio or image invalidates the cached content reads that show the author.
     """
 
     def __init__(
@@ -58,7 +52,9 @@ class UpdateUser:
         clock: Clock,
         sessions: SessionRepository,
         token_mailer: OneTimeTokenMailer,
+        cache: Cache,
     ) -> None:
+        self._cache = cache
         self._sessions = sessions
         self._token_mailer = token_mailer
         self._uow = uow
@@ -96,6 +92,7 @@ class UpdateUser:
                 image=user.profile.image if isinstance(command.image, Unchanged) else command.image,
             )
             previous_email = user.email
+            shown_before = (user.username, user.profile)
             user.update(now=now, username=username, email=email, profile=profile)
             verification = None
             if user.email != previous_email:
@@ -110,6 +107,8 @@ class UpdateUser:
             await self._uow.commit()
         if verification is not None:
             await self._token_mailer.send(verification)
+        if (user.username, user.profile) != shown_before:
+            await invalidate_content_reads(self._cache)
         token = self._tokens.issue_access_token(
             user_id=user.id, role=user.role, session_id=command.actor.session_id
         )

@@ -180,6 +180,22 @@ class CacheSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
         str | None,
         from_env("REDIS_URL", "`redis://host:port/db`; when set, /health/ready probes it."),
     ] = None
+    content_enabled: Annotated[
+        bool,
+        from_env(
+            "CACHE_CONTENT",
+            "Cache anonymous article and tag reads (in Redis, or in-process with one worker).",
+        ),
+    ] = True
+    content_ttl_seconds: Annotated[
+        int,
+        from_env(
+            "CACHE_CONTENT_TTL_SECONDS",
+            "Longest a cached read lives; writes invalidate sooner.",
+            ge=1,
+            le=86_400,
+        ),
+    ] = 60
 
 
 class MailSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -16,6 +16,8 @@ from entrypoints.config.settings import Settings
 from entrypoints.http.auth import PUBLIC, authenticate
 from entrypoints.http.controllers.account_recovery import AccountRecoveryController
 from entrypoints.http.controllers.admin import AdminUsersController
+from entrypoints.http.controllers.articles import ArticlesController, list_tags
+from entrypoints.http.controllers.comments import CommentsController
 from entrypoints.http.controllers.docs import ApiReferencePlugin, api_reference
 from entrypoints.http.controllers.health import HealthController
 from entrypoints.http.controllers.profiles import ProfilesController
@@ -62,6 +64,9 @@ def create_app(
             SessionsController,
             AccountRecoveryController,
             AdminUsersController,
+            ArticlesController,
+            CommentsController,
+            list_tags,
             api_reference,
             *extra_handlers,
         ],

@@ -3,12 +3,15 @@
 from collections.abc import AsyncIterator, Iterator, Sequence
 from datetime import timedelta
 
-from dishka import Provider, Scope, collect, provide
+from dishka import Provider, Scope, collect, decorate, provide
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from adapters.cache.content import CachingArticleReader
 from adapters.kafka.health import KafkaProbe
+from adapters.memory.cache import InMemoryCache
 from adapters.memory.rate_limiter import InMemoryRateLimiter
+from adapters.redis.cache import RedisCache
 from adapters.redis.client import create_redis_client
 from adapters.redis.health import RedisProbe
 from adapters.redis.rate_limiter import RedisRateLimiter
@@ -16,6 +19,8 @@ from adapters.security.argon2_hasher import Argon2PasswordHasher
 from adapters.security.jwt_tokens import JwtTokenIssuer
 from adapters.security.secret_tokens import HmacSecretTokens
 from adapters.smtp.health import SmtpProbe
+from adapters.sqlalchemy.articles import SqlArticleRepository, SqlCommentRepository
+from adapters.sqlalchemy.content_reader import SqlArticleReader, SqlCommentReader
 from adapters.sqlalchemy.engine import create_engine
 from adapters.sqlalchemy.health import SqlDatabaseProbe
 from adapters.sqlalchemy.one_time_tokens import SqlOneTimeTokenRepository
@@ -25,6 +30,13 @@ from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from adapters.sqlalchemy.users import SqlProfileReader, SqlUserRepository
 from adapters.system.clock import SystemClock
 from adapters.system.uuid7 import Uuid7Generator
+from application.ports.cache import Cache
+from application.ports.content import (
+    ArticleReader,
+    ArticleRepository,
+    CommentReader,
+    CommentRepository,
+)
 from application.ports.health import HealthProbe
 from application.ports.persistence import (
     OneTimeTokenRepository,
@@ -82,6 +94,10 @@ class DatabaseProvider(Provider):
         SqlOneTimeTokenRepository, provides=OneTimeTokenRepository, scope=Scope.REQUEST
     )
     profiles = provide(SqlProfileReader, provides=ProfileReader, scope=Scope.REQUEST)
+    articles = provide(SqlArticleRepository, provides=ArticleRepository, scope=Scope.REQUEST)
+    comments = provide(SqlCommentRepository, provides=CommentRepository, scope=Scope.REQUEST)
+    article_reader = provide(SqlArticleReader, provides=ArticleReader, scope=Scope.REQUEST)
+    comment_reader = provide(SqlCommentReader, provides=CommentReader, scope=Scope.REQUEST)
 
 
 class SecurityProvider(Provider):
@@ -153,6 +169,37 @@ class RateLimitProvider(Provider):
     def redis(self, client: Redis) -> RedisRateLimiter:
         """GCRA in a Lua script on the shared client."""
         return RedisRateLimiter(client)
+
+
+class CacheProvider(Provider):
+    """The cache in Redis when it is configured, else in the process; and what it serves."""
+
+    scope = Scope.APP
+
+    @provide(provides=Cache, when=~REDIS)
+    def memory(self) -> InMemoryCache:
+        """A bounded LRU cache private to this process."""
+        return InMemoryCache()
+
+    @provide(provides=Cache, when=REDIS)
+    def redis(self, client: Redis) -> RedisCache:
+        """Entries on the shared client, seen and invalidated by every process."""
+        return RedisCache(client)
+
+    @decorate(scope=Scope.REQUEST)
+    def cached_content(
+        self, reader: ArticleReader, cache: Cache, settings: Settings
+    ) -> ArticleReader:
+        """Serve anonymous reads from the cache when that is safe.
+
+        An in-process cache is only safe with one worker: another worker could not see
+        the invalidations, and would serve stale reads until they expire.
+        """
+        cache_settings = settings.cache
+        shared = cache_settings.redis_url is not None or settings.app.workers == 1
+        if not (cache_settings.content_enabled and shared):
+            return reader
+        return CachingArticleReader(reader, cache, ttl_seconds=cache_settings.content_ttl_seconds)
 
 
 class HealthProvider(Provider):

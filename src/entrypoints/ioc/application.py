@@ -7,6 +7,18 @@ from dishka import Provider, Scope, provide, provide_all
 from application.administration.ban_user import BanUser
 from application.administration.create_admin import CreateAdmin
 from application.administration.set_role import SetRole
+from application.content.add_comment import AddComment
+from application.content.delete_article import DeleteArticle
+from application.content.delete_comment import DeleteComment
+from application.content.favorite_article import FavoriteArticle
+from application.content.feed_articles import FeedArticles
+from application.content.get_article import GetArticle
+from application.content.list_articles import ListArticles
+from application.content.list_comments import ListComments
+from application.content.list_tags import ListTags
+from application.content.publish_article import PublishArticle
+from application.content.unfavorite_article import UnfavoriteArticle
+from application.content.update_article import UpdateArticle
 from application.health.check_readiness import CheckReadiness
 from application.identity.authenticate import Authenticate
 from application.identity.confirm_password_reset import ConfirmPasswordReset
@@ -123,4 +135,16 @@ class UseCaseProvider(Provider):
         ConfirmPasswordReset,
         SendTemplatedEmail,
         OneTimeTokenMailer,
+        PublishArticle,
+        GetArticle,
+        ListArticles,
+        FeedArticles,
+        UpdateArticle,
+        DeleteArticle,
+        FavoriteArticle,
+        UnfavoriteArticle,
+        AddComment,
+        ListComments,
+        DeleteComment,
+        ListTags,
     )

@@ -4,6 +4,7 @@ from dishka import AsyncContainer, Provider, make_async_container
 
 from entrypoints.config.settings import Settings
 from entrypoints.ioc.adapters import (
+    CacheProvider,
     DatabaseProvider,
     HealthProvider,
     RateLimitProvider,
@@ -25,6 +26,7 @@ def default_providers() -> list[Provider]:
         RedisProvider(),
         SecurityProvider(),
         RateLimitProvider(),
+        CacheProvider(),
         HealthProvider(),
         DeliveryProvider(),
         TaskQueueProvider(),

@@ -4,12 +4,24 @@ from collections.abc import Sequence
 
 from dishka import Provider, Scope, provide
 
+from adapters.memory.articles import (
+    InMemoryArticleReader,
+    InMemoryArticleRepository,
+    InMemoryCommentReader,
+    InMemoryCommentRepository,
+)
 from adapters.memory.database import InMemoryDatabase
 from adapters.memory.one_time_tokens import InMemoryOneTimeTokenRepository
 from adapters.memory.outbox import InMemoryOutboxReader
 from adapters.memory.sessions import InMemorySessionRepository
 from adapters.memory.unit_of_work import InMemoryUnitOfWork
 from adapters.memory.users import InMemoryProfileReader, InMemoryUserRepository
+from application.ports.content import (
+    ArticleReader,
+    ArticleRepository,
+    CommentReader,
+    CommentRepository,
+)
 from application.ports.health import HealthProbe
 from application.ports.persistence import (
     OneTimeTokenRepository,
@@ -62,4 +74,16 @@ class InMemoryPersistenceProvider(Provider):
         provides=OneTimeTokenRepository,
         scope=Scope.REQUEST,
         override=True,
+    )
+    articles = provide(
+        InMemoryArticleRepository, provides=ArticleRepository, scope=Scope.REQUEST, override=True
+    )
+    comments = provide(
+        InMemoryCommentRepository, provides=CommentRepository, scope=Scope.REQUEST, override=True
+    )
+    article_reader = provide(
+        InMemoryArticleReader, provides=ArticleReader, scope=Scope.REQUEST, override=True
+    )
+    comment_reader = provide(
+        InMemoryCommentReader, provides=CommentReader, scope=Scope.REQUEST, override=True
     )

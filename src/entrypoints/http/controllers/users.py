@@ -9,11 +9,12 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from msgspec import UNSET
 
 from application.common.permissions import Permission
+from application.common.unchanged import UNCHANGED
 from application.identity.get_current_user import GetCurrentUser, GetCurrentUserCommand
 from application.identity.log_in import LogIn, LogInCommand
 from application.identity.register_user import RegisterUser, RegisterUserCommand
 from application.identity.session_policy import ClientInfo
-from application.identity.update_user import UNCHANGED, UpdateUser, UpdateUserCommand
+from application.identity.update_user import UpdateUser, UpdateUserCommand
 from entrypoints.config.settings import Settings
 from entrypoints.http.auth import required_identity, requires
 from entrypoints.http.controllers.sessions import signed_in

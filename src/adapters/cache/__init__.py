@@ -1,0 +1,1 @@
+"""Decorators that serve port reads from the `Cache` port."""

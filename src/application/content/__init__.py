@@ -1,0 +1,1 @@
+"""Content: articles, tags, favorites, comments and the feed."""

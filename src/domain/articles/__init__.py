@@ -1,0 +1,1 @@
+"""Articles, their tags, comments and favorites: the content context."""

@@ -1,0 +1,182 @@
+"""RealWorld articles: /api/articles, the feed, favorites, and /api/tags."""
+
+from typing import Annotated, Any
+
+from dishka.integrations.litestar import FromDishka, inject
+from litestar import Controller, Request, delete, get, post, put
+from litestar.params import JSONBody, Parameter
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
+from msgspec import UNSET
+
+from application.common.permissions import Permission
+from application.common.unchanged import UNCHANGED
+from application.content.delete_article import DeleteArticle, DeleteArticleCommand
+from application.content.favorite_article import FavoriteArticle
+from application.content.favorite_relation import FavoriteCommand
+from application.content.feed_articles import FeedArticles, FeedArticlesCommand
+from application.content.get_article import GetArticle, GetArticleCommand
+from application.content.list_articles import ListArticles, ListArticlesCommand
+from application.content.list_tags import ListTags
+from application.content.pagination import PageRequest
+from application.content.publish_article import PublishArticle, PublishArticleCommand
+from application.content.unfavorite_article import UnfavoriteArticle
+from application.content.update_article import UpdateArticle, UpdateArticleCommand
+from entrypoints.http.auth import PUBLIC, identity_of, required_identity, requires
+from entrypoints.http.schemas.articles import (
+    Article,
+    ArticleResponse,
+    ArticlesResponse,
+    NewArticleRequest,
+    TagsResponse,
+    UpdateArticleRequest,
+)
+
+Limit = Annotated[int | None, Parameter(description="Page size, 0 to 100 (default 20).")]
+Offset = Annotated[int | None, Parameter(description="Matches to skip (default 0).")]
+_WRITE = requires(Permission.WRITE_CONTENT)
+
+
+class ArticlesController(Controller):
+    """List, read, publish, edit, delete and favorite articles."""
+
+    path = "/api/articles"
+    tags = ["articles"]  # noqa: RUF012 - Litestar reads this class attribute
+
+    @get(opt=PUBLIC, summary="List articles")
+    @inject
+    async def list_articles(
+        self,
+        *,
+        request: Request[Any, Any, Any],
+        list_articles: FromDishka[ListArticles],
+        tag: str | None = None,
+        author: str | None = None,
+        favorited: str | None = None,
+        limit: Limit = None,
+        offset: Offset = None,
+    ) -> ArticlesResponse:
+        """Newest first; filters combine; `articlesCount` counts every match."""
+        page = await list_articles(
+            ListArticlesCommand(
+                tag=tag,
+                author=author,
+                favorited=favorited,
+                page=PageRequest.of(limit=limit, offset=offset),
+                viewer=identity_of(request),
+            )
+        )
+        return ArticlesResponse.of(page)
+
+    @get("/feed", opt=requires(Permission.READ_CONTENT), summary="Feed")
+    @inject
+    async def feed(
+        self,
+        request: Request[Any, Any, Any],
+        feed_articles: FromDishka[FeedArticles],
+        limit: Limit = None,
+        offset: Offset = None,
+    ) -> ArticlesResponse:
+        """Articles by the users the caller follows, newest first."""
+        page = await feed_articles(
+            FeedArticlesCommand(
+                actor=required_identity(request), page=PageRequest.of(limit=limit, offset=offset)
+            )
+        )
+        return ArticlesResponse.of(page)
+
+    @post(status_code=HTTP_201_CREATED, opt=_WRITE, summary="Create article")
+    @inject
+    async def publish(
+        self,
+        request: Request[Any, Any, Any],
+        data: JSONBody[NewArticleRequest],
+        publish_article: FromDishka[PublishArticle],
+    ) -> ArticleResponse:
+        """Publish; the slug comes from the title and is made unique."""
+        article = data.article
+        view = await publish_article(
+            PublishArticleCommand(
+                actor=required_identity(request),
+                title=article.title,
+                description=article.description,
+                body=article.body,
+                tags=article.tag_list,
+            )
+        )
+        return ArticleResponse(article=Article.of(view))
+
+    @get("/{slug:str}", opt=PUBLIC, summary="Get article")
+    @inject
+    async def get_article(
+        self, slug: str, request: Request[Any, Any, Any], get_article: FromDishka[GetArticle]
+    ) -> ArticleResponse:
+        """The article with its body."""
+        view = await get_article(GetArticleCommand(slug=slug, viewer=identity_of(request)))
+        return ArticleResponse(article=Article.of(view))
+
+    @put("/{slug:str}", opt=_WRITE, summary="Update article")
+    @inject
+    async def update(
+        self,
+        slug: str,
+        request: Request[Any, Any, Any],
+        data: JSONBody[UpdateArticleRequest],
+        update_article: FromDishka[UpdateArticle],
+    ) -> ArticleResponse:
+        """Change the fields sent; only the author may. The slug stays."""
+        changes = data.article
+        view = await update_article(
+            UpdateArticleCommand(
+                actor=required_identity(request),
+                slug=slug,
+                title=UNCHANGED if changes.title is UNSET else changes.title,
+                description=UNCHANGED if changes.description is UNSET else changes.description,
+                body=UNCHANGED if changes.body is UNSET else changes.body,
+                tags=UNCHANGED if changes.tag_list is UNSET else changes.tag_list,
+            )
+        )
+        return ArticleResponse(article=Article.of(view))
+
+    @delete("/{slug:str}", status_code=HTTP_204_NO_CONTENT, opt=_WRITE, summary="Delete article")
+    @inject
+    async def delete_article(
+        self,
+        slug: str,
+        request: Request[Any, Any, Any],
+        delete_article: FromDishka[DeleteArticle],
+    ) -> None:
+        """Delete with its comments and favorites; only the author may."""
+        await delete_article(DeleteArticleCommand(actor=required_identity(request), slug=slug))
+
+    @post("/{slug:str}/favorite", status_code=HTTP_200_OK, opt=_WRITE, summary="Favorite")
+    @inject
+    async def favorite(
+        self,
+        slug: str,
+        request: Request[Any, Any, Any],
+        favorite_article: FromDishka[FavoriteArticle],
+    ) -> ArticleResponse:
+        """Add to the caller's favorites; twice is harmless."""
+        view = await favorite_article(FavoriteCommand(actor=required_identity(request), slug=slug))
+        return ArticleResponse(article=Article.of(view))
+
+    @delete("/{slug:str}/favorite", status_code=HTTP_200_OK, opt=_WRITE, summary="Unfavorite")
+    @inject
+    async def unfavorite(
+        self,
+        slug: str,
+        request: Request[Any, Any, Any],
+        unfavorite_article: FromDishka[UnfavoriteArticle],
+    ) -> ArticleResponse:
+        """Remove from the caller's favorites."""
+        view = await unfavorite_article(
+            FavoriteCommand(actor=required_identity(request), slug=slug)
+        )
+        return ArticleResponse(article=Article.of(view))
+
+
+@get("/api/tags", opt=PUBLIC, tags=["tags"], summary="List tags")
+@inject
+async def list_tags(list_tags: FromDishka[ListTags]) -> TagsResponse:
+    """Every tag in use, most used first."""
+    return TagsResponse(tags=list(await list_tags()))

@@ -1,0 +1,126 @@
+"""The content use cases wired on in-memory adapters, beside the identity ones."""
+
+from dataclasses import dataclass
+
+from adapters.memory.articles import (
+    InMemoryArticleReader,
+    InMemoryArticleRepository,
+    InMemoryCommentReader,
+    InMemoryCommentRepository,
+)
+from application.common.identity import Identity
+from application.content.add_comment import AddComment, AddCommentCommand
+from application.content.delete_article import DeleteArticle
+from application.content.delete_comment import DeleteComment
+from application.content.favorite_article import FavoriteArticle
+from application.content.feed_articles import FeedArticles
+from application.content.get_article import GetArticle
+from application.content.list_articles import ListArticles
+from application.content.list_comments import ListComments
+from application.content.list_tags import ListTags
+from application.content.publish_article import PublishArticle, PublishArticleCommand
+from application.content.unfavorite_article import UnfavoriteArticle
+from application.content.update_article import UpdateArticle
+from application.ports.content import ArticleView, CommentView
+from tests.support.identity import IdentityWorld
+
+
+@dataclass
+class ContentWorld(IdentityWorld):
+    """Every identity and content use case, on one in-memory database."""
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        self.articles = InMemoryArticleRepository(self.database)
+        self.comments = InMemoryCommentRepository(self.database)
+        self.article_reader = InMemoryArticleReader(self.database)
+        self.comment_reader = InMemoryCommentReader(self.database)
+
+    def publish_article(self) -> PublishArticle:
+        return PublishArticle(
+            uow=self.uow(),
+            articles=self.articles,
+            reader=self.article_reader,
+            clock=self.clock,
+            ids=self.ids,
+            cache=self.cache,
+        )
+
+    def update_article(self) -> UpdateArticle:
+        return UpdateArticle(
+            uow=self.uow(),
+            articles=self.articles,
+            reader=self.article_reader,
+            clock=self.clock,
+            cache=self.cache,
+        )
+
+    def delete_article(self) -> DeleteArticle:
+        return DeleteArticle(
+            uow=self.uow(), articles=self.articles, clock=self.clock, cache=self.cache
+        )
+
+    def favorite_article(self) -> FavoriteArticle:
+        return FavoriteArticle(
+            uow=self.uow(),
+            articles=self.articles,
+            reader=self.article_reader,
+            clock=self.clock,
+            cache=self.cache,
+        )
+
+    def unfavorite_article(self) -> UnfavoriteArticle:
+        return UnfavoriteArticle(
+            uow=self.uow(),
+            articles=self.articles,
+            reader=self.article_reader,
+            clock=self.clock,
+            cache=self.cache,
+        )
+
+    def get_article(self) -> GetArticle:
+        return GetArticle(self.article_reader)
+
+    def list_articles(self) -> ListArticles:
+        return ListArticles(self.article_reader)
+
+    def feed_articles(self) -> FeedArticles:
+        return FeedArticles(self.article_reader)
+
+    def list_tags(self) -> ListTags:
+        return ListTags(self.article_reader)
+
+    def add_comment(self) -> AddComment:
+        return AddComment(
+            uow=self.uow(),
+            articles=self.articles,
+            comments=self.comments,
+            users=self.users,
+            clock=self.clock,
+        )
+
+    def list_comments(self) -> ListComments:
+        return ListComments(self.comment_reader)
+
+    def delete_comment(self) -> DeleteComment:
+        return DeleteComment(
+            uow=self.uow(), articles=self.articles, comments=self.comments, clock=self.clock
+        )
+
+    async def writer(self, name: str) -> Identity:
+        """Register `name` and return their identity."""
+        return self.identity_of(await self.register(name))
+
+    async def publish(
+        self, author: Identity, title: str = "Hello", *, tags: tuple[str, ...] = ()
+    ) -> ArticleView:
+        """Publish an article with a short body."""
+        return await self.publish_article()(
+            PublishArticleCommand(
+                actor=author, title=title, description="About it", body="The body", tags=tags
+            )
+        )
+
+    async def comment(self, author: Identity, slug: str, body: str = "Nice") -> CommentView:
+        """Comment on the article."""
+        return await self.add_comment()(AddCommentCommand(actor=author, slug=slug, body=body))
