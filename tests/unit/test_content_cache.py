@@ -1,0 +1,146 @@
+"""Anonymous content reads come from the cache, go stale on writes, and survive its failure."""
+
+import logging
+from collections import Counter
+from collections.abc import Sequence
+
+import pytest
+
+from adapters.cache.content import CachingArticleReader
+from adapters.memory.cache import InMemoryCache
+from application.content.read_cache import CONTENT_GENERATION_KEY, invalidate_content_reads
+from application.ports.cache import CacheUnavailableError
+from application.ports.content import ArticlePage, ArticleQuery, ArticleReader, ArticleView
+from domain.users.values import UserId
+from tests.support.content import ContentWorld
+
+QUERY = ArticleQuery(limit=20, offset=0)
+
+
+class CountingReader:
+    """Our own port, recording which reads reached it."""
+
+    def __init__(self, inner: ArticleReader) -> None:
+        self.inner = inner
+        self.calls: Counter[str] = Counter()
+
+    async def by_slug(self, slug: str, *, viewer: UserId | None) -> ArticleView | None:
+        self.calls["by_slug"] += 1
+        return await self.inner.by_slug(slug, viewer=viewer)
+
+    async def page(self, query: ArticleQuery, *, viewer: UserId | None) -> ArticlePage:
+        self.calls["page"] += 1
+        return await self.inner.page(query, viewer=viewer)
+
+    async def tags(self) -> Sequence[str]:
+        self.calls["tags"] += 1
+        return await self.inner.tags()
+
+
+class BrokenCache:
+    """A cache whose store is down."""
+
+    async def get(self, key: str) -> bytes | None:
+        raise CacheUnavailableError("ConnectionError")
+
+    async def set(self, key: str, value: bytes, *, ttl_seconds: int) -> None:
+        raise CacheUnavailableError("ConnectionError")
+
+    async def delete(self, key: str) -> None:
+        raise CacheUnavailableError("ConnectionError")
+
+    async def increment(self, key: str) -> int:
+        raise CacheUnavailableError("ConnectionError")
+
+
+@pytest.fixture
+async def world() -> ContentWorld:
+    world = ContentWorld()
+    alice = await world.writer("alice")
+    await world.publish(alice, "Cached", tags=("t",))
+    return world
+
+
+def caching(
+    world: ContentWorld, cache: object | None = None
+) -> tuple[CachingArticleReader, CountingReader]:
+    counting = CountingReader(world.article_reader)
+    reader = CachingArticleReader(counting, cache or world.cache, ttl_seconds=60)  # type: ignore[arg-type]
+    return reader, counting
+
+
+async def test_anonymous_reads_are_served_from_the_cache(world) -> None:
+    reader, counting = caching(world)
+    for _ in range(3):
+        article = await reader.by_slug("cached", viewer=None)
+        page = await reader.page(QUERY, viewer=None)
+        tags = await reader.tags()
+    assert article is not None
+    assert article.title == "Cached"
+    assert [a.slug for a in page.articles] == ["cached"]
+    assert page.total == 1
+    assert list(tags) == ["t"]
+    assert counting.calls == {"by_slug": 1, "page": 1, "tags": 1}
+
+
+async def test_signed_in_reads_and_the_feed_always_reach_the_database(world) -> None:
+    reader, counting = caching(world)
+    viewer = (await world.writer("bob")).user_id
+    for _ in range(2):
+        await reader.by_slug("cached", viewer=viewer)
+        await reader.page(QUERY, viewer=viewer)
+        await reader.page(ArticleQuery(limit=20, offset=0, followed_by=viewer), viewer=None)
+    assert counting.calls == {"by_slug": 2, "page": 4}
+
+
+async def test_each_query_has_its_own_entry_and_a_missing_article_is_not_cached(world) -> None:
+    reader, counting = caching(world)
+    await reader.page(QUERY, viewer=None)
+    await reader.page(ArticleQuery(tag="t", limit=20, offset=0), viewer=None)
+    assert await reader.by_slug("missing", viewer=None) is None
+    assert await reader.by_slug("missing", viewer=None) is None
+    assert counting.calls == {"page": 2, "by_slug": 2}
+
+
+async def test_a_write_makes_every_cached_read_stale(world) -> None:
+    reader, counting = caching(world)
+    await reader.page(QUERY, viewer=None)
+    await world.publish(await world.writer("bob"), "Fresh")
+    page = await reader.page(QUERY, viewer=None)
+    assert [a.slug for a in page.articles] == ["fresh", "cached"]
+    await invalidate_content_reads(world.cache)
+    await reader.page(QUERY, viewer=None)
+    assert counting.calls == {"page": 3}
+
+
+async def test_an_unreadable_entry_is_reloaded(world) -> None:
+    reader, counting = caching(world)
+    await reader.tags()
+    generation = (await world.cache.get(CONTENT_GENERATION_KEY) or b"0").decode()
+    await world.cache.set(f"content:{generation}:tags", b"{not json", ttl_seconds=60)
+    assert list(await reader.tags()) == ["t"]
+    assert counting.calls == {"tags": 2}
+
+
+async def test_a_failing_cache_falls_back_to_the_database_and_says_so(world, caplog) -> None:
+    reader, counting = caching(world, BrokenCache())
+    with caplog.at_level(logging.WARNING):
+        article = await reader.by_slug("cached", viewer=None)
+        tags = await reader.tags()
+        await invalidate_content_reads(BrokenCache())
+    assert article is not None
+    assert list(tags) == ["t"]
+    assert counting.calls == {"by_slug": 1, "tags": 1}
+    assert sum("content cache unavailable" in r.getMessage() for r in caplog.records) == 3
+
+
+async def test_entries_expire_with_their_ttl(world) -> None:
+    now = [0.0]
+    cache = InMemoryCache(clock=lambda: now[0])
+    reader, counting = caching(world, cache)
+    await reader.tags()
+    now[0] = 59.0
+    await reader.tags()
+    now[0] = 61.0
+    await reader.tags()
+    assert counting.calls == {"tags": 2}
