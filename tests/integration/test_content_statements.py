@@ -31,7 +31,8 @@ AUTHOR = UserId(UUID(int=2))
 
 @pytest.fixture(scope="module")
 async def connection(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
-    """One populated database for the module's read-only tests, emptied at the end."""
+    """One populated database for the module's read-only tests, emptied before and after."""
+    await truncate_all(engine)
     async with engine.connect() as connection:
         await connection.begin()
         users = SqlUserRepository(connection)

@@ -1,15 +1,30 @@
 """Helpers every command shares: settings or a one-line failure, and clean exits."""
 
+import asyncio
 import signal
 import sys
+from collections.abc import Awaitable, Callable
 from types import FrameType
-from typing import NoReturn
+from typing import NoReturn, TypeVar
 
 import typer
+from dishka import AsyncContainer
+from sqlalchemy.exc import ProgrammingError, SQLAlchemyError
 
-from entrypoints.bootstrap import setup_logging, with_signing_secret
+from application.common.errors import ApplicationError
+from domain.shared.errors import DomainError
+from entrypoints.bootstrap import (
+    DatabaseUnreachableError,
+    ensure_database_reachable,
+    resolved_database,
+    setup_logging,
+    with_signing_secret,
+)
 from entrypoints.cli.exit_codes import ExitCode
 from entrypoints.config import ConfigurationError, Settings, load_settings
+from entrypoints.ioc import make_container
+
+T = TypeVar("T")
 
 
 def fail(message: str, code: ExitCode) -> NoReturn:
@@ -53,3 +68,42 @@ def with_signing_secret_logged(settings: Settings) -> Settings:
     if resolved is not settings:
         setup_logging(resolved)
     return resolved
+
+
+def run_in_request_scope(action: Callable[[AsyncContainer], Awaitable[T]]) -> T:
+    """Run `action` in a request scope of the usual container, on the configured database.
+
+    The embedded database is started when DATABASE_URL is unset, and stopped afterwards.
+    An unreachable database exits 3; a use case's expected error, or a database error,
+    exits 1; each with one line and no traceback.
+    """
+    stop_on_signals()
+    settings = settings_or_exit()
+    with resolved_database(settings) as resolved:
+        try:
+            ensure_database_reachable(resolved)
+        except DatabaseUnreachableError as exc:
+            fail(str(exc), ExitCode.DEPENDENCY_UNAVAILABLE)
+
+        async def scoped() -> T:
+            container = make_container(resolved)
+            try:
+                async with container() as request:
+                    return await action(request)
+            finally:
+                await container.close()
+
+        try:
+            return asyncio.run(scoped())
+        except (ApplicationError, DomainError) as exc:
+            fail(f"{exc.field} {exc}", ExitCode.FAILURE)
+        except SQLAlchemyError as exc:
+            fail(_database_error(exc), ExitCode.FAILURE)
+
+
+def _database_error(exc: SQLAlchemyError) -> str:
+    """The first line of what the database said, with a hint when the schema is missing."""
+    reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    detail = reason[0] if reason else type(exc).__name__
+    hint = " (run `portico db upgrade` first)" if isinstance(exc, ProgrammingError) else ""
+    return f"database error: {detail}{hint}"

@@ -1,9 +1,10 @@
-"""The `portico` command: `serve`, `db`, `users`, `config`."""
+"""The `portico` command: `serve`, `db`, `users`, `config`, `seed`."""
 
 import typer
 
 from entrypoints.cli.config import config_app
 from entrypoints.cli.db import db_app
+from entrypoints.cli.seed import seed
 from entrypoints.cli.serve import serve
 from entrypoints.cli.users import users_app
 
@@ -18,6 +19,7 @@ app.command()(serve)
 app.add_typer(db_app, name="db")
 app.add_typer(config_app, name="config")
 app.add_typer(users_app, name="users")
+app.command()(seed)
 
 
 def main() -> None:

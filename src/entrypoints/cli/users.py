@@ -1,8 +1,6 @@
 """`portico users`: administrators, roles and bans, for operators."""
 
-import asyncio
 import sys
-from collections.abc import Awaitable, Callable
 from typing import Annotated, TypeVar
 
 import typer
@@ -11,49 +9,12 @@ from dishka import AsyncContainer
 from application.administration.ban_user import BanUser, BanUserCommand
 from application.administration.create_admin import CreateAdmin, CreateAdminCommand
 from application.administration.set_role import SetRole, SetRoleCommand
-from application.common.errors import ApplicationError
-from domain.shared.errors import DomainError
 from domain.users.values import Role
-from entrypoints.bootstrap import (
-    DatabaseUnreachableError,
-    ensure_database_reachable,
-    resolved_database,
-)
-from entrypoints.cli.common import (
-    fail,
-    settings_or_exit,
-    stop_on_signals,
-)
+from entrypoints.cli.common import fail, run_in_request_scope
 from entrypoints.cli.exit_codes import ExitCode
-from entrypoints.ioc import make_container
 
 users_app = typer.Typer(help="Manage accounts: administrators, roles, bans.", no_args_is_help=True)
 T = TypeVar("T")
-
-
-def _run(action: Callable[[AsyncContainer], Awaitable[T]]) -> T:
-    """Run one use case in a request scope of the usual container; errors become one line."""
-    stop_on_signals()
-    settings = settings_or_exit()
-    with resolved_database(settings) as resolved:
-        try:
-            ensure_database_reachable(resolved)
-        except DatabaseUnreachableError as exc:
-            fail(str(exc), ExitCode.DEPENDENCY_UNAVAILABLE)
-
-        async def scoped() -> T:
-            container = make_container(resolved)
-            try:
-                async with container() as request:
-                    return await action(request)
-            finally:
-                await container.close()
-
-        try:
-            return asyncio.run(scoped())
-        except (ApplicationError, DomainError) as exc:
-            field = getattr(exc, "field", "request")
-            fail(f"{field} {exc}", ExitCode.FAILURE)
 
 
 def _read_password(password_stdin: bool) -> str:  # noqa: FBT001 - mirrors the flag
@@ -80,7 +41,7 @@ def create_admin(
         use_case = await request.get(CreateAdmin)
         await use_case(CreateAdminCommand(username=username, email=email, password=password))
 
-    _run(action)
+    run_in_request_scope(action)
     typer.echo(f"administrator {username} created")
 
 
@@ -94,7 +55,7 @@ def set_role(
     async def action(request: AsyncContainer) -> None:
         await (await request.get(SetRole))(SetRoleCommand(username=username, role=role))
 
-    _run(action)
+    run_in_request_scope(action)
     typer.echo(f"{username} is now {role.value}")
 
 
@@ -110,7 +71,7 @@ def ban(
     async def action(request: AsyncContainer) -> None:
         await (await request.get(BanUser))(BanUserCommand(username=username, reason=reason))
 
-    _run(action)
+    run_in_request_scope(action)
     typer.echo(f"{username} is banned")
 
 
@@ -121,5 +82,5 @@ def unban(username: Annotated[str, typer.Argument(help="Whose ban to lift.")]) -
     async def action(request: AsyncContainer) -> None:
         await (await request.get(BanUser))(BanUserCommand(username=username, banned=False))
 
-    _run(action)
+    run_in_request_scope(action)
     typer.echo(f"{username} is no longer banned")

@@ -1,9 +1,11 @@
 """The ASGI factory that server worker processes import (``entrypoints.http.asgi:build_app``)."""
 
 import atexit
+from collections.abc import Sequence
 from contextlib import ExitStack
 
 from litestar import Litestar
+from litestar.types import ControllerRouterHandler
 
 from entrypoints.bootstrap import resolved_database, setup_logging, with_signing_secret
 from entrypoints.config import load_settings
@@ -11,8 +13,8 @@ from entrypoints.http.app import create_app
 from entrypoints.ioc import make_container
 
 
-def build_app() -> Litestar:
-    """Read settings from the environment and build the app.
+def build_app(*, extra_handlers: Sequence[ControllerRouterHandler] = ()) -> Litestar:
+    """Read settings from the environment and build the app, with `extra_handlers` mounted.
 
     `portico serve` resolves the database before it starts workers, so here DATABASE_URL
     is normally set; when another ASGI server calls this directly without one, the
@@ -25,4 +27,4 @@ def build_app() -> Litestar:
     stack = ExitStack()
     settings = stack.enter_context(resolved_database(settings))
     atexit.register(stack.close)
-    return create_app(make_container(settings), settings)
+    return create_app(make_container(settings), settings, extra_handlers=extra_handlers)

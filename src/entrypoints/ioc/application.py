@@ -19,6 +19,7 @@ from application.content.list_tags import ListTags
 from application.content.publish_article import PublishArticle
 from application.content.unfavorite_article import UnfavoriteArticle
 from application.content.update_article import UpdateArticle
+from application.demo.seed_content import SeedDemoContent
 from application.health.check_readiness import CheckReadiness
 from application.identity.authenticate import Authenticate
 from application.identity.confirm_password_reset import ConfirmPasswordReset
@@ -147,4 +148,5 @@ class UseCaseProvider(Provider):
         ListComments,
         DeleteComment,
         ListTags,
+        SeedDemoContent,
     )

@@ -1,0 +1,1 @@
+"""Demo content for operators: realistic, reproducible data to show and load-test Portico."""
