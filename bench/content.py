@@ -71,7 +71,7 @@ def run_wrk(
     url: str, *, connections: int, seconds: float, token: str | None, script: str | None
 ) -> Measurement:
     """Run wrk against `url` and parse its report; failures count errors and non-2xx."""
-    command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    command = ["wrk", "-t2", f"-c{connections}", f"-d{seconds:g}s", "--latency"]
     if token:
         command += ["-H", f"Authorization: Token {token}"]
     with tempfile.NamedTemporaryFile("w", suffix=".lua") as lua:

@@ -5,6 +5,7 @@ from contextlib import AsyncExitStack
 from datetime import UTC, datetime
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.memory.database import InMemoryDatabase
@@ -12,7 +13,7 @@ from adapters.memory.outbox import InMemoryOutboxReader
 from adapters.memory.system import SequentialIdGenerator
 from adapters.memory.unit_of_work import InMemoryUnitOfWork
 from adapters.sqlalchemy.outbox import SqlOutboxReader
-from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
+from adapters.sqlalchemy.unit_of_work import AUTOCOMMIT, SqlAlchemyUnitOfWork
 from application.common.correlation import current_request_id
 from application.common.outbox import OutboxMessage
 from application.ports.persistence import UnitOfWork
@@ -37,6 +38,8 @@ class Harness:
             return InMemoryUnitOfWork(self._database, self._ids)
         assert self._engine is not None
         connection = await self._stack.enter_async_context(self._engine.connect())
+        if self.kind == "sqlalchemy-autocommit":
+            await connection.execution_options(isolation_level=AUTOCOMMIT)
         return SqlAlchemyUnitOfWork(connection, self._ids)
 
     async def outbox(self) -> list[OutboxMessage]:
@@ -47,7 +50,13 @@ class Harness:
             return list(await SqlOutboxReader(connection).pending(limit=1000))
 
 
-@pytest.fixture(params=["memory", pytest.param("sqlalchemy", marks=pytest.mark.integration)])
+@pytest.fixture(
+    params=[
+        "memory",
+        pytest.param("sqlalchemy", marks=pytest.mark.integration),
+        pytest.param("sqlalchemy-autocommit", marks=pytest.mark.integration),
+    ]
+)
 async def harness(request: pytest.FixtureRequest) -> AsyncIterator[Harness]:
     if request.param == "memory":
         async with AsyncExitStack() as stack:
@@ -56,7 +65,7 @@ async def harness(request: pytest.FixtureRequest) -> AsyncIterator[Harness]:
     engine = engine_for_tests(request.getfixturevalue("migrated_url"))
     try:
         async with AsyncExitStack() as stack:
-            yield Harness(stack, "sqlalchemy", engine)
+            yield Harness(stack, request.param, engine)
     finally:
         await truncate_all(engine)
         await engine.dispose()
@@ -199,3 +208,29 @@ async def test_the_unit_of_work_is_reusable_across_blocks(harness: Harness) -> N
             uow.track(counter)
             await uow.commit()
     assert [m.event.amount for m in await harness.outbox()] == [1, 2]  # type: ignore[attr-defined]
+
+
+@pytest.mark.integration
+async def test_a_request_connection_reads_in_autocommit_around_its_transaction(
+    migrated_url: str,
+) -> None:
+    engine = engine_for_tests(migrated_url)
+    try:
+        async with engine.connect() as connection:
+            await connection.execution_options(isolation_level=AUTOCOMMIT)
+            assert await connection.scalar(sa.text("SELECT count(*) FROM outbox")) == 0
+            uow = SqlAlchemyUnitOfWork(connection, SequentialIdGenerator())
+            async with uow:
+                level = await connection.scalar(sa.text("SHOW transaction_isolation"))
+                assert level == "read committed"
+                counter = Counter("c")
+                counter.increment(1, now=NOW)
+                uow.track(counter)
+                raw = await connection.get_raw_connection()
+                assert raw.driver_connection.autocommit is False  # type: ignore[union-attr]
+            raw = await connection.get_raw_connection()
+            assert raw.driver_connection.autocommit is True  # type: ignore[union-attr]
+            assert await connection.scalar(sa.text("SELECT count(*) FROM outbox")) == 0
+    finally:
+        await truncate_all(engine)
+        await engine.dispose()

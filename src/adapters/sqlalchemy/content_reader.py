@@ -1,4 +1,8 @@
-"""The content read side in PostgreSQL: every request is one statement (two, rarely)."""
+"""The content read side in PostgreSQL: every request is one statement.
+
+These reads serve most of the API's traffic, so their statements are compiled once per
+variant and run as driver SQL (see `precompiled`); rows are read by position.
+"""
 
 from collections.abc import Sequence
 from typing import Any
@@ -7,26 +11,25 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.sqlalchemy.articles import tag_names
+from adapters.sqlalchemy.precompiled import PrecompiledStatements, fetch_all
 from adapters.sqlalchemy.tables import article_tags, articles, comments, favorites, follows, users
 from application.ports.content import ArticlePage, ArticleQuery, ArticleView, CommentView
 from application.ports.persistence import ProfileView
 from domain.users.values import UserId
 
+_VIEWER = sa.bindparam("viewer", type_=sa.Uuid)
 
-def _following(author_id: sa.ColumnElement[Any], viewer: UserId | None) -> sa.ColumnElement[bool]:
-    if viewer is None:
+
+def _following(author_id: sa.ColumnElement[Any], viewer: bool) -> sa.ColumnElement[bool]:  # noqa: FBT001
+    if not viewer:
         return sa.false()
-    return sa.exists().where(
-        follows.c.follower_id == viewer.value, follows.c.followee_id == author_id
-    )
+    return sa.exists().where(follows.c.follower_id == _VIEWER, follows.c.followee_id == author_id)
 
 
-def _favorited(article_id: sa.ColumnElement[Any], viewer: UserId | None) -> sa.ColumnElement[bool]:
-    if viewer is None:
+def _favorited(article_id: sa.ColumnElement[Any], viewer: bool) -> sa.ColumnElement[bool]:  # noqa: FBT001
+    if not viewer:
         return sa.false()
-    return sa.exists().where(
-        favorites.c.user_id == viewer.value, favorites.c.article_id == article_id
-    )
+    return sa.exists().where(favorites.c.user_id == _VIEWER, favorites.c.article_id == article_id)
 
 
 def _favorites_count(article_id: sa.ColumnElement[Any]) -> sa.ScalarSelect[Any]:
@@ -38,66 +41,208 @@ def _favorites_count(article_id: sa.ColumnElement[Any]) -> sa.ScalarSelect[Any]:
     )
 
 
-def _user_id_named(username: str) -> sa.ScalarSelect[Any]:
-    return sa.select(users.c.id).where(users.c.username == username).scalar_subquery()
+def _user_id_named(parameter: str) -> sa.ScalarSelect[Any]:
+    return (
+        sa.select(users.c.id)
+        .where(users.c.username == sa.bindparam(parameter, type_=sa.String))
+        .scalar_subquery()
+    )
 
 
-def _conditions(query: ArticleQuery) -> list[sa.ColumnElement[bool]]:
+def _conditions(
+    tag: bool,  # noqa: FBT001
+    author: bool,  # noqa: FBT001
+    favorited: bool,  # noqa: FBT001
+    followed: bool,  # noqa: FBT001
+) -> list[sa.ColumnElement[bool]]:
     conditions: list[sa.ColumnElement[bool]] = []
-    if query.tag is not None:
+    if tag:
         conditions.append(
             articles.c.id.in_(
-                sa.select(article_tags.c.article_id).where(article_tags.c.tag == query.tag)
-            )
-        )
-    if query.author is not None:
-        conditions.append(articles.c.author_id == _user_id_named(query.author))
-    if query.favorited is not None:
-        conditions.append(
-            articles.c.id.in_(
-                sa.select(favorites.c.article_id).where(
-                    favorites.c.user_id == _user_id_named(query.favorited)
+                sa.select(article_tags.c.article_id).where(
+                    article_tags.c.tag == sa.bindparam("tag", type_=sa.String)
                 )
             )
         )
-    if query.followed_by is not None:
+    if author:
+        conditions.append(articles.c.author_id == _user_id_named("author"))
+    if favorited:
+        conditions.append(
+            articles.c.id.in_(
+                sa.select(favorites.c.article_id).where(
+                    favorites.c.user_id == _user_id_named("favorited")
+                )
+            )
+        )
+    if followed:
         conditions.append(
             articles.c.author_id.in_(
                 sa.select(follows.c.followee_id).where(
-                    follows.c.follower_id == query.followed_by.value
+                    follows.c.follower_id == sa.bindparam("followed_by", type_=sa.Uuid)
                 )
             )
         )
     return conditions
 
 
-def _article_view(row: sa.RowMapping, *, body: str | None) -> ArticleView:
-    return ArticleView(
-        slug=row["slug"],
-        title=row["title"],
-        description=row["description"],
-        body=body,
-        tags=tuple(row["tags"] or ()),
-        created_at=row["created_at"],
-        updated_at=row["updated_at"],
-        favorited=bool(row["favorited"]),
-        favorites_count=int(row["favorites_count"]),
-        author=ProfileView(
-            username=row["username"],
-            bio=row["bio"],
-            image=row["image"],
-            following=bool(row["following"]),
-        ),
+def _shown(
+    source: sa.FromClause,
+    *,
+    viewer: bool,
+    body: sa.ColumnElement[Any],
+) -> list[sa.ColumnElement[Any]]:
+    """The columns of an article view, in the order `_article_view` reads them."""
+    return [
+        source.c.slug,
+        source.c.title,
+        source.c.description,
+        body,
+        source.c.created_at,
+        source.c.updated_at,
+        users.c.username,
+        users.c.bio,
+        users.c.image,
+        tag_names(source.c.id),
+        _favorites_count(source.c.id),
+        _favorited(source.c.id, viewer),
+        _following(source.c.author_id, viewer),
+    ]
+
+
+def _build_page(
+    tag: bool,  # noqa: FBT001
+    author: bool,  # noqa: FBT001
+    favorited: bool,  # noqa: FBT001
+    followed: bool,  # noqa: FBT001
+    viewer: bool,  # noqa: FBT001
+) -> sa.Select[Any]:
+    conditions = _conditions(tag, author, favorited, followed)
+    counted = (
+        sa.select(sa.func.count().label("total"))
+        .select_from(articles)
+        .where(*conditions)
+        .subquery("counted")
     )
+    matches = (
+        sa.select(
+            articles.c.id,
+            articles.c.author_id,
+            articles.c.slug,
+            articles.c.title,
+            articles.c.description,
+            articles.c.created_at,
+            articles.c.updated_at,
+        )
+        .where(*conditions)
+        .order_by(articles.c.created_at.desc(), articles.c.id.desc())
+        .limit(sa.bindparam("limit", type_=sa.Integer))
+        .offset(sa.bindparam("offset", type_=sa.Integer))
+        .subquery("page")
+    )
+    return (
+        sa.select(*_shown(matches, viewer=viewer, body=sa.null()), counted.c.total)
+        .select_from(
+            counted.outerjoin(matches, sa.true()).outerjoin(
+                users, users.c.id == matches.c.author_id
+            )
+        )
+        .order_by(matches.c.created_at.desc(), matches.c.id.desc())
+    )
+
+
+def _build_by_slug(viewer: bool) -> sa.Select[Any]:  # noqa: FBT001
+    return (
+        sa.select(*_shown(articles, viewer=viewer, body=articles.c.body))
+        .select_from(articles.join(users, users.c.id == articles.c.author_id))
+        .where(articles.c.slug == sa.bindparam("slug", type_=sa.String))
+    )
+
+
+def _build_tags() -> sa.Select[Any]:
+    return (
+        sa.select(article_tags.c.tag)
+        .group_by(article_tags.c.tag)
+        .order_by(sa.func.count().desc(), article_tags.c.tag)
+    )
+
+
+def _build_comments(viewer: bool) -> sa.Select[Any]:  # noqa: FBT001
+    page = (
+        sa.select(comments)
+        .where(comments.c.article_id == articles.c.id)
+        .order_by(comments.c.created_at.desc(), comments.c.id.desc())
+        .limit(sa.bindparam("limit", type_=sa.Integer))
+        .offset(sa.bindparam("offset", type_=sa.Integer))
+        .lateral("page")
+    )
+    return (
+        sa.select(
+            page.c.id,
+            page.c.body,
+            page.c.created_at,
+            page.c.updated_at,
+            users.c.username,
+            users.c.bio,
+            users.c.image,
+            _following(page.c.author_id, viewer),
+        )
+        .select_from(
+            articles.outerjoin(page, sa.true()).outerjoin(users, users.c.id == page.c.author_id)
+        )
+        .where(articles.c.slug == sa.bindparam("slug", type_=sa.String))
+        .order_by(page.c.created_at.desc(), page.c.id.desc())
+    )
+
+
+_PAGE = PrecompiledStatements(_build_page)
+_BY_SLUG = PrecompiledStatements(_build_by_slug)
+_TAGS = PrecompiledStatements(_build_tags)
+_COMMENTS = PrecompiledStatements(_build_comments)
+
+
+def _article_view(row: Sequence[Any]) -> ArticleView:
+    (
+        slug,
+        title,
+        description,
+        body,
+        created_at,
+        updated_at,
+        username,
+        bio,
+        image,
+        tags,
+        favorites_count,
+        favorited,
+        following,
+    ) = row[:13]
+    return ArticleView(
+        slug=slug,
+        title=title,
+        description=description,
+        body=body,
+        tags=tuple(tags or ()),
+        created_at=created_at,
+        updated_at=updated_at,
+        favorited=bool(favorited),
+        favorites_count=int(favorites_count),
+        author=ProfileView(username=username, bio=bio, image=image, following=bool(following)),
+    )
+
+
+def _with_viewer(parameters: dict[str, Any], viewer: UserId | None) -> dict[str, Any]:
+    if viewer is not None:
+        parameters["viewer"] = viewer.value
+    return parameters
 
 
 class SqlArticleReader:
     """The `ArticleReader` port on PostgreSQL.
 
-    A page is one statement: the inner query filters, orders, pages and counts every match
-    with a window function; the outer one joins the authors and adds, for the page's rows
-    only, the tags, the favorite count and the viewer's follow and favorite flags. Only a
-    page that comes back empty past the first row needs a second statement, for the total.
+    A page is one statement. The count of every match (an index-only scan) is outer-joined
+    to the page, which reads only the rows it shows; so an empty page is still one row, with
+    the total. The outer query joins the authors and adds, for the page's rows only, the
+    tags, the favorite count and the viewer's follow and favorite flags.
     """
 
     def __init__(self, connection: AsyncConnection) -> None:
@@ -105,85 +250,36 @@ class SqlArticleReader:
 
     async def by_slug(self, slug: str, *, viewer: UserId | None) -> ArticleView | None:
         """One statement: the article, its author and the viewer's flags."""
-        statement = (
-            sa.select(
-                articles.c.slug,
-                articles.c.title,
-                articles.c.description,
-                articles.c.body,
-                articles.c.created_at,
-                articles.c.updated_at,
-                users.c.username,
-                users.c.bio,
-                users.c.image,
-                tag_names(articles.c.id).label("tags"),
-                _favorites_count(articles.c.id).label("favorites_count"),
-                _favorited(articles.c.id, viewer).label("favorited"),
-                _following(articles.c.author_id, viewer).label("following"),
-            )
-            .select_from(articles.join(users, users.c.id == articles.c.author_id))
-            .where(articles.c.slug == slug)
+        rows = await fetch_all(
+            self._connection,
+            _BY_SLUG.sql(viewer is not None),
+            _with_viewer({"slug": slug}, viewer),
         )
-        row = (await self._connection.execute(statement)).mappings().first()
-        return _article_view(row, body=row["body"]) if row else None
+        return _article_view(rows[0]) if rows else None
 
     async def page(self, query: ArticleQuery, *, viewer: UserId | None) -> ArticlePage:
-        """The page and the total, in one statement unless the page is empty."""
-        conditions = _conditions(query)
-        matches = (
-            sa.select(
-                articles.c.id,
-                articles.c.author_id,
-                articles.c.slug,
-                articles.c.title,
-                articles.c.description,
-                articles.c.created_at,
-                articles.c.updated_at,
-                sa.func.count().over().label("total"),
-            )
-            .where(*conditions)
-            .order_by(articles.c.created_at.desc(), articles.c.id.desc())
-            .limit(query.limit)
-            .offset(query.offset)
-            .subquery("page")
+        """The page and the total, in one statement."""
+        filters = {
+            "tag": query.tag,
+            "author": query.author,
+            "favorited": query.favorited,
+            "followed_by": query.followed_by.value if query.followed_by else None,
+        }
+        given = {name: value for name, value in filters.items() if value is not None}
+        variant = tuple(value is not None for value in filters.values())
+        rows = await fetch_all(
+            self._connection,
+            _PAGE.sql(*variant, viewer is not None),
+            _with_viewer({**given, "limit": query.limit, "offset": query.offset}, viewer),
         )
-        statement = (
-            sa.select(
-                matches.c.slug,
-                matches.c.title,
-                matches.c.description,
-                matches.c.created_at,
-                matches.c.updated_at,
-                matches.c.total,
-                users.c.username,
-                users.c.bio,
-                users.c.image,
-                tag_names(matches.c.id).label("tags"),
-                _favorites_count(matches.c.id).label("favorites_count"),
-                _favorited(matches.c.id, viewer).label("favorited"),
-                _following(matches.c.author_id, viewer).label("following"),
-            )
-            .select_from(matches.join(users, users.c.id == matches.c.author_id))
-            .order_by(matches.c.created_at.desc(), matches.c.id.desc())
+        return ArticlePage(
+            articles=[_article_view(row) for row in rows if row[0] is not None],
+            total=int(rows[0][13]),
         )
-        rows = (await self._connection.execute(statement)).mappings().all()
-        if rows:
-            total = int(rows[0]["total"])
-        elif query.offset == 0 and query.limit > 0:
-            total = 0
-        else:
-            count = sa.select(sa.func.count()).select_from(articles).where(*conditions)
-            total = int(await self._connection.scalar(count) or 0)
-        return ArticlePage(articles=[_article_view(row, body=None) for row in rows], total=total)
 
     async def tags(self) -> Sequence[str]:
         """Distinct tags by use, from the (tag, article_id) index."""
-        statement = (
-            sa.select(article_tags.c.tag)
-            .group_by(article_tags.c.tag)
-            .order_by(sa.func.count().desc(), article_tags.c.tag)
-        )
-        return list((await self._connection.scalars(statement)).all())
+        return [row[0] for row in await fetch_all(self._connection, _TAGS.sql(), {})]
 
 
 class SqlCommentReader:
@@ -196,47 +292,23 @@ class SqlCommentReader:
         self, slug: str, *, viewer: UserId | None, limit: int, offset: int
     ) -> Sequence[CommentView] | None:
         """One statement: a lateral page of comments, outer-joined to the article by slug."""
-        page = (
-            sa.select(comments)
-            .where(comments.c.article_id == articles.c.id)
-            .order_by(comments.c.created_at.desc(), comments.c.id.desc())
-            .limit(limit)
-            .offset(offset)
-            .lateral("page")
+        rows = await fetch_all(
+            self._connection,
+            _COMMENTS.sql(viewer is not None),
+            _with_viewer({"slug": slug, "limit": limit, "offset": offset}, viewer),
         )
-        statement = (
-            sa.select(
-                page.c.id,
-                page.c.body,
-                page.c.created_at,
-                page.c.updated_at,
-                users.c.username,
-                users.c.bio,
-                users.c.image,
-                _following(page.c.author_id, viewer).label("following"),
-            )
-            .select_from(
-                articles.outerjoin(page, sa.true()).outerjoin(users, users.c.id == page.c.author_id)
-            )
-            .where(articles.c.slug == slug)
-            .order_by(page.c.created_at.desc(), page.c.id.desc())
-        )
-        rows = (await self._connection.execute(statement)).mappings().all()
         if not rows:
             return None
         return [
             CommentView(
-                id=row["id"],
-                body=row["body"],
-                created_at=row["created_at"],
-                updated_at=row["updated_at"],
+                id=comment_id,
+                body=body,
+                created_at=created_at,
+                updated_at=updated_at,
                 author=ProfileView(
-                    username=row["username"],
-                    bio=row["bio"],
-                    image=row["image"],
-                    following=bool(row["following"]),
+                    username=username, bio=bio, image=image, following=bool(following)
                 ),
             )
-            for row in rows
-            if row["id"] is not None
+            for comment_id, body, created_at, updated_at, username, bio, image, following in rows
+            if comment_id is not None
         ]

@@ -9,6 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from adapters.sqlalchemy.precompiled import PrecompiledStatements, fetch_all
 from adapters.sqlalchemy.tables import retired_refresh_tokens, sessions, users
 from application.ports.persistence import RefreshTokenMatch
 from domain.users.session import Session
@@ -37,6 +38,23 @@ def _from_row(row: sa.RowMapping) -> Session:
     values = {name: row[name] for name in _COLUMNS}
     values["user_id"] = UserId(row["user_id"])
     return Session(id=row["id"], **values)
+
+
+def _build_live_role() -> sa.Select[tuple[str]]:
+    return (
+        sa.select(users.c.role)
+        .join(sessions, sessions.c.user_id == users.c.id)
+        .where(
+            sessions.c.id == sa.bindparam("session_id", type_=sa.Uuid),
+            sessions.c.user_id == sa.bindparam("user_id", type_=sa.Uuid),
+            sessions.c.revoked_at.is_(None),
+            sessions.c.expires_at > sa.bindparam("now", type_=sa.DateTime(timezone=True)),
+            users.c.banned_at.is_(None),
+        )
+    )
+
+
+_LIVE_ROLE = PrecompiledStatements(_build_live_role)
 
 
 class SqlSessionRepository:
@@ -128,17 +146,10 @@ class SqlSessionRepository:
         return len((await self._connection.execute(statement)).all())
 
     async def live_role(self, session_id: UUID, user_id: UserId, *, now: datetime) -> Role | None:
-        """One primary-key read joined to the user."""
-        statement = (
-            sa.select(users.c.role)
-            .join(sessions, sessions.c.user_id == users.c.id)
-            .where(
-                sessions.c.id == session_id,
-                sessions.c.user_id == user_id.value,
-                sessions.c.revoked_at.is_(None),
-                sessions.c.expires_at > now,
-                users.c.banned_at.is_(None),
-            )
+        """One primary-key read joined to the user, precompiled: it runs on every request."""
+        rows = await fetch_all(
+            self._connection,
+            _LIVE_ROLE.sql(),
+            {"session_id": session_id, "user_id": user_id.value, "now": now},
         )
-        role = await self._connection.scalar(statement)
-        return Role(role) if role is not None else None
+        return Role(rows[0][0]) if rows else None

@@ -12,12 +12,20 @@ from application.common.outbox import OutboxMessage
 from application.ports.system import IdGenerator
 from domain.shared.aggregate import AggregateRoot
 
+AUTOCOMMIT = "AUTOCOMMIT"
+TRANSACTIONAL = "READ COMMITTED"
+
 
 class SqlAlchemyUnitOfWork:
     """Keeps the `UnitOfWork` contract with a database transaction.
 
     The repositories of a request share this connection, so they all take part in the
     transaction; the outbox rows are inserted just before the commit, in it.
+
+    A request's connection reads in autocommit (see the connection provider). On entry the
+    unit of work switches it to READ COMMITTED transactions, and on exit back to
+    autocommit; both are client-side settings of the driver, with no round trip. A
+    connection that is already transactional (scripts, tests) is used as it is.
     """
 
     def __init__(self, connection: AsyncConnection, ids: IdGenerator) -> None:
@@ -25,8 +33,16 @@ class SqlAlchemyUnitOfWork:
         self._ids = ids
         self._tracked: list[AggregateRoot] = []
         self._active = False
+        self._restore_autocommit = False
 
     async def __aenter__(self) -> Self:
+        connection = self._connection.sync_connection
+        options = connection.get_execution_options() if connection is not None else {}
+        self._restore_autocommit = options.get("isolation_level") == AUTOCOMMIT
+        if self._restore_autocommit:
+            if self._connection.in_transaction():
+                await self._connection.commit()
+            await self._connection.execution_options(isolation_level=TRANSACTIONAL)
         if not self._connection.in_transaction():
             await self._connection.begin()
         self._active = True
@@ -41,6 +57,8 @@ class SqlAlchemyUnitOfWork:
         try:
             if self._connection.in_transaction():
                 await self._connection.rollback()
+            if self._restore_autocommit:
+                await self._connection.execution_options(isolation_level=AUTOCOMMIT)
         finally:
             self._discard_tracked()
             self._active = False

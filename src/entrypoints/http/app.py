@@ -1,5 +1,6 @@
 """The Litestar app factory."""
 
+import gc
 from collections.abc import Sequence
 from typing import Any
 
@@ -45,12 +46,19 @@ def create_app(
     start-up, so a bad setting fails the start rather than the first request.
     `extra_handlers` lets tests and extensions mount more routes.
 
+    Once started, everything built so far is moved out of the garbage collector's sight
+    (`gc.freeze`): it lives as long as the process, and scanning it made every full
+    collection stall all requests in flight for about 100 ms.
+
     `settings` is passed beside the container because the app needs it synchronously, while
     it is being built, and dishka's async container only hands objects out in a coroutine.
     """
 
     async def warm_up(_: Litestar) -> None:
         await container.get(Sequence[HealthProbe])
+
+        gc.collect()
+        gc.freeze()
 
     async def close_container(_: Litestar) -> None:
         await container.close()

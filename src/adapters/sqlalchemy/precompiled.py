@@ -1,0 +1,49 @@
+"""Statements compiled once and run as driver SQL, for the hottest read paths.
+
+Building a Core statement, computing its cache key and looking up its compiled form costs
+more Python than the query costs PostgreSQL on a small page. A read that runs on most
+requests is therefore declared once with Core (so it stays checked against the table
+definitions), compiled once for psycopg, and executed with `exec_driver_sql`. Its
+parameters are `bindparam`s, passed by name.
+"""
+
+from collections.abc import Callable, Hashable, Mapping, Sequence
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+_DIALECT = PGDialect_psycopg()  # type: ignore[no-untyped-call]
+
+
+class PrecompiledStatements:
+    """Compiles each variant of a statement the first time it is asked for, then reuses it.
+
+    `build` receives the variant key and returns the Core statement for it; the variants
+    of one statement differ in which optional filters are present.
+    """
+
+    def __init__(self, build: Callable[..., sa.ClauseElement]) -> None:
+        self._build = build
+        self._compiled: dict[Hashable, str] = {}
+
+    def sql(self, *variant: Hashable) -> str:
+        """The SQL text for this variant, compiled on first use."""
+        sql = self._compiled.get(variant)
+        if sql is None:
+            sql = self._compiled[variant] = str(self._build(*variant).compile(dialect=_DIALECT))
+        return sql
+
+
+async def fetch_all(
+    connection: AsyncConnection, sql: str, parameters: Mapping[str, Any]
+) -> Sequence[Sequence[Any]]:
+    """Run precompiled SQL on the request's connection and return every row as a tuple.
+
+    It goes through SQLAlchemy's driver-SQL path, so it takes part in the connection's
+    transaction and its events (statement counting, logging) still see it; psycopg
+    prepares it server-side after a few runs.
+    """
+    result = await connection.exec_driver_sql(sql, dict(parameters))
+    return result.all()
