@@ -13,7 +13,7 @@ from adapters.memory.outbox import InMemoryOutboxReader
 from adapters.memory.system import SequentialIdGenerator
 from adapters.memory.unit_of_work import InMemoryUnitOfWork
 from adapters.sqlalchemy.outbox import SqlOutboxReader
-from adapters.sqlalchemy.unit_of_work import AUTOCOMMIT, SqlAlchemyUnitOfWork
+from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from application.common.correlation import current_request_id
 from application.common.outbox import OutboxMessage
 from application.ports.persistence import UnitOfWork
@@ -38,8 +38,6 @@ class Harness:
             return InMemoryUnitOfWork(self._database, self._ids)
         assert self._engine is not None
         connection = await self._stack.enter_async_context(self._engine.connect())
-        if self.kind == "sqlalchemy-autocommit":
-            await connection.execution_options(isolation_level=AUTOCOMMIT)
         return SqlAlchemyUnitOfWork(connection, self._ids)
 
     async def outbox(self) -> list[OutboxMessage]:
@@ -62,7 +60,9 @@ async def harness(request: pytest.FixtureRequest) -> AsyncIterator[Harness]:
         async with AsyncExitStack() as stack:
             yield Harness(stack, "memory", None)
         return
-    engine = engine_for_tests(request.getfixturevalue("migrated_url"))
+    engine = engine_for_tests(
+        request.getfixturevalue("migrated_url"), autocommit=request.param.endswith("autocommit")
+    )
     try:
         async with AsyncExitStack() as stack:
             yield Harness(stack, request.param, engine)
@@ -214,10 +214,9 @@ async def test_the_unit_of_work_is_reusable_across_blocks(harness: Harness) -> N
 async def test_a_request_connection_reads_in_autocommit_around_its_transaction(
     migrated_url: str,
 ) -> None:
-    engine = engine_for_tests(migrated_url)
+    engine = engine_for_tests(migrated_url, autocommit=True)
     try:
         async with engine.connect() as connection:
-            await connection.execution_options(isolation_level=AUTOCOMMIT)
             assert await connection.scalar(sa.text("SELECT count(*) FROM outbox")) == 0
             uow = SqlAlchemyUnitOfWork(connection, SequentialIdGenerator())
             async with uow:

@@ -156,3 +156,34 @@ def test_forged_and_foreign_tokens_are_refused(forge) -> None:
     claims = jwt.decode(genuine, options={"verify_signature": False})
     with pytest.raises(InvalidTokenError):
         tokens.read_access_token(forge(claims))
+
+
+def test_a_remembered_token_still_expires() -> None:
+    clock = real_clock()
+    tokens = issuer(clock)
+    token = tokens.issue_access_token(user_id=USER, role=Role.USER)
+    assert tokens.read_access_token(token).user_id == USER
+    assert tokens.read_access_token(token).user_id == USER
+    clock.advance(timedelta(minutes=15, seconds=6))
+    with pytest.raises(InvalidTokenError):
+        tokens.read_access_token(token)
+
+
+def test_remembering_a_genuine_token_does_not_admit_its_forgeries() -> None:
+    tokens = issuer(real_clock())
+    genuine = tokens.issue_access_token(user_id=USER, role=Role.USER)
+    tokens.read_access_token(genuine)
+    claims = jwt.decode(genuine, options={"verify_signature": False})
+    promoted = jwt.encode({**claims, "role": "admin"}, "x" * 48, algorithm="HS256")
+    header, payload, signature = genuine.split(".")
+    for forged in (promoted, f"{header}.{payload}.{signature[:-2]}AA", genuine + " "):
+        with pytest.raises(InvalidTokenError):
+            tokens.read_access_token(forged)
+
+
+def test_the_memory_of_verified_tokens_is_bounded() -> None:
+    tokens = issuer(real_clock(), verified_cache_size=2)
+    issued = [tokens.issue_access_token(user_id=USER, role=Role.USER) for _ in range(3)]
+    for token in issued:
+        tokens.read_access_token(token)
+    assert list(tokens._verified) == issued[1:]

@@ -73,8 +73,8 @@ async def truncate_all(engine: AsyncEngine) -> None:
         await connection.execute(sa.text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
 
 
-def engine_for_tests(url: str) -> AsyncEngine:
-    """An engine sized for tests."""
+def engine_for_tests(url: str, *, autocommit: bool = False) -> AsyncEngine:
+    """An engine sized for tests; `autocommit` as the app's request connections use."""
     return create_engine(
         url,
         pool_size=5,
@@ -82,6 +82,7 @@ def engine_for_tests(url: str) -> AsyncEngine:
         pool_timeout_seconds=10,
         connect_timeout_seconds=5,
         application_name="portico-tests",
+        autocommit=autocommit,
     )
 
 

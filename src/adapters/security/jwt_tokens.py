@@ -1,5 +1,6 @@
 """Access tokens as signed JWTs (PyJWT)."""
 
+from collections import OrderedDict
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
@@ -10,6 +11,7 @@ from application.ports.system import Clock, IdGenerator
 from domain.users.values import Role, UserId
 
 REQUIRED_CLAIMS = ("sub", "exp", "iat", "iss", "aud", "jti")
+LEEWAY = timedelta(seconds=5)
 
 
 class JwtTokenIssuer:
@@ -17,6 +19,11 @@ class JwtTokenIssuer:
 
     Reading accepts exactly that algorithm, so ``alg: none`` and algorithm swaps fail, and
     requires every claim in REQUIRED_CLAIMS with the configured issuer and audience.
+
+    A client sends the same token on every request for its whole lifetime, so the claims of
+    the last `verified_cache_size` tokens that passed are kept, keyed by the exact token
+    text; a hit only re-checks the expiry. Only verified tokens enter, so the cache can
+    never accept a token that the full check would refuse.
     """
 
     def __init__(
@@ -29,7 +36,10 @@ class JwtTokenIssuer:
         ttl: timedelta,
         clock: Clock,
         ids: IdGenerator,
+        verified_cache_size: int = 10_000,
     ) -> None:
+        self._verified: OrderedDict[str, AccessClaims] = OrderedDict()
+        self._verified_cache_size = verified_cache_size
         self._secret = secret
         self._algorithm = algorithm
         self._issuer = issuer
@@ -58,6 +68,21 @@ class JwtTokenIssuer:
 
     def read_access_token(self, token: str) -> AccessClaims:
         """Verify signature, algorithm, expiry, issuer and audience; return the claims."""
+        known = self._verified.get(token)
+        if known is not None:
+            if known.expires_at + LEEWAY <= self._clock.now():
+                del self._verified[token]
+                raise InvalidTokenError("ExpiredSignatureError")
+            self._verified.move_to_end(token)
+            return known
+        verified = self._verify(token)
+        if self._verified_cache_size > 0:
+            self._verified[token] = verified
+            if len(self._verified) > self._verified_cache_size:
+                self._verified.popitem(last=False)
+        return verified
+
+    def _verify(self, token: str) -> AccessClaims:
         try:
             claims = jwt.decode(
                 token,
@@ -66,7 +91,7 @@ class JwtTokenIssuer:
                 audience=self._audience,
                 issuer=self._issuer,
                 options={"require": list(REQUIRED_CLAIMS)},
-                leeway=5,
+                leeway=LEEWAY,
             )
             return AccessClaims(
                 user_id=UserId(UUID(str(claims["sub"]))),

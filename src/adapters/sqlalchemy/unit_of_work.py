@@ -22,9 +22,9 @@ class SqlAlchemyUnitOfWork:
     The repositories of a request share this connection, so they all take part in the
     transaction; the outbox rows are inserted just before the commit, in it.
 
-    A request's connection reads in autocommit (see the connection provider). On entry the
-    unit of work switches it to READ COMMITTED transactions, and on exit back to
-    autocommit; both are client-side settings of the driver, with no round trip. A
+    A request's connection reads in autocommit (see `create_engine`). On entry the unit of
+    work switches it to READ COMMITTED transactions, and on exit back to autocommit; both
+    are client-side settings of the driver, with no round trip. A
     connection that is already transactional (scripts, tests) is used as it is.
     """
 
@@ -36,9 +36,8 @@ class SqlAlchemyUnitOfWork:
         self._restore_autocommit = False
 
     async def __aenter__(self) -> Self:
-        connection = self._connection.sync_connection
-        options = connection.get_execution_options() if connection is not None else {}
-        self._restore_autocommit = options.get("isolation_level") == AUTOCOMMIT
+        raw = await self._connection.get_raw_connection()
+        self._restore_autocommit = bool(getattr(raw.driver_connection, "autocommit", False))
         if self._restore_autocommit:
             if self._connection.in_transaction():
                 await self._connection.commit()

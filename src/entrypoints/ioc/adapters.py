@@ -26,7 +26,7 @@ from adapters.sqlalchemy.health import SqlDatabaseProbe
 from adapters.sqlalchemy.one_time_tokens import SqlOneTimeTokenRepository
 from adapters.sqlalchemy.outbox import SqlOutboxReader
 from adapters.sqlalchemy.sessions import SqlSessionRepository
-from adapters.sqlalchemy.unit_of_work import AUTOCOMMIT, SqlAlchemyUnitOfWork
+from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from adapters.sqlalchemy.users import SqlProfileReader, SqlUserRepository
 from adapters.system.clock import SystemClock
 from adapters.system.uuid7 import Uuid7Generator
@@ -76,6 +76,7 @@ class DatabaseProvider(Provider):
             pool_timeout_seconds=database.pool_timeout_seconds,
             connect_timeout_seconds=database.connect_timeout_seconds,
             application_name=settings.app.name,
+            autocommit=True,
         )
         yield engine
         await engine.dispose()
@@ -84,12 +85,11 @@ class DatabaseProvider(Provider):
     async def connection(self, engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
         """Check a connection out of the pool for the request; returned when it ends.
 
-        It starts in autocommit: a read outside a unit of work is one statement that sees
-        committed data, with no BEGIN and ROLLBACK around it. A unit of work switches the
-        connection to a real transaction for its writes, and back when it ends.
+        The engine runs in autocommit: a read outside a unit of work is one statement that
+        sees committed data, with no BEGIN and ROLLBACK around it. A unit of work switches
+        the connection to a real transaction for its writes, and back when it ends.
         """
         async with engine.connect() as connection:
-            await connection.execution_options(isolation_level=AUTOCOMMIT)
             yield connection
 
     unit_of_work = provide(SqlAlchemyUnitOfWork, provides=UnitOfWork, scope=Scope.REQUEST)

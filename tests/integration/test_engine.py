@@ -1,0 +1,39 @@
+"""The engine's pool replaces connections the server closed while they sat idle."""
+
+import asyncio
+
+import pytest
+import sqlalchemy as sa
+
+from tests.support.postgres import engine_for_tests
+
+pytestmark = pytest.mark.integration
+
+
+async def test_a_connection_killed_while_idle_is_replaced_at_checkout(migrated_url: str) -> None:
+    engine, other = engine_for_tests(migrated_url), engine_for_tests(migrated_url)
+    try:
+        async with engine.connect() as connection:
+            victim = await connection.scalar(sa.text("SELECT pg_backend_pid()"))
+        async with other.connect() as killer:
+            await killer.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": victim})
+            await killer.commit()
+        await asyncio.sleep(0.2)
+        async with engine.connect() as connection:
+            survivor = await connection.scalar(sa.text("SELECT pg_backend_pid()"))
+        assert survivor != victim
+    finally:
+        await engine.dispose()
+        await other.dispose()
+
+
+async def test_a_healthy_idle_connection_is_reused(migrated_url: str) -> None:
+    engine = engine_for_tests(migrated_url)
+    try:
+        pids = set()
+        for _ in range(3):
+            async with engine.connect() as connection:
+                pids.add(await connection.scalar(sa.text("SELECT pg_backend_pid()")))
+        assert len(pids) == 1
+    finally:
+        await engine.dispose()
