@@ -1,7 +1,9 @@
 """Writes domain events to the outbox table and reads them back."""
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 import msgspec
 import sqlalchemy as sa
@@ -9,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.sqlalchemy.tables import outbox
 from application.common.outbox import OutboxMessage
+from application.ports.events import ClaimedMessage, OutboxStatus
 from domain.shared.events import DomainEvent
 
 _EVENT_TYPES: dict[str, type[DomainEvent]] = {}
@@ -72,3 +75,90 @@ class SqlOutboxReader:
         )
         result = await self._connection.execute(statement)
         return [from_row(row) for row in result.mappings()]
+
+
+class SqlOutboxStore:
+    """The `OutboxStore` port over PostgreSQL, on the unit of work's connection.
+
+    `claim` is ``SELECT ... FOR UPDATE SKIP LOCKED`` over the partial index of unsent rows,
+    so concurrent relays divide the backlog between them instead of queueing on it.
+    """
+
+    def __init__(self, connection: AsyncConnection) -> None:
+        self._connection = connection
+
+    async def claim(self, *, limit: int, now: datetime) -> Sequence[ClaimedMessage]:
+        """Lock and return the oldest due unsent rows."""
+        statement = (
+            sa.select(outbox)
+            .where(
+                outbox.c.sent_at.is_(None),
+                sa.or_(outbox.c.next_attempt_at.is_(None), outbox.c.next_attempt_at <= now),
+            )
+            .order_by(outbox.c.position)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        rows = (await self._connection.execute(statement)).mappings().all()
+        return [ClaimedMessage(message=from_row(row), attempts=row["attempts"]) for row in rows]
+
+    async def mark_sent(self, event_ids: Sequence[UUID], *, at: datetime) -> None:
+        """Set `sent_at` on the rows."""
+        await self._connection.execute(
+            sa.update(outbox)
+            .where(outbox.c.event_id.in_(event_ids))
+            .values(sent_at=at, next_attempt_at=None)
+        )
+
+    async def record_failure(
+        self, event_ids: Sequence[UUID], *, error: str, retry_at: datetime
+    ) -> None:
+        """Count the attempt, keep the error, and push the next attempt back."""
+        await self._connection.execute(
+            sa.update(outbox)
+            .where(outbox.c.event_id.in_(event_ids))
+            .values(attempts=outbox.c.attempts + 1, next_attempt_at=retry_at, last_error=error)
+        )
+
+    async def purge_sent(self, *, before: datetime) -> int:
+        """Delete rows sent before `before` (served by the partial index on sent rows)."""
+        result = await self._connection.execute(
+            sa.delete(outbox)
+            .where(outbox.c.sent_at.is_not(None), outbox.c.sent_at < before)
+            .returning(outbox.c.event_id)
+        )
+        return len(result.all())
+
+    async def replay(self, *, since: datetime) -> int:
+        """Mark rows that occurred at or after `since` unsent, due now, with no failures."""
+        result = await self._connection.execute(
+            sa.update(outbox)
+            .where(outbox.c.occurred_at >= since)
+            .values(sent_at=None, attempts=0, next_attempt_at=None, last_error=None)
+            .returning(outbox.c.event_id)
+        )
+        return len(result.all())
+
+    async def status(self) -> OutboxStatus:
+        """One aggregate query over the table."""
+        unsent = outbox.c.sent_at.is_(None)
+        statement = sa.select(
+            sa.func.count().filter(unsent),
+            sa.func.count().filter(unsent, outbox.c.attempts > 0),
+            sa.func.min(outbox.c.occurred_at).filter(unsent),
+            sa.func.count().filter(outbox.c.sent_at.is_not(None)),
+        )
+        pending, failing, oldest, sent = (await self._connection.execute(statement)).one()
+        last_error = await self._connection.scalar(
+            sa.select(outbox.c.last_error)
+            .where(unsent, outbox.c.last_error.is_not(None))
+            .order_by(outbox.c.position.desc())
+            .limit(1)
+        )
+        return OutboxStatus(
+            pending=pending,
+            failing=failing,
+            oldest_pending_at=oldest,
+            sent=sent,
+            last_error=last_error,
+        )

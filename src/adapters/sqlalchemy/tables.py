@@ -34,12 +34,15 @@ outbox = sa.Table(
         server_default=sa.func.now(),
     ),
     sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("next_attempt_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("last_error", sa.String(500), nullable=True),
     sa.UniqueConstraint("position"),
     sa.Index(
         "ix_outbox_unsent_position",
         "position",
         postgresql_where=sa.text("sent_at IS NULL"),
     ),
+    sa.Index("ix_outbox_sent_at", "sent_at", postgresql_where=sa.text("sent_at IS NOT NULL")),
     comment="Domain events written in the transaction that raised them, until relayed.",
 )
 

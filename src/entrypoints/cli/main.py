@@ -1,12 +1,14 @@
-"""The `portico` command: `serve`, `db`, `users`, `config`, `seed`."""
+"""The `portico` command: `serve`, `worker`, `db`, `users`, `outbox`, `config`, `seed`."""
 
 import typer
 
 from entrypoints.cli.config import config_app
 from entrypoints.cli.db import db_app
+from entrypoints.cli.outbox import outbox_app
 from entrypoints.cli.seed import seed
 from entrypoints.cli.serve import serve
 from entrypoints.cli.users import users_app
+from entrypoints.cli.worker import worker
 
 app = typer.Typer(
     name="portico",
@@ -19,6 +21,8 @@ app.command()(serve)
 app.add_typer(db_app, name="db")
 app.add_typer(config_app, name="config")
 app.add_typer(users_app, name="users")
+app.add_typer(outbox_app, name="outbox")
+app.command()(worker)
 app.command()(seed)
 
 

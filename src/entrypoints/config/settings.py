@@ -223,6 +223,38 @@ class KafkaSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
             "KAFKA_BOOTSTRAP_SERVERS", "`host:port[,...]`; when set, /health/ready probes it."
         ),
     ] = None
+    topic_prefix: Annotated[
+        str,
+        from_env(
+            "KAFKA_TOPIC_PREFIX",
+            "Events go to `<prefix><aggregate type>`, such as `portico.article`.",
+            pattern=r"^[A-Za-z0-9._-]{0,100}$",
+        ),
+    ] = "portico."
+
+
+class OutboxSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The relay that publishes the outbox, and how long sent rows are kept."""
+
+    batch_size: Annotated[
+        int, from_env("OUTBOX_BATCH_SIZE", "Events the relay publishes per batch.", ge=1, le=5000)
+    ] = 500
+    poll_interval_seconds: Annotated[
+        float,
+        from_env("OUTBOX_POLL_INTERVAL_SECONDS", "Wait when nothing is due.", gt=0, le=60),
+    ] = 0.2
+    retry_base_seconds: Annotated[
+        float,
+        from_env("OUTBOX_RETRY_BASE_SECONDS", "First wait after a failed publish.", gt=0, le=60),
+    ] = 1.0
+    retry_max_seconds: Annotated[
+        float,
+        from_env("OUTBOX_RETRY_MAX_SECONDS", "Longest wait between retries.", gt=0, le=3600),
+    ] = 60.0
+    retention_seconds: Annotated[
+        int,
+        from_env("OUTBOX_RETENTION_SECONDS", "Sent rows are purged after this.", ge=60),
+    ] = 7 * 86_400
 
 
 class SmsSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -294,6 +326,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     push: PushSettings = msgspec.field(default_factory=PushSettings)
     storage: StorageSettings = msgspec.field(default_factory=StorageSettings)
     kafka: KafkaSettings = msgspec.field(default_factory=KafkaSettings)
+    outbox: OutboxSettings = msgspec.field(default_factory=OutboxSettings)
     queue: QueueSettings = msgspec.field(default_factory=QueueSettings)
     rate_limit: RateLimitSettings = msgspec.field(default_factory=RateLimitSettings)
     websocket: WebSocketSettings = msgspec.field(default_factory=WebSocketSettings)

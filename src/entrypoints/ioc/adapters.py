@@ -9,7 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.cache.content import CachingArticleReader
 from adapters.kafka.health import KafkaProbe
+from adapters.kafka.publisher import KafkaEventPublisher
 from adapters.memory.cache import InMemoryCache
+from adapters.memory.event_publisher import InMemoryEventPublisher
 from adapters.memory.rate_limiter import InMemoryRateLimiter
 from adapters.redis.cache import RedisCache
 from adapters.redis.client import create_redis_client
@@ -24,7 +26,7 @@ from adapters.sqlalchemy.content_reader import SqlArticleReader, SqlCommentReade
 from adapters.sqlalchemy.engine import create_engine
 from adapters.sqlalchemy.health import SqlDatabaseProbe
 from adapters.sqlalchemy.one_time_tokens import SqlOneTimeTokenRepository
-from adapters.sqlalchemy.outbox import SqlOutboxReader
+from adapters.sqlalchemy.outbox import SqlOutboxReader, SqlOutboxStore
 from adapters.sqlalchemy.sessions import SqlSessionRepository
 from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from adapters.sqlalchemy.users import SqlProfileReader, SqlUserRepository
@@ -37,6 +39,7 @@ from application.ports.content import (
     CommentReader,
     CommentRepository,
 )
+from application.ports.events import EventPublisher, OutboxStore
 from application.ports.health import HealthProbe
 from application.ports.persistence import (
     OneTimeTokenRepository,
@@ -94,6 +97,7 @@ class DatabaseProvider(Provider):
 
     unit_of_work = provide(SqlAlchemyUnitOfWork, provides=UnitOfWork, scope=Scope.REQUEST)
     outbox_reader = provide(SqlOutboxReader, provides=OutboxReader, scope=Scope.REQUEST)
+    outbox_store = provide(SqlOutboxStore, provides=OutboxStore, scope=Scope.REQUEST)
     users = provide(SqlUserRepository, provides=UserRepository, scope=Scope.REQUEST)
     sessions = provide(SqlSessionRepository, provides=SessionRepository, scope=Scope.REQUEST)
     one_time_tokens = provide(
@@ -206,6 +210,29 @@ class CacheProvider(Provider):
         if not (cache_settings.content_enabled and shared):
             return reader
         return CachingArticleReader(reader, cache, ttl_seconds=cache_settings.content_ttl_seconds)
+
+
+class EventBusProvider(Provider):
+    """Kafka when it is configured; else an in-process bus."""
+
+    scope = Scope.APP
+
+    @provide(provides=EventPublisher, when=~KAFKA)
+    def in_process(self) -> InMemoryEventPublisher:
+        """Events stay in this process."""
+        return InMemoryEventPublisher()
+
+    @provide(provides=EventPublisher, when=KAFKA)
+    async def kafka(self, settings: Settings) -> AsyncIterator[KafkaEventPublisher]:
+        """The idempotent producer; flushed and stopped with the container."""
+        assert settings.kafka.bootstrap_servers is not None  # noqa: S101 - the marker
+        publisher = KafkaEventPublisher(
+            settings.kafka.bootstrap_servers,
+            topic_prefix=settings.kafka.topic_prefix,
+            client_id=settings.app.name,
+        )
+        yield publisher
+        await publisher.close()
 
 
 class HealthProvider(Provider):

@@ -20,6 +20,10 @@ from application.content.publish_article import PublishArticle
 from application.content.unfavorite_article import UnfavoriteArticle
 from application.content.update_article import UpdateArticle
 from application.demo.seed_content import SeedDemoContent
+from application.events.outbox_status import GetOutboxStatus
+from application.events.purge_outbox import PurgeOutbox
+from application.events.relay_outbox import RelayOutbox, RelayPolicy
+from application.events.replay_outbox import ReplayOutbox
 from application.health.check_readiness import CheckReadiness
 from application.identity.authenticate import Authenticate
 from application.identity.confirm_password_reset import ConfirmPasswordReset
@@ -94,6 +98,16 @@ class PolicyProvider(Provider):
         )
 
     @provide
+    def relay_policy(self, settings: Settings) -> RelayPolicy:
+        """Batch size and retry backoff of the outbox relay."""
+        outbox = settings.outbox
+        return RelayPolicy(
+            batch_size=outbox.batch_size,
+            retry_base=timedelta(seconds=outbox.retry_base_seconds),
+            retry_max=timedelta(seconds=outbox.retry_max_seconds),
+        )
+
+    @provide
     def edge_rate_limits(self, settings: Settings) -> EdgeRateLimits:
         """The per-IP rules that routes name."""
         limits = settings.rate_limit
@@ -149,4 +163,8 @@ class UseCaseProvider(Provider):
         DeleteComment,
         ListTags,
         SeedDemoContent,
+        RelayOutbox,
+        PurgeOutbox,
+        GetOutboxStatus,
+        ReplayOutbox,
     )

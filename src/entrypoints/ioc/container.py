@@ -6,6 +6,7 @@ from entrypoints.config.settings import Settings
 from entrypoints.ioc.adapters import (
     CacheProvider,
     DatabaseProvider,
+    EventBusProvider,
     HealthProvider,
     RateLimitProvider,
     RedisProvider,
@@ -27,6 +28,7 @@ def default_providers() -> list[Provider]:
         SecurityProvider(),
         RateLimitProvider(),
         CacheProvider(),
+        EventBusProvider(),
         HealthProvider(),
         DeliveryProvider(),
         TaskQueueProvider(),

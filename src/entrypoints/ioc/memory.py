@@ -12,7 +12,7 @@ from adapters.memory.articles import (
 )
 from adapters.memory.database import InMemoryDatabase
 from adapters.memory.one_time_tokens import InMemoryOneTimeTokenRepository
-from adapters.memory.outbox import InMemoryOutboxReader
+from adapters.memory.outbox import InMemoryOutboxReader, InMemoryOutboxStore
 from adapters.memory.sessions import InMemorySessionRepository
 from adapters.memory.unit_of_work import InMemoryUnitOfWork
 from adapters.memory.users import InMemoryProfileReader, InMemoryUserRepository
@@ -22,6 +22,7 @@ from application.ports.content import (
     CommentReader,
     CommentRepository,
 )
+from application.ports.events import OutboxStore
 from application.ports.health import HealthProbe
 from application.ports.persistence import (
     OneTimeTokenRepository,
@@ -86,4 +87,7 @@ class InMemoryPersistenceProvider(Provider):
     )
     comment_reader = provide(
         InMemoryCommentReader, provides=CommentReader, scope=Scope.REQUEST, override=True
+    )
+    outbox_store = provide(
+        InMemoryOutboxStore, provides=OutboxStore, scope=Scope.REQUEST, override=True
     )

@@ -1,0 +1,1 @@
+"""What every event bus adapter shares: the envelope events travel in."""

@@ -1,0 +1,1 @@
+"""Events: relaying the outbox to the bus, and keeping it tidy."""

@@ -1,0 +1,82 @@
+"""Event ports: the outbox as the relay and operators see it, and the bus it publishes to."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
+from uuid import UUID
+
+from application.common.outbox import OutboxMessage
+
+
+class EventPublishError(Exception):
+    """The bus did not take the messages; nothing may be assumed delivered."""
+
+
+class EventPublisher(Protocol):
+    """Puts events on the bus for other processes and services.
+
+    Contract:
+    - `publish` returns only when every message is durably accepted (for Kafka: written
+      with ``acks=all``), and raises `EventPublishError` otherwise, in which case any of
+      them may or may not have been delivered. Callers retry, so delivery is at-least-once
+      and consumers deduplicate on the event id.
+    - Messages of one aggregate are delivered in the order given.
+    """
+
+    async def publish(self, messages: Sequence[OutboxMessage]) -> None:
+        """Deliver every message, or raise `EventPublishError`."""
+        ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ClaimedMessage:
+    """An unsent message the relay holds, and how many deliveries of it failed before."""
+
+    message: OutboxMessage
+    attempts: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OutboxStatus:
+    """The state of the outbox, for operators."""
+
+    pending: int
+    failing: int
+    oldest_pending_at: datetime | None
+    sent: int
+    last_error: str | None
+
+
+class OutboxStore(Protocol):
+    """The outbox as the relay and operators use it, inside the unit of work.
+
+    `claim` locks the rows it returns until the transaction ends, and skips rows another
+    transaction holds, so relays running at once never take the same row.
+    """
+
+    async def claim(self, *, limit: int, now: datetime) -> Sequence[ClaimedMessage]:
+        """Up to `limit` unsent messages due by `now`, oldest first, locked."""
+        ...
+
+    async def mark_sent(self, event_ids: Sequence[UUID], *, at: datetime) -> None:
+        """Record that these messages were published."""
+        ...
+
+    async def record_failure(
+        self, event_ids: Sequence[UUID], *, error: str, retry_at: datetime
+    ) -> None:
+        """Count a failed delivery of these messages; they are due again at `retry_at`."""
+        ...
+
+    async def purge_sent(self, *, before: datetime) -> int:
+        """Delete messages sent before `before`; return how many went."""
+        ...
+
+    async def replay(self, *, since: datetime) -> int:
+        """Mark every message that occurred at or after `since` unsent; return how many."""
+        ...
+
+    async def status(self) -> OutboxStatus:
+        """Count what waits, what failed, and what was sent."""
+        ...

@@ -1,0 +1,1 @@
+"""The background worker: the loops `portico worker` runs beside the API."""

@@ -1,0 +1,49 @@
+"""The outbox relay loop: publish what is due, sleep when nothing is, stop when told."""
+
+import asyncio
+import contextlib
+
+from dishka import AsyncContainer
+from loguru import logger
+from sqlalchemy.exc import SQLAlchemyError
+
+from application.events.relay_outbox import RelayOutbox, RelayPolicy
+
+
+async def relay_until_stopped(
+    container: AsyncContainer, *, poll_interval_seconds: float, stop: asyncio.Event
+) -> int:
+    """Relay batches until `stop` is set; return how many events were published.
+
+    A full batch is followed at once by the next. An empty one, a failed publish (the
+    rows wait for their backoff) or an unreachable database waits `poll_interval_seconds`,
+    or longer while the database stays down, without ever leaving the loop. A batch in
+    flight when `stop` is set finishes: it is either marked sent or rolled back whole.
+    """
+    policy = await container.get(RelayPolicy)
+    published = 0
+    database_down_for = 0
+    while not stop.is_set():
+        wait = poll_interval_seconds
+        try:
+            async with container() as request:
+                relay = await request.get(RelayOutbox)
+                report = await relay()
+            database_down_for = 0
+        except (SQLAlchemyError, OSError) as exc:
+            database_down_for += 1
+            wait = min(poll_interval_seconds * 2**database_down_for, 30.0)
+            logger.error("outbox relay: database unavailable ({}); retrying", type(exc).__name__)
+        else:
+            published += report.published
+            if report.error is not None:
+                logger.warning(
+                    "outbox relay: publishing {} events failed ({}); they wait for a retry",
+                    report.failed,
+                    report.error,
+                )
+            elif report.published == policy.batch_size:
+                continue
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=wait)
+    return published
