@@ -233,3 +233,40 @@ async def test_a_request_connection_reads_in_autocommit_around_its_transaction(
     finally:
         await truncate_all(engine)
         await engine.dispose()
+
+
+async def test_a_nested_block_joins_the_open_transaction(harness: Harness) -> None:
+    uow = await harness.unit_of_work()
+    outer, inner = Counter("outer"), Counter("inner")
+    async with uow:
+        outer.increment(1, now=NOW)
+        uow.track(outer)
+        async with uow:
+            inner.increment(2, now=NOW)
+            uow.track(inner)
+            assert await uow.commit() == []
+        assert await harness.outbox() == [], "nothing is visible before the outer commit"
+        await uow.commit()
+    assert [m.event.aggregate_id for m in await harness.outbox()] == ["outer", "inner"]
+
+
+async def test_a_failure_after_a_nested_commit_rolls_everything_back(harness: Harness) -> None:
+    uow = await harness.unit_of_work()
+    counter = Counter("doomed")
+
+    async def nested_then_fail() -> None:
+        async with uow:
+            async with uow:
+                counter.increment(1, now=NOW)
+                uow.track(counter)
+                await uow.commit()
+            raise RuntimeError
+
+    with pytest.raises(RuntimeError):
+        await nested_then_fail()
+    assert await harness.outbox() == []
+    async with uow:
+        counter.increment(2, now=NOW)
+        uow.track(counter)
+        await uow.commit()
+    assert [m.event.amount for m in await harness.outbox()] == [2]  # type: ignore[attr-defined]

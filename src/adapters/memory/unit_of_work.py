@@ -16,7 +16,9 @@ class InMemoryUnitOfWork:
     """Keeps the `UnitOfWork` contract without a server.
 
     The transaction holds the database lock from `__aenter__` to `__aexit__` and keeps a
-    deep copy of the state it started from; a rollback restores that copy.
+    deep copy of the state it started from; a rollback restores that copy. Entering it
+    again while it is open joins the open transaction, and the nested `commit` is deferred
+    to the outermost one, as in the PostgreSQL adapter.
     """
 
     def __init__(self, database: InMemoryDatabase, ids: IdGenerator) -> None:
@@ -24,10 +26,15 @@ class InMemoryUnitOfWork:
         self._ids = ids
         self._tracked: list[AggregateRoot] = []
         self._snapshot: tuple[dict[str, dict[Any, Any]], list[OutboxMessage]] | None = None
+        self._depth = 0
 
     async def __aenter__(self) -> Self:
+        if self._depth:
+            self._depth += 1
+            return self
         await self._database.lock.acquire()
         self._begin()
+        self._depth = 1
         return self
 
     async def __aexit__(
@@ -36,6 +43,10 @@ class InMemoryUnitOfWork:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
+        if self._depth > 1:
+            self._depth -= 1
+            return
+        self._depth = 0
         try:
             if self._snapshot is not None:
                 await self.rollback()
@@ -50,8 +61,13 @@ class InMemoryUnitOfWork:
             self._tracked.append(aggregate)
 
     async def commit(self) -> Sequence[OutboxMessage]:
-        """Keep the changes, append the collected events to the outbox, start afresh."""
+        """Keep the changes, append the collected events to the outbox, start afresh.
+
+        Inside a nested block this does nothing yet: the outermost commit keeps it all.
+        """
         self._ensure_active()
+        if self._depth > 1:
+            return []
         request_id = current_request_id.get()
         messages = [
             OutboxMessage(event_id=self._ids.new_id(), event=event, request_id=request_id)

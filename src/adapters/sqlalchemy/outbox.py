@@ -12,21 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from adapters.sqlalchemy.tables import outbox
 from application.common.outbox import OutboxMessage
 from application.ports.events import ClaimedMessage, OutboxStatus
-from domain.shared.events import DomainEvent
+from domain.shared.events import DomainEvent, event_class_for
 
 _EVENT_TYPES: dict[str, type[DomainEvent]] = {}
-
-
-def _registry() -> dict[str, type[DomainEvent]]:
-    """Map every known `event_type` to its class, looking again when a new one appears."""
-    stack: list[type[DomainEvent]] = [DomainEvent]
-    while stack:
-        cls = stack.pop()
-        stack.extend(cls.__subclasses__())
-        event_type = getattr(cls, "event_type", None)
-        if isinstance(event_type, str):
-            _EVENT_TYPES.setdefault(event_type, cls)
-    return _EVENT_TYPES
 
 
 def to_row(message: OutboxMessage) -> dict[str, Any]:
@@ -46,9 +34,10 @@ def to_row(message: OutboxMessage) -> dict[str, Any]:
 def from_row(row: sa.RowMapping) -> OutboxMessage:
     """Rebuild the message, and its typed event, from an outbox row."""
     event_type: str = row["event_type"]
-    cls = _EVENT_TYPES.get(event_type) or _registry().get(event_type)
+    cls = _EVENT_TYPES.get(event_type) or event_class_for(event_type)
     if cls is None:
         raise LookupError(f"no DomainEvent subclass has event_type {event_type!r}")
+    _EVENT_TYPES[event_type] = cls
     event = msgspec.convert(row["payload"], cls, strict=False)
     return OutboxMessage(event_id=row["event_id"], event=event, request_id=row["request_id"])
 

@@ -194,3 +194,13 @@ comments = sa.Table(
     sa.Index("ix_comments_author_id", "author_id"),
     comment="Comments; ids are integers drawn from the identity before the insert.",
 )
+
+processed_events = sa.Table(
+    "processed_events",
+    metadata,
+    sa.Column("consumer", sa.String(100), primary_key=True),
+    sa.Column("event_id", sa.String(100), primary_key=True),
+    sa.Column("processed_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_processed_events_processed_at", "processed_at"),
+    comment="Which consumer handled which event, written with the handler's own changes.",
+)

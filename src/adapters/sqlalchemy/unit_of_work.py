@@ -26,6 +26,11 @@ class SqlAlchemyUnitOfWork:
     work switches it to READ COMMITTED transactions, and on exit back to autocommit; both
     are client-side settings of the driver, with no round trip. A
     connection that is already transactional (scripts, tests) is used as it is.
+
+    Entering the unit of work again while it is open (a use case called by an event
+    handler, in the same request scope) joins the open transaction: the nested `commit`
+    is deferred to the outermost one, so the handler's changes and the record that it ran
+    commit together.
     """
 
     def __init__(self, connection: AsyncConnection, ids: IdGenerator) -> None:
@@ -34,8 +39,12 @@ class SqlAlchemyUnitOfWork:
         self._tracked: list[AggregateRoot] = []
         self._active = False
         self._restore_autocommit = False
+        self._depth = 0
 
     async def __aenter__(self) -> Self:
+        if self._depth:
+            self._depth += 1
+            return self
         raw = await self._connection.get_raw_connection()
         self._restore_autocommit = bool(getattr(raw.driver_connection, "autocommit", False))
         if self._restore_autocommit:
@@ -45,6 +54,7 @@ class SqlAlchemyUnitOfWork:
         if not self._connection.in_transaction():
             await self._connection.begin()
         self._active = True
+        self._depth = 1
         return self
 
     async def __aexit__(
@@ -53,6 +63,10 @@ class SqlAlchemyUnitOfWork:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
+        if self._depth > 1:
+            self._depth -= 1
+            return
+        self._depth = 0
         try:
             if self._connection.in_transaction():
                 await self._connection.rollback()
@@ -68,8 +82,13 @@ class SqlAlchemyUnitOfWork:
             self._tracked.append(aggregate)
 
     async def commit(self) -> Sequence[OutboxMessage]:
-        """Write the collected events to the outbox and commit, all in one transaction."""
+        """Write the collected events to the outbox and commit, all in one transaction.
+
+        Inside a nested block this does nothing yet: the outermost commit writes it all.
+        """
         self._ensure_active()
+        if self._depth > 1:
+            return []
         request_id = current_request_id.get()
         messages = [
             OutboxMessage(event_id=self._ids.new_id(), event=event, request_id=request_id)

@@ -3,7 +3,7 @@
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 from uuid import UUID
 
 from application.common.outbox import OutboxMessage
@@ -79,4 +79,24 @@ class OutboxStore(Protocol):
 
     async def status(self) -> OutboxStatus:
         """Count what waits, what failed, and what was sent."""
+        ...
+
+
+class ProcessedEvents(Protocol):
+    """Which consumer already handled which event, inside the handler's transaction."""
+
+    async def claim(self, consumer: str, event_id: str, *, at: datetime) -> bool:
+        """Record that `consumer` handles `event_id`; False when it already had.
+
+        Written in the transaction of the handler's own changes, so the effect and the
+        record commit together: a redelivered event finds the record and is skipped.
+        """
+        ...
+
+
+class DependencyResolver(Protocol):
+    """Hands a handler what it declares it needs, for the message being handled."""
+
+    async def resolve(self, dependency: type[Any]) -> Any:
+        """An instance of `dependency`, scoped to the message."""
         ...

@@ -23,3 +23,14 @@ class DomainEvent:
     def __post_init__(self) -> None:
         if self.occurred_at.tzinfo is None:
             raise ValueError("occurred_at must be timezone-aware")
+
+
+def event_class_for(event_type: str) -> type[DomainEvent] | None:
+    """The DomainEvent subclass whose `event_type` is this, among those imported."""
+    stack: list[type[DomainEvent]] = [DomainEvent]
+    while stack:
+        cls = stack.pop()
+        if getattr(cls, "event_type", None) == event_type:
+            return cls
+        stack.extend(cls.__subclasses__())
+    return None

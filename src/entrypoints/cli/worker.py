@@ -1,10 +1,14 @@
 """`portico worker`: the background loops, beside the API processes."""
 
 import asyncio
+import contextlib
 import signal
-from typing import Annotated
+from collections.abc import Coroutine
+from typing import Annotated, Any
 
 import typer
+from aiokafka.errors import KafkaError
+from dishka import AsyncContainer
 from loguru import logger
 
 from entrypoints.bootstrap import (
@@ -16,6 +20,8 @@ from entrypoints.cli.common import fail, settings_or_exit, stop_on_signals
 from entrypoints.cli.exit_codes import ExitCode
 from entrypoints.config import Settings
 from entrypoints.ioc import make_container
+from entrypoints.worker.consumers import consume_until_stopped
+from entrypoints.worker.handlers import registered_consumers
 from entrypoints.worker.relay import relay_until_stopped
 
 
@@ -24,35 +30,62 @@ def worker(
     relay: Annotated[
         bool, typer.Option("--relay/--no-relay", help="Publish the outbox to the event bus.")
     ] = True,
+    consumers: Annotated[
+        bool,
+        typer.Option("--consumers/--no-consumers", help="Hand bus events to their handlers."),
+    ] = True,
 ) -> None:
-    """Run the background work until SIGINT or SIGTERM, then finish the batch and exit 0.
+    """Run the background work until SIGINT or SIGTERM, then finish what is in hand, exit 0.
 
     The relay publishes the outbox to Kafka when KAFKA_BOOTSTRAP_SERVERS is set, else to
-    the in-process bus. Several workers may run at once: each claims its own rows.
+    the in-process bus; several workers may relay at once, each claims its own rows. The
+    consumers read Kafka in the KAFKA_CONSUMER_GROUP group and run the registered handlers
+    once per event. Flags switch the parts off, so they can be scaled apart.
     """
     stop_on_signals()
     settings = settings_or_exit()
-    if not relay:
+    if not (relay or consumers):
         fail("nothing to run: every part is switched off", ExitCode.CONFIGURATION)
     with resolved_database(settings) as resolved:
         try:
             ensure_database_reachable(resolved)
         except DatabaseUnreachableError as exc:
             fail(str(exc), ExitCode.DEPENDENCY_UNAVAILABLE)
-        published = asyncio.run(_run(resolved))
-    logger.info("worker stopped after publishing {} events", published)
+        asyncio.run(_run(resolved, relay=relay, consumers=consumers))
+    logger.info("worker stopped")
 
 
-async def _run(settings: Settings) -> int:
+async def _run(settings: Settings, *, relay: bool, consumers: bool) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
     container = make_container(settings)
-    logger.info("worker started: outbox relay")
-    try:
-        return await relay_until_stopped(
-            container, poll_interval_seconds=settings.outbox.poll_interval_seconds, stop=stop
+    parts: list[Coroutine[Any, Any, Any]] = []
+    if relay:
+        parts.append(
+            relay_until_stopped(
+                container, poll_interval_seconds=settings.outbox.poll_interval_seconds, stop=stop
+            )
         )
+    if consumers:
+        parts.append(_supervised(container, settings, stop))
+    logger.info("worker started:{}{}", " relay" if relay else "", " consumers" if consumers else "")
+    try:
+        await asyncio.gather(*parts)
     finally:
         await container.close()
+
+
+async def _supervised(container: AsyncContainer, settings: Settings, stop: asyncio.Event) -> None:
+    """Keep the consumer loop running: after a failure (the broker down), start it again."""
+    failures = 0
+    while not stop.is_set():
+        try:
+            await consume_until_stopped(container, settings, registered_consumers(), stop)
+            failures = 0
+        except (KafkaError, OSError) as exc:
+            failures += 1
+            logger.error("consumers stopped ({}); restarting", type(exc).__name__)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=min(2.0**failures, 30.0))

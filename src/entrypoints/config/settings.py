@@ -231,6 +231,29 @@ class KafkaSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
             pattern=r"^[A-Za-z0-9._-]{0,100}$",
         ),
     ] = "portico."
+    consumer_group: Annotated[
+        str,
+        from_env(
+            "KAFKA_CONSUMER_GROUP",
+            "The group `portico worker` consumes in; workers of one group share the partitions.",
+            pattern=r"^[A-Za-z0-9._-]{1,100}$",
+        ),
+    ] = "portico"
+    consumer_max_attempts: Annotated[
+        int,
+        from_env(
+            "KAFKA_CONSUMER_MAX_ATTEMPTS",
+            "Tries per event before it goes to `<prefix>dead-letter`.",
+            ge=1,
+            le=100,
+        ),
+    ] = 5
+    consumer_retry_base_seconds: Annotated[
+        float,
+        from_env(
+            "KAFKA_CONSUMER_RETRY_BASE_SECONDS", "First wait between tries; it doubles.", ge=0
+        ),
+    ] = 0.5
 
 
 class OutboxSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -2,8 +2,9 @@
 
 from collections.abc import AsyncIterator, Iterator, Sequence
 from datetime import timedelta
+from typing import Any
 
-from dishka import Provider, Scope, collect, decorate, provide
+from dishka import AsyncContainer, Provider, Scope, collect, decorate, provide
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -27,6 +28,7 @@ from adapters.sqlalchemy.engine import create_engine
 from adapters.sqlalchemy.health import SqlDatabaseProbe
 from adapters.sqlalchemy.one_time_tokens import SqlOneTimeTokenRepository
 from adapters.sqlalchemy.outbox import SqlOutboxReader, SqlOutboxStore
+from adapters.sqlalchemy.processed_events import SqlProcessedEvents
 from adapters.sqlalchemy.sessions import SqlSessionRepository
 from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from adapters.sqlalchemy.users import SqlProfileReader, SqlUserRepository
@@ -39,7 +41,12 @@ from application.ports.content import (
     CommentReader,
     CommentRepository,
 )
-from application.ports.events import EventPublisher, OutboxStore
+from application.ports.events import (
+    DependencyResolver,
+    EventPublisher,
+    OutboxStore,
+    ProcessedEvents,
+)
 from application.ports.health import HealthProbe
 from application.ports.persistence import (
     OneTimeTokenRepository,
@@ -98,6 +105,7 @@ class DatabaseProvider(Provider):
     unit_of_work = provide(SqlAlchemyUnitOfWork, provides=UnitOfWork, scope=Scope.REQUEST)
     outbox_reader = provide(SqlOutboxReader, provides=OutboxReader, scope=Scope.REQUEST)
     outbox_store = provide(SqlOutboxStore, provides=OutboxStore, scope=Scope.REQUEST)
+    processed_events = provide(SqlProcessedEvents, provides=ProcessedEvents, scope=Scope.REQUEST)
     users = provide(SqlUserRepository, provides=UserRepository, scope=Scope.REQUEST)
     sessions = provide(SqlSessionRepository, provides=SessionRepository, scope=Scope.REQUEST)
     one_time_tokens = provide(
@@ -212,10 +220,26 @@ class CacheProvider(Provider):
         return CachingArticleReader(reader, cache, ttl_seconds=cache_settings.content_ttl_seconds)
 
 
+class ContainerResolver:
+    """The `DependencyResolver` port on the request's dishka container."""
+
+    def __init__(self, container: AsyncContainer) -> None:
+        self._container = container
+
+    async def resolve(self, dependency: type[Any]) -> Any:
+        """Whatever the container provides for `dependency` in this request."""
+        return await self._container.get(dependency)
+
+
 class EventBusProvider(Provider):
     """Kafka when it is configured; else an in-process bus."""
 
     scope = Scope.APP
+
+    @provide(scope=Scope.REQUEST)
+    def resolver(self, container: AsyncContainer) -> DependencyResolver:
+        """Event handlers get their dependencies from the message's request scope."""
+        return ContainerResolver(container)
 
     @provide(provides=EventPublisher, when=~KAFKA)
     def in_process(self) -> InMemoryEventPublisher:

@@ -20,6 +20,7 @@ from application.content.publish_article import PublishArticle
 from application.content.unfavorite_article import UnfavoriteArticle
 from application.content.update_article import UpdateArticle
 from application.demo.seed_content import SeedDemoContent
+from application.events.handle_event import HandleEvent
 from application.events.outbox_status import GetOutboxStatus
 from application.events.purge_outbox import PurgeOutbox
 from application.events.relay_outbox import RelayOutbox, RelayPolicy
@@ -167,4 +168,5 @@ class UseCaseProvider(Provider):
         PurgeOutbox,
         GetOutboxStatus,
         ReplayOutbox,
+        HandleEvent,
     )

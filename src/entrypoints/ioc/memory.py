@@ -13,6 +13,7 @@ from adapters.memory.articles import (
 from adapters.memory.database import InMemoryDatabase
 from adapters.memory.one_time_tokens import InMemoryOneTimeTokenRepository
 from adapters.memory.outbox import InMemoryOutboxReader, InMemoryOutboxStore
+from adapters.memory.processed_events import InMemoryProcessedEvents
 from adapters.memory.sessions import InMemorySessionRepository
 from adapters.memory.unit_of_work import InMemoryUnitOfWork
 from adapters.memory.users import InMemoryProfileReader, InMemoryUserRepository
@@ -22,7 +23,7 @@ from application.ports.content import (
     CommentReader,
     CommentRepository,
 )
-from application.ports.events import OutboxStore
+from application.ports.events import OutboxStore, ProcessedEvents
 from application.ports.health import HealthProbe
 from application.ports.persistence import (
     OneTimeTokenRepository,
@@ -90,4 +91,7 @@ class InMemoryPersistenceProvider(Provider):
     )
     outbox_store = provide(
         InMemoryOutboxStore, provides=OutboxStore, scope=Scope.REQUEST, override=True
+    )
+    processed_events = provide(
+        InMemoryProcessedEvents, provides=ProcessedEvents, scope=Scope.REQUEST, override=True
     )

@@ -1,0 +1,178 @@
+"""Consuming events from Kafka: commit after success, retry, then dead-letter."""
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Awaitable, Callable, Collection
+from datetime import UTC, datetime
+
+import msgspec
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
+from aiokafka.errors import KafkaError
+from loguru import logger
+
+from adapters.events.envelope import decode_envelope
+from application.events.consumers import ReceivedEvent
+
+Deliver = Callable[[str, ReceivedEvent], Awaitable[None]]
+"""Called with the topic and the event; raising means the attempt failed."""
+
+
+class UndecodableMessageError(ValueError):
+    """The record is neither an event envelope nor a JSON object."""
+
+
+def received_event(record: ConsumerRecord[bytes, bytes]) -> ReceivedEvent:
+    """Read a record: our envelope, or another service's JSON object.
+
+    A foreign message gets its type from the topic, and its id from an ``event_id``
+    header or field, else from its position, which is stable across redeliveries.
+    """
+    value = record.value or b""
+    with contextlib.suppress(msgspec.DecodeError, msgspec.ValidationError):
+        envelope = decode_envelope(value)
+        return ReceivedEvent(
+            event_id=envelope.event_id,
+            event_type=envelope.event_type,
+            aggregate_type=envelope.aggregate_type,
+            aggregate_id=envelope.aggregate_id,
+            occurred_at=envelope.occurred_at,
+            payload=envelope.payload,
+            request_id=envelope.request_id,
+        )
+    try:
+        payload = json.loads(value)
+    except ValueError as exc:
+        raise UndecodableMessageError("not JSON") from exc
+    if not isinstance(payload, dict):
+        raise UndecodableMessageError("not a JSON object")
+    headers = {key: raw.decode(errors="replace") for key, raw in record.headers or ()}
+    event_id = headers.get("event_id") or str(payload.get("event_id") or "")
+    return ReceivedEvent(
+        event_id=event_id or f"{record.topic}:{record.partition}:{record.offset}",
+        event_type=record.topic,
+        aggregate_type=record.topic,
+        aggregate_id=(record.key or b"").decode(errors="replace"),
+        occurred_at=datetime.fromtimestamp(record.timestamp / 1000, tz=UTC),
+        payload=payload,
+    )
+
+
+class KafkaEventConsumer:
+    """Reads topics in a consumer group and hands each event to `deliver`.
+
+    - The offset of a record is committed only after `deliver` succeeded for it, so a
+      worker that dies mid-record gets it again (handlers deduplicate).
+    - A failing record is retried `max_attempts` times with a doubling delay, then
+      copied to the dead-letter topic with the reason in its headers, and the consumer
+      goes on with the next record.
+    """
+
+    def __init__(
+        self,
+        bootstrap_servers: str,
+        *,
+        topics: Collection[str],
+        group_id: str,
+        dead_letter_topic: str,
+        client_id: str,
+        max_attempts: int,
+        retry_base_seconds: float,
+    ) -> None:
+        self._bootstrap_servers = bootstrap_servers
+        self._topics = sorted(topics)
+        self._group_id = group_id
+        self._dead_letter_topic = dead_letter_topic
+        self._client_id = client_id
+        self._max_attempts = max_attempts
+        self._retry_base_seconds = retry_base_seconds
+
+    async def run(self, deliver: Deliver, stop: asyncio.Event) -> int:
+        """Consume until `stop` is set; return how many records were handled."""
+        consumer = AIOKafkaConsumer(
+            *self._topics,
+            bootstrap_servers=self._bootstrap_servers,
+            group_id=self._group_id,
+            client_id=self._client_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+        )
+        dead_letters = AIOKafkaProducer(
+            bootstrap_servers=self._bootstrap_servers,
+            client_id=self._client_id,
+            enable_idempotence=True,
+            acks="all",
+        )
+        await consumer.start()
+        await dead_letters.start()
+        handled = 0
+        try:
+            while not stop.is_set():
+                batch = await consumer.getmany(timeout_ms=200, max_records=100)
+                for partition, records in batch.items():
+                    for record in records:
+                        await self._handle(record, deliver, dead_letters)
+                        await consumer.commit({partition: record.offset + 1})
+                        handled += 1
+        finally:
+            await dead_letters.stop()
+            await consumer.stop()
+        return handled
+
+    async def _handle(
+        self,
+        record: ConsumerRecord[bytes, bytes],
+        deliver: Deliver,
+        dead_letters: AIOKafkaProducer,
+    ) -> None:
+        try:
+            event = received_event(record)
+        except UndecodableMessageError as exc:
+            await self._dead_letter(record, dead_letters, f"undecodable: {exc}")
+            return
+        error = ""
+        for attempt in range(1, self._max_attempts + 1):
+            try:
+                await deliver(record.topic, event)
+            except Exception as exc:  # noqa: BLE001 - any handler failure is retried, then parked
+                error = f"{type(exc).__name__}: {exc}"[:500]
+                logger.warning(
+                    "event {} on {} failed (attempt {}/{}): {}",
+                    event.event_id,
+                    record.topic,
+                    attempt,
+                    self._max_attempts,
+                    error,
+                )
+                if attempt < self._max_attempts:
+                    await asyncio.sleep(self._retry_base_seconds * 2 ** (attempt - 1))
+            else:
+                return
+        await self._dead_letter(record, dead_letters, error)
+
+    async def _dead_letter(
+        self, record: ConsumerRecord[bytes, bytes], dead_letters: AIOKafkaProducer, reason: str
+    ) -> None:
+        headers: list[tuple[str, bytes]] = [
+            *(record.headers or ()),
+            ("dead_letter_reason", reason.encode()),
+            ("dead_letter_topic", record.topic.encode()),
+            ("dead_letter_partition", str(record.partition).encode()),
+            ("dead_letter_offset", str(record.offset).encode()),
+            ("dead_letter_group", self._group_id.encode()),
+        ]
+        try:
+            await dead_letters.send_and_wait(
+                self._dead_letter_topic, value=record.value, key=record.key, headers=headers
+            )
+        except KafkaError:
+            logger.error("dead-lettering {}:{} failed", record.topic, record.offset)
+            raise
+        logger.error(
+            "parked {}:{}@{} in {}: {}",
+            record.topic,
+            record.partition,
+            record.offset,
+            self._dead_letter_topic,
+            reason,
+        )

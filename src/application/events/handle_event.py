@@ -1,0 +1,58 @@
+"""Use case: hand one event to one consumer, exactly once in effect."""
+
+from dataclasses import dataclass
+
+from application.events.consumers import ReceivedEvent, Subscription
+from application.ports.events import DependencyResolver, ProcessedEvents
+from application.ports.persistence import UnitOfWork
+from application.ports.system import Clock
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HandleEventCommand:
+    """Which event, for which subscription."""
+
+    event: ReceivedEvent
+    subscription: Subscription
+
+
+class HandleEvent:
+    """Run a handler for an event unless its consumer already did.
+
+    Rules:
+    - The record that the consumer handled the event is written first, in the transaction
+      the handler's own changes then join, so both commit together or neither does.
+    - A redelivered event finds the record and is skipped: delivery is at-least-once,
+      the effect happens once.
+    - A handler that raises rolls everything back; the caller retries or dead-letters.
+    """
+
+    def __init__(
+        self,
+        *,
+        uow: UnitOfWork,
+        processed: ProcessedEvents,
+        resolver: DependencyResolver,
+        clock: Clock,
+    ) -> None:
+        self._uow = uow
+        self._processed = processed
+        self._resolver = resolver
+        self._clock = clock
+
+    async def __call__(self, command: HandleEventCommand) -> bool:
+        """Handle the event; False when this consumer had already handled it."""
+        subscription = command.subscription
+        async with self._uow:
+            first_time = await self._processed.claim(
+                subscription.consumer, command.event.event_id, at=self._clock.now()
+            )
+            if not first_time:
+                return False
+            dependencies = {
+                name: await self._resolver.resolve(kind)
+                for name, kind in subscription.dependencies.items()
+            }
+            await subscription.handler(command.event, **dependencies)
+            await self._uow.commit()
+        return True

@@ -1,0 +1,107 @@
+"""Consumers against the Kafka-protocol broker and PostgreSQL: once each, poison parked."""
+
+import asyncio
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from aiokafka import AIOKafkaConsumer
+
+from adapters.kafka.publisher import KafkaEventPublisher
+from application.common.outbox import OutboxMessage
+from application.events.consumers import ConsumerRegistry, ReceivedEvent
+from application.ports.persistence import UserRepository
+from entrypoints.bootstrap import with_signing_secret
+from entrypoints.config import load_settings
+from entrypoints.ioc import make_container
+from entrypoints.worker.consumers import consume_until_stopped
+from tests.support.events import CounterIncremented
+from tests.support.kafka_cluster import kafka_mock_cluster
+
+pytestmark = pytest.mark.integration
+
+NOW = datetime(2026, 3, 1, tzinfo=UTC)
+
+
+def counted(amount: int, event_id: uuid.UUID | None = None) -> OutboxMessage:
+    return OutboxMessage(
+        event_id=event_id or uuid.uuid4(),
+        event=CounterIncremented(aggregate_id="c", occurred_at=NOW, amount=amount),
+        request_id=None,
+    )
+
+
+async def dead_letters(bootstrap: str, topic: str) -> list[dict[str, str]]:
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        async with asyncio.timeout(20):
+            while True:
+                batch = await consumer.getmany(timeout_ms=500)
+                records = [r for rs in batch.values() for r in rs]
+                if records:
+                    return [{k: v.decode() for k, v in r.headers} for r in records]
+    finally:
+        await consumer.stop()
+
+
+async def test_each_event_is_handled_once_and_a_poison_one_is_parked(
+    clean_database: Any, migrated_url: str, tmp_path: Any
+) -> None:
+    registry = ConsumerRegistry()
+    seen: list[int] = []
+    tries: list[int] = []
+
+    @registry.on_event("test.counter_incremented", consumer="tally")
+    async def tally(event: ReceivedEvent, users: UserRepository) -> None:
+        assert await users.get_by_username("nobody") is None
+        tries.append(event.payload["amount"])
+        if event.payload["amount"] < 0:
+            raise ValueError("negative amounts are poison")
+        seen.append(event.payload["amount"])
+
+    with kafka_mock_cluster() as bootstrap:
+        prefix = f"c{uuid.uuid4().hex[:6]}."
+        settings = with_signing_secret(
+            load_settings(
+                {
+                    "DATABASE_URL": migrated_url,
+                    "DATA_DIR": str(tmp_path),
+                    "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+                    "KAFKA_TOPIC_PREFIX": prefix,
+                    "KAFKA_CONSUMER_GROUP": f"g{uuid.uuid4().hex[:6]}",
+                    "KAFKA_CONSUMER_MAX_ATTEMPTS": "3",
+                    "KAFKA_CONSUMER_RETRY_BASE_SECONDS": "0.01",
+                },
+                env_file=None,
+            )
+        )
+        publisher = KafkaEventPublisher(bootstrap, topic_prefix=prefix, client_id="tests")
+        first = uuid.uuid4()
+        await publisher.publish([counted(1, first), counted(-1), counted(2), counted(1, first)])
+        await publisher.close()
+        container = make_container(settings)
+        stop = asyncio.Event()
+        try:
+            running = asyncio.create_task(
+                consume_until_stopped(container, settings, registry, stop)
+            )
+            async with asyncio.timeout(30):
+                while len(tries) < 5:
+                    if running.done():
+                        running.result()
+                    await asyncio.sleep(0.05)
+            parked = await dead_letters(bootstrap, f"{prefix}dead-letter")
+            stop.set()
+            assert await running == 4
+        finally:
+            await container.close()
+    assert seen == [1, 2], "the redelivered first event was skipped"
+    assert tries == [1, -1, -1, -1, 2]
+    (poison,) = parked
+    assert "ValueError: negative amounts are poison" in poison["dead_letter_reason"]
+    assert poison["dead_letter_topic"] == f"{prefix}test_counter"
+    assert poison["event_type"] == "test.counter_incremented"
