@@ -11,6 +11,7 @@ from aiokafka.errors import KafkaError
 from dishka import AsyncContainer
 from loguru import logger
 
+from application.events.consumers import ConsumerRegistry
 from entrypoints.bootstrap import (
     DatabaseUnreachableError,
     ensure_database_reachable,
@@ -21,7 +22,6 @@ from entrypoints.cli.exit_codes import ExitCode
 from entrypoints.config import Settings
 from entrypoints.ioc import make_container
 from entrypoints.worker.consumers import consume_until_stopped
-from entrypoints.worker.handlers import registered_consumers
 from entrypoints.worker.relay import relay_until_stopped
 
 
@@ -82,7 +82,8 @@ async def _supervised(container: AsyncContainer, settings: Settings, stop: async
     failures = 0
     while not stop.is_set():
         try:
-            await consume_until_stopped(container, settings, registered_consumers(), stop)
+            registry = await container.get(ConsumerRegistry)
+            await consume_until_stopped(container, settings, registry, stop)
             failures = 0
         except (KafkaError, OSError) as exc:
             failures += 1

@@ -259,6 +259,13 @@ class KafkaSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
 class OutboxSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """The relay that publishes the outbox, and how long sent rows are kept."""
 
+    relay_in_api: Annotated[
+        bool | None,
+        from_env(
+            "OUTBOX_RELAY_IN_API",
+            "Run the relay in each API process; unset: only when Kafka is not configured.",
+        ),
+    ] = None
     batch_size: Annotated[
         int, from_env("OUTBOX_BATCH_SIZE", "Events the relay publishes per batch.", ge=1, le=5000)
     ] = 500

@@ -1,5 +1,6 @@
 """The Litestar app factory."""
 
+import asyncio
 import gc
 from collections.abc import Sequence
 from typing import Any
@@ -28,9 +29,52 @@ from entrypoints.http.errors import EXCEPTION_HANDLERS, envelope_framework_pages
 from entrypoints.http.middleware.access_log import AccessLogMiddleware
 from entrypoints.http.middleware.body_guard import BodyGuardMiddleware
 from entrypoints.http.middleware.request_id import RequestIdMiddleware
+from entrypoints.worker.relay import relay_until_stopped
 
 API_TITLE = "Portico"
 API_VERSION = "0.1.0"
+
+
+class BackgroundRelay:
+    """The outbox relay inside an API process, for deployments without a worker.
+
+    It runs when OUTBOX_RELAY_IN_API says so, and by default only when Kafka is not
+    configured: then the bus is in-process and publishing runs the event handlers, so
+    `make run` needs nothing installed. With several API processes each relays; their
+    claims never overlap.
+    """
+
+    def __init__(self, container: AsyncContainer, settings: Settings) -> None:
+        self._container = container
+        outbox = settings.outbox
+        wanted = outbox.relay_in_api
+        self._enabled = settings.kafka.bootstrap_servers is None if wanted is None else wanted
+        self._poll_interval_seconds = outbox.poll_interval_seconds
+        self._stop = asyncio.Event()
+        self._task: asyncio.Task[int] | None = None
+
+    def start(self) -> None:
+        """Start relaying in the background, if enabled."""
+        if self._enabled and self._task is None:
+            self._task = asyncio.create_task(
+                relay_until_stopped(
+                    self._container,
+                    poll_interval_seconds=self._poll_interval_seconds,
+                    stop=self._stop,
+                ),
+                name="outbox-relay",
+            )
+            logger.info("outbox relay running in this process")
+
+    async def stop(self) -> None:
+        """Let the batch in flight finish, then stop."""
+        if self._task is None:
+            return
+        self._stop.set()
+        try:
+            await asyncio.wait_for(self._task, timeout=10)
+        except TimeoutError:
+            logger.warning("outbox relay did not stop in 10 s; its batch will be relayed again")
 
 
 def create_app(
@@ -53,14 +97,16 @@ def create_app(
     `settings` is passed beside the container because the app needs it synchronously, while
     it is being built, and dishka's async container only hands objects out in a coroutine.
     """
+    background = BackgroundRelay(container, settings)
 
     async def warm_up(_: Litestar) -> None:
         await container.get(Sequence[HealthProbe])
-
         gc.collect()
         gc.freeze()
+        background.start()
 
     async def close_container(_: Litestar) -> None:
+        await background.stop()
         await container.close()
         logger.info("container closed")
 

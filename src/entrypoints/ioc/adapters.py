@@ -9,10 +9,10 @@ from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.cache.content import CachingArticleReader
+from adapters.inprocess.event_bus import InProcessEventBus
 from adapters.kafka.health import KafkaProbe
 from adapters.kafka.publisher import KafkaEventPublisher
 from adapters.memory.cache import InMemoryCache
-from adapters.memory.event_publisher import InMemoryEventPublisher
 from adapters.memory.rate_limiter import InMemoryRateLimiter
 from adapters.redis.cache import RedisCache
 from adapters.redis.client import create_redis_client
@@ -34,6 +34,7 @@ from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from adapters.sqlalchemy.users import SqlProfileReader, SqlUserRepository
 from adapters.system.clock import SystemClock
 from adapters.system.uuid7 import Uuid7Generator
+from application.events.consumers import ConsumerRegistry, ReceivedEvent
 from application.ports.cache import Cache
 from application.ports.content import (
     ArticleReader,
@@ -60,6 +61,8 @@ from application.ports.security import PasswordHasher, RateLimiter, SecretTokens
 from application.ports.system import Clock, IdGenerator
 from entrypoints.config.settings import Settings
 from entrypoints.ioc.markers import KAFKA, REDIS, SMTP
+from entrypoints.worker.dispatch import dispatch
+from entrypoints.worker.handlers import registered_consumers
 
 
 class SystemProvider(Provider):
@@ -241,10 +244,25 @@ class EventBusProvider(Provider):
         """Event handlers get their dependencies from the message's request scope."""
         return ContainerResolver(container)
 
+    @provide
+    def consumer_registry(self) -> ConsumerRegistry:
+        """The application's handlers, with every handler module imported."""
+        return registered_consumers()
+
     @provide(provides=EventPublisher, when=~KAFKA)
-    def in_process(self) -> InMemoryEventPublisher:
-        """Events stay in this process."""
-        return InMemoryEventPublisher()
+    def in_process(
+        self, container: AsyncContainer, registry: ConsumerRegistry, settings: Settings
+    ) -> InProcessEventBus:
+        """Without Kafka, publishing hands events to this process's handlers."""
+
+        async def deliver(event: ReceivedEvent) -> None:
+            await dispatch(container, registry, event)
+
+        return InProcessEventBus(
+            deliver,
+            max_attempts=settings.kafka.consumer_max_attempts,
+            retry_base_seconds=settings.kafka.consumer_retry_base_seconds,
+        )
 
     @provide(provides=EventPublisher, when=KAFKA)
     async def kafka(self, settings: Settings) -> AsyncIterator[KafkaEventPublisher]:

@@ -8,9 +8,9 @@ from loguru import logger
 from adapters.events.envelope import topic_for
 from adapters.kafka.consumer import KafkaEventConsumer
 from application.events.consumers import ConsumerRegistry, ReceivedEvent
-from application.events.handle_event import HandleEvent, HandleEventCommand
 from domain.shared.events import event_class_for
 from entrypoints.config import Settings
+from entrypoints.worker.dispatch import dispatch
 
 DEAD_LETTER = "dead-letter"
 
@@ -35,8 +35,8 @@ async def consume_until_stopped(
 ) -> int:
     """Hand every event on the subscribed topics to its handlers until `stop` is set.
 
-    Each handler runs through `HandleEvent` in its own request scope, so it is skipped
-    when it already handled the event, and its changes commit with that record.
+    Each handler runs through `HandleEvent` in its own request scope (see `dispatch`), so
+    it is skipped when it already handled the event, and its changes commit with that record.
     """
     kafka = settings.kafka
     if kafka.bootstrap_servers is None:
@@ -50,14 +50,7 @@ async def consume_until_stopped(
         return 0
 
     async def deliver(topic: str, event: ReceivedEvent) -> None:
-        external = topic in registry.external_topics
-        subscriptions = (
-            registry.for_topic(topic) if external else registry.for_event(event.event_type)
-        )
-        for subscription in subscriptions:
-            async with container() as request:
-                handle = await request.get(HandleEvent)
-                await handle(HandleEventCommand(event=event, subscription=subscription))
+        await dispatch(container, registry, event, topic=topic)
 
     consumer = KafkaEventConsumer(
         kafka.bootstrap_servers,

@@ -1,0 +1,71 @@
+"""An event bus inside the process: the relay hands events straight to their handlers."""
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+
+import msgspec
+
+from application.common.outbox import OutboxMessage
+from application.events.consumers import ReceivedEvent
+
+_log = logging.getLogger(__name__)
+
+Deliver = Callable[[ReceivedEvent], Awaitable[None]]
+
+
+def received(message: OutboxMessage) -> ReceivedEvent:
+    """The event as a handler receives it, the same as from Kafka."""
+    event = message.event
+    payload = msgspec.to_builtins(event)
+    for envelope_field in ("aggregate_id", "occurred_at"):
+        payload.pop(envelope_field, None)
+    return ReceivedEvent(
+        event_id=str(message.event_id),
+        event_type=event.event_type,
+        aggregate_type=event.aggregate_type,
+        aggregate_id=event.aggregate_id,
+        occurred_at=event.occurred_at,
+        payload=payload,
+        request_id=message.request_id,
+    )
+
+
+class InProcessEventBus:
+    """The `EventPublisher` port for embedded mode: publishing runs the handlers.
+
+    The relay publishes after the events' transaction committed and marks them sent only
+    after this returns, so a crash before that delivers them again (handlers deduplicate).
+    A message whose delivery keeps failing is retried `max_attempts` times with doubling
+    waits, then logged as parked and skipped, so one bad event never blocks the outbox;
+    the same rule as Kafka's dead-letter topic, without the topic.
+    """
+
+    def __init__(self, deliver: Deliver, *, max_attempts: int, retry_base_seconds: float) -> None:
+        self._deliver = deliver
+        self._max_attempts = max_attempts
+        self._retry_base_seconds = retry_base_seconds
+
+    async def publish(self, messages: Sequence[OutboxMessage]) -> None:
+        """Deliver each message in order."""
+        for message in messages:
+            await self._deliver_with_retries(received(message))
+
+    async def _deliver_with_retries(self, event: ReceivedEvent) -> None:
+        for attempt in range(1, self._max_attempts + 1):
+            try:
+                await self._deliver(event)
+            except Exception as exc:  # noqa: BLE001 - any handler failure is retried, then parked
+                if attempt == self._max_attempts:
+                    _log.error(
+                        "parked event %s (%s) after %d attempts: %s: %s",
+                        event.event_id,
+                        event.event_type,
+                        attempt,
+                        type(exc).__name__,
+                        exc,
+                    )
+                    return
+                await asyncio.sleep(self._retry_base_seconds * 2 ** (attempt - 1))
+            else:
+                return
