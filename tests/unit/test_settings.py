@@ -147,3 +147,14 @@ def test_env_example_lists_every_variable(project_root) -> None:
     example = (project_root / ".env.example").read_text()
     missing = [s.variable for s in setting_specs() if f"{s.variable}=" not in example]
     assert missing == []
+
+
+def test_jobs_on_redis_need_redis() -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings({"JOBS_QUEUE": "redis"}, env_file=None)
+    assert caught.value.variable == "JOBS_QUEUE"
+    assert "REDIS_URL" in str(caught.value)
+    settings = load_settings(
+        {"JOBS_QUEUE": "redis", "REDIS_URL": "redis://127.0.0.1:6379/0"}, env_file=None
+    )
+    assert settings.queue.backend == "redis"

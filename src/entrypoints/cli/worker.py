@@ -22,6 +22,7 @@ from entrypoints.cli.exit_codes import ExitCode
 from entrypoints.config import Settings
 from entrypoints.ioc import make_container
 from entrypoints.worker.consumers import consume_until_stopped
+from entrypoints.worker.receiver import run_jobs_until_stopped
 from entrypoints.worker.relay import relay_until_stopped
 
 
@@ -34,28 +35,32 @@ def worker(
         bool,
         typer.Option("--consumers/--no-consumers", help="Hand bus events to their handlers."),
     ] = True,
+    jobs: Annotated[
+        bool, typer.Option("--jobs/--no-jobs", help="Run background jobs from Redis.")
+    ] = True,
 ) -> None:
     """Run the background work until SIGINT or SIGTERM, then finish what is in hand, exit 0.
 
     The relay publishes the outbox to Kafka when KAFKA_BOOTSTRAP_SERVERS is set, else to
     the in-process bus; several workers may relay at once, each claims its own rows. The
     consumers read Kafka in the KAFKA_CONSUMER_GROUP group and run the registered handlers
-    once per event. Flags switch the parts off, so they can be scaled apart.
+    once per event. With JOBS_QUEUE=redis it runs the background jobs, acknowledging each
+    when done. Flags switch the parts off, so they can be scaled apart.
     """
     stop_on_signals()
     settings = settings_or_exit()
-    if not (relay or consumers):
+    if not (relay or consumers or jobs):
         fail("nothing to run: every part is switched off", ExitCode.CONFIGURATION)
     with resolved_database(settings) as resolved:
         try:
             ensure_database_reachable(resolved)
         except DatabaseUnreachableError as exc:
             fail(str(exc), ExitCode.DEPENDENCY_UNAVAILABLE)
-        asyncio.run(_run(resolved, relay=relay, consumers=consumers))
+        asyncio.run(_run(resolved, relay=relay, consumers=consumers, jobs=jobs))
     logger.info("worker stopped")
 
 
-async def _run(settings: Settings, *, relay: bool, consumers: bool) -> None:
+async def _run(settings: Settings, *, relay: bool, consumers: bool, jobs: bool) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -70,7 +75,12 @@ async def _run(settings: Settings, *, relay: bool, consumers: bool) -> None:
         )
     if consumers:
         parts.append(_supervised(container, settings, stop))
-    logger.info("worker started:{}{}", " relay" if relay else "", " consumers" if consumers else "")
+    if jobs:
+        parts.append(run_jobs_until_stopped(container, settings, stop))
+    names = [
+        name for name, on in (("relay", relay), ("consumers", consumers), ("jobs", jobs)) if on
+    ]
+    logger.info("worker started: {}", ", ".join(names))
     try:
         await asyncio.gather(*parts)
     finally:

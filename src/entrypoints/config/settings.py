@@ -300,7 +300,36 @@ class StorageSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
 
 
 class QueueSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """The job queue; filled by the jobs feature."""
+    """Background jobs: in the process that enqueues them, or on Redis for `portico worker`."""
+
+    backend: Annotated[
+        Literal["in-process", "redis"],
+        from_env(
+            "JOBS_QUEUE",
+            "`in-process` runs jobs where they are enqueued; `redis` hands them to workers.",
+        ),
+    ] = "in-process"
+    stream: Annotated[
+        str, from_env("JOBS_STREAM", "The Redis stream jobs wait in.", min_length=1)
+    ] = "portico:jobs"
+    max_attempts: Annotated[
+        int, from_env("JOBS_MAX_ATTEMPTS", "Runs of a failing job before it is dropped.", ge=1)
+    ] = 5
+    retry_base_seconds: Annotated[
+        float,
+        from_env("JOBS_RETRY_BASE_SECONDS", "Wait after a job's first failure; it doubles.", ge=0),
+    ] = 2.0
+    redeliver_after_seconds: Annotated[
+        float,
+        from_env(
+            "JOBS_REDELIVER_AFTER_SECONDS",
+            "A job unacknowledged this long (its worker died) goes to another worker.",
+            gt=0,
+        ),
+    ] = 60.0
+    concurrency: Annotated[
+        int, from_env("JOBS_CONCURRENCY", "Jobs one worker runs at once.", ge=1, le=1000)
+    ] = 20
 
 
 class RateLimitSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -3,7 +3,7 @@
 from dishka import Provider, Scope, activate, from_context
 
 from entrypoints.config.settings import Settings
-from entrypoints.ioc.markers import KAFKA, REDIS, SMTP
+from entrypoints.ioc.markers import JOBS_ON_REDIS, KAFKA, REDIS, SMTP
 
 
 class ConfigProvider(Provider):
@@ -25,3 +25,8 @@ class ConfigProvider(Provider):
     def smtp_configured(self, settings: Settings) -> bool:
         """SMTP_HOST is set."""
         return settings.mail.smtp_host is not None
+
+    @activate(JOBS_ON_REDIS)
+    def jobs_on_redis(self, settings: Settings) -> bool:
+        """JOBS_QUEUE is `redis`."""
+        return settings.queue.backend == "redis"

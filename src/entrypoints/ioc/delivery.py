@@ -4,23 +4,17 @@ from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 
 from dishka import AsyncContainer, Provider, Scope, provide
+from taskiq import AsyncBroker
 
 from adapters.inprocess.task_queue import InProcessTaskQueue
 from adapters.mail.file_mailer import FileMailer
+from adapters.taskiq.queue import TaskiqTaskQueue, create_broker
 from adapters.templates.jinja import EMAIL_TEMPLATES, JinjaTemplateRenderer
-from application.identity.issue_password_reset import (
-    ISSUE_PASSWORD_RESET,
-    IssuePasswordReset,
-    IssuePasswordResetCommand,
-)
-from application.notifications.send_templated_email import (
-    SEND_TEMPLATED_EMAIL,
-    SendTemplatedEmail,
-    SendTemplatedEmailCommand,
-)
 from application.ports.delivery import Mailer, TemplateRenderer
 from application.ports.messaging import TaskQueue
 from entrypoints.config.settings import Settings
+from entrypoints.ioc.markers import JOBS_ON_REDIS
+from entrypoints.worker.jobs import JobRetryPolicy, register_jobs, run_job
 
 
 class DeliveryProvider(Provider):
@@ -41,23 +35,49 @@ class DeliveryProvider(Provider):
 
 
 class TaskQueueProvider(Provider):
-    """Jobs run in this process, each in a request scope of its own."""
+    """Jobs on Redis for `portico worker`, or run in this process; each in its own scope."""
 
     @provide(scope=Scope.APP)
-    async def task_queue(self, container: AsyncContainer) -> AsyncIterator[TaskQueue]:
+    def retry_policy(self, settings: Settings) -> JobRetryPolicy:
+        """How often and how patiently a failing job is run again."""
+        return JobRetryPolicy(
+            max_attempts=settings.queue.max_attempts,
+            retry_base_seconds=settings.queue.retry_base_seconds,
+        )
+
+    @provide(scope=Scope.APP, when=JOBS_ON_REDIS)
+    async def broker(self, settings: Settings) -> AsyncIterator[AsyncBroker]:
+        """The Redis Streams broker, started for sending; the worker also listens on it."""
+        assert settings.cache.redis_url is not None  # noqa: S101 - checked by the loader
+        queue = settings.queue
+        broker = create_broker(
+            settings.cache.redis_url,
+            stream=queue.stream,
+            group=f"{settings.app.name}-workers",
+            redeliver_after_seconds=queue.redeliver_after_seconds,
+        )
+        register_jobs(broker)
+        await broker.startup()
+        yield broker
+        await broker.shutdown()
+
+    @provide(scope=Scope.APP, when=JOBS_ON_REDIS)
+    def on_redis(self, broker: AsyncBroker) -> TaskQueue:
+        """Jobs wait in Redis until a worker acknowledges them done."""
+        return TaskiqTaskQueue(broker)
+
+    @provide(scope=Scope.APP, when=~JOBS_ON_REDIS)
+    async def in_process(
+        self, container: AsyncContainer, policy: JobRetryPolicy
+    ) -> AsyncIterator[TaskQueue]:
         """The in-process queue; pending jobs finish before the container closes."""
 
         async def run(task: str, payload: Mapping[str, str]) -> None:
             async with container() as request:
-                if task == SEND_TEMPLATED_EMAIL:
-                    send = await request.get(SendTemplatedEmail)
-                    await send(SendTemplatedEmailCommand.from_payload(payload))
-                elif task == ISSUE_PASSWORD_RESET:
-                    issue = await request.get(IssuePasswordReset)
-                    await issue(IssuePasswordResetCommand(email=payload["email"]))
-                else:
-                    raise LookupError(f"no job is registered as {task!r}")
+                await run_job(request, task, payload)
 
-        queue = InProcessTaskQueue(run)
+        queue = InProcessTaskQueue(
+            run, attempts=policy.max_attempts, first_delay_seconds=policy.retry_base_seconds
+        )
         yield queue
         await queue.drain()

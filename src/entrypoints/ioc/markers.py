@@ -5,3 +5,4 @@ from dishka import Marker
 REDIS = Marker("redis")
 KAFKA = Marker("kafka")
 SMTP = Marker("smtp")
+JOBS_ON_REDIS = Marker("jobs_on_redis")

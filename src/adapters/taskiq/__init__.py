@@ -1,0 +1,1 @@
+"""Background jobs on taskiq, with Redis Streams as the broker."""

@@ -1,0 +1,84 @@
+"""The job queue on taskiq's Redis Streams broker, which acknowledges jobs it finished."""
+
+from collections.abc import AsyncGenerator, Mapping
+from typing import Any
+
+from redis.asyncio import Redis
+from taskiq import AckableMessage, AsyncBroker
+from taskiq.kicker import AsyncKicker
+from taskiq_redis import RedisStreamBroker
+
+RUN_JOB = "portico.run_job"
+"""The one taskiq task: it carries a job's name and payload to the job dispatcher."""
+
+
+class ReclaimingRedisStreamBroker(RedisStreamBroker):
+    """taskiq-redis's Streams broker, reclaiming abandoned jobs even when the stream is idle.
+
+    The upstream `listen` looks for jobs left pending by dead workers only after it read a
+    new message, so on a quiet queue an abandoned job waited for the next enqueue. Here
+    every read, new message or timeout, is followed by an XAUTOCLAIM of jobs idle longer
+    than `idle_timeout`.
+    """
+
+    async def listen(self) -> AsyncGenerator[AckableMessage, None]:
+        """Yield new jobs, then jobs other consumers abandoned, forever."""
+        async with Redis(connection_pool=self.connection_pool) as redis:
+            while True:
+                fetched: Any = await redis.xreadgroup(
+                    self.consumer_group_name,
+                    self.consumer_name,
+                    {self.queue_name: ">"},
+                    block=self.block,
+                    noack=False,
+                    count=self.count,
+                )
+                for stream, messages in fetched or ():
+                    for message_id, fields in messages:
+                        yield self._ackable(stream, message_id, fields)
+                reclaimed: Any = await redis.xautoclaim(
+                    self.queue_name,
+                    self.consumer_group_name,
+                    self.consumer_name,
+                    min_idle_time=self.idle_timeout,
+                    count=self.unacknowledged_batch_size,
+                )
+                for message_id, fields in reclaimed[1]:
+                    yield self._ackable(self.queue_name, message_id, fields)
+
+    def _ackable(self, stream: Any, message_id: Any, fields: Any) -> AckableMessage:
+        return AckableMessage(
+            data=fields[b"data"], ack=self._ack_generator(id=message_id, queue_name=stream)
+        )
+
+
+def create_broker(
+    redis_url: str, *, stream: str, group: str, redeliver_after_seconds: float
+) -> ReclaimingRedisStreamBroker:
+    """A Redis Streams broker whose unacknowledged jobs go to another worker in time.
+
+    A job is acknowledged only once it finished. A worker that dies mid-job leaves it
+    pending in the consumer group; after `redeliver_after_seconds` of idleness another
+    worker claims it (XAUTOCLAIM) and runs it again.
+    """
+    return ReclaimingRedisStreamBroker(
+        redis_url,
+        queue_name=stream,
+        consumer_group_name=group,
+        consumer_id="0",
+        idle_timeout=int(redeliver_after_seconds * 1000),
+        unacknowledged_lock_timeout=redeliver_after_seconds,
+        xread_block=1000,
+    )
+
+
+class TaskiqTaskQueue:
+    """The `TaskQueue` port on taskiq: a job survives the process that enqueued it."""
+
+    def __init__(self, broker: AsyncBroker) -> None:
+        self._broker = broker
+
+    async def enqueue(self, task: str, payload: Mapping[str, str]) -> None:
+        """Add the job to the stream; returns once Redis has it."""
+        kicker: AsyncKicker[..., None] = AsyncKicker(RUN_JOB, self._broker, labels={})
+        await kicker.kiq(task, dict(payload), 1)

@@ -1,0 +1,78 @@
+"""Jobs: from a job's name to its use case, and the taskiq task that runs them."""
+
+import asyncio
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from dishka import AsyncContainer
+from dishka.integrations.taskiq import FromDishka, inject
+from loguru import logger
+from taskiq import AsyncBroker
+from taskiq.kicker import AsyncKicker
+
+from adapters.taskiq.queue import RUN_JOB
+from application.identity.issue_password_reset import (
+    ISSUE_PASSWORD_RESET,
+    IssuePasswordReset,
+    IssuePasswordResetCommand,
+)
+from application.notifications.send_templated_email import (
+    SEND_TEMPLATED_EMAIL,
+    SendTemplatedEmail,
+    SendTemplatedEmailCommand,
+)
+
+
+async def run_job(request: AsyncContainer, task: str, payload: Mapping[str, str]) -> None:
+    """Run the use case a job names, in the request scope given; LookupError if none."""
+    if task == SEND_TEMPLATED_EMAIL:
+        send = await request.get(SendTemplatedEmail)
+        await send(SendTemplatedEmailCommand.from_payload(payload))
+    elif task == ISSUE_PASSWORD_RESET:
+        issue = await request.get(IssuePasswordReset)
+        await issue(IssuePasswordResetCommand(email=payload["email"]))
+    else:
+        raise LookupError(f"no job is registered as {task!r}")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobRetryPolicy:
+    """How often a failing job runs, and how long it waits between runs: doubling."""
+
+    max_attempts: int
+    retry_base_seconds: float
+
+    def delay(self, attempt: int) -> float:
+        """The wait after failed run number `attempt`."""
+        return float(min(self.retry_base_seconds * 2 ** (attempt - 1), 300.0))
+
+
+def register_jobs(broker: AsyncBroker) -> None:
+    """Declare the taskiq task that runs every job, with dishka injecting per message.
+
+    A failed run waits its backoff inside the task, then enqueues the next attempt and
+    returns; the message is acknowledged only then, so a worker that dies while waiting
+    leaves it to be redelivered. After the last attempt the job is logged and dropped.
+    """
+
+    @inject(patch_module=True)
+    async def portico_run_job(
+        task: str,
+        payload: dict[str, str],
+        attempt: int,
+        request: FromDishka[AsyncContainer],
+        policy: FromDishka[JobRetryPolicy],
+    ) -> None:
+        try:
+            await run_job(request, task, payload)
+        except Exception as exc:  # noqa: BLE001 - any failure of a job means "retry"
+            if attempt >= policy.max_attempts:
+                logger.error("job {} failed {} times; giving up: {}", task, attempt, exc)
+                return
+            delay = policy.delay(attempt)
+            logger.warning("job {} failed (attempt {}); retrying in {:.1f}s", task, attempt, delay)
+            await asyncio.sleep(delay)
+            kicker: AsyncKicker[..., None] = AsyncKicker(RUN_JOB, broker, labels={})
+            await kicker.kiq(task, payload, attempt + 1)
+
+    broker.register_task(portico_run_job, task_name=RUN_JOB)
