@@ -105,3 +105,14 @@ async def test_racing_consumers_on_postgres_have_one_winner(migrated_url: str) -
     finally:
         await truncate_all(engine)
         await engine.dispose()
+
+
+async def test_purge_removes_tokens_expired_or_used_before_the_cutoff(
+    tokens: OneTimeTokenRepository,
+) -> None:
+    for token_hash in ("used", "fresh", "expiring"):
+        await tokens.add(token(token_hash))
+    await tokens.consume("used", TokenPurpose.VERIFY_EMAIL, now=NOW + timedelta(minutes=1))
+    assert await tokens.purge_ended(before=NOW + timedelta(minutes=30)) == 1
+    assert await tokens.purge_ended(before=NOW + timedelta(hours=2)) == 2
+    assert await tokens.consume("fresh", TokenPurpose.VERIFY_EMAIL, now=NOW) is None

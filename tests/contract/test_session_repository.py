@@ -122,3 +122,23 @@ async def test_sessions_are_listed_newest_first(sessions: SessionRepository) -> 
         await sessions.add(session(number, ADA, f"h{number}", at=NOW + timedelta(hours=number)))
     listed = await sessions.list_for_user(ADA)
     assert [s.token_hash for s in listed] == ["h2", "h1", "h0"]
+
+
+async def test_purge_removes_only_sessions_that_ended_before_the_cutoff(
+    sessions: SessionRepository,
+) -> None:
+    revoked = session(1, ADA, "r1")
+    revoked.revoke(now=NOW + timedelta(days=1), reason="logout")
+    rotated = session(2, ADA, "x1", at=NOW - timedelta(days=40))
+    rotated.rotate(
+        "x2", now=NOW - timedelta(days=39), ttl=timedelta(days=1), max_lifetime=timedelta(days=90)
+    )
+    live = session(3, BOB, "b1")
+    for each in (revoked, rotated, live):
+        await sessions.add(each)
+    await sessions.save(rotated)
+    assert await sessions.purge_ended(before=NOW) == 1, "only the long-expired one"
+    assert await sessions.find_by_token_hash("x1") is None, "its retired hashes went with it"
+    assert await sessions.purge_ended(before=NOW + timedelta(days=2)) == 1
+    assert [s.id for s in await sessions.list_for_user(BOB)] == [live.id]
+    assert await sessions.get(revoked.id) is None

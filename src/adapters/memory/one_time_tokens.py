@@ -41,3 +41,14 @@ class InMemoryOneTimeTokenRepository:
         for token in self._tokens.values():
             if token.user_id == user_id and token.purpose is purpose and token.used_at is None:
                 token.used_at = now
+
+    async def purge_ended(self, *, before: datetime) -> int:
+        """Forget tokens that can no longer be used."""
+        ended = [
+            token_hash
+            for token_hash, token in self._tokens.items()
+            if token.expires_at < before or (token.used_at is not None and token.used_at < before)
+        ]
+        for token_hash in ended:
+            del self._tokens[token_hash]
+        return len(ended)

@@ -79,6 +79,20 @@ class InMemorySessionRepository:
             if session.user_id == user_id and session.id != keep and session.revoked_at is None
         )
 
+    async def purge_ended(self, *, before: datetime) -> int:
+        """Forget ended sessions and the hashes they retired."""
+        ended = {
+            session_id
+            for session_id, session in self._sessions.items()
+            if session.expires_at < before
+            or (session.revoked_at is not None and session.revoked_at < before)
+        }
+        for session_id in ended:
+            del self._sessions[session_id]
+        for token_hash in [h for h, owner in self._retired.items() if owner in ended]:
+            del self._retired[token_hash]
+        return len(ended)
+
     async def live_role(self, session_id: UUID, user_id: UserId, *, now: datetime) -> Role | None:
         """The user's role while the session is active and the user present and unbanned."""
         session = self._sessions.get(session_id)

@@ -68,3 +68,14 @@ class SqlOneTimeTokenRepository:
             )
             .values(used_at=now)
         )
+
+    async def purge_ended(self, *, before: datetime) -> int:
+        """Delete tokens that can no longer be used."""
+        result = await self._connection.execute(
+            sa.delete(one_time_tokens)
+            .where(
+                sa.or_(one_time_tokens.c.expires_at < before, one_time_tokens.c.used_at < before)
+            )
+            .returning(one_time_tokens.c.token_hash)
+        )
+        return len(result.all())

@@ -145,6 +145,15 @@ class SqlSessionRepository:
             statement = statement.where(sessions.c.id != keep)
         return len((await self._connection.execute(statement)).all())
 
+    async def purge_ended(self, *, before: datetime) -> int:
+        """Delete ended sessions; their retired token hashes go by cascade."""
+        result = await self._connection.execute(
+            sa.delete(sessions)
+            .where(sa.or_(sessions.c.expires_at < before, sessions.c.revoked_at < before))
+            .returning(sessions.c.id)
+        )
+        return len(result.all())
+
     async def live_role(self, session_id: UUID, user_id: UserId, *, now: datetime) -> Role | None:
         """One primary-key read joined to the user, precompiled: it runs on every request."""
         rows = await fetch_all(

@@ -7,6 +7,9 @@ from application.ports.events import OutboxStore
 from application.ports.persistence import UnitOfWork
 from application.ports.system import Clock
 
+PURGE_SENT_EVENTS = "purge_sent_events"
+"""The periodic job's name."""
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PurgeOutboxCommand:

@@ -156,6 +156,10 @@ class SessionRepository(Protocol):
         """Revoke every active session of the user except `keep`; return how many were."""
         ...
 
+    async def purge_ended(self, *, before: datetime) -> int:
+        """Delete sessions that expired or were revoked before `before`; return how many."""
+        ...
+
     async def live_role(self, session_id: UUID, user_id: UserId, *, now: datetime) -> Role | None:
         """The user's current role if the session still admits them, else None.
 
@@ -186,4 +190,8 @@ class OneTimeTokenRepository(Protocol):
         self, user_id: UserId, purpose: TokenPurpose, *, now: datetime
     ) -> None:
         """Mark every unused token of this user and purpose as used."""
+        ...
+
+    async def purge_ended(self, *, before: datetime) -> int:
+        """Delete tokens that expired or were used before `before`; return how many."""
         ...

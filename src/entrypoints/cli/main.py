@@ -1,4 +1,4 @@
-"""The `portico` command: `serve`, `worker`, `db`, `users`, `outbox`, `config`, `seed`."""
+"""The `portico` command: serve, worker, scheduler, db, users, outbox, config, seed."""
 
 import typer
 
@@ -8,7 +8,7 @@ from entrypoints.cli.outbox import outbox_app
 from entrypoints.cli.seed import seed
 from entrypoints.cli.serve import serve
 from entrypoints.cli.users import users_app
-from entrypoints.cli.worker import worker
+from entrypoints.cli.worker import scheduler, worker
 
 app = typer.Typer(
     name="portico",
@@ -23,6 +23,7 @@ app.add_typer(config_app, name="config")
 app.add_typer(users_app, name="users")
 app.add_typer(outbox_app, name="outbox")
 app.command()(worker)
+app.command()(scheduler)
 app.command()(seed)
 
 

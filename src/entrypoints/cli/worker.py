@@ -1,4 +1,4 @@
-"""`portico worker`: the background loops, beside the API processes."""
+"""`portico worker` and `portico scheduler`: the background processes beside the API."""
 
 import asyncio
 import contextlib
@@ -12,6 +12,7 @@ from dishka import AsyncContainer
 from loguru import logger
 
 from application.events.consumers import ConsumerRegistry
+from application.ports.messaging import TaskQueue
 from entrypoints.bootstrap import (
     DatabaseUnreachableError,
     ensure_database_reachable,
@@ -24,6 +25,7 @@ from entrypoints.ioc import make_container
 from entrypoints.worker.consumers import consume_until_stopped
 from entrypoints.worker.receiver import run_jobs_until_stopped
 from entrypoints.worker.relay import relay_until_stopped
+from entrypoints.worker.scheduler import periodic_schedule, schedule_until_stopped
 
 
 def worker(
@@ -100,3 +102,33 @@ async def _supervised(container: AsyncContainer, settings: Settings, stop: async
             logger.error("consumers stopped ({}); restarting", type(exc).__name__)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=min(2.0**failures, 30.0))
+
+
+def scheduler() -> None:
+    """Enqueue the periodic housekeeping jobs until SIGINT or SIGTERM, then exit 0.
+
+    Every SCHEDULER_PURGE_INTERVAL_SECONDS it enqueues the purge of ended sessions and used
+    tokens, and of sent outbox rows older than OUTBOX_RETENTION_SECONDS. Run one.
+    """
+    stop_on_signals()
+    settings = settings_or_exit()
+    with resolved_database(settings) as resolved:
+        try:
+            ensure_database_reachable(resolved)
+        except DatabaseUnreachableError as exc:
+            fail(str(exc), ExitCode.DEPENDENCY_UNAVAILABLE)
+        count = asyncio.run(_schedule(resolved))
+    logger.info("scheduler stopped after enqueueing {} jobs", count)
+
+
+async def _schedule(settings: Settings) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    container = make_container(settings)
+    try:
+        queue = await container.get(TaskQueue)
+        return await schedule_until_stopped(queue, periodic_schedule(settings), stop)
+    finally:
+        await container.close()

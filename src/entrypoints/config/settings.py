@@ -256,6 +256,27 @@ class KafkaSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     ] = 0.5
 
 
+class SchedulerSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """The periodic housekeeping jobs `portico scheduler` enqueues."""
+
+    purge_interval_seconds: Annotated[
+        int,
+        from_env(
+            "SCHEDULER_PURGE_INTERVAL_SECONDS",
+            "How often ended sessions, used tokens and sent events are purged.",
+            ge=60,
+        ),
+    ] = 3600
+    credentials_grace_seconds: Annotated[
+        int,
+        from_env(
+            "SCHEDULER_CREDENTIALS_GRACE_SECONDS",
+            "Ended sessions and tokens are kept this long before the purge.",
+            ge=0,
+        ),
+    ] = 86_400
+
+
 class OutboxSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """The relay that publishes the outbox, and how long sent rows are kept."""
 
@@ -386,6 +407,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     storage: StorageSettings = msgspec.field(default_factory=StorageSettings)
     kafka: KafkaSettings = msgspec.field(default_factory=KafkaSettings)
     outbox: OutboxSettings = msgspec.field(default_factory=OutboxSettings)
+    scheduler: SchedulerSettings = msgspec.field(default_factory=SchedulerSettings)
     queue: QueueSettings = msgspec.field(default_factory=QueueSettings)
     rate_limit: RateLimitSettings = msgspec.field(default_factory=RateLimitSettings)
     websocket: WebSocketSettings = msgspec.field(default_factory=WebSocketSettings)

@@ -35,6 +35,7 @@ from application.identity.log_in import LogIn, LoginThrottle
 from application.identity.log_out import LogOut
 from application.identity.log_out_all import LogOutAll
 from application.identity.one_time_tokens import OneTimeTokenMailer, OneTimeTokenPolicy
+from application.identity.purge_ended_credentials import PurgeEndedCredentials
 from application.identity.refresh_session import RefreshSession
 from application.identity.register_user import RegisterUser
 from application.identity.request_password_reset import RequestPasswordReset, ResetThrottle
@@ -169,4 +170,5 @@ class UseCaseProvider(Provider):
         GetOutboxStatus,
         ReplayOutbox,
         HandleEvent,
+        PurgeEndedCredentials,
     )

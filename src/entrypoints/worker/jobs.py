@@ -3,6 +3,7 @@
 import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 
 from dishka import AsyncContainer
 from dishka.integrations.taskiq import FromDishka, inject
@@ -11,21 +12,30 @@ from taskiq import AsyncBroker
 from taskiq.kicker import AsyncKicker
 
 from adapters.taskiq.queue import RUN_JOB
+from application.events.purge_outbox import PURGE_SENT_EVENTS, PurgeOutbox, PurgeOutboxCommand
 from application.identity.issue_password_reset import (
     ISSUE_PASSWORD_RESET,
     IssuePasswordReset,
     IssuePasswordResetCommand,
+)
+from application.identity.purge_ended_credentials import (
+    PURGE_ENDED_CREDENTIALS,
+    PurgeEndedCredentials,
+    PurgeEndedCredentialsCommand,
 )
 from application.notifications.send_templated_email import (
     SEND_TEMPLATED_EMAIL,
     SendTemplatedEmail,
     SendTemplatedEmailCommand,
 )
+from entrypoints.config import Settings
 
 
 async def run_job(request: AsyncContainer, task: str, payload: Mapping[str, str]) -> None:
     """Run the use case a job names, in the request scope given; LookupError if none."""
-    if task == SEND_TEMPLATED_EMAIL:
+    if task in PERIODIC_JOBS:
+        await run_periodic_job(request, task)
+    elif task == SEND_TEMPLATED_EMAIL:
         send = await request.get(SendTemplatedEmail)
         await send(SendTemplatedEmailCommand.from_payload(payload))
     elif task == ISSUE_PASSWORD_RESET:
@@ -33,6 +43,29 @@ async def run_job(request: AsyncContainer, task: str, payload: Mapping[str, str]
         await issue(IssuePasswordResetCommand(email=payload["email"]))
     else:
         raise LookupError(f"no job is registered as {task!r}")
+
+
+PERIODIC_JOBS = (PURGE_ENDED_CREDENTIALS, PURGE_SENT_EVENTS)
+"""The jobs `portico scheduler` enqueues on a timer."""
+
+
+async def run_periodic_job(request: AsyncContainer, task: str) -> None:
+    """The housekeeping jobs, with their retention from settings."""
+    settings = await request.get(Settings)
+    if task == PURGE_ENDED_CREDENTIALS:
+        purge_credentials = await request.get(PurgeEndedCredentials)
+        report = await purge_credentials(
+            PurgeEndedCredentialsCommand(
+                grace=timedelta(seconds=settings.scheduler.credentials_grace_seconds)
+            )
+        )
+        logger.info("purged {} sessions and {} tokens", report.sessions, report.tokens)
+    elif task == PURGE_SENT_EVENTS:
+        purge_outbox = await request.get(PurgeOutbox)
+        purged = await purge_outbox(
+            PurgeOutboxCommand(retention=timedelta(seconds=settings.outbox.retention_seconds))
+        )
+        logger.info("purged {} sent events", purged)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
