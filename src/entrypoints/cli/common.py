@@ -3,7 +3,8 @@
 import asyncio
 import signal
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
 from types import FrameType
 from typing import NoReturn, TypeVar
 
@@ -70,6 +71,21 @@ def with_signing_secret_logged(settings: Settings) -> Settings:
     return resolved
 
 
+@contextmanager
+def database_ready(settings: Settings) -> Iterator[Settings]:
+    """The settings with a reachable database: the embedded one is started if needed.
+
+    Exits 3 with one line when the database does not answer; stops the embedded one when
+    the block ends.
+    """
+    with resolved_database(settings) as resolved:
+        try:
+            ensure_database_reachable(resolved)
+        except DatabaseUnreachableError as exc:
+            fail(str(exc), ExitCode.DEPENDENCY_UNAVAILABLE)
+        yield resolved
+
+
 def run_in_request_scope(action: Callable[[AsyncContainer], Awaitable[T]]) -> T:
     """Run `action` in a request scope of the usual container, on the configured database.
 
@@ -78,12 +94,7 @@ def run_in_request_scope(action: Callable[[AsyncContainer], Awaitable[T]]) -> T:
     exits 1; each with one line and no traceback.
     """
     stop_on_signals()
-    settings = settings_or_exit()
-    with resolved_database(settings) as resolved:
-        try:
-            ensure_database_reachable(resolved)
-        except DatabaseUnreachableError as exc:
-            fail(str(exc), ExitCode.DEPENDENCY_UNAVAILABLE)
+    with database_ready(settings_or_exit()) as resolved:
 
         async def scoped() -> T:
             container = make_container(resolved)

@@ -13,12 +13,7 @@ from loguru import logger
 
 from application.events.consumers import ConsumerRegistry
 from application.ports.messaging import TaskQueue
-from entrypoints.bootstrap import (
-    DatabaseUnreachableError,
-    ensure_database_reachable,
-    resolved_database,
-)
-from entrypoints.cli.common import fail, settings_or_exit, stop_on_signals
+from entrypoints.cli.common import database_ready, fail, settings_or_exit, stop_on_signals
 from entrypoints.cli.exit_codes import ExitCode
 from entrypoints.config import Settings
 from entrypoints.ioc import make_container
@@ -53,11 +48,7 @@ def worker(
     settings = settings_or_exit()
     if not (relay or consumers or jobs):
         fail("nothing to run: every part is switched off", ExitCode.CONFIGURATION)
-    with resolved_database(settings) as resolved:
-        try:
-            ensure_database_reachable(resolved)
-        except DatabaseUnreachableError as exc:
-            fail(str(exc), ExitCode.DEPENDENCY_UNAVAILABLE)
+    with database_ready(settings) as resolved:
         asyncio.run(_run(resolved, relay=relay, consumers=consumers, jobs=jobs))
     logger.info("worker stopped")
 
@@ -111,12 +102,7 @@ def scheduler() -> None:
     tokens, and of sent outbox rows older than OUTBOX_RETENTION_SECONDS. Run one.
     """
     stop_on_signals()
-    settings = settings_or_exit()
-    with resolved_database(settings) as resolved:
-        try:
-            ensure_database_reachable(resolved)
-        except DatabaseUnreachableError as exc:
-            fail(str(exc), ExitCode.DEPENDENCY_UNAVAILABLE)
+    with database_ready(settings_or_exit()) as resolved:
         count = asyncio.run(_schedule(resolved))
     logger.info("scheduler stopped after enqueueing {} jobs", count)
 
