@@ -5,6 +5,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer
@@ -12,6 +13,8 @@ from aiokafka import AIOKafkaConsumer
 from adapters.events.envelope import SCHEMA_VERSION, decode_envelope, encode_envelope
 from adapters.kafka.publisher import KafkaEventPublisher
 from adapters.memory.event_publisher import InMemoryEventPublisher
+from adapters.redis.client import create_redis_client
+from adapters.redis.event_publisher import RedisStreamsEventPublisher
 from application.common.outbox import OutboxMessage
 from application.ports.events import EventPublisher, EventPublishError
 from tests.support.events import CounterIncremented
@@ -44,8 +47,24 @@ class Bus:
     kind: str
     bootstrap: str | None = None
     prefix: str = ""
+    redis: Any = None
 
     async def received(self, count: int) -> list[Received]:
+        if self.kind == "redis":
+            assert self.redis is not None
+            entries = await self.redis.xrange(f"{self.prefix}test_counter")
+            return [
+                Received(
+                    key=fields[b"key"].decode(),
+                    headers={
+                        k.decode(): v.decode()
+                        for k, v in fields.items()
+                        if k not in {b"key", b"value"}
+                    },
+                    value=fields[b"value"],
+                )
+                for _, fields in entries
+            ]
         if isinstance(self.publisher, InMemoryEventPublisher):
             return [
                 Received(
@@ -87,10 +106,28 @@ def kafka_bootstrap() -> Iterator[str]:
         yield address
 
 
-@pytest.fixture(params=["memory", pytest.param("kafka", marks=pytest.mark.integration)])
+@pytest.fixture(
+    params=[
+        "memory",
+        pytest.param("kafka", marks=pytest.mark.integration),
+        pytest.param("redis", marks=pytest.mark.integration),
+    ]
+)
 async def bus(request: pytest.FixtureRequest) -> AsyncIterator[Bus]:
     if request.param == "memory":
         yield Bus(InMemoryEventPublisher(), "memory")
+        return
+    if request.param == "redis":
+        client = create_redis_client(
+            request.getfixturevalue("redis_url"), timeout_seconds=2, client_name="tests"
+        )
+        prefix = f"test:{uuid.uuid4().hex[:8]}:"
+        yield Bus(
+            RedisStreamsEventPublisher(client, stream_prefix=prefix), "redis", None, prefix, client
+        )
+        for key in await client.keys(f"{prefix}*"):
+            await client.delete(key)
+        await client.aclose()
         return
     bootstrap = request.getfixturevalue("kafka_bootstrap")
     prefix = f"t{uuid.uuid4().hex[:8]}."
@@ -148,3 +185,15 @@ async def test_an_unreachable_broker_is_a_publish_error_every_time(
     with pytest.raises(EventPublishError):
         await down.publish([message("a", 2)])
     await down.close()
+
+
+@pytest.mark.integration
+async def test_redis_down_is_a_publish_error() -> None:
+    client = create_redis_client(
+        f"redis://127.0.0.1:{closed_port()}/0", timeout_seconds=1, client_name="tests"
+    )
+    try:
+        with pytest.raises(EventPublishError):
+            await RedisStreamsEventPublisher(client, stream_prefix="x:").publish([message("a", 1)])
+    finally:
+        await client.aclose()

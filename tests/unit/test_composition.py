@@ -4,9 +4,13 @@ from datetime import UTC, datetime
 
 from litestar.testing import AsyncTestClient
 
+from adapters.inprocess.event_bus import InProcessEventBus
+from adapters.kafka.publisher import KafkaEventPublisher
 from adapters.memory.unit_of_work import InMemoryUnitOfWork
+from adapters.redis.event_publisher import RedisStreamsEventPublisher
 from adapters.system.uuid7 import Uuid7Generator
 from application.health.check_readiness import CheckReadiness, CheckReadinessCommand
+from application.ports.events import EventPublisher
 from application.ports.persistence import OutboxReader, UnitOfWork
 from application.ports.system import IdGenerator
 from entrypoints.config import load_settings
@@ -60,3 +64,25 @@ async def test_the_http_app_serves_with_no_database_at_all() -> None:
         ready = await client.get("/health/ready")
     assert ready.status_code == 200
     assert ready.json() == {"status": "ready", "dependencies": {}, "failing": []}
+
+
+async def test_the_event_bus_follows_the_settings(tmp_path) -> None:
+    base = {"DATABASE_URL": "postgresql://u@127.0.0.1:1/x", "DATA_DIR": str(tmp_path)}
+    cases = [
+        ({}, InProcessEventBus),
+        ({"KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:9092"}, KafkaEventPublisher),
+        (
+            {
+                "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:9092",
+                "REDIS_URL": "redis://127.0.0.1:6379/0",
+                "EVENT_BUS": "redis-streams",
+            },
+            RedisStreamsEventPublisher,
+        ),
+    ]
+    for extra, expected in cases:
+        container = make_container(load_settings({**base, **extra}, env_file=None))
+        try:
+            assert isinstance(await container.get(EventPublisher), expected)
+        finally:
+            await container.close()

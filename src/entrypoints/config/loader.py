@@ -159,6 +159,8 @@ def _check_production(settings: Settings) -> None:
 def _check_addresses(settings: Settings) -> None:
     if settings.queue.backend == "redis" and settings.cache.redis_url is None:
         raise ConfigurationError("JOBS_QUEUE", "`redis` needs REDIS_URL")
+    if settings.outbox.bus == "redis-streams" and settings.cache.redis_url is None:
+        raise ConfigurationError("EVENT_BUS", "`redis-streams` needs REDIS_URL")
     if settings.app.trusted_proxies is not None:
         try:
             parse_networks(settings.app.trusted_proxies)

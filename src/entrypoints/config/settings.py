@@ -280,6 +280,14 @@ class SchedulerSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknow
 class OutboxSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """The relay that publishes the outbox, and how long sent rows are kept."""
 
+    bus: Annotated[
+        Literal["auto", "redis-streams"],
+        from_env(
+            "EVENT_BUS",
+            "`auto`: Kafka when KAFKA_BOOTSTRAP_SERVERS is set, else in-process; "
+            "`redis-streams`: streams on REDIS_URL.",
+        ),
+    ] = "auto"
     relay_in_api: Annotated[
         bool | None,
         from_env(

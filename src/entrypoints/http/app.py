@@ -38,8 +38,8 @@ API_VERSION = "0.1.0"
 class BackgroundRelay:
     """The outbox relay inside an API process, for deployments without a worker.
 
-    It runs when OUTBOX_RELAY_IN_API says so, and by default only when Kafka is not
-    configured: then the bus is in-process and publishing runs the event handlers, so
+    It runs when OUTBOX_RELAY_IN_API says so, and by default only when the bus is
+    in-process (no Kafka, EVENT_BUS=auto): then and publishing runs the event handlers, so
     `make run` needs nothing installed. With several API processes each relays; their
     claims never overlap.
     """
@@ -48,7 +48,8 @@ class BackgroundRelay:
         self._container = container
         outbox = settings.outbox
         wanted = outbox.relay_in_api
-        self._enabled = settings.kafka.bootstrap_servers is None if wanted is None else wanted
+        in_process_bus = settings.kafka.bootstrap_servers is None and outbox.bus == "auto"
+        self._enabled = in_process_bus if wanted is None else wanted
         self._poll_interval_seconds = outbox.poll_interval_seconds
         self._stop = asyncio.Event()
         self._task: asyncio.Task[int] | None = None

@@ -16,6 +16,7 @@ from adapters.memory.cache import InMemoryCache
 from adapters.memory.rate_limiter import InMemoryRateLimiter
 from adapters.redis.cache import RedisCache
 from adapters.redis.client import create_redis_client
+from adapters.redis.event_publisher import RedisStreamsEventPublisher
 from adapters.redis.health import RedisProbe
 from adapters.redis.rate_limiter import RedisRateLimiter
 from adapters.security.argon2_hasher import Argon2PasswordHasher
@@ -60,7 +61,7 @@ from application.ports.persistence import (
 from application.ports.security import PasswordHasher, RateLimiter, SecretTokens, TokenIssuer
 from application.ports.system import Clock, IdGenerator
 from entrypoints.config.settings import Settings
-from entrypoints.ioc.markers import KAFKA, REDIS, SMTP
+from entrypoints.ioc.markers import EVENTS_ON_REDIS, KAFKA, REDIS, SMTP
 from entrypoints.worker.dispatch import dispatch
 from entrypoints.worker.handlers import registered_consumers
 
@@ -249,7 +250,12 @@ class EventBusProvider(Provider):
         """The application's handlers, with every handler module imported."""
         return registered_consumers()
 
-    @provide(provides=EventPublisher, when=~KAFKA)
+    @provide(provides=EventPublisher, when=EVENTS_ON_REDIS)
+    def redis_streams(self, client: Redis, settings: Settings) -> RedisStreamsEventPublisher:
+        """Streams named like Kafka's topics (KAFKA_TOPIC_PREFIX), on the shared client."""
+        return RedisStreamsEventPublisher(client, stream_prefix=settings.kafka.topic_prefix)
+
+    @provide(provides=EventPublisher, when=~KAFKA & ~EVENTS_ON_REDIS)
     def in_process(
         self, container: AsyncContainer, registry: ConsumerRegistry, settings: Settings
     ) -> InProcessEventBus:
@@ -264,7 +270,7 @@ class EventBusProvider(Provider):
             retry_base_seconds=settings.kafka.consumer_retry_base_seconds,
         )
 
-    @provide(provides=EventPublisher, when=KAFKA)
+    @provide(provides=EventPublisher, when=KAFKA & ~EVENTS_ON_REDIS)
     async def kafka(self, settings: Settings) -> AsyncIterator[KafkaEventPublisher]:
         """The idempotent producer; flushed and stopped with the container."""
         assert settings.kafka.bootstrap_servers is not None  # noqa: S101 - the marker

@@ -3,7 +3,7 @@
 from dishka import Provider, Scope, activate, from_context
 
 from entrypoints.config.settings import Settings
-from entrypoints.ioc.markers import JOBS_ON_REDIS, KAFKA, REDIS, SMTP
+from entrypoints.ioc.markers import EVENTS_ON_REDIS, JOBS_ON_REDIS, KAFKA, REDIS, SMTP
 
 
 class ConfigProvider(Provider):
@@ -30,3 +30,8 @@ class ConfigProvider(Provider):
     def jobs_on_redis(self, settings: Settings) -> bool:
         """JOBS_QUEUE is `redis`."""
         return settings.queue.backend == "redis"
+
+    @activate(EVENTS_ON_REDIS)
+    def events_on_redis(self, settings: Settings) -> bool:
+        """EVENT_BUS is `redis-streams`."""
+        return settings.outbox.bus == "redis-streams"
