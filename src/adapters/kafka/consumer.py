@@ -96,6 +96,7 @@ class KafkaEventConsumer:
             client_id=self._client_id,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
+            fetch_max_wait_ms=50,
         )
         dead_letters = AIOKafkaProducer(
             bootstrap_servers=self._bootstrap_servers,
@@ -108,7 +109,7 @@ class KafkaEventConsumer:
         handled = 0
         try:
             while not stop.is_set():
-                batch = await consumer.getmany(timeout_ms=200, max_records=100)
+                batch = await consumer.getmany(timeout_ms=100, max_records=100)
                 for partition, records in batch.items():
                     for record in records:
                         await self._handle(record, deliver, dead_letters)

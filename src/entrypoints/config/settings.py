@@ -301,7 +301,7 @@ class OutboxSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     poll_interval_seconds: Annotated[
         float,
         from_env("OUTBOX_POLL_INTERVAL_SECONDS", "Wait when nothing is due.", gt=0, le=60),
-    ] = 0.2
+    ] = 0.05
     retry_base_seconds: Annotated[
         float,
         from_env("OUTBOX_RETRY_BASE_SECONDS", "First wait after a failed publish.", gt=0, le=60),
