@@ -150,6 +150,7 @@ def main() -> None:
             "APP_WORKERS": "1",
             "CACHE_CONTENT": "true" if args.cache else "false",
             "DATABASE_POOL_SIZE": str(args.connections),
+            "OUTBOX_RELAY_IN_API": "false",
             "PYTHONPATH": str(ROOT),
         }
         if args.database_url:

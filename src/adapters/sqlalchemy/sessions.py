@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from adapters.sqlalchemy.precompiled import PrecompiledStatements, fetch_all
+from adapters.sqlalchemy.precompiled import PrecompiledStatements, fetch_all_on_driver
 from adapters.sqlalchemy.tables import retired_refresh_tokens, sessions, users
 from application.ports.persistence import RefreshTokenMatch
 from domain.users.session import Session
@@ -156,7 +156,7 @@ class SqlSessionRepository:
 
     async def live_role(self, session_id: UUID, user_id: UserId, *, now: datetime) -> Role | None:
         """One primary-key read joined to the user, precompiled: it runs on every request."""
-        rows = await fetch_all(
+        rows = await fetch_all_on_driver(
             self._connection,
             _LIVE_ROLE.sql(),
             {"session_id": session_id, "user_id": user_id.value, "now": now},
