@@ -1,12 +1,14 @@
 """The `OutboxStore` contract on the memory and PostgreSQL adapters, and SKIP LOCKED claims."""
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.memory.database import InMemoryDatabase
@@ -164,6 +166,53 @@ async def test_concurrent_claims_never_share_a_row(migrated_url: str) -> None:
         first, second = taken
         assert not first & second
         assert first | second == set(range(40))
+    finally:
+        await truncate_all(engine)
+        await engine.dispose()
+
+
+@pytest.mark.integration
+async def test_a_row_this_version_cannot_read_is_parked_and_blocks_nothing(
+    migrated_url: str,
+) -> None:
+    engine = engine_for_tests(migrated_url)
+    await truncate_all(engine)
+    ids = SequentialIdGenerator()
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(
+                sa.text(
+                    "INSERT INTO outbox (event_id, event_type, aggregate_type, aggregate_id,"
+                    " occurred_at, payload) VALUES (:id, 'billing.invoice_paid', 'invoice', 'i1',"
+                    " :at, '{}')"
+                ),
+                {"id": uuid.uuid4(), "at": NOW},
+            )
+            await connection.commit()
+            uow = SqlAlchemyUnitOfWork(connection, ids)
+            async with uow:
+                counter = Counter("after")
+                counter.increment(1, now=NOW)
+                uow.track(counter)
+                await uow.commit()
+            store = SqlOutboxStore(connection)
+            async with uow:
+                claimed = await store.claim(limit=10, now=NOW)
+                await store.mark_sent([c.message.event_id for c in claimed], at=NOW)
+                await uow.commit()
+            assert [c.message.event.aggregate_id for c in claimed] == ["after"]
+            async with uow:
+                assert await store.claim(limit=10, now=NOW + timedelta(minutes=59)) == []
+                assert await store.claim(limit=10, now=NOW + timedelta(minutes=61)) == []
+                status = await store.status()
+                await uow.commit()
+            attempts = await connection.scalar(
+                sa.text("SELECT attempts FROM outbox WHERE aggregate_id = 'i1'")
+            )
+        assert attempts == 2, "parked again on the next try, never dropped"
+        assert (status.pending, status.failing) == (1, 1)
+        assert status.last_error is not None
+        assert "billing.invoice_paid" in status.last_error
     finally:
         await truncate_all(engine)
         await engine.dispose()

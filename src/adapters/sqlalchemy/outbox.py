@@ -1,7 +1,8 @@
 """Writes domain events to the outbox table and reads them back."""
 
+import logging
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -15,6 +16,8 @@ from application.ports.events import ClaimedMessage, OutboxStatus
 from domain.shared.events import DomainEvent, event_class_for
 
 _EVENT_TYPES: dict[str, type[DomainEvent]] = {}
+UNREADABLE_RETRY = timedelta(hours=1)
+_log = logging.getLogger(__name__)
 
 
 def to_row(message: OutboxMessage) -> dict[str, Any]:
@@ -70,7 +73,10 @@ class SqlOutboxStore:
     """The `OutboxStore` port over PostgreSQL, on the unit of work's connection.
 
     `claim` is ``SELECT ... FOR UPDATE SKIP LOCKED`` over the partial index of unsent rows,
-    so concurrent relays divide the backlog between them instead of queueing on it.
+    so concurrent relays divide the backlog between them instead of queueing on it. A row
+    this version cannot read (an event type it does not know, written by a newer version
+    or a removed feature) is not returned: it records the failure and waits an hour, so it
+    never blocks the rows behind it and is never dropped.
     """
 
     def __init__(self, connection: AsyncConnection) -> None:
@@ -89,7 +95,17 @@ class SqlOutboxStore:
             .with_for_update(skip_locked=True)
         )
         rows = (await self._connection.execute(statement)).mappings().all()
-        return [ClaimedMessage(message=from_row(row), attempts=row["attempts"]) for row in rows]
+        claimed: list[ClaimedMessage] = []
+        unreadable: dict[UUID, str] = {}
+        for row in rows:
+            try:
+                claimed.append(ClaimedMessage(message=from_row(row), attempts=row["attempts"]))
+            except (LookupError, msgspec.ValidationError) as exc:
+                unreadable[row["event_id"]] = f"cannot decode: {exc}"[:500]
+        for event_id, error in unreadable.items():
+            _log.error("outbox row %s is unreadable by this version (%s); parked", event_id, error)
+            await self.record_failure([event_id], error=error, retry_at=now + UNREADABLE_RETRY)
+        return claimed
 
     async def mark_sent(self, event_ids: Sequence[UUID], *, at: datetime) -> None:
         """Set `sent_at` on the rows."""
