@@ -91,6 +91,7 @@ def main() -> None:
             "DATA_DIR": data_dir,
             "RATE_LIMIT_AUTH_PER_IP": "1000000",
             "APP_WORKERS": "1",
+            "OUTBOX_RELAY_IN_API": "false",
         }
         if args.database_url:
             env["DATABASE_URL"] = args.database_url

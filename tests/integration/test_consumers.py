@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from adapters.kafka.publisher import KafkaEventPublisher
 from application.common.outbox import OutboxMessage
@@ -105,3 +105,60 @@ async def test_each_event_is_handled_once_and_a_poison_one_is_parked(
     assert "ValueError: negative amounts are poison" in poison["dead_letter_reason"]
     assert poison["dead_letter_topic"] == f"{prefix}test_counter"
     assert poison["event_type"] == "test.counter_incremented"
+
+
+async def test_another_services_topic_reaches_its_handler_once_by_event_id(
+    clean_database: Any, migrated_url: str, tmp_path: Any
+) -> None:
+    registry = ConsumerRegistry()
+    seen: list[tuple[str, str, Any]] = []
+    topic = f"billing{uuid.uuid4().hex[:6]}.user.created"
+
+    @registry.on_topic(topic, consumer="link-billing")
+    async def link(event: ReceivedEvent) -> None:
+        seen.append((event.event_type, event.event_id, event.payload["plan"]))
+
+    with kafka_mock_cluster() as bootstrap:
+        settings = with_signing_secret(
+            load_settings(
+                {
+                    "DATABASE_URL": migrated_url,
+                    "DATA_DIR": str(tmp_path),
+                    "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+                    "KAFKA_CONSUMER_GROUP": f"g{uuid.uuid4().hex[:6]}",
+                },
+                env_file=None,
+            )
+        )
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+        await producer.start()
+        for _ in range(2):
+            await producer.send_and_wait(
+                topic,
+                value=b'{"user": "u1", "plan": "pro"}',
+                key=b"u1",
+                headers=[("event_id", b"billing-42")],
+            )
+        await producer.send_and_wait(topic, value=b'{"user": "u2", "plan": "free"}')
+        await producer.stop()
+        container = make_container(settings)
+        stop = asyncio.Event()
+        try:
+            running = asyncio.create_task(
+                consume_until_stopped(container, settings, registry, stop)
+            )
+            async with asyncio.timeout(30):
+                while len(seen) < 2:
+                    if running.done():
+                        running.result()
+                    await asyncio.sleep(0.05)
+            await asyncio.sleep(0.5)
+            stop.set()
+            assert await running == 3
+        finally:
+            await container.close()
+    assert len(seen) == 2, "the redelivered billing-42 was skipped"
+    by_plan = {plan: (event_type, event_id) for event_type, event_id, plan in seen}
+    assert by_plan["pro"] == (topic, "billing-42")
+    assert by_plan["free"][0] == topic
+    assert by_plan["free"][1].startswith(f"{topic}:"), "no id given: its position is its id"
