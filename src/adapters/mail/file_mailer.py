@@ -1,10 +1,9 @@
 """Writes each email as an .eml file, for development without a mail server."""
 
 import asyncio
-from email.message import EmailMessage as MimeMessage
-from email.utils import formatdate, make_msgid
 from pathlib import Path
 
+from adapters.mail.mime import mime_message
 from application.ports.delivery import EmailMessage
 
 
@@ -20,16 +19,8 @@ class FileMailer:
 
     async def send(self, message: EmailMessage) -> None:
         """Write the message; the file appears whole (written aside, then renamed)."""
-        mime = MimeMessage()
-        mime["From"] = self._sender
-        mime["To"] = message.to
-        mime["Subject"] = message.subject
-        mime["Date"] = formatdate(localtime=False)
-        message_id = make_msgid(domain="portico.local")
-        mime["Message-ID"] = message_id
-        mime.set_content(message.text)
-        mime.add_alternative(message.html, subtype="html")
-        await asyncio.to_thread(self._write, message_id.strip("<>"), bytes(mime))
+        mime = mime_message(message, sender=self._sender, domain="portico.local")
+        await asyncio.to_thread(self._write, str(mime["Message-ID"]).strip("<>"), bytes(mime))
 
     def _write(self, name: str, content: bytes) -> None:
         self._directory.mkdir(parents=True, exist_ok=True)

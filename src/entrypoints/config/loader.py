@@ -134,6 +134,7 @@ def _plain_reason(reason: str, spec: SettingSpec) -> str:
 def _check_rules(settings: Settings) -> None:
     _check_production(settings)
     _check_addresses(settings)
+    _check_pairings(settings)
 
 
 def _check_production(settings: Settings) -> None:
@@ -156,11 +157,18 @@ def _check_production(settings: Settings) -> None:
         )
 
 
-def _check_addresses(settings: Settings) -> None:
+def _check_pairings(settings: Settings) -> None:
+    """Settings that only make sense together."""
+    mail = settings.mail
+    if (mail.smtp_username is None) != (mail.smtp_password is None):
+        raise ConfigurationError("SMTP_USERNAME", "set SMTP_USERNAME and SMTP_PASSWORD together")
     if settings.queue.backend == "redis" and settings.cache.redis_url is None:
         raise ConfigurationError("JOBS_QUEUE", "`redis` needs REDIS_URL")
     if settings.outbox.bus == "redis-streams" and settings.cache.redis_url is None:
         raise ConfigurationError("EVENT_BUS", "`redis-streams` needs REDIS_URL")
+
+
+def _check_addresses(settings: Settings) -> None:
     if settings.app.trusted_proxies is not None:
         try:
             parse_networks(settings.app.trusted_proxies)

@@ -212,6 +212,28 @@ class MailSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
         str | None,
         from_env("MAIL_FILE_DIR", "Where emails are written as .eml files; default DATA_DIR/mail."),
     ] = None
+    smtp_tls: Annotated[
+        Literal["none", "starttls", "tls"] | None,
+        from_env(
+            "SMTP_TLS",
+            "`none`, `starttls` or `tls` (implicit); unset: `none` for a loopback host, "
+            "else `starttls`.",
+        ),
+    ] = None
+    smtp_username: Annotated[
+        str | None, from_env("SMTP_USERNAME", "SMTP AUTH user; set with SMTP_PASSWORD.")
+    ] = None
+    smtp_password: Annotated[
+        str | None,
+        from_env("SMTP_PASSWORD", "SMTP AUTH password; set with SMTP_USERNAME.", secret=True),
+    ] = None
+    smtp_timeout_seconds: Annotated[
+        float, from_env("SMTP_TIMEOUT_SECONDS", "Give up on the relay after this.", gt=0, le=300)
+    ] = 10.0
+
+    def __repr__(self) -> str:
+        shown = "None" if self.smtp_password is None else "'***'"
+        return f"MailSettings(smtp_host={self.smtp_host!r}, smtp_password={shown})"
 
 
 class KafkaSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

@@ -1,5 +1,6 @@
 """Providers for email and background jobs."""
 
+import ipaddress
 from collections.abc import AsyncIterator, Mapping
 from pathlib import Path
 
@@ -8,17 +9,28 @@ from taskiq import AsyncBroker
 
 from adapters.inprocess.task_queue import InProcessTaskQueue
 from adapters.mail.file_mailer import FileMailer
+from adapters.smtp.mailer import SmtpMailer
 from adapters.taskiq.queue import TaskiqTaskQueue, create_broker
 from adapters.templates.jinja import EMAIL_TEMPLATES, JinjaTemplateRenderer
 from application.ports.delivery import Mailer, TemplateRenderer
 from application.ports.messaging import TaskQueue
 from entrypoints.config.settings import Settings
-from entrypoints.ioc.markers import JOBS_ON_REDIS
+from entrypoints.ioc.markers import JOBS_ON_REDIS, SMTP
 from entrypoints.worker.jobs import JobRetryPolicy, register_jobs, run_job
 
 
+def is_loopback(host: str) -> bool:
+    """Whether `host` names this machine, where plain SMTP is not sent over a network."""
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 class DeliveryProvider(Provider):
-    """Templates from the package; email into files until the SMTP adapter arrives."""
+    """Templates from the package; email through SMTP when SMTP_HOST is set, else into files."""
 
     scope = Scope.APP
 
@@ -27,11 +39,26 @@ class DeliveryProvider(Provider):
         """The email templates shipped with the package."""
         return JinjaTemplateRenderer(EMAIL_TEMPLATES)
 
-    @provide
-    def mailer(self, settings: Settings) -> Mailer:
+    @provide(when=~SMTP)
+    def file_mailer(self, settings: Settings) -> Mailer:
         """Write .eml files into MAIL_FILE_DIR (default DATA_DIR/mail)."""
         directory = settings.mail.file_dir or str(Path(settings.app.data_dir) / "mail")
         return FileMailer(Path(directory), sender=settings.mail.sender)
+
+    @provide(when=SMTP)
+    def smtp_mailer(self, settings: Settings) -> Mailer:
+        """Send through SMTP_HOST; TLS as SMTP_TLS says, or by whether the host is local."""
+        mail = settings.mail
+        assert mail.smtp_host is not None  # noqa: S101 - guaranteed by the marker
+        return SmtpMailer(
+            host=mail.smtp_host,
+            port=mail.smtp_port,
+            sender=mail.sender,
+            tls=mail.smtp_tls or ("none" if is_loopback(mail.smtp_host) else "starttls"),
+            username=mail.smtp_username,
+            password=mail.smtp_password,
+            timeout_seconds=mail.smtp_timeout_seconds,
+        )
 
 
 class TaskQueueProvider(Provider):
