@@ -158,3 +158,16 @@ def test_jobs_on_redis_need_redis() -> None:
         {"JOBS_QUEUE": "redis", "REDIS_URL": "redis://127.0.0.1:6379/0"}, env_file=None
     )
     assert settings.queue.backend == "redis"
+
+
+def test_the_sms_gateway_needs_all_four_settings() -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        load_settings({"SMS_BASE_URL": "https://api.twilio.com"}, env_file=None)
+    assert caught.value.variable == "SMS_BASE_URL"
+    full = {
+        "SMS_BASE_URL": "https://api.twilio.com",
+        "SMS_ACCOUNT_SID": "AC1",
+        "SMS_AUTH_TOKEN": "secret",
+        "SMS_FROM": "+15005550006",
+    }
+    assert "secret" not in repr(load_settings(full, env_file=None).sms)

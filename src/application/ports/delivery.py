@@ -38,3 +38,19 @@ class Mailer(Protocol):
     async def send(self, message: EmailMessage) -> None:
         """Hand the message to the mail system."""
         ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SmsMessage:
+    """One text message to one phone number (E.164, such as +14155550100)."""
+
+    to: str
+    body: str
+
+
+class SmsSender(Protocol):
+    """Sends text messages; raising means the gateway did not accept it, retry later."""
+
+    async def send(self, message: SmsMessage) -> None:
+        """Hand the message to the SMS gateway."""
+        ...

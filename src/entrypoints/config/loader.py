@@ -162,6 +162,13 @@ def _check_pairings(settings: Settings) -> None:
     mail = settings.mail
     if (mail.smtp_username is None) != (mail.smtp_password is None):
         raise ConfigurationError("SMTP_USERNAME", "set SMTP_USERNAME and SMTP_PASSWORD together")
+    sms = settings.sms
+    sms_parts = (sms.base_url, sms.account_sid, sms.auth_token, sms.sender)
+    if any(part is not None for part in sms_parts) and None in sms_parts:
+        raise ConfigurationError(
+            "SMS_BASE_URL",
+            "set SMS_BASE_URL, SMS_ACCOUNT_SID, SMS_AUTH_TOKEN and SMS_FROM together",
+        )
     if settings.queue.backend == "redis" and settings.cache.redis_url is None:
         raise ConfigurationError("JOBS_QUEUE", "`redis` needs REDIS_URL")
     if settings.outbox.bus == "redis-streams" and settings.cache.redis_url is None:

@@ -339,7 +339,25 @@ class OutboxSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
 
 
 class SmsSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """The SMS gateway; filled by the notifications feature."""
+    """The SMS gateway: a Twilio-compatible Messages API."""
+
+    base_url: Annotated[
+        str | None,
+        from_env("SMS_BASE_URL", "Gateway root, such as https://api.twilio.com; unset: no SMS."),
+    ] = None
+    account_sid: Annotated[
+        str | None, from_env("SMS_ACCOUNT_SID", "The account the messages are billed to.")
+    ] = None
+    auth_token: Annotated[
+        str | None, from_env("SMS_AUTH_TOKEN", "The account's secret.", secret=True)
+    ] = None
+    sender: Annotated[
+        str | None, from_env("SMS_FROM", "The number (E.164) messages come from.")
+    ] = None
+
+    def __repr__(self) -> str:
+        shown = "None" if self.auth_token is None else "'***'"
+        return f"SmsSettings(base_url={self.base_url!r}, auth_token={shown})"
 
 
 class PushSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

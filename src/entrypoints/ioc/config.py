@@ -3,7 +3,7 @@
 from dishka import Provider, Scope, activate, from_context
 
 from entrypoints.config.settings import Settings
-from entrypoints.ioc.markers import EVENTS_ON_REDIS, JOBS_ON_REDIS, KAFKA, REDIS, SMTP
+from entrypoints.ioc.markers import EVENTS_ON_REDIS, JOBS_ON_REDIS, KAFKA, REDIS, SMS, SMTP
 
 
 class ConfigProvider(Provider):
@@ -35,3 +35,8 @@ class ConfigProvider(Provider):
     def events_on_redis(self, settings: Settings) -> bool:
         """EVENT_BUS is `redis-streams`."""
         return settings.outbox.bus == "redis-streams"
+
+    @activate(SMS)
+    def sms_configured(self, settings: Settings) -> bool:
+        """SMS_BASE_URL (with its companions) is set."""
+        return settings.sms.base_url is not None

@@ -15,7 +15,7 @@ from entrypoints.ioc.adapters import (
 )
 from entrypoints.ioc.application import PolicyProvider, UseCaseProvider
 from entrypoints.ioc.config import ConfigProvider
-from entrypoints.ioc.delivery import DeliveryProvider, TaskQueueProvider
+from entrypoints.ioc.delivery import DeliveryProvider, SmsProvider, TaskQueueProvider
 
 
 def default_providers() -> list[Provider]:
@@ -31,6 +31,7 @@ def default_providers() -> list[Provider]:
         EventBusProvider(),
         HealthProvider(),
         DeliveryProvider(),
+        SmsProvider(),
         TaskQueueProvider(),
         PolicyProvider(),
         UseCaseProvider(),

@@ -9,13 +9,15 @@ from taskiq import AsyncBroker
 
 from adapters.inprocess.task_queue import InProcessTaskQueue
 from adapters.mail.file_mailer import FileMailer
+from adapters.memory.sms import InMemorySmsSender
 from adapters.smtp.mailer import SmtpMailer
 from adapters.taskiq.queue import TaskiqTaskQueue, create_broker
 from adapters.templates.jinja import EMAIL_TEMPLATES, JinjaTemplateRenderer
-from application.ports.delivery import Mailer, TemplateRenderer
+from adapters.twilio.sms import TwilioSmsSender
+from application.ports.delivery import Mailer, SmsSender, TemplateRenderer
 from application.ports.messaging import TaskQueue
 from entrypoints.config.settings import Settings
-from entrypoints.ioc.markers import JOBS_ON_REDIS, SMTP
+from entrypoints.ioc.markers import JOBS_ON_REDIS, SMS, SMTP
 from entrypoints.worker.jobs import JobRetryPolicy, register_jobs, run_job
 
 
@@ -59,6 +61,30 @@ class DeliveryProvider(Provider):
             password=mail.smtp_password,
             timeout_seconds=mail.smtp_timeout_seconds,
         )
+
+
+class SmsProvider(Provider):
+    """The Twilio-compatible gateway when it is configured, else messages kept in memory."""
+
+    scope = Scope.APP
+
+    @provide(when=SMS)
+    def gateway(self, settings: Settings) -> SmsSender:
+        """Send through SMS_BASE_URL with the account's credentials."""
+        sms = settings.sms
+        if not (sms.base_url and sms.account_sid and sms.auth_token and sms.sender):
+            raise RuntimeError("the loader requires the four SMS settings together")
+        return TwilioSmsSender(
+            base_url=sms.base_url,
+            account_sid=sms.account_sid,
+            auth_token=sms.auth_token,
+            sender=sms.sender,
+        )
+
+    @provide(when=~SMS)
+    def kept(self) -> SmsSender:
+        """Keep and log what would have been sent."""
+        return InMemorySmsSender()
 
 
 class TaskQueueProvider(Provider):
