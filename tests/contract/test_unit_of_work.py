@@ -1,5 +1,6 @@
 """The `UnitOfWork` contract, run against the in-memory and the PostgreSQL adapters."""
 
+import contextlib
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from datetime import UTC, datetime
@@ -264,6 +265,29 @@ async def test_a_failure_after_a_nested_commit_rolls_everything_back(harness: Ha
 
     with pytest.raises(RuntimeError):
         await nested_then_fail()
+    assert await harness.outbox() == []
+    async with uow:
+        counter.increment(2, now=NOW)
+        uow.track(counter)
+        await uow.commit()
+    assert [m.event.amount for m in await harness.outbox()] == [2]  # type: ignore[attr-defined]
+
+
+async def test_a_nested_block_left_by_an_error_dooms_the_transaction(harness: Harness) -> None:
+    uow = await harness.unit_of_work()
+    counter = Counter("swallowed")
+
+    async def failing_use_case() -> None:
+        async with uow:
+            counter.increment(1, now=NOW)
+            uow.track(counter)
+            raise ValueError
+
+    async with uow:
+        with contextlib.suppress(ValueError):
+            await failing_use_case()
+        with pytest.raises(RuntimeError, match="only roll back"):
+            await uow.commit()
     assert await harness.outbox() == []
     async with uow:
         counter.increment(2, now=NOW)

@@ -190,3 +190,34 @@ async def test_a_relay_killed_between_publishing_and_marking_publishes_again(
             await engine.dispose()
     assert len(seen) == 2, "published twice: once before the crash, once after"
     assert len(set(seen)) == 1, "a consumer deduplicating on event_id handles it once"
+
+
+async def test_a_batch_of_only_unreadable_rows_is_parked_for_good(
+    clean_database: Any, migrated_url: str
+) -> None:
+    engine = engine_for_tests(migrated_url, autocommit=True)
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(
+                sa.text(
+                    "INSERT INTO outbox (event_id, event_type, aggregate_type, aggregate_id,"
+                    " occurred_at, payload) VALUES (:id, 'billing.paid', 'invoice', 'i1', now(),"
+                    " '{}')"
+                ),
+                {"id": uuid.uuid4()},
+            )
+            relay = RelayOutbox(
+                uow=SqlAlchemyUnitOfWork(connection, SequentialIdGenerator()),
+                outbox=SqlOutboxStore(connection),
+                publisher=DiesAfterPublishing(None),  # type: ignore[arg-type]
+                clock=SystemClock(),
+                policy=RelayPolicy(
+                    batch_size=10, retry_base=timedelta(seconds=1), retry_max=timedelta(seconds=1)
+                ),
+            )
+            report = await relay()
+            attempts = await connection.scalar(sa.text("SELECT attempts FROM outbox"))
+    finally:
+        await engine.dispose()
+    assert (report.published, report.failed) == (0, 0)
+    assert attempts == 1, "the parking survived the relay's transaction"

@@ -1,15 +1,18 @@
 """The relay on in-memory adapters: order, marking, retries with backoff, purge, replay."""
 
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
+from adapters.inprocess.event_bus import InProcessEventBus
 from adapters.memory.event_publisher import InMemoryEventPublisher
 from adapters.memory.outbox import InMemoryOutboxReader, InMemoryOutboxStore
 from application.events.outbox_status import GetOutboxStatus
 from application.events.purge_outbox import PurgeOutbox, PurgeOutboxCommand
 from application.events.relay_outbox import RelayOutbox, RelayPolicy
 from application.events.replay_outbox import ReplayOutbox, ReplayOutboxCommand
+from application.ports.events import EventPublishError, TransientDeliveryError
 from tests.support.content import ContentWorld
 
 POLICY = RelayPolicy(batch_size=3, retry_base=timedelta(seconds=1), retry_max=timedelta(seconds=30))
@@ -20,7 +23,7 @@ def world() -> ContentWorld:
     return ContentWorld()
 
 
-def relay(world: ContentWorld, publisher: InMemoryEventPublisher) -> RelayOutbox:
+def relay(world: ContentWorld, publisher: Any) -> RelayOutbox:
     return RelayOutbox(
         uow=world.uow(),
         outbox=InMemoryOutboxStore(world.database),
@@ -100,3 +103,21 @@ async def test_replay_sends_again_what_occurred_since(world) -> None:
         (await world.users.get_by_username("bob")).id  # type: ignore[union-attr]
     )
     assert len(publisher.published) == 3
+
+
+async def test_a_handler_waiting_on_its_database_keeps_the_events_for_a_retry() -> None:
+    world = ContentWorld()
+    await world.writer("alice")
+    calls: list[str] = []
+
+    async def database_down(event: Any) -> None:
+        calls.append(event.event_type)
+        raise TransientDeliveryError("OperationalError")
+
+    bus = InProcessEventBus(database_down, max_attempts=3, retry_base_seconds=0)
+    with pytest.raises(EventPublishError):
+        await bus.publish(list(world.database.outbox))
+    report = await relay(world, bus)()
+    assert (report.published, report.failed) == (0, 1)
+    assert await pending(world) == 1, "nothing was marked sent or parked"
+    assert calls == ["user.registered", "user.registered"], "no attempts were spent"

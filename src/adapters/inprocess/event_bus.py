@@ -8,6 +8,7 @@ import msgspec
 
 from application.common.outbox import OutboxMessage
 from application.events.consumers import ReceivedEvent
+from application.ports.events import EventPublishError, TransientDeliveryError
 
 _log = logging.getLogger(__name__)
 
@@ -38,7 +39,9 @@ class InProcessEventBus:
     after this returns, so a crash before that delivers them again (handlers deduplicate).
     A message whose delivery keeps failing is retried `max_attempts` times with doubling
     waits, then logged as parked and skipped, so one bad event never blocks the outbox;
-    the same rule as Kafka's dead-letter topic, without the topic.
+    the same rule as Kafka's dead-letter topic, without the topic. A handler whose
+    dependency is down (`TransientDeliveryError`) fails the publish instead, so the relay
+    keeps the rows and tries again after its backoff.
     """
 
     def __init__(self, deliver: Deliver, *, max_attempts: int, retry_base_seconds: float) -> None:
@@ -55,6 +58,8 @@ class InProcessEventBus:
         for attempt in range(1, self._max_attempts + 1):
             try:
                 await self._deliver(event)
+            except TransientDeliveryError as exc:
+                raise EventPublishError(f"handlers wait: {exc}") from exc
             except Exception as exc:  # noqa: BLE001 - any handler failure is retried, then parked
                 if attempt == self._max_attempts:
                     _log.error(

@@ -13,6 +13,7 @@ from loguru import logger
 
 from adapters.events.envelope import decode_envelope
 from application.events.consumers import ReceivedEvent
+from application.ports.events import TransientDeliveryError
 
 Deliver = Callable[[str, ReceivedEvent], Awaitable[None]]
 """Called with the topic and the event; raising means the attempt failed."""
@@ -66,6 +67,8 @@ class KafkaEventConsumer:
     - A failing record is retried `max_attempts` times with a doubling delay, then
       copied to the dead-letter topic with the reason in its headers, and the consumer
       goes on with the next record.
+    - `TransientDeliveryError` (the database down) does not count as an attempt: the
+      record waits, with a capped backoff, for as long as the outage lasts.
     """
 
     def __init__(
@@ -86,9 +89,15 @@ class KafkaEventConsumer:
         self._client_id = client_id
         self._max_attempts = max_attempts
         self._retry_base_seconds = retry_base_seconds
+        self._stopping = asyncio.Event()
 
     async def run(self, deliver: Deliver, stop: asyncio.Event) -> int:
-        """Consume until `stop` is set; return how many records were handled."""
+        """Consume until `stop` is set; return how many records were handled.
+
+        A record waiting out an outage when `stop` is set is left uncommitted, for the next
+        consumer of its partition.
+        """
+        self._stopping = stop
         consumer = AIOKafkaConsumer(
             *self._topics,
             bootstrap_servers=self._bootstrap_servers,
@@ -104,10 +113,10 @@ class KafkaEventConsumer:
             enable_idempotence=True,
             acks="all",
         )
-        await consumer.start()
-        await dead_letters.start()
         handled = 0
         try:
+            await consumer.start()
+            await dead_letters.start()
             while not stop.is_set():
                 batch = await consumer.getmany(timeout_ms=100, max_records=100)
                 for partition, records in batch.items():
@@ -132,9 +141,19 @@ class KafkaEventConsumer:
             await self._dead_letter(record, dead_letters, f"undecodable: {exc}")
             return
         error = ""
-        for attempt in range(1, self._max_attempts + 1):
+        attempt = 1
+        outage = 0
+        while attempt <= self._max_attempts:
             try:
                 await deliver(record.topic, event)
+            except TransientDeliveryError as exc:
+                if self._stopping.is_set():
+                    raise
+                outage += 1
+                wait = min(self._retry_base_seconds * 2**outage, 30.0)
+                logger.warning("event {} waits for {} ({:.1f}s)", event.event_id, exc, wait)
+                await asyncio.sleep(wait)
+                continue
             except Exception as exc:  # noqa: BLE001 - any handler failure is retried, then parked
                 error = f"{type(exc).__name__}: {exc}"[:500]
                 logger.warning(
@@ -147,6 +166,7 @@ class KafkaEventConsumer:
                 )
                 if attempt < self._max_attempts:
                     await asyncio.sleep(self._retry_base_seconds * 2 ** (attempt - 1))
+                attempt += 1
             else:
                 return
         await self._dead_letter(record, dead_letters, error)

@@ -27,6 +27,7 @@ class InMemoryUnitOfWork:
         self._tracked: list[AggregateRoot] = []
         self._snapshot: tuple[dict[str, dict[Any, Any]], list[OutboxMessage]] | None = None
         self._depth = 0
+        self._rollback_only = False
 
     async def __aenter__(self) -> Self:
         if self._depth:
@@ -45,8 +46,11 @@ class InMemoryUnitOfWork:
     ) -> None:
         if self._depth > 1:
             self._depth -= 1
+            if exc is not None:
+                self._rollback_only = True
             return
         self._depth = 0
+        self._rollback_only = False
         try:
             if self._snapshot is not None:
                 await self.rollback()
@@ -68,6 +72,8 @@ class InMemoryUnitOfWork:
         self._ensure_active()
         if self._depth > 1:
             return []
+        if self._rollback_only:
+            raise RuntimeError("a nested block failed; this transaction can only roll back")
         request_id = current_request_id.get()
         messages = [
             OutboxMessage(event_id=self._ids.new_id(), event=event, request_id=request_id)

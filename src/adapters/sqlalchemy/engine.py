@@ -77,15 +77,17 @@ def _closed_while_idle(driver_connection: Any) -> bool:
 
     An idle connection has nothing to read. When the server ends it, it sends an error
     message and closes the socket, so the socket turns readable: a zero-timeout poll sees
-    that at once.
+    that at once. `poll` has no limit on descriptor numbers (`select` fails above 1023).
+    A check that cannot run says "alive": the first query then finds out for sure.
     """
     if driver_connection.closed or driver_connection.broken:
         return True
     try:
-        readable, _, _ = select.select([driver_connection.fileno()], [], [], 0)
+        poller = select.poll()
+        poller.register(driver_connection.fileno(), select.POLLIN | select.POLLHUP)
+        return bool(poller.poll(0))
     except (OSError, ValueError):
-        return True
-    return bool(readable)
+        return False
 
 
 def _refuse_connections_closed_while_idle(

@@ -40,6 +40,7 @@ class SqlAlchemyUnitOfWork:
         self._active = False
         self._restore_autocommit = False
         self._depth = 0
+        self._rollback_only = False
 
     async def __aenter__(self) -> Self:
         if self._depth:
@@ -65,8 +66,11 @@ class SqlAlchemyUnitOfWork:
     ) -> None:
         if self._depth > 1:
             self._depth -= 1
+            if exc is not None:
+                self._rollback_only = True
             return
         self._depth = 0
+        self._rollback_only = False
         try:
             if self._connection.in_transaction():
                 await self._connection.rollback()
@@ -89,6 +93,8 @@ class SqlAlchemyUnitOfWork:
         self._ensure_active()
         if self._depth > 1:
             return []
+        if self._rollback_only:
+            raise RuntimeError("a nested block failed; this transaction can only roll back")
         request_id = current_request_id.get()
         messages = [
             OutboxMessage(event_id=self._ids.new_id(), event=event, request_id=request_id)

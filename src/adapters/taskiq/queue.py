@@ -53,13 +53,20 @@ class ReclaimingRedisStreamBroker(RedisStreamBroker):
 
 
 def create_broker(
-    redis_url: str, *, stream: str, group: str, redeliver_after_seconds: float
+    redis_url: str,
+    *,
+    stream: str,
+    group: str,
+    redeliver_after_seconds: float,
+    prefetch: int = 20,
 ) -> ReclaimingRedisStreamBroker:
     """A Redis Streams broker whose unacknowledged jobs go to another worker in time.
 
     A job is acknowledged only once it finished. A worker that dies mid-job leaves it
     pending in the consumer group; after `redeliver_after_seconds` of idleness another
-    worker claims it (XAUTOCLAIM) and runs it again.
+    worker claims it (XAUTOCLAIM) and runs it again. A worker reads at most `prefetch`
+    jobs at a time (set it to the jobs it runs at once), so jobs do not sit unread in one
+    worker long enough to look abandoned.
     """
     return ReclaimingRedisStreamBroker(
         redis_url,
@@ -69,6 +76,8 @@ def create_broker(
         idle_timeout=int(redeliver_after_seconds * 1000),
         unacknowledged_lock_timeout=redeliver_after_seconds,
         xread_block=1000,
+        xread_count=prefetch,
+        unacknowledged_batch_size=prefetch,
     )
 
 

@@ -42,6 +42,8 @@ class RelayOutbox:
       published again (at-least-once; consumers deduplicate on the event id).
     - When publishing fails, every row of the batch records the failure and waits with an
       exponential backoff; no row is ever dropped.
+    - The claim's transaction is committed even when nothing came back, so what the store
+      recorded while claiming (rows it could not read, parked) is kept.
     """
 
     def __init__(
@@ -65,6 +67,7 @@ class RelayOutbox:
             now = self._clock.now()
             claimed = await self._outbox.claim(limit=self._policy.batch_size, now=now)
             if not claimed:
+                await self._uow.commit()
                 return RelayReport(published=0, failed=0)
             event_ids = [item.message.event_id for item in claimed]
             try:

@@ -21,7 +21,7 @@ class EventPublisher(Protocol):
       with ``acks=all``), and raises `EventPublishError` otherwise, in which case any of
       them may or may not have been delivered. Callers retry, so delivery is at-least-once
       and consumers deduplicate on the event id.
-    - Messages of one aggregate are delivered in the order given.
+    - Messages of one aggregate are delivered in the order given within one call.
     """
 
     async def publish(self, messages: Sequence[OutboxMessage]) -> None:
@@ -100,3 +100,11 @@ class DependencyResolver(Protocol):
     async def resolve(self, dependency: type[Any]) -> Any:
         """An instance of `dependency`, scoped to the message."""
         ...
+
+
+class TransientDeliveryError(Exception):
+    """Something a handler needs (the database, a broker) is down: the event must wait.
+
+    Buses retry such an event without counting it against its attempts, and never
+    dead-letter it for this reason.
+    """

@@ -76,6 +76,8 @@ class BackgroundRelay:
             await asyncio.wait_for(self._task, timeout=10)
         except TimeoutError:
             logger.warning("outbox relay did not stop in 10 s; its batch will be relayed again")
+        except Exception:  # noqa: BLE001 - shutdown goes on whatever the relay did
+            logger.exception("outbox relay ended with an error")
 
 
 def create_app(
@@ -107,9 +109,11 @@ def create_app(
         background.start()
 
     async def close_container(_: Litestar) -> None:
-        await background.stop()
-        await container.close()
-        logger.info("container closed")
+        try:
+            await background.stop()
+        finally:
+            await container.close()
+            logger.info("container closed")
 
     app = Litestar(
         route_handlers=[

@@ -108,6 +108,7 @@ class TaskQueueProvider(Provider):
             stream=queue.stream,
             group=f"{settings.app.name}-workers",
             redeliver_after_seconds=queue.redeliver_after_seconds,
+            prefetch=queue.concurrency,
         )
         register_jobs(broker)
         await broker.startup()

@@ -1,9 +1,12 @@
 """Handing one event to the handlers the registry names, each in its own request scope."""
 
 from dishka import AsyncContainer
+from sqlalchemy.exc import SQLAlchemyError
 
+from application.common.errors import DependencyUnavailableError
 from application.events.consumers import ConsumerRegistry, ReceivedEvent
 from application.events.handle_event import HandleEvent, HandleEventCommand
+from application.ports.events import TransientDeliveryError
 
 
 async def dispatch(
@@ -15,8 +18,10 @@ async def dispatch(
 ) -> None:
     """Run every handler of the event (or of the external `topic`) once in effect.
 
-    Raises what a handler raised; handlers that already ran are skipped on the retry,
-    because each run is recorded with its changes.
+    Raises what a handler raised, except that an unreachable dependency (the database,
+    a server a use case needs) becomes `TransientDeliveryError`, so the bus waits instead of
+    dead-lettering. Handlers that already ran are skipped on the retry, because each run is
+    recorded with its changes.
     """
     subscriptions = (
         registry.for_topic(topic)
@@ -24,6 +29,9 @@ async def dispatch(
         else registry.for_event(event.event_type)
     )
     for subscription in subscriptions:
-        async with container() as request:
-            handle = await request.get(HandleEvent)
-            await handle(HandleEventCommand(event=event, subscription=subscription))
+        try:
+            async with container() as request:
+                handle = await request.get(HandleEvent)
+                await handle(HandleEventCommand(event=event, subscription=subscription))
+        except (SQLAlchemyError, OSError, DependencyUnavailableError) as exc:
+            raise TransientDeliveryError(f"{type(exc).__name__}: {exc}") from exc

@@ -34,6 +34,10 @@ async def relay_until_stopped(
             database_down_for += 1
             wait = min(poll_interval_seconds * 2**database_down_for, 30.0)
             logger.error("outbox relay: database unavailable ({}); retrying", type(exc).__name__)
+        except Exception:  # noqa: BLE001 - the loop must outlive any one batch
+            database_down_for += 1
+            wait = min(poll_interval_seconds * 2**database_down_for, 30.0)
+            logger.exception("outbox relay: a batch failed unexpectedly; retrying")
         else:
             published += report.published
             if report.error is not None:
