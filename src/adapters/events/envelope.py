@@ -6,6 +6,7 @@ from typing import Any
 import msgspec
 
 from application.common.outbox import OutboxMessage
+from domain.shared.events import DomainEvent
 
 SCHEMA_VERSION = 1
 """Raised only for a change that old consumers cannot read; see docs/events.md."""
@@ -32,12 +33,18 @@ _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(EventEnvelope)
 
 
+def event_payload(event: DomainEvent) -> dict[str, Any]:
+    """The event's own fields: what the envelope carries apart from its header fields."""
+    payload: dict[str, Any] = msgspec.to_builtins(event)
+    for envelope_field in ("aggregate_id", "occurred_at"):
+        payload.pop(envelope_field, None)
+    return payload
+
+
 def encode_envelope(message: OutboxMessage) -> bytes:
     """The message as envelope JSON."""
     event = message.event
-    payload = msgspec.to_builtins(event)
-    for envelope_field in ("aggregate_id", "occurred_at"):
-        payload.pop(envelope_field, None)
+    payload = event_payload(event)
     return _encoder.encode(
         EventEnvelope(
             event_id=str(message.event_id),

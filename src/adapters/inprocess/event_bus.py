@@ -4,8 +4,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 
-import msgspec
-
+from adapters.events.envelope import event_payload
 from application.common.outbox import OutboxMessage
 from application.events.consumers import ReceivedEvent
 from application.ports.events import EventPublishError, TransientDeliveryError
@@ -18,16 +17,13 @@ Deliver = Callable[[ReceivedEvent], Awaitable[None]]
 def received(message: OutboxMessage) -> ReceivedEvent:
     """The event as a handler receives it, the same as from Kafka."""
     event = message.event
-    payload = msgspec.to_builtins(event)
-    for envelope_field in ("aggregate_id", "occurred_at"):
-        payload.pop(envelope_field, None)
     return ReceivedEvent(
         event_id=str(message.event_id),
         event_type=event.event_type,
         aggregate_type=event.aggregate_type,
         aggregate_id=event.aggregate_id,
         occurred_at=event.occurred_at,
-        payload=payload,
+        payload=event_payload(event),
         request_id=message.request_id,
     )
 

@@ -53,11 +53,17 @@ def worker(
     logger.info("worker stopped")
 
 
-async def _run(settings: Settings, *, relay: bool, consumers: bool, jobs: bool) -> None:
+def stop_event_on_signals() -> asyncio.Event:
+    """An event that SIGINT or SIGTERM sets, so the loops can finish what is in hand."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    return stop
+
+
+async def _run(settings: Settings, *, relay: bool, consumers: bool, jobs: bool) -> None:
+    stop = stop_event_on_signals()
     container = make_container(settings)
     parts: list[Coroutine[Any, Any, Any]] = []
     if relay:
@@ -108,10 +114,7 @@ def scheduler() -> None:
 
 
 async def _schedule(settings: Settings) -> int:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
+    stop = stop_event_on_signals()
     container = make_container(settings)
     try:
         queue = await container.get(TaskQueue)
