@@ -1,8 +1,11 @@
-"""Delivery ports: rendering messages from templates, and sending email."""
+"""Delivery ports: rendering messages from templates, and sending email, SMS and push."""
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Protocol
+
+from domain.notifications.push import PushSubscription
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -31,6 +34,10 @@ class TemplateRenderer(Protocol):
         """Render the subject, text and HTML of `template` with `context`."""
         ...
 
+    def render_text(self, template: str, context: Mapping[str, str]) -> str:
+        """Render a plain-text template (an SMS, a push title or body), stripped."""
+        ...
+
 
 class Mailer(Protocol):
     """Sends email; raising means it was not accepted and may be retried."""
@@ -53,4 +60,33 @@ class SmsSender(Protocol):
 
     async def send(self, message: SmsMessage) -> None:
         """Hand the message to the SMS gateway."""
+        ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PushMessage:
+    """What a push carries (encrypted on the way), and how long the push service keeps it."""
+
+    payload: bytes
+    ttl_seconds: int
+    urgency: str = "normal"
+    topic: str | None = None
+
+
+class PushOutcome(StrEnum):
+    """What the push service said."""
+
+    DELIVERED = "delivered"
+    GONE = "gone"
+
+
+class PushSender(Protocol):
+    """Sends Web Push messages.
+
+    Returns GONE when the push service says the subscription no longer exists (404 or
+    410), so the caller can forget it; raises on anything worth retrying.
+    """
+
+    async def send(self, subscription: PushSubscription, message: PushMessage) -> PushOutcome:
+        """Encrypt the payload for the subscription's keys and post it to its endpoint."""
         ...

@@ -1,0 +1,177 @@
+"""Notification ports: the stores of notifications, preferences, deliveries and contacts."""
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol
+from uuid import UUID
+
+from domain.notifications.notification import Channel, Notification
+from domain.notifications.phone import PhoneVerification
+from domain.notifications.preferences import NotificationPreferences
+from domain.notifications.push import PushSubscription
+from domain.users.values import UserId
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NotificationPage:
+    """One page of a recipient's notifications, newest first, and how many match in all."""
+
+    items: Sequence[Notification]
+    total: int
+
+
+class NotificationRepository(Protocol):
+    """Notifications, inside the request's unit of work.
+
+    Contract:
+    - A recipient has at most one notification per `source`: `add_new` skips the others,
+      whether they were stored earlier or appear twice in the same call.
+    - Every method that takes a `recipient` only ever sees or changes that recipient's
+      notifications, so ownership is enforced by the store, not only by its callers.
+    - Lists and counts include only notifications with the in-app channel.
+    """
+
+    async def add_new(self, notifications: Sequence[Notification]) -> Sequence[Notification]:
+        """Store those whose recipient and source are new; return the ones stored."""
+        ...
+
+    async def get(self, notification_id: UUID) -> Notification | None:
+        """The notification with this id, whoever it is for (deliveries use this)."""
+        ...
+
+    async def for_source(self, source: str) -> Sequence[Notification]:
+        """Every notification caused by `source`, by recipient id."""
+        ...
+
+    async def mark_read(
+        self, recipient: UserId, notification_ids: Sequence[UUID], *, at: datetime
+    ) -> Sequence[Notification]:
+        """Mark these of the recipient's notifications read; return the ones found.
+
+        Ids that do not exist, or belong to someone else, are left out of the result.
+        """
+        ...
+
+    async def mark_all_read(self, recipient: UserId, *, at: datetime) -> int:
+        """Mark every unread notification of the recipient read; return how many were."""
+        ...
+
+    async def list_for(
+        self, recipient: UserId, *, unread_only: bool, limit: int, offset: int
+    ) -> NotificationPage:
+        """The recipient's in-app notifications, newest first (ties by id)."""
+        ...
+
+    async def unread_count(self, recipient: UserId) -> int:
+        """How many in-app notifications the recipient has not read."""
+        ...
+
+
+class NotificationPreferencesRepository(Protocol):
+    """Each user's channel choices; a user who never chose has the defaults."""
+
+    async def get(self, user_id: UserId) -> NotificationPreferences:
+        """The user's preferences, or the defaults."""
+        ...
+
+    async def get_many(
+        self, user_ids: Sequence[UserId]
+    ) -> Mapping[UserId, NotificationPreferences]:
+        """The preferences of each of these users (the defaults for those who never chose)."""
+        ...
+
+    async def save(self, user_id: UserId, preferences: NotificationPreferences) -> None:
+        """Store the user's choices."""
+        ...
+
+
+class DeliveryStatus(StrEnum):
+    """How delivering a notification on one channel went."""
+
+    SENT = "sent"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeliveryRecord:
+    """The latest outcome for one notification on one channel, and how many tries it took."""
+
+    notification_id: UUID
+    channel: Channel
+    status: DeliveryStatus
+    attempts: int
+    updated_at: datetime
+    detail: str | None = None
+
+
+class DeliveryLog(Protocol):
+    """What happened to each delivery; a failure is recorded, the notification stays."""
+
+    async def get(self, notification_id: UUID, channel: Channel) -> DeliveryRecord | None:
+        """The record for this notification and channel, if it was tried."""
+        ...
+
+    async def record(
+        self,
+        notification_id: UUID,
+        channel: Channel,
+        status: DeliveryStatus,
+        *,
+        at: datetime,
+        detail: str | None = None,
+    ) -> None:
+        """Store this outcome as the latest one, counting one more attempt."""
+        ...
+
+    async def for_notification(self, notification_id: UUID) -> Sequence[DeliveryRecord]:
+        """Every channel's record for the notification."""
+        ...
+
+
+class PushSubscriptionRepository(Protocol):
+    """The Web Push subscriptions of each user's browsers."""
+
+    async def add(self, subscription: PushSubscription) -> None:
+        """Store it; an endpoint already stored is replaced (a browser subscribes anew)."""
+        ...
+
+    async def remove(self, user_id: UserId, endpoint: str) -> bool:
+        """Forget the user's subscription at `endpoint`; False if they had none there."""
+        ...
+
+    async def remove_endpoint(self, endpoint: str) -> None:
+        """Forget the subscription at `endpoint`, whoever it is for (it expired)."""
+        ...
+
+    async def for_user(self, user_id: UserId) -> Sequence[PushSubscription]:
+        """Every subscription of the user, oldest first."""
+        ...
+
+
+class PhoneVerificationRepository(Protocol):
+    """Each user's phone number and its verification."""
+
+    async def get(self, user_id: UserId) -> PhoneVerification | None:
+        """The user's number, if they gave one."""
+        ...
+
+    async def save(self, verification: PhoneVerification) -> None:
+        """Store the user's number and its state, replacing any earlier one."""
+        ...
+
+    async def remove(self, user_id: UserId) -> bool:
+        """Forget the user's number; False if they had none."""
+        ...
+
+
+class FollowerReader(Protocol):
+    """Who follows a user, in pages, for fanning out notifications."""
+
+    async def followers(
+        self, followee: UserId, *, after: UserId | None, limit: int
+    ) -> Sequence[UserId]:
+        """Up to `limit` followers of `followee`, by id, after `after` (keyset paging)."""
+        ...

@@ -1,0 +1,1 @@
+"""The notifications context: what users are told, how, and where."""
