@@ -294,3 +294,61 @@ async def test_a_nested_block_left_by_an_error_dooms_the_transaction(harness: Ha
         uow.track(counter)
         await uow.commit()
     assert [m.event.amount for m in await harness.outbox()] == [2]  # type: ignore[attr-defined]
+
+
+async def test_after_commit_callbacks_wait_for_the_outermost_commit(harness: Harness) -> None:
+    ran: list[str] = []
+    counter = Counter("a")
+    async with await harness.unit_of_work() as uow:
+        async with uow:
+            counter.increment(1, now=NOW)
+            uow.track(counter)
+
+            async def callback() -> None:
+                ran.append(f"outbox holds {len(await harness.outbox())}")
+
+            uow.after_commit(callback)
+            await uow.commit()
+        assert ran == []
+        await uow.commit()
+    assert ran == ["outbox holds 1"]
+
+
+async def test_a_rollback_drops_the_after_commit_callbacks(harness: Harness) -> None:
+    ran: list[str] = []
+
+    async def callback() -> None:
+        ran.append("ran")
+
+    async with await harness.unit_of_work() as uow:
+        uow.after_commit(callback)
+        await uow.rollback()
+        await uow.commit()
+    async with uow:
+        uow.after_commit(callback)
+    async with uow:
+        await uow.commit()
+    assert ran == []
+
+
+async def test_a_failing_callback_neither_undoes_the_commit_nor_stops_the_next(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    ran: list[str] = []
+
+    async def failing() -> None:
+        raise RuntimeError("queue down")
+
+    async def succeeding() -> None:
+        ran.append("second")
+
+    counter = Counter("a")
+    async with await harness.unit_of_work() as uow:
+        counter.increment(1, now=NOW)
+        uow.track(counter)
+        uow.after_commit(failing)
+        uow.after_commit(succeeding)
+        await uow.commit()
+    assert ran == ["second"]
+    assert len(await harness.outbox()) == 1
+    assert "work after a commit failed" in caplog.text

@@ -36,6 +36,7 @@ EXPECTED_PUBLIC = {
     ("GET", "/api/articles/{slug:str}"),
     ("GET", "/api/articles/{slug:str}/comments"),
     ("GET", "/api/tags"),
+    ("GET", "/api/push/vapid-public-key"),
 }
 
 

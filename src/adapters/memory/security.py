@@ -84,3 +84,8 @@ class SequentialSecretTokens:
     def fingerprint(self, token: str) -> str:
         """SHA-256 of the token, hex."""
         return hashlib.sha256(token.encode()).hexdigest()
+
+    def new_code(self, digits: int) -> str:
+        """The next number in sequence, zero-padded to `digits`."""
+        code, self._next = str(self._next % 10**digits).zfill(digits), self._next + 1
+        return code

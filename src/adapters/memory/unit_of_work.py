@@ -6,6 +6,7 @@ from types import TracebackType
 from typing import Any, Self
 
 from adapters.memory.database import InMemoryDatabase
+from application.common.after_commit import AfterCommit, run_after_commit
 from application.common.correlation import current_request_id
 from application.common.outbox import OutboxMessage
 from application.ports.system import IdGenerator
@@ -28,6 +29,7 @@ class InMemoryUnitOfWork:
         self._snapshot: tuple[dict[str, dict[Any, Any]], list[OutboxMessage]] | None = None
         self._depth = 0
         self._rollback_only = False
+        self._after_commit: list[AfterCommit] = []
 
     async def __aenter__(self) -> Self:
         if self._depth:
@@ -57,7 +59,13 @@ class InMemoryUnitOfWork:
         finally:
             self._snapshot = None
             self._tracked.clear()
+            self._after_commit.clear()
             self._database.lock.release()
+
+    def after_commit(self, callback: AfterCommit) -> None:
+        """Run `callback` after the outermost commit; a rollback drops it."""
+        self._ensure_active()
+        self._after_commit.append(callback)
 
     def track(self, aggregate: AggregateRoot) -> None:
         """Collect this aggregate's events at commit; tracking twice is harmless."""
@@ -83,6 +91,7 @@ class InMemoryUnitOfWork:
         self._database.outbox.extend(messages)
         self._tracked.clear()
         self._begin()
+        await run_after_commit(self._after_commit)
         return messages
 
     async def rollback(self) -> None:
@@ -93,6 +102,7 @@ class InMemoryUnitOfWork:
         for aggregate in self._tracked:
             aggregate.pull_events()
         self._tracked.clear()
+        self._after_commit.clear()
         self._begin()
 
     def _begin(self) -> None:

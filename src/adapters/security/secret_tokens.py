@@ -22,3 +22,7 @@ class HmacSecretTokens:
     def fingerprint(self, token: str) -> str:
         """HMAC-SHA256 of the token under the key, hex."""
         return hmac.new(self._key, token.encode(), hashlib.sha256).hexdigest()
+
+    def new_code(self, digits: int) -> str:
+        """Digits from the CSPRNG, zero-padded, so every code is equally likely."""
+        return str(secrets.randbelow(10**digits)).zfill(digits)

@@ -204,3 +204,99 @@ processed_events = sa.Table(
     sa.Index("ix_processed_events_processed_at", "processed_at"),
     comment="Which consumer handled which event, written with the handler's own changes.",
 )
+
+notifications = sa.Table(
+    "notifications",
+    metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column(
+        "recipient_id", sa.Uuid, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+    ),
+    sa.Column("kind", sa.String(32), nullable=False),
+    sa.Column("actor_id", sa.Uuid, sa.ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
+    sa.Column("subject_type", sa.String(32), nullable=False),
+    sa.Column("subject_id", sa.String(200), nullable=False),
+    sa.Column("source", sa.String(200), nullable=False),
+    sa.Column("channels", postgresql.ARRAY(sa.String(16)), nullable=False),
+    sa.Column(
+        "in_app",
+        sa.Boolean,
+        sa.Computed("'in_app' = ANY (channels)", persisted=True),
+        nullable=False,
+    ),
+    sa.Column("data", postgresql.JSONB, nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("read_at", sa.DateTime(timezone=True), nullable=True),
+    sa.UniqueConstraint("source", "recipient_id"),
+    sa.Index(
+        "ix_notifications_in_app_recipient_id_created_at_id",
+        "recipient_id",
+        "created_at",
+        "id",
+        postgresql_where=sa.text("in_app"),
+    ),
+    sa.Index(
+        "ix_notifications_unread_recipient_id_created_at_id",
+        "recipient_id",
+        "created_at",
+        "id",
+        postgresql_where=sa.text("in_app AND read_at IS NULL"),
+    ),
+    sa.Index("ix_notifications_actor_id", "actor_id"),
+    comment="What each user is told; at most one per recipient and source.",
+)
+
+notification_preferences = sa.Table(
+    "notification_preferences",
+    metadata,
+    sa.Column("user_id", sa.Uuid, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("choices", postgresql.JSONB, nullable=False),
+    sa.Column(
+        "updated_at",
+        sa.DateTime(timezone=True),
+        nullable=False,
+        server_default=sa.func.now(),
+    ),
+    comment="The kinds whose channels each user chose (kind to channels); others use defaults.",
+)
+
+notification_deliveries = sa.Table(
+    "notification_deliveries",
+    metadata,
+    sa.Column(
+        "notification_id",
+        sa.Uuid,
+        sa.ForeignKey("notifications.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    sa.Column("channel", sa.String(16), primary_key=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("attempts", sa.Integer, nullable=False),
+    sa.Column("detail", sa.String(500), nullable=True),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    comment="The latest outcome of each notification on each channel, and how many tries.",
+)
+
+push_subscriptions = sa.Table(
+    "push_subscriptions",
+    metadata,
+    sa.Column("endpoint", sa.String(2048), primary_key=True),
+    sa.Column("user_id", sa.Uuid, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("p256dh", sa.String(128), nullable=False),
+    sa.Column("auth", sa.String(64), nullable=False),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Index("ix_push_subscriptions_user_id_created_at", "user_id", "created_at"),
+    comment="Web Push subscriptions; an endpoint is one browser's, so it belongs to one user.",
+)
+
+phone_numbers = sa.Table(
+    "phone_numbers",
+    metadata,
+    sa.Column("user_id", sa.Uuid, sa.ForeignKey("users.id", ondelete="CASCADE"), primary_key=True),
+    sa.Column("number", sa.String(16), nullable=False),
+    sa.Column("code_hash", sa.String(128), nullable=True),
+    sa.Column("code_expires_at", sa.DateTime(timezone=True), nullable=True),
+    sa.Column("attempts_left", sa.SmallInteger, nullable=False),
+    sa.Column("verified_at", sa.DateTime(timezone=True), nullable=True),
+    comment="Each user's phone number in E.164 and its verification; only the code's hash.",
+)

@@ -7,6 +7,7 @@ from typing import Self
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.sqlalchemy.outbox import write_messages
+from application.common.after_commit import AfterCommit, run_after_commit
 from application.common.correlation import current_request_id
 from application.common.outbox import OutboxMessage
 from application.ports.system import IdGenerator
@@ -41,6 +42,7 @@ class SqlAlchemyUnitOfWork:
         self._restore_autocommit = False
         self._depth = 0
         self._rollback_only = False
+        self._after_commit: list[AfterCommit] = []
 
     async def __aenter__(self) -> Self:
         if self._depth:
@@ -80,6 +82,11 @@ class SqlAlchemyUnitOfWork:
             self._discard_tracked()
             self._active = False
 
+    def after_commit(self, callback: AfterCommit) -> None:
+        """Run `callback` after the outermost commit; a rollback drops it."""
+        self._ensure_active()
+        self._after_commit.append(callback)
+
     def track(self, aggregate: AggregateRoot) -> None:
         """Collect this aggregate's events at commit; tracking twice is harmless."""
         if not any(tracked is aggregate for tracked in self._tracked):
@@ -104,6 +111,7 @@ class SqlAlchemyUnitOfWork:
         self._tracked.clear()
         await write_messages(self._connection, messages)
         await self._connection.commit()
+        await run_after_commit(self._after_commit)
         return messages
 
     async def rollback(self) -> None:
@@ -113,6 +121,7 @@ class SqlAlchemyUnitOfWork:
         self._discard_tracked()
 
     def _discard_tracked(self) -> None:
+        self._after_commit.clear()
         for aggregate in self._tracked:
             aggregate.pull_events()
         self._tracked.clear()

@@ -1,6 +1,7 @@
 """Who is calling: the identity an entrypoint established, handed to use cases explicitly."""
 
 from dataclasses import dataclass
+from datetime import datetime
 from uuid import UUID
 
 from domain.users.values import Role, UserId
@@ -13,3 +14,4 @@ class Identity:
     user_id: UserId
     role: Role
     session_id: UUID | None = None
+    expires_at: datetime | None = None

@@ -46,4 +46,9 @@ class Authenticate:
         )
         if role is None:
             raise AuthenticationRequiredError("is invalid")
-        return Identity(user_id=claims.user_id, role=role, session_id=claims.session_id)
+        return Identity(
+            user_id=claims.user_id,
+            role=role,
+            session_id=claims.session_id,
+            expires_at=claims.expires_at,
+        )

@@ -127,6 +127,13 @@ class LogIn:
                 clock=self._clock,
                 ids=self._ids,
             )
+            user.signed_in(
+                session_id=str(session.id),
+                device=command.client.device,
+                ip=command.client.ip,
+                now=self._clock.now(),
+            )
+            self._uow.track(user)
             await self._uow.commit()
         token = self._tokens.issue_access_token(
             user_id=user.id, role=user.role, session_id=session.id

@@ -80,11 +80,16 @@ class PushOutcome(StrEnum):
     GONE = "gone"
 
 
+class PushRejectedError(Exception):
+    """The push service refused this message for good; sending it again fails again."""
+
+
 class PushSender(Protocol):
     """Sends Web Push messages.
 
     Returns GONE when the push service says the subscription no longer exists (404 or
-    410), so the caller can forget it; raises on anything worth retrying.
+    410), so the caller can forget it. Raises `PushRejectedError` when the service refuses
+    the message for good, and any other exception for what is worth retrying.
     """
 
     async def send(self, subscription: PushSubscription, message: PushMessage) -> PushOutcome:

@@ -1,6 +1,6 @@
 """Persistence ports: the unit of work, and the outbox it writes events to."""
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -42,6 +42,16 @@ class UnitOfWork(Protocol):
 
     async def commit(self) -> Sequence[OutboxMessage]:
         """Persist every change and the collected events; return the events written."""
+        ...
+
+    def after_commit(self, callback: Callable[[], Awaitable[None]]) -> None:
+        """Run `callback` once the outermost transaction has committed.
+
+        This is how work outside the database (enqueueing a job) waits for the rows it
+        refers to, even when the use case runs nested in an event handler's transaction.
+        A rollback drops the callbacks. A failing callback is logged; it neither undoes
+        the commit nor stops the callbacks after it.
+        """
         ...
 
     async def rollback(self) -> None:

@@ -107,3 +107,7 @@ class SecretTokens(Protocol):
     def fingerprint(self, token: str) -> str:
         """The one-way form stored in place of the token (a keyed hash, hex)."""
         ...
+
+    def new_code(self, digits: int) -> str:
+        """A uniformly random code of `digits` decimal digits, for typing from an SMS."""
+        ...

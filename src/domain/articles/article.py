@@ -156,6 +156,8 @@ class Article(AggregateRoot):
                 occurred_at=now,
                 author_id=str(self.author_id),
                 user_id=str(user_id),
+                slug=str(self.slug),
+                title=str(self.title),
             )
         )
 

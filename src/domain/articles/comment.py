@@ -59,6 +59,8 @@ class Comment(AggregateRoot):
                 article_id=str(article.id),
                 article_author_id=str(article.author_id),
                 author_id=str(author_id),
+                article_slug=str(article.slug),
+                article_title=str(article.title),
             )
         )
         return comment

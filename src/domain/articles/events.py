@@ -50,6 +50,8 @@ class ArticleFavorited(ArticleEvent):
     event_type: ClassVar[str] = "article.favorited"
     author_id: str
     user_id: str
+    slug: str = ""
+    title: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -76,6 +78,8 @@ class CommentAdded(CommentEvent):
     article_id: str
     article_author_id: str
     author_id: str
+    article_slug: str = ""
+    article_title: str = ""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -38,6 +38,16 @@ class PasswordChanged(UserEvent):
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class UserSignedIn(UserEvent):
+    """The user signed in and opened session `session_id` from `device` at `ip`."""
+
+    event_type: ClassVar[str] = "user.signed_in"
+    session_id: str
+    device: str
+    ip: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class UserFollowed(UserEvent):
     """`aggregate_id` started following `followee_id`."""
 

@@ -13,6 +13,7 @@ from domain.users.events import (
     UserProfileUpdated,
     UserRegistered,
     UserRoleChanged,
+    UserSignedIn,
     UserUnbanned,
     UserUnfollowed,
 )
@@ -135,6 +136,18 @@ class User(AggregateRoot):
         self.password_hash = password_hash
         self.updated_at = now
         self.record(PasswordChanged(aggregate_id=str(self.id), occurred_at=now))
+
+    def signed_in(self, *, session_id: str, device: str, ip: str, now: datetime) -> None:
+        """Say the user opened a session, so they can learn of sign-ins they did not make."""
+        self.record(
+            UserSignedIn(
+                aggregate_id=str(self.id),
+                occurred_at=now,
+                session_id=session_id,
+                device=device,
+                ip=ip,
+            )
+        )
 
     def rehash_password(self, password_hash: str) -> None:
         """Store a stronger hash of the same password; nothing the user did, so no event."""

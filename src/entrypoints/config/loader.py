@@ -13,6 +13,7 @@ from dotenv import dotenv_values
 from redis.asyncio.connection import parse_url as parse_redis_url
 
 from adapters.sqlalchemy.engine import to_psycopg_url
+from adapters.webpush.sender import vapid_public_key
 from entrypoints.config.settings import Settings
 from entrypoints.http.client_address import parse_networks
 
@@ -169,6 +170,14 @@ def _check_pairings(settings: Settings) -> None:
             "SMS_BASE_URL",
             "set SMS_BASE_URL, SMS_ACCOUNT_SID, SMS_AUTH_TOKEN and SMS_FROM together",
         )
+    if settings.push.vapid_private_key is not None:
+        try:
+            vapid_public_key(settings.push.vapid_private_key)
+        except ValueError:
+            raise ConfigurationError(
+                "PUSH_VAPID_PRIVATE_KEY",
+                "must be a base64url P-256 private key; `portico push keys` makes one",
+            ) from None
     if settings.queue.backend == "redis" and settings.cache.redis_url is None:
         raise ConfigurationError("JOBS_QUEUE", "`redis` needs REDIS_URL")
     if settings.outbox.bus == "redis-streams" and settings.cache.redis_url is None:

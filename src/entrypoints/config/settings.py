@@ -361,7 +361,75 @@ class SmsSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
 
 
 class PushSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """Web Push; filled by the notifications feature."""
+    """Web Push with VAPID: the server's key pair, and which endpoints are accepted."""
+
+    vapid_private_key: Annotated[
+        str | None,
+        from_env(
+            "PUSH_VAPID_PRIVATE_KEY",
+            "Base64url P-256 private key (`portico push keys` makes one); unset: no push.",
+            secret=True,
+        ),
+    ] = None
+    vapid_subject: Annotated[
+        str,
+        from_env(
+            "PUSH_VAPID_SUBJECT",
+            "How push services reach the operator: a mailto: or https: URL.",
+            pattern=r"^(mailto:|https://).+",
+        ),
+    ] = "mailto:ops@portico.local"
+    timeout_seconds: Annotated[
+        float, from_env("PUSH_TIMEOUT_SECONDS", "Give up on a push service after this.", gt=0)
+    ] = 10.0
+    allow_http_endpoints: Annotated[
+        bool,
+        from_env(
+            "PUSH_ALLOW_HTTP_ENDPOINTS", "Accept plain-http subscription endpoints (local testing)."
+        ),
+    ] = False
+    max_subscriptions_per_user: Annotated[
+        int,
+        from_env("PUSH_MAX_SUBSCRIPTIONS_PER_USER", "Browsers one account may subscribe.", ge=1),
+    ] = 20
+
+    def __repr__(self) -> str:
+        shown = "None" if self.vapid_private_key is None else "'***'"
+        return f"PushSettings(vapid_private_key={shown}, vapid_subject={self.vapid_subject!r})"
+
+
+class NotificationSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Fan-out of notifications, phone verification, and the realtime channel."""
+
+    fan_out_batch_size: Annotated[
+        int,
+        from_env(
+            "NOTIFICATIONS_FAN_OUT_BATCH_SIZE",
+            "Followers notified per transaction (and per job) when an author publishes.",
+            ge=1,
+            le=10_000,
+        ),
+    ] = 500
+    phone_code_ttl_seconds: Annotated[
+        int, from_env("PHONE_CODE_TTL_SECONDS", "How long an SMS verification code lives.", ge=60)
+    ] = 600
+    phone_codes_per_window: Annotated[
+        int, from_env("RATE_LIMIT_PHONE_CODES", "SMS codes one user may request per window.", ge=1)
+    ] = 5
+    phone_codes_window_seconds: Annotated[
+        int, from_env("RATE_LIMIT_PHONE_CODES_WINDOW_SECONDS", "That window.", ge=1)
+    ] = 3_600
+    templates_dir: Annotated[
+        str | None,
+        from_env(
+            "TEMPLATES_DIR",
+            "A directory of templates that win over the packaged ones (same file names).",
+        ),
+    ] = None
+    realtime_channel_prefix: Annotated[
+        str,
+        from_env("REALTIME_CHANNEL_PREFIX", "Redis pub/sub channels are named this plus the room."),
+    ] = "portico:rt:"
 
 
 class StorageSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -435,7 +503,47 @@ class RateLimitSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknow
 
 
 class WebSocketSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """The WebSocket gateway; filled by the notifications feature."""
+    """The live channels: the WebSocket gateway at /ws and the SSE stream."""
+
+    auth_timeout_seconds: Annotated[
+        float,
+        from_env("WS_AUTH_TIMEOUT_SECONDS", "Time to send the auth message, else 4401.", gt=0),
+    ] = 5.0
+    heartbeat_seconds: Annotated[
+        float,
+        from_env(
+            "WS_HEARTBEAT_SECONDS",
+            "Interval of the server's heartbeat on sockets and streams.",
+            gt=0,
+        ),
+    ] = 25.0
+    idle_timeout_seconds: Annotated[
+        float,
+        from_env(
+            "WS_IDLE_TIMEOUT_SECONDS",
+            "Close a socket whose client sent nothing for this long.",
+            gt=0,
+        ),
+    ] = 75.0
+    send_queue_size: Annotated[
+        int,
+        from_env(
+            "WS_SEND_QUEUE_SIZE",
+            "Messages queued for one slow client before it is dropped (close 1013).",
+            ge=1,
+            le=100_000,
+        ),
+    ] = 256
+    max_message_bytes: Annotated[
+        int,
+        from_env("WS_MAX_MESSAGE_BYTES", "Largest message a client may send.", ge=256),
+    ] = 16_384
+    max_connections_per_user: Annotated[
+        int,
+        from_env(
+            "WS_MAX_CONNECTIONS_PER_USER", "Live sockets and streams per user per process.", ge=1
+        ),
+    ] = 20
 
 
 class ExternalApiSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -459,6 +567,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     queue: QueueSettings = msgspec.field(default_factory=QueueSettings)
     rate_limit: RateLimitSettings = msgspec.field(default_factory=RateLimitSettings)
     websocket: WebSocketSettings = msgspec.field(default_factory=WebSocketSettings)
+    notifications: NotificationSettings = msgspec.field(default_factory=NotificationSettings)
     external_api: ExternalApiSettings = msgspec.field(default_factory=ExternalApiSettings)
 
     @property

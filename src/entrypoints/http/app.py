@@ -14,6 +14,7 @@ from litestar.types import ControllerRouterHandler
 from loguru import logger
 
 from application.ports.health import HealthProbe
+from application.ports.messaging import RealtimeBroadcaster
 from entrypoints.config.settings import Settings
 from entrypoints.http.auth import PUBLIC, authenticate
 from entrypoints.http.controllers.account_recovery import AccountRecoveryController
@@ -22,6 +23,11 @@ from entrypoints.http.controllers.articles import ArticlesController, list_tags
 from entrypoints.http.controllers.comments import CommentsController
 from entrypoints.http.controllers.docs import ApiReferencePlugin, api_reference
 from entrypoints.http.controllers.health import HealthController
+from entrypoints.http.controllers.notifications import (
+    NotificationsController,
+    PhoneController,
+    PushSubscriptionsController,
+)
 from entrypoints.http.controllers.profiles import ProfilesController
 from entrypoints.http.controllers.sessions import SessionsController
 from entrypoints.http.controllers.users import UsersController
@@ -29,6 +35,9 @@ from entrypoints.http.errors import EXCEPTION_HANDLERS, envelope_framework_pages
 from entrypoints.http.middleware.access_log import AccessLogMiddleware
 from entrypoints.http.middleware.body_guard import BodyGuardMiddleware
 from entrypoints.http.middleware.request_id import RequestIdMiddleware
+from entrypoints.http.realtime.gateway import gateway
+from entrypoints.http.realtime.hub import ConnectionHub
+from entrypoints.http.realtime.stream import notification_stream
 from entrypoints.worker.relay import relay_until_stopped
 
 API_TITLE = "Portico"
@@ -101,15 +110,21 @@ def create_app(
     it is being built, and dishka's async container only hands objects out in a coroutine.
     """
     background = BackgroundRelay(container, settings)
+    hub = ConnectionHub(
+        queue_size=settings.websocket.send_queue_size,
+        max_per_user=settings.websocket.max_connections_per_user,
+    )
 
     async def warm_up(_: Litestar) -> None:
         await container.get(Sequence[HealthProbe])
+        hub.start(await container.get(RealtimeBroadcaster))
         gc.collect()
         gc.freeze()
         background.start()
 
     async def close_container(_: Litestar) -> None:
         try:
+            await hub.stop()
             await background.stop()
         finally:
             await container.close()
@@ -126,6 +141,11 @@ def create_app(
             ArticlesController,
             CommentsController,
             list_tags,
+            NotificationsController,
+            PushSubscriptionsController,
+            PhoneController,
+            notification_stream,
+            gateway,
             api_reference,
             *extra_handlers,
         ],
@@ -149,6 +169,8 @@ def create_app(
         logging_config=None,
     )
     setup_dishka(container, app)
+    app.state.realtime_hub = hub
+    app.state.websocket_settings = settings.websocket
     handler: Any = app.asgi_handler
     handler = BodyGuardMiddleware(handler, max_body_bytes=settings.app.max_request_body_bytes)
     handler = AccessLogMiddleware(handler)

@@ -3,7 +3,7 @@
 from dishka import Provider, Scope, activate, from_context
 
 from entrypoints.config.settings import Settings
-from entrypoints.ioc.markers import EVENTS_ON_REDIS, JOBS_ON_REDIS, KAFKA, REDIS, SMS, SMTP
+from entrypoints.ioc.markers import EVENTS_ON_REDIS, JOBS_ON_REDIS, KAFKA, PUSH, REDIS, SMS, SMTP
 
 
 class ConfigProvider(Provider):
@@ -40,3 +40,8 @@ class ConfigProvider(Provider):
     def sms_configured(self, settings: Settings) -> bool:
         """SMS_BASE_URL (with its companions) is set."""
         return settings.sms.base_url is not None
+
+    @activate(PUSH)
+    def push_configured(self, settings: Settings) -> bool:
+        """PUSH_VAPID_PRIVATE_KEY is set."""
+        return settings.push.vapid_private_key is not None

@@ -16,6 +16,13 @@ from entrypoints.ioc.adapters import (
 from entrypoints.ioc.application import PolicyProvider, UseCaseProvider
 from entrypoints.ioc.config import ConfigProvider
 from entrypoints.ioc.delivery import DeliveryProvider, SmsProvider, TaskQueueProvider
+from entrypoints.ioc.notifications import (
+    NotificationPolicyProvider,
+    NotificationStoreProvider,
+    NotificationUseCaseProvider,
+    PushProvider,
+    RealtimeProvider,
+)
 
 
 def default_providers() -> list[Provider]:
@@ -35,6 +42,11 @@ def default_providers() -> list[Provider]:
         TaskQueueProvider(),
         PolicyProvider(),
         UseCaseProvider(),
+        NotificationStoreProvider(),
+        RealtimeProvider(),
+        PushProvider(),
+        NotificationPolicyProvider(),
+        NotificationUseCaseProvider(),
     ]
 
 

@@ -12,7 +12,7 @@ from adapters.mail.file_mailer import FileMailer
 from adapters.memory.sms import InMemorySmsSender
 from adapters.smtp.mailer import SmtpMailer
 from adapters.taskiq.queue import TaskiqTaskQueue, create_broker
-from adapters.templates.jinja import EMAIL_TEMPLATES, JinjaTemplateRenderer
+from adapters.templates.jinja import TEMPLATES, JinjaTemplateRenderer
 from adapters.twilio.sms import TwilioSmsSender
 from application.ports.delivery import Mailer, SmsSender, TemplateRenderer
 from application.ports.messaging import TaskQueue
@@ -37,9 +37,10 @@ class DeliveryProvider(Provider):
     scope = Scope.APP
 
     @provide
-    def renderer(self) -> TemplateRenderer:
-        """The email templates shipped with the package."""
-        return JinjaTemplateRenderer(EMAIL_TEMPLATES)
+    def renderer(self, settings: Settings) -> TemplateRenderer:
+        """The packaged templates, under the operator's TEMPLATES_DIR if one is set."""
+        override = settings.notifications.templates_dir
+        return JinjaTemplateRenderer(TEMPLATES, override=Path(override) if override else None)
 
     @provide(when=~SMTP)
     def file_mailer(self, settings: Settings) -> Mailer:

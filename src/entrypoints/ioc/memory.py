@@ -11,6 +11,14 @@ from adapters.memory.articles import (
     InMemoryCommentRepository,
 )
 from adapters.memory.database import InMemoryDatabase
+from adapters.memory.notifications import (
+    InMemoryDeliveryLog,
+    InMemoryFollowerReader,
+    InMemoryNotificationPreferencesRepository,
+    InMemoryNotificationRepository,
+    InMemoryPhoneVerificationRepository,
+    InMemoryPushSubscriptionRepository,
+)
 from adapters.memory.one_time_tokens import InMemoryOneTimeTokenRepository
 from adapters.memory.outbox import InMemoryOutboxReader, InMemoryOutboxStore
 from adapters.memory.processed_events import InMemoryProcessedEvents
@@ -25,6 +33,14 @@ from application.ports.content import (
 )
 from application.ports.events import OutboxStore, ProcessedEvents
 from application.ports.health import HealthProbe
+from application.ports.notifications import (
+    DeliveryLog,
+    FollowerReader,
+    NotificationPreferencesRepository,
+    NotificationRepository,
+    PhoneVerificationRepository,
+    PushSubscriptionRepository,
+)
 from application.ports.persistence import (
     OneTimeTokenRepository,
     OutboxReader,
@@ -94,4 +110,34 @@ class InMemoryPersistenceProvider(Provider):
     )
     processed_events = provide(
         InMemoryProcessedEvents, provides=ProcessedEvents, scope=Scope.REQUEST, override=True
+    )
+    notifications = provide(
+        InMemoryNotificationRepository,
+        provides=NotificationRepository,
+        scope=Scope.REQUEST,
+        override=True,
+    )
+    preferences = provide(
+        InMemoryNotificationPreferencesRepository,
+        provides=NotificationPreferencesRepository,
+        scope=Scope.REQUEST,
+        override=True,
+    )
+    deliveries = provide(
+        InMemoryDeliveryLog, provides=DeliveryLog, scope=Scope.REQUEST, override=True
+    )
+    push_subscriptions = provide(
+        InMemoryPushSubscriptionRepository,
+        provides=PushSubscriptionRepository,
+        scope=Scope.REQUEST,
+        override=True,
+    )
+    phones = provide(
+        InMemoryPhoneVerificationRepository,
+        provides=PhoneVerificationRepository,
+        scope=Scope.REQUEST,
+        override=True,
+    )
+    followers = provide(
+        InMemoryFollowerReader, provides=FollowerReader, scope=Scope.REQUEST, override=True
     )

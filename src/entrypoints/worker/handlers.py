@@ -4,11 +4,11 @@ import importlib
 
 from application.events.consumers import ConsumerRegistry, consumers
 
-HANDLER_MODULES: tuple[str, ...] = ()
+HANDLER_MODULES: tuple[str, ...] = ("application.notifications.handlers",)
 """Modules whose import registers handlers on `application.events.consumers.consumers`.
 
-Add a module here when a feature adds handlers (notifications will); each handler is one
-decorated function in it.
+Add a module here when a feature adds handlers; each handler is one decorated function in
+it.
 """
 
 

@@ -23,10 +23,25 @@ from application.identity.purge_ended_credentials import (
     PurgeEndedCredentials,
     PurgeEndedCredentialsCommand,
 )
+from application.notifications.deliver_notification import (
+    DELIVER_NOTIFICATION,
+    DeliverNotification,
+    DeliverNotificationCommand,
+)
+from application.notifications.fan_out_to_followers import (
+    FAN_OUT_TO_FOLLOWERS,
+    FanOutToFollowers,
+    FanOutToFollowersCommand,
+)
 from application.notifications.send_templated_email import (
     SEND_TEMPLATED_EMAIL,
     SendTemplatedEmail,
     SendTemplatedEmailCommand,
+)
+from application.notifications.send_templated_sms import (
+    SEND_TEMPLATED_SMS,
+    SendTemplatedSms,
+    SendTemplatedSmsCommand,
 )
 from entrypoints.config import Settings
 
@@ -38,6 +53,15 @@ async def run_job(request: AsyncContainer, task: str, payload: Mapping[str, str]
     elif task == SEND_TEMPLATED_EMAIL:
         send = await request.get(SendTemplatedEmail)
         await send(SendTemplatedEmailCommand.from_payload(payload))
+    elif task == DELIVER_NOTIFICATION:
+        deliver = await request.get(DeliverNotification)
+        await deliver(DeliverNotificationCommand.from_payload(payload))
+    elif task == FAN_OUT_TO_FOLLOWERS:
+        fan_out = await request.get(FanOutToFollowers)
+        await fan_out(FanOutToFollowersCommand.from_payload(payload))
+    elif task == SEND_TEMPLATED_SMS:
+        send_sms = await request.get(SendTemplatedSms)
+        await send_sms(SendTemplatedSmsCommand.from_payload(payload))
     elif task == ISSUE_PASSWORD_RESET:
         issue = await request.get(IssuePasswordReset)
         await issue(IssuePasswordResetCommand(email=payload["email"]))

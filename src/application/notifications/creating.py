@@ -1,0 +1,100 @@
+"""Creating notifications for recipients, and scheduling their deliveries once committed."""
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+from application.notifications.deliver_notification import (
+    DELIVER_NOTIFICATION,
+    DeliverNotificationCommand,
+)
+from application.ports.messaging import TaskQueue
+from application.ports.notifications import (
+    NotificationPreferencesRepository,
+    NotificationRepository,
+)
+from application.ports.persistence import UnitOfWork
+from application.ports.system import Clock, IdGenerator
+from domain.notifications.notification import Channel, Notification, NotificationKind, Subject
+from domain.users.values import UserId
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NotificationDraft:
+    """What every recipient of one happening is told; `source` is the event's id."""
+
+    kind: NotificationKind
+    actor_id: UserId | None
+    subject: Subject
+    source: str
+    data: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+
+
+class NotificationFactory:
+    """Turns a draft into stored notifications, one per recipient who wants any channel.
+
+    Shared by the use cases that notify one user and those that fan out to followers, so
+    both apply preferences, idempotency and delivery scheduling the same way.
+    """
+
+    def __init__(
+        self,
+        *,
+        uow: UnitOfWork,
+        notifications: NotificationRepository,
+        preferences: NotificationPreferencesRepository,
+        queue: TaskQueue,
+        clock: Clock,
+        ids: IdGenerator,
+    ) -> None:
+        self._uow = uow
+        self._notifications = notifications
+        self._preferences = preferences
+        self._queue = queue
+        self._clock = clock
+        self._ids = ids
+
+    async def create(
+        self, draft: NotificationDraft, recipients: Sequence[UserId]
+    ) -> Sequence[Notification]:
+        """Store the new notifications in the open transaction; deliver them after commit.
+
+        A recipient who already has a notification from this source is skipped, so running
+        this again for the same event changes nothing and sends nothing twice. The actor
+        is never told about their own doing.
+        """
+        wanted = [user for user in dict.fromkeys(recipients) if user != draft.actor_id]
+        if not wanted:
+            return []
+        preferences = await self._preferences.get_many(wanted)
+        now = self._clock.now()
+        drafts = [
+            Notification(
+                id=self._ids.new_id(),
+                recipient_id=recipient,
+                kind=draft.kind,
+                actor_id=draft.actor_id,
+                subject=draft.subject,
+                source=draft.source,
+                channels=channels,
+                created_at=now,
+                data=draft.data,
+            )
+            for recipient in wanted
+            if (channels := preferences[recipient].channels_for(draft.kind))
+        ]
+        stored = await self._notifications.add_new(drafts) if drafts else []
+        if stored:
+            self._uow.after_commit(lambda: self._schedule(stored))
+        return stored
+
+    async def _schedule(self, notifications: Sequence[Notification]) -> None:
+        """One job per notification and channel, so each is retried on its own."""
+        for notification in notifications:
+            for channel in Channel:
+                if channel not in notification.channels:
+                    continue
+                command = DeliverNotificationCommand(
+                    notification_id=notification.id, channel=channel
+                )
+                await self._queue.enqueue(DELIVER_NOTIFICATION, command.as_payload())

@@ -1,0 +1,227 @@
+"""Job: deliver one notification on one channel."""
+
+import json
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from uuid import UUID
+
+from application.notifications.links import NotificationLinks
+from application.notifications.views import new_notification_message
+from application.ports.delivery import (
+    EmailMessage,
+    Mailer,
+    PushMessage,
+    PushOutcome,
+    PushRejectedError,
+    PushSender,
+    SmsMessage,
+    SmsSender,
+    TemplateRenderer,
+)
+from application.ports.messaging import RealtimeBroadcaster
+from application.ports.notifications import (
+    DeliveryLog,
+    DeliveryStatus,
+    NotificationRepository,
+    PhoneVerificationRepository,
+    PushSubscriptionRepository,
+)
+from application.ports.persistence import UnitOfWork, UserRepository
+from application.ports.system import Clock
+from domain.notifications.notification import Channel, Notification
+
+_log = logging.getLogger(__name__)
+
+DELIVER_NOTIFICATION = "deliver_notification"
+"""The task name under which this job is enqueued."""
+
+PUSH_TTL_SECONDS = 24 * 60 * 60
+"""How long a push service keeps a message for a browser that is offline."""
+_DETAIL_MAX = 500
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeliverNotificationCommand:
+    """Which notification, on which channel."""
+
+    notification_id: UUID
+    channel: Channel
+
+    def as_payload(self) -> dict[str, str]:
+        """The flat payload a task queue carries."""
+        return {"notification_id": str(self.notification_id), "channel": self.channel.value}
+
+    @classmethod
+    def from_payload(cls, payload: Mapping[str, str]) -> "DeliverNotificationCommand":
+        """Rebuild the command a worker received."""
+        return cls(
+            notification_id=UUID(payload["notification_id"]), channel=Channel(payload["channel"])
+        )
+
+
+class Undeliverable(Exception):  # noqa: N818 - an outcome, not a failure to retry
+    """The channel cannot reach the recipient (no verified phone, no push subscription)."""
+
+
+class DeliverNotification:
+    """Send a notification on one channel, and record how it went.
+
+    Rules:
+    - A delivery already recorded as sent or skipped is not repeated, so a redelivered job
+      sends nothing twice.
+    - In-app: the live message goes to the recipient's room, reaching every socket and
+      stream they have open on any API process.
+    - Email goes to the account's address; SMS only to a verified phone number; push to
+      every browser subscription, forgetting those the push service says are gone.
+      A channel with nowhere to go is recorded as skipped.
+    - A failure is recorded (with its reason) in its own transaction and then raised, so
+      the queue retries the job; the notification itself is never touched by a failure.
+    """
+
+    def __init__(
+        self,
+        *,
+        uow: UnitOfWork,
+        notifications: NotificationRepository,
+        deliveries: DeliveryLog,
+        users: UserRepository,
+        phones: PhoneVerificationRepository,
+        push_subscriptions: PushSubscriptionRepository,
+        broadcaster: RealtimeBroadcaster,
+        renderer: TemplateRenderer,
+        mailer: Mailer,
+        sms: SmsSender,
+        push: PushSender,
+        links: NotificationLinks,
+        clock: Clock,
+    ) -> None:
+        self._uow = uow
+        self._notifications = notifications
+        self._deliveries = deliveries
+        self._users = users
+        self._phones = phones
+        self._push_subscriptions = push_subscriptions
+        self._broadcaster = broadcaster
+        self._renderer = renderer
+        self._mailer = mailer
+        self._sms = sms
+        self._push = push
+        self._links = links
+        self._clock = clock
+
+    async def __call__(self, command: DeliverNotificationCommand) -> DeliveryStatus | None:
+        """Deliver; the status recorded, or None when there was nothing to do."""
+        notification = await self._notifications.get(command.notification_id)
+        if notification is None:
+            return None
+        previous = await self._deliveries.get(notification.id, command.channel)
+        if previous is not None and previous.status != DeliveryStatus.FAILED:
+            return None
+        try:
+            await self._deliver(notification, command.channel)
+        except Undeliverable as reason:
+            return await self._record(
+                notification, command.channel, DeliveryStatus.SKIPPED, str(reason)
+            )
+        except Exception as exc:
+            await self._record(notification, command.channel, DeliveryStatus.FAILED, repr(exc))
+            raise
+        return await self._record(notification, command.channel, DeliveryStatus.SENT, None)
+
+    async def _deliver(self, notification: Notification, channel: Channel) -> None:
+        if channel is Channel.IN_APP:
+            await self._broadcaster.publish(new_notification_message(notification))
+        elif channel is Channel.EMAIL:
+            await self._send_email(notification)
+        elif channel is Channel.SMS:
+            await self._send_sms(notification)
+        else:
+            await self._send_push(notification)
+
+    async def _context(self, notification: Notification) -> dict[str, str]:
+        recipient = await self._users.get(notification.recipient_id)
+        if recipient is None:
+            raise Undeliverable("the recipient's account is gone")
+        return {
+            **notification.data,
+            "app_name": self._links.app_name,
+            "recipient_username": str(recipient.username),
+            "recipient_email": str(recipient.email),
+            "url": self._links.for_subject(notification.subject, notification.data),
+            "preferences_url": self._links.preferences,
+        }
+
+    async def _send_email(self, notification: Notification) -> None:
+        context = await self._context(notification)
+        rendered = self._renderer.render_email(f"notification_{notification.kind}", context)
+        await self._mailer.send(
+            EmailMessage(
+                to=context["recipient_email"],
+                subject=rendered.subject,
+                text=rendered.text,
+                html=rendered.html,
+            )
+        )
+
+    async def _send_sms(self, notification: Notification) -> None:
+        phone = await self._phones.get(notification.recipient_id)
+        if phone is None or not phone.is_verified:
+            raise Undeliverable("no verified phone number")
+        context = await self._context(notification)
+        body = self._renderer.render_text(f"sms/{notification.kind}", context)
+        await self._sms.send(SmsMessage(to=phone.number.value, body=body))
+
+    async def _send_push(self, notification: Notification) -> None:
+        subscriptions = await self._push_subscriptions.for_user(notification.recipient_id)
+        if not subscriptions:
+            raise Undeliverable("no push subscription")
+        context = await self._context(notification)
+        payload = {
+            "id": str(notification.id),
+            "kind": notification.kind.value,
+            "title": self._renderer.render_text(f"push/{notification.kind}.title", context),
+            "body": self._renderer.render_text(f"push/{notification.kind}.body", context),
+            "url": context["url"],
+        }
+        message = PushMessage(
+            payload=json.dumps(payload, ensure_ascii=False).encode(),
+            ttl_seconds=PUSH_TTL_SECONDS,
+            topic=notification.kind.value.replace("_", "-"),
+        )
+        delivered = 0
+        for subscription in subscriptions:
+            try:
+                outcome = await self._push.send(subscription, message)
+            except PushRejectedError as exc:
+                _log.warning("a push service refused a notification for good: %s", exc)
+                continue
+            if outcome is PushOutcome.GONE:
+                async with self._uow:
+                    await self._push_subscriptions.remove_endpoint(subscription.endpoint)
+                    await self._uow.commit()
+                _log.info(
+                    "forgot an expired push subscription of user %s", notification.recipient_id
+                )
+            else:
+                delivered += 1
+        if not delivered:
+            raise Undeliverable("no push subscription took the message")
+
+    async def _record(
+        self,
+        notification: Notification,
+        channel: Channel,
+        status: DeliveryStatus,
+        detail: str | None,
+    ) -> DeliveryStatus:
+        async with self._uow:
+            await self._deliveries.record(
+                notification.id,
+                channel,
+                status,
+                at=self._clock.now(),
+                detail=None if detail is None else detail[:_DETAIL_MAX],
+            )
+            await self._uow.commit()
+        return status

@@ -1,0 +1,21 @@
+"""Use case: the caller's phone number and whether it is verified."""
+
+from application.notifications.set_phone_number import PhoneNumberState
+from application.ports.notifications import PhoneVerificationRepository
+from domain.users.values import UserId
+
+
+class GetPhoneNumber:
+    """Read the caller's number, masked; None if they gave none."""
+
+    def __init__(self, phones: PhoneVerificationRepository) -> None:
+        self._phones = phones
+
+    async def __call__(self, user_id: UserId) -> PhoneNumberState | None:
+        """The number's state."""
+        verification = await self._phones.get(user_id)
+        if verification is None:
+            return None
+        return PhoneNumberState(
+            number=verification.number.masked(), verified=verification.is_verified
+        )

@@ -1,0 +1,138 @@
+"""Event handlers that turn what happened into notifications for the people it concerns.
+
+Each handler reads the event, names the recipients and the display values its templates
+need, and leaves the rest (preferences, idempotency, delivery) to the use cases. Events
+written by an older version may lack the newer display fields; those fall back to "".
+"""
+
+from uuid import UUID
+
+from application.events.consumers import ReceivedEvent, consumers
+from application.notifications.creating import NotificationDraft
+from application.notifications.fan_out_to_followers import (
+    FanOutToFollowers,
+    FanOutToFollowersCommand,
+)
+from application.notifications.notify_user import NotifyUser, NotifyUserCommand
+from application.ports.persistence import UserRepository
+from domain.notifications.notification import NotificationKind, Subject
+from domain.users.values import UserId
+
+
+def _user_id(value: object) -> UserId:
+    return UserId(UUID(str(value)))
+
+
+async def _username(users: UserRepository, user_id: UserId) -> str:
+    user = await users.get(user_id)
+    return "someone" if user is None else str(user.username)
+
+
+@consumers.on_event("user.followed", consumer="notifications.new-follower")
+async def notify_new_follower(
+    event: ReceivedEvent, notify: NotifyUser, users: UserRepository
+) -> None:
+    """Tell the followed user who followed them."""
+    follower = _user_id(event.aggregate_id)
+    draft = NotificationDraft(
+        kind=NotificationKind.NEW_FOLLOWER,
+        actor_id=follower,
+        subject=Subject(type="user", id=str(follower)),
+        source=event.event_id,
+        data={"actor_username": await _username(users, follower)},
+    )
+    await notify(NotifyUserCommand(recipient=_user_id(event.payload["followee_id"]), draft=draft))
+
+
+@consumers.on_event("article.published", consumer="notifications.new-article")
+async def notify_followers_of_article(
+    event: ReceivedEvent, fan_out: FanOutToFollowers, users: UserRepository
+) -> None:
+    """Tell every follower of the author; the first batch now, the rest as jobs."""
+    author = _user_id(event.payload["author_id"])
+    draft = NotificationDraft(
+        kind=NotificationKind.NEW_ARTICLE,
+        actor_id=author,
+        subject=Subject(type="article", id=event.aggregate_id),
+        source=event.event_id,
+        data={
+            "actor_username": await _username(users, author),
+            "article_title": str(event.payload.get("title", "")),
+            "article_slug": str(event.payload.get("slug", "")),
+        },
+    )
+    await fan_out(FanOutToFollowersCommand(followee=author, draft=draft))
+
+
+@consumers.on_event("comment.added", consumer="notifications.new-comment")
+async def notify_article_author_of_comment(
+    event: ReceivedEvent, notify: NotifyUser, users: UserRepository
+) -> None:
+    """Tell the article's author who commented."""
+    commenter = _user_id(event.payload["author_id"])
+    draft = NotificationDraft(
+        kind=NotificationKind.NEW_COMMENT,
+        actor_id=commenter,
+        subject=Subject(type="article", id=str(event.payload["article_id"])),
+        source=event.event_id,
+        data={
+            "actor_username": await _username(users, commenter),
+            "article_title": str(event.payload.get("article_title", "")),
+            "article_slug": str(event.payload.get("article_slug", "")),
+        },
+    )
+    recipient = _user_id(event.payload["article_author_id"])
+    await notify(NotifyUserCommand(recipient=recipient, draft=draft))
+
+
+@consumers.on_event("article.favorited", consumer="notifications.article-favorited")
+async def notify_author_of_favorite(
+    event: ReceivedEvent, notify: NotifyUser, users: UserRepository
+) -> None:
+    """Tell the article's author who made it a favorite."""
+    fan = _user_id(event.payload["user_id"])
+    draft = NotificationDraft(
+        kind=NotificationKind.ARTICLE_FAVORITED,
+        actor_id=fan,
+        subject=Subject(type="article", id=event.aggregate_id),
+        source=event.event_id,
+        data={
+            "actor_username": await _username(users, fan),
+            "article_title": str(event.payload.get("title", "")),
+            "article_slug": str(event.payload.get("slug", "")),
+        },
+    )
+    recipient = _user_id(event.payload["author_id"])
+    await notify(NotifyUserCommand(recipient=recipient, draft=draft))
+
+
+@consumers.on_event("user.signed_in", consumer="notifications.new-login")
+async def notify_of_sign_in(event: ReceivedEvent, notify: NotifyUser) -> None:
+    """Tell the user a session was opened, from where."""
+    user = _user_id(event.aggregate_id)
+    draft = NotificationDraft(
+        kind=NotificationKind.NEW_LOGIN,
+        actor_id=None,
+        subject=Subject(type="session", id=str(event.payload["session_id"])),
+        source=event.event_id,
+        data={
+            "device": str(event.payload.get("device", "unknown")),
+            "ip_address": str(event.payload.get("ip", "unknown")),
+            "signed_in_at": event.occurred_at.isoformat(),
+        },
+    )
+    await notify(NotifyUserCommand(recipient=user, draft=draft))
+
+
+@consumers.on_event("user.password_changed", consumer="notifications.password-changed")
+async def notify_of_password_change(event: ReceivedEvent, notify: NotifyUser) -> None:
+    """Tell the user their password changed."""
+    user = _user_id(event.aggregate_id)
+    draft = NotificationDraft(
+        kind=NotificationKind.PASSWORD_CHANGED,
+        actor_id=None,
+        subject=Subject(type="user", id=str(user)),
+        source=event.event_id,
+        data={"changed_at": event.occurred_at.isoformat()},
+    )
+    await notify(NotifyUserCommand(recipient=user, draft=draft))

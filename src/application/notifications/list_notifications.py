@@ -1,0 +1,32 @@
+"""Use case: a page of the caller's notifications."""
+
+from dataclasses import dataclass
+
+from application.content.pagination import PageRequest
+from application.ports.notifications import NotificationPage, NotificationRepository
+from domain.users.values import UserId
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ListNotificationsCommand:
+    """Whose notifications, which page, and whether only the unread ones."""
+
+    recipient: UserId
+    page: PageRequest
+    unread_only: bool = False
+
+
+class ListNotifications:
+    """List the caller's in-app notifications, newest first; never anyone else's."""
+
+    def __init__(self, notifications: NotificationRepository) -> None:
+        self._notifications = notifications
+
+    async def __call__(self, command: ListNotificationsCommand) -> NotificationPage:
+        """One page and the total that match."""
+        return await self._notifications.list_for(
+            command.recipient,
+            unread_only=command.unread_only,
+            limit=command.page.limit,
+            offset=command.page.offset,
+        )

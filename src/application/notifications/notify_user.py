@@ -1,0 +1,38 @@
+"""Use case: tell one user about something that happened to them."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from application.notifications.creating import NotificationDraft, NotificationFactory
+from application.ports.persistence import UnitOfWork
+from domain.notifications.notification import Notification
+from domain.users.values import UserId
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class NotifyUserCommand:
+    """Who is told, and what."""
+
+    recipient: UserId
+    draft: NotificationDraft
+
+
+class NotifyUser:
+    """Create one notification and schedule its deliveries.
+
+    Rules:
+    - The recipient's preferences pick the channels; with none, nothing is stored.
+    - One notification per recipient and source: an event handled twice notifies once.
+    - Nobody is notified of their own doing.
+    """
+
+    def __init__(self, uow: UnitOfWork, factory: NotificationFactory) -> None:
+        self._uow = uow
+        self._factory = factory
+
+    async def __call__(self, command: NotifyUserCommand) -> Sequence[Notification]:
+        """Store the notification (if new and wanted); return what was stored."""
+        async with self._uow:
+            stored = await self._factory.create(command.draft, [command.recipient])
+            await self._uow.commit()
+        return stored

@@ -1,0 +1,20 @@
+"""Use case: forget the caller's phone number."""
+
+from application.ports.notifications import PhoneVerificationRepository
+from application.ports.persistence import UnitOfWork
+from domain.users.values import UserId
+
+
+class RemovePhoneNumber:
+    """Forget the number; no more texts go out. Forgetting twice is harmless."""
+
+    def __init__(self, uow: UnitOfWork, phones: PhoneVerificationRepository) -> None:
+        self._uow = uow
+        self._phones = phones
+
+    async def __call__(self, user_id: UserId) -> bool:
+        """Whether there was a number."""
+        async with self._uow:
+            removed = await self._phones.remove(user_id)
+            await self._uow.commit()
+        return removed

@@ -1,0 +1,45 @@
+"""Job: render an SMS template and send it."""
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from application.ports.delivery import SmsMessage, SmsSender, TemplateRenderer
+
+SEND_TEMPLATED_SMS = "send_templated_sms"
+"""The task name under which this job is enqueued."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SendTemplatedSmsCommand:
+    """Which number, with which template and values."""
+
+    to: str
+    template: str
+    context: Mapping[str, str] = field(repr=False)
+
+    def as_payload(self) -> dict[str, str]:
+        """The flat payload a task queue carries."""
+        return {
+            "to": self.to,
+            "template": self.template,
+            **{f"ctx.{k}": v for k, v in self.context.items()},
+        }
+
+    @classmethod
+    def from_payload(cls, payload: Mapping[str, str]) -> "SendTemplatedSmsCommand":
+        """Rebuild the command a worker received."""
+        context = {k.removeprefix("ctx."): v for k, v in payload.items() if k.startswith("ctx.")}
+        return cls(to=payload["to"], template=payload["template"], context=context)
+
+
+class SendTemplatedSms:
+    """Render and send one text message; a failure propagates so the queue retries."""
+
+    def __init__(self, renderer: TemplateRenderer, sms: SmsSender) -> None:
+        self._renderer = renderer
+        self._sms = sms
+
+    async def __call__(self, command: SendTemplatedSmsCommand) -> None:
+        """Render, then send."""
+        body = self._renderer.render_text(command.template, command.context)
+        await self._sms.send(SmsMessage(to=command.to, body=body))

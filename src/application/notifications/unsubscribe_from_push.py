@@ -1,0 +1,30 @@
+"""Use case: forget one of the caller's Web Push subscriptions."""
+
+from dataclasses import dataclass
+
+from application.ports.notifications import PushSubscriptionRepository
+from application.ports.persistence import UnitOfWork
+from domain.users.values import UserId
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UnsubscribeFromPushCommand:
+    """Whose, and which endpoint."""
+
+    user_id: UserId
+    endpoint: str
+
+
+class UnsubscribeFromPush:
+    """Forget the subscription; only the caller's own, and forgetting twice is harmless."""
+
+    def __init__(self, uow: UnitOfWork, subscriptions: PushSubscriptionRepository) -> None:
+        self._uow = uow
+        self._subscriptions = subscriptions
+
+    async def __call__(self, command: UnsubscribeFromPushCommand) -> bool:
+        """Whether there was such a subscription."""
+        async with self._uow:
+            removed = await self._subscriptions.remove(command.user_id, command.endpoint)
+            await self._uow.commit()
+        return removed

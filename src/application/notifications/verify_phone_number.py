@@ -1,0 +1,59 @@
+"""Use case: prove a phone number with the code it received."""
+
+from dataclasses import dataclass, field
+
+from application.common.errors import NotFoundError
+from application.notifications.set_phone_number import PhoneNumberState
+from application.ports.notifications import PhoneVerificationRepository
+from application.ports.persistence import UnitOfWork
+from application.ports.security import SecretTokens
+from application.ports.system import Clock
+from domain.notifications.phone import PhoneCodeError
+from domain.users.values import UserId
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class VerifyPhoneNumberCommand:
+    """Whose number, and the code as typed."""
+
+    user_id: UserId
+    code: str = field(repr=False)
+
+
+class VerifyPhoneNumber:
+    """Mark the number verified when the code matches.
+
+    Rules:
+    - No number given yet: 404 keyed ``phone``.
+    - A wrong code counts against the code's five attempts, and that count is kept even
+      though the call fails; after the fifth, or once expired, a new code is needed.
+    """
+
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        phones: PhoneVerificationRepository,
+        secrets: SecretTokens,
+        clock: Clock,
+    ) -> None:
+        self._uow = uow
+        self._phones = phones
+        self._secrets = secrets
+        self._clock = clock
+
+    async def __call__(self, command: VerifyPhoneNumberCommand) -> PhoneNumberState:
+        """The number, now verified."""
+        presented = self._secrets.fingerprint(command.code.strip())
+        async with self._uow:
+            verification = await self._phones.get(command.user_id)
+            if verification is None:
+                raise NotFoundError("not found", field="phone")
+            try:
+                verification.verify(presented, now=self._clock.now())
+            except PhoneCodeError:
+                await self._phones.save(verification)
+                await self._uow.commit()
+                raise
+            await self._phones.save(verification)
+            await self._uow.commit()
+        return PhoneNumberState(number=verification.number.masked(), verified=True)

@@ -1,0 +1,255 @@
+"""Notifications, their preferences, Web Push subscriptions and the phone number for SMS."""
+
+from typing import Any
+from uuid import UUID
+
+from dishka.integrations.litestar import FromDishka, inject
+from litestar import Controller, Request, delete, get, post, put
+from litestar.params import FromPath, JSONBody, Parameter
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
+
+from adapters.webpush.sender import vapid_public_key
+from application.common.errors import NotFoundError
+from application.content.pagination import PageRequest
+from application.notifications.count_unread_notifications import CountUnreadNotifications
+from application.notifications.get_notification_preferences import GetNotificationPreferences
+from application.notifications.get_phone_number import GetPhoneNumber
+from application.notifications.list_notifications import (
+    ListNotifications,
+    ListNotificationsCommand,
+)
+from application.notifications.mark_all_notifications_read import MarkAllNotificationsRead
+from application.notifications.mark_notifications_read import (
+    MarkNotificationsRead,
+    MarkNotificationsReadCommand,
+)
+from application.notifications.remove_phone_number import RemovePhoneNumber
+from application.notifications.set_phone_number import SetPhoneNumber, SetPhoneNumberCommand
+from application.notifications.subscribe_to_push import SubscribeToPush, SubscribeToPushCommand
+from application.notifications.unsubscribe_from_push import (
+    UnsubscribeFromPush,
+    UnsubscribeFromPushCommand,
+)
+from application.notifications.update_notification_preferences import (
+    UpdateNotificationPreferences,
+    UpdateNotificationPreferencesCommand,
+)
+from application.notifications.verify_phone_number import (
+    VerifyPhoneNumber,
+    VerifyPhoneNumberCommand,
+)
+from application.notifications.views import notification_document
+from entrypoints.config.settings import Settings
+from entrypoints.http.auth import PUBLIC, required_identity
+from entrypoints.http.schemas.notifications import (
+    MarkedResponse,
+    NotificationResponse,
+    NotificationsResponse,
+    PhoneBody,
+    PhoneCodeBody,
+    PhoneResponse,
+    PreferencesBody,
+    PreferencesResponse,
+    PushSubscriptionBody,
+    PushUnsubscribeBody,
+    UnreadCountResponse,
+    VapidKeyResponse,
+)
+
+AnyRequest = Request[Any, Any, Any]
+
+
+def _notification_id(text: str) -> UUID:
+    """A notification id from the path; an id that cannot exist is simply not found."""
+    try:
+        return UUID(text)
+    except ValueError:
+        raise NotFoundError("not found", field="notification") from None
+
+
+class NotificationsController(Controller):
+    """The caller's notifications; nobody sees or marks another user's."""
+
+    path = "/api/notifications"
+    tags = ["notifications"]  # noqa: RUF012 - Litestar reads this class attribute
+
+    @get("/", summary="List notifications")
+    @inject
+    async def list_notifications(
+        self,
+        request: AnyRequest,
+        list_notifications: FromDishka[ListNotifications],
+        *,
+        limit: int | None = Parameter(default=None),
+        offset: int | None = Parameter(default=None),
+        unread: bool = Parameter(default=False),
+    ) -> NotificationsResponse:
+        """Newest first; `unread=true` keeps only the unread ones."""
+        page = await list_notifications(
+            ListNotificationsCommand(
+                recipient=required_identity(request).user_id,
+                page=PageRequest.of(limit=limit, offset=offset),
+                unread_only=unread,
+            )
+        )
+        return NotificationsResponse(
+            notifications=[notification_document(item) for item in page.items],
+            notifications_count=page.total,
+        )
+
+    @get("/unread-count", summary="Count unread notifications")
+    @inject
+    async def unread_count(
+        self, request: AnyRequest, count_unread: FromDishka[CountUnreadNotifications]
+    ) -> UnreadCountResponse:
+        """The badge number."""
+        return UnreadCountResponse(
+            unread_count=await count_unread(required_identity(request).user_id)
+        )
+
+    @post("/{notification_id:str}/read", status_code=HTTP_200_OK, summary="Mark one read")
+    @inject
+    async def mark_read(
+        self,
+        request: AnyRequest,
+        notification_id: FromPath[str],
+        mark_read: FromDishka[MarkNotificationsRead],
+    ) -> NotificationResponse:
+        """404 when it does not exist or is someone else's."""
+        marked = await mark_read(
+            MarkNotificationsReadCommand(
+                recipient=required_identity(request).user_id,
+                notification_ids=[_notification_id(notification_id)],
+                require_all=True,
+            )
+        )
+        return NotificationResponse(notification=notification_document(marked[0]))
+
+    @post("/read-all", status_code=HTTP_200_OK, summary="Mark all read")
+    @inject
+    async def mark_all_read(
+        self, request: AnyRequest, mark_all_read: FromDishka[MarkAllNotificationsRead]
+    ) -> MarkedResponse:
+        """How many were unread; none are now."""
+        marked = await mark_all_read(required_identity(request).user_id)
+        return MarkedResponse(marked=marked, unread_count=0)
+
+    @get("/preferences", summary="Read notification preferences")
+    @inject
+    async def preferences(
+        self, request: AnyRequest, get_preferences: FromDishka[GetNotificationPreferences]
+    ) -> PreferencesResponse:
+        """Every kind and channel, defaults included."""
+        return PreferencesResponse.of(await get_preferences(required_identity(request).user_id))
+
+    @put("/preferences", summary="Change notification preferences")
+    @inject
+    async def update_preferences(
+        self,
+        request: AnyRequest,
+        data: JSONBody[PreferencesBody],
+        update_preferences: FromDishka[UpdateNotificationPreferences],
+    ) -> PreferencesResponse:
+        """Flip the switches given; 422 for an unknown kind or channel."""
+        updated = await update_preferences(
+            UpdateNotificationPreferencesCommand(
+                user_id=required_identity(request).user_id, changes=data.preferences
+            )
+        )
+        return PreferencesResponse.of(updated)
+
+
+class PushSubscriptionsController(Controller):
+    """The Web Push subscriptions of the caller's browsers."""
+
+    path = "/api/push"
+    tags = ["notifications"]  # noqa: RUF012 - Litestar reads this class attribute
+
+    @get("/vapid-public-key", opt=PUBLIC, summary="The server's VAPID public key")
+    @inject
+    async def vapid_public_key(self, settings: FromDishka[Settings]) -> VapidKeyResponse:
+        """Null when push is not configured."""
+        key = settings.push.vapid_private_key
+        return VapidKeyResponse(public_key=None if key is None else vapid_public_key(key))
+
+    @post("/subscriptions", status_code=HTTP_201_CREATED, summary="Subscribe a browser")
+    @inject
+    async def subscribe(
+        self,
+        request: AnyRequest,
+        data: JSONBody[PushSubscriptionBody],
+        subscribe: FromDishka[SubscribeToPush],
+    ) -> PushSubscriptionBody:
+        """Store the browser's subscription; subscribing again replaces it."""
+        await subscribe(
+            SubscribeToPushCommand(
+                user_id=required_identity(request).user_id,
+                endpoint=data.endpoint,
+                p256dh=data.keys.p256dh,
+                auth=data.keys.auth,
+            )
+        )
+        return data
+
+    @delete("/subscriptions", status_code=HTTP_204_NO_CONTENT, summary="Unsubscribe a browser")
+    @inject
+    async def unsubscribe(
+        self,
+        request: AnyRequest,
+        data: JSONBody[PushUnsubscribeBody],
+        unsubscribe: FromDishka[UnsubscribeFromPush],
+    ) -> None:
+        """Forget the caller's subscription at that endpoint; harmless if there is none."""
+        await unsubscribe(
+            UnsubscribeFromPushCommand(
+                user_id=required_identity(request).user_id, endpoint=data.endpoint
+            )
+        )
+
+
+class PhoneController(Controller):
+    """The caller's phone number: SMS goes only to a number proven by a code."""
+
+    path = "/api/user/phone"
+    tags = ["notifications"]  # noqa: RUF012 - Litestar reads this class attribute
+
+    @get("/", summary="Read the phone number")
+    @inject
+    async def phone(
+        self, request: AnyRequest, get_phone: FromDishka[GetPhoneNumber]
+    ) -> PhoneResponse:
+        """Masked, with whether it is verified; null when none was given."""
+        return PhoneResponse.of(await get_phone(required_identity(request).user_id))
+
+    @put("/", summary="Set the phone number and text it a code")
+    @inject
+    async def set_phone(
+        self, request: AnyRequest, data: JSONBody[PhoneBody], set_phone: FromDishka[SetPhoneNumber]
+    ) -> PhoneResponse:
+        """Unverified until the code comes back; calling again resends a code."""
+        state = await set_phone(
+            SetPhoneNumberCommand(user_id=required_identity(request).user_id, phone=data.phone)
+        )
+        return PhoneResponse.of(state)
+
+    @post("/verify", status_code=HTTP_200_OK, summary="Verify the phone number")
+    @inject
+    async def verify(
+        self,
+        request: AnyRequest,
+        data: JSONBody[PhoneCodeBody],
+        verify_phone: FromDishka[VerifyPhoneNumber],
+    ) -> PhoneResponse:
+        """422 for a wrong or expired code."""
+        state = await verify_phone(
+            VerifyPhoneNumberCommand(user_id=required_identity(request).user_id, code=data.code)
+        )
+        return PhoneResponse.of(state)
+
+    @delete("/", status_code=HTTP_204_NO_CONTENT, summary="Remove the phone number")
+    @inject
+    async def remove(
+        self, request: AnyRequest, remove_phone: FromDishka[RemovePhoneNumber]
+    ) -> None:
+        """No more texts; harmless when there was no number."""
+        await remove_phone(required_identity(request).user_id)

@@ -1,0 +1,311 @@
+"""The WebSocket gateway at /ws: authenticate first, then live notifications both ways.
+
+Protocol (JSON text frames; docs/realtime.md has examples):
+
+- The client's first message is ``{"type": "auth", "token": "<access jwt>"}``, within
+  WS_AUTH_TIMEOUT_SECONDS, or the socket is closed with 4401. The server answers
+  ``{"type": "auth_ok", "expiresAt": ...}``.
+- Then the client may send ``ping``, ``get_notifications`` (``limit``, ``offset``,
+  ``unread``), ``mark_read`` (``ids``) and ``auth`` again (a fresh token before the old
+  one expires). Any message may carry an ``id``, echoed in its answer.
+- The server pushes ``{"type": "new_notification", "data": {...}}`` and a ``heartbeat``
+  every WS_HEARTBEAT_SECONDS.
+
+Close codes: 4401 not authenticated or token expired; 4408 nothing received for
+WS_IDLE_TIMEOUT_SECONDS; 4429 too many connections for the user; 1009 message too
+large; 1013 the client fell too far behind (its send queue overflowed); 1001 the
+server is shutting down.
+"""
+
+import asyncio
+import contextlib
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+import msgspec
+from dishka import AsyncContainer
+from litestar import WebSocket, websocket
+from litestar.exceptions import WebSocketDisconnect
+from loguru import logger
+
+from application.common.errors import ApplicationError, AuthenticationRequiredError
+from application.common.identity import Identity
+from application.content.pagination import PageRequest
+from application.identity.authenticate import Authenticate, AuthenticateCommand
+from application.notifications.count_unread_notifications import CountUnreadNotifications
+from application.notifications.list_notifications import (
+    ListNotifications,
+    ListNotificationsCommand,
+)
+from application.notifications.mark_notifications_read import (
+    MarkNotificationsRead,
+    MarkNotificationsReadCommand,
+)
+from application.notifications.views import notification_document
+from domain.shared.errors import DomainError
+from entrypoints.config.settings import WebSocketSettings
+from entrypoints.http.auth import PUBLIC
+from entrypoints.http.realtime.hub import ConnectionHub, LiveConnection, TooManyConnectionsError
+
+UNAUTHORIZED = 4401
+IDLE = 4408
+TOO_MANY_CONNECTIONS = 4429
+MESSAGE_TOO_BIG = 1009
+TRY_AGAIN_LATER = 1013
+
+_encoder = msgspec.json.Encoder()
+_decoder = msgspec.json.Decoder(dict[str, Any])
+
+
+class _Closing(Exception):  # noqa: N818 - a control-flow signal carrying the close code
+    def __init__(self, code: int, reason: str) -> None:
+        super().__init__(reason)
+        self.code = code
+        self.reason = reason
+
+
+def _encode(message: dict[str, Any]) -> bytes:
+    return _encoder.encode(message)
+
+
+async def _authenticate(container: AsyncContainer, token: object) -> Identity:
+    if not isinstance(token, str) or not token:
+        raise AuthenticationRequiredError("is missing")
+    async with container() as request:
+        authenticate = await request.get(Authenticate)
+        return await authenticate(AuthenticateCommand(token=token))
+
+
+def _expiry(identity: Identity) -> str | None:
+    if identity.expires_at is None:
+        return None
+    return identity.expires_at.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+class GatewaySession:
+    """One authenticated socket: reads client messages, writes from its bounded queue."""
+
+    def __init__(
+        self,
+        socket: WebSocket[Any, Any, Any],
+        connection: LiveConnection,
+        identity: Identity,
+        settings: WebSocketSettings,
+    ) -> None:
+        self._socket = socket
+        self._connection = connection
+        self._identity = identity
+        self._settings = settings
+        self._container: AsyncContainer = socket.state.dishka_container
+
+    async def run(self) -> tuple[int, str]:
+        """Serve until something ends the session; the close code and reason."""
+        tasks = [
+            asyncio.create_task(self._receive()),
+            asyncio.create_task(self._send()),
+            asyncio.create_task(self._heartbeat()),
+            asyncio.create_task(self._watch_overflow()),
+        ]
+        try:
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+            for task in done:
+                error = task.exception()
+                if isinstance(error, _Closing):
+                    return error.code, error.reason
+                if isinstance(error, WebSocketDisconnect):
+                    return 1000, "disconnected"
+                if error is not None:
+                    logger.opt(exception=error).error("websocket session failed")
+                    return 1011, "internal error"
+            return 1000, "closed"
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    def reply(self, message: dict[str, Any], request_id: object) -> None:
+        if request_id is not None:
+            message["id"] = request_id
+        self._connection.offer(_encode(message))
+
+    async def _send(self) -> None:
+        queue = self._connection.queue
+        while True:
+            payload = await queue.get()
+            await self._socket.send_data(payload.decode(), mode="text")
+
+    async def _heartbeat(self) -> None:
+        beat = _encode({"type": "heartbeat"})
+        while True:
+            await asyncio.sleep(self._settings.heartbeat_seconds)
+            self._connection.offer(beat)
+
+    async def _watch_overflow(self) -> None:
+        await self._connection.overflowed.wait()
+        raise _Closing(TRY_AGAIN_LATER, "send queue overflowed")
+
+    def _seconds_left(self) -> float:
+        if self._identity.expires_at is None:
+            return self._settings.idle_timeout_seconds
+        left = (self._identity.expires_at - datetime.now(UTC)).total_seconds()
+        return min(left, self._settings.idle_timeout_seconds)
+
+    async def _receive(self) -> None:
+        while True:
+            wait = self._seconds_left()
+            if (
+                wait <= 0
+                and self._identity.expires_at is not None
+                and (self._identity.expires_at <= datetime.now(UTC))
+            ):
+                raise _Closing(UNAUTHORIZED, "token expired")
+            try:
+                async with asyncio.timeout(max(wait, 0.0)):
+                    text = await self._socket.receive_data(mode="text")
+            except TimeoutError:
+                expires_at = self._identity.expires_at
+                if expires_at is not None and expires_at <= datetime.now(UTC):
+                    raise _Closing(UNAUTHORIZED, "token expired") from None
+                if wait >= self._settings.idle_timeout_seconds:
+                    raise _Closing(IDLE, "idle timeout") from None
+                continue
+            if len(text.encode()) > self._settings.max_message_bytes:
+                raise _Closing(MESSAGE_TOO_BIG, "message too large")
+            await self._handle(text)
+
+    async def _handle(self, text: str) -> None:
+        try:
+            message = _decoder.decode(text)
+        except msgspec.DecodeError:
+            self.reply(_error("bad_request", "expected a JSON object"), None)
+            return
+        request_id = message.get("id")
+        kind = message.get("type")
+        try:
+            if kind == "ping":
+                self.reply({"type": "pong"}, request_id)
+            elif kind == "get_notifications":
+                await self._get_notifications(message, request_id)
+            elif kind == "mark_read":
+                await self._mark_read(message, request_id)
+            elif kind == "auth":
+                await self._reauthenticate(message, request_id)
+            else:
+                self.reply(_error("unknown_type", f"unknown message type {kind!r}"), request_id)
+        except (ApplicationError, DomainError) as exc:
+            if isinstance(exc, AuthenticationRequiredError):
+                raise _Closing(UNAUTHORIZED, f"token {exc.message}") from None
+            self.reply(_error(exc.field, exc.message), request_id)
+
+    async def _get_notifications(self, message: dict[str, Any], request_id: object) -> None:
+        limit, offset, unread = message.get("limit"), message.get("offset"), message.get("unread")
+        if not all(
+            isinstance(v, int) and not isinstance(v, bool) for v in (limit, offset) if v is not None
+        ):
+            raise DomainError("must be an integer", field="limit")
+        if unread is not None and not isinstance(unread, bool):
+            raise DomainError("must be true or false", field="unread")
+        async with self._container() as request:
+            list_notifications = await request.get(ListNotifications)
+            page = await list_notifications(
+                ListNotificationsCommand(
+                    recipient=self._identity.user_id,
+                    page=PageRequest.of(limit=limit, offset=offset),
+                    unread_only=bool(unread),
+                )
+            )
+        self.reply(
+            {
+                "type": "notifications",
+                "data": {
+                    "notifications": [notification_document(item) for item in page.items],
+                    "notificationsCount": page.total,
+                },
+            },
+            request_id,
+        )
+
+    async def _mark_read(self, message: dict[str, Any], request_id: object) -> None:
+        raw_ids = message.get("ids")
+        if not isinstance(raw_ids, list) or not all(isinstance(item, str) for item in raw_ids):
+            raise DomainError("must be a list of notification ids", field="ids")
+        ids = []
+        for raw in raw_ids:
+            with contextlib.suppress(ValueError):
+                ids.append(UUID(raw))
+        async with self._container() as request:
+            mark_read = await request.get(MarkNotificationsRead)
+            marked = await mark_read(
+                MarkNotificationsReadCommand(recipient=self._identity.user_id, notification_ids=ids)
+            )
+            count_unread = await request.get(CountUnreadNotifications)
+            unread = await count_unread(self._identity.user_id)
+        self.reply(
+            {
+                "type": "marked_read",
+                "data": {"ids": [str(item.id) for item in marked], "unreadCount": unread},
+            },
+            request_id,
+        )
+
+    async def _reauthenticate(self, message: dict[str, Any], request_id: object) -> None:
+        identity = await _authenticate(self._container, message.get("token"))
+        if identity.user_id != self._identity.user_id:
+            raise _Closing(UNAUTHORIZED, "token is for another user")
+        self._identity = identity
+        self.reply({"type": "auth_ok", "expiresAt": _expiry(identity)}, request_id)
+
+
+def _error(code: str, message: str) -> dict[str, Any]:
+    return {"type": "error", "error": {"code": code, "message": message}}
+
+
+async def _first_message_identity(
+    socket: WebSocket[Any, Any, Any], settings: WebSocketSettings
+) -> tuple[Identity, object]:
+    try:
+        async with asyncio.timeout(settings.auth_timeout_seconds):
+            text = await socket.receive_data(mode="text")
+    except TimeoutError:
+        raise _Closing(UNAUTHORIZED, "authenticate within the time allowed") from None
+    if len(text.encode()) > settings.max_message_bytes:
+        raise _Closing(MESSAGE_TOO_BIG, "message too large")
+    try:
+        message = _decoder.decode(text)
+    except msgspec.DecodeError:
+        raise _Closing(UNAUTHORIZED, "the first message must be auth") from None
+    if message.get("type") != "auth":
+        raise _Closing(UNAUTHORIZED, "the first message must be auth")
+    try:
+        identity = await _authenticate(socket.state.dishka_container, message.get("token"))
+    except AuthenticationRequiredError as exc:
+        raise _Closing(UNAUTHORIZED, f"token {exc.message}") from None
+    return identity, message.get("id")
+
+
+@websocket("/ws", opt=PUBLIC, include_in_schema=False)
+async def gateway(socket: WebSocket[Any, Any, Any]) -> None:
+    """Accept, authenticate by the first message, then serve the session until it ends."""
+    hub: ConnectionHub = socket.app.state.realtime_hub
+    settings: WebSocketSettings = socket.app.state.websocket_settings
+    await socket.accept()
+    connection: LiveConnection | None = None
+    try:
+        identity, request_id = await _first_message_identity(socket, settings)
+        try:
+            connection = await hub.attach(identity.user_id)
+        except TooManyConnectionsError:
+            raise _Closing(TOO_MANY_CONNECTIONS, "too many connections") from None
+        session = GatewaySession(socket, connection, identity, settings)
+        session.reply({"type": "auth_ok", "expiresAt": _expiry(identity)}, request_id)
+        code, reason = await session.run()
+    except _Closing as closing:
+        code, reason = closing.code, closing.reason
+    except WebSocketDisconnect:
+        return
+    finally:
+        if connection is not None:
+            await hub.detach(connection)
+    with contextlib.suppress(Exception):
+        await socket.close(code=code, reason=reason)

@@ -1,0 +1,66 @@
+"""GET /api/notifications/stream: the live notifications as Server-Sent Events.
+
+Each notification arrives as ``event: new_notification`` whose data is the same JSON the
+WebSocket pushes. A comment line is sent every WS_HEARTBEAT_SECONDS so proxies keep the
+stream open. The stream ends when the access token expires (reconnect with a fresh one),
+or when the client falls so far behind that its queue overflows.
+"""
+
+import asyncio
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from typing import Any
+
+from litestar import Request, get
+from litestar.response import ServerSentEvent, ServerSentEventMessage
+
+from application.common.errors import TooManyRequestsError
+from entrypoints.config.settings import WebSocketSettings
+from entrypoints.http.auth import required_identity
+from entrypoints.http.realtime.hub import ConnectionHub, LiveConnection, TooManyConnectionsError
+
+NEW_NOTIFICATION = "new_notification"
+RETRY_MILLISECONDS = 3_000
+
+
+async def _events(
+    hub: ConnectionHub,
+    connection: LiveConnection,
+    settings: WebSocketSettings,
+    expires_at: datetime | None,
+) -> AsyncIterator[ServerSentEventMessage]:
+    try:
+        yield ServerSentEventMessage(comment="connected", retry=RETRY_MILLISECONDS)
+        while not connection.overflowed.is_set():
+            wait = settings.heartbeat_seconds
+            if expires_at is not None:
+                left = (expires_at - datetime.now(UTC)).total_seconds()
+                if left <= 0:
+                    yield ServerSentEventMessage(event="expired", data="token expired")
+                    return
+                wait = min(wait, left)
+            try:
+                async with asyncio.timeout(wait):
+                    payload = await connection.queue.get()
+            except TimeoutError:
+                yield ServerSentEventMessage(comment="heartbeat")
+                continue
+            yield ServerSentEventMessage(event=NEW_NOTIFICATION, data=payload.decode())
+    finally:
+        await hub.detach(connection)
+
+
+@get("/api/notifications/stream", summary="Live notifications (SSE)", tags=["notifications"])
+async def notification_stream(request: Request[Any, Any, Any]) -> ServerSentEvent:
+    """Stream the caller's new notifications until the token expires."""
+    identity = required_identity(request)
+    hub: ConnectionHub = request.app.state.realtime_hub
+    settings: WebSocketSettings = request.app.state.websocket_settings
+    try:
+        connection = await hub.attach(identity.user_id)
+    except TooManyConnectionsError:
+        raise TooManyRequestsError(int(settings.heartbeat_seconds)) from None
+    return ServerSentEvent(
+        _events(hub, connection, settings, identity.expires_at),
+        headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
+    )

@@ -1,0 +1,175 @@
+"""Providers for notifications: their stores, push, the realtime fan-out, and the use cases."""
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+from dishka import Provider, Scope, provide, provide_all
+from redis.asyncio import Redis
+
+from adapters.memory.push import InMemoryPushSender
+from adapters.memory.realtime import InMemoryRealtimeBroadcaster
+from adapters.redis.realtime import RedisRealtimeBroadcaster
+from adapters.sqlalchemy.notifications import (
+    SqlDeliveryLog,
+    SqlFollowerReader,
+    SqlNotificationPreferencesRepository,
+    SqlNotificationRepository,
+    SqlPhoneVerificationRepository,
+    SqlPushSubscriptionRepository,
+)
+from adapters.webpush.sender import WebPushSender
+from application.notifications.count_unread_notifications import CountUnreadNotifications
+from application.notifications.creating import NotificationFactory
+from application.notifications.deliver_notification import DeliverNotification
+from application.notifications.fan_out_to_followers import FanOutPolicy, FanOutToFollowers
+from application.notifications.get_notification_preferences import GetNotificationPreferences
+from application.notifications.get_phone_number import GetPhoneNumber
+from application.notifications.links import NotificationLinks
+from application.notifications.list_notifications import ListNotifications
+from application.notifications.mark_all_notifications_read import MarkAllNotificationsRead
+from application.notifications.mark_notifications_read import MarkNotificationsRead
+from application.notifications.notify_user import NotifyUser
+from application.notifications.remove_phone_number import RemovePhoneNumber
+from application.notifications.send_templated_sms import SendTemplatedSms
+from application.notifications.set_phone_number import PhoneCodePolicy, SetPhoneNumber
+from application.notifications.subscribe_to_push import PushPolicy, SubscribeToPush
+from application.notifications.unsubscribe_from_push import UnsubscribeFromPush
+from application.notifications.update_notification_preferences import (
+    UpdateNotificationPreferences,
+)
+from application.notifications.verify_phone_number import VerifyPhoneNumber
+from application.ports.delivery import PushSender
+from application.ports.messaging import RealtimeBroadcaster
+from application.ports.notifications import (
+    DeliveryLog,
+    FollowerReader,
+    NotificationPreferencesRepository,
+    NotificationRepository,
+    PhoneVerificationRepository,
+    PushSubscriptionRepository,
+)
+from application.ports.security import RateLimit
+from entrypoints.config.settings import Settings
+from entrypoints.ioc.markers import PUSH, REDIS
+
+
+class NotificationStoreProvider(Provider):
+    """The PostgreSQL stores of notifications, on the request's connection."""
+
+    scope = Scope.REQUEST
+    notifications = provide(SqlNotificationRepository, provides=NotificationRepository)
+    preferences = provide(
+        SqlNotificationPreferencesRepository, provides=NotificationPreferencesRepository
+    )
+    deliveries = provide(SqlDeliveryLog, provides=DeliveryLog)
+    push_subscriptions = provide(SqlPushSubscriptionRepository, provides=PushSubscriptionRepository)
+    phones = provide(SqlPhoneVerificationRepository, provides=PhoneVerificationRepository)
+    followers = provide(SqlFollowerReader, provides=FollowerReader)
+
+
+class RealtimeProvider(Provider):
+    """Fan-out over Redis pub/sub when Redis is configured, else within this process."""
+
+    scope = Scope.APP
+
+    @provide(when=REDIS)
+    async def redis(self, client: Redis, settings: Settings) -> AsyncIterator[RealtimeBroadcaster]:
+        """Every process sees what any process publishes."""
+        broadcaster = RedisRealtimeBroadcaster(
+            client, channel_prefix=settings.notifications.realtime_channel_prefix
+        )
+        yield broadcaster
+        await broadcaster.close()
+
+    @provide(when=~REDIS)
+    async def memory(self) -> AsyncIterator[RealtimeBroadcaster]:
+        """One process: the embedded mode, where jobs run beside the sockets."""
+        broadcaster = InMemoryRealtimeBroadcaster()
+        yield broadcaster
+        await broadcaster.close()
+
+
+class PushProvider(Provider):
+    """Web Push when a VAPID key is configured, else pushes kept in memory and logged."""
+
+    scope = Scope.APP
+
+    @provide(when=PUSH)
+    async def web_push(self, settings: Settings) -> AsyncIterator[PushSender]:
+        """Encrypted, VAPID-signed pushes to the browsers' push services."""
+        push = settings.push
+        assert push.vapid_private_key is not None  # noqa: S101 - guaranteed by the marker
+        sender = WebPushSender(
+            vapid_private_key=push.vapid_private_key,
+            vapid_subject=push.vapid_subject,
+            timeout_seconds=push.timeout_seconds,
+        )
+        yield sender
+        await sender.aclose()
+
+    @provide(when=~PUSH)
+    def kept(self) -> PushSender:
+        """Keep and log what would have been pushed."""
+        return InMemoryPushSender()
+
+
+class NotificationPolicyProvider(Provider):
+    """Notification limits and links, from settings."""
+
+    scope = Scope.APP
+
+    @provide
+    def links(self, settings: Settings) -> NotificationLinks:
+        """Links into the web app at APP_PUBLIC_URL."""
+        return NotificationLinks(public_url=settings.app.public_url, app_name=settings.app.name)
+
+    @provide
+    def fan_out(self, settings: Settings) -> FanOutPolicy:
+        """Followers per batch."""
+        return FanOutPolicy(batch_size=settings.notifications.fan_out_batch_size)
+
+    @provide
+    def push(self, settings: Settings) -> PushPolicy:
+        """Subscriptions per user, and whether plain-http endpoints are accepted."""
+        return PushPolicy(
+            max_per_user=settings.push.max_subscriptions_per_user,
+            allow_http=settings.push.allow_http_endpoints,
+        )
+
+    @provide
+    def phone_codes(self, settings: Settings) -> PhoneCodePolicy:
+        """Code lifetime and sends per window."""
+        notifications = settings.notifications
+        return PhoneCodePolicy(
+            ttl=timedelta(seconds=notifications.phone_code_ttl_seconds),
+            sends=RateLimit(
+                limit=notifications.phone_codes_per_window,
+                window_seconds=notifications.phone_codes_window_seconds,
+            ),
+            app_name=settings.app.name,
+        )
+
+
+class NotificationUseCaseProvider(Provider):
+    """The notification use cases, per request."""
+
+    scope = Scope.REQUEST
+    use_cases = provide_all(
+        NotificationFactory,
+        NotifyUser,
+        FanOutToFollowers,
+        DeliverNotification,
+        ListNotifications,
+        CountUnreadNotifications,
+        MarkNotificationsRead,
+        MarkAllNotificationsRead,
+        GetNotificationPreferences,
+        UpdateNotificationPreferences,
+        SubscribeToPush,
+        UnsubscribeFromPush,
+        SetPhoneNumber,
+        VerifyPhoneNumber,
+        GetPhoneNumber,
+        RemovePhoneNumber,
+        SendTemplatedSms,
+    )
