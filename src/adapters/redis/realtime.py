@@ -251,7 +251,8 @@ class RedisRealtimeBroadcaster:
                 push_request=True,
             )
         except _LINK_ERRORS as exc:
-            raise
+            self._lost(exc)
+            return
         if frame is None:
             await self._keep_alive()
             return
@@ -320,7 +321,7 @@ class RedisRealtimeBroadcaster:
         connection = self._connection()
         if connection is None:
             raise RedisError("redis-py gave the pub/sub no connection")
-        channels = list(self._rooms)
+        channels: list[bytes] = []
         stale = self._unconfirmed
         self._unconfirmed = {
             channel: deque([[waiter for waiters in stale.pop(channel, ()) for waiter in waiters]])
