@@ -171,3 +171,21 @@ def test_the_sms_gateway_needs_all_four_settings() -> None:
         "SMS_FROM": "+15005550006",
     }
     assert "secret" not in repr(load_settings(full, env_file=None).sms)
+
+
+def test_a_vapid_key_that_is_not_a_p256_key_is_refused_without_echoing_it() -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        load(PUSH_VAPID_PRIVATE_KEY="not-a-key-at-all")
+    assert caught.value.variable == "PUSH_VAPID_PRIVATE_KEY"
+    assert "not-a-key-at-all" not in str(caught.value)
+
+
+def test_the_keys_portico_push_keys_prints_are_accepted() -> None:
+    from typer.testing import CliRunner  # noqa: PLC0415 - only this test drives the CLI
+
+    from entrypoints.cli.main import app  # noqa: PLC0415
+
+    printed = CliRunner().invoke(app, ["push", "keys"])
+    assert printed.exit_code == 0, printed.output
+    private_key = printed.output.splitlines()[0].removeprefix("PUSH_VAPID_PRIVATE_KEY=")
+    assert load(PUSH_VAPID_PRIVATE_KEY=private_key).push.vapid_private_key == private_key

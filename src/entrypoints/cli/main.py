@@ -5,6 +5,7 @@ import typer
 from entrypoints.cli.config import config_app
 from entrypoints.cli.db import db_app
 from entrypoints.cli.outbox import outbox_app
+from entrypoints.cli.push import push_app
 from entrypoints.cli.seed import seed
 from entrypoints.cli.serve import serve
 from entrypoints.cli.users import users_app
@@ -22,6 +23,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(config_app, name="config")
 app.add_typer(users_app, name="users")
 app.add_typer(outbox_app, name="outbox")
+app.add_typer(push_app, name="push")
 app.command()(worker)
 app.command()(scheduler)
 app.command()(seed)
