@@ -4,6 +4,7 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from urllib.parse import quote
 
 import pytest
@@ -64,6 +65,13 @@ class Process:
 MakeProcess = Callable[[], Process]
 
 
+@dataclass
+class _Link:
+    client: asyncio.StreamWriter
+    upstream: asyncio.StreamWriter
+    black_hole: bool = False
+
+
 class Proxy:
     """A TCP proxy in front of Redis that can hold back or black-hole what it carries.
 
@@ -78,7 +86,7 @@ class Proxy:
         self._passing = asyncio.Event()
         self._passing.set()
         self._server: asyncio.Server | None = None
-        self._links: list[tuple[asyncio.StreamWriter, asyncio.StreamWriter, set[str]]] = []
+        self._links: list[_Link] = []
         self._tasks: set[asyncio.Task[None]] = set()
 
     async def start(self) -> str:
@@ -98,15 +106,15 @@ class Proxy:
         self._passing.set()
 
     def black_hole(self) -> None:
-        for _, _, flags in self._links:
-            flags.add("black hole")
+        for link in self._links:
+            link.black_hole = True
 
     async def close(self) -> None:
         if self._server is not None:
             self._server.close()
-        for client, upstream, _ in self._links:
-            client.close()
-            upstream.close()
+        for link in self._links:
+            link.client.close()
+            link.upstream.close()
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
@@ -120,11 +128,11 @@ class Proxy:
             upstream_in, upstream_out = await asyncio.open_connection(
                 self._target.get("host", "localhost"), self._target.get("port", 6379)
             )
-        flags: set[str] = set()
-        self._links.append((client_out, upstream_out, flags))
+        link = _Link(client_out, upstream_out)
+        self._links.append(link)
         for task in (
-            asyncio.create_task(self._pipe(client_in, upstream_out, flags, holdable=True)),
-            asyncio.create_task(self._pipe(upstream_in, client_out, flags, holdable=False)),
+            asyncio.create_task(self._pipe(client_in, upstream_out, link, holdable=True)),
+            asyncio.create_task(self._pipe(upstream_in, client_out, link, holdable=False)),
         ):
             self._tasks.add(task)
 
@@ -132,7 +140,7 @@ class Proxy:
         self,
         source: asyncio.StreamReader,
         sink: asyncio.StreamWriter,
-        flags: set[str],
+        link: _Link,
         *,
         holdable: bool,
     ) -> None:
@@ -140,11 +148,11 @@ class Proxy:
             while data := await source.read(65536):
                 if holdable:
                     await self._passing.wait()
-                if "black hole" in flags:
+                if link.black_hole:
                     continue
                 sink.write(data)
                 await sink.drain()
-        if "black hole" not in flags:
+        if not link.black_hole:
             sink.close()
 
 
@@ -399,7 +407,7 @@ async def test_the_reader_reconnects_and_rejoins_after_the_connection_drops(
             await publisher.broadcaster.publish(RoomMessage("alice", b"before"))
             assert await reader.next() == RoomMessage("alice", b"before")
 
-            await _kill_pubsub_connection_of(process)
+            await _kill_pubsub_connection_of(process, publisher)
             await process.broadcaster.join("bob")
             await publisher.broadcaster.publish(RoomMessage("bob", b"joined during the outage"))
             assert await reader.next() == RoomMessage("bob", b"joined during the outage")
@@ -420,7 +428,7 @@ async def test_published_after_a_drop_is_received_once_the_reader_is_back(
     reader = process.read()
     async with asyncio.timeout(TIMEOUT):
         await process.broadcaster.join("alice")
-        await _kill_pubsub_connection_of(process)
+        await _kill_pubsub_connection_of(process, publisher)
         while True:
             await publisher.broadcaster.publish(RoomMessage("alice", b"probe"))
             with contextlib.suppress(TimeoutError):
@@ -447,10 +455,10 @@ async def proxy(redis_url: str) -> AsyncIterator[Proxy]:
 async def test_join_waits_until_redis_has_confirmed_the_subscription(
     make_process: MakeProcess, proxy: Proxy
 ) -> None:
+    publisher = make_process()
     proxied_url = await proxy.start()
     client = create_redis_client(proxied_url, timeout_seconds=2, client_name="tests-realtime")
-    broadcaster = RedisRealtimeBroadcaster(client, channel_prefix=make_process().prefix)
-    publisher = make_process()
+    broadcaster = RedisRealtimeBroadcaster(client, channel_prefix=publisher.prefix)
     reader = Reader(broadcaster)
     try:
         async with asyncio.timeout(TIMEOUT):
@@ -473,12 +481,12 @@ async def test_join_waits_until_redis_has_confirmed_the_subscription(
 async def test_a_silent_connection_is_detected_and_replaced(
     make_process: MakeProcess, proxy: Proxy
 ) -> None:
+    publisher = make_process()
     proxied_url = await proxy.start()
     client = create_redis_client(proxied_url, timeout_seconds=2, client_name="tests-realtime")
     broadcaster = RedisRealtimeBroadcaster(
-        client, channel_prefix=make_process().prefix, keepalive_seconds=0.1
+        client, channel_prefix=publisher.prefix, keepalive_seconds=0.1
     )
-    publisher = make_process()
     reader = Reader(broadcaster)
     try:
         async with asyncio.timeout(TIMEOUT):
@@ -495,13 +503,13 @@ async def test_a_silent_connection_is_detected_and_replaced(
         await client.aclose()
 
 
-async def _kill_pubsub_connection_of(process: Process) -> None:
-    """`CLIENT KILL TYPE pubsub`, narrowed to this process's connection by its client name.
+async def _kill_pubsub_connection_of(process: Process, other: Process) -> None:
+    """`CLIENT KILL TYPE pubsub` from another client, narrowed to `process` by client name.
 
     Killing every pub/sub client would also cut other test runs sharing the server.
     """
-    assert process.client is not None
-    clients = await process.client.client_list(_type="pubsub")
+    assert other.client is not None
+    clients = await other.client.client_list(_type="pubsub")
     ids = [entry["id"] for entry in clients if entry["name"] == process.name]
     assert len(ids) == 1, clients
-    assert await process.client.client_kill_filter(_id=ids[0], _type="pubsub") == 1
+    assert await other.client.client_kill_filter(_id=ids[0], _type="pubsub") == 1

@@ -69,7 +69,8 @@ class RedisRealtimeBroadcaster:
     - Payloads are passed on as bytes, never decoded; room names come from the joined
       set, so nothing is decoded per message.
     - `close` unsubscribes, releases the pub/sub connection to the pool and ends
-      `messages`; the shared client stays open, since it is not this object's to close.
+      `messages`, dropping what it has not yielded; the shared client stays open, since it
+      is not this object's to close.
     """
 
     def __init__(
@@ -321,7 +322,7 @@ class RedisRealtimeBroadcaster:
         connection = self._connection()
         if connection is None:
             raise RedisError("redis-py gave the pub/sub no connection")
-        channels: list[bytes] = []
+        channels = list(self._rooms)
         stale = self._unconfirmed
         self._unconfirmed = {
             channel: deque([[waiter for waiters in stale.pop(channel, ()) for waiter in waiters]])

@@ -118,6 +118,11 @@ def create_app(
     async def warm_up(_: Litestar) -> None:
         await container.get(Sequence[HealthProbe])
         hub.start(await container.get(RealtimeBroadcaster))
+        if settings.cache.redis_url is None and settings.app.workers > 1:
+            logger.warning(
+                "live notifications stay inside the worker process that delivers them; "
+                "set REDIS_URL so sockets on every worker receive them"
+            )
         gc.collect()
         gc.freeze()
         background.start()
