@@ -219,7 +219,9 @@ def test_changed_flips_only_the_switches_given() -> None:
 
 
 def test_changes_build_on_earlier_choices() -> None:
-    first = NotificationPreferences().changed({NotificationKind.NEW_ARTICLE: {Channel.EMAIL: False}})
+    first = NotificationPreferences().changed(
+        {NotificationKind.NEW_ARTICLE: {Channel.EMAIL: False}}
+    )
     second = first.changed({NotificationKind.NEW_ARTICLE: {Channel.PUSH: False}})
     assert second.channels_for(NotificationKind.NEW_ARTICLE) == {Channel.IN_APP}
     everything_off = second.changed({NotificationKind.NEW_ARTICLE: {Channel.IN_APP: False}})

@@ -370,10 +370,15 @@ class NotificationWorld:
         return list(stored)
 
     async def notified(
-        self, recipient: UserId, actor: UserId, kind: NotificationKind = NotificationKind.NEW_FOLLOWER
+        self,
+        recipient: UserId,
+        actor: UserId,
+        kind: NotificationKind = NotificationKind.NEW_FOLLOWER,
     ) -> Notification:
         """Notify `recipient` of `kind`, discard the delivery jobs, return the notification."""
-        stored = await self.notify(recipient, draft(actor, kind=kind, source=str(self.ids.new_id())))
+        stored = await self.notify(
+            recipient, draft(actor, kind=kind, source=str(self.ids.new_id()))
+        )
         assert len(stored) == 1, stored
         self.queue.take(DELIVER_NOTIFICATION)
         return stored[0]
@@ -602,10 +607,14 @@ async def test_a_rolled_back_notification_is_never_delivered(world: Notification
     ada, bob = await world.user("ada"), await world.user("bob")
     uow = world.uow()
     notify = world.notify_user(uow)
-    with pytest.raises(RuntimeError, match="after notifying"):
+
+    async def notify_then_fail() -> None:
         async with uow:
             await notify(NotifyUserCommand(recipient=bob, draft=draft(ada)))
             raise RuntimeError("the handler failed after notifying")
+
+    with pytest.raises(RuntimeError, match="after notifying"):
+        await notify_then_fail()
     assert world.stored() == []
     assert world.queue.jobs == []
     async with uow:  # left without committing
@@ -670,7 +679,7 @@ async def test_a_batch_run_twice_notifies_each_follower_once(world: Notification
     assert await world.fan_out()(command) == 0  # a redelivered job
     [again, twice] = world.queue.of(FAN_OUT_TO_FOLLOWERS)
     assert again == twice
-    assert await world.run_fan_out_jobs() == [2, 2, 0, 0, 1, 1]
+    assert await world.run_fan_out_jobs() == [2, 0, 1, 0]  # each batch twice
     recipients = [n.recipient_id for n in world.stored()]
     assert len(recipients) == len(set(recipients)) == len(fans)
     pairs = world.delivery_pairs()
@@ -950,7 +959,12 @@ async def test_every_channel_of_every_kind_renders(world: NotificationWorld) -> 
             handlers.notify_author_of_favorite,
             {"notify": NotifyUser, "users": UserRepository},
         ),
-        ("user.signed_in", "notifications.new-login", handlers.notify_of_sign_in, {"notify": NotifyUser}),
+        (
+            "user.signed_in",
+            "notifications.new-login",
+            handlers.notify_of_sign_in,
+            {"notify": NotifyUser},
+        ),
         (
             "user.password_changed",
             "notifications.password-changed",
@@ -997,7 +1011,7 @@ async def test_an_unknown_actor_is_someone(world: NotificationWorld) -> None:
     )
     await world.handle(event)
     [notification] = world.stored()
-    assert dict(notification.data) == {"actor_username": "someone"}
+    assert dict(notification.data) == {"actor_username": handlers.FORMER_MEMBER}
 
 
 async def test_a_published_article_tells_every_follower_of_its_author(
@@ -1535,7 +1549,7 @@ async def test_a_new_number_replaces_the_verified_one(world: NotificationWorld) 
     bob = await world.user("bob")
     await world.verified_phone(bob)
     state = await world.set_phone_number()(SetPhoneNumberCommand(user_id=bob, phone="+33612345678"))
-    assert state == PhoneNumberState(number="+3*******78", verified=False)
+    assert state == PhoneNumberState(number="+3********78", verified=False)
     stored = await world.phones.get(bob)
     assert stored is not None
     assert (stored.number, stored.is_verified) == (PhoneNumber("+33612345678"), False)

@@ -19,13 +19,17 @@ from domain.notifications.notification import NotificationKind, Subject
 from domain.users.values import UserId
 
 
+FORMER_MEMBER = "a former member"
+"""Shown for an actor whose account is gone; no username can look like it (it has spaces)."""
+
+
 def _user_id(value: object) -> UserId:
     return UserId(UUID(str(value)))
 
 
 async def _username(users: UserRepository, user_id: UserId) -> str:
     user = await users.get(user_id)
-    return "someone" if user is None else str(user.username)
+    return FORMER_MEMBER if user is None else str(user.username)
 
 
 @consumers.on_event("user.followed", consumer="notifications.new-follower")

@@ -4,6 +4,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from domain.notifications.notification import Subject
+from domain.users.values import Username
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -20,9 +21,9 @@ class NotificationLinks:
     def for_subject(self, subject: Subject, data: Mapping[str, str]) -> str:
         """The page about the notification's subject."""
         base = self.public_url.rstrip("/")
-        if subject.type == "article" and "article_slug" in data:
+        if subject.type == "article" and data.get("article_slug"):
             return f"{base}/article/{data['article_slug']}"
-        if subject.type == "user" and "actor_username" in data:
+        if subject.type == "user" and Username.could_exist(data.get("actor_username", "")):
             return f"{base}/profile/{data['actor_username']}"
         return f"{base}/settings"
 

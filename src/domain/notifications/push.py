@@ -16,7 +16,7 @@ _AUTH_BYTES = 16
 
 def _decoded_length(value: str, field: str) -> int:
     try:
-        return len(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
+        return len(base64.b64decode(value + "=" * (-len(value) % 4), b"-_", validate=True))
     except (binascii.Error, ValueError):
         raise DomainError("must be base64url", field=field) from None
 
