@@ -43,6 +43,7 @@ bench: install ## Run the benchmarks in bench/ and print their ratios
 	$(VENV_BIN)/python bench/content.py
 	$(VENV_BIN)/python bench/relay.py
 	$(VENV_BIN)/python bench/event_latency.py
+	$(VENV_BIN)/python bench/ws_fanout.py
 
 clean: ## Remove local state: the virtualenv, caches and the embedded database
 	rm -rf .venv .data .mypy_cache .ruff_cache .pytest_cache

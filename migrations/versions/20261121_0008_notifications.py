@@ -108,6 +108,13 @@ def upgrade() -> None:
         ),
         comment="The latest outcome of each notification on each channel, and how many tries.",
     )
+    op.create_index(
+        "ix_notification_deliveries_pending_updated_at",
+        "notification_deliveries",
+        ["updated_at"],
+        unique=False,
+        postgresql_where=sa.text("status = 'pending'"),
+    )
     op.create_table(
         "push_subscriptions",
         sa.Column("endpoint", sa.String(length=2048), nullable=False),
@@ -153,6 +160,11 @@ def downgrade() -> None:
     op.drop_table("phone_numbers")
     op.drop_index("ix_push_subscriptions_user_id_created_at", table_name="push_subscriptions")
     op.drop_table("push_subscriptions")
+    op.drop_index(
+        "ix_notification_deliveries_pending_updated_at",
+        table_name="notification_deliveries",
+        postgresql_where=sa.text("status = 'pending'"),
+    )
     op.drop_table("notification_deliveries")
     op.drop_table("notification_preferences")
     op.drop_index(

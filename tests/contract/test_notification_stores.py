@@ -429,6 +429,53 @@ async def test_the_delivery_log_keeps_the_latest_outcome_and_counts_attempts(
     assert await stores.deliveries.for_notification(UUID(int=9999)) == []
 
 
+async def test_pending_deliveries_are_recorded_once_and_claimed_when_stale(
+    stores: Stores,
+) -> None:
+    await stores.notifications.add_new([note(1), note(2)])
+    first, second = UUID(int=1001), UUID(int=1002)
+    await stores.deliveries.record(first, Channel.EMAIL, DeliveryStatus.SENT, at=NOW)
+    await stores.deliveries.add_pending(
+        [(first, Channel.EMAIL), (first, Channel.IN_APP), (second, Channel.PUSH)], at=NOW
+    )
+    await stores.deliveries.add_pending([(second, Channel.SMS)], at=NOW + timedelta(minutes=1))
+    await stores.deliveries.add_pending([(first, Channel.IN_APP)], at=NOW + timedelta(hours=1))
+    kept = await stores.deliveries.get(first, Channel.EMAIL)
+    assert kept is not None
+    assert (kept.status, kept.attempts) == (DeliveryStatus.SENT, 1)
+    pending = await stores.deliveries.get(first, Channel.IN_APP)
+    assert pending is not None
+    assert (pending.status, pending.attempts, pending.updated_at) == (
+        DeliveryStatus.PENDING,
+        0,
+        NOW,
+    )
+
+    later = NOW + timedelta(minutes=10)
+    stale = await stores.deliveries.claim_stale_pending(
+        older_than=NOW + timedelta(seconds=30), now=later, limit=10
+    )
+    assert sorted(stale) == sorted([(first, Channel.IN_APP), (second, Channel.PUSH)])
+    claimed = await stores.deliveries.get(second, Channel.PUSH)
+    assert claimed is not None
+    assert (claimed.status, claimed.updated_at) == (DeliveryStatus.PENDING, later)
+    assert await stores.deliveries.claim_stale_pending(
+        older_than=NOW + timedelta(minutes=5), now=later, limit=10
+    ) == [(second, Channel.SMS)]
+    assert (
+        await stores.deliveries.claim_stale_pending(
+            older_than=NOW + timedelta(minutes=5), now=later, limit=10
+        )
+        == []
+    )
+    await stores.deliveries.record(first, Channel.IN_APP, DeliveryStatus.SENT, at=later)
+    claimed_again = await stores.deliveries.claim_stale_pending(
+        older_than=later + timedelta(seconds=1), now=later + timedelta(minutes=1), limit=1
+    )
+    assert len(claimed_again) == 1
+    assert claimed_again[0] in {(second, Channel.PUSH), (second, Channel.SMS)}
+
+
 async def test_push_subscriptions_are_kept_by_endpoint(stores: Stores) -> None:
     await stores.push.add(subscription(ADA, "https://push.test/b", at=NOW + timedelta(hours=1)))
     await stores.push.add(subscription(ADA, "https://push.test/a", at=NOW + timedelta(hours=2)))

@@ -86,8 +86,8 @@ def smtp_server() -> Iterator[tuple[Inbox, int]]:
 
 def sent_to(address: str, subject_contains: str) -> Callable[[Mail], bool]:
     """A predicate: a message to `address` whose subject contains the fragment."""
-    return lambda mail: mail.recipients == [address] and subject_contains in str(
-        mail.message["Subject"]
+    return lambda mail: (
+        mail.recipients == [address] and subject_contains in str(mail.message["Subject"])
     )
 
 
@@ -98,6 +98,7 @@ class Process:
     name: str
     popen: subprocess.Popen[str]
     log_path: Path
+    _terminated: bool = False
 
     def log(self) -> str:
         """Everything it wrote so far."""
@@ -113,17 +114,18 @@ class Process:
             os.killpg(self.popen.pid, signal.SIGKILL)
         self.popen.wait(timeout=10)
 
-    def stop(self, grace: float = 10) -> int | None:
-        """SIGTERM, then SIGKILL after `grace`; the exit code, or None when it was killed."""
-        code: int | None = None
-        if self.running():
+    def terminate(self) -> None:
+        """Send SIGTERM, once, if it still runs."""
+        if self.running() and not self._terminated:
             self.popen.send_signal(signal.SIGTERM)
-            with contextlib.suppress(subprocess.TimeoutExpired):
-                code = self.popen.wait(timeout=grace)
-        else:
-            code = self.popen.returncode
+            self._terminated = True
+
+    def stop(self, grace: float = 10) -> None:
+        """SIGTERM, then SIGKILL whatever is left (it and its children) after `grace`."""
+        self.terminate()
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            self.popen.wait(timeout=grace)
         self.kill()
-        return code
 
     def wait_for_log(self, fragment: str, within: float) -> None:
         """Wait until the log shows `fragment`; fail early when the process exits."""
@@ -134,7 +136,9 @@ class Process:
             if not self.running():
                 raise AssertionError(f"{self.name} exited early:\n{self.log()}")
             time.sleep(0.05)
-        raise AssertionError(f"{fragment!r} not in {self.name}'s log within {within}s:\n{self.log()}")
+        raise AssertionError(
+            f"{fragment!r} not in {self.name}'s log within {within}s:\n{self.log()}"
+        )
 
 
 class Processes:
@@ -164,8 +168,7 @@ class Processes:
     def stop_all(self) -> None:
         """Stop what still runs, all at once, and print every log (pytest shows it on failure)."""
         for process in self.started:
-            if process.running():
-                process.popen.send_signal(signal.SIGTERM)
+            process.terminate()
         for process in self.started:
             process.stop()
             print(f"===== {process.name} (exit {process.popen.returncode})\n{process.log()}")  # noqa: T201

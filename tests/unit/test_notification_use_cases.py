@@ -73,6 +73,10 @@ from application.notifications.mark_notifications_read import (
 )
 from application.notifications.notify_user import NotifyUser, NotifyUserCommand
 from application.notifications.remove_phone_number import RemovePhoneNumber
+from application.notifications.requeue_stale_deliveries import (
+    DeliverySweepPolicy,
+    RequeueStaleDeliveries,
+)
 from application.notifications.send_templated_sms import (
     SEND_TEMPLATED_SMS,
     SendTemplatedSms,
@@ -267,6 +271,7 @@ class NotificationWorld:
             uow=uow,
             notifications=self.notifications,
             preferences=self.preferences,
+            deliveries=self.deliveries,
             queue=self.queue,
             clock=self.clock,
             ids=self.ids,
@@ -898,8 +903,39 @@ async def test_a_sent_or_skipped_delivery_is_not_repeated(world: NotificationWor
     records = await world.deliveries.for_notification(notification.id)
     assert [(r.channel, r.status, r.attempts) for r in records] == [
         (Channel.EMAIL, DeliveryStatus.SENT, 1),
+        (Channel.IN_APP, DeliveryStatus.PENDING, 0),
         (Channel.PUSH, DeliveryStatus.SKIPPED, 1),
     ]
+
+
+async def test_deliveries_are_pending_from_the_notifications_commit_and_swept_when_lost(
+    world: NotificationWorld,
+) -> None:
+    ada, bob = await world.user("ada"), await world.user("bob")
+    notification = await world.notified(bob, ada)
+    records = await world.deliveries.for_notification(notification.id)
+    assert {(r.channel, r.status) for r in records} == {
+        (channel, DeliveryStatus.PENDING) for channel in notification.channels
+    }
+    queue = RecordingQueue()
+    sweep = RequeueStaleDeliveries(
+        world.uow(),
+        world.deliveries,
+        queue,
+        world.clock,
+        DeliverySweepPolicy(stale_after=timedelta(minutes=2)),
+    )
+    assert await sweep() == 0
+    email = DeliverNotificationCommand(notification_id=notification.id, channel=Channel.EMAIL)
+    assert await world.deliver()(email) is DeliveryStatus.SENT
+    world.clock.advance(timedelta(minutes=3))
+    assert await sweep() == len(notification.channels) - 1
+    requeued = {DeliverNotificationCommand.from_payload(payload) for _, payload in queue.jobs}
+    assert requeued == {
+        DeliverNotificationCommand(notification_id=notification.id, channel=channel)
+        for channel in notification.channels - {Channel.EMAIL}
+    }
+    assert await sweep() == 0
 
 
 async def test_a_delivery_of_an_unknown_notification_does_nothing(

@@ -7,6 +7,7 @@ tables with `copy.deepcopy`), and handed out as fresh copies, like a database's 
 import copy
 import dataclasses
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from types import MappingProxyType
 from uuid import UUID
@@ -156,6 +157,38 @@ class InMemoryDeliveryLog:
     async def get(self, notification_id: UUID, channel: Channel) -> DeliveryRecord | None:
         """The record for this notification and channel."""
         return self._rows.get((notification_id, channel))
+
+    async def add_pending(
+        self, deliveries: Sequence[tuple[UUID, Channel]], *, at: datetime
+    ) -> None:
+        """A pending record, with no attempt, for each delivery not yet recorded."""
+        for notification_id, channel in deliveries:
+            self._rows.setdefault(
+                (notification_id, channel),
+                DeliveryRecord(
+                    notification_id=notification_id,
+                    channel=channel,
+                    status=DeliveryStatus.PENDING,
+                    attempts=0,
+                    updated_at=at,
+                ),
+            )
+
+    async def claim_stale_pending(
+        self, *, older_than: datetime, now: datetime, limit: int
+    ) -> Sequence[tuple[UUID, Channel]]:
+        """The oldest stale pending records, their time moved to `now`."""
+        stale = sorted(
+            (
+                record
+                for record in self._rows.values()
+                if record.status is DeliveryStatus.PENDING and record.updated_at < older_than
+            ),
+            key=lambda record: record.updated_at,
+        )[:limit]
+        for record in stale:
+            self._rows[record.notification_id, record.channel] = replace(record, updated_at=now)
+        return [(record.notification_id, record.channel) for record in stale]
 
     async def record(
         self,

@@ -312,6 +312,10 @@ def _delivery(row: sa.RowMapping) -> DeliveryRecord | None:
     )
 
 
+_PENDING_CHUNK = 4_000
+"""Rows per insert: five parameters each, well under PostgreSQL's 65,535."""
+
+
 class SqlDeliveryLog:
     """The `DeliveryLog` port: one row per notification and channel, upserted."""
 
@@ -361,6 +365,63 @@ class SqlDeliveryLog:
             },
         )
         await self._connection.execute(statement)
+
+    async def add_pending(
+        self, deliveries: Sequence[tuple[UUID, Channel]], *, at: datetime
+    ) -> None:
+        """One insert per chunk; rows already there are left as they are."""
+        rows = [
+            {
+                "notification_id": notification_id,
+                "channel": channel.value,
+                "status": DeliveryStatus.PENDING.value,
+                "attempts": 0,
+                "updated_at": at,
+            }
+            for notification_id, channel in deliveries
+        ]
+        for start in range(0, len(rows), _PENDING_CHUNK):
+            statement = (
+                pg_insert(notification_deliveries)
+                .values(rows[start : start + _PENDING_CHUNK])
+                .on_conflict_do_nothing(
+                    index_elements=[
+                        notification_deliveries.c.notification_id,
+                        notification_deliveries.c.channel,
+                    ]
+                )
+            )
+            await self._connection.execute(statement)
+
+    async def claim_stale_pending(
+        self, *, older_than: datetime, now: datetime, limit: int
+    ) -> Sequence[tuple[UUID, Channel]]:
+        """UPDATE ... FROM (SELECT ... FOR UPDATE SKIP LOCKED) RETURNING, in one statement."""
+        table = notification_deliveries
+        stale = (
+            sa.select(table.c.notification_id, table.c.channel)
+            .where(table.c.status == DeliveryStatus.PENDING.value, table.c.updated_at < older_than)
+            .order_by(table.c.updated_at)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+            .subquery()
+        )
+        statement = (
+            sa.update(table)
+            .where(
+                table.c.notification_id == stale.c.notification_id,
+                table.c.channel == stale.c.channel,
+            )
+            .values(updated_at=now)
+            .returning(table.c.notification_id, table.c.channel)
+        )
+        rows = (await self._connection.execute(statement)).all()
+        claimed = []
+        for notification_id, channel_name in rows:
+            channel = _known(Channel, channel_name)
+            if channel is not None:
+                claimed.append((notification_id, channel))
+        return claimed
 
     async def for_notification(self, notification_id: UUID) -> Sequence[DeliveryRecord]:
         """Every channel's row for the notification, by channel."""

@@ -3,6 +3,7 @@
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from uuid import UUID
 
 from application.notifications.deliver_notification import (
     DELIVER_NOTIFICATION,
@@ -10,6 +11,7 @@ from application.notifications.deliver_notification import (
 )
 from application.ports.messaging import TaskQueue
 from application.ports.notifications import (
+    DeliveryLog,
     NotificationPreferencesRepository,
     NotificationRepository,
 )
@@ -43,6 +45,7 @@ class NotificationFactory:
         uow: UnitOfWork,
         notifications: NotificationRepository,
         preferences: NotificationPreferencesRepository,
+        deliveries: DeliveryLog,
         queue: TaskQueue,
         clock: Clock,
         ids: IdGenerator,
@@ -50,6 +53,7 @@ class NotificationFactory:
         self._uow = uow
         self._notifications = notifications
         self._preferences = preferences
+        self._deliveries = deliveries
         self._queue = queue
         self._clock = clock
         self._ids = ids
@@ -61,7 +65,9 @@ class NotificationFactory:
 
         A recipient who already has a notification from this source is skipped, so running
         this again for the same event changes nothing and sends nothing twice. The actor
-        is never told about their own doing.
+        is never told about their own doing. Each delivery is recorded as pending in the
+        same transaction: if the process dies before the jobs are enqueued, the sweep
+        (`RequeueStaleDeliveries`) enqueues them later.
         """
         wanted = [user for user in dict.fromkeys(recipients) if user != draft.actor_id]
         if not wanted:
@@ -85,16 +91,19 @@ class NotificationFactory:
         ]
         stored = await self._notifications.add_new(drafts) if drafts else []
         if stored:
-            self._uow.after_commit(lambda: self._schedule(stored))
+            deliveries = [
+                (notification.id, channel)
+                for notification in stored
+                for channel in Channel
+                if channel in notification.channels
+            ]
+            await self._deliveries.add_pending(deliveries, at=now)
+            self._uow.after_commit(lambda: enqueue_deliveries(self._queue, deliveries))
         return stored
 
-    async def _schedule(self, notifications: Sequence[Notification]) -> None:
-        """One job per notification and channel, so each is retried on its own."""
-        for notification in notifications:
-            for channel in Channel:
-                if channel not in notification.channels:
-                    continue
-                command = DeliverNotificationCommand(
-                    notification_id=notification.id, channel=channel
-                )
-                await self._queue.enqueue(DELIVER_NOTIFICATION, command.as_payload())
+
+async def enqueue_deliveries(queue: TaskQueue, deliveries: Sequence[tuple[UUID, Channel]]) -> None:
+    """One job per notification and channel, so each is retried on its own."""
+    for notification_id, channel in deliveries:
+        command = DeliverNotificationCommand(notification_id=notification_id, channel=channel)
+        await queue.enqueue(DELIVER_NOTIFICATION, command.as_payload())

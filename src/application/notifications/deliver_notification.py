@@ -39,6 +39,7 @@ DELIVER_NOTIFICATION = "deliver_notification"
 PUSH_TTL_SECONDS = 24 * 60 * 60
 """How long a push service keeps a message for a browser that is offline."""
 _DETAIL_MAX = 500
+_DONE = frozenset({DeliveryStatus.SENT, DeliveryStatus.SKIPPED})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -69,7 +70,7 @@ class DeliverNotification:
 
     Rules:
     - A delivery already recorded as sent or skipped is not repeated, so a redelivered job
-      sends nothing twice.
+      sends nothing twice; pending and failed ones are (re)tried.
     - In-app: the live message goes to the recipient's room, reaching every socket and
       stream they have open on any API process.
     - Email goes to the account's address; SMS only to a verified phone number; push to
@@ -116,7 +117,7 @@ class DeliverNotification:
         if notification is None:
             return None
         previous = await self._deliveries.get(notification.id, command.channel)
-        if previous is not None and previous.status != DeliveryStatus.FAILED:
+        if previous is not None and previous.status in _DONE:
             return None
         try:
             await self._deliver(notification, command.channel)

@@ -18,7 +18,6 @@ from application.ports.persistence import UserRepository
 from domain.notifications.notification import NotificationKind, Subject
 from domain.users.values import UserId
 
-
 FORMER_MEMBER = "a former member"
 """Shown for an actor whose account is gone; no username can look like it (it has spaces)."""
 

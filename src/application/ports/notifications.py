@@ -90,6 +90,7 @@ class NotificationPreferencesRepository(Protocol):
 class DeliveryStatus(StrEnum):
     """How delivering a notification on one channel went."""
 
+    PENDING = "pending"
     SENT = "sent"
     FAILED = "failed"
     SKIPPED = "skipped"
@@ -108,7 +109,27 @@ class DeliveryRecord:
 
 
 class DeliveryLog(Protocol):
-    """What happened to each delivery; a failure is recorded, the notification stays."""
+    """What happened to each delivery; a failure is recorded, the notification stays.
+
+    A delivery is recorded as pending in the transaction that creates its notification, so
+    a process that dies before its job is enqueued leaves a durable trace for the sweep.
+    """
+
+    async def add_pending(
+        self, deliveries: Sequence[tuple[UUID, Channel]], *, at: datetime
+    ) -> None:
+        """Record these deliveries as pending (no attempt yet); existing records stay."""
+        ...
+
+    async def claim_stale_pending(
+        self, *, older_than: datetime, now: datetime, limit: int
+    ) -> Sequence[tuple[UUID, Channel]]:
+        """Up to `limit` deliveries pending since before `older_than`, oldest first.
+
+        Claiming sets their time to `now`, so they are not claimed again before they are
+        stale once more; concurrent callers claim disjoint sets.
+        """
+        ...
 
     async def get(self, notification_id: UUID, channel: Channel) -> DeliveryRecord | None:
         """The record for this notification and channel, if it was tried."""

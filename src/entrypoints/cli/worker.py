@@ -19,7 +19,7 @@ from entrypoints.config import Settings
 from entrypoints.ioc import make_container
 from entrypoints.worker.consumers import consume_until_stopped
 from entrypoints.worker.receiver import run_jobs_until_stopped
-from entrypoints.worker.relay import relay_until_stopped
+from entrypoints.worker.relay import relay_until_stopped, sweep_deliveries_until_stopped
 from entrypoints.worker.scheduler import periodic_schedule, schedule_until_stopped
 
 
@@ -70,6 +70,13 @@ async def _run(settings: Settings, *, relay: bool, consumers: bool, jobs: bool) 
         parts.append(
             relay_until_stopped(
                 container, poll_interval_seconds=settings.outbox.poll_interval_seconds, stop=stop
+            )
+        )
+        parts.append(
+            sweep_deliveries_until_stopped(
+                container,
+                interval_seconds=settings.notifications.delivery_sweep_interval_seconds,
+                stop=stop,
             )
         )
     if consumers:

@@ -410,6 +410,22 @@ class NotificationSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unk
             le=10_000,
         ),
     ] = 500
+    delivery_stale_seconds: Annotated[
+        float,
+        from_env(
+            "NOTIFICATIONS_DELIVERY_STALE_SECONDS",
+            "A delivery pending this long lost its job and is enqueued again.",
+            gt=0,
+        ),
+    ] = 120.0
+    delivery_sweep_interval_seconds: Annotated[
+        float,
+        from_env(
+            "NOTIFICATIONS_DELIVERY_SWEEP_SECONDS",
+            "How often the relaying process looks for such deliveries.",
+            gt=0,
+        ),
+    ] = 30.0
     phone_code_ttl_seconds: Annotated[
         int, from_env("PHONE_CODE_TTL_SECONDS", "How long an SMS verification code lives.", ge=60)
     ] = 600

@@ -38,7 +38,7 @@ from entrypoints.http.middleware.request_id import RequestIdMiddleware
 from entrypoints.http.realtime.gateway import gateway
 from entrypoints.http.realtime.hub import ConnectionHub
 from entrypoints.http.realtime.stream import notification_stream
-from entrypoints.worker.relay import relay_until_stopped
+from entrypoints.worker.relay import relay_until_stopped, sweep_deliveries_until_stopped
 
 API_TITLE = "Portico"
 API_VERSION = "0.1.0"
@@ -50,7 +50,7 @@ class BackgroundRelay:
     It runs when OUTBOX_RELAY_IN_API says so, and by default only when the bus is
     in-process (no Kafka, EVENT_BUS=auto): then and publishing runs the event handlers, so
     `make run` needs nothing installed. With several API processes each relays; their
-    claims never overlap.
+    claims never overlap. The sweep for lost delivery jobs runs beside it.
     """
 
     def __init__(self, container: AsyncContainer, settings: Settings) -> None:
@@ -60,8 +60,10 @@ class BackgroundRelay:
         in_process_bus = settings.kafka.bootstrap_servers is None and outbox.bus == "auto"
         self._enabled = in_process_bus if wanted is None else wanted
         self._poll_interval_seconds = outbox.poll_interval_seconds
+        self._sweep_interval_seconds = settings.notifications.delivery_sweep_interval_seconds
         self._stop = asyncio.Event()
         self._task: asyncio.Task[int] | None = None
+        self._sweep: asyncio.Task[int] | None = None
 
     def start(self) -> None:
         """Start relaying in the background, if enabled."""
@@ -74,6 +76,14 @@ class BackgroundRelay:
                 ),
                 name="outbox-relay",
             )
+            self._sweep = asyncio.create_task(
+                sweep_deliveries_until_stopped(
+                    self._container,
+                    interval_seconds=self._sweep_interval_seconds,
+                    stop=self._stop,
+                ),
+                name="delivery-sweep",
+            )
             logger.info("outbox relay running in this process")
 
     async def stop(self) -> None:
@@ -82,7 +92,9 @@ class BackgroundRelay:
             return
         self._stop.set()
         try:
-            await asyncio.wait_for(self._task, timeout=10)
+            await asyncio.wait_for(
+                asyncio.gather(self._task, *filter(None, [self._sweep])), timeout=10
+            )
         except TimeoutError:
             logger.warning("outbox relay did not stop in 10 s; its batch will be relayed again")
         except Exception:  # noqa: BLE001 - shutdown goes on whatever the relay did

@@ -30,6 +30,10 @@ from application.notifications.mark_all_notifications_read import MarkAllNotific
 from application.notifications.mark_notifications_read import MarkNotificationsRead
 from application.notifications.notify_user import NotifyUser
 from application.notifications.remove_phone_number import RemovePhoneNumber
+from application.notifications.requeue_stale_deliveries import (
+    DeliverySweepPolicy,
+    RequeueStaleDeliveries,
+)
 from application.notifications.send_templated_sms import SendTemplatedSms
 from application.notifications.set_phone_number import PhoneCodePolicy, SetPhoneNumber
 from application.notifications.subscribe_to_push import PushPolicy, SubscribeToPush
@@ -129,6 +133,13 @@ class NotificationPolicyProvider(Provider):
         return FanOutPolicy(batch_size=settings.notifications.fan_out_batch_size)
 
     @provide
+    def delivery_sweep(self, settings: Settings) -> DeliverySweepPolicy:
+        """When a pending delivery counts as lost."""
+        return DeliverySweepPolicy(
+            stale_after=timedelta(seconds=settings.notifications.delivery_stale_seconds)
+        )
+
+    @provide
     def push(self, settings: Settings) -> PushPolicy:
         """Subscriptions per user, and whether plain-http endpoints are accepted."""
         return PushPolicy(
@@ -172,4 +183,5 @@ class NotificationUseCaseProvider(Provider):
         GetPhoneNumber,
         RemovePhoneNumber,
         SendTemplatedSms,
+        RequeueStaleDeliveries,
     )

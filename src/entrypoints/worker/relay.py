@@ -8,6 +8,7 @@ from loguru import logger
 from sqlalchemy.exc import SQLAlchemyError
 
 from application.events.relay_outbox import RelayOutbox, RelayPolicy
+from application.notifications.requeue_stale_deliveries import RequeueStaleDeliveries
 
 
 async def relay_until_stopped(
@@ -51,3 +52,30 @@ async def relay_until_stopped(
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=wait)
     return published
+
+
+async def sweep_deliveries_until_stopped(
+    container: AsyncContainer, *, interval_seconds: float, stop: asyncio.Event
+) -> int:
+    """Every `interval_seconds`, enqueue again the deliveries whose jobs were lost.
+
+    It runs beside the relay (in `portico worker`, and in the API process when that relays),
+    since both move durable intent out of the database. Return how many were enqueued.
+    """
+    requeued = 0
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=interval_seconds)
+        if stop.is_set():
+            break
+        try:
+            async with container() as request:
+                sweep = await request.get(RequeueStaleDeliveries)
+                found = await sweep()
+        except Exception:  # noqa: BLE001 - the sweep must outlive any one failure
+            logger.exception("delivery sweep failed; trying again in {:.0f}s", interval_seconds)
+            continue
+        if found:
+            requeued += found
+            logger.warning("enqueued {} deliveries again whose jobs were lost", found)
+    return requeued

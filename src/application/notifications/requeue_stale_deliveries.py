@@ -1,0 +1,58 @@
+"""Use case: enqueue again the deliveries whose jobs never ran."""
+
+from dataclasses import dataclass
+from datetime import timedelta
+
+from application.notifications.creating import enqueue_deliveries
+from application.ports.messaging import TaskQueue
+from application.ports.notifications import DeliveryLog
+from application.ports.persistence import UnitOfWork
+from application.ports.system import Clock
+
+REQUEUE_BATCH = 500
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class DeliverySweepPolicy:
+    """How long a delivery may stay pending before its job is presumed lost."""
+
+    stale_after: timedelta
+
+
+class RequeueStaleDeliveries:
+    """Find deliveries still pending long after their notification was created; enqueue them.
+
+    Rules:
+    - A delivery is pending from the transaction that creates its notification until its
+      job records an outcome. One pending for longer than `stale_after` lost its job (the
+      process died between the commit and the enqueue, or the queue was down), so it is
+      enqueued again.
+    - Claims are atomic: several workers sweeping at once enqueue each delivery once. A job
+      that was only slow may run twice; the delivery job skips what is already sent.
+    """
+
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        deliveries: DeliveryLog,
+        queue: TaskQueue,
+        clock: Clock,
+        policy: DeliverySweepPolicy,
+    ) -> None:
+        self._uow = uow
+        self._deliveries = deliveries
+        self._queue = queue
+        self._clock = clock
+        self._policy = policy
+
+    async def __call__(self) -> int:
+        """Enqueue up to one batch; return how many deliveries were enqueued again."""
+        now = self._clock.now()
+        async with self._uow:
+            claimed = await self._deliveries.claim_stale_pending(
+                older_than=now - self._policy.stale_after, now=now, limit=REQUEUE_BATCH
+            )
+            await self._uow.commit()
+        if claimed:
+            await enqueue_deliveries(self._queue, claimed)
+        return len(claimed)
