@@ -129,8 +129,8 @@ class LogIn:
             )
             user.signed_in(
                 session_id=str(session.id),
-                device=command.client.device,
-                ip=command.client.ip,
+                device=session.device,
+                ip=session.ip,
                 now=self._clock.now(),
             )
             self._uow.track(user)

@@ -54,9 +54,13 @@ class PushSubscription:
             raise DomainError(
                 f"is too long (maximum is {ENDPOINT_MAX} characters)", field="endpoint"
             )
-        parts = urlsplit(endpoint)
         schemes = {"https", "http"} if allow_http else {"https"}
-        if parts.scheme not in schemes or not parts.hostname:
+        try:
+            parts = urlsplit(endpoint)
+            valid = parts.scheme in schemes and bool(parts.hostname) and parts.port != 0
+        except ValueError:
+            valid = False
+        if not valid:
             raise DomainError("must be an https URL", field="endpoint")
         if _decoded_length(p256dh, "p256dh") != _P256DH_BYTES:
             raise DomainError("must be a 65-byte P-256 public key", field="p256dh")

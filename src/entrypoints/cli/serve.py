@@ -65,9 +65,14 @@ def serve(
 
 
 def _port_is_free(address: str, port: int) -> bool:
-    """Whether nothing listens there; granian binds with SO_REUSEPORT, so it would not tell."""
+    """Whether nothing listens there; granian binds with SO_REUSEPORT, so it would not tell.
+
+    SO_REUSEADDR lets the probe ignore the TIME_WAIT sockets a previous run left behind
+    (Linux still refuses a port something listens on), so a restart need not wait a minute.
+    """
     family = socket.AF_INET6 if ":" in address else socket.AF_INET
     with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             probe.bind((address, port))
         except OSError:

@@ -14,7 +14,9 @@ Protocol (JSON text frames; docs/realtime.md has examples):
 Close codes: 4401 not authenticated or token expired; 4408 nothing received for
 WS_IDLE_TIMEOUT_SECONDS; 4429 too many connections for the user; 1009 message too
 large; 1013 the client fell too far behind (its send queue overflowed); 1001 the
-server is shutting down.
+server is shutting down, where the server lets the app say so. granian drops the
+connections of a stopping worker before the app hears of it, so under `portico serve`
+a client sees the socket end without a close frame (1006) and reconnects.
 """
 
 import asyncio
@@ -53,6 +55,7 @@ IDLE = 4408
 TOO_MANY_CONNECTIONS = 4429
 MESSAGE_TOO_BIG = 1009
 TRY_AGAIN_LATER = 1013
+GOING_AWAY = 1001
 
 _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(dict[str, Any])
@@ -67,6 +70,31 @@ class _Closing(Exception):  # noqa: N818 - a control-flow signal carrying the cl
 
 def _encode(message: dict[str, Any]) -> bytes:
     return _encoder.encode(message)
+
+
+async def _read_frame(socket: WebSocket[Any, Any, Any], max_bytes: int) -> str:
+    """The next message as text, text or binary frame alike, after its size is checked.
+
+    Read from the ASGI events directly: Litestar's text mode turns a binary frame into an
+    empty string, which would let any size through unchecked.
+    """
+    event = await socket.receive()
+    if event["type"] == "websocket.disconnect":
+        raise WebSocketDisconnect(detail="disconnected", code=int(event.get("code", 1000)))
+    text = event.get("text")
+    if isinstance(text, str):
+        if len(text) > max_bytes or len(text.encode()) > max_bytes:
+            raise _Closing(MESSAGE_TOO_BIG, "message too large")
+        return text
+    data = event.get("bytes")
+    if not isinstance(data, bytes):
+        return ""
+    if len(data) > max_bytes:
+        raise _Closing(MESSAGE_TOO_BIG, "message too large")
+    try:
+        return data.decode()
+    except UnicodeDecodeError:
+        return ""
 
 
 async def _authenticate(container: AsyncContainer, token: object) -> Identity:
@@ -106,6 +134,7 @@ class GatewaySession:
             asyncio.create_task(self._send()),
             asyncio.create_task(self._heartbeat()),
             asyncio.create_task(self._watch_overflow()),
+            asyncio.create_task(self._watch_shutdown()),
         ]
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
@@ -145,6 +174,10 @@ class GatewaySession:
         await self._connection.overflowed.wait()
         raise _Closing(TRY_AGAIN_LATER, "send queue overflowed")
 
+    async def _watch_shutdown(self) -> None:
+        await self._connection.shutting_down.wait()
+        raise _Closing(GOING_AWAY, "server shutting down")
+
     def _seconds_left(self) -> float:
         if self._identity.expires_at is None:
             return self._settings.idle_timeout_seconds
@@ -162,7 +195,7 @@ class GatewaySession:
                 raise _Closing(UNAUTHORIZED, "token expired")
             try:
                 async with asyncio.timeout(max(wait, 0.0)):
-                    text = await self._socket.receive_data(mode="text")
+                    text = await _read_frame(self._socket, self._settings.max_message_bytes)
             except TimeoutError:
                 expires_at = self._identity.expires_at
                 if expires_at is not None and expires_at <= datetime.now(UTC):
@@ -170,8 +203,6 @@ class GatewaySession:
                 if wait >= self._settings.idle_timeout_seconds:
                     raise _Closing(IDLE, "idle timeout") from None
                 continue
-            if len(text.encode()) > self._settings.max_message_bytes:
-                raise _Closing(MESSAGE_TOO_BIG, "message too large")
             await self._handle(text)
 
     async def _handle(self, text: str) -> None:
@@ -200,10 +231,9 @@ class GatewaySession:
 
     async def _get_notifications(self, message: dict[str, Any], request_id: object) -> None:
         limit, offset, unread = message.get("limit"), message.get("offset"), message.get("unread")
-        if not all(
-            isinstance(v, int) and not isinstance(v, bool) for v in (limit, offset) if v is not None
-        ):
-            raise DomainError("must be an integer", field="limit")
+        for name, value in (("limit", limit), ("offset", offset)):
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+                raise DomainError("must be an integer", field=name)
         if unread is not None and not isinstance(unread, bool):
             raise DomainError("must be true or false", field="unread")
         async with self._container() as request:
@@ -266,11 +296,9 @@ async def _first_message_identity(
 ) -> tuple[Identity, object]:
     try:
         async with asyncio.timeout(settings.auth_timeout_seconds):
-            text = await socket.receive_data(mode="text")
+            text = await _read_frame(socket, settings.max_message_bytes)
     except TimeoutError:
         raise _Closing(UNAUTHORIZED, "authenticate within the time allowed") from None
-    if len(text.encode()) > settings.max_message_bytes:
-        raise _Closing(MESSAGE_TOO_BIG, "message too large")
     try:
         message = _decoder.decode(text)
     except msgspec.DecodeError:

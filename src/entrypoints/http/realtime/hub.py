@@ -26,6 +26,7 @@ class LiveConnection:
         self.user_id = user_id
         self.queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize=queue_size)
         self.overflowed = asyncio.Event()
+        self.shutting_down = asyncio.Event()
 
     def offer(self, payload: bytes) -> bool:
         """Queue the message; False (and marked overflowed) when the client is too far behind."""
@@ -53,14 +54,21 @@ class ConnectionHub:
         self._broadcaster: RealtimeBroadcaster | None = None
         self._task: asyncio.Task[None] | None = None
         self._membership = asyncio.Lock()
+        self._emptied = asyncio.Event()
 
     def start(self, broadcaster: RealtimeBroadcaster) -> None:
         """Start routing what the broadcaster delivers."""
         self._broadcaster = broadcaster
         self._task = asyncio.create_task(self._route(broadcaster), name="realtime-hub")
 
-    async def stop(self) -> None:
-        """Stop routing; the connections end with the server."""
+    async def stop(self, *, grace_seconds: float = 1.0) -> None:
+        """Tell every connection the server is going away, give them a moment, stop routing."""
+        connections = [c for room in self._rooms.values() for c in room]
+        for connection in connections:
+            connection.shutting_down.set()
+        if connections:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._emptied.wait(), timeout=grace_seconds)
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -82,6 +90,7 @@ class ConnectionHub:
             if connections is not None and len(connections) >= self._max_per_user:
                 raise TooManyConnectionsError
             connection = LiveConnection(user_id, queue_size=self._queue_size)
+            self._emptied.clear()
             if connections is None:
                 await self._broadcaster.join(room)
                 connections = self._rooms.setdefault(room, set())
@@ -98,6 +107,8 @@ class ConnectionHub:
             connections.discard(connection)
             if not connections:
                 del self._rooms[room]
+                if not self._rooms:
+                    self._emptied.set()
                 if self._broadcaster is not None:
                     try:
                         await self._broadcaster.leave(room)

@@ -7,6 +7,7 @@ or when the client falls so far behind that its queue overflows.
 """
 
 import asyncio
+import math
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from typing import Any
@@ -23,6 +24,19 @@ NEW_NOTIFICATION = "new_notification"
 RETRY_MILLISECONDS = 3_000
 
 
+async def _next_message(connection: LiveConnection, wait: float) -> bytes | None:
+    """The next queued message; None after `wait` seconds, or when the server shuts down."""
+    getter = asyncio.ensure_future(connection.queue.get())
+    stopper = asyncio.ensure_future(connection.shutting_down.wait())
+    try:
+        await asyncio.wait({getter, stopper}, timeout=wait, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        stopper.cancel()
+        if not getter.done():
+            getter.cancel()
+    return getter.result() if getter.done() and not getter.cancelled() else None
+
+
 async def _events(
     hub: ConnectionHub,
     connection: LiveConnection,
@@ -31,7 +45,7 @@ async def _events(
 ) -> AsyncIterator[ServerSentEventMessage]:
     try:
         yield ServerSentEventMessage(comment="connected", retry=RETRY_MILLISECONDS)
-        while not connection.overflowed.is_set():
+        while not (connection.overflowed.is_set() or connection.shutting_down.is_set()):
             wait = settings.heartbeat_seconds
             if expires_at is not None:
                 left = (expires_at - datetime.now(UTC)).total_seconds()
@@ -39,11 +53,10 @@ async def _events(
                     yield ServerSentEventMessage(event="expired", data="token expired")
                     return
                 wait = min(wait, left)
-            try:
-                async with asyncio.timeout(wait):
-                    payload = await connection.queue.get()
-            except TimeoutError:
-                yield ServerSentEventMessage(comment="heartbeat")
+            payload = await _next_message(connection, wait)
+            if payload is None:
+                if not connection.shutting_down.is_set():
+                    yield ServerSentEventMessage(comment="heartbeat")
                 continue
             yield ServerSentEventMessage(event=NEW_NOTIFICATION, data=payload.decode())
     finally:
@@ -59,7 +72,7 @@ async def notification_stream(request: Request[Any, Any, Any]) -> ServerSentEven
     try:
         connection = await hub.attach(identity.user_id)
     except TooManyConnectionsError:
-        raise TooManyRequestsError(int(settings.heartbeat_seconds)) from None
+        raise TooManyRequestsError(max(1, math.ceil(settings.heartbeat_seconds))) from None
     return ServerSentEvent(
         _events(hub, connection, settings, identity.expires_at),
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
