@@ -109,11 +109,11 @@ def upgrade() -> None:
         comment="The latest outcome of each notification on each channel, and how many tries.",
     )
     op.create_index(
-        "ix_notification_deliveries_pending_updated_at",
+        "ix_notification_deliveries_unfinished_updated_at",
         "notification_deliveries",
         ["updated_at"],
         unique=False,
-        postgresql_where=sa.text("status = 'pending'"),
+        postgresql_where=sa.text("status IN ('pending', 'sending')"),
     )
     op.create_table(
         "push_subscriptions",
@@ -161,9 +161,9 @@ def downgrade() -> None:
     op.drop_index("ix_push_subscriptions_user_id_created_at", table_name="push_subscriptions")
     op.drop_table("push_subscriptions")
     op.drop_index(
-        "ix_notification_deliveries_pending_updated_at",
+        "ix_notification_deliveries_unfinished_updated_at",
         table_name="notification_deliveries",
-        postgresql_where=sa.text("status = 'pending'"),
+        postgresql_where=sa.text("status IN ('pending', 'sending')"),
     )
     op.drop_table("notification_deliveries")
     op.drop_table("notification_preferences")

@@ -597,3 +597,39 @@ async def test_memory_rows_survive_a_rollback_snapshot() -> None:
     page = await repository.list_for(ADA, unread_only=False, limit=5, offset=0)
     assert [(n.id.int - 1000, n.read_at) for n in page.items] == [(1, None)]
     assert NotificationKind.NEW_LOGIN in (await preferences.get(ADA)).chosen
+
+
+async def test_a_delivery_is_claimed_by_one_run_until_that_run_is_presumed_dead(
+    stores: Stores,
+) -> None:
+    await stores.notifications.add_new([note(1)])
+    first = UUID(int=1001)
+    stale_before = NOW - timedelta(minutes=5)
+    await stores.deliveries.add_pending([(first, Channel.EMAIL)], at=NOW)
+    assert await stores.deliveries.claim(first, Channel.EMAIL, now=NOW, stale_before=stale_before)
+    assert not await stores.deliveries.claim(
+        first, Channel.EMAIL, now=NOW, stale_before=stale_before
+    ), "a second run may not send what the first is sending"
+    much_later = NOW + timedelta(minutes=10)
+    assert await stores.deliveries.claim(
+        first, Channel.EMAIL, now=much_later, stale_before=much_later - timedelta(minutes=5)
+    ), "a claim older than the threshold belongs to a run that died"
+    await stores.deliveries.record(first, Channel.EMAIL, DeliveryStatus.FAILED, at=much_later)
+    assert await stores.deliveries.claim(
+        first, Channel.EMAIL, now=much_later, stale_before=stale_before
+    ), "a failed delivery is retried"
+    await stores.deliveries.record(first, Channel.EMAIL, DeliveryStatus.SENT, at=much_later)
+    far_later = much_later + timedelta(days=1)
+    assert not await stores.deliveries.claim(
+        first, Channel.EMAIL, now=far_later, stale_before=far_later
+    ), "a sent delivery is never sent again"
+    assert await stores.deliveries.claim(first, Channel.SMS, now=NOW, stale_before=stale_before)
+    claimed = await stores.deliveries.get(first, Channel.SMS)
+    assert claimed is not None
+    assert claimed.status is DeliveryStatus.SENDING
+    assert await stores.deliveries.claim_stale_pending(
+        older_than=NOW + timedelta(minutes=1), now=much_later, limit=10
+    ) == [(first, Channel.SMS)]
+    swept = await stores.deliveries.get(first, Channel.SMS)
+    assert swept is not None
+    assert (swept.status, swept.updated_at) == (DeliveryStatus.PENDING, much_later)

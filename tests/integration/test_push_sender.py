@@ -120,7 +120,10 @@ def service() -> Iterator[PushService]:
 @pytest.fixture
 async def sender() -> AsyncIterator[WebPushSender]:
     sender = WebPushSender(
-        vapid_private_key=VAPID_PRIVATE, vapid_subject=SUBJECT, timeout_seconds=5
+        vapid_private_key=VAPID_PRIVATE,
+        vapid_subject=SUBJECT,
+        timeout_seconds=5,
+        allow_private_networks=True,
     )
     yield sender
     await sender.aclose()
@@ -304,7 +307,11 @@ async def test_the_vapid_token_is_reused_per_audience_until_shortly_before_it_ex
 ) -> None:
     clock = FakeClock()
     sender = WebPushSender(
-        vapid_private_key=VAPID_PRIVATE, vapid_subject=SUBJECT, timeout_seconds=5, clock=clock
+        vapid_private_key=VAPID_PRIVATE,
+        vapid_subject=SUBJECT,
+        timeout_seconds=5,
+        clock=clock,
+        allow_private_networks=True,
     )
     browser = Browser()
     here = browser.subscribe(f"{service.url}/a")
@@ -369,7 +376,7 @@ async def test_a_busy_or_failing_service_is_a_retryable_error(
 
 @pytest.mark.parametrize(
     ("status", "fragment"),
-    [(400, "400: bad header"), (403, "403: bad header"), (413, "413: payload too large")],
+    [(400, "answered 400"), (403, "answered 403"), (413, "413: payload too large")],
 )
 async def test_a_refused_request_is_a_non_retryable_error_naming_the_status(
     service: PushService, sender: WebPushSender, status: int, fragment: str
@@ -384,6 +391,7 @@ async def test_a_refused_request_is_a_non_retryable_error_naming_the_status(
     assert caught.value.status == status
     assert fragment in str(caught.value)
     assert "secret-path" not in str(caught.value)
+    assert "bad header" not in str(caught.value), "a push service's answer is not echoed"
 
 
 async def test_an_unreachable_service_is_a_retryable_error(sender: WebPushSender) -> None:
@@ -397,7 +405,10 @@ async def test_a_service_slower_than_the_timeout_is_a_retryable_error(
 ) -> None:
     service.delay = 1.0
     sender = WebPushSender(
-        vapid_private_key=VAPID_PRIVATE, vapid_subject=SUBJECT, timeout_seconds=0.2
+        vapid_private_key=VAPID_PRIVATE,
+        vapid_subject=SUBJECT,
+        timeout_seconds=0.2,
+        allow_private_networks=True,
     )
     with pytest.raises(PushUnavailableError, match="Timeout"):
         await sender.send(
@@ -459,8 +470,25 @@ async def test_the_memory_sender_keeps_messages_and_answers_gone_when_told() -> 
         assert await sender.send(dropped, message) is PushOutcome.GONE
     finally:
         logger.remove(sink)
-    assert sender.sent == [(kept, message)]
+    assert list(sender.sent) == [(kept, message)]
     assert "https://push.example:8443" in lines[0]
     assert "13 bytes" in lines[0]
     assert "https://push.example" in lines[1]
     assert not any("secret-path" in line or "private words" in line for line in lines)
+
+
+async def test_an_endpoint_on_a_private_address_is_refused_before_anything_is_sent(
+    service: PushService,
+) -> None:
+    sender = WebPushSender(
+        vapid_private_key=VAPID_PRIVATE, vapid_subject=SUBJECT, timeout_seconds=5
+    )
+    try:
+        for endpoint in (f"{service.url}/p", "http://localhost:9/p", "http://10.0.0.5/p"):
+            with pytest.raises(PushRejectedError, match="not on a public address"):
+                await sender.send(
+                    Browser().subscribe(endpoint), PushMessage(payload=b"x", ttl_seconds=60)
+                )
+    finally:
+        await sender.aclose()
+    assert service.received == []

@@ -53,6 +53,7 @@ from application.notifications.deliver_notification import (
     DeliverNotification,
     DeliverNotificationCommand,
 )
+from application.notifications.delivery_policy import DeliverySweepPolicy
 from application.notifications.fan_out_to_followers import (
     FAN_OUT_TO_FOLLOWERS,
     FanOutPolicy,
@@ -73,10 +74,7 @@ from application.notifications.mark_notifications_read import (
 )
 from application.notifications.notify_user import NotifyUser, NotifyUserCommand
 from application.notifications.remove_phone_number import RemovePhoneNumber
-from application.notifications.requeue_stale_deliveries import (
-    DeliverySweepPolicy,
-    RequeueStaleDeliveries,
-)
+from application.notifications.requeue_stale_deliveries import RequeueStaleDeliveries
 from application.notifications.send_templated_sms import (
     SEND_TEMPLATED_SMS,
     SendTemplatedSms,
@@ -145,6 +143,9 @@ AUTH = b64url(bytes(range(16)))
 
 
 # --- fakes -------------------------------------------------------------------------------
+
+
+SWEEP = DeliverySweepPolicy(stale_after=timedelta(minutes=2))
 
 
 class RecordingQueue:
@@ -305,6 +306,7 @@ class NotificationWorld:
             sms=self.sms,
             push=self.push,
             links=self.links,
+            sweep=SWEEP,
             clock=self.clock,
         )
 
@@ -809,7 +811,7 @@ async def test_push_without_a_subscription_is_skipped(world: NotificationWorld) 
     record = await world.deliveries.get(notification.id, Channel.PUSH)
     assert record is not None
     assert record.detail == "no push subscription"
-    assert world.push.sent == []
+    assert not world.push.sent
 
 
 async def test_push_goes_to_every_subscription_of_the_recipient(world: NotificationWorld) -> None:
@@ -899,7 +901,7 @@ async def test_a_sent_or_skipped_delivery_is_not_repeated(world: NotificationWor
     assert await world.deliver()(email) is None
     assert await world.deliver()(push) is None
     assert len(world.mailer.sent) == 1
-    assert world.push.sent == []
+    assert not world.push.sent
     records = await world.deliveries.for_notification(notification.id)
     assert [(r.channel, r.status, r.attempts) for r in records] == [
         (Channel.EMAIL, DeliveryStatus.SENT, 1),
@@ -923,7 +925,7 @@ async def test_deliveries_are_pending_from_the_notifications_commit_and_swept_wh
         world.deliveries,
         queue,
         world.clock,
-        DeliverySweepPolicy(stale_after=timedelta(minutes=2)),
+        SWEEP,
     )
     assert await sweep() == 0
     email = DeliverNotificationCommand(notification_id=notification.id, channel=Channel.EMAIL)

@@ -144,6 +144,10 @@ class InMemoryNotificationPreferencesRepository:
         self._rows[user_id] = dict(preferences.chosen)
 
 
+_CLAIMABLE = frozenset({DeliveryStatus.PENDING, DeliveryStatus.FAILED})
+_UNFINISHED = frozenset({DeliveryStatus.PENDING, DeliveryStatus.SENDING})
+
+
 class InMemoryDeliveryLog:
     """The `DeliveryLog` port: one record per notification and channel."""
 
@@ -174,20 +178,44 @@ class InMemoryDeliveryLog:
                 ),
             )
 
+    async def claim(
+        self, notification_id: UUID, channel: Channel, *, now: datetime, stale_before: datetime
+    ) -> bool:
+        """Mark it sending unless it is done, or freshly claimed by another run."""
+        record = self._rows.get((notification_id, channel))
+        if record is None:
+            record = DeliveryRecord(
+                notification_id=notification_id,
+                channel=channel,
+                status=DeliveryStatus.SENDING,
+                attempts=0,
+                updated_at=now,
+            )
+        elif record.status in _CLAIMABLE or (
+            record.status is DeliveryStatus.SENDING and record.updated_at < stale_before
+        ):
+            record = replace(record, status=DeliveryStatus.SENDING, updated_at=now)
+        else:
+            return False
+        self._rows[notification_id, channel] = record
+        return True
+
     async def claim_stale_pending(
         self, *, older_than: datetime, now: datetime, limit: int
     ) -> Sequence[tuple[UUID, Channel]]:
-        """The oldest stale pending records, their time moved to `now`."""
+        """The oldest stale pending or sending records, set back to pending at `now`."""
         stale = sorted(
             (
                 record
                 for record in self._rows.values()
-                if record.status is DeliveryStatus.PENDING and record.updated_at < older_than
+                if record.status in _UNFINISHED and record.updated_at < older_than
             ),
             key=lambda record: record.updated_at,
         )[:limit]
         for record in stale:
-            self._rows[record.notification_id, record.channel] = replace(record, updated_at=now)
+            self._rows[record.notification_id, record.channel] = replace(
+                record, status=DeliveryStatus.PENDING, updated_at=now
+            )
         return [(record.notification_id, record.channel) for record in stale]
 
     async def record(
@@ -258,8 +286,13 @@ class InMemoryPhoneVerificationRepository:
     def _rows(self) -> dict[UserId, PhoneVerification]:
         return self._database.table(PHONE_NUMBERS)
 
-    async def get(self, user_id: UserId) -> PhoneVerification | None:
-        """A copy of the user's number and its state."""
+    async def get(
+        self,
+        user_id: UserId,
+        *,
+        for_update: bool = False,  # noqa: ARG002 - the unit of work already serializes
+    ) -> PhoneVerification | None:
+        """A copy of the user's number and its state (the unit of work already serializes)."""
         row = self._rows.get(user_id)
         return copy.copy(row) if row else None
 

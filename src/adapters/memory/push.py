@@ -1,5 +1,7 @@
 """Web Push messages kept in memory and logged, for tests and development."""
 
+from collections import deque
+
 from loguru import logger
 
 from adapters.webpush.sender import endpoint_origin
@@ -10,14 +12,17 @@ from domain.notifications.push import PushSubscription
 class InMemoryPushSender:
     """The `PushSender` port without a push service: what was sent, in order, and a log line.
 
+    Only the last `history` messages are kept, so a long-running process without a push
+    service configured does not grow without bound.
+
     Endpoints passed to `mark_gone` answer GONE, as a push service does for a subscription
     the browser dropped; nothing is kept for them. The log line names the endpoint's origin
     and the payload size only: the rest of an endpoint is a capability, and the payload may
     be private.
     """
 
-    def __init__(self) -> None:
-        self.sent: list[tuple[PushSubscription, PushMessage]] = []
+    def __init__(self, *, history: int = 1_000) -> None:
+        self.sent: deque[tuple[PushSubscription, PushMessage]] = deque(maxlen=history)
         self._gone: set[str] = set()
 
     def mark_gone(self, endpoint: str) -> None:

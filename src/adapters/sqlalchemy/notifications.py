@@ -393,6 +393,31 @@ class SqlDeliveryLog:
             )
             await self._connection.execute(statement)
 
+    async def claim(
+        self, notification_id: UUID, channel: Channel, *, now: datetime, stale_before: datetime
+    ) -> bool:
+        """One upsert whose update only applies to a claimable row; a row back means claimed."""
+        table = notification_deliveries
+        statement = pg_insert(table).values(
+            notification_id=notification_id,
+            channel=channel.value,
+            status=DeliveryStatus.SENDING.value,
+            attempts=0,
+            updated_at=now,
+        )
+        claiming = statement.on_conflict_do_update(
+            index_elements=[table.c.notification_id, table.c.channel],
+            set_={"status": DeliveryStatus.SENDING.value, "updated_at": now},
+            where=sa.or_(
+                table.c.status.in_([DeliveryStatus.PENDING.value, DeliveryStatus.FAILED.value]),
+                sa.and_(
+                    table.c.status == DeliveryStatus.SENDING.value,
+                    table.c.updated_at < stale_before,
+                ),
+            ),
+        ).returning(table.c.notification_id)
+        return (await self._connection.execute(claiming)).first() is not None
+
     async def claim_stale_pending(
         self, *, older_than: datetime, now: datetime, limit: int
     ) -> Sequence[tuple[UUID, Channel]]:
@@ -400,7 +425,10 @@ class SqlDeliveryLog:
         table = notification_deliveries
         stale = (
             sa.select(table.c.notification_id, table.c.channel)
-            .where(table.c.status == DeliveryStatus.PENDING.value, table.c.updated_at < older_than)
+            .where(
+                table.c.status.in_([DeliveryStatus.PENDING.value, DeliveryStatus.SENDING.value]),
+                table.c.updated_at < older_than,
+            )
             .order_by(table.c.updated_at)
             .limit(limit)
             .with_for_update(skip_locked=True)
@@ -412,7 +440,7 @@ class SqlDeliveryLog:
                 table.c.notification_id == stale.c.notification_id,
                 table.c.channel == stale.c.channel,
             )
-            .values(updated_at=now)
+            .values(status=DeliveryStatus.PENDING.value, updated_at=now)
             .returning(table.c.notification_id, table.c.channel)
         )
         rows = (await self._connection.execute(statement)).all()
@@ -503,9 +531,11 @@ class SqlPhoneVerificationRepository:
     def __init__(self, connection: AsyncConnection) -> None:
         self._connection = connection
 
-    async def get(self, user_id: UserId) -> PhoneVerification | None:
-        """The user's row, as it was saved."""
+    async def get(self, user_id: UserId, *, for_update: bool = False) -> PhoneVerification | None:
+        """The user's row, as it was saved; locked with FOR UPDATE when asked."""
         statement = sa.select(phone_numbers).where(phone_numbers.c.user_id == user_id.value)
+        if for_update:
+            statement = statement.with_for_update()
         row = (await self._connection.execute(statement)).mappings().first()
         if row is None:
             return None

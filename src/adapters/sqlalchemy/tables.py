@@ -275,9 +275,9 @@ notification_deliveries = sa.Table(
     sa.Column("detail", sa.String(500), nullable=True),
     sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
     sa.Index(
-        "ix_notification_deliveries_pending_updated_at",
+        "ix_notification_deliveries_unfinished_updated_at",
         "updated_at",
-        postgresql_where=sa.text("status = 'pending'"),
+        postgresql_where=sa.text("status IN ('pending', 'sending')"),
     ),
     comment="The latest outcome of each notification on each channel, and how many tries.",
 )

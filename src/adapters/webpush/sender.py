@@ -1,7 +1,10 @@
 """Web Push over httpx: RFC 8291 payload encryption (aes128gcm, RFC 8188) and RFC 8292 VAPID."""
 
+import asyncio
 import base64
+import ipaddress
 import os
+import socket
 import string
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -37,7 +40,6 @@ _DEFAULT_PORTS = {"https": 443, "http": 80}
 _DELIVERED = frozenset({200, 201, 202})
 _GONE = frozenset({404, 410})
 _RETRYABLE = frozenset({408, 429})
-_REASON_MAX = 200
 
 
 class PushDeliveryError(Exception):
@@ -173,9 +175,18 @@ def _retry_after(response: httpx.Response) -> int | None:
     return int(value) if value.isascii() and value.isdigit() else None
 
 
-def _reason(response: httpx.Response) -> str:
-    text = " ".join(response.text.split())[:_REASON_MAX]
-    return f": {text}" if text else ""
+async def _refuse_private_hosts(endpoint: str, origin: str) -> None:
+    """Raise PushRejectedError unless every address the endpoint's host has is public."""
+    parts = urlsplit(endpoint)
+    host = parts.hostname or ""
+    port = parts.port or _DEFAULT_PORTS.get(parts.scheme.lower(), 443)
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise PushUnavailableError(f"push service {origin} does not resolve") from exc
+    addresses = {ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos}
+    if not addresses or not all(address.is_global for address in addresses):
+        raise PushRejectedError(f"push service {origin} is not on a public address")
 
 
 def _outcome(response: httpx.Response, origin: str) -> PushOutcome:
@@ -186,7 +197,7 @@ def _outcome(response: httpx.Response, origin: str) -> PushOutcome:
         return PushOutcome.GONE
     if status in _RETRYABLE or status >= 500:
         raise PushUnavailableError(
-            f"push service {origin} answered {status}{_reason(response)}",
+            f"push service {origin} answered {status}",
             status=status,
             retry_after_seconds=_retry_after(response),
         )
@@ -194,9 +205,7 @@ def _outcome(response: httpx.Response, origin: str) -> PushOutcome:
         raise PushRejectedError(
             f"push service {origin} answered 413: payload too large", status=413
         )
-    raise PushRejectedError(
-        f"push service {origin} answered {status}{_reason(response)}", status=status
-    )
+    raise PushRejectedError(f"push service {origin} answered {status}", status=status)
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,6 +233,14 @@ class WebPushSender:
     `PushUnavailableError` (retry) or `PushRejectedError` (do not), as they describe.
     Redirects are not followed. A client passed in stays open; one made here is closed by
     `aclose`.
+
+    Endpoints come from users, so unless `allow_private_networks` (local testing) an
+    endpoint whose host resolves to a loopback, private, link-local or otherwise non-public
+    address is refused (`PushRejectedError`) before anything is sent: the worker must not
+    become a way to reach internal services. The check runs at each send, so it also
+    covers names whose records change after subscribing; a resolver that answers
+    differently between the check and the connection is not covered. Errors name the
+    status, never the response body.
     """
 
     def __init__(
@@ -234,7 +251,9 @@ class WebPushSender:
         timeout_seconds: float,
         client: httpx.AsyncClient | None = None,
         clock: Clock | None = None,
+        allow_private_networks: bool = False,
     ) -> None:
+        self._allow_private_networks = allow_private_networks
         if not vapid_subject.startswith(("mailto:", "https://")):
             raise ValueError("the VAPID subject must be a mailto: or https: URL")
         self._key = _load_private_key(vapid_private_key)
@@ -268,6 +287,8 @@ class WebPushSender:
             headers["Content-Encoding"] = "aes128gcm"
             headers["Content-Type"] = "application/octet-stream"
         origin = endpoint_origin(subscription.endpoint)
+        if not self._allow_private_networks:
+            await _refuse_private_hosts(subscription.endpoint, origin)
         headers["Authorization"] = self._authorization(origin)
         try:
             response = await self._client.post(

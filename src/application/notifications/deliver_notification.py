@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from uuid import UUID
 
+from application.notifications.delivery_policy import DeliverySweepPolicy
 from application.notifications.links import NotificationLinks
 from application.notifications.views import new_notification_message
 from application.ports.delivery import (
@@ -39,7 +40,6 @@ DELIVER_NOTIFICATION = "deliver_notification"
 PUSH_TTL_SECONDS = 24 * 60 * 60
 """How long a push service keeps a message for a browser that is offline."""
 _DETAIL_MAX = 500
-_DONE = frozenset({DeliveryStatus.SENT, DeliveryStatus.SKIPPED})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -69,8 +69,10 @@ class DeliverNotification:
     """Send a notification on one channel, and record how it went.
 
     Rules:
-    - A delivery already recorded as sent or skipped is not repeated, so a redelivered job
-      sends nothing twice; pending and failed ones are (re)tried.
+    - The delivery is claimed first (marked sending, in its own transaction): one already
+      sent or skipped, or being sent by another run, is left alone, so a redelivered or
+      swept job sends nothing twice while the first run is alive; pending and failed ones,
+      and claims older than the sweep's threshold (a run that died), are (re)tried.
     - In-app: the live message goes to the recipient's room, reaching every socket and
       stream they have open on any API process.
     - Email goes to the account's address; SMS only to a verified phone number; push to
@@ -95,6 +97,7 @@ class DeliverNotification:
         sms: SmsSender,
         push: PushSender,
         links: NotificationLinks,
+        sweep: DeliverySweepPolicy,
         clock: Clock,
     ) -> None:
         self._uow = uow
@@ -109,6 +112,7 @@ class DeliverNotification:
         self._sms = sms
         self._push = push
         self._links = links
+        self._sweep = sweep
         self._clock = clock
 
     async def __call__(self, command: DeliverNotificationCommand) -> DeliveryStatus | None:
@@ -116,8 +120,16 @@ class DeliverNotification:
         notification = await self._notifications.get(command.notification_id)
         if notification is None:
             return None
-        previous = await self._deliveries.get(notification.id, command.channel)
-        if previous is not None and previous.status in _DONE:
+        now = self._clock.now()
+        async with self._uow:
+            claimed = await self._deliveries.claim(
+                notification.id,
+                command.channel,
+                now=now,
+                stale_before=now - self._sweep.stale_after,
+            )
+            await self._uow.commit()
+        if not claimed:
             return None
         try:
             await self._deliver(notification, command.channel)

@@ -1,22 +1,13 @@
 """Use case: enqueue again the deliveries whose jobs never ran."""
 
-from dataclasses import dataclass
-from datetime import timedelta
-
 from application.notifications.creating import enqueue_deliveries
+from application.notifications.delivery_policy import DeliverySweepPolicy
 from application.ports.messaging import TaskQueue
 from application.ports.notifications import DeliveryLog
 from application.ports.persistence import UnitOfWork
 from application.ports.system import Clock
 
 REQUEUE_BATCH = 500
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class DeliverySweepPolicy:
-    """How long a delivery may stay pending before its job is presumed lost."""
-
-    stale_after: timedelta
 
 
 class RequeueStaleDeliveries:

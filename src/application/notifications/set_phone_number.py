@@ -60,8 +60,9 @@ class SetPhoneNumber:
     - The number must be in international (E.164) form; 422 otherwise.
     - The same number again sends a new code (a resend); a different one replaces the old
       number and its verification. The same verified number again changes nothing.
-    - Codes per user are limited (429), since each one costs a text message; when the
-      limiter is down, no code is sent (503) rather than sending without a limit.
+    - Codes per user, and per number whoever asks, are limited (429): each costs a text
+      message, and nobody may flood a stranger's phone; when the limiter is down, no code
+      is sent (503) rather than sending without a limit.
     - The code is stored hashed, expires, and is sent after the commit.
     """
 
@@ -88,10 +89,11 @@ class SetPhoneNumber:
         """The number as now stored."""
         number = PhoneNumber.parse(command.phone)
         async with self._uow:
-            current = await self._phones.get(command.user_id)
+            current = await self._phones.get(command.user_id, for_update=True)
             if current is not None and current.number == number and current.is_verified:
                 return PhoneNumberState(number=number.masked(), verified=True)
-            await self._throttle(command.user_id)
+            await self._throttle(f"phone-codes:{command.user_id}")
+            await self._throttle(f"phone-codes-to:{number.value}")
             code = self._secrets.new_code(CODE_DIGITS)
             code_hash = self._secrets.fingerprint(code)
             expires_at = self._clock.now() + self._policy.ttl
@@ -118,9 +120,9 @@ class SetPhoneNumber:
             await self._uow.commit()
         return PhoneNumberState(number=number.masked(), verified=False)
 
-    async def _throttle(self, user_id: UserId) -> None:
+    async def _throttle(self, key: str) -> None:
         try:
-            decision = await self._limiter.acquire(f"phone-codes:{user_id}", self._policy.sends)
+            decision = await self._limiter.acquire(key, self._policy.sends)
         except RateLimiterUnavailableError as exc:
             _log.error("phone code limiter unavailable (%s); refusing to send", exc)
             raise DependencyUnavailableError(

@@ -45,7 +45,7 @@ class VerifyPhoneNumber:
         """The number, now verified."""
         presented = self._secrets.fingerprint(command.code.strip())
         async with self._uow:
-            verification = await self._phones.get(command.user_id)
+            verification = await self._phones.get(command.user_id, for_update=True)
             if verification is None:
                 raise NotFoundError("not found", field="phone")
             try:

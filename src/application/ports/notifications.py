@@ -91,6 +91,7 @@ class DeliveryStatus(StrEnum):
     """How delivering a notification on one channel went."""
 
     PENDING = "pending"
+    SENDING = "sending"
     SENT = "sent"
     FAILED = "failed"
     SKIPPED = "skipped"
@@ -121,18 +122,29 @@ class DeliveryLog(Protocol):
         """Record these deliveries as pending (no attempt yet); existing records stay."""
         ...
 
+    async def claim(
+        self, notification_id: UUID, channel: Channel, *, now: datetime, stale_before: datetime
+    ) -> bool:
+        """Mark the delivery as being sent by this run; False when another run may not.
+
+        A delivery can be claimed when it has no record, is pending or failed, or was
+        claimed before `stale_before` by a run that never finished. Sent and skipped ones
+        cannot. Of concurrent callers, one wins.
+        """
+        ...
+
     async def claim_stale_pending(
         self, *, older_than: datetime, now: datetime, limit: int
     ) -> Sequence[tuple[UUID, Channel]]:
-        """Up to `limit` deliveries pending since before `older_than`, oldest first.
+        """Up to `limit` deliveries pending, or being sent, since before `older_than`.
 
-        Claiming sets their time to `now`, so they are not claimed again before they are
-        stale once more; concurrent callers claim disjoint sets.
+        They are set back to pending at `now`, so they are not claimed again before they
+        are stale once more; concurrent callers claim disjoint sets. Oldest first.
         """
         ...
 
     async def get(self, notification_id: UUID, channel: Channel) -> DeliveryRecord | None:
-        """The record for this notification and channel, if it was tried."""
+        """The record for this notification and channel, if it has one."""
         ...
 
     async def record(
@@ -175,8 +187,12 @@ class PushSubscriptionRepository(Protocol):
 class PhoneVerificationRepository(Protocol):
     """Each user's phone number and its verification."""
 
-    async def get(self, user_id: UserId) -> PhoneVerification | None:
-        """The user's number, if they gave one."""
+    async def get(self, user_id: UserId, *, for_update: bool = False) -> PhoneVerification | None:
+        """The user's number, if they gave one.
+
+        `for_update` locks it until the transaction ends, so concurrent checks of a code
+        count every wrong attempt instead of each starting from the same count.
+        """
         ...
 
     async def save(self, verification: PhoneVerification) -> None:

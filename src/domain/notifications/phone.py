@@ -1,5 +1,6 @@
 """A user's phone number, and the code that proves they hold it."""
 
+import hmac
 import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -95,7 +96,7 @@ class PhoneVerification:
             raise PhoneCodeError("has expired; request a new one")
         if now >= self.code_expires_at:
             raise PhoneCodeError("has expired; request a new one")
-        if presented_hash != self.code_hash:
+        if not hmac.compare_digest(presented_hash, self.code_hash):
             self.attempts_left -= 1
             raise PhoneCodeError("is invalid")
         self.verified_at = now

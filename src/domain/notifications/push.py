@@ -50,6 +50,8 @@ class PushSubscription:
         """Check the endpoint and the keys, then build the subscription."""
         if not endpoint.strip():
             raise DomainError("can't be blank", field="endpoint")
+        if not endpoint.isascii():
+            raise DomainError("must be an ASCII URL (percent-encode the rest)", field="endpoint")
         if len(endpoint) > ENDPOINT_MAX:
             raise DomainError(
                 f"is too long (maximum is {ENDPOINT_MAX} characters)", field="endpoint"

@@ -87,6 +87,11 @@ async def _run(settings: Settings, *, relay: bool, consumers: bool, jobs: bool) 
         name for name, on in (("relay", relay), ("consumers", consumers), ("jobs", jobs)) if on
     ]
     logger.info("worker started: {}", ", ".join(names))
+    if settings.cache.redis_url is None and (consumers or jobs):
+        logger.warning(
+            "REDIS_URL is not set: live notifications delivered by this worker reach no "
+            "socket (they stay in each user's list); set REDIS_URL to fan them out"
+        )
     try:
         await asyncio.gather(*parts)
     finally:

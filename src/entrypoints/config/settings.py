@@ -382,10 +382,11 @@ class PushSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     timeout_seconds: Annotated[
         float, from_env("PUSH_TIMEOUT_SECONDS", "Give up on a push service after this.", gt=0)
     ] = 10.0
-    allow_http_endpoints: Annotated[
+    allow_local_endpoints: Annotated[
         bool,
         from_env(
-            "PUSH_ALLOW_HTTP_ENDPOINTS", "Accept plain-http subscription endpoints (local testing)."
+            "PUSH_ALLOW_LOCAL_ENDPOINTS",
+            "Accept http endpoints and push to private addresses (local testing only).",
         ),
     ] = False
     max_subscriptions_per_user: Annotated[
@@ -554,6 +555,22 @@ class WebSocketSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknow
         int,
         from_env("WS_MAX_MESSAGE_BYTES", "Largest message a client may send.", ge=256),
     ] = 16_384
+    messages_per_minute: Annotated[
+        int,
+        from_env(
+            "WS_MESSAGES_PER_MINUTE",
+            "Messages a client may send per minute; beyond, errors; at twice, close 1008.",
+            ge=1,
+        ),
+    ] = 120
+    max_unauthenticated: Annotated[
+        int,
+        from_env(
+            "WS_MAX_UNAUTHENTICATED",
+            "Sockets per process allowed to wait for their auth message; more are refused.",
+            ge=1,
+        ),
+    ] = 1_000
     max_connections_per_user: Annotated[
         int,
         from_env(

@@ -21,6 +21,7 @@ from adapters.webpush.sender import WebPushSender
 from application.notifications.count_unread_notifications import CountUnreadNotifications
 from application.notifications.creating import NotificationFactory
 from application.notifications.deliver_notification import DeliverNotification
+from application.notifications.delivery_policy import DeliverySweepPolicy
 from application.notifications.fan_out_to_followers import FanOutPolicy, FanOutToFollowers
 from application.notifications.get_notification_preferences import GetNotificationPreferences
 from application.notifications.get_phone_number import GetPhoneNumber
@@ -30,10 +31,7 @@ from application.notifications.mark_all_notifications_read import MarkAllNotific
 from application.notifications.mark_notifications_read import MarkNotificationsRead
 from application.notifications.notify_user import NotifyUser
 from application.notifications.remove_phone_number import RemovePhoneNumber
-from application.notifications.requeue_stale_deliveries import (
-    DeliverySweepPolicy,
-    RequeueStaleDeliveries,
-)
+from application.notifications.requeue_stale_deliveries import RequeueStaleDeliveries
 from application.notifications.send_templated_sms import SendTemplatedSms
 from application.notifications.set_phone_number import PhoneCodePolicy, SetPhoneNumber
 from application.notifications.subscribe_to_push import PushPolicy, SubscribeToPush
@@ -107,6 +105,7 @@ class PushProvider(Provider):
             vapid_private_key=push.vapid_private_key,
             vapid_subject=push.vapid_subject,
             timeout_seconds=push.timeout_seconds,
+            allow_private_networks=push.allow_local_endpoints,
         )
         yield sender
         await sender.aclose()
@@ -144,7 +143,7 @@ class NotificationPolicyProvider(Provider):
         """Subscriptions per user, and whether plain-http endpoints are accepted."""
         return PushPolicy(
             max_per_user=settings.push.max_subscriptions_per_user,
-            allow_http=settings.push.allow_http_endpoints,
+            allow_http=settings.push.allow_local_endpoints,
         )
 
     @provide

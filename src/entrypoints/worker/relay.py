@@ -8,7 +8,10 @@ from loguru import logger
 from sqlalchemy.exc import SQLAlchemyError
 
 from application.events.relay_outbox import RelayOutbox, RelayPolicy
-from application.notifications.requeue_stale_deliveries import RequeueStaleDeliveries
+from application.notifications.requeue_stale_deliveries import (
+    REQUEUE_BATCH,
+    RequeueStaleDeliveries,
+)
 
 
 async def relay_until_stopped(
@@ -63,11 +66,13 @@ async def sweep_deliveries_until_stopped(
     since both move durable intent out of the database. Return how many were enqueued.
     """
     requeued = 0
+    wait = interval_seconds
     while not stop.is_set():
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=interval_seconds)
+            await asyncio.wait_for(stop.wait(), timeout=wait)
         if stop.is_set():
             break
+        wait = interval_seconds
         try:
             async with container() as request:
                 sweep = await request.get(RequeueStaleDeliveries)
@@ -78,4 +83,6 @@ async def sweep_deliveries_until_stopped(
         if found:
             requeued += found
             logger.warning("enqueued {} deliveries again whose jobs were lost", found)
+        if found >= REQUEUE_BATCH:
+            wait = 0.0
     return requeued

@@ -10,6 +10,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CON
 
 from adapters.webpush.sender import vapid_public_key
 from application.common.errors import NotFoundError
+from application.common.permissions import Permission
 from application.content.pagination import PageRequest
 from application.notifications.count_unread_notifications import CountUnreadNotifications
 from application.notifications.get_notification_preferences import GetNotificationPreferences
@@ -41,6 +42,7 @@ from application.notifications.verify_phone_number import (
 from application.notifications.views import notification_document
 from entrypoints.config.settings import Settings
 from entrypoints.http.auth import PUBLIC, required_identity
+from entrypoints.http.rate_limits import auth_route
 from entrypoints.http.schemas.notifications import (
     MarkedResponse,
     NotificationResponse,
@@ -57,6 +59,8 @@ from entrypoints.http.schemas.notifications import (
 )
 
 AnyRequest = Request[Any, Any, Any]
+_PHONE_CODES = auth_route(permission=Permission.MANAGE_OWN_ACCOUNT)
+"""Codes cost money and can be guessed: these routes are limited per IP like sign-in."""
 
 
 def _notification_id(text: str) -> UUID:
@@ -221,7 +225,7 @@ class PhoneController(Controller):
         """Masked, with whether it is verified; null when none was given."""
         return PhoneResponse.of(await get_phone(required_identity(request).user_id))
 
-    @put("/", summary="Set the phone number and text it a code")
+    @put("/", opt=_PHONE_CODES, summary="Set the phone number and text it a code")
     @inject
     async def set_phone(
         self, request: AnyRequest, data: JSONBody[PhoneBody], set_phone: FromDishka[SetPhoneNumber]
@@ -232,7 +236,7 @@ class PhoneController(Controller):
         )
         return PhoneResponse.of(state)
 
-    @post("/verify", status_code=HTTP_200_OK, summary="Verify the phone number")
+    @post("/verify", status_code=HTTP_200_OK, opt=_PHONE_CODES, summary="Verify the phone number")
     @inject
     async def verify(
         self,

@@ -1,6 +1,6 @@
 """The WebSocket gateway at /ws: authenticate first, then live notifications both ways.
 
-Protocol (JSON text frames; docs/realtime.md has examples):
+Protocol (JSON text frames; docs/notifications.md has examples):
 
 - The client's first message is ``{"type": "auth", "token": "<access jwt>"}``, within
   WS_AUTH_TIMEOUT_SECONDS, or the socket is closed with 4401. The server answers
@@ -48,15 +48,22 @@ from application.notifications.views import notification_document
 from domain.shared.errors import DomainError
 from entrypoints.config.settings import WebSocketSettings
 from entrypoints.http.auth import PUBLIC
-from entrypoints.http.realtime.hub import ConnectionHub, LiveConnection, TooManyConnectionsError
+from entrypoints.http.realtime.hub import (
+    ConnectionHub,
+    LiveConnection,
+    RealtimeUnavailableError,
+    TooManyConnectionsError,
+)
 
 UNAUTHORIZED = 4401
 IDLE = 4408
 TOO_MANY_CONNECTIONS = 4429
 MESSAGE_TOO_BIG = 1009
 TRY_AGAIN_LATER = 1013
+POLICY_VIOLATION = 1008
 GOING_AWAY = 1001
 
+_RATE_WINDOW_SECONDS = 60.0
 _encoder = msgspec.json.Encoder()
 _decoder = msgspec.json.Decoder(dict[str, Any])
 
@@ -126,6 +133,8 @@ class GatewaySession:
         self._identity = identity
         self._settings = settings
         self._container: AsyncContainer = socket.state.dishka_container
+        self._window_started = 0.0
+        self._window_count = 0
 
     async def run(self) -> tuple[int, str]:
         """Serve until something ends the session; the close code and reason."""
@@ -156,16 +165,15 @@ class GatewaySession:
     def reply(self, message: dict[str, Any], request_id: object) -> None:
         if request_id is not None:
             message["id"] = request_id
-        self._connection.offer(_encode(message))
+        self._connection.offer(_encode(message).decode())
 
     async def _send(self) -> None:
         queue = self._connection.queue
         while True:
-            payload = await queue.get()
-            await self._socket.send_data(payload.decode(), mode="text")
+            await self._socket.send_data(await queue.get(), mode="text")
 
     async def _heartbeat(self) -> None:
-        beat = _encode({"type": "heartbeat"})
+        beat = _encode({"type": "heartbeat"}).decode()
         while True:
             await asyncio.sleep(self._settings.heartbeat_seconds)
             self._connection.offer(beat)
@@ -203,7 +211,23 @@ class GatewaySession:
                 if wait >= self._settings.idle_timeout_seconds:
                     raise _Closing(IDLE, "idle timeout") from None
                 continue
+            if self._over_rate_limit():
+                continue
             await self._handle(text)
+
+    def _over_rate_limit(self) -> bool:
+        """Count the message in this minute; True (and answered) when it is over the limit."""
+        now = asyncio.get_running_loop().time()
+        if now - self._window_started >= _RATE_WINDOW_SECONDS:
+            self._window_started, self._window_count = now, 0
+        self._window_count += 1
+        limit = self._settings.messages_per_minute
+        if self._window_count > 2 * limit:
+            raise _Closing(POLICY_VIOLATION, "too many messages")
+        if self._window_count > limit:
+            self.reply(_error("rate_limit", "too many messages; slow down"), None)
+            return True
+        return False
 
     async def _handle(self, text: str) -> None:
         try:
@@ -317,14 +341,20 @@ async def gateway(socket: WebSocket[Any, Any, Any]) -> None:
     """Accept, authenticate by the first message, then serve the session until it ends."""
     hub: ConnectionHub = socket.app.state.realtime_hub
     settings: WebSocketSettings = socket.app.state.websocket_settings
+    if hub.unauthenticated >= settings.max_unauthenticated:
+        await socket.close(code=TRY_AGAIN_LATER, reason="too many connections waiting")
+        return
     await socket.accept()
     connection: LiveConnection | None = None
     try:
-        identity, request_id = await _first_message_identity(socket, settings)
+        with hub.awaiting_authentication():
+            identity, request_id = await _first_message_identity(socket, settings)
         try:
             connection = await hub.attach(identity.user_id)
         except TooManyConnectionsError:
             raise _Closing(TOO_MANY_CONNECTIONS, "too many connections") from None
+        except RealtimeUnavailableError:
+            raise _Closing(TRY_AGAIN_LATER, "live notifications are unavailable") from None
         session = GatewaySession(socket, connection, identity, settings)
         session.reply({"type": "auth_ok", "expiresAt": _expiry(identity)}, request_id)
         code, reason = await session.run()
@@ -334,6 +364,6 @@ async def gateway(socket: WebSocket[Any, Any, Any]) -> None:
         return
     finally:
         if connection is not None:
-            await hub.detach(connection)
+            hub.detach(connection)
     with contextlib.suppress(Exception):
         await socket.close(code=code, reason=reason)

@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+from collections.abc import Iterator
 
 from loguru import logger
 
@@ -9,9 +10,17 @@ from application.notifications.views import user_room
 from application.ports.messaging import RealtimeBroadcaster
 from domain.users.values import UserId
 
+JOIN_TIMEOUT_SECONDS = 5.0
+"""How long a new connection waits for its room to be joined before it is refused."""
+_ROUTER_RESTART_MAX_SECONDS = 5.0
+
 
 class TooManyConnectionsError(Exception):
     """The user already holds as many live connections here as the settings allow."""
+
+
+class RealtimeUnavailableError(Exception):
+    """The broadcaster could not join the user's room in time (Redis slow or down)."""
 
 
 class LiveConnection:
@@ -24,16 +33,16 @@ class LiveConnection:
 
     def __init__(self, user_id: UserId, *, queue_size: int) -> None:
         self.user_id = user_id
-        self.queue: asyncio.Queue[bytes] = asyncio.Queue(maxsize=queue_size)
+        self.queue: asyncio.Queue[str] = asyncio.Queue(maxsize=queue_size)
         self.overflowed = asyncio.Event()
         self.shutting_down = asyncio.Event()
 
-    def offer(self, payload: bytes) -> bool:
+    def offer(self, message: str) -> bool:
         """Queue the message; False (and marked overflowed) when the client is too far behind."""
         if self.overflowed.is_set():
             return False
         try:
-            self.queue.put_nowait(payload)
+            self.queue.put_nowait(message)
         except asyncio.QueueFull:
             self.overflowed.set()
             return False
@@ -45,16 +54,25 @@ class ConnectionHub:
 
     The process joins a user's room when their first connection arrives and leaves it with
     the last, so the broadcaster only carries messages somebody here can receive.
+
+    Which connections exist is bookkeeping done at once, with no waiting; joining and
+    leaving the broadcaster's rooms follows it, one room at a time (`_reconcile`), so a
+    slow or unreachable Redis delays only the connections of the room concerned, and a
+    connection that closes never waits for anything.
     """
 
     def __init__(self, *, queue_size: int, max_per_user: int) -> None:
         self._queue_size = queue_size
         self._max_per_user = max_per_user
         self._rooms: dict[str, set[LiveConnection]] = {}
+        self._subscribed: set[str] = set()
+        self._room_locks: dict[str, asyncio.Lock] = {}
+        self._background: set[asyncio.Task[None]] = set()
         self._broadcaster: RealtimeBroadcaster | None = None
         self._task: asyncio.Task[None] | None = None
-        self._membership = asyncio.Lock()
         self._emptied = asyncio.Event()
+        self._emptied.set()
+        self._unauthenticated = 0
 
     def start(self, broadcaster: RealtimeBroadcaster) -> None:
         """Start routing what the broadcaster delivers."""
@@ -63,12 +81,11 @@ class ConnectionHub:
 
     async def stop(self, *, grace_seconds: float = 1.0) -> None:
         """Tell every connection the server is going away, give them a moment, stop routing."""
-        connections = [c for room in self._rooms.values() for c in room]
-        for connection in connections:
-            connection.shutting_down.set()
-        if connections:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._emptied.wait(), timeout=grace_seconds)
+        for connections in self._rooms.values():
+            for connection in connections:
+                connection.shutting_down.set()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._emptied.wait(), timeout=grace_seconds)
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -76,52 +93,102 @@ class ConnectionHub:
             self._task = None
 
     @property
-    def connection_count(self) -> int:
-        """Live connections held by this process."""
-        return sum(len(connections) for connections in self._rooms.values())
+    def unauthenticated(self) -> int:
+        """Sockets accepted here that have not authenticated yet."""
+        return self._unauthenticated
 
-    async def attach(self, user_id: UserId) -> LiveConnection:
-        """A new connection for the user, joined to their room before this returns."""
+    @contextlib.contextmanager
+    def awaiting_authentication(self) -> Iterator[None]:
+        """Count a socket as waiting for its auth message while the block runs."""
+        self._unauthenticated += 1
+        try:
+            yield
+        finally:
+            self._unauthenticated -= 1
+
+    def has_room_for(self, user_id: UserId) -> bool:
+        """Whether the user may open one more connection on this process."""
+        return len(self._rooms.get(user_room(user_id), ())) < self._max_per_user
+
+    async def attach(
+        self, user_id: UserId, *, join_timeout_seconds: float = JOIN_TIMEOUT_SECONDS
+    ) -> LiveConnection:
+        """A new connection for the user, receiving their room's messages once this returns.
+
+        Raises TooManyConnectionsError, or RealtimeUnavailableError when the room cannot be
+        joined within `join_timeout_seconds` (the connection is then forgotten).
+        """
         if self._broadcaster is None:
             raise RuntimeError("the hub is not started")
+        if not self.has_room_for(user_id):
+            raise TooManyConnectionsError
         room = user_room(user_id)
-        async with self._membership:
-            connections = self._rooms.get(room)
-            if connections is not None and len(connections) >= self._max_per_user:
-                raise TooManyConnectionsError
-            connection = LiveConnection(user_id, queue_size=self._queue_size)
-            self._emptied.clear()
-            if connections is None:
-                await self._broadcaster.join(room)
-                connections = self._rooms.setdefault(room, set())
-            connections.add(connection)
+        connection = LiveConnection(user_id, queue_size=self._queue_size)
+        self._rooms.setdefault(room, set()).add(connection)
+        self._emptied.clear()
+        try:
+            async with asyncio.timeout(join_timeout_seconds):
+                await self._reconcile(room)
+        except Exception as exc:
+            self.detach(connection)
+            raise RealtimeUnavailableError(str(exc) or type(exc).__name__) from exc
         return connection
 
-    async def detach(self, connection: LiveConnection) -> None:
-        """Forget the connection; leave the room when it was the user's last here."""
+    def detach(self, connection: LiveConnection) -> None:
+        """Forget the connection at once; the room is left in the background if it emptied."""
         room = user_room(connection.user_id)
-        async with self._membership:
-            connections = self._rooms.get(room)
-            if connections is None:
-                return
-            connections.discard(connection)
-            if not connections:
-                del self._rooms[room]
-                if not self._rooms:
-                    self._emptied.set()
-                if self._broadcaster is not None:
-                    try:
-                        await self._broadcaster.leave(room)
-                    except Exception:  # noqa: BLE001 - the socket is gone either way
-                        logger.exception("could not leave realtime room {}", room)
+        connections = self._rooms.get(room)
+        if connections is None:
+            return
+        connections.discard(connection)
+        if connections:
+            return
+        del self._rooms[room]
+        if not self._rooms:
+            self._emptied.set()
+        task = asyncio.create_task(self._reconcile_quietly(room), name=f"leave:{room}")
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    async def _reconcile(self, room: str) -> None:
+        """Join or leave `room` so the broadcaster matches whether anyone here is in it."""
+        assert self._broadcaster is not None  # noqa: S101 - set by start()
+        lock = self._room_locks.setdefault(room, asyncio.Lock())
+        async with lock:
+            wanted = room in self._rooms
+            if wanted and room not in self._subscribed:
+                await self._broadcaster.join(room)
+                self._subscribed.add(room)
+            elif not wanted and room in self._subscribed:
+                self._subscribed.discard(room)
+                await self._broadcaster.leave(room)
+        if room not in self._rooms and room not in self._subscribed and not lock.locked():
+            self._room_locks.pop(room, None)
+
+    async def _reconcile_quietly(self, room: str) -> None:
+        try:
+            await self._reconcile(room)
+        except Exception:  # noqa: BLE001 - a room left late only carries unwanted messages
+            logger.exception("could not leave realtime room {}", room)
 
     async def _route(self, broadcaster: RealtimeBroadcaster) -> None:
-        try:
-            async for message in broadcaster.messages():
-                for connection in tuple(self._rooms.get(message.room, ())):
-                    connection.offer(message.payload)
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            logger.exception("the realtime hub stopped; live connections get no more messages")
-            raise
+        """Deliver each message to the room's connections; restart after a failure."""
+        delay = 0.1
+        while True:
+            try:
+                async for message in broadcaster.messages():
+                    delay = 0.1
+                    connections = self._rooms.get(message.room)
+                    if not connections:
+                        continue
+                    text = message.payload.decode()
+                    for connection in tuple(connections):
+                        connection.offer(text)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - live delivery must outlive any one failure
+                logger.exception("the realtime hub's reader failed; restarting in {:.1f}s", delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, _ROUTER_RESTART_MAX_SECONDS)
+            else:
+                return

@@ -16,15 +16,21 @@ from litestar import Request, get
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
 from application.common.errors import TooManyRequestsError
+from application.notifications.views import NEW_NOTIFICATION
+from domain.users.values import UserId
 from entrypoints.config.settings import WebSocketSettings
 from entrypoints.http.auth import required_identity
-from entrypoints.http.realtime.hub import ConnectionHub, LiveConnection, TooManyConnectionsError
+from entrypoints.http.realtime.hub import (
+    ConnectionHub,
+    LiveConnection,
+    RealtimeUnavailableError,
+    TooManyConnectionsError,
+)
 
-NEW_NOTIFICATION = "new_notification"
 RETRY_MILLISECONDS = 3_000
 
 
-async def _next_message(connection: LiveConnection, wait: float) -> bytes | None:
+async def _next_message(connection: LiveConnection, wait: float) -> str | None:
     """The next queued message; None after `wait` seconds, or when the server shuts down."""
     getter = asyncio.ensure_future(connection.queue.get())
     stopper = asyncio.ensure_future(connection.shutting_down.wait())
@@ -39,10 +45,20 @@ async def _next_message(connection: LiveConnection, wait: float) -> bytes | None
 
 async def _events(
     hub: ConnectionHub,
-    connection: LiveConnection,
+    user_id: UserId,
     settings: WebSocketSettings,
     expires_at: datetime | None,
 ) -> AsyncIterator[ServerSentEventMessage]:
+    """Attach when the stream starts, so a client gone before then leaves nothing behind.
+
+    Detaching is immediate bookkeeping with no await, so the cancellation that ends the
+    stream when the client disconnects cannot interrupt it.
+    """
+    try:
+        connection = await hub.attach(user_id)
+    except (TooManyConnectionsError, RealtimeUnavailableError) as exc:
+        yield ServerSentEventMessage(event="error", data=_REFUSED[type(exc)])
+        return
     try:
         yield ServerSentEventMessage(comment="connected", retry=RETRY_MILLISECONDS)
         while not (connection.overflowed.is_set() or connection.shutting_down.is_set()):
@@ -53,14 +69,20 @@ async def _events(
                     yield ServerSentEventMessage(event="expired", data="token expired")
                     return
                 wait = min(wait, left)
-            payload = await _next_message(connection, wait)
-            if payload is None:
+            message = await _next_message(connection, wait)
+            if message is None:
                 if not connection.shutting_down.is_set():
                     yield ServerSentEventMessage(comment="heartbeat")
                 continue
-            yield ServerSentEventMessage(event=NEW_NOTIFICATION, data=payload.decode())
+            yield ServerSentEventMessage(event=NEW_NOTIFICATION, data=message)
     finally:
-        await hub.detach(connection)
+        hub.detach(connection)
+
+
+_REFUSED = {
+    TooManyConnectionsError: "too many connections",
+    RealtimeUnavailableError: "live notifications are unavailable; retry later",
+}
 
 
 @get("/api/notifications/stream", summary="Live notifications (SSE)", tags=["notifications"])
@@ -69,11 +91,9 @@ async def notification_stream(request: Request[Any, Any, Any]) -> ServerSentEven
     identity = required_identity(request)
     hub: ConnectionHub = request.app.state.realtime_hub
     settings: WebSocketSettings = request.app.state.websocket_settings
-    try:
-        connection = await hub.attach(identity.user_id)
-    except TooManyConnectionsError:
-        raise TooManyRequestsError(max(1, math.ceil(settings.heartbeat_seconds))) from None
+    if not hub.has_room_for(identity.user_id):
+        raise TooManyRequestsError(max(1, math.ceil(settings.heartbeat_seconds)))
     return ServerSentEvent(
-        _events(hub, connection, settings, identity.expires_at),
+        _events(hub, identity.user_id, settings, identity.expires_at),
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
