@@ -635,6 +635,9 @@ def main() -> None:
         "--database-url", default="postgresql://postgres@127.0.0.1:5432/portico_bench_ws"
     )
     parser.add_argument("--redis-url", default="redis://127.0.0.1:6379/14")
+    parser.add_argument(
+        "--server", choices=["granian", "uvicorn"], default="uvicorn", help="APP_SERVER"
+    )
     args = parser.parse_args()
     args.channel_prefix = f"bench-ws-{uuid.uuid4().hex[:8]}:"
     raise_open_files_limit(args.connections + 1024)
@@ -645,6 +648,7 @@ def main() -> None:
             "LOG_LEVEL": "WARNING",
             "DATA_DIR": data_dir,
             "APP_WORKERS": "1",
+            "APP_SERVER": args.server,
             "DATABASE_URL": args.database_url,
             "REDIS_URL": args.redis_url,
             "REALTIME_CHANNEL_PREFIX": args.channel_prefix,

@@ -177,3 +177,30 @@ def test_sigterm_drains_and_exits_zero(migrated_url: str, tmp_path: Path) -> Non
         code, seconds = running.stop(signal.SIGTERM)
     assert code == 0, running.log()
     assert seconds < 10
+
+
+async def test_uvicorn_serves_the_same_app_and_closes_live_sockets_on_stop(
+    migrated_url: str, tmp_path: Path
+) -> None:
+    from tests.support.live_clients import (  # noqa: PLC0415 - only this test speaks /ws
+        Account,
+        authenticate,
+        closed_with,
+        server_failures,
+    )
+
+    env = clean_env(DATABASE_URL=migrated_url, APP_SERVER="uvicorn")
+    with portico_server(free_port(), env, tmp_path) as running:
+        async with httpx.AsyncClient(base_url=running.base_url, timeout=10) as api:
+            assert (await api.get("/health/ready")).status_code == 200
+            user = await Account.register(api)
+        ws, ok = await authenticate(running.base_url, user.token)
+        assert ok["type"] == "auth_ok"
+        code, took = running.stop(signal.SIGTERM)
+        closed, reason = await closed_with(ws)
+        log = running.log()
+    assert code == 0, log
+    assert took < 10, log
+    assert closed in {1001, 1012}, (closed, reason)
+    assert not server_failures(log), log
+    assert "uvicorn" in log

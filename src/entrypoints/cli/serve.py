@@ -1,4 +1,9 @@
-"""`portico serve`: the HTTP API on granian, the faster server in bench/asgi_servers.py."""
+"""`portico serve`: the HTTP API on granian (the faster server in bench/asgi_servers.py) or uvicorn.
+
+granian holds about 155 KB per open WebSocket (its WebSocket layer's buffers), uvicorn about
+20 KB (bench/ws_fanout.py); processes that mostly hold live connections may prefer uvicorn
+(APP_SERVER=uvicorn), processes that mostly answer requests granian.
+"""
 
 import socket
 from typing import Annotated
@@ -81,7 +86,12 @@ def _port_is_free(address: str, port: int) -> bool:
 
 
 def _run(settings: Settings, *, address: str, port: int, workers: int | None) -> None:
-    logger.info("serving on http://{}:{} ({} env)", address, port, settings.app.env)
+    logger.info(
+        "serving on http://{}:{} ({} env, {})", address, port, settings.app.env, settings.app.server
+    )
+    if settings.app.server == "uvicorn":
+        _run_uvicorn(settings, address=address, port=port, workers=workers)
+        return
     server = Server(
         ASGI_FACTORY,
         address=address,
@@ -96,3 +106,37 @@ def _run(settings: Settings, *, address: str, port: int, workers: int | None) ->
         workers_kill_timeout=max(1, int(settings.app.shutdown_timeout_seconds)),
     )
     server.serve()
+
+
+_UVICORN_LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"loguru": {"class": "entrypoints.logs.InterceptHandler"}},
+    "loggers": {
+        "uvicorn": {"handlers": ["loguru"], "level": "INFO", "propagate": False},
+        "uvicorn.error": {"handlers": ["loguru"], "level": "WARNING", "propagate": False},
+        "uvicorn.access": {"handlers": ["loguru"], "level": "WARNING", "propagate": False},
+    },
+}
+
+
+def _run_uvicorn(settings: Settings, *, address: str, port: int, workers: int | None) -> None:
+    """Uvicorn with the same factory; its own ping frames keep idle sockets alive."""
+    import uvicorn  # noqa: PLC0415 - only loaded when chosen
+
+    uvicorn.run(
+        ASGI_FACTORY,
+        factory=True,
+        host=address,
+        port=port,
+        workers=workers or settings.app.workers,
+        lifespan="on",
+        ws="websockets-sansio",
+        ws_max_size=settings.websocket.max_message_bytes,
+        ws_ping_interval=settings.websocket.heartbeat_seconds,
+        log_config=_UVICORN_LOGGING,
+        access_log=False,
+        server_header=False,
+        proxy_headers=False,
+        timeout_graceful_shutdown=max(1, int(settings.app.shutdown_timeout_seconds)),
+    )

@@ -34,6 +34,13 @@ class AppSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     workers: Annotated[
         int, from_env("APP_WORKERS", "Server worker processes for `portico serve`.", ge=1, le=64)
     ] = 1
+    server: Annotated[
+        Literal["granian", "uvicorn"],
+        from_env(
+            "APP_SERVER",
+            "`granian` (faster HTTP) or `uvicorn` (about 150 KB less per open WebSocket).",
+        ),
+    ] = "granian"
     log_level: Annotated[
         Literal["TRACE", "DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
         from_env("LOG_LEVEL", "Lowest level written to the log."),

@@ -14,9 +14,9 @@ Protocol (JSON text frames; docs/notifications.md has examples):
 Close codes: 4401 not authenticated or token expired; 4408 nothing received for
 WS_IDLE_TIMEOUT_SECONDS; 4429 too many connections for the user; 1009 message too
 large; 1013 the client fell too far behind (its send queue overflowed); 1001 the
-server is shutting down, where the server lets the app say so. granian drops the
-connections of a stopping worker before the app hears of it, so under `portico serve`
-a client sees the socket end without a close frame (1006) and reconnects.
+server is shutting down, where the server lets the app say so. uvicorn closes live
+sockets with 1012 before the app hears of the shutdown, and granian drops them without a
+close frame (1006); either way the client reconnects.
 """
 
 import asyncio
