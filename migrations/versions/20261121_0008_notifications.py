@@ -56,6 +56,7 @@ def upgrade() -> None:
         comment="What each user is told; at most one per recipient and source.",
     )
     op.create_index("ix_notifications_actor_id", "notifications", ["actor_id"], unique=False)
+    op.create_index("ix_notifications_created_at", "notifications", ["created_at"], unique=False)
     op.create_index(
         "ix_notifications_in_app_recipient_id_created_at_id",
         "notifications",
@@ -177,5 +178,6 @@ def downgrade() -> None:
         table_name="notifications",
         postgresql_where=sa.text("in_app"),
     )
+    op.drop_index("ix_notifications_created_at", table_name="notifications")
     op.drop_index("ix_notifications_actor_id", table_name="notifications")
     op.drop_table("notifications")

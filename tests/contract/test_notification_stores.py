@@ -633,3 +633,24 @@ async def test_a_delivery_is_claimed_by_one_run_until_that_run_is_presumed_dead(
     swept = await stores.deliveries.get(first, Channel.SMS)
     assert swept is not None
     assert (swept.status, swept.updated_at) == (DeliveryStatus.PENDING, much_later)
+
+
+async def test_old_notifications_are_purged_oldest_first_with_their_deliveries(
+    stores: Stores,
+) -> None:
+    day = timedelta(days=1)
+    await stores.notifications.add_new(
+        [
+            note(1, at=NOW - 3 * day),
+            note(2, BOB, at=NOW - 2 * day, actor=ADA),
+            note(3, at=NOW - 2 * day),
+            note(4, at=NOW),
+        ]
+    )
+    await stores.deliveries.add_pending([(UUID(int=1001), Channel.EMAIL)], at=NOW)
+    assert await stores.notifications.purge_created_before(NOW - day, limit=2) == 2
+    assert await stores.notifications.get(UUID(int=1001)) is None
+    assert await stores.deliveries.get(UUID(int=1001), Channel.EMAIL) is None
+    assert await stores.notifications.purge_created_before(NOW - day, limit=2) == 1
+    assert await stores.notifications.purge_created_before(NOW - day, limit=2) == 0
+    assert await stores.notifications.get(UUID(int=1004)) is not None

@@ -111,6 +111,20 @@ class InMemoryNotificationRepository:
         """How many in-app notifications of the recipient are unread."""
         return len(self._listed(recipient, unread_only=True))
 
+    async def purge_created_before(self, cutoff: datetime, *, limit: int) -> int:
+        """Delete the oldest up to `limit` created before `cutoff`, and their deliveries."""
+        doomed = sorted(
+            (row for row in self._rows.values() if row.created_at < cutoff),
+            key=lambda row: (row.created_at, row.id),
+        )[:limit]
+        ids = {row.id for row in doomed}
+        for notification_id in ids:
+            del self._rows[notification_id]
+        deliveries = self._database.table(NOTIFICATION_DELIVERIES)
+        for key in [key for key in deliveries if key[0] in ids]:
+            del deliveries[key]
+        return len(ids)
+
     def _listed(self, recipient: UserId, *, unread_only: bool) -> list[Notification]:
         return [
             n

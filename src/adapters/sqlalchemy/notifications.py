@@ -237,6 +237,19 @@ class SqlNotificationRepository:
         )
         return int(await self._connection.scalar(statement) or 0)
 
+    async def purge_created_before(self, cutoff: datetime, *, limit: int) -> int:
+        """One DELETE of the oldest batch; deliveries go with them (ON DELETE CASCADE)."""
+        table = notifications_table
+        oldest = (
+            sa.select(table.c.id)
+            .where(table.c.created_at < cutoff)
+            .order_by(table.c.created_at)
+            .limit(limit)
+            .scalar_subquery()
+        )
+        result = await self._connection.execute(sa.delete(table).where(table.c.id.in_(oldest)))
+        return int(result.rowcount or 0)
+
 
 def _preferences(choices: object) -> NotificationPreferences:
     """Preferences from the stored JSON; kinds and channels this version lacks are left out."""

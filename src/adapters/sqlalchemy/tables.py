@@ -243,6 +243,7 @@ notifications = sa.Table(
         postgresql_where=sa.text("in_app AND read_at IS NULL"),
     ),
     sa.Index("ix_notifications_actor_id", "actor_id"),
+    sa.Index("ix_notifications_created_at", "created_at"),
     comment="What each user is told; at most one per recipient and source.",
 )
 

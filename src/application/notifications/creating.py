@@ -1,5 +1,6 @@
 """Creating notifications for recipients, and scheduling their deliveries once committed."""
 
+import asyncio
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -102,8 +103,28 @@ class NotificationFactory:
         return stored
 
 
+ENQUEUE_CONCURRENCY = 64
+"""Jobs enqueued at once: a fan-out batch's thousand jobs must not cost a thousand round
+trips one after another."""
+
+
 async def enqueue_deliveries(queue: TaskQueue, deliveries: Sequence[tuple[UUID, Channel]]) -> None:
-    """One job per notification and channel, so each is retried on its own."""
-    for notification_id, channel in deliveries:
-        command = DeliverNotificationCommand(notification_id=notification_id, channel=channel)
-        await queue.enqueue(DELIVER_NOTIFICATION, command.as_payload())
+    """One job per notification and channel, so each is retried on its own.
+
+    A job that cannot be enqueued leaves its delivery pending for the sweep; the error is
+    raised once the others were tried.
+    """
+    payloads = [
+        DeliverNotificationCommand(notification_id=notification_id, channel=channel).as_payload()
+        for notification_id, channel in deliveries
+    ]
+    failures: list[BaseException] = []
+    for start in range(0, len(payloads), ENQUEUE_CONCURRENCY):
+        chunk = payloads[start : start + ENQUEUE_CONCURRENCY]
+        outcomes = await asyncio.gather(
+            *(queue.enqueue(DELIVER_NOTIFICATION, payload) for payload in chunk),
+            return_exceptions=True,
+        )
+        failures.extend(outcome for outcome in outcomes if isinstance(outcome, BaseException))
+    if failures:
+        raise failures[0]

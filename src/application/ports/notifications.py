@@ -68,6 +68,13 @@ class NotificationRepository(Protocol):
         """How many in-app notifications the recipient has not read."""
         ...
 
+    async def purge_created_before(self, cutoff: datetime, *, limit: int) -> int:
+        """Delete up to `limit` notifications created before `cutoff`, with their deliveries.
+
+        Returns how many were deleted; fewer than `limit` means none older remain.
+        """
+        ...
+
 
 class NotificationPreferencesRepository(Protocol):
     """Each user's channel choices; a user who never chose has the defaults."""

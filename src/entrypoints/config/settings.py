@@ -418,6 +418,14 @@ class NotificationSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unk
             le=10_000,
         ),
     ] = 500
+    retention_days: Annotated[
+        int,
+        from_env(
+            "NOTIFICATIONS_RETENTION_DAYS",
+            "Notifications older than this are deleted by `portico scheduler`'s purge.",
+            ge=1,
+        ),
+    ] = 180
     delivery_stale_seconds: Annotated[
         float,
         from_env(

@@ -30,6 +30,7 @@ from application.notifications.list_notifications import ListNotifications
 from application.notifications.mark_all_notifications_read import MarkAllNotificationsRead
 from application.notifications.mark_notifications_read import MarkNotificationsRead
 from application.notifications.notify_user import NotifyUser
+from application.notifications.purge_old_notifications import PurgeOldNotifications
 from application.notifications.remove_phone_number import RemovePhoneNumber
 from application.notifications.requeue_stale_deliveries import RequeueStaleDeliveries
 from application.notifications.send_templated_sms import SendTemplatedSms
@@ -183,4 +184,5 @@ class NotificationUseCaseProvider(Provider):
         RemovePhoneNumber,
         SendTemplatedSms,
         RequeueStaleDeliveries,
+        PurgeOldNotifications,
     )

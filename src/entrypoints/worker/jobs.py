@@ -33,6 +33,11 @@ from application.notifications.fan_out_to_followers import (
     FanOutToFollowers,
     FanOutToFollowersCommand,
 )
+from application.notifications.purge_old_notifications import (
+    PURGE_OLD_NOTIFICATIONS,
+    PurgeOldNotifications,
+    PurgeOldNotificationsCommand,
+)
 from application.notifications.send_templated_email import (
     SEND_TEMPLATED_EMAIL,
     SendTemplatedEmail,
@@ -69,7 +74,7 @@ async def run_job(request: AsyncContainer, task: str, payload: Mapping[str, str]
         raise LookupError(f"no job is registered as {task!r}")
 
 
-PERIODIC_JOBS = (PURGE_ENDED_CREDENTIALS, PURGE_SENT_EVENTS)
+PERIODIC_JOBS = (PURGE_ENDED_CREDENTIALS, PURGE_SENT_EVENTS, PURGE_OLD_NOTIFICATIONS)
 """The jobs `portico scheduler` enqueues on a timer."""
 
 
@@ -90,6 +95,14 @@ async def run_periodic_job(request: AsyncContainer, task: str) -> None:
             PurgeOutboxCommand(retention=timedelta(seconds=settings.outbox.retention_seconds))
         )
         logger.info("purged {} sent events", purged)
+    elif task == PURGE_OLD_NOTIFICATIONS:
+        purge_notifications = await request.get(PurgeOldNotifications)
+        removed = await purge_notifications(
+            PurgeOldNotificationsCommand(
+                retention=timedelta(days=settings.notifications.retention_days)
+            )
+        )
+        logger.info("purged {} old notifications", removed)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
