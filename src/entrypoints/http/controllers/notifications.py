@@ -132,11 +132,15 @@ class NotificationsController(Controller):
     @post("/read-all", status_code=HTTP_200_OK, summary="Mark all read")
     @inject
     async def mark_all_read(
-        self, request: AnyRequest, mark_all_read: FromDishka[MarkAllNotificationsRead]
+        self,
+        request: AnyRequest,
+        mark_all_read: FromDishka[MarkAllNotificationsRead],
+        count_unread: FromDishka[CountUnreadNotifications],
     ) -> MarkedResponse:
-        """How many were unread; none are now."""
-        marked = await mark_all_read(required_identity(request).user_id)
-        return MarkedResponse(marked=marked, unread_count=0)
+        """How many were unread, and how many are now (those that arrived meanwhile)."""
+        user_id = required_identity(request).user_id
+        marked = await mark_all_read(user_id)
+        return MarkedResponse(marked=marked, unread_count=await count_unread(user_id))
 
     @get("/preferences", summary="Read notification preferences")
     @inject
