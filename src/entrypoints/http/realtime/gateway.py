@@ -163,6 +163,7 @@ class GatewaySession:
             await asyncio.gather(*tasks, return_exceptions=True)
 
     def reply(self, message: dict[str, Any], request_id: object) -> None:
+        """Queue an answer behind what is already queued, echoing the client's `id`."""
         if request_id is not None:
             message["id"] = request_id
         self._connection.offer(_encode(message).decode())
