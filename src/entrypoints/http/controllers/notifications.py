@@ -45,6 +45,7 @@ from entrypoints.http.auth import PUBLIC, required_identity
 from entrypoints.http.rate_limits import auth_route
 from entrypoints.http.schemas.notifications import (
     MarkedResponse,
+    Notification,
     NotificationResponse,
     NotificationsResponse,
     PhoneBody,
@@ -97,7 +98,7 @@ class NotificationsController(Controller):
             )
         )
         return NotificationsResponse(
-            notifications=[notification_document(item) for item in page.items],
+            notifications=[Notification.of(notification_document(item)) for item in page.items],
             notifications_count=page.total,
         )
 
@@ -127,7 +128,7 @@ class NotificationsController(Controller):
                 require_all=True,
             )
         )
-        return NotificationResponse(notification=notification_document(marked[0]))
+        return NotificationResponse(notification=Notification.of(notification_document(marked[0])))
 
     @post("/read-all", status_code=HTTP_200_OK, summary="Mark all read")
     @inject

@@ -12,17 +12,47 @@ from entrypoints.http.schemas.users import Struct
 Short = Annotated[str, Meta(max_length=4096)]
 
 
+class NotificationActor(msgspec.Struct, kw_only=True):
+    """Who did it."""
+
+    username: str
+
+
+class NotificationSubject(msgspec.Struct, kw_only=True):
+    """What it is about: an article, a user or a session, by id."""
+
+    type: str
+    id: str
+
+
+class Notification(msgspec.Struct, kw_only=True, rename="camel"):
+    """A notification as clients see it; the WebSocket and SSE push the same document."""
+
+    id: str
+    kind: str
+    actor: NotificationActor | None
+    subject: NotificationSubject
+    data: dict[str, str]
+    created_at: str
+    read_at: str | None
+
+    @classmethod
+    def of(cls, document: dict[str, Any]) -> "Notification":
+        """From `notification_document`, which the live channels send as it is."""
+        return msgspec.convert(document, cls)
+
+
 class NotificationsResponse(msgspec.Struct, kw_only=True, rename="camel"):
     """A page of notifications and how many match in all."""
 
-    notifications: list[dict[str, Any]]
+    notifications: list[Notification]
     notifications_count: int
 
 
 class NotificationResponse(msgspec.Struct, kw_only=True):
     """One notification."""
 
-    notification: dict[str, Any]
+    notification: Notification
 
 
 class UnreadCountResponse(msgspec.Struct, kw_only=True, rename="camel"):
