@@ -143,7 +143,12 @@ class InMemoryNotificationPreferencesRepository:
     def _rows(self) -> dict[UserId, dict[NotificationKind, frozenset[Channel]]]:
         return self._database.table(NOTIFICATION_PREFERENCES)
 
-    async def get(self, user_id: UserId) -> NotificationPreferences:
+    async def get(
+        self,
+        user_id: UserId,
+        *,
+        for_update: bool = False,  # noqa: ARG002 - the unit of work already serializes
+    ) -> NotificationPreferences:
         """The stored choices, or the defaults."""
         return NotificationPreferences(MappingProxyType(dict(self._rows.get(user_id, {}))))
 

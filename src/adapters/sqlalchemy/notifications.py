@@ -272,11 +272,13 @@ class SqlNotificationPreferencesRepository:
     def __init__(self, connection: AsyncConnection) -> None:
         self._connection = connection
 
-    async def get(self, user_id: UserId) -> NotificationPreferences:
-        """The stored choices, or the defaults."""
+    async def get(self, user_id: UserId, *, for_update: bool = False) -> NotificationPreferences:
+        """The stored choices, or the defaults; locked with FOR UPDATE when asked."""
         statement = sa.select(notification_preferences.c.choices).where(
             notification_preferences.c.user_id == user_id.value
         )
+        if for_update:
+            statement = statement.with_for_update()
         return _preferences(await self._connection.scalar(statement))
 
     async def get_many(

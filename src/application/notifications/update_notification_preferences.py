@@ -37,7 +37,7 @@ class UpdateNotificationPreferences:
         """The preferences after the change."""
         changes = _parse(command.changes)
         async with self._uow:
-            current = await self._preferences.get(command.user_id)
+            current = await self._preferences.get(command.user_id, for_update=True)
             updated = current.changed(changes)
             await self._preferences.save(command.user_id, updated)
             await self._uow.commit()

@@ -79,8 +79,12 @@ class NotificationRepository(Protocol):
 class NotificationPreferencesRepository(Protocol):
     """Each user's channel choices; a user who never chose has the defaults."""
 
-    async def get(self, user_id: UserId) -> NotificationPreferences:
-        """The user's preferences, or the defaults."""
+    async def get(self, user_id: UserId, *, for_update: bool = False) -> NotificationPreferences:
+        """The user's preferences, or the defaults.
+
+        `for_update` locks the stored choices until the transaction ends, so two changes to
+        different kinds made at once both stick.
+        """
         ...
 
     async def get_many(
