@@ -21,7 +21,7 @@ close frame (1006); either way the client reconnects.
 
 import asyncio
 import contextlib
-from datetime import UTC, datetime
+from datetime import UTC
 from typing import Any
 from uuid import UUID
 
@@ -45,6 +45,7 @@ from application.notifications.mark_notifications_read import (
     MarkNotificationsReadCommand,
 )
 from application.notifications.views import notification_document
+from application.ports.system import Clock
 from domain.shared.errors import DomainError
 from entrypoints.config.settings import WebSocketSettings
 from entrypoints.http.auth import PUBLIC
@@ -127,8 +128,10 @@ class GatewaySession:
         connection: LiveConnection,
         identity: Identity,
         settings: WebSocketSettings,
+        clock: Clock,
     ) -> None:
         self._socket = socket
+        self._clock = clock
         self._connection = connection
         self._identity = identity
         self._settings = settings
@@ -190,7 +193,7 @@ class GatewaySession:
     def _seconds_left(self) -> float:
         if self._identity.expires_at is None:
             return self._settings.idle_timeout_seconds
-        left = (self._identity.expires_at - datetime.now(UTC)).total_seconds()
+        left = (self._identity.expires_at - self._clock.now()).total_seconds()
         return min(left, self._settings.idle_timeout_seconds)
 
     async def _receive(self) -> None:
@@ -199,7 +202,7 @@ class GatewaySession:
             if (
                 wait <= 0
                 and self._identity.expires_at is not None
-                and (self._identity.expires_at <= datetime.now(UTC))
+                and (self._identity.expires_at <= self._clock.now())
             ):
                 raise _Closing(UNAUTHORIZED, "token expired")
             try:
@@ -207,7 +210,7 @@ class GatewaySession:
                     text = await _read_frame(self._socket, self._settings.max_message_bytes)
             except TimeoutError:
                 expires_at = self._identity.expires_at
-                if expires_at is not None and expires_at <= datetime.now(UTC):
+                if expires_at is not None and expires_at <= self._clock.now():
                     raise _Closing(UNAUTHORIZED, "token expired") from None
                 if wait >= self._settings.idle_timeout_seconds:
                     raise _Closing(IDLE, "idle timeout") from None
@@ -356,7 +359,8 @@ async def gateway(socket: WebSocket[Any, Any, Any]) -> None:
             raise _Closing(TOO_MANY_CONNECTIONS, "too many connections") from None
         except RealtimeUnavailableError:
             raise _Closing(TRY_AGAIN_LATER, "live notifications are unavailable") from None
-        session = GatewaySession(socket, connection, identity, settings)
+        clock = await socket.state.dishka_container.get(Clock)
+        session = GatewaySession(socket, connection, identity, settings, clock)
         session.reply({"type": "auth_ok", "expiresAt": _expiry(identity)}, request_id)
         code, reason = await session.run()
     except _Closing as closing:

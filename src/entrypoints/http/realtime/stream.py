@@ -9,7 +9,7 @@ or when the client falls so far behind that its queue overflows.
 import asyncio
 import math
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from litestar import Request, get
@@ -17,6 +17,7 @@ from litestar.response import ServerSentEvent, ServerSentEventMessage
 
 from application.common.errors import TooManyRequestsError
 from application.notifications.views import NEW_NOTIFICATION
+from application.ports.system import Clock
 from domain.users.values import UserId
 from entrypoints.config.settings import WebSocketSettings
 from entrypoints.http.auth import required_identity
@@ -48,6 +49,7 @@ async def _events(
     user_id: UserId,
     settings: WebSocketSettings,
     expires_at: datetime | None,
+    clock: Clock,
 ) -> AsyncIterator[ServerSentEventMessage]:
     """Attach when the stream starts, so a client gone before then leaves nothing behind.
 
@@ -64,7 +66,7 @@ async def _events(
         while not (connection.overflowed.is_set() or connection.shutting_down.is_set()):
             wait = settings.heartbeat_seconds
             if expires_at is not None:
-                left = (expires_at - datetime.now(UTC)).total_seconds()
+                left = (expires_at - clock.now()).total_seconds()
                 if left <= 0:
                     yield ServerSentEventMessage(event="expired", data="token expired")
                     return
@@ -91,9 +93,10 @@ async def notification_stream(request: Request[Any, Any, Any]) -> ServerSentEven
     identity = required_identity(request)
     hub: ConnectionHub = request.app.state.realtime_hub
     settings: WebSocketSettings = request.app.state.websocket_settings
+    clock = await request.state.dishka_container.get(Clock)
     if not hub.has_room_for(identity.user_id):
         raise TooManyRequestsError(max(1, math.ceil(settings.heartbeat_seconds)))
     return ServerSentEvent(
-        _events(hub, identity.user_id, settings, identity.expires_at),
+        _events(hub, identity.user_id, settings, identity.expires_at, clock),
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
