@@ -3,6 +3,7 @@
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+from application.notifications.templated import templated_parts, templated_payload
 from application.ports.delivery import EmailMessage, Mailer, TemplateRenderer
 
 SEND_TEMPLATED_EMAIL = "send_templated_email"
@@ -19,17 +20,13 @@ class SendTemplatedEmailCommand:
 
     def as_payload(self) -> dict[str, str]:
         """The flat payload a task queue carries."""
-        return {
-            "to": self.to,
-            "template": self.template,
-            **{f"ctx.{k}": v for k, v in self.context.items()},
-        }
+        return templated_payload(self.to, self.template, self.context)
 
     @classmethod
     def from_payload(cls, payload: Mapping[str, str]) -> "SendTemplatedEmailCommand":
         """Rebuild the command a worker received."""
-        context = {k.removeprefix("ctx."): v for k, v in payload.items() if k.startswith("ctx.")}
-        return cls(to=payload["to"], template=payload["template"], context=context)
+        to, template, context = templated_parts(payload)
+        return cls(to=to, template=template, context=context)
 
 
 class SendTemplatedEmail:
