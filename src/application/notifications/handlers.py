@@ -47,22 +47,44 @@ async def notify_new_follower(
     await notify(NotifyUserCommand(recipient=_user_id(event.payload["followee_id"]), draft=draft))
 
 
+async def _article_draft(
+    event: ReceivedEvent,
+    kind: NotificationKind,
+    *,
+    actor: UserId,
+    article_id: str,
+    title_key: str,
+    slug_key: str,
+    users: UserRepository,
+) -> NotificationDraft:
+    """A draft about an article, with the actor's name and the article's title and slug."""
+    return NotificationDraft(
+        kind=kind,
+        actor_id=actor,
+        subject=Subject(type="article", id=article_id),
+        source=event.event_id,
+        data={
+            "actor_username": await _username(users, actor),
+            "article_title": str(event.payload.get(title_key, "")),
+            "article_slug": str(event.payload.get(slug_key, "")),
+        },
+    )
+
+
 @consumers.on_event("article.published", consumer="notifications.new-article")
 async def notify_followers_of_article(
     event: ReceivedEvent, fan_out: FanOutToFollowers, users: UserRepository
 ) -> None:
     """Tell every follower of the author; the first batch now, the rest as jobs."""
     author = _user_id(event.payload["author_id"])
-    draft = NotificationDraft(
-        kind=NotificationKind.NEW_ARTICLE,
-        actor_id=author,
-        subject=Subject(type="article", id=event.aggregate_id),
-        source=event.event_id,
-        data={
-            "actor_username": await _username(users, author),
-            "article_title": str(event.payload.get("title", "")),
-            "article_slug": str(event.payload.get("slug", "")),
-        },
+    draft = await _article_draft(
+        event,
+        NotificationKind.NEW_ARTICLE,
+        actor=author,
+        article_id=event.aggregate_id,
+        title_key="title",
+        slug_key="slug",
+        users=users,
     )
     await fan_out(FanOutToFollowersCommand(followee=author, draft=draft))
 
@@ -72,17 +94,14 @@ async def notify_article_author_of_comment(
     event: ReceivedEvent, notify: NotifyUser, users: UserRepository
 ) -> None:
     """Tell the article's author who commented."""
-    commenter = _user_id(event.payload["author_id"])
-    draft = NotificationDraft(
-        kind=NotificationKind.NEW_COMMENT,
-        actor_id=commenter,
-        subject=Subject(type="article", id=str(event.payload["article_id"])),
-        source=event.event_id,
-        data={
-            "actor_username": await _username(users, commenter),
-            "article_title": str(event.payload.get("article_title", "")),
-            "article_slug": str(event.payload.get("article_slug", "")),
-        },
+    draft = await _article_draft(
+        event,
+        NotificationKind.NEW_COMMENT,
+        actor=_user_id(event.payload["author_id"]),
+        article_id=str(event.payload["article_id"]),
+        title_key="article_title",
+        slug_key="article_slug",
+        users=users,
     )
     recipient = _user_id(event.payload["article_author_id"])
     await notify(NotifyUserCommand(recipient=recipient, draft=draft))
@@ -93,17 +112,14 @@ async def notify_author_of_favorite(
     event: ReceivedEvent, notify: NotifyUser, users: UserRepository
 ) -> None:
     """Tell the article's author who made it a favorite."""
-    fan = _user_id(event.payload["user_id"])
-    draft = NotificationDraft(
-        kind=NotificationKind.ARTICLE_FAVORITED,
-        actor_id=fan,
-        subject=Subject(type="article", id=event.aggregate_id),
-        source=event.event_id,
-        data={
-            "actor_username": await _username(users, fan),
-            "article_title": str(event.payload.get("title", "")),
-            "article_slug": str(event.payload.get("slug", "")),
-        },
+    draft = await _article_draft(
+        event,
+        NotificationKind.ARTICLE_FAVORITED,
+        actor=_user_id(event.payload["user_id"]),
+        article_id=event.aggregate_id,
+        title_key="title",
+        slug_key="slug",
+        users=users,
     )
     recipient = _user_id(event.payload["author_id"])
     await notify(NotifyUserCommand(recipient=recipient, draft=draft))
