@@ -1569,6 +1569,23 @@ async def test_no_code_is_sent_while_the_limiter_is_down(world: NotificationWorl
     assert await world.phones.get(bob) is None
 
 
+async def test_a_code_the_queue_refuses_is_a_503_not_a_silent_success(
+    world: NotificationWorld,
+) -> None:
+    bob = await world.user("bob")
+
+    def refuse(task: str, payload: Mapping[str, str]) -> None:
+        raise ConnectionError("redis is down")
+
+    world.queue.check = refuse
+    with pytest.raises(DependencyUnavailableError) as caught:
+        await world.set_phone_number()(SetPhoneNumberCommand(user_id=bob, phone=PHONE))
+    assert caught.value.field == "phone"
+    stored = await world.phones.get(bob)
+    assert stored is not None
+    assert not stored.is_verified
+
+
 async def test_the_same_verified_number_again_changes_nothing(world: NotificationWorld) -> None:
     bob = await world.user("bob")
     await world.verified_phone(bob)

@@ -63,7 +63,9 @@ class SetPhoneNumber:
     - Codes per user, and per number whoever asks, are limited (429): each costs a text
       message, and nobody may flood a stranger's phone; when the limiter is down, no code
       is sent (503) rather than sending without a limit.
-    - The code is stored hashed, expires, and is sent after the commit.
+    - The code is stored hashed, expires, and is sent after the commit; when it cannot be
+      handed to the queue the caller gets 503 rather than waiting for a text that will
+      never come.
     """
 
     def __init__(
@@ -114,10 +116,14 @@ class SetPhoneNumber:
                     "minutes": str(int(self._policy.ttl.total_seconds() // 60)),
                 },
             )
-            self._uow.after_commit(
-                lambda: self._queue.enqueue(SEND_TEMPLATED_SMS, sms.as_payload())
-            )
             await self._uow.commit()
+        try:
+            await self._queue.enqueue(SEND_TEMPLATED_SMS, sms.as_payload())
+        except Exception as exc:
+            _log.error("could not enqueue a phone code (%s); the caller may ask again", exc)
+            raise DependencyUnavailableError(
+                "could not be sent; try again shortly", field="phone"
+            ) from exc
         return PhoneNumberState(number=number.masked(), verified=False)
 
     async def _throttle(self, key: str) -> None:
