@@ -14,7 +14,12 @@ from uuid import UUID
 
 from adapters.memory.database import InMemoryDatabase
 from adapters.memory.users import FOLLOWS
-from application.ports.notifications import DeliveryRecord, DeliveryStatus, NotificationPage
+from application.ports.notifications import (
+    DELIVERY_DETAIL_MAX,
+    DeliveryRecord,
+    DeliveryStatus,
+    NotificationPage,
+)
 from domain.notifications.notification import Channel, Notification, NotificationKind
 from domain.notifications.phone import PhoneVerification
 from domain.notifications.preferences import NotificationPreferences
@@ -26,9 +31,6 @@ NOTIFICATION_PREFERENCES = "notification_preferences"
 NOTIFICATION_DELIVERIES = "notification_deliveries"
 PUSH_SUBSCRIPTIONS = "push_subscriptions"
 PHONE_NUMBERS = "phone_numbers"
-
-DETAIL_MAX = 500
-"""The longest delivery detail kept, as the PostgreSQL column allows; longer ones are cut."""
 
 
 def _stored(notification: Notification) -> Notification:
@@ -254,7 +256,7 @@ class InMemoryDeliveryLog:
             status=status,
             attempts=earlier.attempts + 1 if earlier else 1,
             updated_at=at,
-            detail=detail[:DETAIL_MAX] if detail is not None else None,
+            detail=detail[:DELIVERY_DETAIL_MAX] if detail is not None else None,
         )
 
     async def for_notification(self, notification_id: UUID) -> Sequence[DeliveryRecord]:

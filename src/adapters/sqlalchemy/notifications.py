@@ -26,7 +26,12 @@ from adapters.sqlalchemy.tables import (
 from adapters.sqlalchemy.tables import (
     notifications as notifications_table,
 )
-from application.ports.notifications import DeliveryRecord, DeliveryStatus, NotificationPage
+from application.ports.notifications import (
+    DELIVERY_DETAIL_MAX,
+    DeliveryRecord,
+    DeliveryStatus,
+    NotificationPage,
+)
 from domain.notifications.notification import Channel, Notification, NotificationKind, Subject
 from domain.notifications.phone import PhoneNumber, PhoneVerification
 from domain.notifications.preferences import NotificationPreferences
@@ -37,9 +42,6 @@ _Enum = TypeVar("_Enum", bound=StrEnum)
 
 INSERT_CHUNK = 4000
 """Rows per INSERT: PostgreSQL binds at most 65,535 parameters, and a row takes ten."""
-
-DETAIL_MAX = 500
-"""The longest delivery detail kept; longer ones are cut, not refused."""
 
 
 def _known(enum: type[_Enum], value: object) -> _Enum | None:
@@ -357,14 +359,14 @@ class SqlDeliveryLog:
     ) -> None:
         """One upsert: the first try inserts attempt 1, later ones overwrite and add one.
 
-        A detail longer than `DETAIL_MAX` is cut to fit.
+        A detail longer than `DELIVERY_DETAIL_MAX` is cut to fit.
         """
         statement = pg_insert(notification_deliveries).values(
             notification_id=notification_id,
             channel=channel.value,
             status=status.value,
             attempts=1,
-            detail=detail[:DETAIL_MAX] if detail is not None else None,
+            detail=detail[:DELIVERY_DETAIL_MAX] if detail is not None else None,
             updated_at=at,
         )
         statement = statement.on_conflict_do_update(

@@ -39,7 +39,6 @@ DELIVER_NOTIFICATION = "deliver_notification"
 
 PUSH_TTL_SECONDS = 24 * 60 * 60
 """How long a push service keeps a message for a browser that is offline."""
-_DETAIL_MAX = 500
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -234,7 +233,7 @@ class DeliverNotification:
                 channel,
                 status,
                 at=self._clock.now(),
-                detail=None if detail is None else detail[:_DETAIL_MAX],
+                detail=detail,
             )
             await self._uow.commit()
         return status

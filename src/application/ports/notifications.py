@@ -108,6 +108,10 @@ class DeliveryStatus(StrEnum):
     SKIPPED = "skipped"
 
 
+DELIVERY_DETAIL_MAX = 500
+"""The longest delivery detail a `DeliveryLog` keeps; a longer one is cut, not refused."""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class DeliveryRecord:
     """The latest outcome for one notification on one channel, and how many tries it took."""
@@ -167,7 +171,10 @@ class DeliveryLog(Protocol):
         at: datetime,
         detail: str | None = None,
     ) -> None:
-        """Store this outcome as the latest one, counting one more attempt."""
+        """Store this outcome as the latest one, counting one more attempt.
+
+        A `detail` longer than `DELIVERY_DETAIL_MAX` is cut to that length.
+        """
         ...
 
     async def for_notification(self, notification_id: UUID) -> Sequence[DeliveryRecord]:
