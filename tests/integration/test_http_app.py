@@ -1,5 +1,6 @@
 """The HTTP app in-process, on the real container: middleware, error envelope and health."""
 
+import inspect
 import io
 import json
 from collections.abc import AsyncIterator, Sequence
@@ -10,8 +11,10 @@ import pytest
 import sqlalchemy as sa
 from dishka import Provider, Scope, provide
 from litestar import Litestar, post
+from litestar.handlers import HTTPRouteHandler
 from litestar.params import JSONBody
 from litestar.testing import AsyncTestClient
+from litestar.utils.sync import AsyncCallable
 from loguru import logger
 
 from adapters.memory.health import InMemoryHealthProbe
@@ -368,3 +371,27 @@ async def test_sql_echo_goes_through_the_log_pipeline_without_parameters(
     statements = [r for r in records(buffer) if r["logger"].startswith("sqlalchemy.engine")]
     assert any("SELECT" in r["message"] for r in statements)
     assert "p4ram-value" not in buffer.getvalue()
+
+
+def test_no_hook_guard_or_handler_is_sent_to_a_worker_thread(migrated_url: str) -> None:
+    """Litestar runs a plain-function hook or handler in a thread: a hop on every request."""
+    app = build_app(migrated_url)
+    threaded = []
+    for route in app.routes:
+        for handler in getattr(route, "route_handlers", []):
+            if not isinstance(handler, HTTPRouteHandler):
+                continue
+            if isinstance(handler.fn, AsyncCallable):
+                threaded.append((route.path, "handler"))
+            hooks: dict[str, object] = {}
+            for layer in handler.ownership_layers:
+                for name in ("before_request", "after_request", "after_response"):
+                    hooks[f"{name} of {layer!r}"] = getattr(layer, name, None)
+            hooks.update({f"guard {guard!r}": guard for guard in handler.resolve_guards()})
+            threaded += [
+                (route.path, name)
+                for name, hook in hooks.items()
+                if hook is not None
+                and (isinstance(hook, AsyncCallable) or not inspect.iscoroutinefunction(hook))
+            ]
+    assert threaded == []

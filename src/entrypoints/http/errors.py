@@ -150,8 +150,12 @@ def unexpected_error_handler(
     return _response(HTTP_500_INTERNAL_SERVER_ERROR, body)
 
 
-def envelope_framework_pages(response: Response[Any]) -> Response[Any]:
-    """Turn the HTML pages Litestar serves on its own (404 under /schema) into the envelope."""
+async def envelope_framework_pages(response: Response[Any]) -> Response[Any]:
+    """Turn the HTML pages Litestar serves on its own (404 under /schema) into the envelope.
+
+    It is a coroutine because Litestar runs a plain-function hook in a worker thread, and
+    this one runs on every response.
+    """
     if response.status_code == HTTP_404_NOT_FOUND and response.media_type == MediaType.HTML:
         return _response(HTTP_404_NOT_FOUND, envelope("route", "not found"))
     return response
