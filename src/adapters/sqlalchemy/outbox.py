@@ -16,6 +16,7 @@ from application.ports.events import ClaimedMessage, OutboxStatus
 from domain.shared.events import DomainEvent, event_class_for
 
 _EVENT_TYPES: dict[str, type[DomainEvent]] = {}
+_INSERT = sa.insert(outbox)
 UNREADABLE_RETRY = timedelta(hours=1)
 _log = logging.getLogger(__name__)
 
@@ -48,7 +49,7 @@ def from_row(row: sa.RowMapping) -> OutboxMessage:
 async def write_messages(connection: AsyncConnection, messages: Sequence[OutboxMessage]) -> None:
     """Insert the messages in one statement, inside the caller's transaction."""
     if messages:
-        await connection.execute(sa.insert(outbox), [to_row(m) for m in messages])
+        await connection.execute(_INSERT, [to_row(m) for m in messages])
 
 
 class SqlOutboxReader:

@@ -55,6 +55,7 @@ def _build_live_role() -> sa.Select[tuple[str]]:
 
 
 _LIVE_ROLE = PrecompiledStatements(_build_live_role)
+_INSERT = sa.insert(sessions)
 
 
 class SqlSessionRepository:
@@ -64,10 +65,8 @@ class SqlSessionRepository:
         self._connection = connection
 
     async def add(self, session: Session) -> None:
-        """Insert the session."""
-        await self._connection.execute(
-            sa.insert(sessions).values(id=session.id, **_to_row(session))
-        )
+        """Insert the session; every sign-in runs this, so the statement is built once."""
+        await self._connection.execute(_INSERT, {"id": session.id, **_to_row(session)})
 
     async def save(self, session: Session) -> None:
         """Update the session and retire its rotated hashes, in the caller's transaction."""

@@ -14,6 +14,12 @@ from application.ports.persistence import ProfileView
 from domain.users.user import User
 from domain.users.values import Email, Profile, Role, UserId, Username
 
+_INSERT = sa.insert(users)
+_UPDATE = sa.update(users).where(users.c.id == sa.bindparam("current_id", type_=sa.Uuid))
+_BY_ID = sa.select(users).where(users.c.id == sa.bindparam("key", type_=sa.Uuid))
+_BY_EMAIL = sa.select(users).where(users.c.email == sa.bindparam("key", type_=sa.String))
+_BY_USERNAME = sa.select(users).where(users.c.username == sa.bindparam("key", type_=sa.String))
+
 _CONFLICTS = {
     "uq_users_email": EmailTakenError,
     "uq_users_username": UsernameTakenError,
@@ -57,6 +63,8 @@ class SqlUserRepository:
 
     A unique violation is matched by constraint name and becomes the application's
     "taken" error; the failed statement runs in a savepoint, so the transaction survives.
+    The statements are built once, with bound parameters: sign-in runs them, and building
+    a statement per call cost more Python than running it.
     """
 
     def __init__(self, connection: AsyncConnection) -> None:
@@ -64,27 +72,27 @@ class SqlUserRepository:
 
     async def add(self, user: User) -> None:
         """Insert the user."""
-        await self._write(sa.insert(users).values(_to_row(user)))
+        await self._write(_INSERT, _to_row(user))
 
     async def save(self, user: User) -> None:
         """Update every column of the user."""
         row = _to_row(user)
         del row["id"], row["created_at"]
-        await self._write(sa.update(users).where(users.c.id == user.id.value).values(row))
+        await self._write(_UPDATE, {"current_id": user.id.value, **row})
 
     async def get(self, user_id: UserId) -> User | None:
         """Load by id."""
-        return await self._one(users.c.id == user_id.value)
+        return await self._one(_BY_ID, user_id.value)
 
     async def get_by_email(self, email: Email) -> User | None:
         """Load by normalized email."""
-        return await self._one(users.c.email == str(email))
+        return await self._one(_BY_EMAIL, str(email))
 
     async def get_by_username(self, username: str) -> User | None:
         """Load by exact username; a name no account could have is not looked up."""
         if not Username.could_exist(username):
             return None
-        return await self._one(users.c.username == username)
+        return await self._one(_BY_USERNAME, username)
 
     async def username_taken(self, username: Username) -> bool:
         """Whether the username exists, ignoring case (served by the lower() index)."""
@@ -113,15 +121,15 @@ class SqlUserRepository:
         )
         return result.first() is not None
 
-    async def _one(self, condition: sa.ColumnElement[bool]) -> User | None:
-        result = await self._connection.execute(sa.select(users).where(condition))
+    async def _one(self, statement: sa.Select[Any], key: object) -> User | None:
+        result = await self._connection.execute(statement, {"key": key})
         row = result.mappings().first()
         return _from_row(row) if row else None
 
-    async def _write(self, statement: sa.Executable) -> None:
+    async def _write(self, statement: sa.Executable, parameters: dict[str, Any]) -> None:
         try:
             async with self._connection.begin_nested():
-                await self._connection.execute(statement)
+                await self._connection.execute(statement, parameters)
         except IntegrityError as exc:
             constraint = getattr(getattr(exc.orig, "diag", None), "constraint_name", None)
             conflict = _CONFLICTS.get(constraint or "")
