@@ -1,9 +1,11 @@
 """The engine's pool replaces connections the server closed while they sat idle."""
 
 import asyncio
+from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.engine import make_url
 
 from tests.support.postgres import engine_for_tests
 
@@ -35,5 +37,22 @@ async def test_a_healthy_idle_connection_is_reused(migrated_url: str) -> None:
             async with engine.connect() as connection:
                 pids.add(await connection.scalar(sa.text("SELECT pg_backend_pid()")))
         assert len(pids) == 1
+    finally:
+        await engine.dispose()
+
+
+async def test_sessions_run_in_utc_and_keep_the_options_the_url_sets(migrated_url: str) -> None:
+    options = make_url(migrated_url).query["options"]
+    assert isinstance(options, str)
+    assert options.startswith("-csearch_path=")
+    engine = engine_for_tests(migrated_url)
+    try:
+        async with engine.connect() as connection:
+            zone = await connection.scalar(sa.text("SHOW TimeZone"))
+            search_path = await connection.scalar(sa.text("SHOW search_path"))
+            moment = await connection.scalar(sa.text("SELECT now()"))
+        assert zone == "UTC"
+        assert search_path == options.removeprefix("-csearch_path=")
+        assert moment.utcoffset() == timedelta(0)
     finally:
         await engine.dispose()
