@@ -5,6 +5,7 @@ from datetime import timedelta
 
 import pytest
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import make_url
 
 from tests.support.postgres import engine_for_tests
@@ -54,5 +55,22 @@ async def test_sessions_run_in_utc_and_keep_the_options_the_url_sets(migrated_ur
         assert zone == "UTC"
         assert search_path == options.removeprefix("-csearch_path=")
         assert moment.utcoffset() == timedelta(0)
+    finally:
+        await engine.dispose()
+
+
+async def test_json_values_round_trip_through_the_engine(migrated_url: str) -> None:
+    value = {"title": "Ünïcödé ✓", "tags": ["a", "b"], "count": 2**53, "nested": {"none": None}}
+    engine = engine_for_tests(migrated_url)
+    try:
+        async with engine.connect() as connection:
+            stored = await connection.scalar(
+                sa.select(sa.bindparam("value", value, type_=postgresql.JSONB))
+            )
+            text = await connection.scalar(
+                sa.select(sa.cast(sa.bindparam("value", value, type_=postgresql.JSONB), sa.Text))
+            )
+        assert stored == value
+        assert "Ünïcödé ✓" in text
     finally:
         await engine.dispose()

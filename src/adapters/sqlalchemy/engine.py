@@ -3,6 +3,7 @@
 import select
 from typing import Any
 
+import msgspec
 from sqlalchemy import event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DisconnectionError
@@ -51,6 +52,8 @@ def create_engine(
     With `autocommit`, connections run each statement on its own (no BEGIN, no ROLLBACK
     when returned to the pool): right for one-statement reads, and the unit of work
     switches a connection to real transactions for its writes.
+    JSON columns are encoded and decoded by msgspec, several times faster than the
+    standard library for the outbox payload each write carries.
     Sessions run in UTC (appended to any `options` the URL sets): timestamps come back
     already in the zone the API answers in, which spares a conversion per value.
     `hide_parameters` keeps bound values (passwords, tokens, personal data) out of error
@@ -67,6 +70,8 @@ def create_engine(
         pool_recycle=1800,
         isolation_level="AUTOCOMMIT" if autocommit else None,
         hide_parameters=True,
+        json_serializer=msgspec.json.encode,
+        json_deserializer=msgspec.json.decode,
         connect_args={
             "connect_timeout": connect_timeout_seconds,
             "application_name": application_name,
