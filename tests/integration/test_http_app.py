@@ -1,11 +1,13 @@
 """The HTTP app in-process, on the real container: middleware, error envelope and health."""
 
+import asyncio
 import inspect
 import io
 import json
 from collections.abc import AsyncIterator, Sequence
 from typing import Annotated
 
+import httpx
 import msgspec
 import pytest
 import sqlalchemy as sa
@@ -59,6 +61,17 @@ async def broken_rule() -> None:
     raise DomainError("an article needs a title")
 
 
+IN_FLIGHT = {"now": 0, "most": 0}
+
+
+@post("/test/hold", status_code=200, opt=PUBLIC)
+async def hold() -> None:
+    IN_FLIGHT["now"] += 1
+    IN_FLIGHT["most"] = max(IN_FLIGHT["most"], IN_FLIGHT["now"])
+    await asyncio.sleep(0.02)
+    IN_FLIGHT["now"] -= 1
+
+
 @post("/test/conflict", opt=PUBLIC)
 async def conflict() -> None:
     raise ConflictError("has already been taken", field="username")
@@ -83,7 +96,7 @@ def build_app(url: str, *overrides: Provider, **env: str) -> Litestar:
     settings = load_settings(
         {"DATABASE_URL": url, "MAX_REQUEST_BODY_BYTES": str(LIMIT), **env}, env_file=None
     )
-    handlers = [echo, boom, missing, conflict, broken_rule]
+    handlers = [echo, boom, missing, conflict, broken_rule, hold]
     return create_app(make_container(settings, *overrides), settings, extra_handlers=handlers)
 
 
@@ -395,3 +408,16 @@ def test_no_hook_guard_or_handler_is_sent_to_a_worker_thread(migrated_url: str) 
                 and (isinstance(hook, AsyncCallable) or not inspect.iscoroutinefunction(hook))
             ]
     assert threaded == []
+
+
+@pytest.mark.parametrize(("limit", "most"), [("2", 2), ("0", 6)])
+async def test_the_app_handles_at_most_the_configured_number_of_requests_at_once(
+    migrated_url: str, limit: str, most: int
+) -> None:
+    IN_FLIGHT["most"] = 0
+    app = build_app(migrated_url, APP_MAX_CONCURRENT_REQUESTS=limit)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://portico") as client:
+        responses = await asyncio.gather(*(client.post("/test/hold") for _ in range(6)))
+    assert [response.status_code for response in responses] == [200] * 6
+    assert IN_FLIGHT["most"] == most

@@ -56,6 +56,15 @@ class AppSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
         int,
         from_env("MAX_REQUEST_BODY_BYTES", "Larger request bodies get 413.", ge=1024, le=1 << 30),
     ] = 1_048_576
+    max_concurrent_requests: Annotated[
+        int,
+        from_env(
+            "APP_MAX_CONCURRENT_REQUESTS",
+            "HTTP requests a process handles at once; more wait in arrival order. 0: no limit.",
+            ge=0,
+            le=10_000,
+        ),
+    ] = 16
     trusted_proxies: Annotated[
         str | None,
         from_env(

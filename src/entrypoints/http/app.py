@@ -34,6 +34,7 @@ from entrypoints.http.controllers.users import UsersController
 from entrypoints.http.errors import EXCEPTION_HANDLERS, envelope_framework_pages
 from entrypoints.http.middleware.access_log import AccessLogMiddleware
 from entrypoints.http.middleware.body_guard import BodyGuardMiddleware
+from entrypoints.http.middleware.concurrency_limit import ConcurrencyLimitMiddleware
 from entrypoints.http.middleware.request_id import RequestIdMiddleware
 from entrypoints.http.realtime.gateway import gateway
 from entrypoints.http.realtime.hub import ConnectionHub
@@ -110,9 +111,10 @@ def create_app(
 ) -> Litestar:
     """Build the app around a container; the app closes the container when it shuts down.
 
-    The request id, access log and body guard wrap the whole ASGI handler, so they cover
-    unmatched routes too. The APP-scope objects (engine, clients, probes) are built at
-    start-up, so a bad setting fails the start rather than the first request.
+    The request id, access log, body guard and concurrency limit wrap the whole ASGI
+    handler, so they cover unmatched routes too. The APP-scope objects (engine, clients,
+    probes) are built at start-up, so a bad setting fails the start rather than the first
+    request.
     `extra_handlers` lets tests and extensions mount more routes.
 
     Once started, everything built so far is moved out of the garbage collector's sight
@@ -194,6 +196,12 @@ def create_app(
     app.state.realtime_hub = hub
     app.state.websocket_settings = settings.websocket
     handler: Any = app.asgi_handler
+    if settings.app.max_concurrent_requests:
+        handler = ConcurrencyLimitMiddleware(
+            handler,
+            limit=settings.app.max_concurrent_requests,
+            max_body_bytes=settings.app.max_request_body_bytes,
+        )
     handler = BodyGuardMiddleware(handler, max_body_bytes=settings.app.max_request_body_bytes)
     handler = AccessLogMiddleware(handler)
     app.asgi_handler = RequestIdMiddleware(handler)
