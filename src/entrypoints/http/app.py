@@ -42,8 +42,8 @@ from entrypoints.http.realtime.stream import notification_stream
 from entrypoints.worker.relay import relay_until_stopped, sweep_deliveries_until_stopped
 
 API_TITLE = "Portico"
-_GC_THRESHOLDS = (20_000, 20, 20)
 API_VERSION = "0.1.0"
+_GC_THRESHOLDS = (20_000, 20, 20)
 
 
 class BackgroundRelay:

@@ -17,8 +17,8 @@ class ConcurrencyLimitMiddleware:
     flight it only interleaves them more finely: each waits behind all the others at each
     of its database round trips, so the slowest take much longer than the median, and
     PostgreSQL runs as many backends at once. Admitted in order, the same throughput comes
-    with a much shorter tail (`bench/README.md`), and a process never asks its pool for
-    more connections than requests it admits.
+    with a shorter tail (`bench/README.md`), and a process never asks its pool for more
+    connections than requests it admits.
 
     - A request takes its place once its body has arrived, so a slow upload never holds
       one; at most `max_body_bytes` are held back this way, and a larger body is passed on
