@@ -7,6 +7,7 @@ from typing import Any
 from uuid import UUID
 
 import pytest
+import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -154,3 +155,36 @@ async def test_a_page_of_comments_is_one_statement(connection: AsyncConnection, 
     assert comments is not None
     assert len(comments) == limit
     assert all(comment.author.following for comment in comments)
+
+
+async def test_the_next_page_starts_where_the_first_ended(connection: AsyncConnection) -> None:
+    reader = SqlArticleReader(connection)
+    first = await reader.page(ArticleQuery(limit=10, offset=0), viewer=None)
+    second = await reader.page(ArticleQuery(limit=10, offset=10), viewer=None)
+    both = await reader.page(ArticleQuery(limit=20, offset=0), viewer=None)
+    assert [a.slug for a in both.articles] == [a.slug for a in (*first.articles, *second.articles)]
+    comments = SqlCommentReader(connection)
+    first_comments = await comments.for_article("article-1", viewer=None, limit=5, offset=0)
+    next_comments = await comments.for_article("article-1", viewer=None, limit=5, offset=5)
+    assert first_comments is not None
+    assert next_comments is not None
+    assert {c.id for c in first_comments}.isdisjoint(c.id for c in next_comments)
+
+
+async def test_the_first_page_reuses_its_plan_instead_of_planning_every_time(
+    connection: AsyncConnection,
+) -> None:
+    reader = SqlArticleReader(connection)
+    for _ in range(15):
+        await reader.page(ArticleQuery(limit=1, offset=0), viewer=READER)
+    result = await connection.execute(
+        sa.text(
+            "SELECT generic_plans, custom_plans FROM pg_prepared_statements"
+            " WHERE strpos(statement, :page) > 0"
+        ),
+        {"page": "LIMIT 1)"},
+    )
+    plans = result.all()
+    assert len(plans) == 1, plans
+    generic, _custom = plans[0]
+    assert generic > 0, plans
