@@ -37,13 +37,14 @@ fmt: install ## Format and autofix
 migrate: install ## Apply migrations to the configured (or embedded) database
 	$(VENV_BIN)/portico db upgrade
 
-bench: install ## Run the benchmarks in bench/ and print their ratios
-	$(VENV_BIN)/python bench/asgi_servers.py
-	$(VENV_BIN)/python bench/login.py
-	$(VENV_BIN)/python bench/content.py
-	$(VENV_BIN)/python bench/relay.py
-	$(VENV_BIN)/python bench/event_latency.py
-	$(VENV_BIN)/python bench/ws_fanout.py
+BENCHES = asgi_servers login content relay event_latency ws_fanout
+
+bench: install ## Run every benchmark in bench/, print their ratios; fail if a target missed
+	@missed=""; for name in $(BENCHES); do \
+		echo "== bench/$$name.py"; \
+		$(VENV_BIN)/python bench/$$name.py || missed="$$missed $$name"; \
+	done; \
+	if [ -n "$$missed" ]; then echo "bench: missed a target or failed:$$missed"; exit 1; fi
 
 clean: ## Remove local state: the virtualenv, caches and the embedded database
 	rm -rf .venv .data .mypy_cache .ruff_cache .pytest_cache

@@ -37,6 +37,8 @@ from domain.users.values import Password
 ROOT = Path(__file__).resolve().parents[1]
 PORTICO = str(Path(sys.executable).with_name("portico"))
 PASSWORD = "bench-password-123"
+TARGET_RATIO = 0.80
+TARGET_LIVE_P99_MS = 50.0
 
 
 async def ceiling(seconds: float) -> float:
@@ -141,6 +143,15 @@ def main() -> None:
     print(f"argon2id ceiling, mean             {hashes_per_second:7.1f} verifies/s")
     ratio = logins.per_second / hashes_per_second
     print(f"\nratio login/ceiling = {ratio:.2f} (target >= 0.80)")
+    verdicts = [
+        (ratio >= TARGET_RATIO, f"login ratio {ratio:.2f} >= {TARGET_RATIO}"),
+        (p99 < TARGET_LIVE_P99_MS, f"/health/live p99 {p99:.1f} ms < {TARGET_LIVE_P99_MS:g}"),
+        (logins.errors == 0, f"login errors: {logins.errors}"),
+    ]
+    for held, text in verdicts:
+        print(f"{'PASS' if held else 'MISS'}  {text}")
+    if not all(held for held, _ in verdicts):
+        raise SystemExit(1)
 
 
 if __name__ == "__main__":
