@@ -43,7 +43,7 @@ from entrypoints.worker.relay import relay_until_stopped, sweep_deliveries_until
 
 API_TITLE = "Portico"
 API_VERSION = "0.1.0"
-_GC_THRESHOLDS = (20_000, 20, 20)
+_GC_THRESHOLDS = (700, 10, 1_000)
 
 
 class BackgroundRelay:
@@ -119,10 +119,11 @@ def create_app(
 
     Once started, everything built so far is moved out of the garbage collector's sight
     (`gc.freeze`): it lives as long as the process, and scanning it made every full
-    collection stall all requests in flight for about 100 ms. The young generation is
-    then allowed 20,000 objects instead of 700: a read allocates thousands, and at the
-    default young collections ran every few requests and took 4% of the time; a signed-in
-    list served 10% more requests per second with the larger one (`bench/README.md`).
+    collection stall all requests in flight for about 100 ms. Full collections then run a
+    hundred times less often (`gc.set_threshold`): at the default they ran about once a
+    second and paused every request in flight for 5 ms, while young ones, at the default
+    size, pause for under a millisecond. A young generation of 20,000 had served 7% more
+    requests but paused for 7 to 11 ms, which the p99 felt (`bench/README.md`).
 
     `settings` is passed beside the container because the app needs it synchronously, while
     it is being built, and dishka's async container only hands objects out in a coroutine.
