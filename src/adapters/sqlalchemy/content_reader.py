@@ -7,7 +7,7 @@ The size of a page of all articles is written into its statement, and so is its 
 when it is the first page. PostgreSQL prices a plan with a parameter for LIMIT or OFFSET as
 if it returned a tenth of the table, so its reusable (generic) plan looked costlier than
 planning afresh, and it planned every execution again: 40% of what the first page cost
-it. The sizes are few (at most `MAX_PAGE_SIZE` + 1), so the variants stay few. Filtered
+it. The sizes are few (at most `MAX_LIMIT` + 1), so the variants stay few. Filtered
 pages keep both as parameters: with its size written in, the feed's reused plan served
 a fifth fewer requests than planning each one.
 """
@@ -21,12 +21,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from adapters.sqlalchemy.articles import tag_names
 from adapters.sqlalchemy.precompiled import PrecompiledStatements, fetch_all
 from adapters.sqlalchemy.tables import article_tags, articles, comments, favorites, follows, users
+from application.content.pagination import MAX_LIMIT
 from application.ports.content import ArticlePage, ArticleQuery, ArticleView, CommentView
 from application.ports.persistence import ProfileView
 from domain.users.values import UserId
 
 _VIEWER = sa.bindparam("viewer", type_=sa.Uuid)
-MAX_PAGE_SIZE = 100
 
 
 def _paged(
@@ -40,8 +40,8 @@ def _paged(
         return statement.limit(sa.bindparam("limit", type_=sa.Integer)).offset(
             sa.bindparam("offset", type_=sa.Integer)
         )
-    if not 0 <= limit <= MAX_PAGE_SIZE:
-        raise ValueError(f"a page holds 0 to {MAX_PAGE_SIZE} rows, not {limit}")
+    if not 0 <= limit <= MAX_LIMIT:
+        raise ValueError(f"a page holds 0 to {MAX_LIMIT} rows, not {limit}")
     paged = statement.limit(sa.literal_column(str(int(limit))))
     return paged if first_page else paged.offset(sa.bindparam("offset", type_=sa.Integer))
 
