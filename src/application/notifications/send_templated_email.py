@@ -1,9 +1,8 @@
 """Job: render an email template and send it."""
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from application.notifications.templated import templated_parts, templated_payload
+from application.notifications.templated import TemplatedMessageCommand
 from application.ports.delivery import EmailMessage, Mailer, TemplateRenderer
 
 SEND_TEMPLATED_EMAIL = "send_templated_email"
@@ -11,22 +10,8 @@ SEND_TEMPLATED_EMAIL = "send_templated_email"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class SendTemplatedEmailCommand:
+class SendTemplatedEmailCommand(TemplatedMessageCommand):
     """Whom to write to, with which template and values."""
-
-    to: str
-    template: str
-    context: Mapping[str, str] = field(repr=False)
-
-    def as_payload(self) -> dict[str, str]:
-        """The flat payload a task queue carries."""
-        return templated_payload(self.to, self.template, self.context)
-
-    @classmethod
-    def from_payload(cls, payload: Mapping[str, str]) -> "SendTemplatedEmailCommand":
-        """Rebuild the command a worker received."""
-        to, template, context = templated_parts(payload)
-        return cls(to=to, template=template, context=context)
 
 
 class SendTemplatedEmail:

@@ -1,9 +1,8 @@
 """Job: render an SMS template and send it."""
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from application.notifications.templated import templated_parts, templated_payload
+from application.notifications.templated import TemplatedMessageCommand
 from application.ports.delivery import SmsMessage, SmsSender, TemplateRenderer
 
 SEND_TEMPLATED_SMS = "send_templated_sms"
@@ -11,22 +10,8 @@ SEND_TEMPLATED_SMS = "send_templated_sms"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class SendTemplatedSmsCommand:
+class SendTemplatedSmsCommand(TemplatedMessageCommand):
     """Which number, with which template and values."""
-
-    to: str
-    template: str
-    context: Mapping[str, str] = field(repr=False)
-
-    def as_payload(self) -> dict[str, str]:
-        """The flat payload a task queue carries."""
-        return templated_payload(self.to, self.template, self.context)
-
-    @classmethod
-    def from_payload(cls, payload: Mapping[str, str]) -> "SendTemplatedSmsCommand":
-        """Rebuild the command a worker received."""
-        to, template, context = templated_parts(payload)
-        return cls(to=to, template=template, context=context)
 
 
 class SendTemplatedSms:

@@ -1,16 +1,34 @@
-"""The flat payload of a templated-message job: recipient, template name and values."""
+"""The command of a templated-message job: recipient, template name and values."""
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Self
 
 _CONTEXT = "ctx."
 
 
-def templated_payload(to: str, template: str, context: Mapping[str, str]) -> dict[str, str]:
-    """What a task queue carries: `to`, `template` and each value under ``ctx.<name>``."""
-    return {"to": to, "template": template, **{_CONTEXT + k: v for k, v in context.items()}}
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TemplatedMessageCommand:
+    """Whom to send to, with which template and values; each channel's job subclasses it.
 
+    A task queue carries it flat: `to`, `template`, and each value under ``ctx.<name>``.
+    """
 
-def templated_parts(payload: Mapping[str, str]) -> tuple[str, str, dict[str, str]]:
-    """The recipient, the template and the values of a payload `templated_payload` made."""
-    context = {k.removeprefix(_CONTEXT): v for k, v in payload.items() if k.startswith(_CONTEXT)}
-    return payload["to"], payload["template"], context
+    to: str
+    template: str
+    context: Mapping[str, str] = field(repr=False)
+
+    def as_payload(self) -> dict[str, str]:
+        """The flat payload a task queue carries."""
+        values = {_CONTEXT + name: value for name, value in self.context.items()}
+        return {"to": self.to, "template": self.template, **values}
+
+    @classmethod
+    def from_payload(cls, payload: Mapping[str, str]) -> Self:
+        """Rebuild the command a worker received."""
+        context = {
+            name.removeprefix(_CONTEXT): value
+            for name, value in payload.items()
+            if name.startswith(_CONTEXT)
+        }
+        return cls(to=payload["to"], template=payload["template"], context=context)
