@@ -8,15 +8,28 @@ from uuid import UUID
 
 import msgspec
 import sqlalchemy as sa
+from psycopg.types.json import Jsonb
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from adapters.sqlalchemy.precompiled import PrecompiledStatements, execute_on_driver
 from adapters.sqlalchemy.tables import outbox
 from application.common.outbox import OutboxMessage
 from application.ports.events import ClaimedMessage, OutboxStatus
 from domain.shared.events import DomainEvent, event_class_for
 
 _EVENT_TYPES: dict[str, type[DomainEvent]] = {}
-_INSERT = sa.insert(outbox)
+_ROW_COLUMNS = (
+    "event_id",
+    "event_type",
+    "aggregate_type",
+    "aggregate_id",
+    "occurred_at",
+    "payload",
+    "request_id",
+)
+_INSERT = PrecompiledStatements(
+    lambda: sa.insert(outbox).values({name: sa.bindparam(name) for name in _ROW_COLUMNS})
+)
 UNREADABLE_RETRY = timedelta(hours=1)
 _log = logging.getLogger(__name__)
 
@@ -47,9 +60,20 @@ def from_row(row: sa.RowMapping) -> OutboxMessage:
 
 
 async def write_messages(connection: AsyncConnection, messages: Sequence[OutboxMessage]) -> None:
-    """Insert the messages in one statement, inside the caller's transaction."""
-    if messages:
-        await connection.execute(_INSERT, [to_row(m) for m in messages])
+    """Insert the messages in one batch, inside the caller's transaction.
+
+    Every write commits through here, so the insert is precompiled and runs on the
+    psycopg connection, with the payload encoded by msgspec.
+    """
+    if not messages:
+        return
+    rows = [_for_driver(to_row(message)) for message in messages]
+    await execute_on_driver(connection, _INSERT.sql(), rows[0] if len(rows) == 1 else rows)
+
+
+def _for_driver(row: dict[str, Any]) -> dict[str, Any]:
+    row["payload"] = Jsonb(row["payload"], dumps=msgspec.json.encode)
+    return row
 
 
 class SqlOutboxReader:

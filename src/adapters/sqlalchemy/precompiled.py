@@ -1,10 +1,11 @@
-"""Statements compiled once and run as driver SQL, for the hottest read paths.
+"""Statements compiled once and run as driver SQL, for the hottest paths.
 
 Building a Core statement, computing its cache key and looking up its compiled form costs
-more Python than the query costs PostgreSQL on a small page. A read that runs on most
-requests is therefore declared once with Core (so it stays checked against the table
-definitions), compiled once for psycopg, and executed with `exec_driver_sql`. Its
-parameters are `bindparam`s, passed by name.
+more Python than the query costs PostgreSQL on a small page. A statement that runs on most
+requests, or on every sign-in, is therefore declared once with Core (so it stays checked
+against the table definitions), compiled once for psycopg, and executed with
+`exec_driver_sql` or, hotter still, on the psycopg connection itself. Its parameters are
+`bindparam`s, passed by name.
 """
 
 from collections.abc import Callable, Hashable, Mapping, Sequence
@@ -58,9 +59,40 @@ async def fetch_all_on_driver(
     it: kept for the one statement that runs on every authenticated request, where
     SQLAlchemy's execution context costs as much as the query.
     """
-    raw = await connection.get_raw_connection()
-    driver: Any = raw.driver_connection
+    driver = await _driver_connection(connection)
     async with driver.cursor() as cursor:
         await cursor.execute(sql, parameters)
         rows: Sequence[Sequence[Any]] = await cursor.fetchall()
         return rows
+
+
+async def execute_on_driver(
+    connection: AsyncConnection,
+    sql: str,
+    parameters: Mapping[str, Any] | Sequence[Mapping[str, Any]],
+) -> None:
+    """Run a precompiled write on the psycopg connection, in the caller's transaction.
+
+    Several parameter sets go out as one batch (psycopg pipelines `executemany`). Values
+    are passed to psycopg as they are, so a JSON column needs its value wrapped
+    (`psycopg.types.json.Jsonb`); SQLAlchemy's bind processors do not run here, and
+    neither do its events and echo. Used for the writes that every sign-in makes, where
+    SQLAlchemy's execution context cost more Python than the statement.
+
+    Like SQLAlchemy's own execution, it begins a transaction on the connection when none
+    is open, so a write after a commit is committed by the next `commit` instead of being
+    left in a transaction SQLAlchemy does not know about.
+    """
+    if not connection.in_transaction():
+        await connection.begin()
+    driver = await _driver_connection(connection)
+    async with driver.cursor() as cursor:
+        if isinstance(parameters, Mapping):
+            await cursor.execute(sql, parameters)
+        else:
+            await cursor.executemany(sql, parameters)
+
+
+async def _driver_connection(connection: AsyncConnection) -> Any:
+    raw = await connection.get_raw_connection()
+    return raw.driver_connection

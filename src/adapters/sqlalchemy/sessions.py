@@ -9,7 +9,11 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from adapters.sqlalchemy.precompiled import PrecompiledStatements, fetch_all_on_driver
+from adapters.sqlalchemy.precompiled import (
+    PrecompiledStatements,
+    execute_on_driver,
+    fetch_all_on_driver,
+)
 from adapters.sqlalchemy.tables import retired_refresh_tokens, sessions, users
 from application.ports.persistence import RefreshTokenMatch
 from domain.users.session import Session
@@ -55,7 +59,9 @@ def _build_live_role() -> sa.Select[tuple[str]]:
 
 
 _LIVE_ROLE = PrecompiledStatements(_build_live_role)
-_INSERT = sa.insert(sessions)
+_INSERT = PrecompiledStatements(
+    lambda: sa.insert(sessions).values({name: sa.bindparam(name) for name in ("id", *_COLUMNS)})
+)
 
 
 class SqlSessionRepository:
@@ -65,8 +71,10 @@ class SqlSessionRepository:
         self._connection = connection
 
     async def add(self, session: Session) -> None:
-        """Insert the session; every sign-in runs this, so the statement is built once."""
-        await self._connection.execute(_INSERT, {"id": session.id, **_to_row(session)})
+        """Insert the session; every sign-in runs this, so it is precompiled."""
+        await execute_on_driver(
+            self._connection, _INSERT.sql(), {"id": session.id, **_to_row(session)}
+        )
 
     async def save(self, session: Session) -> None:
         """Update the session and retire its rotated hashes, in the caller's transaction."""

@@ -1,5 +1,6 @@
 """Users and follows in PostgreSQL, with SQLAlchemy Core on the request's connection."""
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -8,6 +9,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from adapters.sqlalchemy.precompiled import PrecompiledStatements, fetch_all_on_driver
 from adapters.sqlalchemy.tables import follows, users
 from application.identity.errors import EmailTakenError, UsernameTakenError
 from application.ports.persistence import ProfileView
@@ -16,9 +18,16 @@ from domain.users.values import Email, Profile, Role, UserId, Username
 
 _INSERT = sa.insert(users)
 _UPDATE = sa.update(users).where(users.c.id == sa.bindparam("current_id", type_=sa.Uuid))
-_BY_ID = sa.select(users).where(users.c.id == sa.bindparam("key", type_=sa.Uuid))
-_BY_EMAIL = sa.select(users).where(users.c.email == sa.bindparam("key", type_=sa.String))
-_BY_USERNAME = sa.select(users).where(users.c.username == sa.bindparam("key", type_=sa.String))
+_COLUMNS = tuple(users.c.keys())
+_BY_ID = PrecompiledStatements(
+    lambda: sa.select(users).where(users.c.id == sa.bindparam("key", type_=sa.Uuid))
+)
+_BY_EMAIL = PrecompiledStatements(
+    lambda: sa.select(users).where(users.c.email == sa.bindparam("key", type_=sa.String))
+)
+_BY_USERNAME = PrecompiledStatements(
+    lambda: sa.select(users).where(users.c.username == sa.bindparam("key", type_=sa.String))
+)
 
 _CONFLICTS = {
     "uq_users_email": EmailTakenError,
@@ -43,7 +52,7 @@ def _to_row(user: User) -> dict[str, Any]:
     }
 
 
-def _from_row(row: sa.RowMapping) -> User:
+def _from_row(row: Mapping[str, Any]) -> User:
     return User(
         id=UserId(row["id"]),
         username=Username(row["username"]),
@@ -63,8 +72,9 @@ class SqlUserRepository:
 
     A unique violation is matched by constraint name and becomes the application's
     "taken" error; the failed statement runs in a savepoint, so the transaction survives.
-    The statements are built once, with bound parameters: sign-in runs them, and building
-    a statement per call cost more Python than running it.
+    The lookups by id, email and username are compiled once and run on the psycopg
+    connection: sign-in and every profile read run them, and SQLAlchemy's execution of a
+    one-row read cost more Python than the read (see `adapters.sqlalchemy.precompiled`).
     """
 
     def __init__(self, connection: AsyncConnection) -> None:
@@ -121,10 +131,9 @@ class SqlUserRepository:
         )
         return result.first() is not None
 
-    async def _one(self, statement: sa.Select[Any], key: object) -> User | None:
-        result = await self._connection.execute(statement, {"key": key})
-        row = result.mappings().first()
-        return _from_row(row) if row else None
+    async def _one(self, statement: PrecompiledStatements, key: object) -> User | None:
+        rows = await fetch_all_on_driver(self._connection, statement.sql(), {"key": key})
+        return _from_row(dict(zip(_COLUMNS, rows[0], strict=True))) if rows else None
 
     async def _write(self, statement: sa.Executable, parameters: dict[str, Any]) -> None:
         try:
