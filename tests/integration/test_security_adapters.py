@@ -111,6 +111,19 @@ def test_a_token_round_trips_with_every_required_claim() -> None:
     assert {"sub", "exp", "iat", "iss", "aud", "jti"} <= set(raw)
 
 
+@pytest.mark.parametrize("algorithm", ["HS256", "HS384", "HS512"])
+def test_a_token_is_what_pyjwt_makes_of_its_claims(algorithm: str) -> None:
+    tokens = issuer(real_clock(), algorithm=algorithm)
+    token = tokens.issue_access_token(user_id=USER, role=Role.ADMIN, session_id=UUID(int=9))
+    header = jwt.get_unverified_header(token)
+    claims = jwt.decode(token, options={"verify_signature": False})
+    assert header == {"alg": algorithm, "typ": "JWT"}
+    assert token == jwt.encode(claims, SECRET, algorithm=algorithm)
+    assert jwt.decode(token, SECRET, algorithms=[algorithm], audience="portico-api")["sid"] == (
+        str(UUID(int=9))
+    )
+
+
 def test_an_expired_token_is_refused() -> None:
     clock = real_clock()
     tokens = issuer(clock)

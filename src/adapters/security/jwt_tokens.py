@@ -5,6 +5,8 @@ from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 import jwt
+import msgspec
+from jwt.utils import base64url_encode
 
 from application.ports.security import AccessClaims, InvalidTokenError
 from application.ports.system import Clock, IdGenerator
@@ -24,6 +26,11 @@ class JwtTokenIssuer:
     the last `verified_cache_size` tokens that passed are kept, keyed by the exact token
     text; a hit only re-checks the expiry. Only verified tokens enter, so the cache can
     never accept a token that the full check would refuse.
+
+    Signing uses PyJWT's implementation of the algorithm, with the key prepared and the
+    header encoded once: `jwt.encode` re-validated the key and re-encoded the header for
+    every token, a tenth of a sign-in's Python. Tokens are byte-for-byte what `jwt.encode`
+    makes of the same claims.
     """
 
     def __init__(
@@ -47,6 +54,10 @@ class JwtTokenIssuer:
         self._ttl = ttl
         self._clock = clock
         self._ids = ids
+        self._signer = jwt.PyJWS().get_algorithm_by_name(algorithm)
+        self._signing_key = self._signer.prepare_key(secret)
+        header = msgspec.json.encode({"alg": algorithm, "typ": "JWT"})
+        self._encoded_header = base64url_encode(header) + b"."
 
     def issue_access_token(
         self, *, user_id: UserId, role: Role, session_id: UUID | None = None
@@ -64,7 +75,9 @@ class JwtTokenIssuer:
         }
         if session_id is not None:
             claims["sid"] = str(session_id)
-        return jwt.encode(claims, self._secret, algorithm=self._algorithm)
+        signing_input = self._encoded_header + base64url_encode(msgspec.json.encode(claims))
+        signature = self._signer.sign(signing_input, self._signing_key)
+        return (signing_input + b"." + base64url_encode(signature)).decode()
 
     def read_access_token(self, token: str) -> AccessClaims:
         """Verify signature, algorithm, expiry, issuer and audience; return the claims."""
