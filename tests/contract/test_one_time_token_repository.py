@@ -15,8 +15,8 @@ from adapters.sqlalchemy.one_time_tokens import SqlOneTimeTokenRepository
 from adapters.sqlalchemy.users import SqlUserRepository
 from application.ports.persistence import OneTimeTokenRepository
 from domain.users.one_time_token import OneTimeToken, TokenPurpose
-from domain.users.user import User
-from domain.users.values import Email, UserId, Username
+from domain.users.values import UserId
+from tests.support.identity import stored_user
 from tests.support.postgres import engine_for_tests, truncate_all
 
 NOW = datetime(2026, 7, 1, tzinfo=UTC)
@@ -43,15 +43,7 @@ async def tokens(request: pytest.FixtureRequest) -> AsyncIterator[OneTimeTokenRe
             connection = await stack.enter_async_context(engine.connect())
             await connection.begin()
             users, repository = SqlUserRepository(connection), SqlOneTimeTokenRepository(connection)  # type: ignore[assignment]
-        await users.add(
-            User.register(
-                id=ADA,
-                username=Username("ada"),
-                email=Email.parse("ada@t.co"),
-                password_hash="h",
-                now=NOW,
-            )
-        )
+        await users.add(stored_user(ADA, "ada", now=NOW))
         yield repository
 
 
@@ -82,15 +74,7 @@ async def test_racing_consumers_on_postgres_have_one_winner(migrated_url: str) -
     engine = engine_for_tests(migrated_url)
     try:
         async with engine.begin() as connection:
-            await SqlUserRepository(connection).add(
-                User.register(
-                    id=ADA,
-                    username=Username("ada"),
-                    email=Email.parse("ada@t.co"),
-                    password_hash="h",
-                    now=NOW,
-                )
-            )
+            await SqlUserRepository(connection).add(stored_user(ADA, "ada", now=NOW))
             await SqlOneTimeTokenRepository(connection).add(token("race"))
 
         async def consume() -> bool:

@@ -14,8 +14,8 @@ from adapters.sqlalchemy.sessions import SqlSessionRepository
 from adapters.sqlalchemy.users import SqlUserRepository
 from application.ports.persistence import SessionRepository, UserRepository
 from domain.users.session import Session
-from domain.users.user import User
-from domain.users.values import Email, UserId, Username
+from domain.users.values import UserId
+from tests.support.identity import stored_user
 from tests.support.postgres import engine_for_tests, truncate_all
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
@@ -49,15 +49,7 @@ async def sessions(request: pytest.FixtureRequest) -> AsyncIterator[SessionRepos
             await connection.begin()
             users, repository = SqlUserRepository(connection), SqlSessionRepository(connection)
         for user_id, name in ((ADA, "ada"), (BOB, "bob")):
-            await users.add(
-                User.register(
-                    id=user_id,
-                    username=Username(name),
-                    email=Email.parse(f"{name}@t.co"),
-                    password_hash="h",
-                    now=NOW,
-                )
-            )
+            await users.add(stored_user(user_id, name, now=NOW))
         yield repository
 
 

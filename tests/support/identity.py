@@ -2,7 +2,7 @@
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from adapters.inprocess.task_queue import InProcessTaskQueue
 from adapters.memory.cache import InMemoryCache
@@ -51,6 +51,8 @@ from application.ports.security import RateLimit, RateLimiter
 from application.profiles.follow_user import FollowUser
 from application.profiles.get_profile import GetProfile
 from application.profiles.unfollow_user import UnfollowUser
+from domain.users.user import User
+from domain.users.values import Email, UserId, Username
 
 
 @dataclass
@@ -239,3 +241,14 @@ class IdentityWorld:
 
     def event_types(self) -> list[str]:
         return [message.event_type for message in self.database.outbox]
+
+
+def stored_user(user_id: UserId, name: str, *, now: datetime) -> User:
+    """An account `name` at ``<name>@t.co`` with a placeholder hash, for tests of storage."""
+    return User.register(
+        id=user_id,
+        username=Username(name),
+        email=Email.parse(f"{name}@t.co"),
+        password_hash="h",
+        now=now,
+    )

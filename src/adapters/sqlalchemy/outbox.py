@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from psycopg.types.json import Jsonb
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from adapters.sqlalchemy.deferred_inserts import PendingInsert
 from adapters.sqlalchemy.precompiled import PrecompiledStatements, execute_on_driver
 from adapters.sqlalchemy.tables import outbox
 from application.common.outbox import OutboxMessage
@@ -69,6 +70,11 @@ async def write_messages(connection: AsyncConnection, messages: Sequence[OutboxM
         return
     rows = [_for_driver(to_row(message)) for message in messages]
     await execute_on_driver(connection, _INSERT.sql(), rows[0] if len(rows) == 1 else rows)
+
+
+def outbox_inserts(messages: Sequence[OutboxMessage]) -> list[PendingInsert]:
+    """The messages' rows, for `deferred_inserts.send`, payloads encoded by msgspec."""
+    return [PendingInsert(outbox, _for_driver(to_row(message))) for message in messages]
 
 
 def _for_driver(row: dict[str, Any]) -> dict[str, Any]:

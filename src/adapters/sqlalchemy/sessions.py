@@ -9,11 +9,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from adapters.sqlalchemy.precompiled import (
-    PrecompiledStatements,
-    execute_on_driver,
-    fetch_all_on_driver,
-)
+from adapters.sqlalchemy.deferred_inserts import flush, insert_at_commit
+from adapters.sqlalchemy.precompiled import PrecompiledStatements, fetch_all_on_driver
 from adapters.sqlalchemy.tables import retired_refresh_tokens, sessions, users
 from application.ports.persistence import RefreshTokenMatch
 from domain.users.session import Session
@@ -59,9 +56,6 @@ def _build_live_role() -> sa.Select[tuple[str]]:
 
 
 _LIVE_ROLE = PrecompiledStatements(_build_live_role)
-_INSERT = PrecompiledStatements(
-    lambda: sa.insert(sessions).values({name: sa.bindparam(name) for name in ("id", *_COLUMNS)})
-)
 
 
 class SqlSessionRepository:
@@ -71,13 +65,16 @@ class SqlSessionRepository:
         self._connection = connection
 
     async def add(self, session: Session) -> None:
-        """Insert the session; every sign-in runs this, so it is precompiled."""
-        await execute_on_driver(
-            self._connection, _INSERT.sql(), {"id": session.id, **_to_row(session)}
-        )
+        """Insert the session at the unit of work's commit, with its events.
+
+        Every sign-in runs this: deferred, the sign-in's whole transaction is one statement
+        (`adapters.sqlalchemy.deferred_inserts`). The other methods flush it first.
+        """
+        await insert_at_commit(self._connection, sessions, {"id": session.id, **_to_row(session)})
 
     async def save(self, session: Session) -> None:
         """Update the session and retire its rotated hashes, in the caller's transaction."""
+        await flush(self._connection)
         if session.retired_hashes:
             await self._connection.execute(
                 pg_insert(retired_refresh_tokens).on_conflict_do_nothing(),
@@ -93,6 +90,7 @@ class SqlSessionRepository:
 
     async def get(self, session_id: UUID) -> Session | None:
         """Load one session."""
+        await flush(self._connection)
         row = (
             (await self._connection.execute(sa.select(sessions).where(sessions.c.id == session_id)))
             .mappings()
@@ -106,6 +104,7 @@ class SqlSessionRepository:
         Locking happens on a second, by-id read, so a request that waited for a racing
         rotation sees the row as it is now: its token no longer current, hence a replay.
         """
+        await flush(self._connection)
         retired = sa.select(retired_refresh_tokens.c.session_id).where(
             retired_refresh_tokens.c.token_hash == token_hash
         )
@@ -121,6 +120,7 @@ class SqlSessionRepository:
 
     async def list_for_user(self, user_id: UserId) -> Sequence[Session]:
         """Newest first."""
+        await flush(self._connection)
         statement = (
             sa.select(sessions)
             .where(sessions.c.user_id == user_id.value)
@@ -130,6 +130,7 @@ class SqlSessionRepository:
 
     async def revoke_all_for_user(self, user_id: UserId, *, at: datetime, reason: str) -> int:
         """One UPDATE over the user's active sessions."""
+        await flush(self._connection)
         statement = (
             sa.update(sessions)
             .where(sessions.c.user_id == user_id.value, sessions.c.revoked_at.is_(None))
@@ -142,6 +143,7 @@ class SqlSessionRepository:
         self, user_id: UserId, *, keep: UUID | None, at: datetime, reason: str
     ) -> int:
         """One UPDATE over the user's other active sessions."""
+        await flush(self._connection)
         statement = (
             sa.update(sessions)
             .where(sessions.c.user_id == user_id.value, sessions.c.revoked_at.is_(None))
@@ -154,6 +156,7 @@ class SqlSessionRepository:
 
     async def purge_ended(self, *, before: datetime) -> int:
         """Delete ended sessions; their retired token hashes go by cascade."""
+        await flush(self._connection)
         result = await self._connection.execute(
             sa.delete(sessions)
             .where(sa.or_(sessions.c.expires_at < before, sessions.c.revoked_at < before))
@@ -163,6 +166,7 @@ class SqlSessionRepository:
 
     async def live_role(self, session_id: UUID, user_id: UserId, *, now: datetime) -> Role | None:
         """One primary-key read joined to the user, precompiled: it runs on every request."""
+        await flush(self._connection)
         rows = await fetch_all_on_driver(
             self._connection,
             _LIVE_ROLE.sql(),

@@ -6,7 +6,8 @@ from typing import Self
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from adapters.sqlalchemy.outbox import write_messages
+from adapters.sqlalchemy import deferred_inserts
+from adapters.sqlalchemy.outbox import outbox_inserts
 from application.common.after_commit import AfterCommit, run_after_commit
 from application.common.correlation import current_request_id
 from application.common.outbox import OutboxMessage
@@ -21,7 +22,10 @@ class SqlAlchemyUnitOfWork:
     """Keeps the `UnitOfWork` contract with a database transaction.
 
     The repositories of a request share this connection, so they all take part in the
-    transaction; the outbox rows are inserted just before the commit, in it.
+    transaction; the outbox rows are inserted just before the commit, in it, in one
+    statement with the inserts that repositories deferred to the commit
+    (`adapters.sqlalchemy.deferred_inserts`). A transaction that only inserts, such as a
+    sign-in, is then that one statement.
 
     A request's connection reads in autocommit (see `create_engine`). On entry the unit of
     work switches it to READ COMMITTED transactions, and on exit back to autocommit; both
@@ -56,6 +60,7 @@ class SqlAlchemyUnitOfWork:
             await self._connection.execution_options(isolation_level=TRANSACTIONAL)
         if not self._connection.in_transaction():
             await self._connection.begin()
+        deferred_inserts.start_deferring(self._connection)
         self._active = True
         self._depth = 1
         return self
@@ -80,6 +85,7 @@ class SqlAlchemyUnitOfWork:
                 await self._connection.execution_options(isolation_level=AUTOCOMMIT)
         finally:
             self._discard_tracked()
+            deferred_inserts.stop_deferring(self._connection)
             self._active = False
 
     def after_commit(self, callback: AfterCommit) -> None:
@@ -109,7 +115,8 @@ class SqlAlchemyUnitOfWork:
             for event in aggregate.pull_events()
         ]
         self._tracked.clear()
-        await write_messages(self._connection, messages)
+        inserts = deferred_inserts.take(self._connection) + outbox_inserts(messages)
+        await deferred_inserts.send(self._connection, inserts, at_commit=True)
         await self._connection.commit()
         await run_after_commit(self._after_commit)
         return messages
@@ -121,6 +128,7 @@ class SqlAlchemyUnitOfWork:
         self._discard_tracked()
 
     def _discard_tracked(self) -> None:
+        deferred_inserts.discard(self._connection)
         self._after_commit.clear()
         for aggregate in self._tracked:
             aggregate.pull_events()

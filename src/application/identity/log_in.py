@@ -64,6 +64,8 @@ class LogIn:
       add up, and parallel guesses cannot overrun the limit.
     - A hash made with weaker parameters than today's is replaced on a successful sign-in.
     - Each successful sign-in opens a session with its own rotating refresh token.
+    - The account is read and its password checked before the transaction opens, so no
+      transaction, and none of its snapshot, is held while the hash waits for a thread.
     """
 
     def __init__(
@@ -106,15 +108,15 @@ class LogIn:
         password = _AnyPassword.parse(command.password)
         throttle_key = f"login-failures:{email or command.email.strip().lower()}"
         reserved = await self._reserve_attempt(throttle_key)
+        user = await self._users.get_by_email(email) if email else None
+        matches = await self._hasher.verify(user.password_hash if user else None, password)
+        if user is None or not matches:
+            raise InvalidCredentialsError("invalid")
+        if reserved:
+            await self._refund_attempt(throttle_key)
+        if user.is_banned:
+            raise AccountBannedError
         async with self._uow:
-            user = await self._users.get_by_email(email) if email else None
-            matches = await self._hasher.verify(user.password_hash if user else None, password)
-            if user is None or not matches:
-                raise InvalidCredentialsError("invalid")
-            if reserved:
-                await self._refund_attempt(throttle_key)
-            if user.is_banned:
-                raise AccountBannedError
             if self._hasher.needs_rehash(user.password_hash):
                 user.rehash_password(await self._hasher.hash(password))
                 await self._users.save(user)
