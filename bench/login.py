@@ -36,6 +36,7 @@ from adapters.security.argon2_hasher import Argon2PasswordHasher
 from bench.asgi_servers import wait_live
 from bench.load import LoadResult, run_load
 from domain.users.values import Password
+from entrypoints.config.settings import AuthSettings
 
 ROOT = Path(__file__).resolve().parents[1]
 PORTICO = str(Path(sys.executable).with_name("portico"))
@@ -48,8 +49,13 @@ class Ceiling:
     """Times argon2id verifications on the production pool, a slice at a time."""
 
     def __init__(self) -> None:
+        auth = AuthSettings()
         self._hasher = Argon2PasswordHasher(
-            time_cost=2, memory_kib=19_456, parallelism=1, max_concurrency=2
+            time_cost=auth.password_hash_time_cost,
+            memory_kib=auth.password_hash_memory_kib,
+            parallelism=auth.password_hash_parallelism,
+            max_concurrency=2,
+            niceness=auth.password_hash_niceness,
         )
         self._password = Password.parse(PASSWORD)
         self._hashed = ""

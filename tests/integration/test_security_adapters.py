@@ -1,8 +1,11 @@
 """argon2id hashing and JWT access tokens, with the real libraries."""
 
 import asyncio
+import sys
+import threading
 import time
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from uuid import UUID
 
 import jwt
@@ -82,6 +85,33 @@ async def test_hashing_does_not_block_the_event_loop(hasher: Argon2PasswordHashe
     task.cancel()
     assert elapsed > 0.05
     assert ticks >= 3, "the loop stalled while hashing"
+
+
+def thread_niceness() -> dict[int, int]:
+    """Each thread of this process, by id, with its nice value (from /proc)."""
+    values = {}
+    for task in Path("/proc/self/task").iterdir():
+        fields = (task / "stat").read_text().rpartition(")")[2].split()
+        values[int(task.name)] = int(fields[16])
+    return values
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="per-thread nice is Linux's")
+async def test_hashing_threads_run_below_the_loops_priority() -> None:
+    before = thread_niceness()
+    loop_thread = threading.get_native_id()
+    hasher = Argon2PasswordHasher(
+        time_cost=2, memory_kib=19_456, parallelism=1, max_concurrency=2, niceness=7
+    )
+    try:
+        await asyncio.gather(*(hasher.hash(Password.parse("correct horse")) for _ in range(2)))
+        after = thread_niceness()
+    finally:
+        hasher.close()
+    hashing = [nice for thread, nice in after.items() if thread not in before]
+    assert hashing, "no hashing thread was started"
+    assert set(hashing) == {min(19, before[loop_thread] + 7)}
+    assert after[loop_thread] == before[loop_thread]
 
 
 def issuer(clock: ManualClock, **overrides: object) -> JwtTokenIssuer:

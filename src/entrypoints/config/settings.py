@@ -183,6 +183,16 @@ class AuthSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
         int,
         from_env("PASSWORD_HASH_THREADS", "Hashes computed at once per process.", ge=1, le=64),
     ] = 2
+    password_hash_niceness: Annotated[
+        int,
+        from_env(
+            "PASSWORD_HASH_NICENESS",
+            "How many nice steps below the event loop the hashing threads run (Linux; "
+            "0 keeps them level), so a burst of sign-ins cannot crowd out other requests.",
+            ge=0,
+            le=19,
+        ),
+    ] = 10
 
     def __repr__(self) -> str:
         shown = "None" if self.jwt_secret is None else "'***'"

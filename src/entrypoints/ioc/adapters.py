@@ -136,6 +136,7 @@ class SecurityProvider(Provider):
             memory_kib=auth.password_hash_memory_kib,
             parallelism=auth.password_hash_parallelism,
             max_concurrency=auth.password_hash_threads,
+            niceness=auth.password_hash_niceness,
         )
         yield hasher
         hasher.close()
