@@ -64,8 +64,8 @@ def refresh(api: httpx.Client, token: str) -> httpx.Response:
 def test_login_sets_a_hardened_refresh_cookie(api: httpx.Client) -> None:
     _, user = new_user(api)
     cookie = user["cookie"].lower()
-    assert cookie.startswith("refresh_token=")
-    for attribute in ("httponly", "secure", "samesite=strict", "path=/api/auth"):
+    assert user["cookie"].startswith(f"refresh_token={user['refreshToken']};")
+    for attribute in ("httponly", "secure", "samesite=strict", "path=/api/auth", "max-age="):
         assert attribute in cookie
     assert user["refreshToken"]
 

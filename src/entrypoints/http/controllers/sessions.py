@@ -1,11 +1,11 @@
 """Sessions: refresh-token rotation, logout, and the list of one's sessions, under /api/auth."""
 
+import re
 from typing import Any
 from uuid import UUID
 
 from dishka.integrations.litestar import FromDishka, inject
 from litestar import Controller, Request, Response, delete, get, post
-from litestar.datastructures import Cookie
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 
@@ -33,17 +33,21 @@ COOKIE_PATH = "/api/auth"
 _OWN = auth_route(permission=Permission.MANAGE_OWN_ACCOUNT)
 
 
-def refresh_cookie(token: str, settings: Settings) -> Cookie:
-    """httpOnly, Secure, SameSite=Strict, sent only to /api/auth."""
-    return Cookie(
-        key=REFRESH_COOKIE,
-        value=token,
-        max_age=settings.auth.refresh_token_ttl_seconds,
-        path=COOKIE_PATH,
-        httponly=True,
-        secure=True,
-        samesite="strict",
-    )
+_COOKIE_VALUE = re.compile(r"[A-Za-z0-9_.~-]*")
+
+
+def refresh_cookie(token: str, max_age: int) -> dict[str, str]:
+    """The ``Set-Cookie`` header: httpOnly, Secure, SameSite=Strict, sent only to /api/auth.
+
+    Written directly rather than through `http.cookies.SimpleCookie`, which cost a
+    twentieth of a sign-in's event-loop time; the value is checked to need no quoting.
+    """
+    if not _COOKIE_VALUE.fullmatch(token):
+        raise ValueError("a refresh token is URL-safe text")
+    return {
+        "set-cookie": f"{REFRESH_COOKIE}={token}; HttpOnly; Max-Age={max_age}; "
+        f"Path={COOKIE_PATH}; SameSite=Strict; Secure"
+    }
 
 
 def signed_in(
@@ -55,21 +59,13 @@ def signed_in(
     return Response(
         UserResponse(user=User.of(result)),
         status_code=status_code,
-        cookies=[refresh_cookie(result.refresh_token, settings)],
+        headers=refresh_cookie(result.refresh_token, settings.auth.refresh_token_ttl_seconds),
     )
 
 
-def expired_refresh_cookie() -> Cookie:
+def expired_refresh_cookie() -> dict[str, str]:
     """Tells the browser to forget the refresh cookie."""
-    return Cookie(
-        key=REFRESH_COOKIE,
-        value="",
-        max_age=0,
-        path=COOKIE_PATH,
-        httponly=True,
-        secure=True,
-        samesite="strict",
-    )
+    return refresh_cookie("", 0)
 
 
 class SessionsController(Controller):
@@ -102,7 +98,7 @@ class SessionsController(Controller):
     ) -> Response[None]:
         """End this session."""
         await log_out(LogOutCommand(actor=required_identity(request)))
-        return Response(None, status_code=HTTP_204_NO_CONTENT, cookies=[expired_refresh_cookie()])
+        return Response(None, status_code=HTTP_204_NO_CONTENT, headers=expired_refresh_cookie())
 
     @post("/logout-all", status_code=HTTP_204_NO_CONTENT, opt=_OWN, summary="Log out everywhere")
     @inject
@@ -111,7 +107,7 @@ class SessionsController(Controller):
     ) -> Response[None]:
         """End every session of the caller."""
         await log_out_all(LogOutAllCommand(actor=required_identity(request)))
-        return Response(None, status_code=HTTP_204_NO_CONTENT, cookies=[expired_refresh_cookie()])
+        return Response(None, status_code=HTTP_204_NO_CONTENT, headers=expired_refresh_cookie())
 
     @get("/sessions", opt=_OWN, summary="List sessions")
     @inject
