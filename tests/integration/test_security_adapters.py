@@ -143,13 +143,14 @@ def test_a_token_round_trips_with_every_required_claim() -> None:
 
 @pytest.mark.parametrize("algorithm", ["HS256", "HS384", "HS512"])
 def test_a_token_is_what_pyjwt_makes_of_its_claims(algorithm: str) -> None:
-    tokens = issuer(real_clock(), algorithm=algorithm)
+    secret = "k" * 64
+    tokens = issuer(real_clock(), algorithm=algorithm, secret=secret)
     token = tokens.issue_access_token(user_id=USER, role=Role.ADMIN, session_id=UUID(int=9))
     header = jwt.get_unverified_header(token)
     claims = jwt.decode(token, options={"verify_signature": False})
     assert header == {"alg": algorithm, "typ": "JWT"}
-    assert token == jwt.encode(claims, SECRET, algorithm=algorithm)
-    assert jwt.decode(token, SECRET, algorithms=[algorithm], audience="portico-api")["sid"] == (
+    assert token == jwt.encode(claims, secret, algorithm=algorithm)
+    assert jwt.decode(token, secret, algorithms=[algorithm], audience="portico-api")["sid"] == (
         str(UUID(int=9))
     )
 

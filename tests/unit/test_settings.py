@@ -55,7 +55,17 @@ def test_fixed_variable_names_reach_their_sections() -> None:
         ({"REDIS_URL": "http://cache"}, "REDIS_URL", "unsupported scheme 'http'"),
         ({"REDIS_URL": "redis://127.0.0.1:notaport/0"}, "REDIS_URL", "notaport"),
         ({"KAFKA_BOOTSTRAP_SERVERS": "k1:9092,nope"}, "KAFKA_BOOTSTRAP_SERVERS", "'nope'"),
-        ({"JWT_SECRET": "short"}, "JWT_SECRET", "at least 32 bytes, got 5"),
+        ({"JWT_SECRET": "short"}, "JWT_SECRET", "at least 32 bytes for HS256, got 5"),
+        (
+            {"JWT_SECRET": "k" * 48, "JWT_ALGORITHM": "HS512"},
+            "JWT_SECRET",
+            "at least 64 bytes for HS512, got 48",
+        ),
+        (
+            {"JWT_SECRET": "k" * 40, "JWT_ALGORITHM": "HS384"},
+            "JWT_SECRET",
+            "at least 48 bytes for HS384, got 40",
+        ),
         ({"TRUSTED_PROXIES": "10.0.0.0/8, lb"}, "TRUSTED_PROXIES", "'lb'"),
     ],
 )

@@ -19,6 +19,8 @@ from entrypoints.http.client_address import parse_networks
 
 ENV_FILE_VARIABLE = "PORTICO_ENV_FILE"
 MIN_JWT_SECRET_BYTES = 32
+_MIN_SECRET_BYTES_BY_ALGORITHM = {"HS256": 32, "HS384": 48, "HS512": 64}
+"""RFC 7518 section 3.2: an HMAC key at least as long as the hash's output."""
 _REDIS_SCHEMES = frozenset({"redis", "rediss", "unix"})
 _MSGSPEC_PATH = re.compile(r"^(?P<reason>.*) - at `\$\.(?P<section>\w+)\.(?P<field>\w+)`")
 _HOST_PORT = re.compile(r"^[A-Za-z0-9.\-\[\]:]+:\d{1,5}$")
@@ -140,10 +142,12 @@ def _check_rules(settings: Settings) -> None:
 
 def _check_production(settings: Settings) -> None:
     secret = settings.auth.jwt_secret
-    if secret is not None and len(secret.encode()) < MIN_JWT_SECRET_BYTES:
+    algorithm = settings.auth.jwt_algorithm
+    minimum = _MIN_SECRET_BYTES_BY_ALGORITHM.get(algorithm, MIN_JWT_SECRET_BYTES)
+    if secret is not None and len(secret.encode()) < minimum:
         raise ConfigurationError(
             "JWT_SECRET",
-            f"must be at least {MIN_JWT_SECRET_BYTES} bytes, got {len(secret.encode())}",
+            f"must be at least {minimum} bytes for {algorithm}, got {len(secret.encode())}",
         )
     if settings.is_production and secret is None:
         raise ConfigurationError(

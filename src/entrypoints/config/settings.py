@@ -120,7 +120,8 @@ class AuthSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
         str | None,
         from_env(
             "JWT_SECRET",
-            "Token signing key, at least 32 bytes; required when APP_ENV=production. "
+            "Token signing key, at least 32 bytes (48 for HS384, 64 for HS512); required "
+            "when APP_ENV=production. "
             "Elsewhere, unset means a random key kept in DATA_DIR/jwt-secret.",
             secret=True,
         ),
