@@ -56,8 +56,9 @@ async def fetch_all_on_driver(
     """Like `fetch_all`, straight on the psycopg connection under SQLAlchemy's.
 
     It takes part in the same transaction, but SQLAlchemy's events and echo do not see
-    it: kept for the one statement that runs on every authenticated request, where
-    SQLAlchemy's execution context costs as much as the query.
+    it: kept for the reads that run on every authenticated request (the session check) or
+    every sign-in (the user lookups), where SQLAlchemy's execution context costs as much
+    as the query.
     """
     driver = await _driver_connection(connection)
     async with driver.cursor() as cursor:
