@@ -29,8 +29,9 @@ class JwtTokenIssuer:
 
     Signing uses PyJWT's implementation of the algorithm, with the key prepared and the
     header encoded once: `jwt.encode` re-validated the key and re-encoded the header for
-    every token, a tenth of a sign-in's Python. Tokens are byte-for-byte what `jwt.encode`
-    makes of the same claims.
+    every token, a tenth of a sign-in's Python. For ASCII claims a token is byte-for-byte
+    what `jwt.encode` makes; a non-ASCII issuer or audience is written as UTF-8 where
+    `jwt.encode` escapes it, which every JSON reader decodes to the same claims.
     """
 
     def __init__(

@@ -37,7 +37,6 @@ class PendingInsert:
 
 
 _BUFFERS: WeakKeyDictionary[AsyncConnection, list[PendingInsert]] = WeakKeyDictionary()
-_TABLES: dict[str, sa.Table] = {}
 
 
 def start_deferring(connection: AsyncConnection) -> None:
@@ -101,10 +100,9 @@ async def send(
     """
     if not inserts:
         return
-    groups: dict[tuple[str, tuple[str, ...]], list[Mapping[str, Any]]] = {}
+    groups: dict[tuple[sa.Table, tuple[str, ...]], list[Mapping[str, Any]]] = {}
     for insert in inserts:
-        _TABLES.setdefault(insert.table.name, insert.table)
-        groups.setdefault((insert.table.name, tuple(insert.row)), []).append(insert.row)
+        groups.setdefault((insert.table, tuple(insert.row)), []).append(insert.row)
     if len(inserts) > MAX_ROWS:
         for (table, columns), rows in groups.items():
             await execute_on_driver(connection, _PLAIN.sql(table, columns), rows)
@@ -137,13 +135,13 @@ async def send(
         await driver.set_autocommit(False)
 
 
-def _build_plain(table: str, columns: tuple[str, ...]) -> sa.Insert:
-    return sa.insert(_TABLES[table]).values({name: sa.bindparam(name) for name in columns})
+def _build_plain(table: sa.Table, columns: tuple[str, ...]) -> sa.Insert:
+    return sa.insert(table).values({name: sa.bindparam(name) for name in columns})
 
 
-def _build(*shape: tuple[str, tuple[str, ...], int]) -> sa.Insert:
+def _build(*shape: tuple[sa.Table, tuple[str, ...], int]) -> sa.Insert:
     first, *rest = [
-        sa.insert(_TABLES[table]).values(
+        sa.insert(table).values(
             [
                 {name: sa.bindparam(f"p{part}_{number}_{name}") for name in columns}
                 for number in range(rows)

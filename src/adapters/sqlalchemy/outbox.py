@@ -11,26 +11,13 @@ import sqlalchemy as sa
 from psycopg.types.json import Jsonb
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from adapters.sqlalchemy.deferred_inserts import PendingInsert
-from adapters.sqlalchemy.precompiled import PrecompiledStatements, execute_on_driver
+from adapters.sqlalchemy.deferred_inserts import PendingInsert, send
 from adapters.sqlalchemy.tables import outbox
 from application.common.outbox import OutboxMessage
 from application.ports.events import ClaimedMessage, OutboxStatus
 from domain.shared.events import DomainEvent, event_class_for
 
 _EVENT_TYPES: dict[str, type[DomainEvent]] = {}
-_ROW_COLUMNS = (
-    "event_id",
-    "event_type",
-    "aggregate_type",
-    "aggregate_id",
-    "occurred_at",
-    "payload",
-    "request_id",
-)
-_INSERT = PrecompiledStatements(
-    lambda: sa.insert(outbox).values({name: sa.bindparam(name) for name in _ROW_COLUMNS})
-)
 UNREADABLE_RETRY = timedelta(hours=1)
 _log = logging.getLogger(__name__)
 
@@ -61,15 +48,8 @@ def from_row(row: sa.RowMapping) -> OutboxMessage:
 
 
 async def write_messages(connection: AsyncConnection, messages: Sequence[OutboxMessage]) -> None:
-    """Insert the messages in one batch, inside the caller's transaction.
-
-    Every write commits through here, so the insert is precompiled and runs on the
-    psycopg connection, with the payload encoded by msgspec.
-    """
-    if not messages:
-        return
-    rows = [_for_driver(to_row(message)) for message in messages]
-    await execute_on_driver(connection, _INSERT.sql(), rows[0] if len(rows) == 1 else rows)
+    """Insert the messages now, in order, inside the caller's transaction."""
+    await send(connection, outbox_inserts(messages), at_commit=False)
 
 
 def outbox_inserts(messages: Sequence[OutboxMessage]) -> list[PendingInsert]:
