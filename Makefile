@@ -6,16 +6,21 @@ UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 VENV_BIN := .venv/bin
 PYTEST_ARGS ?=
 
-.PHONY: help install run test lint fmt migrate bench clean
+PY ?= python3.13
+PY_VENV = .venv-$(notdir $(PY))
+
+.PHONY: help uv install run test test-py lint fmt migrate bench clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
 
-install: ## Install uv if missing, then the locked dependencies into .venv
+uv:
 	@command -v uv >/dev/null 2>&1 || python3 -m uv --version >/dev/null 2>&1 \
 		|| python3 -m pip install --quiet uv \
 		|| python3 -m pip install --quiet --user --break-system-packages uv
-	@$(UV) sync --frozen --quiet
+
+install: uv ## Install uv if missing, then the locked dependencies and every extra into .venv
+	@$(UV) sync --frozen --all-extras --quiet
 
 run: install ## Migrate and serve on http://127.0.0.1:8000 (embedded PostgreSQL if DATABASE_URL is unset)
 	$(VENV_BIN)/portico db upgrade
@@ -24,11 +29,19 @@ run: install ## Migrate and serve on http://127.0.0.1:8000 (embedded PostgreSQL 
 test: install ## Run the whole test suite
 	$(VENV_BIN)/pytest $(PYTEST_ARGS)
 
-lint: install ## ruff, mypy --strict and the import-linter contracts
+test-py: uv ## The unit and contract tests on another Python: make test-py PY=/path/to/python3.13
+	@UV_PYTHON_DOWNLOADS=never UV_PROJECT_ENVIRONMENT=$(PY_VENV) \
+		$(UV) sync --frozen --all-extras --quiet --python $(PY)
+	$(PY_VENV)/bin/python --version
+	$(PY_VENV)/bin/pytest tests/unit tests/contract $(PYTEST_ARGS)
+
+lint: install ## ruff, mypy --strict, the import-linter contracts, deptry
 	$(VENV_BIN)/ruff check .
 	$(VENV_BIN)/ruff format --check .
 	$(VENV_BIN)/mypy
 	$(VENV_BIN)/lint-imports
+	$(VENV_BIN)/deptry .
+
 
 fmt: install ## Format and autofix
 	$(VENV_BIN)/ruff format .
@@ -47,4 +60,4 @@ bench: install ## Run every benchmark in bench/, print their ratios; fail if a t
 	if [ -n "$$missed" ]; then echo "bench: missed a target or failed:$$missed"; exit 1; fi
 
 clean: ## Remove local state: the virtualenv, caches and the embedded database
-	rm -rf .venv .data .mypy_cache .ruff_cache .pytest_cache
+	rm -rf .venv .venv-* .data .mypy_cache .ruff_cache .pytest_cache

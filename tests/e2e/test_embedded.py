@@ -10,7 +10,7 @@ import httpx
 import psutil
 import pytest
 
-from adapters.pgserver.embedded import EmbeddedPostgres
+from adapters.embedded_postgres.server import EmbeddedPostgres
 from tests.support.network import free_port
 from tests.support.postgres import table_names
 from tests.support.server import PORTICO, clean_env, portico_server, run_portico

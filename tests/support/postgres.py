@@ -1,4 +1,4 @@
-"""PostgreSQL for tests: TEST_DATABASE_URL when set, else an embedded pgserver; a schema per run."""
+"""PostgreSQL for tests: TEST_DATABASE_URL when set, else an embedded server; a schema per run."""
 
 import threading
 import uuid
@@ -11,7 +11,7 @@ from alembic import command
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from adapters.pgserver.embedded import EmbeddedPostgres
+from adapters.embedded_postgres.server import EmbeddedPostgres
 from adapters.sqlalchemy.engine import create_engine, to_psycopg_url
 from adapters.sqlalchemy.tables import metadata
 from entrypoints.cli.db import alembic_config

@@ -23,11 +23,11 @@ def clean_env(**settings: str) -> dict[str, str]:
 
 
 def run_portico(
-    *args: str, env: Mapping[str, str], cwd: Path, timeout: float = 60
+    *args: str, env: Mapping[str, str], cwd: Path, timeout: float = 60, executable: str = PORTICO
 ) -> subprocess.CompletedProcess[str]:
-    """Run one `portico` command to completion."""
+    """Run one `portico` command to completion (this environment's, unless `executable`)."""
     return subprocess.run(
-        [PORTICO, *args],
+        [executable, *args],
         env=dict(env),
         cwd=cwd,
         capture_output=True,
@@ -59,13 +59,18 @@ class RunningServer:
 
 @contextmanager
 def portico_server(
-    port: int, env: Mapping[str, str], cwd: Path, *extra_args: str, ready_within: float = 60
+    port: int,
+    env: Mapping[str, str],
+    cwd: Path,
+    *extra_args: str,
+    ready_within: float = 60,
+    executable: str = PORTICO,
 ) -> Iterator[RunningServer]:
     """Start `portico serve` and wait until /health/live answers; kill it if still running."""
     log_path = cwd / f"serve-{port}.log"
     with log_path.open("w") as log:
         process = subprocess.Popen(
-            [PORTICO, "serve", "--port", str(port), *extra_args],
+            [executable, "serve", "--port", str(port), *extra_args],
             env=dict(env),
             cwd=cwd,
             stdout=log,

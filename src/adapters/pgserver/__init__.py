@@ -1,1 +1,0 @@
-"""An embedded PostgreSQL, from the pgserver wheel, for running with nothing installed."""
