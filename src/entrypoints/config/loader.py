@@ -2,10 +2,10 @@
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import msgspec
@@ -16,6 +16,12 @@ from adapters.sqlalchemy.engine import to_psycopg_url
 from adapters.webpush.sender import vapid_public_key
 from entrypoints.config.settings import Settings
 from entrypoints.http.client_address import parse_networks
+from entrypoints.http.middleware.cors import (
+    CorsPolicy,
+    parse_header_names,
+    parse_methods,
+    parse_origins,
+)
 
 ENV_FILE_VARIABLE = "PORTICO_ENV_FILE"
 MIN_JWT_SECRET_BYTES = 32
@@ -24,6 +30,7 @@ _MIN_SECRET_BYTES_BY_ALGORITHM = {"HS256": 32, "HS384": 48, "HS512": 64}
 _REDIS_SCHEMES = frozenset({"redis", "rediss", "unix"})
 _MSGSPEC_PATH = re.compile(r"^(?P<reason>.*) - at `\$\.(?P<section>\w+)\.(?P<field>\w+)`")
 _HOST_PORT = re.compile(r"^[A-Za-z0-9.\-\[\]:]+:\d{1,5}$")
+_Parsed = TypeVar("_Parsed")
 
 
 class ConfigurationError(Exception):
@@ -138,6 +145,43 @@ def _check_rules(settings: Settings) -> None:
     _check_production(settings)
     _check_addresses(settings)
     _check_pairings(settings)
+    cors_policy(settings)
+
+
+def cors_policy(settings: Settings) -> CorsPolicy | None:
+    """The CORS policy the settings describe; None when no origin is allowed.
+
+    Every CORS variable is checked, set or not; raises ConfigurationError naming the first
+    malformed one.
+    """
+    cors = settings.cors
+    origins = (
+        _parsed("CORS_ALLOWED_ORIGINS", parse_origins, cors.allowed_origins)
+        if cors.allowed_origins is not None
+        else frozenset[str]()
+    )
+    methods = _parsed("CORS_ALLOWED_METHODS", parse_methods, cors.allowed_methods)
+    headers = _parsed("CORS_ALLOWED_HEADERS", parse_header_names, cors.allowed_headers)
+    exposed = _parsed("CORS_EXPOSE_HEADERS", parse_header_names, cors.exposed_headers)
+    try:
+        policy = CorsPolicy(
+            allowed_origins=origins,
+            allowed_methods=methods,
+            allowed_headers=headers,
+            exposed_headers=exposed,
+            allow_credentials=cors.allow_credentials,
+            max_age_seconds=cors.max_age_seconds,
+        )
+    except ValueError as exc:
+        raise ConfigurationError("CORS_ALLOWED_ORIGINS", str(exc)) from None
+    return policy if origins else None
+
+
+def _parsed(variable: str, parse: Callable[[str], _Parsed], text: str) -> _Parsed:
+    try:
+        return parse(text)
+    except ValueError as exc:
+        raise ConfigurationError(variable, str(exc)) from None
 
 
 def _check_production(settings: Settings) -> None:

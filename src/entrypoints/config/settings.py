@@ -88,6 +88,44 @@ class AppSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     ] = 5.0
 
 
+class CorsSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Which browser origins may call the API (CORS); with none listed, none may."""
+
+    allowed_origins: Annotated[
+        str | None,
+        from_env(
+            "CORS_ALLOWED_ORIGINS",
+            "Comma-separated origins (`https://app.example.com`) whose pages may call the API, "
+            "or `*` for any (without credentials); unset: none, and no CORS headers at all.",
+        ),
+    ] = None
+    allowed_methods: Annotated[
+        str, from_env("CORS_ALLOWED_METHODS", "Methods those pages may use.")
+    ] = "GET, POST, PUT, DELETE"
+    allowed_headers: Annotated[
+        str, from_env("CORS_ALLOWED_HEADERS", "Request headers those pages may send.")
+    ] = "Authorization, Content-Type, X-Request-ID"
+    exposed_headers: Annotated[
+        str, from_env("CORS_EXPOSE_HEADERS", "Response headers those pages may read.")
+    ] = "X-Request-ID, Retry-After"
+    allow_credentials: Annotated[
+        bool,
+        from_env(
+            "CORS_ALLOW_CREDENTIALS",
+            "Let those pages send cookies (the refresh cookie, same-site only); not with `*`.",
+        ),
+    ] = False
+    max_age_seconds: Annotated[
+        int,
+        from_env(
+            "CORS_MAX_AGE_SECONDS",
+            "How long a browser may reuse a preflight's answer.",
+            ge=0,
+            le=86_400,
+        ),
+    ] = 600
+
+
 class DatabaseSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """PostgreSQL. Without a URL, outside production, an embedded server is started."""
 
@@ -622,6 +660,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     """Everything the process can be told, validated before anything starts."""
 
     app: AppSettings = msgspec.field(default_factory=AppSettings)
+    cors: CorsSettings = msgspec.field(default_factory=CorsSettings)
     database: DatabaseSettings = msgspec.field(default_factory=DatabaseSettings)
     auth: AuthSettings = msgspec.field(default_factory=AuthSettings)
     cache: CacheSettings = msgspec.field(default_factory=CacheSettings)

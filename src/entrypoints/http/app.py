@@ -15,6 +15,7 @@ from loguru import logger
 
 from application.ports.health import HealthProbe
 from application.ports.messaging import RealtimeBroadcaster
+from entrypoints.config.loader import cors_policy
 from entrypoints.config.settings import Settings
 from entrypoints.http.auth import PUBLIC, authenticate
 from entrypoints.http.controllers.account_recovery import AccountRecoveryController
@@ -35,6 +36,7 @@ from entrypoints.http.errors import EXCEPTION_HANDLERS, envelope_framework_pages
 from entrypoints.http.middleware.access_log import AccessLogMiddleware
 from entrypoints.http.middleware.body_guard import BodyGuardMiddleware
 from entrypoints.http.middleware.concurrency_limit import ConcurrencyLimitMiddleware
+from entrypoints.http.middleware.cors import CorsMiddleware
 from entrypoints.http.middleware.request_id import RequestIdMiddleware
 from entrypoints.http.realtime.gateway import gateway
 from entrypoints.http.realtime.hub import ConnectionHub
@@ -111,10 +113,11 @@ def create_app(
 ) -> Litestar:
     """Build the app around a container; the app closes the container when it shuts down.
 
-    The request id, access log, body guard and concurrency limit wrap the whole ASGI
-    handler, so they cover unmatched routes too. The APP-scope objects (engine, clients,
-    probes) are built at start-up, so a bad setting fails the start rather than the first
-    request.
+    The request id, access log, CORS, body guard and concurrency limit wrap the whole ASGI
+    handler, so they cover unmatched routes too. CORS sits outside the body guard and the
+    queue, so their refusals carry its headers and preflights never wait; it is left out
+    when no origin is allowed. The APP-scope objects (engine, clients, probes) are built at
+    start-up, so a bad setting fails the start rather than the first request.
     `extra_handlers` lets tests and extensions mount more routes.
 
     Once started, everything built so far is moved out of the garbage collector's sight
@@ -204,6 +207,9 @@ def create_app(
             max_body_bytes=settings.app.max_request_body_bytes,
         )
     handler = BodyGuardMiddleware(handler, max_body_bytes=settings.app.max_request_body_bytes)
+    cross_origin = cors_policy(settings)
+    if cross_origin is not None:
+        handler = CorsMiddleware(handler, policy=cross_origin)
     handler = AccessLogMiddleware(handler)
     app.asgi_handler = RequestIdMiddleware(handler)
     return app
