@@ -60,3 +60,22 @@ def test_cli_upgrade_then_downgrade_base_leaves_an_empty_schema(
         assert f"{revisions()[-1]} (head)" in current.stdout
         subprocess.run([portico, "db", "downgrade", "base"], env=env, check=True, cwd=project_root)
         assert table_names(url) == set()
+
+
+def test_upgrades_started_at_once_run_one_after_the_other(
+    postgres_url: str, project_root: Path
+) -> None:
+    """Without the advisory lock both would create the same tables, and one would fail."""
+    portico = str(Path(sys.executable).with_name("portico"))
+    with isolated_schema(postgres_url, prefix="race") as url:
+        env = {"PATH": "/usr/bin:/bin", "DATABASE_URL": url, "LOG_LEVEL": "WARNING"}
+        upgrades = [
+            subprocess.Popen(
+                [portico, "db", "upgrade"], env=env, cwd=project_root, stderr=subprocess.PIPE
+            )
+            for _ in range(3)
+        ]
+        for upgrade in upgrades:
+            _, stderr = upgrade.communicate(timeout=60)
+            assert upgrade.returncode == 0, stderr.decode()
+        assert table_names(url) == {"alembic_version", *metadata.tables}

@@ -1,8 +1,14 @@
-"""Alembic environment: async engine from `portico db`, or a connection handed in by tests."""
+"""Alembic environment: async engine from `portico db`, or a connection handed in by tests.
+
+`portico db` holds a session-level advisory lock while it migrates, so migrations started at
+once (a Job retried while its first pod still runs, init containers of several replicas)
+run one after the other: the second finds the schema at head and does nothing.
+"""
 
 import asyncio
 
 from alembic import context
+from sqlalchemy import text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
@@ -11,6 +17,7 @@ from adapters.sqlalchemy.tables import metadata
 
 config = context.config
 target_metadata = metadata
+MIGRATION_LOCK_KEY = 0x706F727469636F  # "portico" in ASCII, as a bigint
 
 
 def run_with(connection: Connection) -> None:
@@ -33,6 +40,10 @@ async def run_async() -> None:
     engine = create_async_engine(to_psycopg_url(url))
     try:
         async with engine.connect() as connection:
+            await connection.execute(
+                text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
+            )
+            await connection.commit()
             await connection.run_sync(run_with)
             await connection.commit()
     finally:
