@@ -111,6 +111,7 @@ def configure_logging(
         logging.getLogger(name).setLevel(library_level)
     if sql_echo:
         logging.getLogger("sqlalchemy.engine").setLevel(logging.INFO)
+    # _granian is granian's private logger: tests/unit/test_reliances_http_stack.py
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "granian", "_granian"):
         library_logger = logging.getLogger(name)
         library_logger.handlers = []

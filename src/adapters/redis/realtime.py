@@ -85,6 +85,7 @@ class RedisRealtimeBroadcaster:
         self._prefix = channel_prefix
         self._keepalive = keepalive_seconds
         self._max_delay = max_retry_delay_seconds
+        # redis-py internals driven here: tests/integration/test_reliances_redis.py
         protocol = client.connection_pool.get_protocol()  # type: ignore[no-untyped-call]
         resp3 = check_protocol_version(protocol, 3)
         self._pubsub: PubSub = client.pubsub(push_handler_func=_as_is if resp3 else None)

@@ -55,6 +55,7 @@ class JwtTokenIssuer:
         self._ttl = ttl
         self._clock = clock
         self._ids = ids
+        # PyJWT's signing internals: tests/unit/test_reliances_pyjwt.py
         self._signer = jwt.PyJWS().get_algorithm_by_name(algorithm)
         self._signing_key = self._signer.prepare_key(secret)
         header = msgspec.json.encode({"alg": algorithm, "typ": "JWT"})

@@ -118,6 +118,7 @@ async def send(
     }
     raw = await connection.get_raw_connection()
     driver: Any = raw.driver_connection
+    # SQLAlchemy's lazy BEGIN under psycopg: tests/integration/test_reliances_storage.py
     alone = (
         at_commit
         and connection.in_transaction()

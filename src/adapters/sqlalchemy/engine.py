@@ -70,6 +70,7 @@ def create_engine(
         pool_recycle=1800,
         isolation_level="AUTOCOMMIT" if autocommit else None,
         hide_parameters=True,
+        # Returns bytes, not str: tests/integration/test_reliances_storage.py
         json_serializer=msgspec.json.encode,
         json_deserializer=msgspec.json.decode,
         connect_args={

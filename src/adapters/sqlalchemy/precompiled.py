@@ -15,6 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+# A standalone dialect compiles psycopg's pyformat: tests/*/test_reliances_storage.py
 _DIALECT = PGDialect_psycopg()  # type: ignore[no-untyped-call]
 
 

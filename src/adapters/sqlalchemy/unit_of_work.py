@@ -53,6 +53,7 @@ class SqlAlchemyUnitOfWork:
             self._depth += 1
             return self
         raw = await self._connection.get_raw_connection()
+        # AUTOCOMMIT is psycopg's flag: tests/integration/test_reliances_storage.py
         self._restore_autocommit = bool(getattr(raw.driver_connection, "autocommit", False))
         if self._restore_autocommit:
             if self._connection.in_transaction():

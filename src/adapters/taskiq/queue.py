@@ -46,6 +46,7 @@ class ReclaimingRedisStreamBroker(RedisStreamBroker):
                 for message_id, fields in reclaimed[1]:
                     yield self._ackable(self.queue_name, message_id, fields)
 
+    # taskiq-redis internals: tests/{unit/test_reliances_taskiq,integration/test_reliances_redis}.py
     def _ackable(self, stream: Any, message_id: Any, fields: Any) -> AckableMessage:
         return AckableMessage(
             data=fields[b"data"], ack=self._ack_generator(id=message_id, queue_name=stream)
@@ -89,5 +90,6 @@ class TaskiqTaskQueue:
 
     async def enqueue(self, task: str, payload: Mapping[str, str]) -> None:
         """Add the job to the stream; returns once Redis has it."""
+        # AsyncKicker is not exported by taskiq: tests/unit/test_reliances_taskiq.py
         kicker: AsyncKicker[..., None] = AsyncKicker(RUN_JOB, self._broker, labels={})
         await kicker.kiq(task, dict(payload), 1)

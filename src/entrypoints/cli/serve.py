@@ -30,6 +30,7 @@ from entrypoints.config import Settings
 
 ASGI_FACTORY = "entrypoints.http.asgi:build_app"
 
+# granian's private _granian logger, Server options: tests/unit/test_reliances_http_stack.py
 _LOGGING_INTO_LOGURU = {
     "version": 1,
     "disable_existing_loggers": False,

@@ -28,6 +28,7 @@ MIN_JWT_SECRET_BYTES = 32
 _MIN_SECRET_BYTES_BY_ALGORITHM = {"HS256": 32, "HS384": 48, "HS512": 64}
 """RFC 7518 section 3.2: an HMAC key at least as long as the hash's output."""
 _REDIS_SCHEMES = frozenset({"redis", "rediss", "unix"})
+# Parses msgspec's message wording: tests/unit/test_reliances_msgspec.py
 _MSGSPEC_PATH = re.compile(r"^(?P<reason>.*) - at `\$\.(?P<section>\w+)\.(?P<field>\w+)`")
 _HOST_PORT = re.compile(r"^[A-Za-z0-9.\-\[\]:]+:\d{1,5}$")
 _Parsed = TypeVar("_Parsed")
@@ -250,6 +251,7 @@ def _check_addresses(settings: Settings) -> None:
                 "REDIS_URL", f"unsupported scheme {scheme!r}; use redis://, rediss:// or unix://"
             )
         try:
+            # parse_url is undocumented in redis-py: tests/unit/test_reliances_redis.py
             parse_redis_url(settings.cache.redis_url)
         except ValueError as exc:
             raise ConfigurationError("REDIS_URL", _first_line(exc)) from None

@@ -211,5 +211,6 @@ def create_app(
     if cross_origin is not None:
         handler = CorsMiddleware(handler, policy=cross_origin)
     handler = AccessLogMiddleware(handler)
+    # Litestar serves through asgi_handler: tests/unit/test_reliances_http_stack.py
     app.asgi_handler = RequestIdMiddleware(handler)
     return app

@@ -36,6 +36,7 @@ async def authenticate(
     connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
 ) -> None:
     """The app-wide guard: establish the caller's identity and check the route's demands."""
+    # Where dishka keeps it: tests/unit/test_reliances_http_stack.py
     container: AsyncContainer = connection.state.dishka_container
     if "rate_limit" in handler.opt:
         limiter = await container.get(RateLimiter)

@@ -12,6 +12,7 @@ _TYPE_WORDS = {
     "array": "an array",
     "null": "null",
 }
+# Parses msgspec's message wording: tests/unit/test_reliances_msgspec.py
 _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"^Expected `str` of length >= (\d+)"), "is too short (minimum is {0} characters)"),
     (re.compile(r"^Expected `str` of length <= (\d+)"), "is too long (maximum is {0} characters)"),

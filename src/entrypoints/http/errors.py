@@ -115,6 +115,7 @@ def validation_error_handler(
 ) -> Response[ErrorBody]:
     """Decode errors: a field-level problem is 422, a body that is not JSON at all is 400."""
     fields: dict[str, list[str]] = {}
+    # ValidationException.extra's shape is undocumented: tests/unit/test_reliances_http_stack.py
     for item in exc.extra if isinstance(exc.extra, list) else []:
         if isinstance(item, dict):
             key, message = field_error(str(item.get("key") or ""), str(item.get("message") or ""))
@@ -129,6 +130,7 @@ def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> R
     status = exc.status_code
     if status >= HTTP_500_INTERNAL_SERVER_ERROR:
         return unexpected_error_handler(request, exc)
+    # msgspec's DecodeError wording, via Litestar: tests/unit/test_reliances_http_stack.py
     if status == HTTP_400_BAD_REQUEST and is_malformed_json(exc.detail):
         return _response(status, envelope("body", "is not valid JSON"), exc.headers)
     key, message = _HTTP_ERROR_KEYS.get(status, ("request", None))

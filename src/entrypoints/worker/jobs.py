@@ -142,6 +142,7 @@ def register_jobs(broker: AsyncBroker) -> None:
             delay = policy.delay(attempt)
             logger.warning("job {} failed (attempt {}); retrying in {:.1f}s", task, attempt, delay)
             await asyncio.sleep(delay)
+            # AsyncKicker is not exported by taskiq: tests/unit/test_reliances_taskiq.py
             kicker: AsyncKicker[..., None] = AsyncKicker(RUN_JOB, broker, labels={})
             await kicker.kiq(task, payload, attempt + 1)
 

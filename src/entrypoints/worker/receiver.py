@@ -27,6 +27,7 @@ async def run_jobs_until_stopped(
         return
     broker = await container.get(AsyncBroker)
     setup_dishka(container, broker)
+    # taskiq's Receiver is not exported: tests/unit/test_reliances_taskiq.py
     receiver = Receiver(
         broker,
         max_async_tasks=settings.queue.concurrency,

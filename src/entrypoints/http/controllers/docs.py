@@ -17,6 +17,7 @@ class ApiReferencePlugin(ScalarRenderPlugin):
     serves several paths; the document's path is fixed, so it is named here.
     """
 
+    # Litestar's render plugins call this: tests/unit/test_reliances_http_stack.py
     @staticmethod
     def get_openapi_json_route(request: Request[Any, Any, Any]) -> str:  # noqa: ARG004
         """The path of the OpenAPI document."""

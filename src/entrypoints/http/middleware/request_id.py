@@ -37,6 +37,7 @@ class RequestIdMiddleware:
             await self._app(scope, receive, send)
             return
         request_id = incoming_request_id(scope) or uuid.uuid4().hex
+        # Litestar sets scope["state"] first: tests/unit/test_reliances_http_stack.py
         scope["state"]["request_id"] = request_id
         header = (_HEADER_BYTES, request_id.encode())
 

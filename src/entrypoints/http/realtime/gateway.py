@@ -135,6 +135,7 @@ class GatewaySession:
         self._connection = connection
         self._identity = identity
         self._settings = settings
+        # Where dishka keeps it: tests/unit/test_reliances_http_stack.py
         self._container: AsyncContainer = socket.state.dishka_container
         self._window_started = 0.0
         self._window_count = 0

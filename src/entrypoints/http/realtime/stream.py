@@ -93,6 +93,7 @@ async def notification_stream(request: Request[Any, Any, Any]) -> ServerSentEven
     identity = required_identity(request)
     hub: ConnectionHub = request.app.state.realtime_hub
     settings: WebSocketSettings = request.app.state.websocket_settings
+    # Where dishka keeps it: tests/unit/test_reliances_http_stack.py
     clock = await request.state.dishka_container.get(Clock)
     if not hub.has_room_for(identity.user_id):
         raise TooManyRequestsError(max(1, math.ceil(settings.heartbeat_seconds)))

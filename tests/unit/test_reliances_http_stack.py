@@ -1,0 +1,317 @@
+"""Litestar, dishka and granian: the HTTP stack's undocumented behaviour.
+
+Each test exercises one undocumented or private behaviour that a Portico module depends on,
+through the library itself and, where it can, through the Portico code that depends on it.
+A failure names the library, the version installed, what changed and the Portico code to
+review; the library's upper bound in pyproject.toml is raised only after that review
+(docs/decisions/0001-dependencies.md). Reliances that need a real server are in
+tests/integration/test_reliances_*.py.
+"""
+
+import inspect
+import logging.config
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Any
+
+import msgspec
+import pytest
+from msgspec import Meta
+
+from tests.support.reliance import Reliance
+
+# --- Litestar ------------------------------------------------------------------------------
+
+
+class _User(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    email: Annotated[str, Meta(max_length=5)]
+
+
+class _UserRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    user: _User
+
+
+@contextmanager
+def _validation_app() -> Iterator[tuple[Any, list[Any]]]:
+    """A Litestar app with a msgspec body, Portico's error handlers, and what they were given."""
+    from litestar import Litestar, Request, Response, post  # noqa: PLC0415
+    from litestar.exceptions import HTTPException, ValidationException  # noqa: PLC0415
+    from litestar.params import JSONBody  # noqa: PLC0415
+    from litestar.testing import TestClient  # noqa: PLC0415
+
+    from entrypoints.http.errors import http_error_handler, validation_error_handler  # noqa: PLC0415
+
+    seen: list[Any] = []
+
+    def on_validation(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
+        seen.append(exc)
+        return validation_error_handler(request, exc)
+
+    def on_http(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+        seen.append(exc)
+        return http_error_handler(request, exc)
+
+    @post("/users")
+    async def register(data: JSONBody[_UserRequest]) -> None:
+        del data
+
+    app = Litestar(
+        [register],
+        exception_handlers={ValidationException: on_validation, HTTPException: on_http},
+        logging_config=None,
+    )
+    with TestClient(app) as client:
+        yield client, seen
+
+
+@pytest.mark.parametrize(
+    ("body", "extra", "errors"),
+    [
+        (
+            b'{"user": {"email": 1}}',
+            {"key": "user.email", "message": "Expected `str`, got `int`"},
+            {"email": ["must be a string"]},
+        ),
+        (
+            b'{"user": {"email": "toolong"}}',
+            {"key": "user.email", "message": "Expected `str` of length <= 5"},
+            {"email": ["is too long (maximum is 5 characters)"]},
+        ),
+        (
+            b'{"user": {}}',
+            {"key": "user", "message": "Object missing required field `email`"},
+            {"email": ["can't be blank"]},
+        ),
+        (
+            b'{"usr": {}}',
+            {"key": "data", "message": "Object contains unknown field `usr`"},
+            {"usr": ["is not a known field"]},
+        ),
+        (
+            b"[1]",
+            {"key": "data", "message": "Expected `object`, got `array`"},
+            {"body": ["must be an object"]},
+        ),
+        (b"", {"key": "data", "message": "'data'"}, {"body": ["can't be blank"]}),
+    ],
+)
+def test_litestar_validation_exception_carries_msgspec_messages_keyed_by_field(
+    body: bytes, extra: dict[str, str], errors: dict[str, list[str]]
+) -> None:
+    """Portico reads `ValidationException.extra`, whose shape Litestar does not document."""
+    with (
+        Reliance(
+            "litestar", "msgspec", where="entrypoints/http/errors.py (validation_error_handler)"
+        ) as litestar,
+        _validation_app() as (client, seen),
+    ):
+        response = client.post("/users", content=body, headers={"content-type": "application/json"})
+        found = getattr(seen[0], "extra", None) if seen else None
+        litestar.check(
+            isinstance(found, list)
+            and len(found) == 1
+            and isinstance(found[0], dict)
+            and {k: found[0].get(k) for k in extra} == extra,
+            f"the body {body!r} now raises {seen!r} with extra={found!r}, not [{extra!r}]",
+        )
+        litestar.check(
+            (response.status_code, response.json()) == (422, {"errors": errors}),
+            f"Portico now answers {body!r} with {response.status_code} {response.text}",
+        )
+
+
+@pytest.mark.parametrize("body", [b"{bad", b'{"user": {"email": "a"', b"\xff\xfe"])
+def test_litestar_reports_malformed_json_with_msgspec_wording_in_the_detail(body: bytes) -> None:
+    """A body that is not JSON is a 400 whose detail is msgspec's DecodeError message."""
+    with (
+        Reliance(
+            "litestar", "msgspec", where="entrypoints/http/errors.py (http_error_handler)"
+        ) as lib,
+        _validation_app() as (client, seen),
+    ):
+        response = client.post("/users", content=body, headers={"content-type": "application/json"})
+        lib.check(
+            (response.status_code, response.json())
+            == (400, {"errors": {"body": ["is not valid JSON"]}}),
+            f"a malformed body now raises {seen!r}, which Portico answers with "
+            f"{response.status_code} {response.text}",
+        )
+
+
+def test_litestar_runs_every_request_through_a_replaced_asgi_handler_with_scope_state() -> None:
+    """The app wraps `Litestar.asgi_handler` in its middleware, which writes `scope["state"]`."""
+    from litestar import Litestar, Request, get  # noqa: PLC0415
+    from litestar.testing import TestClient  # noqa: PLC0415
+
+    from entrypoints.http.middleware.request_id import RequestIdMiddleware  # noqa: PLC0415
+
+    @get("/id")
+    async def request_id(request: Request[Any, Any, Any]) -> str:
+        return str(request.scope.get("state", {}).get("request_id"))
+
+    with Reliance(
+        "litestar",
+        where="entrypoints/http/app.py (create_app) and http/middleware/request_id.py",
+    ) as litestar:
+        app = Litestar([request_id], logging_config=None)
+        app.asgi_handler = RequestIdMiddleware(app.asgi_handler)
+        with TestClient(app) as client:
+            response = client.get("/id", headers={"x-request-id": "reliance-1"})
+        litestar.check(
+            (response.status_code, response.text, response.headers.get("x-request-id"))
+            == (200, "reliance-1", "reliance-1"),
+            "a handler assigned to Litestar.asgi_handler no longer serves every request with "
+            f"scope['state'] set (got {response.status_code} {response.text!r})",
+        )
+
+
+def test_litestar_render_plugins_take_the_document_url_from_get_openapi_json_route() -> None:
+    """The API reference names its document's URL by overriding a plugin method."""
+    from litestar import Litestar  # noqa: PLC0415
+    from litestar.testing import TestClient  # noqa: PLC0415
+
+    from entrypoints.http.controllers.docs import OPENAPI_JSON_PATH, api_reference  # noqa: PLC0415
+
+    with Reliance(
+        "litestar", where="entrypoints/http/controllers/docs.py (ApiReferencePlugin)"
+    ) as litestar:
+        with TestClient(Litestar([api_reference], logging_config=None)) as client:
+            response = client.get("/docs")
+        litestar.check(
+            response.status_code == 200 and f'"{OPENAPI_JSON_PATH}"' in response.text,
+            "ScalarRenderPlugin.render no longer takes the document's URL from "
+            "get_openapi_json_route",
+        )
+
+
+# --- dishka --------------------------------------------------------------------------------
+
+
+class _PerRequest:
+    """Something provided per request scope."""
+
+
+def test_dishka_litestar_integration_keeps_the_container_in_connection_state() -> None:
+    """The guard, the SSE stream and the WebSocket gateway read `state.dishka_container`."""
+    from dishka import AsyncContainer, Provider, Scope, make_async_container  # noqa: PLC0415
+    from dishka.integrations.litestar import setup_dishka  # noqa: PLC0415
+    from litestar import Litestar, Request, WebSocket, get, websocket  # noqa: PLC0415
+    from litestar.connection import ASGIConnection  # noqa: PLC0415
+    from litestar.handlers import BaseRouteHandler  # noqa: PLC0415
+    from litestar.testing import TestClient  # noqa: PLC0415
+
+    provider = Provider(scope=Scope.REQUEST)
+    provider.provide(_PerRequest)
+    guarded: list[object] = []
+
+    async def guard(
+        connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+    ) -> None:
+        del handler
+        guarded.append(connection.state.dishka_container)
+
+    @get("/http")
+    async def http(request: Request[Any, Any, Any]) -> str:
+        container: AsyncContainer = request.state.dishka_container
+        return type(await container.get(_PerRequest)).__name__
+
+    @websocket("/ws")
+    async def ws(socket: WebSocket[Any, Any, Any]) -> None:
+        await socket.accept()
+        async with socket.state.dishka_container() as request:
+            await socket.send_text(type(await request.get(_PerRequest)).__name__)
+        await socket.close()
+
+    with Reliance(
+        "dishka",
+        where="entrypoints/http/auth.py (authenticate), http/realtime/gateway.py and stream.py",
+    ) as dishka:
+        app = Litestar([http, ws], guards=[guard], logging_config=None)
+        setup_dishka(make_async_container(provider), app)
+        with TestClient(app) as client:
+            answer = client.get("/http")
+            dishka.check(
+                (answer.status_code, answer.text) == (200, "_PerRequest"),
+                "request.state.dishka_container no longer serves the request scope "
+                f"({answer.status_code} {answer.text!r})",
+            )
+            try:
+                with client.websocket_connect("/ws") as socket:
+                    answer_ws = socket.receive_text()
+            except Exception as exc:  # noqa: BLE001 - reported as the reliance failing
+                answer_ws = repr(exc)
+            dishka.check(
+                answer_ws == "_PerRequest",
+                "a scope entered from socket.state.dishka_container no longer serves the "
+                f"request scope ({answer_ws})",
+            )
+        dishka.check(
+            len(guarded) == 2 and all(isinstance(c, AsyncContainer) for c in guarded),
+            f"guards no longer see an AsyncContainer in connection.state ({guarded!r})",
+        )
+
+
+# --- granian -------------------------------------------------------------------------------
+
+
+def test_granian_server_takes_the_options_serve_passes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`portico serve` builds `granian.server.Server`, the class `granian.Granian` names."""
+    import granian  # noqa: PLC0415
+
+    from entrypoints.cli import serve  # noqa: PLC0415
+    from entrypoints.config.loader import load_settings  # noqa: PLC0415
+
+    passed: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
+
+    class Recorder:
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            passed.append((args, kwargs))
+
+        def serve(self) -> None:
+            pass
+
+    with Reliance("granian", where="entrypoints/cli/serve.py (_run)") as granian_lib:
+        from granian.server import Server  # noqa: PLC0415 - under the reliance
+
+        granian_lib.check(
+            Server is granian.Granian,
+            "granian.server.Server is no longer the class exported as granian.Granian",
+        )
+        monkeypatch.setattr(serve, "Server", Recorder)
+        settings = load_settings({"APP_SERVER": "granian"}, env_file=Path("/nonexistent/.env"))
+        serve._run(settings, address="127.0.0.1", port=8000, workers=None)
+        args, kwargs = passed[0]
+        try:
+            inspect.signature(Server).bind(*args, **kwargs)
+        except TypeError as exc:
+            granian_lib.fail(f"granian.server.Server no longer accepts what serve passes: {exc}")
+
+
+def test_granian_logs_to_the_loggers_portico_routes_into_loguru(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Portico configures granian's loggers by name, `_granian` (private) among them."""
+    from entrypoints.cli.serve import _LOGGING_INTO_LOGURU  # noqa: PLC0415
+
+    names = ("_granian", "granian.access")
+    applied: list[dict[str, Any]] = []
+    monkeypatch.setattr(logging.config, "dictConfig", applied.append)
+    with Reliance(
+        "granian", where="entrypoints/cli/serve.py (_LOGGING_INTO_LOGURU) and entrypoints/logs.py"
+    ) as granian_lib:
+        from granian import log  # noqa: PLC0415 - under the reliance
+
+        granian_lib.check(
+            (log.logger.name, log.access_logger.name) == names,
+            f"granian now logs to {log.logger.name!r} and {log.access_logger.name!r}, "
+            f"not {names!r}",
+        )
+        log.configure_logging(log.LogLevels.info, _LOGGING_INTO_LOGURU, enabled=True)
+        loggers = applied[0]["loggers"] if applied else {}
+        granian_lib.check(
+            all(loggers.get(name, {}).get("handlers") == ["loguru"] for name in names)
+            and applied[0]["handlers"] == _LOGGING_INTO_LOGURU["handlers"],
+            "granian's logging set-up no longer hands log_dictconfig's loggers and handlers "
+            f"to logging.config.dictConfig (it passed {applied!r})",
+        )

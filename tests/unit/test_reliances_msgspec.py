@@ -1,0 +1,120 @@
+"""msgspec: the wording of the errors that Portico parses.
+
+Each test exercises one undocumented or private behaviour that a Portico module depends on,
+through the library itself and, where it can, through the Portico code that depends on it.
+A failure names the library, the version installed, what changed and the Portico code to
+review; the library's upper bound in pyproject.toml is raised only after that review
+(docs/decisions/0001-dependencies.md). Reliances that need a real server are in
+tests/integration/test_reliances_*.py.
+"""
+
+from pathlib import Path
+from typing import Annotated, Literal
+
+import msgspec
+import pytest
+from msgspec import Meta
+
+from tests.support.reliance import Reliance
+
+# --- msgspec -------------------------------------------------------------------------------
+
+
+class _Fields(msgspec.Struct, forbid_unknown_fields=True):
+    name: Annotated[str, Meta(min_length=2, max_length=4)]
+    count: Annotated[int, Meta(ge=1, le=9)] = 1
+    ratio: Annotated[float, Meta(ge=0.5, le=2.5)] = 1.0
+    code: Annotated[str, Meta(pattern="^[a-z]+$")] = "a"
+    color: Literal["red", "blue"] = "red"
+    note: str | None = None
+
+
+_DECODE_CASES: list[tuple[object, tuple[str, str]]] = [
+    ({"name": "a"}, ("name", "is too short (minimum is 2 characters)")),
+    ({"name": "abcde"}, ("name", "is too long (maximum is 4 characters)")),
+    ({"name": "ab", "count": 0}, ("count", "must be at least 1")),
+    ({"name": "ab", "count": 10}, ("count", "must be at most 9")),
+    ({"name": "ab", "ratio": 0.1}, ("ratio", "must be at least 0.5")),
+    ({"name": "ab", "ratio": 3.0}, ("ratio", "must be at most 2.5")),
+    ({"name": "ab", "code": "A1"}, ("code", "has an invalid format")),
+    ({"name": "ab", "color": "green"}, ("color", "is not one of the allowed values")),
+    ({"name": "ab", "extra": 1}, ("extra", "is not a known field")),
+    ({}, ("name", "can't be blank")),
+    ({"name": 1}, ("name", "must be a string")),
+    ({"name": "ab", "note": 5}, ("note", "must be a string or null")),
+    ([], ("body", "must be an object")),
+]
+
+
+@pytest.mark.parametrize(("document", "expected"), _DECODE_CASES)
+def test_msgspec_validation_messages_keep_the_wording_the_api_parses(
+    document: object, expected: tuple[str, str]
+) -> None:
+    """The API turns msgspec's messages into field-keyed ones by matching their wording."""
+    from entrypoints.http.decode_errors import field_error  # noqa: PLC0415
+
+    with Reliance("msgspec", where="entrypoints/http/decode_errors.py (field_error)") as ms:
+        try:
+            msgspec.json.decode(msgspec.json.encode(document), type=_Fields)
+        except msgspec.ValidationError as exc:
+            message = str(exc)
+        else:
+            ms.fail(f"decoding {document!r} no longer fails validation")
+        reason, _, location = message.partition(" - at `$")
+        key = location.rstrip("`").lstrip(".")
+        ms.check(
+            field_error(key, reason) == expected,
+            f"the ValidationError for {document!r} now reads {message!r}, which Portico turns "
+            f"into {field_error(key, reason)!r} instead of {expected!r}",
+        )
+
+
+@pytest.mark.parametrize("body", [b"{bad", b'{"user": {"email": "a"', b"\xff\xfe", b""])
+def test_msgspec_decode_errors_keep_the_wording_that_marks_malformed_json(body: bytes) -> None:
+    """A 400 is told apart from other 400s by the wording of msgspec's DecodeError."""
+    from entrypoints.http.decode_errors import is_malformed_json  # noqa: PLC0415
+
+    with Reliance("msgspec", where="entrypoints/http/decode_errors.py (is_malformed_json)") as ms:
+        try:
+            msgspec.json.decode(body)
+        except msgspec.DecodeError as exc:
+            message = str(exc)
+        else:
+            ms.fail(f"msgspec.json.decode({body!r}) no longer fails")
+        ms.check(
+            is_malformed_json(message),
+            f"msgspec.DecodeError for {body!r} now reads {message!r}, which no longer looks "
+            "like malformed JSON to Portico",
+        )
+
+
+@pytest.mark.parametrize(
+    ("environment", "variable", "problem"),
+    [
+        ({"APP_PORT": "eighty"}, "APP_PORT", "expected an integer; got 'eighty'"),
+        (
+            {"JWT_ALGORITHM": "RS256"},
+            "JWT_ALGORITHM",
+            "expected one of HS256, HS384, HS512; got 'RS256'",
+        ),
+        ({"APP_PORT": "70000"}, "APP_PORT", "expected `int` <= 65535; got '70000'"),
+    ],
+)
+def test_msgspec_convert_messages_name_the_setting_at_fault(
+    environment: dict[str, str], variable: str, problem: str, tmp_path: Path
+) -> None:
+    """The loader finds the bad setting in the " - at `$.section.field`" end of the message."""
+    from entrypoints.config.loader import ConfigurationError, load_settings  # noqa: PLC0415
+
+    with Reliance("msgspec", where="entrypoints/config/loader.py (_explain, _plain_reason)") as ms:
+        try:
+            load_settings(environment, env_file=tmp_path / "absent.env")
+        except ConfigurationError as exc:
+            found = (exc.variable, exc.problem)
+        else:
+            ms.fail(f"{environment!r} was accepted")
+        ms.check(
+            found == (variable, problem),
+            f"msgspec.convert's ValidationError for {environment!r} now becomes {found!r} "
+            f"instead of {(variable, problem)!r}",
+        )
