@@ -193,7 +193,7 @@ def test_a_vapid_key_that_is_not_a_p256_key_is_refused_without_echoing_it() -> N
 def test_the_keys_portico_push_keys_prints_are_accepted() -> None:
     from typer.testing import CliRunner  # noqa: PLC0415 - only this test drives the CLI
 
-    from entrypoints.cli.main import app  # noqa: PLC0415
+    from entrypoints.cli.commands import app  # noqa: PLC0415
 
     printed = CliRunner().invoke(app, ["push", "keys"])
     assert printed.exit_code == 0, printed.output

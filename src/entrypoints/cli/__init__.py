@@ -19,6 +19,6 @@ def main() -> None:
             f"portico: Python {running} is not supported; use Python {oldest} or newer\n"
         )
         raise SystemExit(2)
-    from entrypoints.cli.main import run  # noqa: PLC0415 - only once the Python is known to fit
+    from entrypoints.cli.commands import run  # noqa: PLC0415 - only once the Python is known to fit
 
     run()
