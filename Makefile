@@ -29,19 +29,22 @@ run: install ## Migrate and serve on http://127.0.0.1:8000 (embedded PostgreSQL 
 test: install ## Run the whole test suite
 	$(VENV_BIN)/pytest $(PYTEST_ARGS)
 
-test-py: uv ## The unit and contract tests on another Python: make test-py PY=/path/to/python3.13
+test-py: uv ## Unit, contract and plain-install tests on another Python: make test-py PY=.../python3.13
 	@UV_PYTHON_DOWNLOADS=never UV_PROJECT_ENVIRONMENT=$(PY_VENV) \
 		$(UV) sync --frozen --all-extras --quiet --python $(PY)
 	$(PY_VENV)/bin/python --version
-	$(PY_VENV)/bin/pytest tests/unit tests/contract $(PYTEST_ARGS)
+	$(PY_VENV)/bin/pytest tests/unit tests/contract tests/e2e/test_install.py $(PYTEST_ARGS)
 
-lint: install ## ruff, mypy --strict, the import-linter contracts, deptry
+lint: install ## ruff, mypy --strict, the import-linter contracts, deptry, hadolint, compose
 	$(VENV_BIN)/ruff check .
 	$(VENV_BIN)/ruff format --check .
 	$(VENV_BIN)/mypy
 	$(VENV_BIN)/lint-imports
 	$(VENV_BIN)/deptry .
-
+	$(VENV_BIN)/hadolint deploy/Dockerfile
+	@command -v docker-compose >/dev/null 2>&1 \
+		|| { echo "docker-compose is missing: install Debian's docker-compose package"; exit 1; }
+	docker-compose -f deploy/compose.yaml config --quiet
 
 fmt: install ## Format and autofix
 	$(VENV_BIN)/ruff format .

@@ -1,0 +1,575 @@
+"""deploy/k8s and deploy/Dockerfile agree with Kubernetes, with each other and with Portico.
+
+No cluster and no container engine run on this project's CI machines, so nothing here
+applies a manifest or builds the image. Instead every object is validated against the
+Kubernetes schema (strict: an unknown or misplaced field fails), the references between
+objects are resolved, and every name the manifests and the Dockerfile take from Portico (a
+setting, a command and its options, a probe's route, the user) is checked against Portico
+itself: its configuration reference, its CLI and its app's routes.
+"""
+
+import fnmatch
+import json
+import re
+import secrets
+import shlex
+import subprocess
+import sys
+import tomllib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import kubernetes_validate
+import pytest
+import yaml
+from litestar import Litestar
+from litestar.routes import HTTPRoute, WebSocketRoute
+
+from entrypoints.config import load_settings
+from entrypoints.config.loader import setting_specs
+from entrypoints.http.app import create_app
+from entrypoints.ioc import make_container
+from tests.support.server import PORTICO, clean_env, run_portico
+
+ROOT = Path(__file__).resolve().parents[2]
+K8S = ROOT / "deploy" / "k8s"
+KUSTOMIZATION = K8S / "kustomization.yaml"
+DOCKERFILE = ROOT / "deploy" / "Dockerfile"
+DOCKERIGNORE = ROOT / ".dockerignore"
+HADOLINT = Path(sys.executable).with_name("hadolint")
+
+# The oldest release the base promises to apply to, and the newest the validator knows, so
+# that a field added after the first or removed before the second fails here.
+KUBERNETES_VERSIONS = ("1.31", kubernetes_validate.latest_version())
+
+# Variables the image or the manifests may set that are not Portico settings: the image's
+# executable search path, and the two interpreter switches a read-only root needs (no
+# bytecode written at run time, logs not held in a buffer).
+NOT_SETTINGS = frozenset({"PATH", "PYTHONDONTWRITEBYTECODE", "PYTHONUNBUFFERED"})
+
+# Settings that are not flagged secret but carry a password in their URL.
+CREDENTIAL_URLS = frozenset({"DATABASE_URL", "REDIS_URL"})
+
+PLACEHOLDER = "REPLACE-ME"
+CONTAINER_TMP = "/tmp"  # noqa: S108 - a path inside the containers, not a file made here
+WORKLOAD_KINDS = frozenset({"Deployment", "Job"})
+_MEMORY_UNITS = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30}
+
+
+def manifest_paths() -> list[Path]:
+    return sorted(
+        path
+        for path in [*K8S.glob("*.yaml"), *K8S.glob("*.yml")]
+        if path.name != KUSTOMIZATION.name
+    )
+
+
+def documents(path: Path) -> list[dict[str, Any]]:
+    return [document for document in yaml.safe_load_all(path.read_text()) if document]
+
+
+def all_objects() -> list[dict[str, Any]]:
+    return [document for path in manifest_paths() for document in documents(path)]
+
+
+def of_kind(kind: str) -> list[dict[str, Any]]:
+    return [item for item in all_objects() if item["kind"] == kind]
+
+
+def workloads() -> list[dict[str, Any]]:
+    return [item for item in all_objects() if item["kind"] in WORKLOAD_KINDS]
+
+
+def pod_spec(workload: dict[str, Any]) -> dict[str, Any]:
+    return workload["spec"]["template"]["spec"]
+
+
+def pod_labels(workload: dict[str, Any]) -> dict[str, str]:
+    return workload["spec"]["template"]["metadata"]["labels"]
+
+
+def containers(workload: dict[str, Any]) -> list[dict[str, Any]]:
+    spec = pod_spec(workload)
+    return [*spec.get("initContainers", []), *spec["containers"]]
+
+
+def role(workload: dict[str, Any]) -> str:
+    """The `portico` command a single-container workload runs: `serve`, `db upgrade`, ..."""
+    (container,) = pod_spec(workload)["containers"]
+    return " ".join(command_path(container["args"]))
+
+
+def by_role(name: str) -> dict[str, Any]:
+    (found,) = [item for item in workloads() if role(item) == name]
+    return found
+
+
+def command_path(args: list[str]) -> list[str]:
+    """The subcommands before the first option: `["db", "upgrade"]` of `db upgrade --x`."""
+    path: list[str] = []
+    for arg in args:
+        if arg.startswith("-"):
+            break
+        path.append(arg)
+    return path
+
+
+def selects(selector: dict[str, str], labels: dict[str, str]) -> bool:
+    return all(labels.get(key) == value for key, value in selector.items())
+
+
+def mebibytes(quantity: str) -> float:
+    match = re.fullmatch(r"(\d+(?:\.\d+)?)(Ki|Mi|Gi)", quantity)
+    assert match, f"memory quantity {quantity!r}: use Ki, Mi or Gi"
+    return float(match[1]) * _MEMORY_UNITS[match[2]] / 2**20
+
+
+# The Dockerfile, instruction by instruction (continuations joined), each with the number of
+# its stage: the last stage is the image.
+
+
+@dataclass(frozen=True)
+class Instruction:
+    keyword: str
+    arguments: str
+    stage: int
+
+
+def dockerfile_instructions() -> list[Instruction]:
+    text = re.sub(r"\\\n", " ", DOCKERFILE.read_text())
+    instructions: list[Instruction] = []
+    stage = -1
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        keyword, _, arguments = stripped.partition(" ")
+        if keyword.upper() == "FROM":
+            stage += 1
+        instructions.append(Instruction(keyword.upper(), arguments.strip(), stage))
+    return instructions
+
+
+def image_instructions(keyword: str) -> list[str]:
+    """Every `keyword` instruction of the final stage, the one the image is made of."""
+    instructions = dockerfile_instructions()
+    last_stage = max(instruction.stage for instruction in instructions)
+    return [
+        instruction.arguments
+        for instruction in instructions
+        if instruction.stage == last_stage and instruction.keyword == keyword
+    ]
+
+
+def image_env() -> dict[str, str]:
+    env: dict[str, str] = {}
+    for arguments in image_instructions("ENV"):
+        for pair in shlex.split(arguments):
+            name, _, value = pair.partition("=")
+            env[name] = value
+    return env
+
+
+def image_user() -> tuple[int, int]:
+    *_, user = image_instructions("USER")
+    uid, _, gid = user.partition(":")
+    assert uid.isdigit(), f"USER {user}: name the user by number, so runAsNonRoot can check it"
+    assert gid.isdigit(), f"USER {user}: name the group by number too"
+    return int(uid), int(gid)
+
+
+def exec_form(arguments: str) -> list[str]:
+    parsed = json.loads(arguments)
+    assert isinstance(parsed, list), f"{arguments}: use the exec (JSON array) form"
+    return parsed
+
+
+def dockerignored(path: str) -> bool:
+    """Whether the build context leaves `path` out: the last matching pattern decides.
+
+    A pattern matches a path or any directory above it, as Docker's does.
+    """
+    patterns = [
+        line.strip()
+        for line in DOCKERIGNORE.read_text().splitlines()
+        if line.strip() and not line.strip().startswith("#")
+    ]
+    parts = Path(path).parts
+    candidates = ["/".join(parts[: index + 1]) for index in range(len(parts))]
+    ignored = False
+    for pattern in patterns:
+        negated = pattern.startswith("!")
+        glob = pattern.removeprefix("!").strip("/")
+        if any(fnmatch.fnmatchcase(candidate, glob) for candidate in candidates):
+            ignored = not negated
+    return ignored
+
+
+# Portico's side: its settings, its commands and its routes.
+
+
+@pytest.fixture(scope="module")
+def setting_names() -> frozenset[str]:
+    result = subprocess.run(
+        [PORTICO, "config", "reference"], capture_output=True, text=True, check=True, timeout=60
+    )
+    names = frozenset(re.findall(r"^\| `([A-Z][A-Z0-9_]*)` \|", result.stdout, re.MULTILINE))
+    assert "DATABASE_URL" in names, f"could not read the reference:\n{result.stdout[:500]}"
+    return names
+
+
+@pytest.fixture(scope="module")
+def app() -> Litestar:
+    """The app as `portico serve` builds it; nothing is started, so nothing is connected."""
+    settings = load_settings(
+        {"APP_ENV": "test", "DATABASE_URL": "postgresql://unused@127.0.0.1:1/unused"},
+        env_file=None,
+    )
+    return create_app(make_container(settings), settings)
+
+
+def public_get_paths(app: Litestar) -> set[str]:
+    """Paths that answer GET without a token, as a probe needs."""
+    return {
+        route.path
+        for route in app.routes
+        if isinstance(route, HTTPRoute)
+        for handler in route.route_handlers
+        if "GET" in handler.http_methods and handler.opt.get("public")
+    }
+
+
+def command_lines() -> Iterator[tuple[str, list[str]]]:
+    """Every `portico` argument list the deployment runs, and where it comes from."""
+    for workload in workloads():
+        for container in containers(workload):
+            yield f"{workload['metadata']['name']}/{container['name']}", container["args"]
+    (cmd,) = image_instructions("CMD")
+    yield "Dockerfile CMD", exec_form(cmd)
+
+
+# The manifests themselves.
+
+
+@pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
+@pytest.mark.parametrize("path", manifest_paths(), ids=lambda path: path.name)
+def test_every_object_is_valid_for_its_kind(path: Path, version: str) -> None:
+    objects = documents(path)
+    assert objects, f"{path.name} holds no object"
+    for item in objects:
+        kubernetes_validate.validate(item, version, strict=True)
+
+
+def test_the_kustomization_lists_exactly_the_manifests() -> None:
+    resources = yaml.safe_load(KUSTOMIZATION.read_text())["resources"]
+    assert len(resources) == len(set(resources)), f"listed twice: {resources}"
+    present = {path.name for path in manifest_paths()}
+    assert set(resources) - present == set(), "listed but missing"
+    assert present - set(resources) == set(), "present but not listed"
+
+
+def test_every_container_runs_the_image_the_kustomization_tags_with_the_release() -> None:
+    kustomization = yaml.safe_load(KUSTOMIZATION.read_text())
+    (image,) = kustomization["images"]
+    version = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
+    assert image["newTag"] == version
+    for workload in workloads():
+        for container in containers(workload):
+            assert container["image"] == image["name"], workload["metadata"]["name"]
+
+
+def test_references_between_objects_resolve() -> None:
+    names = {(item["kind"], item["metadata"]["name"]) for item in all_objects()}
+    for workload in workloads():
+        spec = pod_spec(workload)
+        assert ("ServiceAccount", spec["serviceAccountName"]) in names
+        for container in containers(workload):
+            for source in container.get("envFrom", []):
+                if "configMapRef" in source:
+                    assert ("ConfigMap", source["configMapRef"]["name"]) in names
+                if "secretRef" in source:
+                    assert ("Secret", source["secretRef"]["name"]) in names
+    for autoscaler in of_kind("HorizontalPodAutoscaler"):
+        target = autoscaler["spec"]["scaleTargetRef"]
+        assert (target["kind"], target["name"]) in names, autoscaler["metadata"]["name"]
+    for budget in of_kind("PodDisruptionBudget"):
+        selector = budget["spec"]["selector"]["matchLabels"]
+        assert [item for item in workloads() if selects(selector, pod_labels(item))]
+
+
+def test_the_ingress_reaches_the_api_port_and_its_websocket(app: Litestar) -> None:
+    websocket_paths = {route.path for route in app.routes if isinstance(route, WebSocketRoute)}
+    assert "/ws" in websocket_paths
+    services = {item["metadata"]["name"]: item for item in of_kind("Service")}
+    api = by_role("serve")
+    (api_container,) = pod_spec(api)["containers"]
+    api_ports = {port["name"]: port["containerPort"] for port in api_container["ports"]}
+    (ingress,) = of_kind("Ingress")
+    routed = []
+    for rule in ingress["spec"]["rules"]:
+        for path in rule["http"]["paths"]:
+            backend = path["backend"]["service"]
+            service = services[backend["name"]]
+            assert selects(service["spec"]["selector"], pod_labels(api))
+            service_ports = {port["name"]: port for port in service["spec"]["ports"]}
+            assert service_ports[backend["port"]["name"]]["targetPort"] in api_ports
+            if path["pathType"] == "Prefix" and "/ws".startswith(path["path"]):
+                routed.append(path["path"])
+    assert routed, "no Prefix path of the Ingress covers /ws"
+
+
+# Portico's names in the manifests and the image.
+
+
+def used_variables() -> dict[str, set[str]]:
+    """Every variable name the deployment sets, with where each is set."""
+    found: dict[str, set[str]] = {}
+    for item in of_kind("ConfigMap"):
+        for name in item.get("data", {}):
+            found.setdefault(name, set()).add(f"ConfigMap {item['metadata']['name']}")
+    for item in of_kind("Secret"):
+        for name in {**item.get("data", {}), **item.get("stringData", {})}:
+            found.setdefault(name, set()).add(f"Secret {item['metadata']['name']}")
+    for workload in workloads():
+        for container in containers(workload):
+            for variable in container.get("env", []):
+                found.setdefault(variable["name"], set()).add(workload["metadata"]["name"])
+    for name in image_env():
+        found.setdefault(name, set()).add("Dockerfile ENV")
+    return found
+
+
+def test_every_variable_is_a_portico_setting(setting_names: frozenset[str]) -> None:
+    used = used_variables()
+    assert "DATABASE_URL" in used
+    unknown = {
+        name: sorted(where)
+        for name, where in used.items()
+        if name not in setting_names and name not in NOT_SETTINGS
+    }
+    assert unknown == {}
+
+
+def test_secrets_are_only_in_the_secret() -> None:
+    secret_names = {spec.variable for spec in setting_specs() if spec.secret} | CREDENTIAL_URLS
+    (secret,) = of_kind("Secret")
+    assert secret_names <= set(secret["stringData"]), "a secret setting the Secret does not hold"
+    for config_map in of_kind("ConfigMap"):
+        assert secret_names & set(config_map["data"]) == set()
+    for workload in workloads():
+        for container in containers(workload):
+            literal = {variable["name"] for variable in container.get("env", [])}
+            assert secret_names & literal == set(), workload["metadata"]["name"]
+
+
+def shipped_settings() -> dict[str, str]:
+    (config_map,) = of_kind("ConfigMap")
+    (secret,) = of_kind("Secret")
+    return {**config_map["data"], **secret["stringData"]}
+
+
+def test_the_shipped_placeholders_refuse_to_start(tmp_path: Path) -> None:
+    (secret,) = of_kind("Secret")
+    assert all(PLACEHOLDER in value for value in secret["stringData"].values())
+    result = run_portico("config", "check", env=clean_env(**shipped_settings()), cwd=tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "JWT_SECRET" in result.stderr
+
+
+def test_the_settings_are_valid_once_real_secrets_replace_the_placeholders(
+    tmp_path: Path,
+) -> None:
+    keys = run_portico("push", "keys", env=clean_env(), cwd=tmp_path)
+    (vapid_key,) = re.findall(r"^PUSH_VAPID_PRIVATE_KEY=(\S+)$", keys.stdout, re.MULTILINE)
+    real = {"JWT_SECRET": secrets.token_urlsafe(48), "PUSH_VAPID_PRIVATE_KEY": vapid_key}
+    settings = {**shipped_settings(), **real}
+    result = run_portico("config", "check", env=clean_env(**settings), cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    ("origin", "args"), list(command_lines()), ids=[origin for origin, _ in command_lines()]
+)
+def test_every_command_and_option_is_portico_s(origin: str, args: list[str]) -> None:
+    path = command_path(args)
+    assert path, f"{origin}: no command"
+    result = subprocess.run(
+        [PORTICO, *path, "--help"], capture_output=True, text=True, check=False, timeout=60
+    )
+    assert result.returncode == 0, f"{origin}: portico {' '.join(path)}: {result.stderr}"
+    options = [arg.split("=")[0] for arg in args[len(path) :] if arg.startswith("--")]
+    for option in options:
+        assert re.search(rf"(?<![\w-]){re.escape(option)}(?![\w-])", result.stdout), (
+            f"{origin}: portico {' '.join(path)} has no {option}"
+        )
+
+
+def test_no_container_replaces_the_image_entrypoint() -> None:
+    assert exec_form(image_instructions("ENTRYPOINT")[-1]) == ["portico"]
+    for workload in workloads():
+        for container in containers(workload):
+            assert "command" not in container, workload["metadata"]["name"]
+
+
+def test_every_probe_asks_a_public_route_on_the_served_port(app: Litestar) -> None:
+    public = public_get_paths(app)
+    assert {"/health/live", "/health/ready"} <= public
+    probed = []
+    for workload in workloads():
+        for container in containers(workload):
+            ports = {port["name"]: port["containerPort"] for port in container.get("ports", [])}
+            args = container["args"]
+            for kind in ("startupProbe", "livenessProbe", "readinessProbe"):
+                if "httpGet" not in container.get(kind, {}):
+                    continue
+                probe = container[kind]["httpGet"]
+                assert probe["path"] in public, f"{kind} {probe['path']}"
+                port = ports.get(probe["port"], probe["port"])
+                assert str(port) == args[args.index("--port") + 1], f"{kind} port {port}"
+                probed.append(kind)
+    assert sorted(probed) == ["livenessProbe", "readinessProbe", "startupProbe"]
+
+
+def test_the_image_healthcheck_asks_a_public_route_on_the_served_port(app: Litestar) -> None:
+    (healthcheck,) = image_instructions("HEALTHCHECK")
+    (url,) = re.findall(r"http://127\.0\.0\.1:(\d+)(/[\w/-]*)", healthcheck)
+    port, path = url
+    assert path in public_get_paths(app)
+    (cmd,) = image_instructions("CMD")
+    args = exec_form(cmd)
+    assert port == args[args.index("--port") + 1]
+    assert image_instructions("EXPOSE") == [port]
+    assert "curl" not in healthcheck
+    assert healthcheck.split("CMD", 1)[1].strip().startswith("["), "use the exec form"
+
+
+# Shape: one scheduler, autoscaled API and worker, locked-down pods.
+
+
+def test_the_scheduler_is_one_replica_that_never_overlaps_and_never_scales() -> None:
+    scheduler = by_role("scheduler")
+    assert scheduler["kind"] == "Deployment"
+    assert scheduler["spec"]["replicas"] == 1
+    assert scheduler["spec"]["strategy"]["type"] == "Recreate"
+    name = scheduler["metadata"]["name"]
+    targets = {
+        item["spec"]["scaleTargetRef"]["name"] for item in of_kind("HorizontalPodAutoscaler")
+    }
+    assert name not in targets
+    for budget in of_kind("PodDisruptionBudget"):
+        assert not selects(budget["spec"]["selector"]["matchLabels"], pod_labels(scheduler))
+
+
+@pytest.mark.parametrize("command", ["serve", "worker"])
+def test_the_api_and_the_worker_autoscale_within_a_disruption_budget(command: str) -> None:
+    workload = by_role(command)
+    name = workload["metadata"]["name"]
+    target = {"apiVersion": "apps/v1", "kind": "Deployment", "name": name}
+    autoscalers = [
+        item
+        for item in of_kind("HorizontalPodAutoscaler")
+        if item["spec"]["scaleTargetRef"] == target
+    ]
+    assert len(autoscalers) == 1
+    assert autoscalers[0]["apiVersion"] == "autoscaling/v2"
+    assert autoscalers[0]["spec"]["minReplicas"] >= 2
+    assert "replicas" not in workload["spec"], "the autoscaler owns the count; apply would reset it"
+    budgets = [
+        item
+        for item in of_kind("PodDisruptionBudget")
+        if selects(item["spec"]["selector"]["matchLabels"], pod_labels(workload))
+    ]
+    assert len(budgets) == 1
+
+
+def test_the_migration_job_is_bounded_and_not_retried_forever() -> None:
+    job = by_role("db upgrade")
+    assert job["kind"] == "Job"
+    spec = job["spec"]
+    assert 0 < spec["backoffLimit"] <= 5
+    assert spec["activeDeadlineSeconds"] > 0
+    assert spec["ttlSecondsAfterFinished"] > 0
+    assert pod_spec(job)["restartPolicy"] == "Never"
+
+
+@pytest.mark.parametrize(
+    "workload", workloads(), ids=[item["metadata"]["name"] for item in workloads()]
+)
+def test_every_container_is_locked_down_and_sized(workload: dict[str, Any]) -> None:
+    uid, gid = image_user()
+    spec = pod_spec(workload)
+    assert spec["automountServiceAccountToken"] is False
+    assert spec["securityContext"]["runAsUser"] == uid
+    assert spec["securityContext"]["runAsGroup"] == gid
+    (config_map,) = of_kind("ConfigMap")
+    data_dir = config_map["data"]["DATA_DIR"]
+    assert data_dir == image_env()["DATA_DIR"]
+    empty_dirs = {volume["name"] for volume in spec["volumes"] if "emptyDir" in volume}
+    for container in containers(workload):
+        context = container["securityContext"]
+        assert context["runAsNonRoot"] is True
+        assert context["runAsUser"] == uid
+        assert context["runAsGroup"] == gid
+        assert context["readOnlyRootFilesystem"] is True
+        assert context["allowPrivilegeEscalation"] is False
+        assert context["capabilities"]["drop"] == ["ALL"]
+        assert context["seccompProfile"]["type"] == "RuntimeDefault"
+        writable = {
+            mount["mountPath"] for mount in container["volumeMounts"] if mount["name"] in empty_dirs
+        }
+        assert {data_dir, CONTAINER_TMP} <= writable
+        requests = container["resources"]["requests"]
+        limits = container["resources"]["limits"]
+        assert {"cpu", "memory"} <= set(requests)
+        assert mebibytes(limits["memory"]) > mebibytes(requests["memory"])
+
+
+# The Dockerfile.
+
+
+def test_hadolint_passes() -> None:
+    result = subprocess.run(
+        [str(HADOLINT), str(DOCKERFILE)], capture_output=True, text=True, check=False, timeout=60
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_image_user_is_numeric_and_not_root() -> None:
+    uid, gid = image_user()
+    assert uid != 0
+    assert gid != 0
+
+
+def test_the_image_gets_the_locked_runtime_dependencies_only() -> None:
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
+    syncs = [
+        shlex.split(instruction.arguments)
+        for instruction in dockerfile_instructions()
+        if instruction.keyword == "RUN" and "uv sync" in instruction.arguments
+    ]
+    assert syncs
+    for words in syncs:
+        assert {"--frozen", "--no-dev", "--no-editable"} <= set(words), words
+        assert "--all-extras" not in words
+        chosen = [words[index + 1] for index, word in enumerate(words) if word == "--extra"]
+        assert set(chosen) <= set(extras), f"no such extra: {chosen}"
+        assert "embedded" not in chosen
+
+
+def test_everything_the_image_copies_is_in_the_build_context() -> None:
+    sources: list[str] = []
+    for instruction in dockerfile_instructions():
+        words = shlex.split(instruction.arguments)
+        if instruction.keyword == "COPY" and not any(w.startswith("--from") for w in words):
+            sources.extend(word for word in words[:-1] if not word.startswith("--"))
+    assert sources
+    for source in sources:
+        assert (ROOT / source).exists(), source
+        assert not dockerignored(source), f"{source} is left out by .dockerignore"
+    assert dockerignored(".env")
+    assert dockerignored(".venv/bin/python")
+    assert dockerignored("tests/conftest.py")
