@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from adapters.kafka.publisher import KafkaEventPublisher
 from application.common.outbox import OutboxMessage
@@ -162,3 +163,112 @@ async def test_another_services_topic_reaches_its_handler_once_by_event_id(
     assert by_plan["pro"] == (topic, "billing-42")
     assert by_plan["free"][0] == topic
     assert by_plan["free"][1].startswith(f"{topic}:"), "no id given: its position is its id"
+
+
+def consumer_settings(migrated_url: str, tmp_path: Any, bootstrap: str, **extra: str) -> Any:
+    return with_signing_secret(
+        load_settings(
+            {
+                "DATABASE_URL": migrated_url,
+                "DATA_DIR": str(tmp_path),
+                "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+                "KAFKA_TOPIC_PREFIX": f"c{uuid.uuid4().hex[:6]}.",
+                "KAFKA_CONSUMER_GROUP": f"g{uuid.uuid4().hex[:6]}",
+                **extra,
+            },
+            env_file=None,
+        )
+    )
+
+
+async def test_an_event_that_breaks_a_constraint_is_parked_not_retried_forever(
+    clean_database: Any, migrated_url: str, tmp_path: Any
+) -> None:
+    """A row the event names may be gone (deleted, or a restore older than the topic)."""
+    registry = ConsumerRegistry()
+    tries: list[int] = []
+
+    @registry.on_event("test.counter_incremented", consumer="orphan")
+    async def orphan(event: ReceivedEvent) -> None:
+        tries.append(event.payload["amount"])
+        raise IntegrityError("INSERT INTO follows ...", {}, ValueError("fk_follows_follower"))
+
+    with kafka_mock_cluster() as bootstrap:
+        settings = consumer_settings(
+            migrated_url,
+            tmp_path,
+            bootstrap,
+            KAFKA_CONSUMER_MAX_ATTEMPTS="2",
+            KAFKA_CONSUMER_RETRY_BASE_SECONDS="0.01",
+        )
+        prefix = settings.kafka.topic_prefix
+        publisher = KafkaEventPublisher(bootstrap, topic_prefix=prefix, client_id="tests")
+        await publisher.publish([counted(7)])
+        await publisher.close()
+        container = make_container(settings)
+        stop = asyncio.Event()
+        try:
+            running = asyncio.create_task(
+                consume_until_stopped(container, settings, registry, stop)
+            )
+            parked = await dead_letters(bootstrap, f"{prefix}dead-letter")
+            stop.set()
+            assert await running == 1
+        finally:
+            await container.close()
+    assert tries == [7, 7]
+    (poison,) = parked
+    assert poison["dead_letter_reason"].startswith("IntegrityError")
+
+
+async def test_stopping_in_an_outage_ends_the_wait_and_leaves_the_event_for_later(
+    clean_database: Any, migrated_url: str, tmp_path: Any
+) -> None:
+    registry = ConsumerRegistry()
+    database_up = False
+    seen: list[int] = []
+    delivered = asyncio.Event()
+    refused = asyncio.Event()
+
+    @registry.on_event("test.counter_incremented", consumer="outage")
+    async def outage(event: ReceivedEvent) -> None:
+        if not database_up:
+            refused.set()
+            raise OperationalError("SELECT 1", {}, ConnectionRefusedError("the server is down"))
+        seen.append(event.payload["amount"])
+        delivered.set()
+
+    with kafka_mock_cluster() as bootstrap:
+        settings = consumer_settings(
+            migrated_url, tmp_path, bootstrap, KAFKA_CONSUMER_RETRY_BASE_SECONDS="60"
+        )
+        publisher = KafkaEventPublisher(
+            bootstrap, topic_prefix=settings.kafka.topic_prefix, client_id="tests"
+        )
+        await publisher.publish([counted(3)])
+        await publisher.close()
+        container = make_container(settings)
+        try:
+            stop = asyncio.Event()
+            running = asyncio.create_task(
+                consume_until_stopped(container, settings, registry, stop)
+            )
+            async with asyncio.timeout(30):
+                await refused.wait()
+            await asyncio.sleep(0.5)
+            assert not running.done(), "the consumer gave up on a transient outage"
+            stop.set()
+            async with asyncio.timeout(10):
+                assert await running == 0, "the wait (30 s) did not end on stop"
+            database_up = True
+            stop = asyncio.Event()
+            running = asyncio.create_task(
+                consume_until_stopped(container, settings, registry, stop)
+            )
+            async with asyncio.timeout(30):
+                await delivered.wait()
+            stop.set()
+            assert await running == 1
+        finally:
+            await container.close()
+    assert seen == [3], "the event interrupted by the stop was not delivered afterwards"

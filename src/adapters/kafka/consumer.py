@@ -94,8 +94,8 @@ class KafkaEventConsumer:
     async def run(self, deliver: Deliver, stop: asyncio.Event) -> int:
         """Consume until `stop` is set; return how many records were handled.
 
-        A record waiting out an outage when `stop` is set is left uncommitted, for the next
-        consumer of its partition.
+        A record waiting out an outage or a retry delay when `stop` is set is left
+        uncommitted, for the next consumer of its partition.
         """
         self._stopping = stop
         consumer = AIOKafkaConsumer(
@@ -121,7 +121,8 @@ class KafkaEventConsumer:
                 batch = await consumer.getmany(timeout_ms=100, max_records=100)
                 for partition, records in batch.items():
                     for record in records:
-                        await self._handle(record, deliver, dead_letters)
+                        if not await self._handle(record, deliver, dead_letters):
+                            return handled
                         await consumer.commit({partition: record.offset + 1})
                         handled += 1
         finally:
@@ -134,12 +135,16 @@ class KafkaEventConsumer:
         record: ConsumerRecord[bytes, bytes],
         deliver: Deliver,
         dead_letters: AIOKafkaProducer,
-    ) -> None:
+    ) -> bool:
+        """Deliver, retry, or park the record; False when told to stop before it was done.
+
+        Retry delays end early on stop, so a worker stops within moments even in an outage.
+        """
         try:
             event = received_event(record)
         except UndecodableMessageError as exc:
             await self._dead_letter(record, dead_letters, f"undecodable: {exc}")
-            return
+            return True
         error = ""
         attempt = 1
         outage = 0
@@ -147,12 +152,11 @@ class KafkaEventConsumer:
             try:
                 await deliver(record.topic, event)
             except TransientDeliveryError as exc:
-                if self._stopping.is_set():
-                    raise
                 outage += 1
                 wait = min(self._retry_base_seconds * 2**outage, 30.0)
                 logger.warning("event {} waits for {} ({:.1f}s)", event.event_id, exc, wait)
-                await asyncio.sleep(wait)
+                if await self._stopped_within(wait):
+                    return False
                 continue
             except Exception as exc:  # noqa: BLE001 - any handler failure is retried, then parked
                 error = f"{type(exc).__name__}: {exc}"[:500]
@@ -164,12 +168,24 @@ class KafkaEventConsumer:
                     self._max_attempts,
                     error,
                 )
-                if attempt < self._max_attempts:
-                    await asyncio.sleep(self._retry_base_seconds * 2 ** (attempt - 1))
+                if attempt < self._max_attempts and await self._stopped_within(
+                    self._retry_base_seconds * 2 ** (attempt - 1)
+                ):
+                    return False
                 attempt += 1
             else:
-                return
+                return True
         await self._dead_letter(record, dead_letters, error)
+        return True
+
+    async def _stopped_within(self, seconds: float) -> bool:
+        """Wait out a retry delay, or less if the consumer is told to stop; say which."""
+        try:
+            async with asyncio.timeout(seconds):
+                await self._stopping.wait()
+        except TimeoutError:
+            return False
+        return True
 
     async def _dead_letter(
         self, record: ConsumerRecord[bytes, bytes], dead_letters: AIOKafkaProducer, reason: str

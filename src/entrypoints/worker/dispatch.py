@@ -1,12 +1,25 @@
 """Handing one event to the handlers the registry names, each in its own request scope."""
 
 from dishka import AsyncContainer
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from application.common.errors import DependencyUnavailableError
 from application.events.consumers import ConsumerRegistry, ReceivedEvent
 from application.events.handle_event import HandleEvent, HandleEventCommand
 from application.ports.events import TransientDeliveryError
+
+_UNREACHABLE = (
+    OperationalError,
+    InterfaceError,
+    DisconnectionError,
+    PoolTimeoutError,
+    OSError,
+    DependencyUnavailableError,
+)
+"""What a dependency that is down raises. A constraint the event breaks (a row it names that
+is gone), bad data or SQL the schema lacks is the event's own failure: it counts against its
+attempts and is then dead-lettered, rather than holding its partition forever."""
 
 
 async def dispatch(
@@ -33,5 +46,5 @@ async def dispatch(
             async with container() as request:
                 handle = await request.get(HandleEvent)
                 await handle(HandleEventCommand(event=event, subscription=subscription))
-        except (SQLAlchemyError, OSError, DependencyUnavailableError) as exc:
+        except _UNREACHABLE as exc:
             raise TransientDeliveryError(f"{type(exc).__name__}: {exc}") from exc
