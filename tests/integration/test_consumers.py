@@ -49,6 +49,22 @@ async def dead_letters(bootstrap: str, topic: str) -> list[dict[str, str]]:
         await consumer.stop()
 
 
+def consumer_settings(migrated_url: str, tmp_path: Any, bootstrap: str, **extra: str) -> Any:
+    return with_signing_secret(
+        load_settings(
+            {
+                "DATABASE_URL": migrated_url,
+                "DATA_DIR": str(tmp_path),
+                "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+                "KAFKA_TOPIC_PREFIX": f"c{uuid.uuid4().hex[:6]}.",
+                "KAFKA_CONSUMER_GROUP": f"g{uuid.uuid4().hex[:6]}",
+                **extra,
+            },
+            env_file=None,
+        )
+    )
+
+
 async def test_each_event_is_handled_once_and_a_poison_one_is_parked(
     clean_database: Any, migrated_url: str, tmp_path: Any
 ) -> None:
@@ -65,21 +81,14 @@ async def test_each_event_is_handled_once_and_a_poison_one_is_parked(
         seen.append(event.payload["amount"])
 
     with kafka_mock_cluster() as bootstrap:
-        prefix = f"c{uuid.uuid4().hex[:6]}."
-        settings = with_signing_secret(
-            load_settings(
-                {
-                    "DATABASE_URL": migrated_url,
-                    "DATA_DIR": str(tmp_path),
-                    "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-                    "KAFKA_TOPIC_PREFIX": prefix,
-                    "KAFKA_CONSUMER_GROUP": f"g{uuid.uuid4().hex[:6]}",
-                    "KAFKA_CONSUMER_MAX_ATTEMPTS": "3",
-                    "KAFKA_CONSUMER_RETRY_BASE_SECONDS": "0.01",
-                },
-                env_file=None,
-            )
+        settings = consumer_settings(
+            migrated_url,
+            tmp_path,
+            bootstrap,
+            KAFKA_CONSUMER_MAX_ATTEMPTS="3",
+            KAFKA_CONSUMER_RETRY_BASE_SECONDS="0.01",
         )
+        prefix = settings.kafka.topic_prefix
         publisher = KafkaEventPublisher(bootstrap, topic_prefix=prefix, client_id="tests")
         first = uuid.uuid4()
         await publisher.publish([counted(1, first), counted(-1), counted(2), counted(1, first)])
@@ -120,17 +129,7 @@ async def test_another_services_topic_reaches_its_handler_once_by_event_id(
         seen.append((event.event_type, event.event_id, event.payload["plan"]))
 
     with kafka_mock_cluster() as bootstrap:
-        settings = with_signing_secret(
-            load_settings(
-                {
-                    "DATABASE_URL": migrated_url,
-                    "DATA_DIR": str(tmp_path),
-                    "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-                    "KAFKA_CONSUMER_GROUP": f"g{uuid.uuid4().hex[:6]}",
-                },
-                env_file=None,
-            )
-        )
+        settings = consumer_settings(migrated_url, tmp_path, bootstrap)
         producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
         await producer.start()
         for _ in range(2):
@@ -163,22 +162,6 @@ async def test_another_services_topic_reaches_its_handler_once_by_event_id(
     assert by_plan["pro"] == (topic, "billing-42")
     assert by_plan["free"][0] == topic
     assert by_plan["free"][1].startswith(f"{topic}:"), "no id given: its position is its id"
-
-
-def consumer_settings(migrated_url: str, tmp_path: Any, bootstrap: str, **extra: str) -> Any:
-    return with_signing_secret(
-        load_settings(
-            {
-                "DATABASE_URL": migrated_url,
-                "DATA_DIR": str(tmp_path),
-                "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-                "KAFKA_TOPIC_PREFIX": f"c{uuid.uuid4().hex[:6]}.",
-                "KAFKA_CONSUMER_GROUP": f"g{uuid.uuid4().hex[:6]}",
-                **extra,
-            },
-            env_file=None,
-        )
-    )
 
 
 async def test_an_event_that_breaks_a_constraint_is_parked_not_retried_forever(

@@ -1,8 +1,6 @@
 """Library reliances that need a real server: redis-py and taskiq-redis against Redis.
 
-The companions of tests/unit/test_reliances_*.py, with the same `Reliance` helper: each
-failure names the library, its installed version, what changed and the Portico code to
-review before the library's upper bound in pyproject.toml is raised.
+What each failure says, and what to do then: tests/support/reliance.py.
 """
 
 import asyncio

