@@ -1,23 +1,20 @@
-"""deploy/k8s and deploy/Dockerfile agree with Kubernetes, with each other and with Portico.
+"""deploy/k8s agrees with Kubernetes, with deploy/Dockerfile and with Portico.
 
 No cluster and no container engine run on this project's CI machines, so nothing here
 applies a manifest or builds the image. Instead every object is validated against the
 Kubernetes schema (strict: an unknown or misplaced field fails), the references between
-objects are resolved, and every name the manifests and the Dockerfile take from Portico (a
+objects are resolved, and every name the manifests and the image take from Portico (a
 setting, a command and its options, a probe's route, the user) is checked against Portico
-itself: its configuration reference, its CLI and its app's routes.
+itself: its configuration reference, its CLI and its app's routes. The manifests are read
+through tests/support/kubernetes.py and the image through tests/support/deploy.py;
+tests/deploy/test_dockerfile.py checks the Dockerfile on its own.
 """
 
-import fnmatch
-import json
 import re
 import secrets
-import shlex
 import subprocess
-import sys
 import tomllib
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,20 +22,33 @@ import kubernetes_validate
 import pytest
 import yaml
 from litestar import Litestar
-from litestar.routes import HTTPRoute, WebSocketRoute
+from litestar.routes import WebSocketRoute
 
-from entrypoints.config import load_settings
 from entrypoints.config.loader import setting_specs
-from entrypoints.http.app import create_app
-from entrypoints.ioc import make_container
+from tests.support.deploy import (
+    ROOT,
+    exec_form,
+    image_env,
+    image_instructions,
+    image_user,
+    public_get_paths,
+)
+from tests.support.kubernetes import (
+    KUSTOMIZATION,
+    all_objects,
+    by_role,
+    command_path,
+    containers,
+    documents,
+    manifest_paths,
+    mebibytes,
+    of_kind,
+    pod_labels,
+    pod_spec,
+    selects,
+    workloads,
+)
 from tests.support.server import PORTICO, clean_env, run_portico
-
-ROOT = Path(__file__).resolve().parents[2]
-K8S = ROOT / "deploy" / "k8s"
-KUSTOMIZATION = K8S / "kustomization.yaml"
-DOCKERFILE = ROOT / "deploy" / "Dockerfile"
-DOCKERIGNORE = ROOT / ".dockerignore"
-HADOLINT = Path(sys.executable).with_name("hadolint")
 
 # The oldest release the base promises to apply to, and the newest the validator knows, so
 # that a field added after the first or removed before the second fails here.
@@ -54,191 +64,20 @@ CREDENTIAL_URLS = frozenset({"DATABASE_URL", "REDIS_URL"})
 
 PLACEHOLDER = "REPLACE-ME"
 CONTAINER_TMP = "/tmp"  # noqa: S108 - a path inside the containers, not a file made here
-WORKLOAD_KINDS = frozenset({"Deployment", "Job"})
-_MEMORY_UNITS = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30}
 
 
-def manifest_paths() -> list[Path]:
-    return sorted(
-        path
-        for path in [*K8S.glob("*.yaml"), *K8S.glob("*.yml")]
-        if path.name != KUSTOMIZATION.name
-    )
-
-
-def documents(path: Path) -> list[dict[str, Any]]:
-    return [document for document in yaml.safe_load_all(path.read_text()) if document]
-
-
-def all_objects() -> list[dict[str, Any]]:
-    return [document for path in manifest_paths() for document in documents(path)]
-
-
-def of_kind(kind: str) -> list[dict[str, Any]]:
-    return [item for item in all_objects() if item["kind"] == kind]
-
-
-def workloads() -> list[dict[str, Any]]:
-    return [item for item in all_objects() if item["kind"] in WORKLOAD_KINDS]
-
-
-def pod_spec(workload: dict[str, Any]) -> dict[str, Any]:
-    return workload["spec"]["template"]["spec"]
-
-
-def pod_labels(workload: dict[str, Any]) -> dict[str, str]:
-    return workload["spec"]["template"]["metadata"]["labels"]
-
-
-def containers(workload: dict[str, Any]) -> list[dict[str, Any]]:
-    spec = pod_spec(workload)
-    return [*spec.get("initContainers", []), *spec["containers"]]
-
-
-def role(workload: dict[str, Any]) -> str:
-    """The `portico` command a single-container workload runs: `serve`, `db upgrade`, ..."""
-    (container,) = pod_spec(workload)["containers"]
-    return " ".join(command_path(container["args"]))
-
-
-def by_role(name: str) -> dict[str, Any]:
-    (found,) = [item for item in workloads() if role(item) == name]
-    return found
-
-
-def command_path(args: list[str]) -> list[str]:
-    """The subcommands before the first option: `["db", "upgrade"]` of `db upgrade --x`."""
-    path: list[str] = []
-    for arg in args:
-        if arg.startswith("-"):
-            break
-        path.append(arg)
-    return path
-
-
-def selects(selector: dict[str, str], labels: dict[str, str]) -> bool:
-    return all(labels.get(key) == value for key, value in selector.items())
-
-
-def mebibytes(quantity: str) -> float:
-    match = re.fullmatch(r"(\d+(?:\.\d+)?)(Ki|Mi|Gi)", quantity)
-    assert match, f"memory quantity {quantity!r}: use Ki, Mi or Gi"
-    return float(match[1]) * _MEMORY_UNITS[match[2]] / 2**20
-
-
-# The Dockerfile, instruction by instruction (continuations joined), each with the number of
-# its stage: the last stage is the image.
-
-
-@dataclass(frozen=True)
-class Instruction:
-    keyword: str
-    arguments: str
-    stage: int
-
-
-def dockerfile_instructions() -> list[Instruction]:
-    text = re.sub(r"\\\n", " ", DOCKERFILE.read_text())
-    instructions: list[Instruction] = []
-    stage = -1
-    for line in text.splitlines():
-        stripped = line.strip()
-        if not stripped or stripped.startswith("#"):
-            continue
-        keyword, _, arguments = stripped.partition(" ")
-        if keyword.upper() == "FROM":
-            stage += 1
-        instructions.append(Instruction(keyword.upper(), arguments.strip(), stage))
-    return instructions
-
-
-def image_instructions(keyword: str) -> list[str]:
-    """Every `keyword` instruction of the final stage, the one the image is made of."""
-    instructions = dockerfile_instructions()
-    last_stage = max(instruction.stage for instruction in instructions)
-    return [
-        instruction.arguments
-        for instruction in instructions
-        if instruction.stage == last_stage and instruction.keyword == keyword
-    ]
-
-
-def image_env() -> dict[str, str]:
-    env: dict[str, str] = {}
-    for arguments in image_instructions("ENV"):
-        for pair in shlex.split(arguments):
-            name, _, value = pair.partition("=")
-            env[name] = value
-    return env
-
-
-def image_user() -> tuple[int, int]:
-    *_, user = image_instructions("USER")
-    uid, _, gid = user.partition(":")
-    assert uid.isdigit(), f"USER {user}: name the user by number, so runAsNonRoot can check it"
-    assert gid.isdigit(), f"USER {user}: name the group by number too"
-    return int(uid), int(gid)
-
-
-def exec_form(arguments: str) -> list[str]:
-    parsed = json.loads(arguments)
-    assert isinstance(parsed, list), f"{arguments}: use the exec (JSON array) form"
-    return parsed
-
-
-def dockerignored(path: str) -> bool:
-    """Whether the build context leaves `path` out: the last matching pattern decides.
-
-    A pattern matches a path or any directory above it, as Docker's does.
-    """
-    patterns = [
-        line.strip()
-        for line in DOCKERIGNORE.read_text().splitlines()
-        if line.strip() and not line.strip().startswith("#")
-    ]
-    parts = Path(path).parts
-    candidates = ["/".join(parts[: index + 1]) for index in range(len(parts))]
-    ignored = False
-    for pattern in patterns:
-        negated = pattern.startswith("!")
-        glob = pattern.removeprefix("!").strip("/")
-        if any(fnmatch.fnmatchcase(candidate, glob) for candidate in candidates):
-            ignored = not negated
-    return ignored
-
-
-# Portico's side: its settings, its commands and its routes.
+# Portico's side: its settings and its commands (its routes: the `app` fixture).
 
 
 @pytest.fixture(scope="module")
 def setting_names() -> frozenset[str]:
+    """Every variable in `portico config reference`; a reference that cannot be read fails."""
     result = subprocess.run(
         [PORTICO, "config", "reference"], capture_output=True, text=True, check=True, timeout=60
     )
     names = frozenset(re.findall(r"^\| `([A-Z][A-Z0-9_]*)` \|", result.stdout, re.MULTILINE))
     assert "DATABASE_URL" in names, f"could not read the reference:\n{result.stdout[:500]}"
     return names
-
-
-@pytest.fixture(scope="module")
-def app() -> Litestar:
-    """The app as `portico serve` builds it; nothing is started, so nothing is connected."""
-    settings = load_settings(
-        {"APP_ENV": "test", "DATABASE_URL": "postgresql://unused@127.0.0.1:1/unused"},
-        env_file=None,
-    )
-    return create_app(make_container(settings), settings)
-
-
-def public_get_paths(app: Litestar) -> set[str]:
-    """Paths that answer GET without a token, as a probe needs."""
-    return {
-        route.path
-        for route in app.routes
-        if isinstance(route, HTTPRoute)
-        for handler in route.route_handlers
-        if "GET" in handler.http_methods and handler.opt.get("public")
-    }
 
 
 def command_lines() -> Iterator[tuple[str, list[str]]]:
@@ -365,6 +204,7 @@ def test_secrets_are_only_in_the_secret() -> None:
 
 
 def shipped_settings() -> dict[str, str]:
+    """The settings the base ships, ConfigMap and Secret together, placeholders included."""
     (config_map,) = of_kind("ConfigMap")
     (secret,) = of_kind("Secret")
     return {**config_map["data"], **secret["stringData"]}
@@ -430,19 +270,6 @@ def test_every_probe_asks_a_public_route_on_the_served_port(app: Litestar) -> No
                 assert str(port) == args[args.index("--port") + 1], f"{kind} port {port}"
                 probed.append(kind)
     assert sorted(probed) == ["livenessProbe", "readinessProbe", "startupProbe"]
-
-
-def test_the_image_healthcheck_asks_a_public_route_on_the_served_port(app: Litestar) -> None:
-    (healthcheck,) = image_instructions("HEALTHCHECK")
-    (url,) = re.findall(r"http://127\.0\.0\.1:(\d+)(/[\w/-]*)", healthcheck)
-    port, path = url
-    assert path in public_get_paths(app)
-    (cmd,) = image_instructions("CMD")
-    args = exec_form(cmd)
-    assert port == args[args.index("--port") + 1]
-    assert image_instructions("EXPOSE") == [port]
-    assert "curl" not in healthcheck
-    assert healthcheck.split("CMD", 1)[1].strip().startswith("["), "use the exec form"
 
 
 # Shape: one scheduler, autoscaled API and worker, locked-down pods.
@@ -524,52 +351,3 @@ def test_every_container_is_locked_down_and_sized(workload: dict[str, Any]) -> N
         limits = container["resources"]["limits"]
         assert {"cpu", "memory"} <= set(requests)
         assert mebibytes(limits["memory"]) > mebibytes(requests["memory"])
-
-
-# The Dockerfile.
-
-
-def test_hadolint_passes() -> None:
-    result = subprocess.run(
-        [str(HADOLINT), str(DOCKERFILE)], capture_output=True, text=True, check=False, timeout=60
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-
-
-def test_the_image_user_is_numeric_and_not_root() -> None:
-    uid, gid = image_user()
-    assert uid != 0
-    assert gid != 0
-
-
-def test_the_image_gets_the_locked_runtime_dependencies_only() -> None:
-    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
-        "optional-dependencies"
-    ]
-    syncs = [
-        shlex.split(instruction.arguments)
-        for instruction in dockerfile_instructions()
-        if instruction.keyword == "RUN" and "uv sync" in instruction.arguments
-    ]
-    assert syncs
-    for words in syncs:
-        assert {"--frozen", "--no-dev", "--no-editable"} <= set(words), words
-        assert "--all-extras" not in words
-        chosen = [words[index + 1] for index, word in enumerate(words) if word == "--extra"]
-        assert set(chosen) <= set(extras), f"no such extra: {chosen}"
-        assert "embedded" not in chosen
-
-
-def test_everything_the_image_copies_is_in_the_build_context() -> None:
-    sources: list[str] = []
-    for instruction in dockerfile_instructions():
-        words = shlex.split(instruction.arguments)
-        if instruction.keyword == "COPY" and not any(w.startswith("--from") for w in words):
-            sources.extend(word for word in words[:-1] if not word.startswith("--"))
-    assert sources
-    for source in sources:
-        assert (ROOT / source).exists(), source
-        assert not dockerignored(source), f"{source} is left out by .dockerignore"
-    assert dockerignored(".env")
-    assert dockerignored(".venv/bin/python")
-    assert dockerignored("tests/conftest.py")
