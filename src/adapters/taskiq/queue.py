@@ -1,5 +1,6 @@
 """The job queue on taskiq's Redis Streams broker, which acknowledges jobs it finished."""
 
+import asyncio
 from collections.abc import AsyncGenerator, Mapping
 from typing import Any
 
@@ -22,7 +23,13 @@ class ReclaimingRedisStreamBroker(RedisStreamBroker):
     """
 
     async def listen(self) -> AsyncGenerator[AckableMessage, None]:
-        """Yield new jobs, then jobs other consumers abandoned, forever."""
+        """Yield new jobs, then jobs other consumers abandoned, until cancelled.
+
+        taskiq stops a receiver by cancelling the read in flight. redis-py can lose that
+        cancellation (seen under CPU load: the read was retried and the loop went on, so a
+        stopping worker never stopped), so the loop also checks after every command
+        whether its task was asked to stop.
+        """
         async with Redis(connection_pool=self.connection_pool) as redis:
             while True:
                 fetched: Any = await redis.xreadgroup(
@@ -33,6 +40,7 @@ class ReclaimingRedisStreamBroker(RedisStreamBroker):
                     noack=False,
                     count=self.count,
                 )
+                _raise_if_cancel_requested()
                 for stream, messages in fetched or ():
                     for message_id, fields in messages:
                         yield self._ackable(stream, message_id, fields)
@@ -43,6 +51,7 @@ class ReclaimingRedisStreamBroker(RedisStreamBroker):
                     min_idle_time=self.idle_timeout,
                     count=self.unacknowledged_batch_size,
                 )
+                _raise_if_cancel_requested()
                 for message_id, fields in reclaimed[1]:
                     yield self._ackable(self.queue_name, message_id, fields)
 
@@ -51,6 +60,12 @@ class ReclaimingRedisStreamBroker(RedisStreamBroker):
         return AckableMessage(
             data=fields[b"data"], ack=self._ack_generator(id=message_id, queue_name=stream)
         )
+
+
+def _raise_if_cancel_requested() -> None:
+    task = asyncio.current_task()
+    if task is not None and task.cancelling():
+        raise asyncio.CancelledError
 
 
 def create_broker(
