@@ -1,7 +1,9 @@
 """The composition root: the same `make_container` wires production and server-less runs."""
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
+import pytest
 from litestar.testing import AsyncTestClient
 
 from adapters.inprocess.event_bus import InProcessEventBus
@@ -11,6 +13,7 @@ from adapters.redis.event_publisher import RedisStreamsEventPublisher
 from adapters.system.uuid7 import Uuid7Generator
 from application.health.check_readiness import CheckReadiness, CheckReadinessCommand
 from application.ports.events import EventPublisher
+from application.ports.health import HealthProbe
 from application.ports.persistence import OutboxReader, UnitOfWork
 from application.ports.system import IdGenerator
 from entrypoints.config import load_settings
@@ -86,3 +89,40 @@ async def test_the_event_bus_follows_the_settings(tmp_path) -> None:
             assert isinstance(await container.get(EventPublisher), expected)
         finally:
             await container.close()
+
+
+@pytest.mark.parametrize(
+    ("topology", "probed"),
+    [
+        pytest.param(
+            {"JOBS_QUEUE": "redis", "OUTBOX_RELAY_IN_API": "false"},
+            {"SqlDatabaseProbe", "RedisProbe"},
+            id="the-worker-relays-and-sends-mail",
+        ),
+        pytest.param(
+            {"JOBS_QUEUE": "in-process", "OUTBOX_RELAY_IN_API": "true"},
+            {"SqlDatabaseProbe", "RedisProbe", "KafkaProbe", "SmtpProbe"},
+            id="the-api-relays-and-sends-mail",
+        ),
+    ],
+)
+async def test_readiness_probes_only_what_an_api_process_uses(
+    topology: dict[str, str], probed: set[str]
+) -> None:
+    """A worker-only dependency's outage must not take every API process out at once."""
+    settings = load_settings(
+        {
+            "DATABASE_URL": UNREACHABLE,
+            "REDIS_URL": "redis://127.0.0.1:1/0",
+            "KAFKA_BOOTSTRAP_SERVERS": "127.0.0.1:1",
+            "SMTP_HOST": "127.0.0.1",
+            **topology,
+        },
+        env_file=None,
+    )
+    container = make_container(settings)
+    try:
+        probes = await container.get(Sequence[HealthProbe])
+        assert {type(probe).__name__ for probe in probes} == probed
+    finally:
+        await container.close()

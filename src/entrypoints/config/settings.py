@@ -681,3 +681,15 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     def is_production(self) -> bool:
         """Whether the strict production rules apply."""
         return self.app.env == "production"
+
+    @property
+    def api_relays_outbox(self) -> bool:
+        """Whether each API process relays the outbox: as told, else when the bus is in-process."""
+        if self.outbox.relay_in_api is not None:
+            return self.outbox.relay_in_api
+        return self.kafka.bootstrap_servers is None and self.outbox.bus == "auto"
+
+    @property
+    def api_sends_mail(self) -> bool:
+        """Whether jobs, and so emails, run in the API process that enqueued them."""
+        return self.queue.backend == "in-process"

@@ -59,11 +59,8 @@ class BackgroundRelay:
 
     def __init__(self, container: AsyncContainer, settings: Settings) -> None:
         self._container = container
-        outbox = settings.outbox
-        wanted = outbox.relay_in_api
-        in_process_bus = settings.kafka.bootstrap_servers is None and outbox.bus == "auto"
-        self._enabled = in_process_bus if wanted is None else wanted
-        self._poll_interval_seconds = outbox.poll_interval_seconds
+        self._enabled = settings.api_relays_outbox
+        self._poll_interval_seconds = settings.outbox.poll_interval_seconds
         self._sweep_interval_seconds = settings.notifications.delivery_sweep_interval_seconds
         self._stop = asyncio.Event()
         self._task: asyncio.Task[int] | None = None

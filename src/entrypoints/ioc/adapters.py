@@ -61,7 +61,7 @@ from application.ports.persistence import (
 from application.ports.security import PasswordHasher, RateLimiter, SecretTokens, TokenIssuer
 from application.ports.system import Clock, IdGenerator
 from entrypoints.config.settings import Settings
-from entrypoints.ioc.markers import EVENTS_ON_REDIS, KAFKA, REDIS, SMTP
+from entrypoints.ioc.markers import EVENTS_ON_REDIS, KAFKA, KAFKA_PROBED, REDIS, SMTP_PROBED
 from entrypoints.worker.dispatch import dispatch
 from entrypoints.worker.handlers import registered_consumers
 
@@ -285,14 +285,19 @@ class EventBusProvider(Provider):
 
 
 class HealthProvider(Provider):
-    """One probe per configured dependency; what is not configured is not probed."""
+    """One probe per dependency an API process needs in order to serve; no other is probed.
+
+    Readiness takes a process out of the load balancer, so a dependency only the worker
+    uses (Kafka when the worker relays, SMTP when jobs run on the worker) must not: its
+    outage would take every API process out at once, and the probes would load it.
+    """
 
     scope = Scope.APP
 
     database = provide(SqlDatabaseProbe, provides=HealthProbe)
     redis = provide(RedisProbe, provides=HealthProbe, when=REDIS)
 
-    @provide(provides=HealthProbe, when=KAFKA)
+    @provide(provides=HealthProbe, when=KAFKA_PROBED)
     def kafka(self, settings: Settings) -> KafkaProbe:
         """Probe the Kafka cluster named by KAFKA_BOOTSTRAP_SERVERS."""
         assert settings.kafka.bootstrap_servers is not None  # noqa: S101 - the marker
@@ -301,7 +306,7 @@ class HealthProvider(Provider):
             timeout_seconds=settings.app.readiness_timeout_seconds,
         )
 
-    @provide(provides=HealthProbe, when=SMTP)
+    @provide(provides=HealthProbe, when=SMTP_PROBED)
     def smtp(self, settings: Settings) -> SmtpProbe:
         """Probe the SMTP relay named by SMTP_HOST and SMTP_PORT."""
         assert settings.mail.smtp_host is not None  # noqa: S101 - the marker

@@ -3,7 +3,17 @@
 from dishka import Provider, Scope, activate, from_context
 
 from entrypoints.config.settings import Settings
-from entrypoints.ioc.markers import EVENTS_ON_REDIS, JOBS_ON_REDIS, KAFKA, PUSH, REDIS, SMS, SMTP
+from entrypoints.ioc.markers import (
+    EVENTS_ON_REDIS,
+    JOBS_ON_REDIS,
+    KAFKA,
+    KAFKA_PROBED,
+    PUSH,
+    REDIS,
+    SMS,
+    SMTP,
+    SMTP_PROBED,
+)
 
 
 class ConfigProvider(Provider):
@@ -25,6 +35,16 @@ class ConfigProvider(Provider):
     def smtp_configured(self, settings: Settings) -> bool:
         """SMTP_HOST is set."""
         return settings.mail.smtp_host is not None
+
+    @activate(KAFKA_PROBED)
+    def kafka_serves_this_api(self, settings: Settings) -> bool:
+        """Kafka is configured and the API process publishes to it (it relays the outbox)."""
+        return settings.kafka.bootstrap_servers is not None and settings.api_relays_outbox
+
+    @activate(SMTP_PROBED)
+    def smtp_serves_this_api(self, settings: Settings) -> bool:
+        """SMTP is configured and the API process sends mail itself (jobs run in-process)."""
+        return settings.mail.smtp_host is not None and settings.api_sends_mail
 
     @activate(JOBS_ON_REDIS)
     def jobs_on_redis(self, settings: Settings) -> bool:
