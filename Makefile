@@ -44,7 +44,7 @@ lint: install ## ruff, mypy --strict, the import-linter contracts, deptry, hadol
 	$(VENV_BIN)/hadolint deploy/Dockerfile
 	@command -v docker-compose >/dev/null 2>&1 \
 		|| { echo "docker-compose is missing: install Debian's docker-compose package"; exit 1; }
-	docker-compose -f deploy/compose.yaml config --quiet
+	docker-compose --env-file deploy/.env.example -f deploy/compose.yaml config --quiet
 
 fmt: install ## Format and autofix
 	$(VENV_BIN)/ruff format .

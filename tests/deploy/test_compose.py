@@ -32,6 +32,7 @@ import redis
 from entrypoints.ioc.delivery import is_loopback
 from tests.support.compose import (
     COMPOSE_FILE,
+    EXAMPLE_ENV_FILE,
     Healthcheck,
     ThisMachine,
     assert_no_trouble,
@@ -62,7 +63,7 @@ from tests.support.notifications import (
     wait_until_live,
 )
 from tests.support.postgres import isolated_schema, table_names
-from tests.support.server import run_portico
+from tests.support.server import PORTICO, clean_env, run_portico
 
 DOCKER_COMPOSE = Path("/usr/bin/docker-compose")
 
@@ -70,6 +71,11 @@ PORTICO_SERVICES = ("migrate", "api", "worker", "scheduler")
 PORTICO_IMAGE = "portico:0.1.0"
 
 LIVE_WITHIN_SECONDS = 2.0
+DEPLOYED_SECRETS = {
+    "JWT_SECRET": "compose-topology-test-secret-of-at-least-32-bytes",
+    "POSTGRES_PASSWORD": "compose-topology-test-password",
+}
+"""What an operator puts in deploy/.env; the placeholders of deploy/.env.example are refused."""
 RELAY_IN_API = "outbox relay running in this process"
 
 
@@ -78,26 +84,40 @@ def test_interpolation_takes_a_set_variable_else_the_default_and_rejects_other_f
     assert interpolate("a${X:-dflt}b", {"X": "set"}) == "asetb"
     assert interpolate("a${X:-dflt}b", {"X": ""}) == "adfltb"
     assert interpolate("cost $$5", {}) == "cost $5"
-    for unsupported in ("$X", "${X}", "${X:?required}", "${X-dflt}"):
+    assert interpolate("a${X:?give X}b", {"X": "set"}) == "asetb"
+    for unset in ({}, {"X": ""}):
+        with pytest.raises(ValueError, match="X is required: give X"):
+            interpolate("a${X:?give X}b", unset)
+    for unsupported in ("$X", "${X}", "${X?required}", "${X-dflt}"):
         with pytest.raises(ValueError, match="unsupported interpolation"):
             interpolate(unsupported, {"X": "set"})
 
 
-def test_docker_compose_accepts_the_file_with_no_variable_set(tmp_path: Path) -> None:
+def test_docker_compose_wants_the_secrets_and_accepts_the_example_env_file(
+    tmp_path: Path,
+) -> None:
+    """No secret has a default in the file: a public one would let anyone sign tokens."""
     if not DOCKER_COMPOSE.exists():
         pytest.fail(
             f"{DOCKER_COMPOSE} is missing: install Debian's docker-compose package "
             "(apt-get install docker-compose) to check deploy/compose.yaml"
         )
-    completed = subprocess.run(
-        [str(DOCKER_COMPOSE), "-f", str(COMPOSE_FILE), "config", "-q"],
-        env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert completed.returncode == 0, completed.stderr
+
+    def config(*options: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(DOCKER_COMPOSE), *options, "-f", str(COMPOSE_FILE), "config", "-q"],
+            env={"PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    bare = config()
+    assert bare.returncode != 0
+    assert "set JWT_SECRET in deploy/.env" in bare.stderr
+    with_example = config("--env-file", str(EXAMPLE_ENV_FILE))
+    assert with_example.returncode == 0, with_example.stderr
 
 
 def test_every_portico_service_runs_the_one_image_built_from_the_dockerfile() -> None:
@@ -253,7 +273,7 @@ def test_the_services_run_as_the_file_says_and_a_new_article_reaches_a_follower(
     tmp_path: Path,
 ) -> None:
     inbox, _ = smtp
-    services = load_compose()["services"]
+    services = load_compose(DEPLOYED_SECRETS)["services"]
     env = {
         name: process_environment(service_environment(services[name]), machine, isolation)
         for name in PORTICO_SERVICES
@@ -311,3 +331,20 @@ def test_the_services_run_as_the_file_says_and_a_new_article_reaches_a_follower(
         codes = stop_with_sigterm([*(process for process, _ in apis), worker, scheduler])
         assert codes == dict.fromkeys(codes, 0), codes
         assert_no_trouble(processes)
+
+
+def test_portico_refuses_the_example_placeholders(tmp_path: Path) -> None:
+    """Filling deploy/.env is not optional: the example's JWT_SECRET stops every service."""
+    environment = service_environment(load_compose()["services"]["api"])
+    checked = subprocess.run(
+        [PORTICO, "config", "check"],
+        env=clean_env(**environment),
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert checked.returncode == 2, checked.stdout
+    (line,) = checked.stderr.strip().splitlines()
+    assert "JWT_SECRET" in line

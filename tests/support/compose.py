@@ -28,6 +28,7 @@ from tests.support.notifications import Process, Processes
 from tests.support.server import PORTICO, clean_env
 
 COMPOSE_FILE = ROOT / "deploy" / "compose.yaml"
+EXAMPLE_ENV_FILE = ROOT / "deploy" / ".env.example"
 
 REWRITTEN = frozenset(
     {"DATABASE_URL", "REDIS_URL", "KAFKA_BOOTSTRAP_SERVERS", "SMTP_HOST", "SMTP_PORT", "DATA_DIR"}
@@ -35,12 +36,15 @@ REWRITTEN = frozenset(
 """The only compose variables whose values the local processes get changed."""
 
 _TROUBLE = re.compile(r"\bERROR\b|\bCRITICAL\b|Traceback")
-_INTERPOLATION = re.compile(r"\$\$|\$\{(?P<name>[A-Za-z_]\w*):-(?P<default>[^}]*)\}|\$")
+_INTERPOLATION = re.compile(
+    r"\$\$|\$\{(?P<name>[A-Za-z_]\w*)(?::-(?P<default>[^}]*)|:\?(?P<error>[^}]*))\}|\$"
+)
 _HEALTHCHECK_URL = re.compile(r"http://127\.0\.0\.1:(?P<port>\d+)(?P<path>/[\w/.-]*)")
 
 
 def interpolate(text: str, variables: Mapping[str, str]) -> str:
-    """Compose's interpolation, in the forms the file uses: `${NAME:-default}` and `$$`.
+    """Compose's interpolation, in the forms the file uses: `${NAME:-default}`,
+    `${NAME:?error}` (required) and `$$`.
 
     As in Compose, an empty variable counts as unset. Any other use of `$` is an error,
     so a form this function does not know cannot pass unnoticed.
@@ -51,7 +55,10 @@ def interpolate(text: str, variables: Mapping[str, str]) -> str:
             return "$"
         if match["name"] is None:
             raise ValueError(f"unsupported interpolation in {text!r}")
-        return variables.get(match["name"]) or match["default"]
+        value = variables.get(match["name"])
+        if match["error"] is not None and not value:
+            raise ValueError(f"{match['name']} is required: {match['error']}")
+        return value or match["default"]
 
     return _INTERPOLATION.sub(replace, text)
 
@@ -67,10 +74,21 @@ def interpolated(node: Any, variables: Mapping[str, str]) -> Any:
     return node
 
 
-def load_compose() -> dict[str, Any]:
-    """The compose file as Compose reads it with none of its variables set: the defaults."""
+def example_variables() -> dict[str, str]:
+    """The variables deploy/.env.example sets, as Compose reads that file."""
+    variables: dict[str, str] = {}
+    for line in EXAMPLE_ENV_FILE.read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, _, value = line.partition("=")
+            variables[name.strip()] = value.strip()
+    return variables
+
+
+def load_compose(variables: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """The compose file as Compose reads it with these variables (deploy/.env.example's)."""
     loaded: dict[str, Any] = yaml.safe_load(COMPOSE_FILE.read_text())
-    document: dict[str, Any] = interpolated(loaded, {})
+    given = example_variables() if variables is None else variables
+    document: dict[str, Any] = interpolated(loaded, given)
     return document
 
 
