@@ -35,7 +35,7 @@ def documents(path: Path) -> list[dict[str, Any]]:
 
 
 def all_objects() -> list[dict[str, Any]]:
-    """Every object of the base, as `kubectl apply -k` would send them."""
+    """Every object of the base as its files hold it, before kustomize adds labels and images."""
     return [document for path in manifest_paths() for document in documents(path)]
 
 

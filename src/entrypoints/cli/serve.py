@@ -29,6 +29,8 @@ from entrypoints.cli.exit_codes import ExitCode
 from entrypoints.config import Settings
 
 ASGI_FACTORY = "entrypoints.http.asgi:build_app"
+UVICORN_EXTRA_MODULES = ("uvicorn", "websockets")
+"""What APP_SERVER=uvicorn imports: the server, and the WebSocket protocol it is run with."""
 
 # granian's private _granian logger, Server options: tests/unit/test_reliances_http_stack.py
 _LOGGING_INTO_LOGURU = {
@@ -58,7 +60,7 @@ def serve(
     """
     stop_on_signals()
     settings = settings_or_exit()
-    if settings.app.server == "uvicorn" and find_spec("uvicorn") is None:
+    if settings.app.server == "uvicorn" and not all(map(find_spec, UVICORN_EXTRA_MODULES)):
         fail(
             "APP_SERVER=uvicorn needs the uvicorn extra: install 'portico[uvicorn]', "
             "or unset APP_SERVER to serve with granian",

@@ -1,7 +1,9 @@
 """Handing one event to the handlers the registry names, each in its own request scope."""
 
+import redis.exceptions
 from dishka import AsyncContainer
-from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
+from psycopg.errors import QueryCanceled
+from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from application.common.errors import DependencyUnavailableError
@@ -15,11 +17,23 @@ _UNREACHABLE = (
     DisconnectionError,
     PoolTimeoutError,
     OSError,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
     DependencyUnavailableError,
 )
-"""What a dependency that is down raises. A constraint the event breaks (a row it names that
-is gone), bad data or SQL the schema lacks is the event's own failure: it counts against its
-attempts and is then dead-lettered, rather than holding its partition forever."""
+
+
+def is_outage(exc: Exception) -> bool:
+    """Whether `exc` says a dependency is down, so the event must wait rather than fail.
+
+    A constraint the event breaks (a row it names that is gone), bad data, SQL the schema
+    lacks, or a statement cancelled for running too long is the event's own failure: it
+    counts against its attempts and is then dead-lettered, rather than holding its
+    partition forever.
+    """
+    if isinstance(exc, DBAPIError) and isinstance(exc.orig, QueryCanceled):
+        return False
+    return isinstance(exc, _UNREACHABLE)
 
 
 async def dispatch(
@@ -46,5 +60,7 @@ async def dispatch(
             async with container() as request:
                 handle = await request.get(HandleEvent)
                 await handle(HandleEventCommand(event=event, subscription=subscription))
-        except _UNREACHABLE as exc:
-            raise TransientDeliveryError(f"{type(exc).__name__}: {exc}") from exc
+        except Exception as exc:
+            if is_outage(exc):
+                raise TransientDeliveryError(f"{type(exc).__name__}: {exc}") from exc
+            raise
