@@ -216,6 +216,10 @@ def test_the_shipped_placeholders_refuse_to_start(tmp_path: Path) -> None:
     result = run_portico("config", "check", env=clean_env(**shipped_settings()), cwd=tmp_path)
     assert result.returncode == 2, result.stdout + result.stderr
     assert "JWT_SECRET" in result.stderr
+    with_a_real_jwt_secret = {**shipped_settings(), "JWT_SECRET": "k" * 48}
+    result = run_portico("config", "check", env=clean_env(**with_a_real_jwt_secret), cwd=tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "PUSH_VAPID_PRIVATE_KEY" in result.stderr
 
 
 def test_the_settings_are_valid_once_real_secrets_replace_the_placeholders(
@@ -319,6 +323,28 @@ def test_the_migration_job_is_bounded_and_not_retried_forever() -> None:
     assert spec["activeDeadlineSeconds"] > 0
     assert spec["ttlSecondsAfterFinished"] > 0
     assert pod_spec(job)["restartPolicy"] == "Never"
+
+
+def test_the_migrate_phase_holds_the_job_and_everything_it_needs() -> None:
+    """`kubectl apply -k deploy/k8s -l portico/rollout-phase=migrate` must be enough to run it."""
+    phase = {"portico/rollout-phase": "migrate"}
+
+    def in_phase(item: dict[str, Any]) -> bool:
+        return selects(phase, item["metadata"].get("labels", {}))
+
+    job = by_role("db upgrade")
+    assert in_phase(job)
+    needed = {("ServiceAccount", pod_spec(job).get("serviceAccountName", "default"))}
+    for container in containers(job):
+        for source in container.get("envFrom", []):
+            if "configMapRef" in source:
+                needed.add(("ConfigMap", source["configMapRef"]["name"]))
+            if "secretRef" in source:
+                needed.add(("Secret", source["secretRef"]["name"]))
+    found = {(item["kind"], item["metadata"]["name"]): item for item in all_objects()}
+    for kind, name in sorted(needed):
+        assert (kind, name) in found, f"the Job needs {kind} {name}, which the base lacks"
+        assert in_phase(found[kind, name]), f"{kind} {name} is not applied with the Job"
 
 
 @pytest.mark.parametrize(
