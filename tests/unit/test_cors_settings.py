@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 
 from entrypoints.config import ConfigurationError, load_settings
+from entrypoints.config.cors import CorsPolicy
 from entrypoints.config.loader import cors_policy
-from entrypoints.http.middleware.cors import CorsPolicy
 from tests.support.server import clean_env, run_portico
 
 

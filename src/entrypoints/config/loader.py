@@ -14,14 +14,14 @@ from redis.asyncio.connection import parse_url as parse_redis_url
 
 from adapters.sqlalchemy.engine import to_psycopg_url
 from adapters.webpush.sender import vapid_public_key
-from entrypoints.config.settings import Settings
-from entrypoints.http.client_address import parse_networks
-from entrypoints.http.middleware.cors import (
+from entrypoints.config.cors import (
     CorsPolicy,
     parse_header_names,
     parse_methods,
     parse_origins,
 )
+from entrypoints.config.settings import Settings
+from entrypoints.http.client_address import parse_networks
 
 ENV_FILE_VARIABLE = "PORTICO_ENV_FILE"
 MIN_JWT_SECRET_BYTES = 32
