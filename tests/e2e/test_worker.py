@@ -118,6 +118,29 @@ def test_the_scheduler_enqueues_its_jobs_and_stops_on_sigterm_with_status_0(
             scheduler.kill()
 
 
+def test_of_two_schedulers_one_leads_and_the_other_takes_over_when_it_stops(
+    migrated_url: str, tmp_path: Path
+) -> None:
+    env = clean_env(DATABASE_URL=migrated_url, DATA_DIR=str(tmp_path))
+    leader = start(["scheduler"], env, tmp_path)
+    follower = None
+    try:
+        wait_for_line(leader, "this scheduler leads")
+        follower = start(["scheduler"], env, tmp_path)
+        waited = wait_for_line(follower, "another scheduler leads; standing by")
+        assert "enqueued" not in waited
+        leader.send_signal(signal.SIGTERM)
+        assert leader.wait(timeout=20) == 0
+        taken_over = wait_for_line(follower, "enqueued purge_sent_events", within=30)
+        assert "this scheduler leads" in taken_over
+        follower.send_signal(signal.SIGTERM)
+        assert follower.wait(timeout=20) == 0
+    finally:
+        for process in (leader, follower):
+            if process is not None and process.poll() is None:
+                process.kill()
+
+
 def test_a_worker_with_nothing_to_run_is_a_usage_error(tmp_path: Path) -> None:
     result = run_portico(
         "worker", "--no-relay", "--no-consumers", "--no-jobs", env=clean_env(), cwd=tmp_path

@@ -1,9 +1,10 @@
 """The scheduler enqueues each periodic job at start and then once per interval."""
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
-from entrypoints.worker.scheduler import schedule_until_stopped
+from adapters.memory.lease import InMemoryLease
+from entrypoints.worker.scheduler import schedule_until_stopped, schedule_while_leading
 
 
 class RecordingQueue:
@@ -35,3 +36,72 @@ async def test_jobs_are_enqueued_at_start_then_every_interval() -> None:
     await mover
     assert queue.jobs == ["a", "b", "a", "a", "b"]
     assert count == 5
+
+
+async def test_of_two_schedulers_one_leads_and_the_other_takes_over_when_it_stops() -> None:
+    registry: set[str] = set()
+    first_queue, second_queue = RecordingQueue(), RecordingQueue()
+    first_stop, second_stop = asyncio.Event(), asyncio.Event()
+
+    def scheduler(queue: RecordingQueue, stop: asyncio.Event) -> "asyncio.Task[int]":
+        lease = InMemoryLease(registry, name="scheduler")
+        return asyncio.create_task(
+            schedule_while_leading(queue, {"a": 3600.0}, lease, stop, check_seconds=0.01)
+        )
+
+    first = scheduler(first_queue, first_stop)
+    await eventually(lambda: first_queue.jobs == ["a"])
+    second = scheduler(second_queue, second_stop)
+    await asyncio.sleep(0.1)
+    assert first_queue.jobs == ["a"]
+    assert second_queue.jobs == [], "the second scheduler enqueued while the first led"
+    first_stop.set()
+    assert await first == 1
+    await eventually(lambda: second_queue.jobs == ["a"])
+    second_stop.set()
+    assert await second == 1
+    assert registry == set()
+
+
+async def eventually(condition: Callable[[], bool], within: float = 10.0) -> None:
+    """Wait until `condition` holds; fail after `within` seconds (a slow machine only waits)."""
+    async with asyncio.timeout(within):
+        while not condition():  # noqa: ASYNC110 - the schedulers run beside this loop
+            await asyncio.sleep(0.005)
+
+
+class LosingLease(InMemoryLease):
+    """Our own port's memory twin, whose holder's connection dies after a while."""
+
+    def __init__(self, registry: set[str]) -> None:
+        super().__init__(registry, name="scheduler")
+        self.lost = False
+        self.tries_after_loss = 0
+
+    async def is_held(self) -> bool:
+        return not self.lost and await super().is_held()
+
+    async def try_acquire(self) -> bool:
+        if self.lost:
+            self.tries_after_loss += 1
+            return False
+        return await super().try_acquire()
+
+
+async def test_a_leader_that_loses_its_lease_stops_enqueueing() -> None:
+    queue = RecordingQueue()
+    lease = LosingLease(set())
+    stop = asyncio.Event()
+    running = asyncio.create_task(
+        schedule_while_leading(
+            queue, {"a": 0.02}, lease, stop, check_seconds=0.01, tick_seconds=0.005
+        )
+    )
+    await eventually(lambda: len(queue.jobs) >= 2)
+    lease.lost = True
+    await eventually(lambda: lease.tries_after_loss > 0)
+    enqueued_when_lost = len(queue.jobs)
+    await asyncio.sleep(0.1)
+    stop.set()
+    await running
+    assert len(queue.jobs) == enqueued_when_lost, "it kept enqueueing without the lease"

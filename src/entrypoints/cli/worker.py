@@ -10,7 +10,9 @@ import typer
 from aiokafka.errors import KafkaError
 from dishka import AsyncContainer
 from loguru import logger
+from sqlalchemy.ext.asyncio import AsyncEngine
 
+from adapters.sqlalchemy.lease import PostgresAdvisoryLease
 from application.events.consumers import ConsumerRegistry
 from application.ports.messaging import TaskQueue
 from entrypoints.cli.common import database_ready, fail, settings_or_exit, stop_on_signals
@@ -20,7 +22,10 @@ from entrypoints.ioc import make_container
 from entrypoints.worker.consumers import consume_until_stopped
 from entrypoints.worker.receiver import run_jobs_until_stopped
 from entrypoints.worker.relay import relay_until_stopped, sweep_deliveries_until_stopped
-from entrypoints.worker.scheduler import periodic_schedule, schedule_until_stopped
+from entrypoints.worker.scheduler import periodic_schedule, schedule_while_leading
+
+SCHEDULER_LEASE = "portico.scheduler"
+"""The advisory lock that makes one scheduler lead however many run."""
 
 
 def worker(
@@ -117,7 +122,8 @@ def scheduler() -> None:
     """Enqueue the periodic housekeeping jobs until SIGINT or SIGTERM, then exit 0.
 
     Every SCHEDULER_PURGE_INTERVAL_SECONDS it enqueues the purge of ended sessions and used
-    tokens, and of sent outbox rows older than OUTBOX_RETENTION_SECONDS. Run one.
+    tokens, and of sent outbox rows older than OUTBOX_RETENTION_SECONDS. Several may run:
+    one leads (a PostgreSQL advisory lock), the others stand by and take over if it dies.
     """
     stop_on_signals()
     with database_ready(settings_or_exit()) as resolved:
@@ -130,6 +136,7 @@ async def _schedule(settings: Settings) -> int:
     container = make_container(settings)
     try:
         queue = await container.get(TaskQueue)
-        return await schedule_until_stopped(queue, periodic_schedule(settings), stop)
+        lease = PostgresAdvisoryLease(await container.get(AsyncEngine), name=SCHEDULER_LEASE)
+        return await schedule_while_leading(queue, periodic_schedule(settings), lease, stop)
     finally:
         await container.close()

@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from loguru import logger
 
 from application.ports.messaging import TaskQueue
+from application.ports.system import ExclusiveLease
 from entrypoints.config import Settings
 from entrypoints.worker.jobs import PERIODIC_JOBS
 
@@ -28,8 +29,7 @@ async def schedule_until_stopped(
     """Enqueue each job at start and then every interval, until `stop`; return how many.
 
     The jobs run wherever the queue runs them (a worker with JOBS_QUEUE=redis). They are
-    idempotent housekeeping, so a second scheduler, or a restart, only repeats work that
-    finds nothing to do; still, run one scheduler.
+    idempotent housekeeping, so a restart only repeats work that finds nothing to do.
     """
     due = dict.fromkeys(schedule, clock())
     enqueued = 0
@@ -48,3 +48,64 @@ async def schedule_until_stopped(
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=tick_seconds)
     return enqueued
+
+
+async def schedule_while_leading(
+    queue: TaskQueue,
+    schedule: Mapping[str, float],
+    lease: ExclusiveLease,
+    stop: asyncio.Event,
+    *,
+    check_seconds: float = 5.0,
+    tick_seconds: float = 1.0,
+) -> int:
+    """Schedule only while holding `lease`, so that one scheduler runs however many start.
+
+    The others stand by and try for the lease every `check_seconds`; the leader checks it
+    as often, and stands by again if it lost it (its database connection died). Returns
+    how many jobs this scheduler enqueued.
+    """
+    enqueued = 0
+    standing_by = False
+    while not stop.is_set():
+        try:
+            leading = await lease.try_acquire()
+        except Exception as exc:  # noqa: BLE001 - the database is down: try again later
+            logger.error("could not take the scheduler lease: {}", exc)
+            leading = False
+        if not leading:
+            if not standing_by:
+                logger.info("another scheduler leads; standing by")
+                standing_by = True
+            await _wait(stop, check_seconds)
+            continue
+        standing_by = False
+        logger.info("this scheduler leads")
+        leading_stop = asyncio.Event()
+        watch = asyncio.create_task(_watch(lease, stop, leading_stop, check_seconds))
+        try:
+            enqueued += await schedule_until_stopped(
+                queue, schedule, leading_stop, tick_seconds=tick_seconds
+            )
+        finally:
+            watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watch
+    await lease.release()
+    return enqueued
+
+
+async def _watch(
+    lease: ExclusiveLease, stop: asyncio.Event, leading_stop: asyncio.Event, every: float
+) -> None:
+    while not stop.is_set():
+        await _wait(stop, every)
+        if not stop.is_set() and not await lease.is_held():
+            logger.error("the scheduler lease was lost; standing by")
+            break
+    leading_stop.set()
+
+
+async def _wait(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
