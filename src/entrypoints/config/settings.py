@@ -3,6 +3,10 @@
 Each field names its environment variable in its metadata, so this module is the single
 source of the configuration reference (``portico config show`` and docs/configuration.md).
 Sections hold only what the code uses today and grow with the features that need them.
+
+It is one module past the house's length on purpose: it is the configuration table, read
+top to bottom beside docs/configuration.md, and each section is a flat list of declared
+fields with no logic to separate. Parsing beyond types lives elsewhere (loader.py, cors.py).
 """
 
 from typing import Annotated, Any, Literal

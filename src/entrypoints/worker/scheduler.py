@@ -45,8 +45,7 @@ async def schedule_until_stopped(
                 enqueued += 1
                 due[job] = now + interval
                 logger.info("enqueued {}; next in {:.0f}s", job, interval)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), timeout=tick_seconds)
+        await _wait(stop, tick_seconds)
     return enqueued
 
 
@@ -107,5 +106,6 @@ async def _watch(
 
 
 async def _wait(stop: asyncio.Event, seconds: float) -> None:
+    """Sleep `seconds`, or less if `stop` is set meanwhile."""
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), timeout=seconds)

@@ -13,11 +13,12 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from adapters.sqlalchemy.engine import to_psycopg_url
+from adapters.sqlalchemy.lease import advisory_key
 from adapters.sqlalchemy.tables import metadata
 
 config = context.config
 target_metadata = metadata
-MIGRATION_LOCK_KEY = 0x706F727469636F  # "portico" in ASCII, as a bigint
+MIGRATION_LOCK_KEY = advisory_key("portico.migrations")
 
 
 def run_with(connection: Connection) -> None:
