@@ -484,7 +484,13 @@ async def test_an_endpoint_on_a_private_address_is_refused_before_anything_is_se
         vapid_private_key=VAPID_PRIVATE, vapid_subject=SUBJECT, timeout_seconds=5
     )
     try:
-        for endpoint in (f"{service.url}/p", "http://localhost:9/p", "http://10.0.0.5/p"):
+        for endpoint in (
+            f"{service.url}/p",
+            "http://localhost:9/p",
+            "http://10.0.0.5/p",
+            "http://168.63.129.16/p",  # Azure WireServer: global, yet internal
+            "http://[64:ff9b::a9fe:a9fe]/p",  # NAT64 of 169.254.169.254
+        ):
             with pytest.raises(PushRejectedError, match="not on a public address"):
                 await sender.send(
                     Browser().subscribe(endpoint), PushMessage(payload=b"x", ttl_seconds=60)

@@ -23,6 +23,7 @@ from application.ports import delivery
 from application.ports.delivery import PushMessage, PushOutcome
 from application.ports.system import Clock
 from domain.notifications.push import PushSubscription
+from domain.notifications.push_endpoint import is_public_address
 
 RECORD_SIZE: Final = 4096
 MAX_BODY: Final = 4096
@@ -185,7 +186,7 @@ async def _refuse_private_hosts(endpoint: str, origin: str) -> None:
     except OSError as exc:
         raise PushUnavailableError(f"push service {origin} does not resolve") from exc
     addresses = {ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos}
-    if not addresses or not all(address.is_global for address in addresses):
+    if not addresses or not all(is_public_address(address) for address in addresses):
         raise PushRejectedError(f"push service {origin} is not on a public address")
 
 
@@ -235,12 +236,12 @@ class WebPushSender:
     `aclose`.
 
     Endpoints come from users, so unless `allow_private_networks` (local testing) an
-    endpoint whose host resolves to a loopback, private, link-local or otherwise non-public
-    address is refused (`PushRejectedError`) before anything is sent: the worker must not
-    become a way to reach internal services. The check runs at each send, so it also
-    covers names whose records change after subscribing; a resolver that answers
-    differently between the check and the connection is not covered. Errors name the
-    status, never the response body.
+    endpoint whose host resolves to any address `is_public_address` refuses (loopback,
+    private, link-local, cloud metadata and the like) is refused (`PushRejectedError`)
+    before anything is sent: the worker must not become a way to reach internal services.
+    The check runs at each send, so it also covers names whose records change after
+    subscribing; a resolver that answers differently between the check and the connection
+    is not covered. Errors name the status, never the response body.
     """
 
     def __init__(

@@ -3,19 +3,30 @@
 from dataclasses import dataclass
 
 from application.common.errors import InvalidInputError
+from application.ports.network import HostNotResolvedError, HostResolver
 from application.ports.notifications import PushSubscriptionRepository
 from application.ports.persistence import UnitOfWork
 from application.ports.system import Clock
 from domain.notifications.push import PushSubscription
+from domain.notifications.push_endpoint import (
+    PushServiceAllowlist,
+    is_public_address,
+    push_service_host,
+)
 from domain.users.values import UserId
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class PushPolicy:
-    """Limits on subscriptions; `allow_http` admits plain-http endpoints (local testing)."""
+    """Limits on subscriptions, and which push services endpoints may point at.
+
+    `allow_local_endpoints` (local testing only) admits any http or https endpoint: IP
+    literals, private addresses and hosts off the allowlist.
+    """
 
     max_per_user: int
-    allow_http: bool
+    allowed_hosts: PushServiceAllowlist
+    allow_local_endpoints: bool
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -33,6 +44,10 @@ class SubscribeToPush:
 
     Rules:
     - The endpoint must be HTTPS and the keys well-formed (422 naming the field).
+    - The endpoint's host must be a name, not an IP address in any notation, and a push
+      service on the allowlist; it must resolve, and only to public addresses (no private,
+      loopback, link-local, reserved, multicast, carrier-grade NAT or cloud metadata
+      address). Otherwise 422 naming `endpoint`: the worker would post there.
     - Subscribing the same endpoint again replaces it, even for another account (the
       browser now belongs to whoever subscribed last).
     - A user has at most `max_per_user` subscriptions; beyond that, 422.
@@ -44,11 +59,13 @@ class SubscribeToPush:
         subscriptions: PushSubscriptionRepository,
         clock: Clock,
         policy: PushPolicy,
+        resolver: HostResolver,
     ) -> None:
         self._uow = uow
         self._subscriptions = subscriptions
         self._clock = clock
         self._policy = policy
+        self._resolver = resolver
 
     async def __call__(self, command: SubscribeToPushCommand) -> PushSubscription:
         """The stored subscription."""
@@ -58,8 +75,10 @@ class SubscribeToPush:
             p256dh=command.p256dh,
             auth=command.auth,
             created_at=self._clock.now(),
-            allow_http=self._policy.allow_http,
+            allow_http=self._policy.allow_local_endpoints,
         )
+        if not self._policy.allow_local_endpoints:
+            await self._check_push_service(subscription.endpoint)
         async with self._uow:
             existing = await self._subscriptions.for_user(command.user_id)
             endpoints = {item.endpoint for item in existing}
@@ -71,3 +90,18 @@ class SubscribeToPush:
             await self._subscriptions.add(subscription)
             await self._uow.commit()
         return subscription
+
+    async def _check_push_service(self, endpoint: str) -> None:
+        host = push_service_host(endpoint)
+        if not self._policy.allowed_hosts.allows(host):
+            raise InvalidInputError(f"{host} is not a known push service", field="endpoint")
+        try:
+            addresses = await self._resolver.addresses(host)
+        except HostNotResolvedError:
+            raise InvalidInputError(
+                f"{host} does not resolve; subscribe again later", field="endpoint"
+            ) from None
+        if not all(is_public_address(address) for address in addresses):
+            raise InvalidInputError(
+                f"{host} resolves to a private or reserved address", field="endpoint"
+            )
