@@ -147,6 +147,7 @@ def main() -> None:
             "LOG_LEVEL": "WARNING",
             "DATA_DIR": data_dir,
             "RATE_LIMIT_AUTH_PER_IP": "1000000",
+            "RATE_LIMIT_REGISTRATIONS_PER_IP": "1000000",
             "APP_WORKERS": "1",
             "CACHE_CONTENT": "true" if args.cache else "false",
             "DATABASE_POOL_SIZE": str(args.connections),

@@ -60,6 +60,7 @@ from tests.support.notifications import (
     register,
     sent_to,
     smtp_server,
+    verify_email,
     wait_until_live,
 )
 from tests.support.postgres import isolated_schema, table_names
@@ -74,6 +75,7 @@ LIVE_WITHIN_SECONDS = 2.0
 DEPLOYED_SECRETS = {
     "JWT_SECRET": "compose-topology-test-secret-of-at-least-32-bytes",
     "POSTGRES_PASSWORD": "compose-topology-test-password",
+    "APP_PUBLIC_URL": "https://portico.example.com",
 }
 """What an operator puts in deploy/.env; the placeholders of deploy/.env.example are refused."""
 RELAY_IN_API = "outbox relay running in this process"
@@ -253,11 +255,15 @@ def isolation(redis_url: str) -> Iterator[dict[str, str]]:
     """The settings this test adds, which the compose file leaves at their defaults.
 
     Other tests share this Redis and 127.0.0.1: a job stream of this test's own keeps
-    another worker from taking its jobs, and a higher per-IP limit keeps their sign-ups
+    another worker from taking its jobs, and higher per-IP limits keep their sign-ups
     from using up its own. Its stream is deleted afterwards.
     """
     stream = f"compose{uuid.uuid4().hex[:10]}:jobs"
-    yield {"JOBS_STREAM": stream, "RATE_LIMIT_AUTH_PER_IP": "1000"}
+    yield {
+        "JOBS_STREAM": stream,
+        "RATE_LIMIT_AUTH_PER_IP": "1000",
+        "RATE_LIMIT_REGISTRATIONS_PER_IP": "1000",
+    }
     client = redis.Redis.from_url(redis_url)
     try:
         client.delete(stream)
@@ -313,6 +319,8 @@ def test_the_services_run_as_the_file_says_and_a_new_article_reaches_a_follower(
         with httpx.Client(base_url=first_url, timeout=10) as api:
             author = register(api, "a")
             reader = register(api, "b")
+            verify_email(api, inbox, author)  # notification mail goes only to verified addresses
+            verify_email(api, inbox, reader)
             follow(api, reader, author)
             inbox.wait_for(sent_to(author.email, f"{reader.username} started following"), within=30)
             with open_socket(last_url, reader) as socket:

@@ -21,7 +21,10 @@ FORBIDDEN_COMMENT = {"errors": {"comment": ["forbidden"]}}
 def env(migrated_url: str, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     data_dir = tmp_path_factory.mktemp("content-data")
     return clean_env(
-        DATABASE_URL=migrated_url, DATA_DIR=str(data_dir), RATE_LIMIT_AUTH_PER_IP="1000"
+        DATABASE_URL=migrated_url,
+        DATA_DIR=str(data_dir),
+        RATE_LIMIT_AUTH_PER_IP="1000",
+        RATE_LIMIT_REGISTRATIONS_PER_IP="1000",
     )
 
 

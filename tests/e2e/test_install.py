@@ -111,7 +111,11 @@ def test_it_migrates_and_serves_against_a_database_url(
 ) -> None:
     portico = str(installed / "portico")
     env = clean_env(
-        DATABASE_URL=fresh_schema, JWT_SECRET=JWT_SECRET, APP_ENV="production", LOG_FORMAT="json"
+        DATABASE_URL=fresh_schema,
+        JWT_SECRET=JWT_SECRET,
+        APP_ENV="production",
+        APP_PUBLIC_URL="https://portico.example.com",
+        LOG_FORMAT="json",
     )
     upgrade = run_portico("db", "upgrade", env=env, cwd=tmp_path, executable=portico)
     assert upgrade.returncode == 0, upgrade.stderr

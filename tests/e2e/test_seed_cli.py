@@ -1,5 +1,7 @@
 """`portico seed` as an operator runs it, against PostgreSQL: counts, reruns, bad arguments."""
 
+import re
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -8,12 +10,16 @@ import sqlalchemy as sa
 
 from adapters.sqlalchemy.engine import to_psycopg_url
 from tests.support.postgres import isolated_schema, run_alembic
-from tests.support.server import clean_env, run_portico
+from tests.support.server import PORTICO, clean_env, run_portico
 
 pytestmark = pytest.mark.e2e
 
 TABLES = ("users", "follows", "articles", "article_tags", "comments", "favorites", "outbox")
 SMALL = ("--users", "5", "--articles", "10", "--comments", "20", "--seed", "3")
+GENERATED_PASSWORD = re.compile(
+    r"^password of the 5 demo users created \(sign in as <username>@example\.com\), "
+    r"shown only this once: (?P<password>[A-Za-z0-9_-]{24})$"
+)
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +58,11 @@ def test_seeding_twice_creates_the_data_once(
     assert created["favorites"] > 0
     assert created["article_tags"] >= 10
     assert created["outbox"] == 0
-    assert first.stdout.startswith("created 5 users, 10 articles, 20 comments")
+    summary, password_line = first.stdout.splitlines()
+    assert summary.startswith("created 5 users, 10 articles, 20 comments")
+    generated = GENERATED_PASSWORD.match(password_line)
+    assert generated, password_line
+    assert generated["password"] not in first.stderr
 
     second = run_portico("seed", *SMALL, env=env, cwd=tmp_path)
     assert second.returncode == 0, second.stderr
@@ -69,7 +79,6 @@ def test_seeding_twice_creates_the_data_once(
             ("--articles", "0", "--comments", "5"),
             "portico: --comments requires at least one article",
         ),
-        (("--password", "short"), "portico: --password is too short (minimum is 8 characters)"),
     ],
 )
 def test_a_bad_argument_exits_2_with_one_line(
@@ -78,4 +87,41 @@ def test_a_bad_argument_exits_2_with_one_line(
     result = run_portico("seed", *arguments, env=env, cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr.splitlines() == [message]
+    assert result.stdout == ""
+
+
+@pytest.mark.parametrize(
+    ("stdin", "message"),
+    [
+        (
+            "short\n",
+            "portico: the password on standard input is too short (minimum is 8 characters)",
+        ),
+        ("", "portico: no password on standard input"),
+    ],
+)
+def test_a_bad_password_on_stdin_exits_2_with_one_line_and_writes_nothing(
+    seed_url: str, env: dict[str, str], tmp_path: Path, stdin: str, message: str
+) -> None:
+    before = row_counts(seed_url)
+    result = subprocess.run(
+        [PORTICO, "seed", *SMALL, "--password-stdin"],
+        input=stdin,
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert result.stderr.splitlines() == [message]
+    assert result.stdout == ""
+    assert row_counts(seed_url) == before
+
+
+def test_a_password_is_never_taken_on_the_command_line(env: dict[str, str], tmp_path: Path) -> None:
+    result = run_portico("seed", *SMALL, "--password", "password123", env=env, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "No such option: --password" in result.stderr
     assert result.stdout == ""

@@ -49,6 +49,7 @@ def settings_for(migrated_url: str, tmp_path: Any, bootstrap: str, prefix: str) 
                 "OUTBOX_POLL_INTERVAL_SECONDS": "0.05",
                 "OUTBOX_BATCH_SIZE": "64",
                 "RATE_LIMIT_AUTH_PER_IP": "100000",
+                "RATE_LIMIT_REGISTRATIONS_PER_IP": "100000",
             },
             env_file=None,
         )

@@ -103,11 +103,36 @@ def test_production_refuses_the_embedded_database() -> None:
     assert caught.value.variable == "DATABASE_URL"
 
 
-def test_production_starts_with_explicit_secret_and_database() -> None:
+def test_production_starts_with_explicit_secret_database_and_https_public_url() -> None:
     settings = load(
-        APP_ENV="production", JWT_SECRET=STRONG_SECRET, DATABASE_URL="postgresql://db/a"
+        APP_ENV="production",
+        JWT_SECRET=STRONG_SECRET,
+        DATABASE_URL="postgresql://db/a",
+        APP_PUBLIC_URL="https://portico.example.com",
     )
     assert settings.is_production
+
+
+@pytest.mark.parametrize(
+    "public_url",
+    [None, "http://portico.example.com", "https://", "portico.example.com", "https://[::1"],
+)
+def test_production_refuses_a_public_url_that_is_not_https(public_url: str | None) -> None:
+    given = {} if public_url is None else {"APP_PUBLIC_URL": public_url}
+    with pytest.raises(ConfigurationError) as caught:
+        load(
+            APP_ENV="production",
+            JWT_SECRET=STRONG_SECRET,
+            DATABASE_URL="postgresql://db/a",
+            **given,
+        )
+    assert caught.value.variable == "APP_PUBLIC_URL"
+    assert "https://" in caught.value.problem
+    assert "\n" not in str(caught.value)
+
+
+def test_outside_production_the_public_url_may_be_plain_http() -> None:
+    assert load(APP_PUBLIC_URL="http://localhost:8000").app.public_url == "http://localhost:8000"
 
 
 def test_empty_values_count_as_unset() -> None:

@@ -1,5 +1,7 @@
 """`portico seed`: fill the database with realistic demo content, for demos and load tests."""
 
+import secrets
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,13 +20,14 @@ from application.demo.seed_content import (
     SeedReport,
 )
 from domain.shared.errors import DomainError
-from entrypoints.cli.common import fail, run_in_request_scope
+from entrypoints.cli.common import fail, run_in_request_scope, settings_or_exit
 from entrypoints.cli.exit_codes import ExitCode
 
-DEMO_PASSWORD = "password123"  # noqa: S105 - the documented password of demo accounts
+GENERATED_PASSWORD_BYTES = 18
+"""24 URL-safe characters, 144 random bits: beyond guessing, short enough to type."""
 
 
-def seed(
+def seed(  # noqa: PLR0917 - typer maps each parameter to an option
     users: Annotated[int, typer.Option(help="How many demo users (1 to 100000).")] = 10,
     articles: Annotated[int, typer.Option(help="How many articles (0 to 100000).")] = 50,
     comments: Annotated[
@@ -33,14 +36,31 @@ def seed(
     random_seed: Annotated[
         int, typer.Option("--seed", help="The same seed makes the same content.")
     ] = 1,
-    password: Annotated[
-        str,
+    password_stdin: Annotated[  # noqa: FBT002 - typer declares flags as boolean defaults
+        bool,
         typer.Option(
-            help=f"The password every demo user signs in with, as <username>@{DEMO_EMAIL_DOMAIN}."
+            "--password-stdin",
+            help="Read the demo users' password from standard input; "
+            "else a strong one is generated and printed once.",
         ),
-    ] = DEMO_PASSWORD,
+    ] = False,
+    force_production: Annotated[  # noqa: FBT002 - typer declares flags as boolean defaults
+        bool,
+        typer.Option("--force-production", help="Seed even though APP_ENV=production."),
+    ] = False,
 ) -> None:
-    """Create demo users, follows, articles, tags, favorites and comments; reruns add nothing."""
+    """Create demo users, follows, articles, tags, favorites and comments; reruns add nothing.
+
+    Refuses APP_ENV=production unless --force-production. New demo users share one
+    password, never logged; users that already exist keep theirs.
+    """
+    if settings_or_exit().is_production and not force_production:
+        fail(
+            "refusing to seed demo accounts with APP_ENV=production; "
+            "pass --force-production to seed anyway",
+            ExitCode.CONFIGURATION,
+        )
+    password = _stdin_password() if password_stdin else _generated_password()
     try:
         command = SeedDemoContentCommand(
             users=users,
@@ -50,10 +70,28 @@ def seed(
             password=password,
         )
     except (ApplicationError, DomainError) as exc:
-        fail(f"--{exc.field} {exc}", ExitCode.CONFIGURATION)
+        option = "the password on standard input" if exc.field == "password" else f"--{exc.field}"
+        fail(f"{option} {exc}", ExitCode.CONFIGURATION)
     started = time.monotonic()
     report = _seed(command)
     typer.echo(f"{_summary(report)} in {time.monotonic() - started:.1f}s")
+    if report.users_created and not password_stdin:
+        typer.echo(
+            f"password of the {report.users_created} demo users created "
+            f"(sign in as <username>@{DEMO_EMAIL_DOMAIN}), shown only this once: {password}"
+        )
+
+
+def _stdin_password() -> str:
+    """The first line of standard input; exits 2 with one line when there is none."""
+    password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        fail("no password on standard input", ExitCode.CONFIGURATION)
+    return password
+
+
+def _generated_password() -> str:
+    return secrets.token_urlsafe(GENERATED_PASSWORD_BYTES)
 
 
 def _seed(command: SeedDemoContentCommand) -> SeedReport:

@@ -14,6 +14,7 @@ from redis.asyncio.connection import parse_url as parse_redis_url
 
 from adapters.sqlalchemy.engine import to_psycopg_url
 from adapters.webpush.sender import vapid_public_key
+from domain.notifications.push_endpoint import PushServiceAllowlist
 from entrypoints.config.cors import (
     CorsPolicy,
     parse_header_names,
@@ -144,6 +145,7 @@ def _plain_reason(reason: str, spec: SettingSpec) -> str:
 
 def _check_rules(settings: Settings) -> None:
     _check_production(settings)
+    push_allowlist(settings)
     _check_addresses(settings)
     _check_pairings(settings)
     cors_policy(settings)
@@ -205,6 +207,35 @@ def _check_production(settings: Settings) -> None:
             "DATABASE_URL",
             "must be set when APP_ENV=production (the embedded database is for development)",
         )
+    if settings.is_production and not _is_https_url(settings.app.public_url):
+        raise ConfigurationError(
+            "APP_PUBLIC_URL",
+            "must be set to the https:// address users reach when APP_ENV=production "
+            f"(emailed links start there); got {settings.app.public_url!r}",
+        )
+
+
+def _is_https_url(url: str) -> bool:
+    try:
+        parts = urlsplit(url)
+        return parts.scheme == "https" and bool(parts.hostname)
+    except ValueError:
+        return False
+
+
+def push_allowlist(settings: Settings) -> PushServiceAllowlist:
+    """The push services PUSH_ALLOWED_HOSTS lists.
+
+    Raises ConfigurationError for a malformed pattern, and for PUSH_ALLOW_LOCAL_ENDPOINTS
+    when APP_ENV=production: it would let users point the worker at internal addresses.
+    """
+    push = settings.push
+    if settings.is_production and push.allow_local_endpoints:
+        raise ConfigurationError(
+            "PUSH_ALLOW_LOCAL_ENDPOINTS",
+            "must be false when APP_ENV=production (it admits endpoints on private networks)",
+        )
+    return _parsed("PUSH_ALLOWED_HOSTS", PushServiceAllowlist.parse, push.allowed_hosts)
 
 
 def _check_pairings(settings: Settings) -> None:
