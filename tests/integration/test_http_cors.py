@@ -304,7 +304,7 @@ async def test_credentials_let_a_same_site_frontend_use_the_refresh_cookie(
         registered = await client.post(
             "/api/users", json={"user": user}, headers={"origin": origin}
         )
-        refresh_token = registered.json()["user"]["refreshToken"]
+        refresh_token = registered.cookies["refresh_token"]
         refreshed = await client.post(
             "/api/auth/refresh",
             headers={"origin": origin, "cookie": f"refresh_token={refresh_token}"},

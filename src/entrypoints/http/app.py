@@ -22,7 +22,11 @@ from entrypoints.http.controllers.account_recovery import AccountRecoveryControl
 from entrypoints.http.controllers.admin import AdminUsersController
 from entrypoints.http.controllers.articles import ArticlesController, list_tags
 from entrypoints.http.controllers.comments import CommentsController
-from entrypoints.http.controllers.docs import ApiReferencePlugin, api_reference
+from entrypoints.http.controllers.docs import (
+    API_REFERENCE_POLICY,
+    ApiReferencePlugin,
+    api_reference,
+)
 from entrypoints.http.controllers.health import HealthController
 from entrypoints.http.controllers.notifications import (
     NotificationsController,
@@ -38,9 +42,11 @@ from entrypoints.http.middleware.body_guard import BodyGuardMiddleware
 from entrypoints.http.middleware.concurrency_limit import ConcurrencyLimitMiddleware
 from entrypoints.http.middleware.cors import CorsMiddleware
 from entrypoints.http.middleware.request_id import RequestIdMiddleware
+from entrypoints.http.middleware.security_headers import SecurityHeadersMiddleware
 from entrypoints.http.realtime.gateway import gateway
 from entrypoints.http.realtime.hub import ConnectionHub
 from entrypoints.http.realtime.stream import notification_stream
+from entrypoints.http.schemas.users import UserResponse
 from entrypoints.worker.relay import relay_until_stopped, sweep_deliveries_until_stopped
 
 API_TITLE = "Portico"
@@ -110,11 +116,12 @@ def create_app(
 ) -> Litestar:
     """Build the app around a container; the app closes the container when it shuts down.
 
-    The request id, access log, CORS, body guard and concurrency limit wrap the whole ASGI
-    handler, so they cover unmatched routes too. CORS sits outside the body guard and the
-    queue, so their refusals carry its headers and preflights never wait; it is left out
-    when no origin is allowed. The APP-scope objects (engine, clients, probes) are built at
-    start-up, so a bad setting fails the start rather than the first request.
+    The request id, access log, security headers, CORS, body guard and concurrency limit
+    wrap the whole ASGI handler, so they cover unmatched routes too. CORS sits outside the
+    body guard and the queue, so their refusals carry its headers and preflights never wait;
+    it is left out when no origin is allowed. The APP-scope objects (engine, clients,
+    probes) are built at start-up, so a bad setting fails the start rather than the first
+    request.
     `extra_handlers` lets tests and extensions mount more routes.
 
     Once started, everything built so far is moved out of the garbage collector's sight
@@ -207,6 +214,13 @@ def create_app(
     cross_origin = cors_policy(settings)
     if cross_origin is not None:
         handler = CorsMiddleware(handler, policy=cross_origin)
+    handler = SecurityHeadersMiddleware(
+        handler,
+        routes=app.routes,
+        page_policy=API_REFERENCE_POLICY,
+        token_bodies=(UserResponse,),
+        strict_transport=settings.app.public_url.startswith("https://"),
+    )
     handler = AccessLogMiddleware(handler)
     # Litestar serves through asgi_handler: tests/unit/test_reliances_http_stack.py
     app.asgi_handler = RequestIdMiddleware(handler)

@@ -1,6 +1,7 @@
 """Sessions: refresh-token rotation, logout, and the list of one's sessions, under /api/auth."""
 
 import re
+from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
@@ -30,6 +31,7 @@ from entrypoints.http.schemas.users import (
 
 REFRESH_COOKIE = "refresh_token"
 COOKIE_PATH = "/api/auth"
+DELIVERY_HEADER = "Refresh-Token-Delivery"
 _OWN = auth_route(permission=Permission.MANAGE_OWN_ACCOUNT)
 
 
@@ -50,16 +52,49 @@ def refresh_cookie(token: str, max_age: int) -> dict[str, str]:
     }
 
 
+class RefreshTokenDelivery(StrEnum):
+    """Where a new refresh token goes: the httpOnly cookie, or `refreshToken` in the body."""
+
+    COOKIE = "cookie"
+    BODY = "body"
+
+
+def requested_delivery(request: Request[Any, Any, Any]) -> RefreshTokenDelivery:
+    """The body when a sign-in sends ``Refresh-Token-Delivery: body`` (any case); else the cookie.
+
+    Any other value means the cookie rather than an error: it is read after the sign-in has
+    opened its session, and the cookie is the delivery that exposes nothing.
+    """
+    value = request.headers.get(DELIVERY_HEADER, "")
+    if value.strip().lower() == RefreshTokenDelivery.BODY:
+        return RefreshTokenDelivery.BODY
+    return RefreshTokenDelivery.COOKIE
+
+
 def signed_in(
-    result: AuthenticatedUser, settings: Settings, *, status_code: int = HTTP_200_OK
+    result: AuthenticatedUser,
+    settings: Settings,
+    *,
+    delivery: RefreshTokenDelivery,
+    status_code: int = HTTP_200_OK,
 ) -> Response[UserResponse]:
-    """The user object, and the session's refresh token set as its cookie."""
-    if result.refresh_token is None:
+    """The user object, and the session's refresh token where `delivery` says, only there.
+
+    As a cookie, the token is out of reach of page scripts, which could otherwise read it
+    from the body. In the body it is not also set as a cookie: a client that keeps the
+    token itself has no use for a second copy.
+    """
+    token = result.refresh_token
+    if token is None:
         raise RuntimeError("a sign-in, registration or refresh always carries a refresh token")
+    if delivery is RefreshTokenDelivery.BODY:
+        return Response(
+            UserResponse(user=User.of(result, refresh_token=token)), status_code=status_code
+        )
     return Response(
         UserResponse(user=User.of(result)),
         status_code=status_code,
-        headers=refresh_cookie(result.refresh_token, settings.auth.refresh_token_ttl_seconds),
+        headers=refresh_cookie(token, settings.auth.refresh_token_ttl_seconds),
     )
 
 
@@ -83,13 +118,21 @@ class SessionsController(Controller):
         settings: FromDishka[Settings],
         data: JSONBody[RefreshRequest | None] = None,
     ) -> Response[UserResponse]:
-        """Rotate the refresh token (cookie or body); a reused one revokes its session."""
-        token = data.refresh_token if data else request.cookies.get(REFRESH_COOKIE)
+        """Rotate the refresh token; a reused one revokes its session.
+
+        The new token goes back the way the old one came: in the body for a token sent in
+        the body, as the cookie alone for one sent as the cookie, so a page script that
+        calls refresh never sees the token its cookie holds.
+        """
+        token: str | None
+        if data:
+            token, delivery = data.refresh_token, RefreshTokenDelivery.BODY
+        else:
+            token, delivery = request.cookies.get(REFRESH_COOKIE), RefreshTokenDelivery.COOKIE
         if not token:
             raise AuthenticationRequiredError("is missing")
-        return signed_in(
-            await refresh_session(RefreshSessionCommand(refresh_token=token)), settings
-        )
+        result = await refresh_session(RefreshSessionCommand(refresh_token=token))
+        return signed_in(result, settings, delivery=delivery)
 
     @post("/logout", status_code=HTTP_204_NO_CONTENT, opt=_OWN, summary="Log out")
     @inject

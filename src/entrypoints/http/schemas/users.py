@@ -51,6 +51,8 @@ class UpdateUser(Struct):
     password: Text | UnsetType = UNSET
     bio: Text | UnsetType | None = UNSET
     image: Text | UnsetType | None = UNSET
+    current_password: Text | UnsetType = msgspec.field(default=UNSET, name="currentPassword")
+    """The step-up proof for an email or password change, once the sign-in is not recent."""
 
 
 class UpdateUserRequest(Struct):
@@ -60,7 +62,11 @@ class UpdateUserRequest(Struct):
 
 
 class User(msgspec.Struct, kw_only=True, omit_defaults=True):
-    """The caller's own account; `refreshToken` only when a session was opened or rotated."""
+    """The caller's own account; `refreshToken` only for a client that asked for it in the body.
+
+    Browsers get the refresh token as an httpOnly cookie alone, so a page script never reads
+    it (`entrypoints.http.controllers.sessions.signed_in`).
+    """
 
     email: str
     token: str
@@ -70,15 +76,15 @@ class User(msgspec.Struct, kw_only=True, omit_defaults=True):
     refresh_token: str | None = msgspec.field(default=None, name="refreshToken")
 
     @classmethod
-    def of(cls, user: AuthenticatedUser) -> "User":
-        """Translate the use case's result."""
+    def of(cls, user: AuthenticatedUser, *, refresh_token: str | None = None) -> "User":
+        """Translate the use case's result; its refresh token is left out unless passed."""
         return cls(
             email=user.email,
             token=user.token,
             username=user.username,
             bio=user.bio,
             image=user.image,
-            refresh_token=user.refresh_token,
+            refresh_token=refresh_token,
         )
 
 
@@ -145,6 +151,13 @@ class PasswordResetRequest(Struct):
 
 class PasswordResetConfirmation(Struct):
     """``{"token": "...", "password": "..."}``."""
+
+    token: Annotated[str, Meta(max_length=512)]
+    password: Text
+
+
+class EmailRestoration(Struct):
+    """``{"token": "...", "password": "..."}``: the link's token and a new password."""
 
     token: Annotated[str, Meta(max_length=512)]
     password: Text
