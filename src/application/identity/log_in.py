@@ -1,7 +1,8 @@
 """Use case: sign in with email and password."""
 
 import logging
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, fields
 
 from application.common.errors import (
     DependencyUnavailableError,
@@ -13,6 +14,7 @@ from application.identity.errors import AccountBannedError
 from application.identity.session_policy import ClientInfo, SessionPolicy, open_session
 from application.ports.persistence import SessionRepository, UnitOfWork, UserRepository
 from application.ports.security import (
+    DeviceTrust,
     PasswordHasher,
     RateLimit,
     RateLimiter,
@@ -22,30 +24,53 @@ from application.ports.security import (
 )
 from application.ports.system import Clock, IdGenerator
 from domain.shared.errors import DomainError
-from domain.users.values import BLANK, Email, Password
+from domain.users.values import BLANK, Email, TypedPassword
 
 _log = logging.getLogger(__name__)
+
+_Counter = tuple[str, RateLimit]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LoginThrottle:
-    """How many failed sign-ins an account may take per window.
+    """How many failed sign-ins an account may take, and from whom.
+
+    - `per_client` is strict: per account and known device for a client that presents the
+      account's device token, else per account and client IP.
+    - `untrusted` is looser: per account, for every client without its device token together.
+      It refills steadily, so it slows a guesser with many addresses down to its rate, while
+      the owner's known devices are never counted against it.
 
     `fail_open` says what to do when the limiter cannot be reached: let sign-ins through,
     or refuse them until it is back.
     """
 
-    failures: RateLimit
+    per_client: RateLimit
+    untrusted: RateLimit
     fail_open: bool
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class LogInCommand:
-    """The credentials, as typed, and where they come from."""
+    """The credentials, as typed, where they come from, and the device token presented."""
 
     email: str
     password: str = field(repr=False)
     client: ClientInfo = field(default_factory=ClientInfo)
+    device_token: str | None = field(default=None, repr=False)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SignedIn(AuthenticatedUser):
+    """The account and its new tokens, and a new device token to present next time."""
+
+    device_token: str = field(repr=False)
+
+    @classmethod
+    def of_sign_in(cls, account: AuthenticatedUser, device_token: str) -> "SignedIn":
+        """`account`, carrying `device_token` as well."""
+        values = {f.name: getattr(account, f.name) for f in fields(account)}
+        return cls(**values, device_token=device_token)
 
 
 class LogIn:
@@ -58,12 +83,20 @@ class LogIn:
     - The password policy is not applied here, so accounts made under an older policy can
       still sign in.
     - A banned account is refused after its password checked out.
-    - An account that failed too often within the window is refused (429) before its
-      password is checked, whether or not the new attempt is right. Every attempt is
-      counted before it is checked and a success gives its count back, so only failures
-      add up, and parallel guesses cannot overrun the limit.
+    - Failures are limited (429, before the password is checked, whether or not the new
+      attempt is right) so that guessing is slow and nobody else can lock the owner out:
+      - a client presenting a device token it was given at an earlier sign-in with this
+        email is limited only per account and device, strictly;
+      - any other client is limited per account and client IP, strictly, and per account
+        for all such clients together, more loosely.
+      The account is the email as typed (normalized when valid), so an unknown email is
+      limited the same way, and which limits apply is decided before anything is read.
+    - Every attempt is counted before it is checked and a success gives its counts back,
+      so only failures add up, and parallel guesses cannot overrun a limit. An attempt
+      refused by one limit gives back what the others counted.
     - A hash made with weaker parameters than today's is replaced on a successful sign-in.
-    - Each successful sign-in opens a session with its own rotating refresh token.
+    - Each successful sign-in opens a session with its own rotating refresh token, and
+      gives the client a new device token for the account.
     - The account is read and its password checked before the transaction opens, so no
       transaction, and none of its snapshot, is held while the hash waits for a thread.
     """
@@ -77,6 +110,7 @@ class LogIn:
         tokens: TokenIssuer,
         limiter: RateLimiter,
         throttle: LoginThrottle,
+        devices: DeviceTrust,
         sessions: SessionRepository,
         secrets: SecretTokens,
         session_policy: SessionPolicy,
@@ -89,14 +123,15 @@ class LogIn:
         self._tokens = tokens
         self._limiter = limiter
         self._throttle = throttle
+        self._devices = devices
         self._sessions = sessions
         self._secrets = secrets
         self._session_policy = session_policy
         self._clock = clock
         self._ids = ids
 
-    async def __call__(self, command: LogInCommand) -> AuthenticatedUser:
-        """Authenticate and return the account with a new access token."""
+    async def __call__(self, command: LogInCommand) -> SignedIn:
+        """Authenticate and return the account with new access, refresh and device tokens."""
         if not command.email.strip():
             raise DomainError(BLANK, field="email")
         if not command.password:
@@ -105,15 +140,14 @@ class LogIn:
             email = Email.parse(command.email)
         except DomainError:
             email = None
-        password = _AnyPassword.parse(command.password)
-        throttle_key = f"login-failures:{email or command.email.strip().lower()}"
-        reserved = await self._reserve_attempt(throttle_key)
+        password = TypedPassword.parse(command.password)
+        account = str(email) if email else command.email.strip().lower()
+        counted = await self._count_attempt(self._counters(account, command))
         user = await self._users.get_by_email(email) if email else None
         matches = await self._hasher.verify(user.password_hash if user else None, password)
         if user is None or not matches:
             raise InvalidCredentialsError("invalid")
-        if reserved:
-            await self._refund_attempt(throttle_key)
+        await self._give_back(counted)
         if user.is_banned:
             raise AccountBannedError
         async with self._uow:
@@ -140,43 +174,50 @@ class LogIn:
         token = self._tokens.issue_access_token(
             user_id=user.id, role=user.role, session_id=session.id
         )
-        return AuthenticatedUser.of(user, token, refresh_token)
+        return SignedIn.of_sign_in(
+            AuthenticatedUser.of(user, token, refresh_token), self._devices.issue(account)
+        )
 
-    async def _reserve_attempt(self, key: str) -> bool:
-        """Count the attempt before checking it; False when the limiter is down and open.
+    def _counters(self, account: str, command: LogInCommand) -> tuple[_Counter, ...]:
+        """The limits this attempt counts against: its known device's, or its address's."""
+        device = (
+            self._devices.device_of(command.device_token, account) if command.device_token else None
+        )
+        if device is not None:
+            return ((f"login-failures:device:{device}:{account}", self._throttle.per_client),)
+        return (
+            (f"login-failures:ip:{command.client.ip}:{account}", self._throttle.per_client),
+            (f"login-failures:untrusted:{account}", self._throttle.untrusted),
+        )
 
-        Parallel guesses therefore cannot all slip in under the limit; a successful sign-in
-        gives its count back.
+    async def _count_attempt(self, counters: Sequence[_Counter]) -> list[_Counter]:
+        """Count the attempt before checking it; return what was counted, to give back.
+
+        Parallel guesses therefore cannot all slip in under a limit. When the limiter is
+        down and the throttle fails open, the attempt goes on with what was counted.
         """
+        counted: list[_Counter] = []
         try:
-            decision = await self._limiter.acquire(key, self._throttle.failures)
+            for key, rate in counters:
+                decision = await self._limiter.acquire(key, rate)
+                if not decision.allowed:
+                    await self._give_back(counted)
+                    raise TooManyRequestsError(decision.retry_after_seconds)
+                counted.append((key, rate))
         except RateLimiterUnavailableError as exc:
             if self._throttle.fail_open:
                 _log.warning("sign-in limiter unavailable (%s); failing open", exc)
-                return False
+                return counted
             _log.error("sign-in limiter unavailable (%s); failing closed", exc)
             raise DependencyUnavailableError(
                 "is unavailable; try again shortly", field="rate_limit"
             ) from exc
-        if not decision.allowed:
-            raise TooManyRequestsError(decision.retry_after_seconds)
-        return True
+        return counted
 
-    async def _refund_attempt(self, key: str) -> None:
-        try:
-            await self._limiter.refund(key, self._throttle.failures)
-        except RateLimiterUnavailableError as exc:
-            _log.warning("could not give back a successful sign-in's count (%s)", exc)
-
-
-class _AnyPassword(Password):
-    """A password as typed at sign-in.
-
-    It is normalized as at registration (NFKC), then checked against the hash only, never
-    against the policy.
-    """
-
-    __slots__ = ()
-
-    def __post_init__(self) -> None:
-        """Accept anything; the hash decides."""
+    async def _give_back(self, counted: Sequence[_Counter]) -> None:
+        for key, rate in counted:
+            try:
+                await self._limiter.refund(key, rate)
+            except RateLimiterUnavailableError as exc:
+                _log.warning("could not give back a sign-in's count (%s)", exc)
+                return

@@ -111,3 +111,23 @@ class SecretTokens(Protocol):
     def new_code(self, digits: int) -> str:
         """A uniformly random code of `digits` decimal digits, for typing from an SMS."""
         ...
+
+
+class DeviceTrust(Protocol):
+    """Device tokens (OWASP's device cookies): unforgeable proof that a client signed in before.
+
+    A token is bound to one account, by its email as normalized, and names one device; it is
+    issued on a successful sign-in and presented on the next, so that sign-in is limited
+    per device and not by failures other clients caused. Checking one needs no storage.
+    """
+
+    def issue(self, account: str) -> str:
+        """A new token for this account, valid for the set lifetime; cookie-safe text."""
+        ...
+
+    def device_of(self, token: str, account: str) -> str | None:
+        """The device's id when `token` is a live token issued for `account`; else None.
+
+        Any text may be passed: a forged, expired, malformed or foreign token is None.
+        """
+        ...

@@ -20,6 +20,7 @@ from adapters.redis.event_publisher import RedisStreamsEventPublisher
 from adapters.redis.health import RedisProbe
 from adapters.redis.rate_limiter import RedisRateLimiter
 from adapters.security.argon2_hasher import Argon2PasswordHasher
+from adapters.security.device_trust import HmacDeviceTrust
 from adapters.security.jwt_tokens import JwtTokenIssuer
 from adapters.security.secret_tokens import HmacSecretTokens
 from adapters.smtp.health import SmtpProbe
@@ -58,7 +59,13 @@ from application.ports.persistence import (
     UnitOfWork,
     UserRepository,
 )
-from application.ports.security import PasswordHasher, RateLimiter, SecretTokens, TokenIssuer
+from application.ports.security import (
+    DeviceTrust,
+    PasswordHasher,
+    RateLimiter,
+    SecretTokens,
+    TokenIssuer,
+)
 from application.ports.system import Clock, IdGenerator
 from entrypoints.config.settings import Settings
 from entrypoints.ioc.markers import EVENTS_ON_REDIS, KAFKA, KAFKA_PROBED, REDIS, SMTP_PROBED
@@ -147,6 +154,17 @@ class SecurityProvider(Provider):
         if settings.auth.jwt_secret is None:
             raise RuntimeError("JWT_SECRET must be resolved before the container is built")
         return HmacSecretTokens(key=f"{settings.auth.jwt_secret}:opaque-tokens")
+
+    @provide
+    def device_trust(self, settings: Settings, clock: Clock) -> DeviceTrust:
+        """Device cookies, signed under a key derived from JWT_SECRET."""
+        if settings.auth.jwt_secret is None:
+            raise RuntimeError("JWT_SECRET must be resolved before the container is built")
+        return HmacDeviceTrust(
+            key=f"{settings.auth.jwt_secret}:device-cookies",
+            ttl=timedelta(seconds=settings.rate_limit.login_device_ttl_seconds),
+            clock=clock,
+        )
 
     @provide
     def token_issuer(self, settings: Settings, clock: Clock, ids: IdGenerator) -> TokenIssuer:

@@ -16,9 +16,10 @@ from application.identity.register_user import RegisterUser, RegisterUserCommand
 from application.identity.session_policy import ClientInfo
 from application.identity.update_user import UpdateUser, UpdateUserCommand
 from entrypoints.config.settings import Settings
-from entrypoints.http.auth import required_identity, requires
-from entrypoints.http.controllers.sessions import signed_in
-from entrypoints.http.rate_limits import EdgeRateLimits, auth_route
+from entrypoints.http.auth import presented_token, required_identity, requires
+from entrypoints.http.controllers.sessions import requested_delivery, signed_in
+from entrypoints.http.device_cookie import DEVICE_COOKIE, device_cookie
+from entrypoints.http.rate_limits import EdgeRateLimits, auth_route, registration_route
 from entrypoints.http.schemas.users import (
     LoginUserRequest,
     NewUserRequest,
@@ -42,7 +43,7 @@ class UsersController(Controller):
     path = "/api"
     tags = ["users"]  # noqa: RUF012 - Litestar reads this class attribute
 
-    @post("/users", status_code=HTTP_201_CREATED, opt=auth_route(), summary="Register")
+    @post("/users", status_code=HTTP_201_CREATED, opt=registration_route(), summary="Register")
     @inject
     async def register(
         self,
@@ -62,7 +63,9 @@ class UsersController(Controller):
                 client=client_info(request, limits),
             )
         )
-        return signed_in(result, settings, status_code=HTTP_201_CREATED)
+        return signed_in(
+            result, settings, delivery=requested_delivery(request), status_code=HTTP_201_CREATED
+        )
 
     @post("/users/login", status_code=HTTP_200_OK, opt=auth_route(), summary="Log in")
     @inject
@@ -76,25 +79,36 @@ class UsersController(Controller):
     ) -> Response[UserResponse]:
         """Exchange email and password for tokens; 401 when they do not match.
 
-        Opens a session: the refresh token comes as an httpOnly cookie and, for clients
-        without cookies, as `refreshToken` in the user object.
+        Opens a session: the refresh token comes as an httpOnly cookie, or instead as
+        `refreshToken` in the user object when the client sends
+        `Refresh-Token-Delivery: body`. A device cookie comes too; sent back here, it
+        exempts this client from other clients' failed attempts on the account.
         """
         result = await log_in(
             LogInCommand(
                 email=data.user.email,
                 password=data.user.password,
                 client=client_info(request, limits),
+                device_token=request.cookies.get(DEVICE_COOKIE),
             )
         )
-        return signed_in(result, settings)
+        response = signed_in(result, settings, delivery=requested_delivery(request))
+        response.cookies.append(
+            device_cookie(result.device_token, settings.rate_limit.login_device_ttl_seconds)
+        )
+        return response
 
     @get("/user", opt=requires(Permission.MANAGE_OWN_ACCOUNT), summary="Current user")
     @inject
     async def current_user(
         self, request: Request[Any, Any, Any], get_current_user: FromDishka[GetCurrentUser]
     ) -> UserResponse:
-        """The caller's account, with a fresh token."""
-        result = await get_current_user(GetCurrentUserCommand(actor=required_identity(request)))
+        """The caller's account, with the token the request carried."""
+        result = await get_current_user(
+            GetCurrentUserCommand(
+                actor=required_identity(request), access_token=presented_token(request)
+            )
+        )
         return UserResponse(user=User.of(result))
 
     @put("/user", opt=auth_route(permission=Permission.MANAGE_OWN_ACCOUNT), summary="Update user")
@@ -105,10 +119,18 @@ class UsersController(Controller):
         data: JSONBody[UpdateUserRequest],
         update_user: FromDishka[UpdateUser],
     ) -> UserResponse:
-        """Change the fields sent; an empty bio or image clears it."""
+        """Change the fields sent; an empty bio or image clears it.
+
+        A new email or password needs `currentPassword` once the session's sign-in is older
+        than STEP_UP_WINDOW_SECONDS (403 naming `currentPassword` otherwise).
+        """
         changes = data.user
         command = UpdateUserCommand(
             actor=required_identity(request),
+            access_token=presented_token(request),
+            current_password=(
+                None if changes.current_password is UNSET else changes.current_password
+            ),
             username=UNCHANGED if changes.username is UNSET else changes.username,
             email=UNCHANGED if changes.email is UNSET else changes.email,
             password=UNCHANGED if changes.password is UNSET else changes.password,
