@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 
 from application.common.errors import NotFoundError
+from application.identity.live_sessions import LiveSessionCloser
 from application.ports.persistence import SessionRepository, UnitOfWork, UserRepository
 from application.ports.system import Clock
 
@@ -20,17 +21,24 @@ class BanUser:
     """Ban or unban.
 
     Rules:
-    - A banned user cannot sign in or refresh; every session they have is revoked at once.
+    - A banned user cannot sign in or refresh; every session they have is revoked at once,
+      and their WebSockets and SSE streams close in every API process.
     - Banning twice, or unbanning someone not banned, changes nothing.
     """
 
     def __init__(
-        self, uow: UnitOfWork, users: UserRepository, sessions: SessionRepository, clock: Clock
+        self,
+        uow: UnitOfWork,
+        users: UserRepository,
+        sessions: SessionRepository,
+        clock: Clock,
+        live_sessions: LiveSessionCloser,
     ) -> None:
         self._uow = uow
         self._users = users
         self._sessions = sessions
         self._clock = clock
+        self._live_sessions = live_sessions
 
     async def __call__(self, command: BanUserCommand) -> None:
         """Apply the ban and end the sessions, in one transaction."""
@@ -42,6 +50,7 @@ class BanUser:
             if command.banned:
                 user.ban(now=now, reason=command.reason)
                 await self._sessions.revoke_all_for_user(user.id, at=now, reason="user banned")
+                self._live_sessions.end_after_commit(self._uow, user.id)
             else:
                 user.unban(now=now)
             await self._users.save(user)

@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 
 from application.common.identity import Identity
+from application.identity.live_sessions import LiveSessionCloser
 from application.ports.persistence import SessionRepository, UnitOfWork
 from application.ports.system import Clock
 
@@ -18,15 +19,22 @@ class LogOut:
     """Revoke the session the caller's access token belongs to.
 
     Rules:
-    - Its refresh token stops working at once; access tokens already issued expire on
-      their own within their short lifetime.
+    - Its refresh token and access tokens stop working at once, and its WebSockets and
+      SSE streams close, in every API process.
     - Logging out twice, or with a token that has no session, is harmless.
     """
 
-    def __init__(self, uow: UnitOfWork, sessions: SessionRepository, clock: Clock) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        sessions: SessionRepository,
+        clock: Clock,
+        live_sessions: LiveSessionCloser,
+    ) -> None:
         self._uow = uow
         self._sessions = sessions
         self._clock = clock
+        self._live_sessions = live_sessions
 
     async def __call__(self, command: LogOutCommand) -> None:
         """Revoke the session if it is the caller's."""
@@ -39,4 +47,7 @@ class LogOut:
                 return
             if session.revoke(now=self._clock.now(), reason="logout"):
                 await self._sessions.save(session)
+            self._live_sessions.end_after_commit(
+                self._uow, command.actor.user_id, sessions=[session_id]
+            )
             await self._uow.commit()

@@ -5,6 +5,7 @@ from uuid import UUID
 
 from application.common.errors import NotFoundError
 from application.common.identity import Identity
+from application.identity.live_sessions import LiveSessionCloser
 from application.ports.persistence import SessionRepository, UnitOfWork
 from application.ports.system import Clock
 
@@ -24,12 +25,21 @@ class RevokeSession:
     - Only the owner may revoke a session; anyone else's id answers 404, exactly like an id
       that does not exist, so ids cannot be probed (OWASP API1).
     - Revoking a session twice is harmless.
+    - The session's WebSockets and SSE streams close, in every API process; the caller's
+      other sessions keep theirs.
     """
 
-    def __init__(self, uow: UnitOfWork, sessions: SessionRepository, clock: Clock) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        sessions: SessionRepository,
+        clock: Clock,
+        live_sessions: LiveSessionCloser,
+    ) -> None:
         self._uow = uow
         self._sessions = sessions
         self._clock = clock
+        self._live_sessions = live_sessions
 
     async def __call__(self, command: RevokeSessionCommand) -> None:
         """Revoke it."""
@@ -39,4 +49,7 @@ class RevokeSession:
                 raise NotFoundError("not found", field="session")
             if session.revoke(now=self._clock.now(), reason="revoked by owner"):
                 await self._sessions.save(session)
+            self._live_sessions.end_after_commit(
+                self._uow, command.actor.user_id, sessions=[session.id]
+            )
             await self._uow.commit()

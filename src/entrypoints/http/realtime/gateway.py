@@ -11,12 +11,15 @@ Protocol (JSON text frames; docs/notifications.md has examples):
 - The server pushes ``{"type": "new_notification", "data": {...}}`` and a ``heartbeat``
   every WS_HEARTBEAT_SECONDS.
 
-Close codes: 4401 not authenticated or token expired; 4408 nothing received for
-WS_IDLE_TIMEOUT_SECONDS; 4429 too many connections for the user; 1009 message too
-large; 1013 the client fell too far behind (its send queue overflowed); 1001 the
-server is shutting down, where the server lets the app say so. uvicorn closes live
-sockets with 1012 before the app hears of the shutdown, and granian drops them without a
-close frame (1006); either way the client reconnects.
+Close codes: 4401 not authenticated or token expired, or, with the reason
+``session ended``, the session that opened the socket ended (logout, logout-all, the
+session revoked, a ban, a password change or reset), within a second and whichever API
+process holds the socket; 4408 nothing received for WS_IDLE_TIMEOUT_SECONDS; 4429 too
+many connections for the user; 1009 message too large; 1013 the client fell too far
+behind (its send queue overflowed); 1001 the server is shutting down, where the server
+lets the app say so. uvicorn closes live sockets with 1012 before the app hears of the
+shutdown, and granian drops them without a close frame (1006); either way the client
+reconnects. After 4401 the client needs a fresh token (or to sign in again) first.
 """
 
 import asyncio
@@ -57,6 +60,8 @@ from entrypoints.http.realtime.hub import (
 )
 
 UNAUTHORIZED = 4401
+SESSION_ENDED = "session ended"
+"""The reason sent with 4401 when the socket's session ends; clients sign in again."""
 IDLE = 4408
 TOO_MANY_CONNECTIONS = 4429
 MESSAGE_TOO_BIG = 1009
@@ -113,6 +118,19 @@ async def _authenticate(container: AsyncContainer, token: object) -> Identity:
         return await authenticate(AuthenticateCommand(token=token))
 
 
+async def _still_live(container: AsyncContainer, token: object) -> Identity:
+    """Authenticate again, now that the connection listens for its session's end.
+
+    A session that ended between the first check and that moment sent its signal before
+    the connection could hear it; one that ends later is heard. Checking again closes
+    that gap.
+    """
+    try:
+        return await _authenticate(container, token)
+    except AuthenticationRequiredError:
+        raise _Closing(UNAUTHORIZED, SESSION_ENDED) from None
+
+
 def _expiry(identity: Identity) -> str | None:
     if identity.expires_at is None:
         return None
@@ -148,6 +166,7 @@ class GatewaySession:
             asyncio.create_task(self._heartbeat()),
             asyncio.create_task(self._watch_overflow()),
             asyncio.create_task(self._watch_shutdown()),
+            asyncio.create_task(self._watch_session_end()),
         ]
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
@@ -190,6 +209,10 @@ class GatewaySession:
     async def _watch_shutdown(self) -> None:
         await self._connection.shutting_down.wait()
         raise _Closing(GOING_AWAY, "server shutting down")
+
+    async def _watch_session_end(self) -> None:
+        await self._connection.ended.wait()
+        raise _Closing(UNAUTHORIZED, SESSION_ENDED)
 
     def _seconds_left(self) -> float:
         if self._identity.expires_at is None:
@@ -309,9 +332,13 @@ class GatewaySession:
         )
 
     async def _reauthenticate(self, message: dict[str, Any], request_id: object) -> None:
-        identity = await _authenticate(self._container, message.get("token"))
+        token = message.get("token")
+        identity = await _authenticate(self._container, token)
         if identity.user_id != self._identity.user_id:
             raise _Closing(UNAUTHORIZED, "token is for another user")
+        if identity.session_id != self._connection.session_id:
+            self._connection.session_id = identity.session_id
+            identity = await _still_live(self._container, token)
         self._identity = identity
         self.reply({"type": "auth_ok", "expiresAt": _expiry(identity)}, request_id)
 
@@ -322,7 +349,8 @@ def _error(code: str, message: str) -> dict[str, Any]:
 
 async def _first_message_identity(
     socket: WebSocket[Any, Any, Any], settings: WebSocketSettings
-) -> tuple[Identity, object]:
+) -> tuple[Identity, str, object]:
+    """The identity the auth message proves, its token, and the message's `id`."""
     try:
         async with asyncio.timeout(settings.auth_timeout_seconds):
             text = await _read_frame(socket, settings.max_message_bytes)
@@ -334,11 +362,13 @@ async def _first_message_identity(
         raise _Closing(UNAUTHORIZED, "the first message must be auth") from None
     if message.get("type") != "auth":
         raise _Closing(UNAUTHORIZED, "the first message must be auth")
+    token = message.get("token")
     try:
-        identity = await _authenticate(socket.state.dishka_container, message.get("token"))
+        identity = await _authenticate(socket.state.dishka_container, token)
     except AuthenticationRequiredError as exc:
         raise _Closing(UNAUTHORIZED, f"token {exc.message}") from None
-    return identity, message.get("id")
+    assert isinstance(token, str)  # noqa: S101 - _authenticate accepts nothing else
+    return identity, token, message.get("id")
 
 
 @websocket("/ws", opt=PUBLIC, include_in_schema=False)
@@ -353,13 +383,14 @@ async def gateway(socket: WebSocket[Any, Any, Any]) -> None:
     connection: LiveConnection | None = None
     try:
         with hub.awaiting_authentication():
-            identity, request_id = await _first_message_identity(socket, settings)
+            identity, token, request_id = await _first_message_identity(socket, settings)
         try:
-            connection = await hub.attach(identity.user_id)
+            connection = await hub.attach(identity.user_id, session_id=identity.session_id)
         except TooManyConnectionsError:
             raise _Closing(TOO_MANY_CONNECTIONS, "too many connections") from None
         except RealtimeUnavailableError:
             raise _Closing(TRY_AGAIN_LATER, "live notifications are unavailable") from None
+        identity = await _still_live(socket.state.dishka_container, token)
         clock = await socket.state.dishka_container.get(Clock)
         session = GatewaySession(socket, connection, identity, settings, clock)
         session.reply({"type": "auth_ok", "expiresAt": _expiry(identity)}, request_id)

@@ -3,9 +3,11 @@
 import asyncio
 import contextlib
 from collections.abc import Iterator
+from uuid import UUID
 
 from loguru import logger
 
+from application.identity.live_sessions import read_sessions_ended
 from application.notifications.views import user_room
 from application.ports.messaging import RealtimeBroadcaster
 from domain.users.values import UserId
@@ -28,14 +30,18 @@ class LiveConnection:
 
     The hub only ever offers messages without waiting, so a slow client fills its own queue
     and nobody else's. When the queue is full the connection is marked `overflowed`, and
-    its owner drops it.
+    its owner drops it. When the session that opened it ends, it is marked `ended`, and
+    its owner closes it; `session_id` is that session, kept current by its owner when the
+    client authenticates again.
     """
 
-    def __init__(self, user_id: UserId, *, queue_size: int) -> None:
+    def __init__(self, user_id: UserId, *, session_id: UUID | None, queue_size: int) -> None:
         self.user_id = user_id
+        self.session_id = session_id
         self.queue: asyncio.Queue[str] = asyncio.Queue(maxsize=queue_size)
         self.overflowed = asyncio.Event()
         self.shutting_down = asyncio.Event()
+        self.ended = asyncio.Event()
 
     def offer(self, message: str) -> bool:
         """Queue the message; False (and marked overflowed) when the client is too far behind."""
@@ -51,6 +57,9 @@ class LiveConnection:
 
 class ConnectionHub:
     """Routes what the broadcaster delivers to the connections of each user in this process.
+
+    A control message saying some of the user's sessions ended is not forwarded: the
+    connections those sessions opened are marked `ended` instead.
 
     The process joins a user's room when their first connection arrives and leaves it with
     the last, so the broadcaster only carries messages somebody here can receive.
@@ -111,9 +120,13 @@ class ConnectionHub:
         return len(self._rooms.get(user_room(user_id), ())) < self._max_per_user
 
     async def attach(
-        self, user_id: UserId, *, join_timeout_seconds: float = JOIN_TIMEOUT_SECONDS
+        self,
+        user_id: UserId,
+        *,
+        session_id: UUID | None,
+        join_timeout_seconds: float = JOIN_TIMEOUT_SECONDS,
     ) -> LiveConnection:
-        """A new connection for the user, receiving their room's messages once this returns.
+        """A connection opened by the user's `session_id`, fed their room's messages on return.
 
         Raises TooManyConnectionsError, or RealtimeUnavailableError when the room cannot be
         joined within `join_timeout_seconds` (the connection is then forgotten).
@@ -123,7 +136,7 @@ class ConnectionHub:
         if not self.has_room_for(user_id):
             raise TooManyConnectionsError
         room = user_room(user_id)
-        connection = LiveConnection(user_id, queue_size=self._queue_size)
+        connection = LiveConnection(user_id, session_id=session_id, queue_size=self._queue_size)
         self._rooms.setdefault(room, set()).add(connection)
         self._emptied.clear()
         try:
@@ -180,6 +193,12 @@ class ConnectionHub:
                     delay = 0.1
                     connections = self._rooms.get(message.room)
                     if not connections:
+                        continue
+                    ended = read_sessions_ended(message.payload)
+                    if ended is not None:
+                        for connection in tuple(connections):
+                            if ended.ends(connection.session_id):
+                                connection.ended.set()
                         continue
                     text = message.payload.decode()
                     for connection in tuple(connections):
