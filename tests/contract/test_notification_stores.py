@@ -3,7 +3,7 @@
 import base64
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
@@ -216,6 +216,32 @@ async def test_get_finds_anyones_notification(stores: Stores) -> None:
     loaded = await stores.notifications.get(UUID(int=1001))
     assert loaded is not None
     assert loaded.recipient_id == BOB
+
+
+async def test_recipients_told_since_matches_kind_actor_recipient_and_time(
+    stores: Stores,
+) -> None:
+    """Only a notification of that kind, by that actor, to one of those recipients, at or
+    after the instant counts; read ones and ones outside the list count too."""
+    hour = timedelta(hours=1)
+    await stores.notifications.add_new(
+        [
+            note(1, ADA, at=NOW - hour),
+            note(2, CY, at=NOW - 2 * hour, channels=frozenset({Channel.EMAIL})),
+            note(3, BOB, actor=CY, at=NOW),
+            replace(note(4, BOB, at=NOW), kind=NotificationKind.NEW_ARTICLE),
+        ]
+    )
+    await stores.notifications.mark_read(ADA, [UUID(int=1001)], at=NOW)
+    told = stores.notifications.recipients_told_since
+    kind = NotificationKind.NEW_FOLLOWER
+    assert await told(kind, BOB, [ADA, BOB, CY], since=NOW - 2 * hour) == {ADA, CY}
+    assert await told(kind, BOB, [ADA, BOB, CY], since=NOW - hour) == {ADA}
+    assert await told(kind, BOB, [CY], since=NOW - hour) == frozenset()
+    assert await told(kind, BOB, [ADA], since=NOW - hour + timedelta(microseconds=1)) == set()
+    assert await told(kind, CY, [BOB, ADA], since=NOW) == {BOB}
+    assert await told(NotificationKind.NEW_ARTICLE, BOB, [BOB], since=NOW) == {BOB}
+    assert await told(kind, BOB, [], since=NOW - 2 * hour) == frozenset()
 
 
 async def test_lists_and_counts_show_only_in_app_notifications(stores: Stores) -> None:

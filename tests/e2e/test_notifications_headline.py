@@ -46,6 +46,7 @@ from tests.support.notifications import (
     register,
     sent_to,
     smtp_server,
+    verify_email,
     wait_until_live,
 )
 from tests.support.server import clean_env, run_portico
@@ -106,6 +107,7 @@ def service_env(
                 SMTP_HOST="127.0.0.1",
                 SMTP_PORT=str(smtp_port),
                 RATE_LIMIT_AUTH_PER_IP="1000",
+                RATE_LIMIT_REGISTRATIONS_PER_IP="1000",
             )
     finally:
         mock_log.propagate = True
@@ -130,10 +132,13 @@ def assert_no_trouble(processes: Processes) -> None:
 
 
 def headline(inbox: Inbox, writes_to: str, socket_on: str) -> None:
-    """A and B register; B follows A and listens on a socket; A publishes; B is told."""
+    """A and B register and verify their addresses (notification mail goes only to verified
+    ones); B follows A and listens on a socket; A publishes; B is told."""
     with httpx.Client(base_url=writes_to, timeout=10) as api:
         author = register(api, "a")
         reader = register(api, "b")
+        verify_email(api, inbox, author)
+        verify_email(api, inbox, reader)
         follow(api, reader, author)
         # The follow is mailed to A: once that arrived, events, jobs and mail all flow.
         inbox.wait_for(sent_to(author.email, f"{reader.username} started following"), within=30)
@@ -205,6 +210,7 @@ def test_embedded_mode_an_article_reaches_a_follower_in_one_process(
         SMTP_PORT=str(smtp_port),
         OUTBOX_POLL_INTERVAL_SECONDS="0.05",
         RATE_LIMIT_AUTH_PER_IP="1000",
+        RATE_LIMIT_REGISTRATIONS_PER_IP="1000",
     )
     migrated = run_portico("db", "upgrade", env=env, cwd=tmp_path)
     assert migrated.returncode == 0, migrated.stderr
@@ -224,7 +230,8 @@ def user_id(database: sa.Engine, username: str) -> uuid.UUID:
 
 
 def add_followers(database: sa.Engine, followee: uuid.UUID, count: int) -> dict[uuid.UUID, str]:
-    """Users following `followee`, written straight to the tables; id to email, by id."""
+    """Users (their addresses verified) following `followee`, written straight to the tables;
+    id to email, by id."""
     now = datetime.now(UTC)
     emails = {uuid.uuid4(): f"f{uuid.uuid4().hex[:12]}@test.com" for _ in range(count)}
     with database.begin() as connection:
@@ -236,6 +243,7 @@ def add_followers(database: sa.Engine, followee: uuid.UUID, count: int) -> dict[
                     "username": address.partition("@")[0],
                     "email": address,
                     "password_hash": "not-a-hash",
+                    "email_verified_at": now,
                     "created_at": now,
                     "updated_at": now,
                 }

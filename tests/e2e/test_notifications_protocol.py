@@ -104,6 +104,7 @@ def server(
         DATA_DIR=str(tmp_path_factory.mktemp("notifications-data")),
         MAIL_FILE_DIR=str(mail_dir),
         RATE_LIMIT_AUTH_PER_IP="100000",
+        RATE_LIMIT_REGISTRATIONS_PER_IP="100000",
         JWT_SECRET=JWT_SECRET,
         WS_AUTH_TIMEOUT_SECONDS=str(AUTH_TIMEOUT),
         WS_IDLE_TIMEOUT_SECONDS=str(IDLE_TIMEOUT),
@@ -114,6 +115,9 @@ def server(
         SMS_ACCOUNT_SID=SMS_ACCOUNT,
         SMS_AUTH_TOKEN=SMS_TOKEN,
         SMS_FROM=SMS_FROM,
+        # Subscriptions here name hosts that do not resolve offline; the refusal of
+        # unlisted, unresolvable and inside endpoints is tests/e2e/test_push_endpoints.py's.
+        PUSH_ALLOW_LOCAL_ENDPOINTS="true",
     )
     cwd = tmp_path_factory.mktemp("notifications")
     with portico_server(free_port(), env, cwd) as running:
@@ -139,6 +143,7 @@ def slow_reader_server(
         DATABASE_URL=own_schema_url,
         DATA_DIR=str(tmp_path_factory.mktemp("slow-reader-data")),
         RATE_LIMIT_AUTH_PER_IP="100000",
+        RATE_LIMIT_REGISTRATIONS_PER_IP="100000",
         WS_SEND_QUEUE_SIZE="2",
         WS_HEARTBEAT_SECONDS="30",
         WS_IDLE_TIMEOUT_SECONDS="30",
@@ -239,6 +244,17 @@ async def email_to(mail_dir: Path, address: str, subject: str) -> Path:
         return await asyncio.to_thread(find)
 
     return await eventually(probe, what=f"an email to {address} about {subject!r}")
+
+
+async def verify_email(api: httpx.AsyncClient, mail_dir: Path, account: Account) -> None:
+    """Prove the account's address through the link mailed at sign-up, as its owner would."""
+    path = await email_to(mail_dir, account.email, "Confirm your email address")
+    message = email.message_from_bytes(path.read_bytes(), policy=email.policy.default)
+    body = message.get_body(preferencelist=("plain",))
+    assert body is not None
+    token = str(body.get_content()).split("?token=", 1)[1].split()[0]
+    response = await api.post("/api/auth/verify-email", json={"token": token})
+    assert response.status_code == 204, response.text
 
 
 def b64url(raw: bytes) -> str:
@@ -628,6 +644,7 @@ async def test_stopping_the_server_ends_live_sockets_at_once(
         DATABASE_URL=own_schema_url,
         DATA_DIR=str(tmp_path_factory.mktemp("shutdown-data")),
         RATE_LIMIT_AUTH_PER_IP="100000",
+        RATE_LIMIT_REGISTRATIONS_PER_IP="100000",
     )
     with portico_server(free_port(), env, tmp_path_factory.mktemp("shutdown")) as running:
         async with httpx.AsyncClient(base_url=running.base_url, timeout=10) as api:
@@ -859,6 +876,7 @@ async def test_turning_off_in_app_hides_the_next_follow(
     api: httpx.AsyncClient, mail_dir: Path
 ) -> None:
     user, early, late = [await Account.register(api) for _ in range(3)]
+    await verify_email(api, mail_dir, user)  # notification mail goes only to verified addresses
     await follow(api, early, user)
     await notifications_of(api, user, 1)
     change = {"preferences": {"new_follower": {"in_app": False}}}
@@ -895,7 +913,7 @@ async def test_push_subscriptions_are_checked_stored_and_removed(api: httpx.Asyn
 
     short_point = b64url(base64.urlsafe_b64decode(keys["p256dh"] + "==")[:33])
     for body, field in [
-        ({"endpoint": "http://push.example.com/x", "keys": keys}, "endpoint"),
+        ({"endpoint": "ftp://push.example.com/x", "keys": keys}, "endpoint"),
         ({"endpoint": "not a url", "keys": keys}, "endpoint"),
         ({"endpoint": "https://", "keys": keys}, "endpoint"),
         ({"endpoint": "https://" + "a" * 2048, "keys": keys}, "endpoint"),

@@ -1,6 +1,7 @@
 """Wrong phone codes sent in parallel still count one by one, on PostgreSQL."""
 
 import asyncio
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -12,6 +13,7 @@ from adapters.memory.system import ManualClock, SequentialIdGenerator
 from adapters.sqlalchemy.notifications import SqlPhoneVerificationRepository
 from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from adapters.sqlalchemy.users import SqlUserRepository
+from application.identity.security_notices import SecurityNotices
 from application.notifications.verify_phone_number import (
     VerifyPhoneNumber,
     VerifyPhoneNumberCommand,
@@ -20,6 +22,17 @@ from domain.notifications.phone import CODE_ATTEMPTS, PhoneCodeError, PhoneNumbe
 from domain.users.user import User
 from domain.users.values import Email, UserId, Username
 from tests.support.postgres import engine_for_tests
+
+
+class NoticeQueue:
+    """The `TaskQueue` port as a list: the security notices the race enqueued."""
+
+    def __init__(self) -> None:
+        self.tasks: list[str] = []
+
+    async def enqueue(self, task: str, payload: Mapping[str, str]) -> None:
+        self.tasks.append(task)
+
 
 pytestmark = pytest.mark.integration
 
@@ -56,13 +69,17 @@ async def test_parallel_wrong_codes_cannot_outnumber_the_attempts(
                 )
                 await uow.commit()
 
+        notices = NoticeQueue()
+
         async def guess(code: str) -> str:
             async with engine.connect() as connection:
                 verify = VerifyPhoneNumber(
-                    SqlAlchemyUnitOfWork(connection, SequentialIdGenerator()),
-                    SqlPhoneVerificationRepository(connection),
-                    secrets,
-                    clock,
+                    uow=SqlAlchemyUnitOfWork(connection, SequentialIdGenerator()),
+                    phones=SqlPhoneVerificationRepository(connection),
+                    secrets=secrets,
+                    clock=clock,
+                    users=SqlUserRepository(connection),
+                    notices=SecurityNotices(notices),
                 )
                 try:
                     await verify(VerifyPhoneNumberCommand(user_id=USER, code=code))
@@ -73,5 +90,6 @@ async def test_parallel_wrong_codes_cannot_outnumber_the_attempts(
         answers = await asyncio.gather(*(guess(f"{n:06d}") for n in range(3 * CODE_ATTEMPTS)))
         assert answers.count("is invalid") == CODE_ATTEMPTS, answers
         assert await guess("123456") == "has expired; request a new one"
+        assert notices.tasks == []
     finally:
         await engine.dispose()

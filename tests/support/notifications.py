@@ -221,6 +221,19 @@ def register(api: httpx.Client, prefix: str = "u") -> Account:
     return Account(username=name, email=address, token=response.json()["user"]["token"])
 
 
+def verify_email(api: httpx.Client, inbox: Inbox, account: Account) -> None:
+    """Prove `account`'s address through the link mailed at sign-up, as its owner would.
+
+    Notification mail goes only to verified addresses.
+    """
+    mail = inbox.wait_for(sent_to(account.email, "Confirm your email address"), within=30)
+    body = mail.message.get_body(preferencelist=("plain",))
+    assert body is not None
+    token = str(body.get_content()).split("?token=", 1)[1].split()[0]
+    response = api.post("/api/auth/verify-email", json={"token": token})
+    assert response.status_code == 204, response.text
+
+
 def follow(api: httpx.Client, follower: Account, followee: Account) -> None:
     """`follower` follows `followee` through the API."""
     response = api.post(f"/api/profiles/{followee.username}/follow", headers=follower.auth)

@@ -13,6 +13,7 @@ import pytest
 
 from adapters.inprocess.event_bus import received
 from adapters.memory.database import InMemoryDatabase
+from adapters.memory.host_resolver import InMemoryHostResolver
 from adapters.memory.mailer import InMemoryMailer
 from adapters.memory.notifications import (
     NOTIFICATIONS,
@@ -44,6 +45,7 @@ from application.common.outbox import OutboxMessage
 from application.content.pagination import PageRequest
 from application.events.consumers import ReceivedEvent, consumers
 from application.events.handle_event import HandleEvent, HandleEventCommand
+from application.identity.security_notices import SecurityNotices
 from application.notifications import handlers
 from application.notifications.count_unread_notifications import CountUnreadNotifications
 from application.notifications.creating import NotificationDraft, NotificationFactory
@@ -73,8 +75,11 @@ from application.notifications.mark_notifications_read import (
     MarkNotificationsReadCommand,
 )
 from application.notifications.notify_user import NotifyUser, NotifyUserCommand
+from application.notifications.recipient_caps import MessageCaps, RecipientCaps
 from application.notifications.remove_phone_number import RemovePhoneNumber
+from application.notifications.repeat_policy import RepeatPolicy
 from application.notifications.requeue_stale_deliveries import RequeueStaleDeliveries
+from application.notifications.send_templated_email import SEND_TEMPLATED_EMAIL
 from application.notifications.send_templated_sms import (
     SEND_TEMPLATED_SMS,
     SendTemplatedSms,
@@ -123,6 +128,7 @@ from domain.articles.events import ArticleFavorited, ArticlePublished, CommentAd
 from domain.notifications.notification import Channel, Notification, NotificationKind, Subject
 from domain.notifications.phone import PhoneCodeError, PhoneNumber, PhoneVerification
 from domain.notifications.push import PushSubscription
+from domain.notifications.push_endpoint import PushServiceAllowlist
 from domain.shared.errors import DomainError
 from domain.shared.events import DomainEvent
 from domain.users.events import PasswordChanged, UserFollowed, UserSignedIn
@@ -132,6 +138,7 @@ from domain.users.values import Email, UserId, Username
 APP_NAME = "Portico"
 PUBLIC_URL = "https://portico.test"
 PHONE = "+14155550100"
+CLIENT_IP = "203.0.113.7"
 
 
 def b64url(data: bytes) -> str:
@@ -258,9 +265,24 @@ class NotificationWorld:
         self.phone_policy = PhoneCodePolicy(
             ttl=timedelta(minutes=10),
             sends=RateLimit(limit=3, window_seconds=3600),
+            per_client=RateLimit(limit=100, window_seconds=3600),
+            budget=RateLimit(limit=1000, window_seconds=3600),
+            calling_codes=frozenset(),
             app_name=APP_NAME,
         )
-        self.push_policy = PushPolicy(max_per_user=2, allow_http=False)
+        self.caps = MessageCaps(
+            email=RateLimit(limit=100, window_seconds=3600),
+            security_email=RateLimit(limit=200, window_seconds=3600),
+            sms=RateLimit(limit=100, window_seconds=3600),
+            security_sms=RateLimit(limit=200, window_seconds=3600),
+        )
+        self.repeats = RepeatPolicy()
+        self.push_policy = PushPolicy(
+            max_per_user=2,
+            allowed_hosts=PushServiceAllowlist.parse("push.example.test"),
+            allow_local_endpoints=False,
+        )
+        self.resolver = InMemoryHostResolver({"push.example.test": ["93.184.215.14"]})
 
     # wiring
 
@@ -276,6 +298,7 @@ class NotificationWorld:
             queue=self.queue,
             clock=self.clock,
             ids=self.ids,
+            repeats=self.repeats,
         )
 
     def notify_user(self, uow: InMemoryUnitOfWork | None = None) -> NotifyUser:
@@ -308,6 +331,7 @@ class NotificationWorld:
             links=self.links,
             sweep=SWEEP,
             clock=self.clock,
+            caps=RecipientCaps(self.limiter, self.caps),
         )
 
     def set_phone_number(self) -> SetPhoneNumber:
@@ -322,10 +346,19 @@ class NotificationWorld:
         )
 
     def verify_phone_number(self) -> VerifyPhoneNumber:
-        return VerifyPhoneNumber(self.uow(), self.phones, self.secrets, self.clock)
+        return VerifyPhoneNumber(
+            uow=self.uow(),
+            phones=self.phones,
+            secrets=self.secrets,
+            clock=self.clock,
+            users=self.users,
+            notices=SecurityNotices(self.queue),
+        )
 
     def subscribe_to_push(self) -> SubscribeToPush:
-        return SubscribeToPush(self.uow(), self.push_subscriptions, self.clock, self.push_policy)
+        return SubscribeToPush(
+            self.uow(), self.push_subscriptions, self.clock, self.push_policy, self.resolver
+        )
 
     def update_preferences(self) -> UpdateNotificationPreferences:
         return UpdateNotificationPreferences(self.uow(), self.preferences)
@@ -338,7 +371,8 @@ class NotificationWorld:
 
     # arranging
 
-    async def user(self, name: str) -> UserId:
+    async def user(self, name: str, *, verified: bool = False) -> UserId:
+        """A new account; `verified`: its address is proven (only those get notification mail)."""
         user = User.register(
             id=UserId(self.ids.new_id()),
             username=Username(name),
@@ -346,6 +380,8 @@ class NotificationWorld:
             password_hash="not-a-real-hash",
             now=self.clock.now(),
         )
+        if verified:
+            user.verify_email(now=self.clock.now())
         await self.users.add(user)
         return user.id
 
@@ -568,7 +604,11 @@ async def test_one_delivery_job_per_channel_with_a_round_tripping_payload(
     world: NotificationWorld,
 ) -> None:
     ada, bob = await world.user("ada"), await world.user("bob")
-    [notification] = await world.notify(bob, draft(ada, kind=NotificationKind.PASSWORD_CHANGED))
+    every_channel = {channel.value: True for channel in Channel}
+    await world.update_preferences()(
+        UpdateNotificationPreferencesCommand(user_id=bob, changes={"new_comment": every_channel})
+    )
+    [notification] = await world.notify(bob, draft(ada, kind=NotificationKind.NEW_COMMENT))
     assert world.queue.tasks() == [DELIVER_NOTIFICATION] * 4
     payloads = world.queue.of(DELIVER_NOTIFICATION)
     assert {p["channel"] for p in payloads} == {"in_app", "email", "sms", "push"}
@@ -745,7 +785,7 @@ async def test_in_app_publishes_the_document_to_the_recipients_room(
 async def test_email_renders_the_kinds_template_to_the_recipients_address(
     world: NotificationWorld,
 ) -> None:
-    ada, bob = await world.user("ada"), await world.user("bob")
+    ada, bob = await world.user("ada"), await world.user("bob", verified=True)
     notification = await world.notified(bob, ada)
     command = DeliverNotificationCommand(notification_id=notification.id, channel=Channel.EMAIL)
     assert await world.deliver()(command) is DeliveryStatus.SENT
@@ -780,7 +820,9 @@ async def test_sms_is_skipped_without_a_verified_phone(world: NotificationWorld)
     assert record is not None
     assert (record.status, record.detail) == (DeliveryStatus.SKIPPED, "no verified phone number")
     other = await world.notified(bob, ada, NotificationKind.PASSWORD_CHANGED)
-    await world.set_phone_number()(SetPhoneNumberCommand(user_id=bob, phone=PHONE))  # unverified
+    await world.set_phone_number()(
+        SetPhoneNumberCommand(user_id=bob, phone=PHONE, client_ip=CLIENT_IP)
+    )  # unverified
     command = DeliverNotificationCommand(notification_id=other.id, channel=Channel.SMS)
     assert await world.deliver()(command) is DeliveryStatus.SKIPPED
     assert list(world.sms.sent) == []
@@ -868,7 +910,7 @@ async def test_a_refused_push_does_not_stop_the_others(world: NotificationWorld)
 
 
 async def test_a_failed_email_is_recorded_raised_and_retried(world: NotificationWorld) -> None:
-    ada, bob = await world.user("ada"), await world.user("bob")
+    ada, bob = await world.user("ada"), await world.user("bob", verified=True)
     notification = await world.notified(bob, ada)
     command = DeliverNotificationCommand(notification_id=notification.id, channel=Channel.EMAIL)
     world.mailer.down = True
@@ -891,7 +933,7 @@ async def test_a_failed_email_is_recorded_raised_and_retried(world: Notification
 
 
 async def test_a_sent_or_skipped_delivery_is_not_repeated(world: NotificationWorld) -> None:
-    ada, bob = await world.user("ada"), await world.user("bob")
+    ada, bob = await world.user("ada"), await world.user("bob", verified=True)
     notification = await world.notified(bob, ada)
     email = DeliverNotificationCommand(notification_id=notification.id, channel=Channel.EMAIL)
     push = DeliverNotificationCommand(notification_id=notification.id, channel=Channel.PUSH)
@@ -913,7 +955,7 @@ async def test_a_sent_or_skipped_delivery_is_not_repeated(world: NotificationWor
 async def test_deliveries_are_pending_from_the_notifications_commit_and_swept_when_lost(
     world: NotificationWorld,
 ) -> None:
-    ada, bob = await world.user("ada"), await world.user("bob")
+    ada, bob = await world.user("ada"), await world.user("bob", verified=True)
     notification = await world.notified(bob, ada)
     records = await world.deliveries.for_notification(notification.id)
     assert {(r.channel, r.status) for r in records} == {
@@ -949,8 +991,11 @@ async def test_a_delivery_of_an_unknown_notification_does_nothing(
 
 
 async def test_every_channel_of_every_kind_renders(world: NotificationWorld) -> None:
-    """Each kind's templates get the values its handler provides (strict rendering)."""
-    ada, bob = await world.user("ada"), await world.user("bob")
+    """Each kind's templates get the values its handler provides (strict rendering).
+
+    Every kind but password_changed mails: its email is the notice mailed at the change.
+    """
+    ada, bob = await world.user("ada"), await world.user("bob", verified=True)
     await world.verified_phone(bob)
     await world.subscription(bob, "https://push.example.test/bob")
     every_channel = {channel.value: True for channel in Channel}
@@ -962,9 +1007,10 @@ async def test_every_channel_of_every_kind_renders(world: NotificationWorld) -> 
     for kind in NotificationKind:
         await world.notify(bob, draft(ada, kind=kind, source=f"all-{kind}"))
     outcomes = await world.run_deliveries()
-    assert len(outcomes) == len(NotificationKind) * len(Channel)
+    assert len(outcomes) == len(NotificationKind) * len(Channel) - 1
     assert {status for _, status in outcomes} == {DeliveryStatus.SENT}
-    assert len(world.mailer.sent) == len(world.sms.sent) == len(world.push.sent) == 6
+    assert len(world.sms.sent) == len(world.push.sent) == 6
+    assert len(world.mailer.sent) == 5
 
 
 # --- event handlers ----------------------------------------------------------------------
@@ -1007,7 +1053,7 @@ async def test_every_channel_of_every_kind_renders(world: NotificationWorld) -> 
             "user.password_changed",
             "notifications.password-changed",
             handlers.notify_of_password_change,
-            {"notify": NotifyUser},
+            {"notify": NotifyUser, "users": UserRepository},
         ),
     ],
 )
@@ -1031,7 +1077,7 @@ async def test_a_follow_tells_the_followed_user_once(world: NotificationWorld) -
     assert notification.recipient_id == bob
     assert notification.kind is NotificationKind.NEW_FOLLOWER
     assert notification.actor_id == ada
-    assert notification.subject == Subject(type="user", id=str(ada))
+    assert notification.subject == Subject(type="user", id="ada")
     assert notification.source == event.event_id
     assert dict(notification.data) == {"actor_username": "ada"}
     assert len(world.queue.of(DELIVER_NOTIFICATION)) == 3
@@ -1217,18 +1263,23 @@ async def test_a_sign_in_tells_the_user_from_where(world: NotificationWorld) -> 
     }
 
 
-async def test_a_password_change_tells_the_user_everywhere(world: NotificationWorld) -> None:
-    ada = await world.user("ada")
+async def test_a_password_change_tells_the_user_everywhere_but_by_email(
+    world: NotificationWorld,
+) -> None:
+    """The email is the security notice the change mailed at commit; never a second one."""
+    ada = await world.user("ada", verified=True)
     at = world.clock.now()
     event = event_of(PasswordChanged(aggregate_id=str(ada), occurred_at=at), world.ids.new_id())
     assert await world.handle(event) == [True]
     [notification] = world.stored()
     assert (notification.recipient_id, notification.actor_id) == (ada, None)
     assert notification.kind is NotificationKind.PASSWORD_CHANGED
-    assert notification.subject == Subject(type="user", id=str(ada))
+    assert notification.subject == Subject(type="user", id="ada")
     assert dict(notification.data) == {"changed_at": at.isoformat()}
-    assert notification.channels == set(Channel)
-    assert len(world.queue.of(DELIVER_NOTIFICATION)) == 4
+    assert notification.channels == set(Channel) - {Channel.EMAIL}
+    assert len(world.queue.of(DELIVER_NOTIFICATION)) == 3
+    await world.run_deliveries()
+    assert world.mailer.sent == []
 
 
 async def test_a_failing_handler_leaves_nothing_behind(world: NotificationWorld) -> None:
@@ -1518,7 +1569,7 @@ async def test_setting_a_number_texts_a_code_after_the_commit(world: Notificatio
 
     world.queue.check = saved_first
     state = await world.set_phone_number()(
-        SetPhoneNumberCommand(user_id=bob, phone="+1 (415) 555-0100")
+        SetPhoneNumberCommand(user_id=bob, phone="+1 (415) 555-0100", client_ip=CLIENT_IP)
     )
     assert state == PhoneNumberState(number="+1********00", verified=False)
     [payload] = world.queue.take(SEND_TEMPLATED_SMS)
@@ -1548,10 +1599,14 @@ async def test_setting_a_number_texts_a_code_after_the_commit(world: Notificatio
 async def test_codes_per_user_are_limited(world: NotificationWorld) -> None:
     bob = await world.user("bob")
     for _ in range(3):
-        await world.set_phone_number()(SetPhoneNumberCommand(user_id=bob, phone=PHONE))
+        await world.set_phone_number()(
+            SetPhoneNumberCommand(user_id=bob, phone=PHONE, client_ip=CLIENT_IP)
+        )
     codes = [p["ctx.code"] for p in world.queue.take(SEND_TEMPLATED_SMS)]
     with pytest.raises(TooManyRequestsError) as caught:
-        await world.set_phone_number()(SetPhoneNumberCommand(user_id=bob, phone=PHONE))
+        await world.set_phone_number()(
+            SetPhoneNumberCommand(user_id=bob, phone=PHONE, client_ip=CLIENT_IP)
+        )
     assert caught.value.retry_after_seconds > 0
     assert world.queue.jobs == []
     stored = await world.phones.get(bob)
@@ -1563,7 +1618,9 @@ async def test_no_code_is_sent_while_the_limiter_is_down(world: NotificationWorl
     bob = await world.user("bob")
     world.limiter = UnavailableLimiter()
     with pytest.raises(DependencyUnavailableError) as caught:
-        await world.set_phone_number()(SetPhoneNumberCommand(user_id=bob, phone=PHONE))
+        await world.set_phone_number()(
+            SetPhoneNumberCommand(user_id=bob, phone=PHONE, client_ip=CLIENT_IP)
+        )
     assert caught.value.field == "rate_limit"
     assert world.queue.jobs == []
     assert await world.phones.get(bob) is None
@@ -1579,7 +1636,9 @@ async def test_a_code_the_queue_refuses_is_a_503_not_a_silent_success(
 
     world.queue.check = refuse
     with pytest.raises(DependencyUnavailableError) as caught:
-        await world.set_phone_number()(SetPhoneNumberCommand(user_id=bob, phone=PHONE))
+        await world.set_phone_number()(
+            SetPhoneNumberCommand(user_id=bob, phone=PHONE, client_ip=CLIENT_IP)
+        )
     assert caught.value.field == "phone"
     stored = await world.phones.get(bob)
     assert stored is not None
@@ -1591,7 +1650,7 @@ async def test_the_same_verified_number_again_changes_nothing(world: Notificatio
     await world.verified_phone(bob)
     world.limiter = UnavailableLimiter()  # not even consulted
     state = await world.set_phone_number()(
-        SetPhoneNumberCommand(user_id=bob, phone="+1 415 555 0100")
+        SetPhoneNumberCommand(user_id=bob, phone="+1 415 555 0100", client_ip=CLIENT_IP)
     )
     assert state == PhoneNumberState(number="+1********00", verified=True)
     assert world.queue.jobs == []
@@ -1603,7 +1662,9 @@ async def test_the_same_verified_number_again_changes_nothing(world: Notificatio
 async def test_a_new_number_replaces_the_verified_one(world: NotificationWorld) -> None:
     bob = await world.user("bob")
     await world.verified_phone(bob)
-    state = await world.set_phone_number()(SetPhoneNumberCommand(user_id=bob, phone="+33612345678"))
+    state = await world.set_phone_number()(
+        SetPhoneNumberCommand(user_id=bob, phone="+33612345678", client_ip=CLIENT_IP)
+    )
     assert state == PhoneNumberState(number="+3********78", verified=False)
     stored = await world.phones.get(bob)
     assert stored is not None
@@ -1616,14 +1677,18 @@ async def test_a_malformed_number_is_refused_before_anything_happens(
 ) -> None:
     bob = await world.user("bob")
     with pytest.raises(DomainError) as caught:
-        await world.set_phone_number()(SetPhoneNumberCommand(user_id=bob, phone="415 555 0100"))
+        await world.set_phone_number()(
+            SetPhoneNumberCommand(user_id=bob, phone="415 555 0100", client_ip=CLIENT_IP)
+        )
     assert caught.value.field == "phone"
     assert world.queue.jobs == []
     assert await world.phones.get(bob) is None
 
 
 async def set_and_read_code(world: NotificationWorld, user: UserId, phone: str = PHONE) -> str:
-    await world.set_phone_number()(SetPhoneNumberCommand(user_id=user, phone=phone))
+    await world.set_phone_number()(
+        SetPhoneNumberCommand(user_id=user, phone=phone, client_ip=CLIENT_IP)
+    )
     [payload] = world.queue.take(SEND_TEMPLATED_SMS)
     return payload["ctx.code"]
 
@@ -1639,6 +1704,21 @@ async def test_the_texted_code_verifies_the_number(world: NotificationWorld) -> 
     assert stored is not None
     assert (stored.is_verified, stored.verified_at) == (True, world.clock.now())
     assert await GetPhoneNumber(world.phones)(bob) == state
+
+
+async def test_a_newly_verified_number_is_told_to_the_accounts_address(
+    world: NotificationWorld,
+) -> None:
+    bob = await world.user("bob")
+    code = await set_and_read_code(world, bob)
+    await world.verify_phone_number()(VerifyPhoneNumberCommand(user_id=bob, code=code))
+    [notice] = world.queue.take(SEND_TEMPLATED_EMAIL)
+    owner = await world.users.get(bob)
+    assert owner is not None
+    assert (notice["to"], notice["template"]) == (str(owner.email), "security_phone_changed")
+    assert (notice["security"], notice["ctx.phone_ending"]) == ("true", "00")
+    await world.verify_phone_number()(VerifyPhoneNumberCommand(user_id=bob, code=code))
+    assert world.queue.take(SEND_TEMPLATED_EMAIL) == []
 
 
 async def test_a_wrong_code_is_counted_even_though_it_fails(world: NotificationWorld) -> None:

@@ -79,6 +79,25 @@ class InMemoryNotificationRepository:
         found.sort(key=lambda n: n.recipient_id.value)
         return [_loaded(n) for n in found]
 
+    async def recipients_told_since(
+        self,
+        kind: NotificationKind,
+        actor: UserId,
+        recipients: Sequence[UserId],
+        *,
+        since: datetime,
+    ) -> frozenset[UserId]:
+        """The recipients among those given with such a notification since `since`."""
+        wanted = set(recipients)
+        return frozenset(
+            n.recipient_id
+            for n in self._rows.values()
+            if n.kind is kind
+            and n.actor_id == actor
+            and n.recipient_id in wanted
+            and n.created_at >= since
+        )
+
     async def mark_read(
         self, recipient: UserId, notification_ids: Sequence[UUID], *, at: datetime
     ) -> Sequence[Notification]:

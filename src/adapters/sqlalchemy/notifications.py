@@ -159,6 +159,30 @@ class SqlNotificationRepository:
         )
         return _notifications((await self._connection.execute(statement)).mappings())
 
+    async def recipients_told_since(
+        self,
+        kind: NotificationKind,
+        actor: UserId,
+        recipients: Sequence[UserId],
+        *,
+        since: datetime,
+    ) -> frozenset[UserId]:
+        """One SELECT DISTINCT over the actor's notifications (the actor_id index)."""
+        if not recipients:
+            return frozenset()
+        table = notifications_table
+        statement = (
+            sa.select(table.c.recipient_id)
+            .distinct()
+            .where(
+                table.c.actor_id == actor.value,
+                table.c.kind == kind.value,
+                table.c.recipient_id.in_([recipient.value for recipient in recipients]),
+                table.c.created_at >= since,
+            )
+        )
+        return frozenset(UserId(value) for value in await self._connection.scalars(statement))
+
     async def mark_read(
         self, recipient: UserId, notification_ids: Sequence[UUID], *, at: datetime
     ) -> Sequence[Notification]:

@@ -30,7 +30,16 @@ class InvalidInputError(ApplicationError):
 
 
 class DependencyUnavailableError(ApplicationError):
-    """A server the use case needs cannot be reached right now; retrying may succeed."""
+    """A server or budget the use case needs is unavailable now; retrying later may succeed.
+
+    `retry_after_seconds` says when retrying makes sense (a short default for an outage).
+    """
+
+    def __init__(
+        self, message: str, *, field: str | None = None, retry_after_seconds: int = 5
+    ) -> None:
+        super().__init__(message, field=field)
+        self.retry_after_seconds = retry_after_seconds
 
 
 class AuthenticationRequiredError(ApplicationError):

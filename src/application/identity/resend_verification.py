@@ -1,12 +1,27 @@
 """Use case: mail a fresh verification link to the caller's address."""
 
+import logging
 from dataclasses import dataclass
 
-from application.common.errors import AuthenticationRequiredError
+from application.common.errors import (
+    AuthenticationRequiredError,
+    DependencyUnavailableError,
+    TooManyRequestsError,
+)
 from application.common.identity import Identity
 from application.identity.one_time_tokens import OneTimeTokenMailer
 from application.ports.persistence import UnitOfWork, UserRepository
+from application.ports.security import RateLimit, RateLimiter, RateLimiterUnavailableError
 from domain.users.one_time_token import TokenPurpose
+
+_log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ResendVerificationPolicy:
+    """How many verification links one account may ask for per window."""
+
+    per_account: RateLimit
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -21,6 +36,10 @@ class ResendVerification:
 
     Rules:
     - Only to the caller's own, current address; an already verified one gets nothing.
+    - Resends are limited per account (429 with Retry-After beyond), whatever address or
+      client asks: pointing an account at a stranger's address and resending in a loop
+      must not turn Portico into a mail cannon. When the limiter is down, nothing is sent
+      (503): the caller can ask again, a stranger cannot unsend.
     - Earlier links stay valid until they expire or one of them is used.
     """
 
@@ -30,10 +49,14 @@ class ResendVerification:
         uow: UnitOfWork,
         users: UserRepository,
         token_mailer: OneTimeTokenMailer,
+        limiter: RateLimiter,
+        policy: ResendVerificationPolicy,
     ) -> None:
         self._uow = uow
         self._users = users
         self._token_mailer = token_mailer
+        self._limiter = limiter
+        self._policy = policy
 
     async def __call__(self, command: ResendVerificationCommand) -> None:
         """Issue and mail a link unless the address is verified."""
@@ -43,6 +66,18 @@ class ResendVerification:
                 raise AuthenticationRequiredError("is invalid")
             if user.email_verified_at is not None:
                 return
+            await self._throttle(f"verification-resends:{user.id}")
             message = await self._token_mailer.issue(user, TokenPurpose.VERIFY_EMAIL)
             await self._uow.commit()
         await self._token_mailer.send(message)
+
+    async def _throttle(self, key: str) -> None:
+        try:
+            decision = await self._limiter.acquire(key, self._policy.per_account)
+        except RateLimiterUnavailableError as exc:
+            _log.error("verification resend limiter unavailable (%s); refusing to send", exc)
+            raise DependencyUnavailableError(
+                "is unavailable; try again shortly", field="rate_limit"
+            ) from exc
+        if not decision.allowed:
+            raise TooManyRequestsError(decision.retry_after_seconds)

@@ -10,6 +10,7 @@ from application.notifications.deliver_notification import (
     DELIVER_NOTIFICATION,
     DeliverNotificationCommand,
 )
+from application.notifications.repeat_policy import RepeatPolicy
 from application.ports.messaging import TaskQueue
 from application.ports.notifications import (
     DeliveryLog,
@@ -20,6 +21,13 @@ from application.ports.persistence import UnitOfWork
 from application.ports.system import Clock, IdGenerator
 from domain.notifications.notification import Channel, Notification, NotificationKind, Subject
 from domain.users.values import UserId
+
+MAILED_AT_COMMIT: Mapping[NotificationKind, frozenset[Channel]] = MappingProxyType(
+    {NotificationKind.PASSWORD_CHANGED: frozenset({Channel.EMAIL})}
+)
+"""Channels a kind never uses, because the change's own use case already sent that message
+(a security notice mailed when the change commits, to the address on file then): the
+notification must not send it twice. The preference stays shown, and locked, for it."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -50,6 +58,7 @@ class NotificationFactory:
         queue: TaskQueue,
         clock: Clock,
         ids: IdGenerator,
+        repeats: RepeatPolicy,
     ) -> None:
         self._uow = uow
         self._notifications = notifications
@@ -58,6 +67,7 @@ class NotificationFactory:
         self._queue = queue
         self._clock = clock
         self._ids = ids
+        self._repeats = repeats
 
     async def create(
         self, draft: NotificationDraft, recipients: Sequence[UserId]
@@ -68,13 +78,22 @@ class NotificationFactory:
         this again for the same event changes nothing and sends nothing twice. The actor
         is never told about their own doing. Each delivery is recorded as pending in the
         same transaction: if the process dies before the jobs are enqueued, the sweep
-        (`RequeueStaleDeliveries`) enqueues them later.
+        (`RequeueStaleDeliveries`) enqueues them later. A recipient this actor already told
+        of this kind within the kind's quiet period (`RepeatPolicy`) is skipped too. Channels
+        in `MAILED_AT_COMMIT` are left out whatever the preferences say.
         """
         wanted = [user for user in dict.fromkeys(recipients) if user != draft.actor_id]
+        now = self._clock.now()
+        quiet = self._repeats.quiet_period(draft.kind)
+        if wanted and quiet is not None and draft.actor_id is not None:
+            told = await self._notifications.recipients_told_since(
+                draft.kind, draft.actor_id, wanted, since=now - quiet
+            )
+            wanted = [user for user in wanted if user not in told]
         if not wanted:
             return []
         preferences = await self._preferences.get_many(wanted)
-        now = self._clock.now()
+        left_out = MAILED_AT_COMMIT.get(draft.kind, frozenset())
         drafts = [
             Notification(
                 id=self._ids.new_id(),
@@ -88,7 +107,7 @@ class NotificationFactory:
                 data=draft.data,
             )
             for recipient in wanted
-            if (channels := preferences[recipient].channels_for(draft.kind))
+            if (channels := preferences[recipient].channels_for(draft.kind) - left_out)
         ]
         stored = await self._notifications.add_new(drafts) if drafts else []
         if stored:

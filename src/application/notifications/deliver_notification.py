@@ -2,12 +2,14 @@
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from uuid import UUID
 
 from application.notifications.delivery_policy import DeliverySweepPolicy
 from application.notifications.links import NotificationLinks
+from application.notifications.recipient_caps import RecipientCaps
 from application.notifications.views import new_notification_message
 from application.ports.delivery import (
     EmailMessage,
@@ -30,7 +32,8 @@ from application.ports.notifications import (
 )
 from application.ports.persistence import UnitOfWork, UserRepository
 from application.ports.system import Clock
-from domain.notifications.notification import Channel, Notification
+from domain.notifications.notification import SECURITY_KINDS, Channel, Notification
+from domain.users.user import User
 
 _log = logging.getLogger(__name__)
 
@@ -74,9 +77,12 @@ class DeliverNotification:
       and claims older than the sweep's threshold (a run that died), are (re)tried.
     - In-app: the live message goes to the recipient's room, reaching every socket and
       stream they have open on any API process.
-    - Email goes to the account's address; SMS only to a verified phone number; push to
-      every browser subscription, forgetting those the push service says are gone.
-      A channel with nowhere to go is recorded as skipped.
+    - Email goes only to the account's address once it is verified; SMS only to a
+      verified phone number; push to every browser subscription, forgetting those the push
+      service says are gone. A channel with nowhere to go is recorded as skipped.
+    - Email and SMS count against the recipient's hourly cap (`RecipientCaps`; security
+      kinds against the higher one). One over the cap is recorded as skipped, with why,
+      and not retried.
     - A failure is recorded (with its reason) in its own transaction and then raised, so
       the queue retries the job; the notification itself is never touched by a failure.
     """
@@ -98,6 +104,7 @@ class DeliverNotification:
         links: NotificationLinks,
         sweep: DeliverySweepPolicy,
         clock: Clock,
+        caps: RecipientCaps,
     ) -> None:
         self._uow = uow
         self._notifications = notifications
@@ -113,6 +120,7 @@ class DeliverNotification:
         self._links = links
         self._sweep = sweep
         self._clock = clock
+        self._caps = caps
 
     async def __call__(self, command: DeliverNotificationCommand) -> DeliveryStatus | None:
         """Deliver; the status recorded, or None when there was nothing to do."""
@@ -151,10 +159,16 @@ class DeliverNotification:
         else:
             await self._send_push(notification)
 
-    async def _context(self, notification: Notification) -> dict[str, str]:
+    async def _recipient(self, notification: Notification) -> User:
         recipient = await self._users.get(notification.recipient_id)
         if recipient is None:
             raise Undeliverable("the recipient's account is gone")
+        return recipient
+
+    async def _context(
+        self, notification: Notification, recipient: User | None = None
+    ) -> dict[str, str]:
+        recipient = recipient or await self._recipient(notification)
         return {
             **notification.data,
             "app_name": self._links.app_name,
@@ -165,15 +179,19 @@ class DeliverNotification:
         }
 
     async def _send_email(self, notification: Notification) -> None:
-        context = await self._context(notification)
+        recipient = await self._recipient(notification)
+        if recipient.email_verified_at is None:
+            raise Undeliverable("email not verified")
+        context = await self._context(notification, recipient)
         rendered = self._renderer.render_email(f"notification_{notification.kind}", context)
-        await self._mailer.send(
-            EmailMessage(
-                to=context["recipient_email"],
-                subject=rendered.subject,
-                text=rendered.text,
-                html=rendered.html,
-            )
+        message = EmailMessage(
+            to=context["recipient_email"],
+            subject=rendered.subject,
+            text=rendered.text,
+            html=rendered.html,
+        )
+        await self._capped(
+            notification, Channel.EMAIL, message.to, partial(self._mailer.send, message)
         )
 
     async def _send_sms(self, notification: Notification) -> None:
@@ -182,7 +200,25 @@ class DeliverNotification:
             raise Undeliverable("no verified phone number")
         context = await self._context(notification)
         body = self._renderer.render_text(f"sms/{notification.kind}", context)
-        await self._sms.send(SmsMessage(to=phone.number.value, body=body))
+        message = SmsMessage(to=phone.number.value, body=body)
+        await self._capped(notification, Channel.SMS, message.to, partial(self._sms.send, message))
+
+    async def _capped(
+        self,
+        notification: Notification,
+        channel: Channel,
+        recipient: str,
+        send: Callable[[], Awaitable[None]],
+    ) -> None:
+        """Send if the recipient's cap allows it; a failed send gives its count back."""
+        security = notification.kind in SECURITY_KINDS
+        if not await self._caps.admit(channel, recipient, security=security):
+            raise Undeliverable(f"over the hourly {channel.value} cap for this recipient")
+        try:
+            await send()
+        except Exception:
+            await self._caps.release(channel, recipient, security=security)
+            raise
 
     async def _send_push(self, notification: Notification) -> None:
         subscriptions = await self._push_subscriptions.for_user(notification.recipient_id)

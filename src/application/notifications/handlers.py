@@ -3,6 +3,8 @@
 Each handler reads the event, names the recipients and the display values its templates
 need, and leaves the rest (preferences, idempotency, delivery) to the use cases. Events
 written by an older version may lack the newer display fields; those fall back to "".
+Other users are named by username, never by internal id (a UUIDv7 tells when the account
+was made).
 """
 
 from uuid import UUID
@@ -35,14 +37,18 @@ async def _username(users: UserRepository, user_id: UserId) -> str:
 async def notify_new_follower(
     event: ReceivedEvent, notify: NotifyUser, users: UserRepository
 ) -> None:
-    """Tell the followed user who followed them."""
+    """Tell the followed user who followed them, naming the follower by username.
+
+    A follow/unfollow loop tells them once per quiet period (`RepeatPolicy`).
+    """
     follower = _user_id(event.aggregate_id)
+    username = await _username(users, follower)
     draft = NotificationDraft(
         kind=NotificationKind.NEW_FOLLOWER,
         actor_id=follower,
-        subject=Subject(type="user", id=str(follower)),
+        subject=Subject(type="user", id=username),
         source=event.event_id,
-        data={"actor_username": await _username(users, follower)},
+        data={"actor_username": username},
     )
     await notify(NotifyUserCommand(recipient=_user_id(event.payload["followee_id"]), draft=draft))
 
@@ -144,13 +150,18 @@ async def notify_of_sign_in(event: ReceivedEvent, notify: NotifyUser) -> None:
 
 
 @consumers.on_event("user.password_changed", consumer="notifications.password-changed")
-async def notify_of_password_change(event: ReceivedEvent, notify: NotifyUser) -> None:
-    """Tell the user their password changed."""
+async def notify_of_password_change(
+    event: ReceivedEvent, notify: NotifyUser, users: UserRepository
+) -> None:
+    """Tell the user their password changed, in the app, by push and by SMS.
+
+    Not by email: the change itself mailed a security notice (see `MAILED_AT_COMMIT`).
+    """
     user = _user_id(event.aggregate_id)
     draft = NotificationDraft(
         kind=NotificationKind.PASSWORD_CHANGED,
         actor_id=None,
-        subject=Subject(type="user", id=str(user)),
+        subject=Subject(type="user", id=await _username(users, user)),
         source=event.event_id,
         data={"changed_at": event.occurred_at.isoformat()},
     )

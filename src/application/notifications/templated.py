@@ -26,9 +26,13 @@ class TemplatedMessageCommand:
     @classmethod
     def from_payload(cls, payload: Mapping[str, str]) -> Self:
         """Rebuild the command a worker received."""
-        context = {
-            name.removeprefix(_CONTEXT): value
-            for name, value in payload.items()
-            if name.startswith(_CONTEXT)
-        }
-        return cls(to=payload["to"], template=payload["template"], context=context)
+        return cls(to=payload["to"], template=payload["template"], context=context_of(payload))
+
+
+def context_of(payload: Mapping[str, str]) -> dict[str, str]:
+    """The template values a flat payload carries under ``ctx.<name>``."""
+    return {
+        name.removeprefix(_CONTEXT): value
+        for name, value in payload.items()
+        if name.startswith(_CONTEXT)
+    }

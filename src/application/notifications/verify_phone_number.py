@@ -3,9 +3,10 @@
 from dataclasses import dataclass, field
 
 from application.common.errors import NotFoundError
+from application.identity.security_notices import SecurityNotices
 from application.notifications.set_phone_number import PhoneNumberState
 from application.ports.notifications import PhoneVerificationRepository
-from application.ports.persistence import UnitOfWork
+from application.ports.persistence import UnitOfWork, UserRepository
 from application.ports.security import SecretTokens
 from application.ports.system import Clock
 from domain.notifications.phone import PhoneCodeError
@@ -27,19 +28,27 @@ class VerifyPhoneNumber:
     - No number given yet: 404 keyed ``phone``.
     - A wrong code counts against the code's five attempts, and that count is kept even
       though the call fails; after the fifth, or once expired, a new code is needed.
+    - A number that becomes verified is a security change: the account's address is told,
+      in a notice built in this transaction, since text messages about the account go to
+      that number from now on.
     """
 
     def __init__(
         self,
+        *,
         uow: UnitOfWork,
         phones: PhoneVerificationRepository,
         secrets: SecretTokens,
         clock: Clock,
+        users: UserRepository,
+        notices: SecurityNotices,
     ) -> None:
         self._uow = uow
         self._phones = phones
         self._secrets = secrets
         self._clock = clock
+        self._users = users
+        self._notices = notices
 
     async def __call__(self, command: VerifyPhoneNumberCommand) -> PhoneNumberState:
         """The number, now verified."""
@@ -48,12 +57,19 @@ class VerifyPhoneNumber:
             verification = await self._phones.get(command.user_id, for_update=True)
             if verification is None:
                 raise NotFoundError("not found", field="phone")
+            was_verified = verification.is_verified
+            now = self._clock.now()
             try:
-                verification.verify(presented, now=self._clock.now())
+                verification.verify(presented, now=now)
             except PhoneCodeError:
                 await self._phones.save(verification)
                 await self._uow.commit()
                 raise
             await self._phones.save(verification)
+            owner = await self._users.get(command.user_id)
+            if owner is not None and not was_verified:
+                self._notices.phone_number_changed(
+                    self._uow, owner, number=verification.number.value, at=now
+                )
             await self._uow.commit()
         return PhoneNumberState(number=verification.number.masked(), verified=True)

@@ -3,6 +3,7 @@
 import json
 from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID
 
 from application.ports.messaging import RoomMessage
 from domain.notifications.notification import Notification
@@ -19,11 +20,31 @@ def notification_document(notification: Notification) -> dict[str, Any]:
         "id": str(notification.id),
         "kind": notification.kind.value,
         "actor": None if actor_username is None else {"username": actor_username},
-        "subject": {"type": notification.subject.type, "id": notification.subject.id},
+        "subject": _public_subject(notification),
         "data": data,
         "createdAt": _timestamp(notification.created_at),
         "readAt": None if notification.read_at is None else _timestamp(notification.read_at),
     }
+
+
+def _public_subject(notification: Notification) -> dict[str, str | None]:
+    """The subject as clients see it: a user by username, never by internal id.
+
+    Notifications stored before users were named by username carry the id; they show the
+    actor's username instead (None when there is none), so no stored row leaks an id.
+    """
+    subject = notification.subject
+    if subject.type == "user" and _is_uuid(subject.id):
+        return {"type": "user", "id": notification.data.get("actor_username")}
+    return {"type": subject.type, "id": subject.id}
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        UUID(text)
+    except ValueError:
+        return False
+    return True
 
 
 def user_room(user_id: UserId) -> str:

@@ -7,7 +7,7 @@ from enum import StrEnum
 from typing import Protocol
 from uuid import UUID
 
-from domain.notifications.notification import Channel, Notification
+from domain.notifications.notification import Channel, Notification, NotificationKind
 from domain.notifications.phone import PhoneVerification
 from domain.notifications.preferences import NotificationPreferences
 from domain.notifications.push import PushSubscription
@@ -43,6 +43,21 @@ class NotificationRepository(Protocol):
 
     async def for_source(self, source: str) -> Sequence[Notification]:
         """Every notification caused by `source`, by recipient id."""
+        ...
+
+    async def recipients_told_since(
+        self,
+        kind: NotificationKind,
+        actor: UserId,
+        recipients: Sequence[UserId],
+        *,
+        since: datetime,
+    ) -> frozenset[UserId]:
+        """Those of `recipients` that `actor` told of `kind` at or after `since`.
+
+        Any notification counts, whatever its channels and whether it was read: these are
+        the recipients a repeat would tell again.
+        """
         ...
 
     async def mark_read(

@@ -103,10 +103,8 @@ def application_error_handler(
 ) -> Response[ErrorBody]:
     """Map a use case's expected failure by the table above."""
     headers = None
-    if isinstance(exc, TooManyRequestsError):
+    if isinstance(exc, TooManyRequestsError | DependencyUnavailableError):
         headers = {"Retry-After": str(exc.retry_after_seconds)}
-    elif isinstance(exc, DependencyUnavailableError):
-        headers = {"Retry-After": "5"}
     return _response(_status_of(exc), envelope(exc.field, exc.message), headers)
 
 

@@ -17,7 +17,9 @@ from adapters.sqlalchemy.notifications import (
     SqlPhoneVerificationRepository,
     SqlPushSubscriptionRepository,
 )
+from adapters.system.host_resolver import SystemHostResolver
 from adapters.webpush.sender import WebPushSender
+from application.identity.live_sessions import LiveSessionCloser
 from application.notifications.count_unread_notifications import CountUnreadNotifications
 from application.notifications.creating import NotificationFactory
 from application.notifications.deliver_notification import DeliverNotification
@@ -31,10 +33,16 @@ from application.notifications.mark_all_notifications_read import MarkAllNotific
 from application.notifications.mark_notifications_read import MarkNotificationsRead
 from application.notifications.notify_user import NotifyUser
 from application.notifications.purge_old_notifications import PurgeOldNotifications
+from application.notifications.recipient_caps import MessageCaps, RecipientCaps
 from application.notifications.remove_phone_number import RemovePhoneNumber
+from application.notifications.repeat_policy import RepeatPolicy
 from application.notifications.requeue_stale_deliveries import RequeueStaleDeliveries
 from application.notifications.send_templated_sms import SendTemplatedSms
-from application.notifications.set_phone_number import PhoneCodePolicy, SetPhoneNumber
+from application.notifications.set_phone_number import (
+    PhoneCodePolicy,
+    SetPhoneNumber,
+    calling_codes,
+)
 from application.notifications.subscribe_to_push import PushPolicy, SubscribeToPush
 from application.notifications.unsubscribe_from_push import UnsubscribeFromPush
 from application.notifications.update_notification_preferences import (
@@ -43,6 +51,7 @@ from application.notifications.update_notification_preferences import (
 from application.notifications.verify_phone_number import VerifyPhoneNumber
 from application.ports.delivery import PushSender
 from application.ports.messaging import RealtimeBroadcaster
+from application.ports.network import HostResolver
 from application.ports.notifications import (
     DeliveryLog,
     FollowerReader,
@@ -52,8 +61,13 @@ from application.ports.notifications import (
     PushSubscriptionRepository,
 )
 from application.ports.security import RateLimit
+from domain.notifications.notification import NotificationKind
+from entrypoints.config.loader import push_allowlist
 from entrypoints.config.settings import Settings
 from entrypoints.ioc.markers import PUSH, REDIS
+
+HOUR = 3_600
+"""The window of the hourly caps and budget, in seconds."""
 
 
 class NotificationStoreProvider(Provider):
@@ -71,9 +85,13 @@ class NotificationStoreProvider(Provider):
 
 
 class RealtimeProvider(Provider):
-    """Fan-out over Redis pub/sub when Redis is configured, else within this process."""
+    """Fan-out over Redis pub/sub when Redis is configured, else within this process.
+
+    The closer of ended sessions' live channels publishes through it, in every process.
+    """
 
     scope = Scope.APP
+    live_sessions = provide(LiveSessionCloser)
 
     @provide(when=REDIS)
     async def redis(self, client: Redis, settings: Settings) -> AsyncIterator[RealtimeBroadcaster]:
@@ -116,6 +134,11 @@ class PushProvider(Provider):
         """Keep and log what would have been pushed."""
         return InMemoryPushSender()
 
+    @provide
+    def host_resolver(self, settings: Settings) -> HostResolver:
+        """The system's resolver, for the hosts of new push endpoints."""
+        return SystemHostResolver(timeout_seconds=settings.push.resolve_timeout_seconds)
+
 
 class NotificationPolicyProvider(Provider):
     """Notification limits and links, from settings."""
@@ -141,15 +164,16 @@ class NotificationPolicyProvider(Provider):
 
     @provide
     def push(self, settings: Settings) -> PushPolicy:
-        """Subscriptions per user, and whether plain-http endpoints are accepted."""
+        """Subscriptions per user, the allowed push services, and the local-testing escape."""
         return PushPolicy(
             max_per_user=settings.push.max_subscriptions_per_user,
-            allow_http=settings.push.allow_local_endpoints,
+            allowed_hosts=push_allowlist(settings),
+            allow_local_endpoints=settings.push.allow_local_endpoints,
         )
 
     @provide
     def phone_codes(self, settings: Settings) -> PhoneCodePolicy:
-        """Code lifetime and sends per window."""
+        """Code lifetime, sends per account, number and client, the budget and countries."""
         notifications = settings.notifications
         return PhoneCodePolicy(
             ttl=timedelta(seconds=notifications.phone_code_ttl_seconds),
@@ -157,8 +181,35 @@ class NotificationPolicyProvider(Provider):
                 limit=notifications.phone_codes_per_window,
                 window_seconds=notifications.phone_codes_window_seconds,
             ),
+            per_client=RateLimit(
+                limit=notifications.phone_codes_per_client,
+                window_seconds=notifications.phone_codes_window_seconds,
+            ),
+            budget=RateLimit(limit=notifications.phone_codes_budget_per_hour, window_seconds=HOUR),
+            calling_codes=calling_codes(notifications.phone_calling_codes),
             app_name=settings.app.name,
         )
+
+    @provide
+    def message_caps(self, settings: Settings) -> MessageCaps:
+        """Emails and texts one recipient may get per hour."""
+        notifications = settings.notifications
+
+        def hourly(limit: int) -> RateLimit:
+            return RateLimit(limit=limit, window_seconds=HOUR)
+
+        return MessageCaps(
+            email=hourly(notifications.emails_per_recipient_per_hour),
+            security_email=hourly(notifications.security_emails_per_recipient_per_hour),
+            sms=hourly(notifications.sms_per_recipient_per_hour),
+            security_sms=hourly(notifications.security_sms_per_recipient_per_hour),
+        )
+
+    @provide
+    def repeats(self, settings: Settings) -> RepeatPolicy:
+        """One new_follower notification per follower and followee per window."""
+        window = timedelta(seconds=settings.notifications.new_follower_window_seconds)
+        return RepeatPolicy(quiet_periods={NotificationKind.NEW_FOLLOWER: window})
 
 
 class NotificationUseCaseProvider(Provider):
@@ -167,6 +218,7 @@ class NotificationUseCaseProvider(Provider):
     scope = Scope.REQUEST
     use_cases = provide_all(
         NotificationFactory,
+        RecipientCaps,
         NotifyUser,
         FanOutToFollowers,
         DeliverNotification,

@@ -42,7 +42,7 @@ from application.notifications.verify_phone_number import (
 from application.notifications.views import notification_document
 from entrypoints.config.settings import Settings
 from entrypoints.http.auth import PUBLIC, required_identity
-from entrypoints.http.rate_limits import auth_route
+from entrypoints.http.rate_limits import EdgeRateLimits, auth_route
 from entrypoints.http.schemas.notifications import (
     MarkedResponse,
     Notification,
@@ -233,11 +233,24 @@ class PhoneController(Controller):
     @put("/", opt=_PHONE_CODES, summary="Set the phone number and text it a code")
     @inject
     async def set_phone(
-        self, request: AnyRequest, data: JSONBody[PhoneBody], set_phone: FromDishka[SetPhoneNumber]
+        self,
+        request: AnyRequest,
+        data: JSONBody[PhoneBody],
+        set_phone: FromDishka[SetPhoneNumber],
+        limits: FromDishka[EdgeRateLimits],
     ) -> PhoneResponse:
-        """Unverified until the code comes back; calling again resends a code."""
+        """Unverified until the code comes back; calling again resends a code.
+
+        Codes are limited per account, per client IP and per number (429), and by an hourly
+        budget across all users (503 with Retry-After); a number outside the allowed
+        countries is a 422 keyed ``phone``.
+        """
         state = await set_phone(
-            SetPhoneNumberCommand(user_id=required_identity(request).user_id, phone=data.phone)
+            SetPhoneNumberCommand(
+                user_id=required_identity(request).user_id,
+                phone=data.phone,
+                client_ip=limits.client_address.resolve(request),
+            )
         )
         return PhoneResponse.of(state)
 
