@@ -14,8 +14,12 @@ from adapters.memory.users import InMemoryUserRepository
 from adapters.sqlalchemy.one_time_tokens import SqlOneTimeTokenRepository
 from adapters.sqlalchemy.users import SqlUserRepository
 from application.ports.persistence import OneTimeTokenRepository
-from domain.users.one_time_token import OneTimeToken, TokenPurpose
-from domain.users.values import UserId
+from domain.users.one_time_token import (
+    LINKS_VOIDED_BY_ACCOUNT_CHANGES,
+    OneTimeToken,
+    TokenPurpose,
+)
+from domain.users.values import Email, UserId
 from tests.support.identity import stored_user
 from tests.support.postgres import engine_for_tests, truncate_all
 
@@ -23,9 +27,17 @@ NOW = datetime(2026, 7, 1, tzinfo=UTC)
 ADA = UserId(UUID(int=1))
 
 
+ADDRESS = Email.parse("ada@t.co")
+
+
 def token(token_hash: str, purpose: TokenPurpose = TokenPurpose.VERIFY_EMAIL) -> OneTimeToken:
     return OneTimeToken.issue(
-        token_hash=token_hash, user_id=ADA, purpose=purpose, now=NOW, ttl=timedelta(hours=1)
+        token_hash=token_hash,
+        user_id=ADA,
+        purpose=purpose,
+        email=ADDRESS,
+        now=NOW,
+        ttl=timedelta(hours=1),
     )
 
 
@@ -51,7 +63,7 @@ async def test_a_token_is_consumed_exactly_once(tokens: OneTimeTokenRepository) 
     await tokens.add(token("h1"))
     used = await tokens.consume("h1", TokenPurpose.VERIFY_EMAIL, now=NOW + timedelta(minutes=1))
     assert used is not None
-    assert (used.user_id, used.used_at) == (ADA, NOW + timedelta(minutes=1))
+    assert (used.user_id, used.used_at, used.email) == (ADA, NOW + timedelta(minutes=1), ADDRESS)
     assert await tokens.consume("h1", TokenPurpose.VERIFY_EMAIL, now=NOW) is None
 
 
@@ -100,3 +112,25 @@ async def test_purge_removes_tokens_expired_or_used_before_the_cutoff(
     assert await tokens.purge_ended(before=NOW + timedelta(minutes=30)) == 1
     assert await tokens.purge_ended(before=NOW + timedelta(hours=2)) == 2
     assert await tokens.consume("fresh", TokenPurpose.VERIFY_EMAIL, now=NOW) is None
+
+
+async def test_a_token_from_before_addresses_were_bound_proves_none(
+    tokens: OneTimeTokenRepository,
+) -> None:
+    legacy = token("old")
+    legacy.email = None
+    await tokens.add(legacy)
+    used = await tokens.consume("old", TokenPurpose.VERIFY_EMAIL, now=NOW)
+    assert used is not None
+    assert used.email is None
+    assert not used.proves(ADDRESS)
+
+
+async def test_invalidating_voids_only_the_purposes_named(tokens: OneTimeTokenRepository) -> None:
+    for purpose in TokenPurpose:
+        await tokens.add(token(purpose.value, purpose))
+    await tokens.invalidate_all(ADA, LINKS_VOIDED_BY_ACCOUNT_CHANGES, now=NOW)
+    for purpose in LINKS_VOIDED_BY_ACCOUNT_CHANGES:
+        assert await tokens.consume(purpose.value, purpose, now=NOW) is None
+    restore = TokenPurpose.RESTORE_EMAIL
+    assert await tokens.consume(restore.value, restore, now=NOW) is not None

@@ -31,6 +31,7 @@ EXPECTED_PUBLIC = {
     ("POST", "/api/auth/verify-email"),
     ("POST", "/api/auth/password-reset"),
     ("POST", "/api/auth/password-reset/confirm"),
+    ("POST", "/api/auth/restore-email"),
     ("GET", "/api/profiles/{username:str}"),
     ("GET", "/api/articles"),
     ("GET", "/api/articles/{slug:str}"),
@@ -215,6 +216,28 @@ async def test_over_the_per_ip_limit_is_429_with_retry_after(
         assert list(limited.json()["errors"]) == ["rate_limit"]
         other_route = await client.post("/api/users", json={"user": {}})
         assert other_route.status_code == 422
+
+
+async def test_sign_up_has_a_per_ip_limit_of_its_own_beside_the_auth_one(
+    clean_database: Any, migrated_url: str, tmp_path: Any
+) -> None:
+    async with await limited_client(
+        migrated_url,
+        tmp_path,
+        RATE_LIMIT_AUTH_PER_IP="100",
+        RATE_LIMIT_REGISTRATIONS_PER_IP="2",
+        RATE_LIMIT_REGISTRATIONS_PER_IP_WINDOW_SECONDS="3600",
+    ) as client:
+        statuses = [
+            (await client.post("/api/users", json={"user": {}})).status_code for _ in range(2)
+        ]
+        assert statuses == [422, 422]
+        limited = await client.post("/api/users", json={"user": {}})
+        assert limited.status_code == 429
+        assert 1 <= int(limited.headers["retry-after"]) <= 3600
+        assert list(limited.json()["errors"]) == ["rate_limit"]
+        login = {"user": {"email": "nobody@test.com", "password": "password123"}}
+        assert (await client.post("/api/users/login", json=login)).status_code == 401
 
 
 async def test_the_shared_redis_limiter_is_used_when_configured(

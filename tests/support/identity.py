@@ -7,9 +7,11 @@ from datetime import datetime, timedelta
 from adapters.inprocess.task_queue import InProcessTaskQueue
 from adapters.memory.cache import InMemoryCache
 from adapters.memory.database import InMemoryDatabase
+from adapters.memory.device_trust import InMemoryDeviceTrust
 from adapters.memory.mailer import InMemoryMailer
 from adapters.memory.one_time_tokens import InMemoryOneTimeTokenRepository
 from adapters.memory.rate_limiter import InMemoryRateLimiter
+from adapters.memory.realtime import InMemoryRealtimeBroadcaster
 from adapters.memory.security import (
     InMemoryPasswordHasher,
     InMemoryTokenIssuer,
@@ -30,6 +32,7 @@ from application.identity.issue_password_reset import (
     IssuePasswordResetCommand,
 )
 from application.identity.list_sessions import ListSessions
+from application.identity.live_sessions import LiveSessionCloser
 from application.identity.log_in import LogIn, LoginThrottle
 from application.identity.log_out import LogOut
 from application.identity.log_out_all import LogOutAll
@@ -37,11 +40,18 @@ from application.identity.one_time_tokens import OneTimeTokenMailer, OneTimeToke
 from application.identity.refresh_session import RefreshSession
 from application.identity.register_user import RegisterUser, RegisterUserCommand
 from application.identity.request_password_reset import RequestPasswordReset, ResetThrottle
-from application.identity.resend_verification import ResendVerification
+from application.identity.resend_verification import (
+    ResendVerification,
+    ResendVerificationPolicy,
+)
+from application.identity.restore_email import RestoreEmail
 from application.identity.revoke_session import RevokeSession
+from application.identity.security_notices import SecurityNotices
 from application.identity.session_policy import SessionPolicy
+from application.identity.step_up import StepUpPolicy
 from application.identity.update_user import UpdateUser
 from application.identity.verify_email import VerifyEmail
+from application.notifications.recipient_caps import MessageCaps, RecipientCaps
 from application.notifications.send_templated_email import (
     SEND_TEMPLATED_EMAIL,
     SendTemplatedEmail,
@@ -71,6 +81,8 @@ class IdentityWorld:
         self.profiles = InMemoryProfileReader(self.database)
         self.limiter: RateLimiter = InMemoryRateLimiter(self.clock)
         self.sessions = InMemorySessionRepository(self.database)
+        self.broadcaster = InMemoryRealtimeBroadcaster()
+        self.live_sessions = LiveSessionCloser(self.broadcaster)
         self.secrets = SequentialSecretTokens()
         self.session_policy = SessionPolicy(
             refresh_ttl=timedelta(days=30), max_lifetime=timedelta(days=90)
@@ -81,12 +93,29 @@ class IdentityWorld:
         self.token_policy = OneTimeTokenPolicy(
             verification_ttl=timedelta(hours=48),
             reset_ttl=timedelta(hours=1),
+            restore_ttl=timedelta(days=7),
             public_url="https://portico.test",
         )
         self.reset_throttle = ResetThrottle(per_account=RateLimit(limit=5, window_seconds=3600))
-        self.throttle = LoginThrottle(
-            failures=RateLimit(limit=10, window_seconds=900), fail_open=False
+        self.resend_policy = ResendVerificationPolicy(
+            per_account=RateLimit(limit=3, window_seconds=3600)
         )
+        self.message_caps = MessageCaps(
+            email=RateLimit(limit=100, window_seconds=3600),
+            security_email=RateLimit(limit=200, window_seconds=3600),
+            sms=RateLimit(limit=100, window_seconds=3600),
+            security_sms=RateLimit(limit=200, window_seconds=3600),
+        )
+        self.throttle = LoginThrottle(
+            per_client=RateLimit(limit=10, window_seconds=900),
+            untrusted=RateLimit(limit=100, window_seconds=3600),
+            fail_open=False,
+        )
+        self.notices = SecurityNotices(self.queue)
+        self.step_up = StepUpPolicy(
+            window=timedelta(minutes=10), failures=RateLimit(limit=10, window_seconds=900)
+        )
+        self.devices = InMemoryDeviceTrust(clock=self.clock, ttl=timedelta(days=365))
 
     def uow(self) -> InMemoryUnitOfWork:
         return InMemoryUnitOfWork(self.database, self.ids)
@@ -143,6 +172,20 @@ class IdentityWorld:
             tokens=self.one_time_tokens,
             secrets=self.secrets,
             hasher=self.hasher,
+            notices=self.notices,
+            live_sessions=self.live_sessions,
+            clock=self.clock,
+        )
+
+    def restore_email(self) -> RestoreEmail:
+        return RestoreEmail(
+            uow=self.uow(),
+            users=self.users,
+            sessions=self.sessions,
+            tokens=self.one_time_tokens,
+            secrets=self.secrets,
+            hasher=self.hasher,
+            live_sessions=self.live_sessions,
             clock=self.clock,
         )
 
@@ -151,7 +194,8 @@ class IdentityWorld:
             await self.issue_password_reset()(IssuePasswordResetCommand(email=payload["email"]))
             return
         assert task == SEND_TEMPLATED_EMAIL
-        await SendTemplatedEmail(JinjaTemplateRenderer(), self.mailer)(
+        caps = RecipientCaps(self.limiter, self.message_caps)
+        await SendTemplatedEmail(JinjaTemplateRenderer(), self.mailer, caps)(
             SendTemplatedEmailCommand.from_payload(payload)
         )
 
@@ -169,6 +213,7 @@ class IdentityWorld:
             tokens=self.tokens,
             limiter=self.limiter,
             throttle=self.throttle,
+            devices=self.devices,
             sessions=self.sessions,
             secrets=self.secrets,
             session_policy=self.session_policy,
@@ -188,29 +233,35 @@ class IdentityWorld:
         )
 
     def log_out(self) -> LogOut:
-        return LogOut(self.uow(), self.sessions, self.clock)
+        return LogOut(self.uow(), self.sessions, self.clock, self.live_sessions)
 
     def log_out_all(self) -> LogOutAll:
-        return LogOutAll(self.uow(), self.sessions, self.clock)
+        return LogOutAll(
+            self.uow(), self.sessions, self.clock, self.live_sessions, self.one_time_tokens
+        )
 
     def list_sessions(self) -> ListSessions:
         return ListSessions(self.sessions, self.clock)
 
     def revoke_session(self) -> RevokeSession:
-        return RevokeSession(self.uow(), self.sessions, self.clock)
+        return RevokeSession(self.uow(), self.sessions, self.clock, self.live_sessions)
 
     def get_current_user(self) -> GetCurrentUser:
-        return GetCurrentUser(self.users, self.tokens)
+        return GetCurrentUser(self.users)
 
     def update_user(self) -> UpdateUser:
         return UpdateUser(
             uow=self.uow(),
             users=self.users,
             hasher=self.hasher,
-            tokens=self.tokens,
             clock=self.clock,
             sessions=self.sessions,
+            one_time_tokens=self.one_time_tokens,
             token_mailer=self.token_mailer(),
+            notices=self.notices,
+            live_sessions=self.live_sessions,
+            step_up=self.step_up,
+            limiter=self.limiter,
             cache=self.cache,
         )
 
@@ -219,6 +270,8 @@ class IdentityWorld:
             uow=self.uow(),
             users=self.users,
             token_mailer=self.token_mailer(),
+            limiter=self.limiter,
+            policy=self.resend_policy,
         )
 
     def get_profile(self) -> GetProfile:

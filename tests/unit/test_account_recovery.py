@@ -170,7 +170,11 @@ async def test_a_new_email_is_unverified_until_its_own_link_is_used(world) -> No
     user = await world.users.get_by_username("ada")
     assert user is not None
     me = Identity(user_id=user.id, role=user.role)
-    await world.update_user()(UpdateUserCommand(actor=me, email="ada@new.test"))
+    await world.update_user()(
+        UpdateUserCommand(
+            actor=me, access_token="presented", email="ada@new.test", current_password="password123"
+        )
+    )
     changed = await world.users.get_by_username("ada")
     assert changed is not None
     assert changed.email_verified_at is None

@@ -1,5 +1,6 @@
 """The identity and profile use cases on in-memory adapters: state, results and events."""
 
+from dataclasses import replace
 from datetime import timedelta
 
 import pytest
@@ -12,7 +13,7 @@ from application.common.errors import (
 )
 from application.identity.errors import AccountBannedError, EmailTakenError, UsernameTakenError
 from application.identity.get_current_user import GetCurrentUserCommand
-from application.identity.log_in import LogInCommand, LoginThrottle
+from application.identity.log_in import LogInCommand
 from application.identity.register_user import RegisterUserCommand
 from application.identity.update_user import UpdateUserCommand
 from application.ports.security import RateLimiterUnavailableError
@@ -130,9 +131,13 @@ async def test_an_outdated_hash_is_upgraded_on_log_in(world) -> None:
 
 async def test_update_changes_only_what_was_sent_and_says_what_changed(world) -> None:
     me = world.identity_of(await world.register("ada"))
-    result = await world.update_user()(UpdateUserCommand(actor=me, bio="Hello", image=""))
+    result = await world.update_user()(
+        UpdateUserCommand(actor=me, access_token="presented", bio="Hello", image="")
+    )
     assert (result.bio, result.image, result.username) == ("Hello", None, "ada")
-    result = await world.update_user()(UpdateUserCommand(actor=me, bio=None))
+    result = await world.update_user()(
+        UpdateUserCommand(actor=me, access_token="presented", bio=None)
+    )
     assert result.bio is None
     assert world.event_types() == [
         "user.registered",
@@ -147,14 +152,20 @@ async def test_update_refuses_a_username_taken_by_someone_else(world) -> None:
     await world.register("bob")
     me = world.identity_of(await world.register("ada"))
     with pytest.raises(UsernameTakenError):
-        await world.update_user()(UpdateUserCommand(actor=me, username="BOB"))
-    renamed = await world.update_user()(UpdateUserCommand(actor=me, username="Ada"))
+        await world.update_user()(
+            UpdateUserCommand(actor=me, access_token="presented", username="BOB")
+        )
+    renamed = await world.update_user()(
+        UpdateUserCommand(actor=me, access_token="presented", username="Ada")
+    )
     assert renamed.username == "Ada"
 
 
 async def test_changing_the_password_raises_password_changed(world) -> None:
     me = world.identity_of(await world.register("ada"))
-    await world.update_user()(UpdateUserCommand(actor=me, password="bonjour1"))
+    await world.update_user()(
+        UpdateUserCommand(actor=me, access_token="presented", password="bonjour1")
+    )
     assert world.event_types()[-1] == "user.password_changed"
     await world.log_in()(LogInCommand(email="ada@test.com", password="bonjour1"))
     with pytest.raises(InvalidCredentialsError):
@@ -165,7 +176,7 @@ async def test_a_deleted_account_no_longer_authenticates(world) -> None:
     me = world.identity_of(await world.register("ada"))
     world.database.table("users").clear()
     with pytest.raises(AuthenticationRequiredError):
-        await world.get_current_user()(GetCurrentUserCommand(actor=me))
+        await world.get_current_user()(GetCurrentUserCommand(actor=me, access_token="presented"))
 
 
 async def test_follow_and_unfollow_are_idempotent_and_raise_one_event_each(world) -> None:
@@ -214,7 +225,7 @@ class DownLimiter:
         raise RateLimiterUnavailableError("down")
 
 
-async def test_ten_failed_logins_lock_the_account_for_the_window(world) -> None:
+async def test_ten_failed_logins_lock_that_client_out_for_the_window(world) -> None:
     await world.register("ada")
     for _ in range(10):
         with pytest.raises(InvalidCredentialsError):
@@ -243,7 +254,7 @@ async def test_the_login_limiter_fails_closed_by_default(world) -> None:
 async def test_the_login_limiter_can_be_told_to_fail_open(world) -> None:
     await world.register("ada")
     world.limiter = DownLimiter()
-    world.throttle = LoginThrottle(failures=world.throttle.failures, fail_open=True)
+    world.throttle = replace(world.throttle, fail_open=True)
     result = await world.log_in()(LogInCommand(email="ada@test.com", password="password123"))
     assert result.username == "ada"
     with pytest.raises(InvalidCredentialsError):
@@ -282,9 +293,13 @@ async def test_control_characters_are_refused_in_the_bio(world) -> None:
     me = world.identity_of(await world.register("ada"))
     for bio in ("a\x00b", "bell\x07", "\u202eevil"):
         with pytest.raises(DomainError) as caught:
-            await world.update_user()(UpdateUserCommand(actor=me, bio=bio))
+            await world.update_user()(
+                UpdateUserCommand(actor=me, access_token="presented", bio=bio)
+            )
         assert caught.value.field == "bio"
-    ok = await world.update_user()(UpdateUserCommand(actor=me, bio="line one\nline two\ttab"))
+    ok = await world.update_user()(
+        UpdateUserCommand(actor=me, access_token="presented", bio="line one\nline two\ttab")
+    )
     assert ok.bio == "line one\nline two\ttab"
 
 

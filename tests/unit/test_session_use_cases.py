@@ -169,7 +169,9 @@ async def test_registration_signs_the_new_user_in() -> None:
 async def test_changing_the_password_ends_the_other_sessions_only(world) -> None:
     laptop, phone = await sign_in(world, device="laptop"), await sign_in(world, device="phone")
     await world.update_user()(
-        UpdateUserCommand(actor=world.identity_of(laptop), password="new-password-1")
+        UpdateUserCommand(
+            actor=world.identity_of(laptop), access_token="presented", password="new-password-1"
+        )
     )
     with pytest.raises(AuthenticationRequiredError):
         await refresh(world, phone.refresh_token)
@@ -207,13 +209,13 @@ async def test_a_token_without_a_session_is_refused(world) -> None:
         await authenticate(world)(AuthenticateCommand(token=bare))
 
 
-async def test_the_token_from_current_user_stays_in_the_same_session(world) -> None:
+async def test_current_user_hands_back_the_presented_token_and_mints_none(world) -> None:
     signed = await sign_in(world)
     me = world.identity_of(signed)
-    renewed = await world.get_current_user()(GetCurrentUserCommand(actor=me))
-    await world.log_out()(LogOutCommand(actor=me))
-    with pytest.raises(AuthenticationRequiredError):
-        await authenticate(world)(AuthenticateCommand(token=renewed.token))
+    shown = await world.get_current_user()(
+        GetCurrentUserCommand(actor=me, access_token=signed.token)
+    )
+    assert shown.token == signed.token
 
 
 async def test_refreshing_cannot_stretch_a_session_past_its_maximum_lifetime(world) -> None:

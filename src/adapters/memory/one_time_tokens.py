@@ -1,6 +1,7 @@
 """One-time tokens in the in-memory database."""
 
 import copy
+from collections.abc import Collection
 from datetime import datetime
 
 from adapters.memory.database import InMemoryDatabase
@@ -35,11 +36,11 @@ class InMemoryOneTimeTokenRepository:
         return copy.copy(token)
 
     async def invalidate_all(
-        self, user_id: UserId, purpose: TokenPurpose, *, now: datetime
+        self, user_id: UserId, purposes: Collection[TokenPurpose], *, now: datetime
     ) -> None:
-        """Mark the user's unused tokens of this purpose used."""
+        """Mark the user's unused tokens of these purposes used."""
         for token in self._tokens.values():
-            if token.user_id == user_id and token.purpose is purpose and token.used_at is None:
+            if token.user_id == user_id and token.purpose in purposes and token.used_at is None:
                 token.used_at = now
 
     async def purge_ended(self, *, before: datetime) -> int:

@@ -1,5 +1,6 @@
 """One-time tokens in PostgreSQL."""
 
+from collections.abc import Collection
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -7,7 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.sqlalchemy.tables import one_time_tokens
 from domain.users.one_time_token import OneTimeToken, TokenPurpose
-from domain.users.values import UserId
+from domain.users.values import Email, UserId
 
 
 class SqlOneTimeTokenRepository:
@@ -23,6 +24,7 @@ class SqlOneTimeTokenRepository:
                 token_hash=token.token_hash,
                 user_id=token.user_id.value,
                 purpose=token.purpose.value,
+                email=None if token.email is None else str(token.email),
                 created_at=token.created_at,
                 expires_at=token.expires_at,
             )
@@ -50,20 +52,21 @@ class SqlOneTimeTokenRepository:
             token_hash=row["token_hash"],
             user_id=UserId(row["user_id"]),
             purpose=TokenPurpose(row["purpose"]),
+            email=None if row["email"] is None else Email(row["email"]),
             created_at=row["created_at"],
             expires_at=row["expires_at"],
             used_at=row["used_at"],
         )
 
     async def invalidate_all(
-        self, user_id: UserId, purpose: TokenPurpose, *, now: datetime
+        self, user_id: UserId, purposes: Collection[TokenPurpose], *, now: datetime
     ) -> None:
-        """One UPDATE over the user's unused tokens of this purpose."""
+        """One UPDATE over the user's unused tokens of these purposes."""
         await self._connection.execute(
             sa.update(one_time_tokens)
             .where(
                 one_time_tokens.c.user_id == user_id.value,
-                one_time_tokens.c.purpose == purpose.value,
+                one_time_tokens.c.purpose.in_([purpose.value for purpose in purposes]),
                 one_time_tokens.c.used_at.is_(None),
             )
             .values(used_at=now)

@@ -124,9 +124,12 @@ one_time_tokens = sa.Table(
     sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("used_at", sa.DateTime(timezone=True), nullable=True),
-    sa.CheckConstraint("purpose IN ('verify_email', 'reset_password')", name="purpose"),
+    sa.Column("email", sa.String(254), nullable=True, comment="The address it was mailed to."),
+    sa.CheckConstraint(
+        "purpose IN ('verify_email', 'reset_password', 'restore_email')", name="purpose"
+    ),
     sa.Index("ix_one_time_tokens_user_id", "user_id"),
-    comment="Single-use email verification and password reset tokens, stored as fingerprints.",
+    comment="Single-use links (verify, reset, restore an address), stored as fingerprints.",
 )
 
 articles = sa.Table(

@@ -2,8 +2,9 @@
 
 from dataclasses import dataclass, field
 
-from application.common.errors import InvalidInputError
-from application.identity.verify_email import INVALID_TOKEN
+from application.identity.live_sessions import LiveSessionCloser
+from application.identity.one_time_tokens import redeem
+from application.identity.security_notices import SecurityNotices
 from application.ports.persistence import (
     OneTimeTokenRepository,
     SessionRepository,
@@ -12,7 +13,7 @@ from application.ports.persistence import (
 )
 from application.ports.security import PasswordHasher, SecretTokens
 from application.ports.system import Clock
-from domain.users.one_time_token import TokenPurpose
+from domain.users.one_time_token import LINKS_VOIDED_BY_ACCOUNT_CHANGES, TokenPurpose
 from domain.users.values import Password
 
 
@@ -30,9 +31,12 @@ class ConfirmPasswordReset:
     Rules:
     - The new password must meet the policy; it is checked before the token is spent.
     - The token is single-use and expires; any bad token gets the same answer.
-    - Every session of the account is revoked: whoever had it is signed out.
-    - Every other reset link of the account stops working too.
-    - Resetting the password also proves the email, so it counts as verified.
+    - Every session of the account is revoked, and its live channels closed: whoever had
+      it is signed out.
+    - Every other reset and verification link of the account stops working too.
+    - The reset proves the address the link was mailed to: it marks the account's email
+      verified only if that is still the account's address.
+    - The account's address is told, in a notice built in this transaction.
     """
 
     def __init__(
@@ -44,6 +48,8 @@ class ConfirmPasswordReset:
         tokens: OneTimeTokenRepository,
         secrets: SecretTokens,
         hasher: PasswordHasher,
+        notices: SecurityNotices,
+        live_sessions: LiveSessionCloser,
         clock: Clock,
     ) -> None:
         self._uow = uow
@@ -52,6 +58,8 @@ class ConfirmPasswordReset:
         self._tokens = tokens
         self._secrets = secrets
         self._hasher = hasher
+        self._notices = notices
+        self._live_sessions = live_sessions
         self._clock = clock
 
     async def __call__(self, command: ConfirmPasswordResetCommand) -> None:
@@ -59,16 +67,21 @@ class ConfirmPasswordReset:
         password = Password.parse(command.password)
         now = self._clock.now()
         async with self._uow:
-            token = await self._tokens.consume(
-                self._secrets.fingerprint(command.token), TokenPurpose.RESET_PASSWORD, now=now
+            token, user = await redeem(
+                command.token,
+                TokenPurpose.RESET_PASSWORD,
+                tokens=self._tokens,
+                users=self._users,
+                secrets=self._secrets,
+                now=now,
             )
-            user = await self._users.get(token.user_id) if token else None
-            if user is None:
-                raise InvalidInputError(INVALID_TOKEN, field="token")
-            await self._tokens.invalidate_all(user.id, TokenPurpose.RESET_PASSWORD, now=now)
+            await self._tokens.invalidate_all(user.id, LINKS_VOIDED_BY_ACCOUNT_CHANGES, now=now)
             user.change_password_hash(await self._hasher.hash(password), now=now)
-            user.verify_email(now=now)
+            if token.proves(user.email):
+                user.verify_email(now=now)
             await self._users.save(user)
             await self._sessions.revoke_all_for_user(user.id, at=now, reason="password reset")
+            self._live_sessions.end_after_commit(self._uow, user.id)
+            self._notices.password_reset(self._uow, user, at=now)
             self._uow.track(user)
             await self._uow.commit()

@@ -3,8 +3,14 @@
 from dataclasses import dataclass
 
 from application.common.identity import Identity
-from application.ports.persistence import SessionRepository, UnitOfWork
+from application.identity.live_sessions import LiveSessionCloser
+from application.ports.persistence import (
+    OneTimeTokenRepository,
+    SessionRepository,
+    UnitOfWork,
+)
 from application.ports.system import Clock
+from domain.users.one_time_token import LINKS_VOIDED_BY_ACCOUNT_CHANGES
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -19,18 +25,35 @@ class LogOutAll:
 
     Rules:
     - Returns how many sessions were still active.
+    - Every WebSocket and SSE stream of the caller closes, in every API process.
+    - Every outstanding reset and verification link of the account stops working: signing
+      out everywhere is what an owner does who fears someone else got in.
     """
 
-    def __init__(self, uow: UnitOfWork, sessions: SessionRepository, clock: Clock) -> None:
+    def __init__(
+        self,
+        uow: UnitOfWork,
+        sessions: SessionRepository,
+        clock: Clock,
+        live_sessions: LiveSessionCloser,
+        one_time_tokens: OneTimeTokenRepository,
+    ) -> None:
         self._uow = uow
         self._sessions = sessions
         self._clock = clock
+        self._live_sessions = live_sessions
+        self._one_time_tokens = one_time_tokens
 
     async def __call__(self, command: LogOutAllCommand) -> int:
-        """Revoke them in one statement."""
+        """Revoke them in one statement, and void the links."""
+        now = self._clock.now()
         async with self._uow:
             revoked = await self._sessions.revoke_all_for_user(
-                command.actor.user_id, at=self._clock.now(), reason="logout everywhere"
+                command.actor.user_id, at=now, reason="logout everywhere"
             )
+            await self._one_time_tokens.invalidate_all(
+                command.actor.user_id, LINKS_VOIDED_BY_ACCOUNT_CHANGES, now=now
+            )
+            self._live_sessions.end_after_commit(self._uow, command.actor.user_id)
             await self._uow.commit()
         return revoked

@@ -1,19 +1,23 @@
 """Issuing one-time tokens and mailing them: what verification and reset share."""
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from urllib.parse import quote
 
+from application.common.errors import InvalidInputError
+from application.identity.security_notices import EMAIL_CHANGED
 from application.notifications.send_templated_email import (
     SEND_TEMPLATED_EMAIL,
     SendTemplatedEmailCommand,
 )
 from application.ports.messaging import TaskQueue
-from application.ports.persistence import OneTimeTokenRepository
+from application.ports.persistence import OneTimeTokenRepository, UserRepository
 from application.ports.security import SecretTokens
 from application.ports.system import Clock
 from domain.users.one_time_token import OneTimeToken, TokenPurpose
 from domain.users.user import User
+from domain.users.values import Email
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -22,20 +26,29 @@ class OneTimeTokenPolicy:
 
     verification_ttl: timedelta
     reset_ttl: timedelta
+    restore_ttl: timedelta
     public_url: str
 
     def ttl(self, purpose: TokenPurpose) -> timedelta:
         """The lifetime for tokens of `purpose`."""
-        return self.verification_ttl if purpose is TokenPurpose.VERIFY_EMAIL else self.reset_ttl
+        return {
+            TokenPurpose.VERIFY_EMAIL: self.verification_ttl,
+            TokenPurpose.RESET_PASSWORD: self.reset_ttl,
+            TokenPurpose.RESTORE_EMAIL: self.restore_ttl,
+        }[purpose]
 
+
+INVALID_TOKEN = "is invalid or has expired"  # noqa: S105 - a message, not a secret
 
 _TEMPLATES = {
     TokenPurpose.VERIFY_EMAIL: "verify_email",
     TokenPurpose.RESET_PASSWORD: "reset_password",
+    TokenPurpose.RESTORE_EMAIL: EMAIL_CHANGED,
 }
 _PATHS = {
     TokenPurpose.VERIFY_EMAIL: "/verify-email",
     TokenPurpose.RESET_PASSWORD: "/reset-password",
+    TokenPurpose.RESTORE_EMAIL: "/restore-email",
 }
 
 
@@ -44,7 +57,8 @@ class OneTimeTokenMailer:
 
     `issue` stores the token in the caller's unit of work and returns the email carrying
     it; `send` enqueues that email and must be called only after the commit, so a
-    rolled-back change never mails a link.
+    rolled-back change never mails a link. Each token is bound to the address it is
+    mailed to.
     """
 
     def __init__(
@@ -62,8 +76,21 @@ class OneTimeTokenMailer:
         self._policy = policy
         self._clock = clock
 
-    async def issue(self, user: User, purpose: TokenPurpose) -> SendTemplatedEmailCommand:
-        """Store a new token for `user`; return the email that carries it."""
+    async def issue(
+        self,
+        user: User,
+        purpose: TokenPurpose,
+        *,
+        to: Email | None = None,
+        context: Mapping[str, str] | None = None,
+    ) -> SendTemplatedEmailCommand:
+        """Store a new token for `user`, bound to `to` (the current address by default).
+
+        Returns the email that carries it to that address, with `context` added to the
+        template's values. A restore link is a security notice: it is sent even where
+        other mail is not, under the security cap.
+        """
+        address = user.email if to is None else to
         token = self._secrets.new_token()
         ttl = self._policy.ttl(purpose)
         await self._tokens.add(
@@ -71,22 +98,48 @@ class OneTimeTokenMailer:
                 token_hash=self._secrets.fingerprint(token),
                 user_id=user.id,
                 purpose=purpose,
+                email=address,
                 now=self._clock.now(),
                 ttl=ttl,
             )
         )
         link = f"{self._policy.public_url.rstrip('/')}{_PATHS[purpose]}?token={quote(token)}"
+        hours = int(ttl.total_seconds() // 3600) or 1
         return SendTemplatedEmailCommand(
-            to=str(user.email),
+            to=str(address),
             template=_TEMPLATES[purpose],
             context={
                 "username": str(user.username),
                 "token": token,
                 "link": link,
-                "valid_hours": str(int(ttl.total_seconds() // 3600) or 1),
+                "valid_hours": str(hours),
+                "valid_days": str(max(hours // 24, 1)),
+                **(context or {}),
             },
+            security=purpose is TokenPurpose.RESTORE_EMAIL,
         )
 
     async def send(self, email: SendTemplatedEmailCommand) -> None:
         """Enqueue the email; call it only once the token's transaction has committed."""
         await self._queue.enqueue(SEND_TEMPLATED_EMAIL, email.as_payload())
+
+
+async def redeem(
+    token: str,
+    purpose: TokenPurpose,
+    *,
+    tokens: OneTimeTokenRepository,
+    users: UserRepository,
+    secrets: SecretTokens,
+    now: datetime,
+) -> tuple[OneTimeToken, User]:
+    """Spend a link's token in the open transaction; the token and its account.
+
+    A used, expired, unknown or wrong-purpose token, or one whose account is gone, is
+    refused with one answer (422 on ``token``), so a caller learns nothing from which.
+    """
+    spent = await tokens.consume(secrets.fingerprint(token), purpose, now=now)
+    user = await users.get(spent.user_id) if spent else None
+    if spent is None or user is None:
+        raise InvalidInputError(INVALID_TOKEN, field="token")
+    return spent, user

@@ -3,12 +3,11 @@
 from dataclasses import dataclass, field
 
 from application.common.errors import InvalidInputError
+from application.identity.one_time_tokens import INVALID_TOKEN, redeem
 from application.ports.persistence import OneTimeTokenRepository, UnitOfWork, UserRepository
 from application.ports.security import SecretTokens
 from application.ports.system import Clock
 from domain.users.one_time_token import TokenPurpose
-
-INVALID_TOKEN = "is invalid or has expired"  # noqa: S105 - a message, not a secret
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -24,6 +23,9 @@ class VerifyEmail:
     Rules:
     - The token is single-use and expires; a used, expired, unknown or reset token is
       refused with the same answer.
+    - The token proves only the address it was mailed to: if the account's address has
+      changed since, it is refused the same way, so a link mailed to one address cannot
+      verify another.
     - Verifying an already verified email is harmless.
     """
 
@@ -46,11 +48,15 @@ class VerifyEmail:
         """Consume the token and verify."""
         now = self._clock.now()
         async with self._uow:
-            token = await self._tokens.consume(
-                self._secrets.fingerprint(command.token), TokenPurpose.VERIFY_EMAIL, now=now
+            token, user = await redeem(
+                command.token,
+                TokenPurpose.VERIFY_EMAIL,
+                tokens=self._tokens,
+                users=self._users,
+                secrets=self._secrets,
+                now=now,
             )
-            user = await self._users.get(token.user_id) if token else None
-            if user is None:
+            if not token.proves(user.email):
                 raise InvalidInputError(INVALID_TOKEN, field="token")
             user.verify_email(now=now)
             await self._users.save(user)

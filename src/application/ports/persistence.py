@@ -1,6 +1,6 @@
 """Persistence ports: the unit of work, and the outbox it writes events to."""
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import TracebackType
@@ -197,9 +197,9 @@ class OneTimeTokenRepository(Protocol):
         ...
 
     async def invalidate_all(
-        self, user_id: UserId, purpose: TokenPurpose, *, now: datetime
+        self, user_id: UserId, purposes: Collection[TokenPurpose], *, now: datetime
     ) -> None:
-        """Mark every unused token of this user and purpose as used."""
+        """Mark every unused token of this user with one of these purposes as used."""
         ...
 
     async def purge_ended(self, *, before: datetime) -> int:

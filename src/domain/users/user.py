@@ -149,6 +149,17 @@ class User(AggregateRoot):
             )
         )
 
+    def restore_email(self, email: Email, *, password_hash: str, now: datetime) -> None:
+        """Take back an address from before an email change, with a new password.
+
+        The link that allows this was mailed to `email`, so using it proves the address,
+        and whoever changed it may know the password, so it is replaced in the same step.
+        """
+        if email != self.email:
+            self.update(now=now, email=email)
+        self.change_password_hash(password_hash, now=now)
+        self.verify_email(now=now)
+
     def rehash_password(self, password_hash: str) -> None:
         """Store a stronger hash of the same password; nothing the user did, so no event."""
         self.password_hash = password_hash

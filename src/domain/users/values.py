@@ -141,6 +141,19 @@ class Password:
         return "Password(***)"
 
 
+class TypedPassword(Password):
+    """A password typed to prove who one is (sign-in, step-up), not to set one.
+
+    It is normalized as at registration (NFKC), then checked against the hash only, never
+    against the policy, so accounts made under an older policy can still prove theirs.
+    """
+
+    __slots__ = ()
+
+    def __post_init__(self) -> None:
+        """Accept anything; the hash decides."""
+
+
 @dataclass(frozen=True, slots=True)
 class Profile:
     """What a user says about themselves: both parts optional; empty means none."""

@@ -78,7 +78,10 @@ class AppSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     ] = None
     public_url: Annotated[
         str,
-        from_env("APP_PUBLIC_URL", "Where users reach the service; emailed links start here."),
+        from_env(
+            "APP_PUBLIC_URL",
+            "Where users reach the service; emailed links start here. https in production.",
+        ),
     ] = "http://127.0.0.1:8000"
     readiness_timeout_seconds: Annotated[
         float,
@@ -207,6 +210,25 @@ class AuthSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
         int,
         from_env("ACCESS_TOKEN_TTL_SECONDS", "Access token lifetime.", ge=60, le=86_400),
     ] = 900
+    email_restore_ttl_seconds: Annotated[
+        int,
+        from_env(
+            "EMAIL_RESTORE_TTL_SECONDS",
+            "The link mailed to the old address after an email change restores it for this long.",
+            ge=86_400,
+            le=2_592_000,
+        ),
+    ] = 604_800
+    step_up_window_seconds: Annotated[
+        int,
+        from_env(
+            "STEP_UP_WINDOW_SECONDS",
+            "Changing the email or password needs `currentPassword` once the session's "
+            "sign-in is older than this.",
+            ge=0,
+            le=86_400,
+        ),
+    ] = 600
     password_hash_time_cost: Annotated[
         int, from_env("PASSWORD_HASH_TIME_COST", "argon2id iterations (OWASP: 2).", ge=2, le=20)
     ] = 2
@@ -451,11 +473,33 @@ class PushSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     timeout_seconds: Annotated[
         float, from_env("PUSH_TIMEOUT_SECONDS", "Give up on a push service after this.", gt=0)
     ] = 10.0
+    allowed_hosts: Annotated[
+        str,
+        from_env(
+            "PUSH_ALLOWED_HOSTS",
+            "Comma-separated hosts of the push services endpoints may point at; "
+            "`*.example.com` admits every name below example.com. The default: FCM (Chrome "
+            "and most Chromium browsers), Firefox, Safari, Edge.",
+        ),
+    ] = (
+        "fcm.googleapis.com, updates.push.services.mozilla.com, "
+        "*.push.apple.com, *.notify.windows.com"
+    )
+    resolve_timeout_seconds: Annotated[
+        float,
+        from_env(
+            "PUSH_RESOLVE_TIMEOUT_SECONDS",
+            "Give up resolving a new endpoint's host after this; the subscription gets 422.",
+            gt=0,
+            le=30,
+        ),
+    ] = 2.0
     allow_local_endpoints: Annotated[
         bool,
         from_env(
             "PUSH_ALLOW_LOCAL_ENDPOINTS",
-            "Accept http endpoints and push to private addresses (local testing only).",
+            "Accept http, IP-literal, private and unlisted endpoints, and push to private "
+            "addresses (local testing only; refused when APP_ENV=production).",
         ),
     ] = False
     max_subscriptions_per_user: Annotated[
@@ -513,6 +557,66 @@ class NotificationSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unk
     phone_codes_window_seconds: Annotated[
         int, from_env("RATE_LIMIT_PHONE_CODES_WINDOW_SECONDS", "That window.", ge=1)
     ] = 3_600
+    phone_codes_per_client: Annotated[
+        int,
+        from_env(
+            "RATE_LIMIT_PHONE_CODES_PER_IP",
+            "SMS codes one client IP may request per that window, whichever accounts ask.",
+            ge=1,
+        ),
+    ] = 10
+    phone_codes_budget_per_hour: Annotated[
+        int,
+        from_env(
+            "SMS_CODES_BUDGET_PER_HOUR",
+            "SMS codes sent per hour across all users; beyond it, 503 and one log line.",
+            ge=1,
+        ),
+    ] = 500
+    phone_calling_codes: Annotated[
+        str,
+        from_env(
+            "SMS_ALLOWED_CALLING_CODES",
+            "Comma-separated calling codes (`1,44,49`) numbers may have; empty: all.",
+            pattern=r"^\s*([1-9][0-9]{0,2}\s*(,\s*[1-9][0-9]{0,2}\s*)*)?$",
+        ),
+    ] = ""
+    emails_per_recipient_per_hour: Annotated[
+        int,
+        from_env(
+            "MAIL_CAP_PER_RECIPIENT",
+            "Emails (notifications, verification and reset links) one address gets per hour.",
+            ge=1,
+        ),
+    ] = 20
+    security_emails_per_recipient_per_hour: Annotated[
+        int,
+        from_env(
+            "MAIL_CAP_SECURITY_PER_RECIPIENT",
+            "Security notices one address gets per hour (counted apart, so never crowded out).",
+            ge=1,
+        ),
+    ] = 50
+    sms_per_recipient_per_hour: Annotated[
+        int,
+        from_env("SMS_CAP_PER_RECIPIENT", "Notification SMS one number gets per hour.", ge=1),
+    ] = 5
+    security_sms_per_recipient_per_hour: Annotated[
+        int,
+        from_env(
+            "SMS_CAP_SECURITY_PER_RECIPIENT",
+            "Security notification SMS one number gets per hour (counted apart).",
+            ge=1,
+        ),
+    ] = 10
+    new_follower_window_seconds: Annotated[
+        int,
+        from_env(
+            "NOTIFICATIONS_NEW_FOLLOWER_WINDOW_SECONDS",
+            "One new_follower notification per follower and followee within this.",
+            ge=0,
+        ),
+    ] = 86_400
     templates_dir: Annotated[
         str | None,
         from_env(
@@ -573,18 +677,65 @@ class RateLimitSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknow
     auth_per_ip_window_seconds: Annotated[
         int, from_env("RATE_LIMIT_AUTH_PER_IP_WINDOW_SECONDS", "That window.", ge=1)
     ] = 60
+    registrations_per_ip_limit: Annotated[
+        int,
+        from_env(
+            "RATE_LIMIT_REGISTRATIONS_PER_IP",
+            "Sign-up attempts per IP per window, on top of the auth limit.",
+            ge=1,
+        ),
+    ] = 50
+    registrations_per_ip_window_seconds: Annotated[
+        int, from_env("RATE_LIMIT_REGISTRATIONS_PER_IP_WINDOW_SECONDS", "That window.", ge=1)
+    ] = 3_600
     failed_logins_per_account: Annotated[
         int,
-        from_env("RATE_LIMIT_FAILED_LOGINS", "Failed sign-ins per account per window.", ge=1),
+        from_env(
+            "RATE_LIMIT_FAILED_LOGINS",
+            "Failed sign-ins per account per window from one client: one known device "
+            "(device cookie), else one IP.",
+            ge=1,
+        ),
     ] = 10
     failed_logins_window_seconds: Annotated[
         int, from_env("RATE_LIMIT_FAILED_LOGINS_WINDOW_SECONDS", "That window.", ge=1)
     ] = 900
+    untrusted_failed_logins_per_account: Annotated[
+        int,
+        from_env(
+            "RATE_LIMIT_UNTRUSTED_LOGINS",
+            "Failed sign-ins per account per window from all clients without its device "
+            "cookie together; it refills steadily, and known devices are not counted.",
+            ge=1,
+        ),
+    ] = 100
+    untrusted_failed_logins_window_seconds: Annotated[
+        int, from_env("RATE_LIMIT_UNTRUSTED_LOGINS_WINDOW_SECONDS", "That window.", ge=1)
+    ] = 3_600
+    login_device_ttl_seconds: Annotated[
+        int,
+        from_env(
+            "LOGIN_DEVICE_COOKIE_TTL_SECONDS",
+            "How long the device cookie a sign-in sets keeps its client trusted; each "
+            "sign-in renews it.",
+            ge=86_400,
+            le=34_560_000,
+        ),
+    ] = 31_536_000
     password_resets_per_account: Annotated[
         int, from_env("RATE_LIMIT_PASSWORD_RESETS", "Reset links per email per window.", ge=1)
     ] = 5
     password_resets_window_seconds: Annotated[
         int, from_env("RATE_LIMIT_PASSWORD_RESETS_WINDOW_SECONDS", "That window.", ge=1)
+    ] = 3_600
+    verification_emails_per_account: Annotated[
+        int,
+        from_env(
+            "RATE_LIMIT_VERIFICATION_EMAILS", "Verification resends per account per window.", ge=1
+        ),
+    ] = 3
+    verification_emails_window_seconds: Annotated[
+        int, from_env("RATE_LIMIT_VERIFICATION_EMAILS_WINDOW_SECONDS", "That window.", ge=1)
     ] = 3_600
     fail_open: Annotated[
         bool,
@@ -592,7 +743,7 @@ class RateLimitSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknow
     ] = True
     login_fail_open: Annotated[
         bool,
-        from_env("RATE_LIMIT_LOGIN_FAIL_OPEN", "The same for the per-account sign-in limit."),
+        from_env("RATE_LIMIT_LOGIN_FAIL_OPEN", "The same for the failed sign-in limits."),
     ] = False
 
 

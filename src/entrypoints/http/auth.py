@@ -69,6 +69,18 @@ def required_identity(connection: ASGIConnection[Any, Any, Any, Any]) -> Identit
     return identity
 
 
+def presented_token(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
+    """The access token the request carried, on a private route, where the guard read one.
+
+    Handed back as is by the routes that show the caller's account: only a refresh mints
+    access tokens.
+    """
+    token = _credentials(connection.headers.get("authorization"))
+    if token is None:
+        raise AuthenticationRequiredError("is missing")
+    return token
+
+
 def _credentials(header: str | None) -> str | None:
     """The token from ``Token <jwt>`` or ``Bearer <jwt>``; None when no header is sent.
 

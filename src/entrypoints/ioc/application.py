@@ -39,9 +39,15 @@ from application.identity.purge_ended_credentials import PurgeEndedCredentials
 from application.identity.refresh_session import RefreshSession
 from application.identity.register_user import RegisterUser
 from application.identity.request_password_reset import RequestPasswordReset, ResetThrottle
-from application.identity.resend_verification import ResendVerification
+from application.identity.resend_verification import (
+    ResendVerification,
+    ResendVerificationPolicy,
+)
+from application.identity.restore_email import RestoreEmail
 from application.identity.revoke_session import RevokeSession
+from application.identity.security_notices import SecurityNotices
 from application.identity.session_policy import SessionPolicy
+from application.identity.step_up import StepUpPolicy
 from application.identity.update_user import UpdateUser
 from application.identity.verify_email import VerifyEmail
 from application.notifications.send_templated_email import SendTemplatedEmail
@@ -51,7 +57,7 @@ from application.profiles.get_profile import GetProfile
 from application.profiles.unfollow_user import UnfollowUser
 from entrypoints.config.settings import Settings
 from entrypoints.http.client_address import ClientAddressResolver, parse_networks
-from entrypoints.http.rate_limits import AUTH, EdgeRateLimits
+from entrypoints.http.rate_limits import AUTH, REGISTRATION, EdgeRateLimits
 
 
 class PolicyProvider(Provider):
@@ -61,12 +67,16 @@ class PolicyProvider(Provider):
 
     @provide
     def login_throttle(self, settings: Settings) -> LoginThrottle:
-        """Failed sign-ins per account per window."""
+        """Failed sign-ins per account and client, and per account from unknown clients."""
         limits = settings.rate_limit
         return LoginThrottle(
-            failures=RateLimit(
+            per_client=RateLimit(
                 limit=limits.failed_logins_per_account,
                 window_seconds=limits.failed_logins_window_seconds,
+            ),
+            untrusted=RateLimit(
+                limit=limits.untrusted_failed_logins_per_account,
+                window_seconds=limits.untrusted_failed_logins_window_seconds,
             ),
             fail_open=limits.login_fail_open,
         )
@@ -85,7 +95,30 @@ class PolicyProvider(Provider):
         return OneTimeTokenPolicy(
             verification_ttl=timedelta(seconds=settings.auth.email_verification_ttl_seconds),
             reset_ttl=timedelta(seconds=settings.auth.password_reset_ttl_seconds),
+            restore_ttl=timedelta(seconds=settings.auth.email_restore_ttl_seconds),
             public_url=settings.app.public_url,
+        )
+
+    @provide
+    def step_up_policy(self, settings: Settings) -> StepUpPolicy:
+        """How recent a sign-in vouches for an email or password change."""
+        return StepUpPolicy(
+            window=timedelta(seconds=settings.auth.step_up_window_seconds),
+            failures=RateLimit(
+                limit=settings.rate_limit.failed_logins_per_account,
+                window_seconds=settings.rate_limit.failed_logins_window_seconds,
+            ),
+        )
+
+    @provide
+    def resend_verification_policy(self, settings: Settings) -> ResendVerificationPolicy:
+        """Verification resends per account per window."""
+        limits = settings.rate_limit
+        return ResendVerificationPolicy(
+            per_account=RateLimit(
+                limit=limits.verification_emails_per_account,
+                window_seconds=limits.verification_emails_window_seconds,
+            )
         )
 
     @provide
@@ -116,8 +149,12 @@ class PolicyProvider(Provider):
         auth = RateLimit(
             limit=limits.auth_per_ip_limit, window_seconds=limits.auth_per_ip_window_seconds
         )
+        registration = RateLimit(
+            limit=limits.registrations_per_ip_limit,
+            window_seconds=limits.registrations_per_ip_window_seconds,
+        )
         return EdgeRateLimits(
-            rules={AUTH: auth},
+            rules={AUTH: auth, REGISTRATION: registration},
             fail_open=limits.fail_open,
             client_address=ClientAddressResolver(parse_networks(settings.app.trusted_proxies)),
         )
@@ -150,6 +187,8 @@ class UseCaseProvider(Provider):
         RequestPasswordReset,
         IssuePasswordReset,
         ConfirmPasswordReset,
+        RestoreEmail,
+        SecurityNotices,
         SendTemplatedEmail,
         OneTimeTokenMailer,
         PublishArticle,

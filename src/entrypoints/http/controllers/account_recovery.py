@@ -1,4 +1,4 @@
-"""Email verification and password reset, under /api/auth."""
+"""Email verification, password reset and taking back an address, under /api/auth."""
 
 from typing import Any
 
@@ -20,11 +20,13 @@ from application.identity.resend_verification import (
     ResendVerification,
     ResendVerificationCommand,
 )
+from application.identity.restore_email import RestoreEmail, RestoreEmailCommand
 from application.identity.verify_email import VerifyEmail, VerifyEmailCommand
 from entrypoints.http.auth import required_identity
 from entrypoints.http.rate_limits import auth_route
 from entrypoints.http.schemas.users import (
     Accepted,
+    EmailRestoration,
     PasswordResetConfirmation,
     PasswordResetRequest,
     VerificationRequest,
@@ -32,7 +34,7 @@ from entrypoints.http.schemas.users import (
 
 
 class AccountRecoveryController(Controller):
-    """Prove an email address; reset a forgotten password."""
+    """Prove an email address; reset a forgotten password; undo an email change."""
 
     path = "/api/auth"
     tags = ["account recovery"]  # noqa: RUF012 - Litestar reads this class attribute
@@ -94,3 +96,20 @@ class AccountRecoveryController(Controller):
         await confirm_password_reset(
             ConfirmPasswordResetCommand(token=data.token, password=data.password)
         )
+
+    @post(
+        "/restore-email",
+        status_code=HTTP_204_NO_CONTENT,
+        opt=auth_route(),
+        summary="Take back the address",
+    )
+    @inject
+    async def restore_email(
+        self, data: JSONBody[EmailRestoration], restore_email: FromDishka[RestoreEmail]
+    ) -> None:
+        """Undo an email change with the link mailed to the old address.
+
+        Restores that address, verified, sets the new password and signs out every
+        session; 422 for a bad token, 409 if another account has taken the address since.
+        """
+        await restore_email(RestoreEmailCommand(token=data.token, password=data.password))
