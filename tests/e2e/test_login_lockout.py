@@ -151,3 +151,21 @@ def test_a_device_cookie_of_another_account_or_forged_is_not_trusted(
         for device in (attackers_device, f"{expires}.{nonce}.forged", "junk"):
             # a trusted device would have its own fresh limit, and sign in
             assert login(client, victim, PASSWORD, ip=ip, device=device).status_code == 429
+
+
+def test_the_browser_that_registered_is_a_known_device_at_once(server: RunningServer) -> None:
+    name = f"u{uuid.uuid4().hex[:12]}"
+    email = f"{name}@test.com"
+    body = {"user": {"username": name, "email": email, "password": PASSWORD}}
+    with httpx.Client(base_url=server.base_url, timeout=10) as client:
+        registered = client.post("/api/users", json=body, headers={"X-Forwarded-For": OWNER})
+        assert registered.status_code == 201
+        cookies = SimpleCookie()
+        for header in registered.headers.get_list("set-cookie"):
+            cookies.load(header)
+        assert set(cookies) == {"refresh_token", "login_device"}
+        device = cookies["login_device"].value
+        for _ in range(10):
+            assert login(client, email, "wrong-password", ip=ATTACKER).status_code == 401
+        assert login(client, email, PASSWORD, ip=ATTACKER).status_code == 429
+        assert login(client, email, PASSWORD, ip=ATTACKER, device=device).status_code == 200

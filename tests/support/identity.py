@@ -132,6 +132,7 @@ class IdentityWorld:
             token_mailer=self.token_mailer(),
             sessions=self.sessions,
             session_policy=self.session_policy,
+            devices=self.devices,
         )
 
     def token_mailer(self) -> OneTimeTokenMailer:

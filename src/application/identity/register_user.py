@@ -3,11 +3,12 @@
 from dataclasses import dataclass, field
 
 from application.identity.authenticated_user import AuthenticatedUser
+from application.identity.log_in import SignedIn
 from application.identity.new_account import open_account
 from application.identity.one_time_tokens import OneTimeTokenMailer
 from application.identity.session_policy import ClientInfo, SessionPolicy, open_session
 from application.ports.persistence import SessionRepository, UnitOfWork, UserRepository
-from application.ports.security import PasswordHasher, SecretTokens, TokenIssuer
+from application.ports.security import DeviceTrust, PasswordHasher, SecretTokens, TokenIssuer
 from application.ports.system import Clock, IdGenerator
 from domain.users.one_time_token import TokenPurpose
 
@@ -31,7 +32,8 @@ class RegisterUser:
     - The password is hashed before anything is stored; the plain text is never kept.
     - The new account has the `user` role; `UserRegistered` is written with it.
     - A verification link is mailed once the account is committed.
-    - The new user is signed in: a session is opened, as at login.
+    - The new user is signed in: a session is opened, as at login, and the client gets a
+      device token for the account, so it is a known device at its next sign-in.
     """
 
     def __init__(
@@ -47,7 +49,9 @@ class RegisterUser:
         token_mailer: OneTimeTokenMailer,
         sessions: SessionRepository,
         session_policy: SessionPolicy,
+        devices: DeviceTrust,
     ) -> None:
+        self._devices = devices
         self._sessions = sessions
         self._session_policy = session_policy
         self._secrets = secrets
@@ -59,8 +63,8 @@ class RegisterUser:
         self._clock = clock
         self._ids = ids
 
-    async def __call__(self, command: RegisterUserCommand) -> AuthenticatedUser:
-        """Create the account and return it with an access token."""
+    async def __call__(self, command: RegisterUserCommand) -> SignedIn:
+        """Create the account and return it with access, refresh and device tokens."""
         async with self._uow:
             user = await open_account(
                 username=command.username,
@@ -87,4 +91,6 @@ class RegisterUser:
         token = self._tokens.issue_access_token(
             user_id=user.id, role=user.role, session_id=session.id
         )
-        return AuthenticatedUser.of(user, token, refresh_token)
+        return SignedIn.of_sign_in(
+            AuthenticatedUser.of(user, token, refresh_token), self._devices.issue(str(user.email))
+        )

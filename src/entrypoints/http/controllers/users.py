@@ -53,7 +53,10 @@ class UsersController(Controller):
         settings: FromDishka[Settings],
         limits: FromDishka[EdgeRateLimits],
     ) -> Response[UserResponse]:
-        """Open an account and sign in; 409 if the username or email is taken."""
+        """Open an account and sign in; 409 if the username or email is taken.
+
+        Sets the refresh and device cookies as a sign-in does.
+        """
         user = data.user
         result = await register_user(
             RegisterUserCommand(
@@ -63,9 +66,13 @@ class UsersController(Controller):
                 client=client_info(request, limits),
             )
         )
-        return signed_in(
+        response = signed_in(
             result, settings, delivery=requested_delivery(request), status_code=HTTP_201_CREATED
         )
+        response.cookies.append(
+            device_cookie(result.device_token, settings.rate_limit.login_device_ttl_seconds)
+        )
+        return response
 
     @post("/users/login", status_code=HTTP_200_OK, opt=auth_route(), summary="Log in")
     @inject
