@@ -142,13 +142,13 @@ def test_seed_takes_no_password_on_the_command_line(fresh_schema: str, tmp_path:
     assert user_rows(fresh_schema) == []
 
 
-@pytest.mark.parametrize(
-    "public_url", ["", "http://portico.example.com", "https://"], ids=["unset", "http", "no-host"]
-)
 def test_production_serve_without_an_https_public_url_exits_2_with_one_line(
-    fresh_schema: str, tmp_path: Path, public_url: str
+    fresh_schema: str, tmp_path: Path
 ) -> None:
-    env = production_env(fresh_schema, tmp_path / "data", APP_PUBLIC_URL=public_url)
+    """The process's answer; which values the rule refuses is tests/unit/test_settings.py's."""
+    env = production_env(
+        fresh_schema, tmp_path / "data", APP_PUBLIC_URL="http://portico.example.com"
+    )
     result = run_portico("serve", "--port", str(free_port()), env=env, cwd=tmp_path, timeout=30)
     assert result.returncode == 2
     (line,) = result.stderr.strip().splitlines()
