@@ -22,6 +22,7 @@ from application.identity.restore_email import RestoreEmailCommand
 from application.identity.step_up import CURRENT_PASSWORD, StepUpRequiredError
 from application.identity.update_user import UpdateUserCommand
 from application.identity.verify_email import VerifyEmailCommand
+from domain.users.one_time_token import TokenPurpose
 from domain.users.values import Email
 from tests.support.identity import IdentityWorld
 
@@ -200,3 +201,18 @@ async def test_signing_out_everywhere_voids_the_outstanding_links(world) -> None
         await world.confirm_password_reset()(
             ConfirmPasswordResetCommand(token=reset, password="new-password-1")
         )
+
+
+async def test_reset_and_restore_links_count_as_security_mail_and_verification_does_not(
+    world,
+) -> None:
+    await signed_in(world)
+    user = await world.users.get_by_username("ada")
+    assert user is not None
+    mailer = world.token_mailer()
+    security = {purpose: (await mailer.issue(user, purpose)).security for purpose in TokenPurpose}
+    assert security == {
+        TokenPurpose.VERIFY_EMAIL: False,
+        TokenPurpose.RESET_PASSWORD: True,
+        TokenPurpose.RESTORE_EMAIL: True,
+    }

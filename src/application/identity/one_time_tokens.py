@@ -87,8 +87,10 @@ class OneTimeTokenMailer:
         """Store a new token for `user`, bound to `to` (the current address by default).
 
         Returns the email that carries it to that address, with `context` added to the
-        template's values. A restore link is a security notice: it is sent even where
-        other mail is not, under the security cap.
+        template's values. Reset and restore links count under the security cap, as the
+        security notices do, so a flood of notifications cannot hold back a way back into
+        the account; verification links count with ordinary mail, since a stranger can
+        point an account at any address and ask for them.
         """
         address = user.email if to is None else to
         token = self._secrets.new_token()
@@ -116,7 +118,7 @@ class OneTimeTokenMailer:
                 "valid_days": str(max(hours // 24, 1)),
                 **(context or {}),
             },
-            security=purpose is TokenPurpose.RESTORE_EMAIL,
+            security=purpose is not TokenPurpose.VERIFY_EMAIL,
         )
 
     async def send(self, email: SendTemplatedEmailCommand) -> None:
