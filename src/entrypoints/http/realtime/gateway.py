@@ -20,6 +20,9 @@ behind (its send queue overflowed); 1001 the server is shutting down, where the 
 lets the app say so. uvicorn closes live sockets with 1012 before the app hears of the
 shutdown, and granian drops them without a close frame (1006); either way the client
 reconnects. After 4401 the client needs a fresh token (or to sign in again) first.
+
+The whole protocol is this one module, the way a reader follows it: a few lines past 400
+are cheaper than splitting one conversation across files.
 """
 
 import asyncio
