@@ -7,6 +7,7 @@ from typing import Self
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.sqlalchemy import deferred_inserts
+from adapters.sqlalchemy.errors import translated
 from adapters.sqlalchemy.outbox import outbox_inserts
 from application.common.after_commit import AfterCommit, run_after_commit
 from application.common.correlation import current_request_id
@@ -36,6 +37,10 @@ class SqlAlchemyUnitOfWork:
     handler, in the same request scope) joins the open transaction: the nested `commit`
     is deferred to the outermost one, so the handler's changes and the record that it ran
     commit together.
+
+    A transaction that fails because it lost a race (a row it referenced was deleted
+    meanwhile, a deadlock) is rolled back and leaves as the application's error for that
+    race (`adapters.sqlalchemy.errors`), so no caller ever handles a driver exception.
     """
 
     def __init__(self, connection: AsyncConnection, ids: IdGenerator) -> None:
@@ -88,6 +93,9 @@ class SqlAlchemyUnitOfWork:
             self._discard_tracked()
             deferred_inserts.stop_deferring(self._connection)
             self._active = False
+        race = translated(exc) if exc is not None else None
+        if race is not None:
+            raise race from exc
 
     def after_commit(self, callback: AfterCommit) -> None:
         """Run `callback` after the outermost commit; a rollback drops it."""
