@@ -93,6 +93,34 @@ async def test_rotated_hashes_are_found_as_reuse(sessions: SessionRepository) ->
     assert current is not None
     assert not current.reused
     assert current.session.last_used_at == NOW + timedelta(minutes=2)
+    assert (current.retired_at, current.retired_by) == (None, None)
+
+
+async def test_a_retired_hash_says_when_and_by_whom_it_was_rotated(
+    sessions: SessionRepository,
+) -> None:
+    stored = session(1, ADA, "hash-1")
+    await sessions.add(stored)
+    for number, by in ((2, "client-a"), (3, None)):
+        stored.rotate(
+            f"hash-{number}",
+            now=NOW + timedelta(seconds=number),
+            ttl=timedelta(days=30),
+            max_lifetime=timedelta(days=90),
+            by=by,
+        )
+        await sessions.save(stored)
+    first = await sessions.find_by_token_hash("hash-1")
+    second = await sessions.find_by_token_hash("hash-2")
+    assert first is not None
+    assert second is not None
+    assert (first.reused, first.retired_at, first.retired_by) == (
+        True,
+        NOW + timedelta(seconds=2),
+        "client-a",
+    )
+    assert (second.retired_at, second.retired_by) == (NOW + timedelta(seconds=3), None)
+    assert first.session.token_hash == "hash-3"
 
 
 async def test_revoke_all_touches_only_that_users_active_sessions(

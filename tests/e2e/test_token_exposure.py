@@ -150,7 +150,9 @@ def test_a_client_that_opts_in_gets_the_token_in_the_body_and_keeps_rotating_it(
     assert rotated != token
     assert "refresh_token" not in refreshed.cookies
     assert_not_stored(refreshed)
-    replayed = api.post("/api/auth/refresh", json={"refreshToken": token})
+    replayed = api.post(
+        "/api/auth/refresh", json={"refreshToken": token}, headers={"User-Agent": "elsewhere/1.0"}
+    )
     assert replayed.status_code == 401
 
 

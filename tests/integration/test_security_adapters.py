@@ -230,3 +230,27 @@ def test_the_memory_of_verified_tokens_is_bounded() -> None:
     for token in issued:
         tokens.read_access_token(token)
     assert list(tokens._verified) == issued[1:]
+
+
+def test_a_token_dated_and_named_by_the_caller_is_the_same_every_time() -> None:
+    clock = real_clock()
+    tokens = issuer(clock)
+    issued_at = clock.now() - timedelta(seconds=3)
+    twice = [
+        tokens.issue_access_token(
+            user_id=USER,
+            role=Role.USER,
+            session_id=UUID(int=9),
+            issued_at=issued_at,
+            token_id=UUID(int=42),
+        )
+        for _ in range(2)
+    ]
+    assert twice[0] == twice[1]
+    raw = jwt.decode(twice[0], options={"verify_signature": False})
+    assert (raw["iat"], raw["jti"]) == (int(issued_at.timestamp()), str(UUID(int=42)))
+    assert raw["exp"] == int((issued_at + timedelta(minutes=15)).timestamp())
+    first, second = (tokens.read_access_token(token) for token in twice)
+    assert first == second
+    assert first.token_id == str(UUID(int=42))
+    assert tokens.issue_access_token(user_id=USER, role=Role.USER) != twice[0]

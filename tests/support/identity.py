@@ -85,7 +85,9 @@ class IdentityWorld:
         self.live_sessions = LiveSessionCloser(self.broadcaster)
         self.secrets = SequentialSecretTokens()
         self.session_policy = SessionPolicy(
-            refresh_ttl=timedelta(days=30), max_lifetime=timedelta(days=90)
+            refresh_ttl=timedelta(days=30),
+            max_lifetime=timedelta(days=90),
+            reuse_grace=timedelta(seconds=5),
         )
         self.one_time_tokens = InMemoryOneTimeTokenRepository(self.database)
         self.mailer = InMemoryMailer()

@@ -67,6 +67,7 @@ async def test_refresh_rotates_and_the_new_token_works(world) -> None:
 async def test_reusing_a_rotated_token_revokes_the_whole_session(world) -> None:
     signed = await sign_in(world)
     rotated = await refresh(world, signed.refresh_token)
+    world.clock.advance(world.session_policy.reuse_grace + timedelta(seconds=1))
     with pytest.raises(AuthenticationRequiredError):
         await refresh(world, signed.refresh_token)
     with pytest.raises(AuthenticationRequiredError):

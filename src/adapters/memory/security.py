@@ -48,11 +48,17 @@ class InMemoryTokenIssuer:
         self._issued: dict[str, AccessClaims] = {}
 
     def issue_access_token(
-        self, *, user_id: UserId, role: Role, session_id: UUID | None = None
+        self,
+        *,
+        user_id: UserId,
+        role: Role,
+        session_id: UUID | None = None,
+        issued_at: datetime | None = None,
+        token_id: UUID | None = None,
     ) -> str:
-        """Remember and return a new opaque token."""
-        token = f"memtok-{self._ids.new_id()}"
-        expires_at: datetime = self._clock.now() + self._ttl
+        """Remember and return an opaque token named after `token_id`, or a new id."""
+        token = f"memtok-{token_id or self._ids.new_id()}"
+        expires_at: datetime = (issued_at or self._clock.now()) + self._ttl
         self._issued[token] = AccessClaims(
             user_id=user_id,
             role=role,
@@ -84,6 +90,10 @@ class SequentialSecretTokens:
     def fingerprint(self, token: str) -> str:
         """SHA-256 of the token, hex."""
         return hashlib.sha256(token.encode()).hexdigest()
+
+    def successor(self, token: str) -> str:
+        """``next-`` and 16 hex digits of a labelled SHA-256 of the token: the same every time."""
+        return "next-" + hashlib.sha256(b"successor:" + token.encode()).hexdigest()[:16]
 
     def new_code(self, digits: int) -> str:
         """The next number in sequence, zero-padded to `digits`."""

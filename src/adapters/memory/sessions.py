@@ -2,6 +2,7 @@
 
 import copy
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
@@ -15,6 +16,15 @@ SESSIONS = "sessions"
 RETIRED = "retired_refresh_tokens"
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Retirement:
+    """A row of the retired table: whose token it was, when and by whom it was rotated."""
+
+    session_id: UUID
+    retired_at: datetime
+    retired_by: str | None
+
+
 class InMemorySessionRepository:
     """The `SessionRepository` port over the in-memory database."""
 
@@ -26,7 +36,7 @@ class InMemorySessionRepository:
         return self._database.table(SESSIONS)
 
     @property
-    def _retired(self) -> dict[str, UUID]:
+    def _retired(self) -> dict[str, _Retirement]:
         return self._database.table(RETIRED)
 
     async def add(self, session: Session) -> None:
@@ -36,12 +46,24 @@ class InMemorySessionRepository:
     async def save(self, session: Session) -> None:
         """Store a copy, moving rotated hashes to the retired table."""
         for token_hash in session.retired_hashes:
-            self._retired[token_hash] = session.id
+            self._retired.setdefault(
+                token_hash,
+                _Retirement(
+                    session_id=session.id,
+                    retired_at=session.last_used_at,
+                    retired_by=session.rotated_by,
+                ),
+            )
         stored = copy.deepcopy(session)
-        stored.retired_hashes = []
+        stored.retired_hashes, stored.rotated_by = [], None
         self._sessions[session.id] = stored
 
-    async def get(self, session_id: UUID) -> Session | None:
+    async def get(
+        self,
+        session_id: UUID,
+        *,
+        for_update: bool = False,  # noqa: ARG002 - the unit of work already serializes
+    ) -> Session | None:
         """A copy of the session."""
         session = self._sessions.get(session_id)
         return copy.deepcopy(session) if session else None
@@ -51,10 +73,15 @@ class InMemorySessionRepository:
         for session in self._sessions.values():
             if session.token_hash == token_hash:
                 return RefreshTokenMatch(session=copy.deepcopy(session), reused=False)
-        session_id = self._retired.get(token_hash)
-        if session_id is not None and session_id in self._sessions:
-            return RefreshTokenMatch(session=copy.deepcopy(self._sessions[session_id]), reused=True)
-        return None
+        retirement = self._retired.get(token_hash)
+        if retirement is None or retirement.session_id not in self._sessions:
+            return None
+        return RefreshTokenMatch(
+            session=copy.deepcopy(self._sessions[retirement.session_id]),
+            reused=True,
+            retired_at=retirement.retired_at,
+            retired_by=retirement.retired_by,
+        )
 
     async def list_for_user(self, user_id: UserId) -> Sequence[Session]:
         """Copies, newest first."""
@@ -89,7 +116,7 @@ class InMemorySessionRepository:
         }
         for session_id in ended:
             del self._sessions[session_id]
-        for token_hash in [h for h, owner in self._retired.items() if owner in ended]:
+        for token_hash in [h for h, r in self._retired.items() if r.session_id in ended]:
             del self._retired[token_hash]
         return len(ended)
 

@@ -62,10 +62,20 @@ class JwtTokenIssuer:
         self._encoded_header = base64url_encode(header) + b"."
 
     def issue_access_token(
-        self, *, user_id: UserId, role: Role, session_id: UUID | None = None
+        self,
+        *,
+        user_id: UserId,
+        role: Role,
+        session_id: UUID | None = None,
+        issued_at: datetime | None = None,
+        token_id: UUID | None = None,
     ) -> str:
-        """Sign a token for the user, valid for the configured lifetime."""
-        now = self._clock.now()
+        """Sign a token for the user, valid for the configured lifetime from `issued_at`.
+
+        HMAC signing is deterministic, so the same claims give the same token: a refresh
+        answered twice (`RefreshSession`'s grace period) passes the same time and id.
+        """
+        now = issued_at or self._clock.now()
         claims: dict[str, object] = {
             "sub": str(user_id),
             "role": role.value,
@@ -73,7 +83,7 @@ class JwtTokenIssuer:
             "exp": int((now + self._ttl).timestamp()),
             "iss": self._issuer,
             "aud": self._audience,
-            "jti": str(self._ids.new_id()),
+            "jti": str(token_id or self._ids.new_id()),
         }
         if session_id is not None:
             claims["sid"] = str(session_id)

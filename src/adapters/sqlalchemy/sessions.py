@@ -79,7 +79,12 @@ class SqlSessionRepository:
             await self._connection.execute(
                 pg_insert(retired_refresh_tokens).on_conflict_do_nothing(),
                 [
-                    {"token_hash": h, "session_id": session.id, "retired_at": session.last_used_at}
+                    {
+                        "token_hash": h,
+                        "session_id": session.id,
+                        "retired_at": session.last_used_at,
+                        "retired_by": session.rotated_by,
+                    }
                     for h in session.retired_hashes
                 ],
             )
@@ -88,14 +93,13 @@ class SqlSessionRepository:
             sa.update(sessions).where(sessions.c.id == session.id).values(_to_row(session))
         )
 
-    async def get(self, session_id: UUID) -> Session | None:
-        """Load one session."""
+    async def get(self, session_id: UUID, *, for_update: bool = False) -> Session | None:
+        """Load one session; `for_update` locks its row until the transaction ends."""
         await flush(self._connection)
-        row = (
-            (await self._connection.execute(sa.select(sessions).where(sessions.c.id == session_id)))
-            .mappings()
-            .first()
-        )
+        statement = sa.select(sessions).where(sessions.c.id == session_id)
+        if for_update:
+            statement = statement.with_for_update()
+        row = (await self._connection.execute(statement)).mappings().first()
         return _from_row(row) if row else None
 
     async def find_by_token_hash(self, token_hash: str) -> RefreshTokenMatch | None:
@@ -103,6 +107,7 @@ class SqlSessionRepository:
 
         Locking happens on a second, by-id read, so a request that waited for a racing
         rotation sees the row as it is now: its token no longer current, hence a replay.
+        The retirement is read after the lock too, so that it is the racing rotation's.
         """
         await flush(self._connection)
         retired = sa.select(retired_refresh_tokens.c.session_id).where(
@@ -116,7 +121,24 @@ class SqlSessionRepository:
         row = (await self._connection.execute(locked)).mappings().first()
         if row is None:
             return None
-        return RefreshTokenMatch(session=_from_row(row), reused=row["token_hash"] != token_hash)
+        if row["token_hash"] == token_hash:
+            return RefreshTokenMatch(session=_from_row(row), reused=False)
+        retirement = (
+            await self._connection.execute(
+                sa.select(
+                    retired_refresh_tokens.c.retired_at, retired_refresh_tokens.c.retired_by
+                ).where(
+                    retired_refresh_tokens.c.token_hash == token_hash,
+                    retired_refresh_tokens.c.session_id == session_id,
+                )
+            )
+        ).first()
+        return RefreshTokenMatch(
+            session=_from_row(row),
+            reused=True,
+            retired_at=retirement.retired_at if retirement else None,
+            retired_by=retirement.retired_by if retirement else None,
+        )
 
     async def list_for_user(self, user_id: UserId) -> Sequence[Session]:
         """Newest first."""

@@ -111,6 +111,12 @@ retired_refresh_tokens = sa.Table(
         nullable=False,
     ),
     sa.Column("retired_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column(
+        "retired_by",
+        sa.String(128),
+        nullable=True,
+        comment="Fingerprint of the client (IP, User-Agent) that presented it for rotation.",
+    ),
     sa.Index("ix_retired_refresh_tokens_session_id", "session_id"),
     comment="Hashes of rotated refresh tokens, kept to detect their reuse.",
 )

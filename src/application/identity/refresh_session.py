@@ -1,13 +1,22 @@
 """Use case: trade a refresh token for a new access token and a new refresh token."""
 
+import hashlib
+import hmac
 import logging
 from dataclasses import dataclass, field
+from datetime import datetime
+from uuid import UUID
 
 from application.common.errors import AuthenticationRequiredError
 from application.identity.authenticated_user import AuthenticatedUser
 from application.identity.errors import AccountBannedError
-from application.identity.session_policy import SessionPolicy
-from application.ports.persistence import SessionRepository, UnitOfWork, UserRepository
+from application.identity.session_policy import ClientInfo, SessionPolicy
+from application.ports.persistence import (
+    RefreshTokenMatch,
+    SessionRepository,
+    UnitOfWork,
+    UserRepository,
+)
 from application.ports.security import SecretTokens, TokenIssuer
 from application.ports.system import Clock
 
@@ -16,9 +25,10 @@ _log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RefreshSessionCommand:
-    """The refresh token, from the cookie or the body."""
+    """The refresh token, from the cookie or the body, and the client presenting it."""
 
     refresh_token: str = field(repr=False)
+    client: ClientInfo = field(default_factory=ClientInfo)
 
 
 class RefreshSession:
@@ -26,9 +36,15 @@ class RefreshSession:
 
     Rules:
     - An unknown, expired or revoked token answers 401 and changes nothing.
-    - A token that was already rotated is a replay: the whole session is revoked, and 401.
+    - The new refresh token is a keyed function of the old one, and the new access token is
+      dated at the rotation with an id drawn from the new refresh token, so the same pair
+      can be answered again without either being stored.
+    - A token rotated at most the grace period ago, presented by the client that rotated
+      it (same IP and User-Agent), whose successor is still current, gets that same pair
+      again and changes nothing: two tabs refreshing with one cookie both succeed.
+    - Any other rotated token is a replay: the whole session is revoked, and 401.
     - A banned user's session is revoked and refused.
-    - Otherwise the old token is retired, a new one issued, and the session extended.
+    - Otherwise the old token is retired, its successor issued, and the session extended.
     """
 
     def __init__(
@@ -51,16 +67,17 @@ class RefreshSession:
         self._clock = clock
 
     async def __call__(self, command: RefreshSessionCommand) -> AuthenticatedUser:
-        """Rotate, or revoke on reuse."""
+        """Rotate; answer a repeat within the grace period again; revoke on any other reuse."""
         now = self._clock.now()
+        presented, client = command.refresh_token, self._client_fingerprint(command.client)
+        refresh_token = self._secrets.successor(presented)
         async with self._uow:
-            match = await self._sessions.find_by_token_hash(
-                self._secrets.fingerprint(command.refresh_token)
-            )
+            match = await self._sessions.find_by_token_hash(self._secrets.fingerprint(presented))
             if match is None:
                 raise AuthenticationRequiredError("is invalid")
             session = match.session
-            if match.reused:
+            repeat = match.reused and self._is_repeat(match, refresh_token, client, now)
+            if match.reused and not repeat:
                 if session.revoke(now=now, reason="refresh token reused"):
                     await self._sessions.save(session)
                     await self._uow.commit()
@@ -74,16 +91,54 @@ class RefreshSession:
                 await self._sessions.save(session)
                 await self._uow.commit()
                 raise AccountBannedError
-            refresh_token = self._secrets.new_token()
-            session.rotate(
-                self._secrets.fingerprint(refresh_token),
-                now=now,
-                ttl=self._policy.refresh_ttl,
-                max_lifetime=self._policy.max_lifetime,
-            )
-            await self._sessions.save(session)
-            await self._uow.commit()
+            if repeat:
+                _log.info("refresh token repeated within the grace period: session %s", session.id)
+            else:
+                session.rotate(
+                    self._secrets.fingerprint(refresh_token),
+                    now=now,
+                    ttl=self._policy.refresh_ttl,
+                    max_lifetime=self._policy.max_lifetime,
+                    by=client,
+                )
+                await self._sessions.save(session)
+                await self._uow.commit()
         token = self._tokens.issue_access_token(
-            user_id=user.id, role=user.role, session_id=session.id
+            user_id=user.id,
+            role=user.role,
+            session_id=session.id,
+            issued_at=session.last_used_at,
+            token_id=_access_token_id(session.token_hash),
         )
         return AuthenticatedUser.of(user, token, refresh_token)
+
+    def _is_repeat(
+        self, match: RefreshTokenMatch, successor: str, client: str, now: datetime
+    ) -> bool:
+        """Whether a rotated token is this client's repeat of the rotation, within the grace.
+
+        Its successor must still be current: a token rotated twice since is a replay
+        however recent, so the window never reaches past the newest pair.
+        """
+        grace = self._policy.reuse_grace
+        if not grace or match.retired_at is None or match.retired_by is None:
+            return False
+        if now - match.retired_at > grace:
+            return False
+        return hmac.compare_digest(match.retired_by, client) and hmac.compare_digest(
+            match.session.token_hash, self._secrets.fingerprint(successor)
+        )
+
+    def _client_fingerprint(self, client: ClientInfo) -> str:
+        """A keyed hash of the client's IP and User-Agent, stored with the token it rotates."""
+        return self._secrets.fingerprint(f"refresh-client\x00{client.ip}\x00{client.device}")
+
+
+def _access_token_id(refresh_token_hash: str) -> UUID:
+    """The access token's id, drawn from its refresh token's fingerprint.
+
+    Hashed again so that the id, which any holder of the access token can read, says
+    nothing of the fingerprint stored to look the refresh token up.
+    """
+    digest = hashlib.sha256(b"access-token-id\x00" + refresh_token_hash.encode()).digest()
+    return UUID(bytes=digest[:16], version=4)

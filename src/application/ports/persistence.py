@@ -82,16 +82,20 @@ class UserRepository(Protocol):
         """Store the user's changed state."""
         ...
 
-    async def get(self, user_id: UserId) -> User | None:
-        """The user with this id, if any."""
+    async def get(self, user_id: UserId, *, for_update: bool = False) -> User | None:
+        """The user with this id, if any; `for_update` locks it until the transaction ends.
+
+        Lock whatever you will `save`: `save` writes every column back, so without the
+        lock a concurrent change made between the read and the write would be lost.
+        """
         ...
 
     async def get_by_email(self, email: Email) -> User | None:
         """The user with this (normalized) email, if any."""
         ...
 
-    async def get_by_username(self, username: str) -> User | None:
-        """The user with exactly this username, if any."""
+    async def get_by_username(self, username: str, *, for_update: bool = False) -> User | None:
+        """The user with exactly this username, if any; `for_update` as for `get`."""
         ...
 
     async def username_taken(self, username: Username) -> bool:
@@ -127,10 +131,16 @@ class ProfileReader(Protocol):
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class RefreshTokenMatch:
-    """The session a presented refresh token belongs to; `reused` when it was already rotated."""
+    """The session a presented refresh token belongs to; `reused` when it was already rotated.
+
+    For a rotated token, `retired_at` is when it was rotated and `retired_by` who presented
+    it then (the `by` given to `Session.rotate`, None if none was or before it was kept).
+    """
 
     session: Session
     reused: bool
+    retired_at: datetime | None = None
+    retired_by: str | None = None
 
 
 class SessionRepository(Protocol):
@@ -144,12 +154,17 @@ class SessionRepository(Protocol):
         """Store the session's changes, retiring the hashes it rotated away from."""
         ...
 
-    async def get(self, session_id: UUID) -> Session | None:
-        """The session with this id, if any."""
+    async def get(self, session_id: UUID, *, for_update: bool = False) -> Session | None:
+        """The session with this id, if any; `for_update` locks it until the transaction ends."""
         ...
 
     async def find_by_token_hash(self, token_hash: str) -> RefreshTokenMatch | None:
-        """The session whose current or retired refresh token has this hash, if any."""
+        """The session whose current or retired refresh token has this hash, if any.
+
+        The session is locked until the transaction ends, and is read as it is once locked:
+        a caller that waited for a racing rotation of this token sees it retired, with the
+        time and client of that rotation.
+        """
         ...
 
     async def list_for_user(self, user_id: UserId) -> Sequence[Session]:

@@ -47,9 +47,20 @@ class TokenIssuer(Protocol):
     """Issues and reads short-lived access tokens."""
 
     def issue_access_token(
-        self, *, user_id: UserId, role: Role, session_id: UUID | None = None
+        self,
+        *,
+        user_id: UserId,
+        role: Role,
+        session_id: UUID | None = None,
+        issued_at: datetime | None = None,
+        token_id: UUID | None = None,
     ) -> str:
-        """A signed token for this user (and sign-in session), valid for the set lifetime."""
+        """A signed token for this user (and sign-in session), valid for the set lifetime.
+
+        By default it is issued now with a fresh id. Given `issued_at` and `token_id`, it is
+        a function of its arguments: the same arguments give the same token, byte for byte,
+        and it expires the set lifetime after `issued_at`.
+        """
         ...
 
     def read_access_token(self, token: str) -> AccessClaims:
@@ -106,6 +117,15 @@ class SecretTokens(Protocol):
 
     def fingerprint(self, token: str) -> str:
         """The one-way form stored in place of the token (a keyed hash, hex)."""
+        ...
+
+    def successor(self, token: str) -> str:
+        """The token that replaces `token` when it is rotated: URL-safe, 256 bits.
+
+        A keyed one-way function of `token`, under a key of its own: only this service can
+        compute it, the same token always has the same successor, and knowing a token and
+        its successor tells nothing about the key or about any other token's successor.
+        """
         ...
 
     def new_code(self, digits: int) -> str:

@@ -37,6 +37,9 @@ class Session:
     revoked_at: datetime | None = None
     revoked_reason: str | None = None
     retired_hashes: list[str] = field(default_factory=list)
+    rotated_by: str | None = None
+    """Who presented the token the last rotation retired (an opaque client fingerprint);
+    stored with the retired hashes, not with the session."""
 
     @classmethod
     def open(
@@ -67,16 +70,24 @@ class Session:
         return self.revoked_at is None and now < self.expires_at
 
     def rotate(
-        self, new_token_hash: str, *, now: datetime, ttl: timedelta, max_lifetime: timedelta
+        self,
+        new_token_hash: str,
+        *,
+        now: datetime,
+        ttl: timedelta,
+        max_lifetime: timedelta,
+        by: str | None = None,
     ) -> None:
-        """Replace the refresh token; the old hash is retired, never to be accepted again.
+        """Replace the refresh token; the old hash is retired, never to be rotated again.
 
         Each rotation extends the session by `ttl`, but never past `max_lifetime` after it
-        opened: then the user must sign in again (ASVS 3.3.2).
+        opened: then the user must sign in again (ASVS 3.3.2). `by` names the client that
+        presented the old token, so that a repeat of that very request can be told apart.
         """
         if not self.is_active(now):
             raise SessionRevokedError
         self.retired_hashes.append(self.token_hash)
+        self.rotated_by = by
         self.token_hash = new_token_hash
         self.last_used_at = now
         self.expires_at = min(now + ttl, self.created_at + max_lifetime)

@@ -198,6 +198,16 @@ class AuthSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
             ge=300,
         ),
     ] = 7_776_000
+    refresh_reuse_grace_seconds: Annotated[
+        int,
+        from_env(
+            "REFRESH_REUSE_GRACE_SECONDS",
+            "A rotated refresh token presented again this soon, by the client that rotated "
+            "it, gets the same new tokens instead of revoking its session; 0 turns this off.",
+            ge=0,
+            le=60,
+        ),
+    ] = 5
     email_verification_ttl_seconds: Annotated[
         int,
         from_env("EMAIL_VERIFICATION_TTL_SECONDS", "Verification links expire after this.", ge=300),

@@ -83,10 +83,11 @@ class PolicyProvider(Provider):
 
     @provide
     def session_policy(self, settings: Settings) -> SessionPolicy:
-        """How long sessions last."""
+        """How long sessions last, and how long a rotated token may be repeated."""
         return SessionPolicy(
             refresh_ttl=timedelta(seconds=settings.auth.refresh_token_ttl_seconds),
             max_lifetime=timedelta(seconds=settings.auth.session_max_lifetime_seconds),
+            reuse_grace=timedelta(seconds=settings.auth.refresh_reuse_grace_seconds),
         )
 
     @provide

@@ -18,9 +18,10 @@ from application.identity.log_out import LogOut, LogOutCommand
 from application.identity.log_out_all import LogOutAll, LogOutAllCommand
 from application.identity.refresh_session import RefreshSession, RefreshSessionCommand
 from application.identity.revoke_session import RevokeSession, RevokeSessionCommand
+from application.identity.session_policy import ClientInfo
 from entrypoints.config.settings import Settings
 from entrypoints.http.auth import required_identity
-from entrypoints.http.rate_limits import auth_route
+from entrypoints.http.rate_limits import EdgeRateLimits, auth_route
 from entrypoints.http.schemas.users import (
     RefreshRequest,
     SessionItem,
@@ -116,9 +117,14 @@ class SessionsController(Controller):
         request: Request[Any, Any, Any],
         refresh_session: FromDishka[RefreshSession],
         settings: FromDishka[Settings],
+        limits: FromDishka[EdgeRateLimits],
         data: JSONBody[RefreshRequest | None] = None,
     ) -> Response[UserResponse]:
         """Rotate the refresh token; a reused one revokes its session.
+
+        The same token sent again within `REFRESH_REUSE_GRACE_SECONDS`, from the same IP
+        and User-Agent, gets the same answer as the first time (two tabs refreshing at
+        once); from elsewhere, or later, it is a reuse.
 
         The new token goes back the way the old one came: in the body for a token sent in
         the body, as the cookie alone for one sent as the cookie, so a page script that
@@ -131,7 +137,11 @@ class SessionsController(Controller):
             token, delivery = request.cookies.get(REFRESH_COOKIE), RefreshTokenDelivery.COOKIE
         if not token:
             raise AuthenticationRequiredError("is missing")
-        result = await refresh_session(RefreshSessionCommand(refresh_token=token))
+        client = ClientInfo(
+            device=request.headers.get("user-agent", "unknown"),
+            ip=limits.client_address.resolve(request),
+        )
+        result = await refresh_session(RefreshSessionCommand(refresh_token=token, client=client))
         return signed_in(result, settings, delivery=delivery)
 
     @post("/logout", status_code=HTTP_204_NO_CONTENT, opt=_OWN, summary="Log out")
