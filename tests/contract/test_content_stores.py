@@ -161,6 +161,24 @@ async def test_save_replaces_fields_and_tags(stores: Stores) -> None:
     assert await stores.reader.tags() == ["a", "c"]
 
 
+@pytest.mark.parametrize(
+    ("before", "after"),
+    [(("a", "b"), ()), (("a", "b"), ("a", "b")), (("a", "b", "c"), ("c", "b", "a")), ((), ("n",))],
+)
+async def test_save_leaves_exactly_the_tags_the_article_carries(
+    stores: Stores, before: tuple[str, ...], after: tuple[str, ...]
+) -> None:
+    alice = await stores.user(1, "alice")
+    article = await stores.article(1, alice, tags=before)
+    article.edit(now=NOW + timedelta(hours=1), body=Body("New"), tags=TagList.parse(after))
+    await stores.articles.save(article)
+
+    loaded = await stores.articles.get_by_slug("article-1", for_update=True)
+
+    assert loaded is not None
+    assert (loaded.tags.names, str(loaded.body)) == (after, "New")
+
+
 async def test_removing_an_article_takes_its_comments_favorites_and_tags(stores: Stores) -> None:
     alice, bob = await stores.user(1, "alice"), await stores.user(2, "bob")
     article = await stores.article(1, alice, tags=("t",))

@@ -62,7 +62,8 @@ def test_sqlalchemy_psycopg_dialect_compiles_named_pyformat_placeholders() -> No
         )
         sqlalchemy.check("%(p0_1_id)s" in sql, f"a bindparam named p0_1_id now compiles as {sql!r}")
         checks = {
-            "users by email": (_BY_EMAIL.sql(), {"key"}),
+            "users by email": (_BY_EMAIL.sql(False), {"key"}),
+            "users by email, locked": (_BY_EMAIL.sql(True), {"key"}),
             "live role": (_LIVE_ROLE.sql(), {"session_id", "user_id", "now"}),
             "deferred inserts": (
                 _STATEMENTS.sql((sessions, ("id", "user_id"), 2), (outbox, ("event_id",), 1)),

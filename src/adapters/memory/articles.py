@@ -75,18 +75,25 @@ class InMemoryArticleRepository(_Tables):
         """Replace the stored article."""
         self._articles[article.id] = detached(article)
 
-    async def get_by_slug(self, slug: str) -> Article | None:
+    async def get_by_slug(
+        self,
+        slug: str,
+        *,
+        for_update: bool = False,  # noqa: ARG002 - the unit of work already serializes
+    ) -> Article | None:
         """A copy of the article with this slug."""
         article = self._article_with_slug(slug)
         return detached(article) if article else None
 
-    async def remove(self, article_id: ArticleId) -> None:
-        """Forget the article, its favorites and its comments."""
-        self._articles.pop(article_id, None)
+    async def remove(self, article_id: ArticleId) -> bool:
+        """Forget the article, its favorites and its comments; False if it was gone."""
+        if self._articles.pop(article_id, None) is None:
+            return False
         for favorite in [key for key in self._favorites if key[1] == article_id]:
             del self._favorites[favorite]
         for comment in [key for key, c in self._comments.items() if c.article_id == article_id]:
             del self._comments[comment]
+        return True
 
     async def add_favorite(self, user_id: UserId, article_id: ArticleId, *, at: datetime) -> bool:
         """Record the favorite; False if it existed."""
@@ -118,9 +125,9 @@ class InMemoryCommentRepository(_Tables):
         comment = self._comments.get(comment_id)
         return detached(comment) if comment and comment.article_id == article_id else None
 
-    async def remove(self, comment_id: CommentId) -> None:
-        """Forget the comment."""
-        self._comments.pop(comment_id, None)
+    async def remove(self, comment_id: CommentId) -> bool:
+        """Forget the comment; False if it was gone."""
+        return self._comments.pop(comment_id, None) is not None
 
 
 class InMemoryArticleReader(_Tables):

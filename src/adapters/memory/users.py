@@ -36,7 +36,12 @@ class InMemoryUserRepository:
         self._ensure_unique(user)
         self._users[user.id] = detached(user)
 
-    async def get(self, user_id: UserId) -> User | None:
+    async def get(
+        self,
+        user_id: UserId,
+        *,
+        for_update: bool = False,  # noqa: ARG002 - the unit of work already serializes
+    ) -> User | None:
         """A copy of the stored user."""
         user = self._users.get(user_id)
         return detached(user) if user else None
@@ -45,7 +50,12 @@ class InMemoryUserRepository:
         """A copy of the user with this email."""
         return next((detached(u) for u in self._users.values() if u.email == email), None)
 
-    async def get_by_username(self, username: str) -> User | None:
+    async def get_by_username(
+        self,
+        username: str,
+        *,
+        for_update: bool = False,  # noqa: ARG002 - the unit of work already serializes
+    ) -> User | None:
         """A copy of the user with exactly this username."""
         if not Username.could_exist(username):
             return None

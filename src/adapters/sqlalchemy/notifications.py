@@ -303,11 +303,20 @@ class SqlNotificationPreferencesRepository:
         self._connection = connection
 
     async def get(self, user_id: UserId, *, for_update: bool = False) -> NotificationPreferences:
-        """The stored choices, or the defaults; locked with FOR UPDATE when asked."""
+        """The stored choices, or the defaults; locked with FOR UPDATE when asked.
+
+        To lock, a user who never chose gets an empty row (the defaults) first, so there is
+        a row to lock: two first changes that race then queue like any others.
+        """
         statement = sa.select(notification_preferences.c.choices).where(
             notification_preferences.c.user_id == user_id.value
         )
         if for_update:
+            await self._connection.execute(
+                pg_insert(notification_preferences)
+                .values(user_id=user_id.value, choices={}, updated_at=sa.func.now())
+                .on_conflict_do_nothing()
+            )
             statement = statement.with_for_update()
         return _preferences(await self._connection.scalar(statement))
 

@@ -9,6 +9,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from adapters.sqlalchemy.errors import constraint_name
 from adapters.sqlalchemy.precompiled import PrecompiledStatements, fetch_all_on_driver
 from adapters.sqlalchemy.tables import follows, users
 from application.identity.errors import EmailTakenError, UsernameTakenError
@@ -19,15 +20,21 @@ from domain.users.values import Email, Profile, Role, UserId, Username
 _INSERT = sa.insert(users)
 _UPDATE = sa.update(users).where(users.c.id == sa.bindparam("current_id", type_=sa.Uuid))
 _COLUMNS = tuple(users.c.keys())
-_BY_ID = PrecompiledStatements(
-    lambda: sa.select(users).where(users.c.id == sa.bindparam("key", type_=sa.Uuid))
-)
-_BY_EMAIL = PrecompiledStatements(
-    lambda: sa.select(users).where(users.c.email == sa.bindparam("key", type_=sa.String))
-)
-_BY_USERNAME = PrecompiledStatements(
-    lambda: sa.select(users).where(users.c.username == sa.bindparam("key", type_=sa.String))
-)
+
+
+def _lookup(column: sa.Column[Any], key_type: sa.types.TypeEngine[Any]) -> PrecompiledStatements:
+    """The read of one user by `column`; the variant `True` locks the row FOR UPDATE."""
+
+    def build(for_update: bool) -> sa.Select[Any]:  # noqa: FBT001 - the variant key
+        statement = sa.select(users).where(column == sa.bindparam("key", type_=key_type))
+        return statement.with_for_update() if for_update else statement
+
+    return PrecompiledStatements(build)
+
+
+_BY_ID = _lookup(users.c.id, sa.Uuid())
+_BY_EMAIL = _lookup(users.c.email, sa.String())
+_BY_USERNAME = _lookup(users.c.username, sa.String())
 
 _CONFLICTS = {
     "uq_users_email": EmailTakenError,
@@ -90,19 +97,19 @@ class SqlUserRepository:
         del row["id"], row["created_at"]
         await self._write(_UPDATE, {"current_id": user.id.value, **row})
 
-    async def get(self, user_id: UserId) -> User | None:
-        """Load by id."""
-        return await self._one(_BY_ID, user_id.value)
+    async def get(self, user_id: UserId, *, for_update: bool = False) -> User | None:
+        """Load by id; `for_update` locks the row until the transaction ends."""
+        return await self._one(_BY_ID, user_id.value, for_update=for_update)
 
     async def get_by_email(self, email: Email) -> User | None:
         """Load by normalized email."""
         return await self._one(_BY_EMAIL, str(email))
 
-    async def get_by_username(self, username: str) -> User | None:
+    async def get_by_username(self, username: str, *, for_update: bool = False) -> User | None:
         """Load by exact username; a name no account could have is not looked up."""
         if not Username.could_exist(username):
             return None
-        return await self._one(_BY_USERNAME, username)
+        return await self._one(_BY_USERNAME, username, for_update=for_update)
 
     async def username_taken(self, username: Username) -> bool:
         """Whether the username exists, ignoring case (served by the lower() index)."""
@@ -131,8 +138,11 @@ class SqlUserRepository:
         )
         return result.first() is not None
 
-    async def _one(self, statement: PrecompiledStatements, key: object) -> User | None:
-        rows = await fetch_all_on_driver(self._connection, statement.sql(), {"key": key})
+    async def _one(
+        self, statement: PrecompiledStatements, key: object, *, for_update: bool = False
+    ) -> User | None:
+        sql = statement.sql(for_update)
+        rows = await fetch_all_on_driver(self._connection, sql, {"key": key})
         return _from_row(dict(zip(_COLUMNS, rows[0], strict=True))) if rows else None
 
     async def _write(self, statement: sa.Executable, parameters: dict[str, Any]) -> None:
@@ -140,8 +150,7 @@ class SqlUserRepository:
             async with self._connection.begin_nested():
                 await self._connection.execute(statement, parameters)
         except IntegrityError as exc:
-            constraint = getattr(getattr(exc.orig, "diag", None), "constraint_name", None)
-            conflict = _CONFLICTS.get(constraint or "")
+            conflict = _CONFLICTS.get(constraint_name(exc) or "")
             if conflict is None:
                 raise
             raise conflict from None

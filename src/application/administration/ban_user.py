@@ -23,7 +23,8 @@ class BanUser:
     Rules:
     - A banned user cannot sign in or refresh; every session they have is revoked at once,
       and their WebSockets and SSE streams close in every API process.
-    - Banning twice, or unbanning someone not banned, changes nothing.
+    - Banning twice, or unbanning someone not banned, changes nothing and records no
+      event, even when two operators race: the account is locked from read to commit.
     """
 
     def __init__(
@@ -44,15 +45,18 @@ class BanUser:
         """Apply the ban and end the sessions, in one transaction."""
         now = self._clock.now()
         async with self._uow:
-            user = await self._users.get_by_username(command.username)
+            user = await self._users.get_by_username(command.username, for_update=True)
             if user is None:
                 raise NotFoundError("not found", field="user")
             if command.banned:
                 user.ban(now=now, reason=command.reason)
-                await self._sessions.revoke_all_for_user(user.id, at=now, reason="user banned")
-                self._live_sessions.end_after_commit(self._uow, user.id)
             else:
                 user.unban(now=now)
+            if not user.has_pending_events:
+                return
+            if command.banned:
+                await self._sessions.revoke_all_for_user(user.id, at=now, reason="user banned")
+                self._live_sessions.end_after_commit(self._uow, user.id)
             await self._users.save(user)
             self._uow.track(user)
             await self._uow.commit()

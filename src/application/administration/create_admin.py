@@ -53,10 +53,8 @@ class CreateAdmin:
                 hasher=self._hasher,
                 clock=self._clock,
                 ids=self._ids,
+                role=Role.ADMIN,
             )
-            now = self._clock.now()
-            user.assign_role(Role.ADMIN, now=now)
-            await self._users.save(user)
             self._uow.track(user)
             await self._uow.commit()
         return user.id

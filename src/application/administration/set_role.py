@@ -21,7 +21,8 @@ class SetRole:
 
     Rules:
     - The user must exist.
-    - Access tokens already issued keep their old role until they expire (minutes).
+    - It is live on the user's next request: each authenticated request reads the role.
+    - Assigning the role the user already has changes nothing and records no event.
     """
 
     def __init__(self, uow: UnitOfWork, users: UserRepository, clock: Clock) -> None:
@@ -32,10 +33,12 @@ class SetRole:
     async def __call__(self, command: SetRoleCommand) -> None:
         """Store the new role."""
         async with self._uow:
-            user = await self._users.get_by_username(command.username)
+            user = await self._users.get_by_username(command.username, for_update=True)
             if user is None:
                 raise NotFoundError("not found", field="user")
             user.assign_role(command.role, now=self._clock.now())
+            if not user.has_pending_events:
+                return
             await self._users.save(user)
             self._uow.track(user)
             await self._uow.commit()

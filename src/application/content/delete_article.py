@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 
 from application.common.identity import Identity
+from application.content.errors import ArticleNotFoundError
 from application.content.loading import ensure_author, load_article
 from application.content.read_cache import invalidate_content_reads
 from application.ports.cache import Cache
@@ -24,7 +25,8 @@ class DeleteArticle:
 
     Rules:
     - Only the author may delete (403 keyed ``article``); an unknown slug is 404.
-    - `ArticleDeleted` goes out through the outbox.
+    - `ArticleDeleted` goes out through the outbox, once: of racing deletes, one removes
+      the article and the others answer 404 and record nothing.
     """
 
     def __init__(
@@ -40,8 +42,9 @@ class DeleteArticle:
         async with self._uow:
             article = await load_article(self._articles, command.slug)
             ensure_author(article, command.actor)
+            if not await self._articles.remove(article.id):
+                raise ArticleNotFoundError
             article.delete(by=command.actor.user_id, now=self._clock.now())
-            await self._articles.remove(article.id)
             self._uow.track(article)
             await self._uow.commit()
         await invalidate_content_reads(self._cache)

@@ -29,6 +29,8 @@ class DeleteComment:
       is 404 keyed ``comment``.
     - The comment's author may delete it, and so may a role with `content:moderate`;
       anyone else gets 403 keyed ``comment``. The article's author has no special right.
+    - `CommentDeleted` goes out once: of racing deletes, one removes the comment and the
+      others answer 404 and record nothing.
     """
 
     def __init__(
@@ -61,7 +63,8 @@ class DeleteComment:
                 or role_allows(actor.role, Permission.MODERATE_CONTENT)
             ):
                 raise CommentDeletionForbiddenError
+            if not await self._comments.remove(comment.id):
+                raise CommentNotFoundError
             comment.delete(by=actor.user_id, now=self._clock.now())
-            await self._comments.remove(comment.id)
             self._uow.track(comment)
             await self._uow.commit()

@@ -7,9 +7,13 @@ from domain.articles.article import Article
 from domain.articles.values import Slug
 
 
-async def load_article(articles: ArticleRepository, slug: str) -> Article:
-    """The article with this slug, or 404 keyed ``article``."""
-    article = await articles.get_by_slug(slug) if Slug.could_exist(slug) else None
+async def load_article(
+    articles: ArticleRepository, slug: str, *, for_update: bool = False
+) -> Article:
+    """The article with this slug, or 404 keyed ``article``; `for_update` locks it."""
+    article = (
+        await articles.get_by_slug(slug, for_update=for_update) if Slug.could_exist(slug) else None
+    )
     if article is None:
         raise ArticleNotFoundError
     return article

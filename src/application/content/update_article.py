@@ -33,6 +33,9 @@ class UpdateArticle:
     - Only the author may edit (403 keyed ``article``); an unknown slug is 404.
     - The slug never changes, so links keep working after a new title.
     - Fields left out stay; `updatedAt` moves only when something changed.
+    - Racing edits all apply: the article is locked from the read to the commit, so each
+      edit starts from the one before it. The answer is read before the commit, so an
+      edit that took effect is answered 200 even if a delete removes the article next.
     """
 
     def __init__(
@@ -59,7 +62,7 @@ class UpdateArticle:
         body = None if isinstance(command.body, Unchanged) else Body(command.body)
         tags = None if isinstance(command.tags, Unchanged) else TagList.parse(command.tags)
         async with self._uow:
-            article = await load_article(self._articles, command.slug)
+            article = await load_article(self._articles, command.slug, for_update=True)
             ensure_author(article, command.actor)
             article.edit(
                 now=self._clock.now(), title=title, description=description, body=body, tags=tags
@@ -68,7 +71,8 @@ class UpdateArticle:
             if changed:
                 await self._articles.save(article)
                 self._uow.track(article)
+            view = await view_of(self._reader, str(article.slug), command.actor)
             await self._uow.commit()
         if changed:
             await invalidate_content_reads(self._cache)
-        return await view_of(self._reader, str(article.slug), command.actor)
+        return view

@@ -24,6 +24,7 @@ from application.ports.security import (
 )
 from application.ports.system import Clock, IdGenerator
 from domain.shared.errors import DomainError
+from domain.users.user import User
 from domain.users.values import BLANK, Email, TypedPassword
 
 _log = logging.getLogger(__name__)
@@ -152,8 +153,7 @@ class LogIn:
             raise AccountBannedError
         async with self._uow:
             if self._hasher.needs_rehash(user.password_hash):
-                user.rehash_password(await self._hasher.hash(password))
-                await self._users.save(user)
+                await self._upgrade_password_hash(user, password)
             session, refresh_token = await open_session(
                 user_id=user.id,
                 client=command.client,
@@ -221,3 +221,15 @@ class LogIn:
             except RateLimiterUnavailableError as exc:
                 _log.warning("could not give back a sign-in's count (%s)", exc)
                 return
+
+    async def _upgrade_password_hash(self, user: User, password: TypedPassword) -> None:
+        """Store the password hashed with today's parameters, unless it changed meanwhile.
+
+        The account is read again under its lock: the hash verified above was read before
+        the transaction, and a password or email changed since must not be written over.
+        """
+        locked = await self._users.get(user.id, for_update=True)
+        if locked is None or locked.password_hash != user.password_hash:
+            return
+        locked.rehash_password(await self._hasher.hash(password))
+        await self._users.save(locked)

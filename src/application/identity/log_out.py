@@ -42,7 +42,7 @@ class LogOut:
         if session_id is None:
             return
         async with self._uow:
-            session = await self._sessions.get(session_id)
+            session = await self._sessions.get(session_id, for_update=True)
             if session is None or session.user_id != command.actor.user_id:
                 return
             if session.revoke(now=self._clock.now(), reason="logout"):

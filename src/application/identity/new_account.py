@@ -5,7 +5,7 @@ from application.ports.persistence import UserRepository
 from application.ports.security import PasswordHasher
 from application.ports.system import Clock, IdGenerator
 from domain.users.user import User
-from domain.users.values import Email, Password, UserId, Username
+from domain.users.values import Email, Password, Role, UserId, Username
 
 
 async def open_account(
@@ -17,6 +17,7 @@ async def open_account(
     hasher: PasswordHasher,
     clock: Clock,
     ids: IdGenerator,
+    role: Role = Role.USER,
 ) -> User:
     """Validate, check that the username and email are free, hash, and store a new user.
 
@@ -37,5 +38,6 @@ async def open_account(
         password_hash=await hasher.hash(valid_password),
         now=clock.now(),
     )
+    user.assign_role(role, now=user.created_at)
     await users.add(user)
     return user

@@ -141,7 +141,7 @@ async def redeem(
     refused with one answer (422 on ``token``), so a caller learns nothing from which.
     """
     spent = await tokens.consume(secrets.fingerprint(token), purpose, now=now)
-    user = await users.get(spent.user_id) if spent else None
+    user = await users.get(spent.user_id, for_update=True) if spent else None
     if spent is None or user is None:
         raise InvalidInputError(INVALID_TOKEN, field="token")
     return spent, user

@@ -44,7 +44,7 @@ class RevokeSession:
     async def __call__(self, command: RevokeSessionCommand) -> None:
         """Revoke it."""
         async with self._uow:
-            session = await self._sessions.get(command.session_id)
+            session = await self._sessions.get(command.session_id, for_update=True)
             if session is None or session.user_id != command.actor.user_id:
                 raise NotFoundError("not found", field="session")
             if session.revoke(now=self._clock.now(), reason="revoked by owner"):

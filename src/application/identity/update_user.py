@@ -104,7 +104,7 @@ class UpdateUser:
             None if isinstance(command.password, Unchanged) else Password.parse(command.password)
         )
         async with self._uow:
-            user = await self._users.get(command.actor.user_id)
+            user = await self._users.get(command.actor.user_id, for_update=True)
             if user is None or user.is_banned:
                 raise AuthenticationRequiredError("is invalid")
             now = self._clock.now()

@@ -27,12 +27,18 @@ class ArticleRepository(Protocol):
         """Store the article's changed fields and tags."""
         ...
 
-    async def get_by_slug(self, slug: str) -> Article | None:
-        """The article with exactly this slug, if any."""
+    async def get_by_slug(self, slug: str, *, for_update: bool = False) -> Article | None:
+        """The article with exactly this slug, if any.
+
+        `for_update` locks it until the transaction ends, and the article returned is as
+        the last transaction to hold the lock left it. Lock whatever you will `save`:
+        `save` writes every field back, so an edit made between the read and the write
+        would otherwise be lost.
+        """
         ...
 
-    async def remove(self, article_id: ArticleId) -> None:
-        """Delete the article with its tags, comments and favorites."""
+    async def remove(self, article_id: ArticleId) -> bool:
+        """Delete the article with its tags, comments and favorites; False if already gone."""
         ...
 
     async def add_favorite(self, user_id: UserId, article_id: ArticleId, *, at: datetime) -> bool:
@@ -59,8 +65,8 @@ class CommentRepository(Protocol):
         """The comment with this id under this article, if any."""
         ...
 
-    async def remove(self, comment_id: CommentId) -> None:
-        """Delete the comment."""
+    async def remove(self, comment_id: CommentId) -> bool:
+        """Delete the comment; False if it was already gone."""
         ...
 
 
