@@ -1,8 +1,10 @@
 """Use case: make an article a favorite."""
 
-from application.content.favorite_relation import FavoriteCommand, FavoriteRelationUseCase
-from application.content.loading import load_article
-from application.ports.content import ArticleView
+from datetime import datetime
+
+from application.content.favorite_relation import FavoriteRelationUseCase
+from domain.articles.article import Article
+from domain.users.values import UserId
 
 
 class FavoriteArticle(FavoriteRelationUseCase):
@@ -10,17 +12,13 @@ class FavoriteArticle(FavoriteRelationUseCase):
 
     Rules:
     - An unknown slug is 404 keyed ``article``. Anyone may favor any article, their own too.
-    - Favoring twice is harmless: nothing changes and no event is raised.
+    - Favoring twice is harmless: nothing changes and no event is raised, also when the
+      same request is sent again before the first one answered.
     """
 
-    async def __call__(self, command: FavoriteCommand) -> ArticleView:
-        """Record the favorite and return the article as the caller now sees it."""
-        async with self._uow:
-            article = await load_article(self._articles, command.slug)
-            now = self._clock.now()
-            added = await self._articles.add_favorite(command.actor.user_id, article.id, at=now)
-            if added:
-                article.favorited_by(command.actor.user_id, now=now)
-                self._uow.track(article)
-            await self._uow.commit()
-        return await self.after_change(command, changed=added)
+    async def change(self, article: Article, user_id: UserId, *, now: datetime) -> bool:
+        """Record the favorite unless it exists."""
+        added = await self._articles.add_favorite(user_id, article.id, at=now)
+        if added:
+            article.favorited_by(user_id, now=now)
+        return added

@@ -1,14 +1,17 @@
 """What favoring and unfavoring share: the command, the ports, and the answer."""
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from application.common.identity import Identity
-from application.content.loading import view_of
+from application.content.loading import load_article, view_of
 from application.content.read_cache import invalidate_content_reads
 from application.ports.cache import Cache
 from application.ports.content import ArticleReader, ArticleRepository, ArticleView
 from application.ports.persistence import UnitOfWork
 from application.ports.system import Clock
+from domain.articles.article import Article
+from domain.users.values import UserId
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -20,7 +23,12 @@ class FavoriteCommand:
 
 
 class FavoriteRelationUseCase:
-    """Base of the two favorite use cases; reads the article back after the change."""
+    """Base of the two favorite use cases: one change, and the article as the caller sees it.
+
+    The answer is read inside the transaction, so a favorite that took effect is answered
+    200 even when a racing delete removes the article right after: it and its event are
+    committed, and the client is told so. A change that found the article gone is 404.
+    """
 
     def __init__(
         self,
@@ -37,8 +45,19 @@ class FavoriteRelationUseCase:
         self._clock = clock
         self._cache = cache
 
-    async def after_change(self, command: FavoriteCommand, *, changed: bool) -> ArticleView:
-        """Invalidate cached reads when something changed; return the caller's view."""
+    async def __call__(self, command: FavoriteCommand) -> ArticleView:
+        """Apply the change and return the article as the caller now sees it."""
+        async with self._uow:
+            article = await load_article(self._articles, command.slug)
+            changed = await self.change(article, command.actor.user_id, now=self._clock.now())
+            if changed:
+                self._uow.track(article)
+            view = await view_of(self._reader, command.slug, command.actor)
+            await self._uow.commit()
         if changed:
             await invalidate_content_reads(self._cache)
-        return await view_of(self._reader, command.slug, command.actor)
+        return view
+
+    async def change(self, article: Article, user_id: UserId, *, now: datetime) -> bool:
+        """Make the change in the open transaction; True when something changed."""
+        raise NotImplementedError
