@@ -39,6 +39,7 @@ def test_sqlalchemy_psycopg_dialect_compiles_named_pyformat_placeholders() -> No
     import sqlalchemy as sa  # noqa: PLC0415
 
     from adapters.sqlalchemy import precompiled  # noqa: PLC0415
+    from adapters.sqlalchemy.articles import _LOCKED_BY_SLUG, _SAVE  # noqa: PLC0415
     from adapters.sqlalchemy.deferred_inserts import _STATEMENTS  # noqa: PLC0415
     from adapters.sqlalchemy.sessions import _LIVE_ROLE  # noqa: PLC0415
     from adapters.sqlalchemy.tables import outbox, sessions  # noqa: PLC0415
@@ -65,6 +66,11 @@ def test_sqlalchemy_psycopg_dialect_compiles_named_pyformat_placeholders() -> No
             "users by email": (_BY_EMAIL.sql(False), {"key"}),
             "users by email, locked": (_BY_EMAIL.sql(True), {"key"}),
             "live role": (_LIVE_ROLE.sql(), {"session_id", "user_id", "now"}),
+            "article, locked": (_LOCKED_BY_SLUG.sql(), {"slug"}),
+            "article edit": (
+                _SAVE.sql(),
+                {"article_id", "title", "description", "body", "updated_at", "tags", "positions"},
+            ),
             "deferred inserts": (
                 _STATEMENTS.sql((sessions, ("id", "user_id"), 2), (outbox, ("event_id",), 1)),
                 {"p0_0_id", "p0_0_user_id", "p0_1_id", "p0_1_user_id", "p1_0_event_id"},

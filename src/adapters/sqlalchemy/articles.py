@@ -10,6 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.sqlalchemy.errors import constraint_name
+from adapters.sqlalchemy.precompiled import PrecompiledStatements
 from adapters.sqlalchemy.tables import article_tags, articles, comments, favorites
 from application.content.errors import SlugTakenError
 from domain.articles.article import Article
@@ -52,6 +53,74 @@ def _article_row(article: Article) -> dict[str, Any]:
     }
 
 
+def _build_locked_read() -> sa.Select[Any]:
+    """The article by slug with its tags, its row locked, and both versions of the row."""
+    seen = articles.alias("seen")
+    seen_version = (
+        sa.select(sa.literal_column("seen.xmin::text"))
+        .select_from(seen)
+        .where(seen.c.id == articles.c.id)
+        .scalar_subquery()
+    )
+    return (
+        sa.select(
+            articles,
+            tag_names(articles.c.id).label("tags"),
+            sa.literal_column("articles.xmin::text").label("locked_version"),
+            seen_version.label("seen_version"),
+        )
+        .where(articles.c.slug == sa.bindparam("slug", type_=sa.String))
+        .with_for_update(of=articles)
+    )
+
+
+def _build_save() -> sa.Insert:
+    """Update the article, delete its dropped tags, and upsert the rest, as one statement."""
+    article_id = sa.bindparam("article_id", type_=sa.Uuid)
+    names = sa.bindparam("tags", type_=ARRAY(sa.String))
+    edited = (
+        sa.update(articles)
+        .where(articles.c.id == article_id)
+        .values(
+            {
+                name: sa.bindparam(name, type_=articles.c[name].type)
+                for name in ("title", "description", "body", "updated_at")
+            }
+        )
+        .returning(articles.c.id)
+        .cte("edited")
+    )
+    dropped = (
+        sa.delete(article_tags)
+        .where(article_tags.c.article_id == article_id, article_tags.c.tag != sa.all_(names))
+        .returning(article_tags.c.tag)
+        .cte("dropped")
+    )
+    wanted = (
+        sa.func.unnest(names, sa.bindparam("positions", type_=ARRAY(sa.SmallInteger)))
+        .table_valued("tag", "position")
+        .render_derived(name="wanted")
+    )
+    upsert = pg_insert(article_tags).from_select(
+        ["article_id", "tag", "position"],
+        sa.select(article_id, wanted.c.tag, wanted.c.position),
+    )
+    return upsert.on_conflict_do_update(
+        index_elements=[article_tags.c.article_id, article_tags.c.tag],
+        set_={"position": upsert.excluded.position},
+        where=article_tags.c.position != upsert.excluded.position,
+    ).add_cte(edited, dropped)
+
+
+_LOCKED_BY_SLUG = PrecompiledStatements(_build_locked_read)
+_SAVE = PrecompiledStatements(_build_save)
+_TAGS_OF = PrecompiledStatements(
+    lambda: sa.select(tag_names(sa.bindparam("id", type_=sa.Uuid)).label("tags"))
+)
+"""An edit's locking read and its write, compiled once: each is a complex statement whose
+construction cost more Python than the round trip (`adapters.sqlalchemy.precompiled`)."""
+
+
 class SqlArticleRepository:
     """The `ArticleRepository` port on PostgreSQL, on the request's connection."""
 
@@ -76,42 +145,19 @@ class SqlArticleRepository:
         unchanged ones left alone, so an edit that keeps the tags writes none. The caller
         holds the article's lock (`get_by_slug(..., for_update=True)`).
         """
-        article_id = article.id.value
-        row = _article_row(article)
-        for fixed in ("id", "author_id", "slug", "created_at"):
-            del row[fixed]
         names = list(article.tags.names)
-        edited = (
-            sa.update(articles)
-            .where(articles.c.id == article_id)
-            .values(row)
-            .returning(articles.c.id)
-            .cte("edited")
+        await self._connection.exec_driver_sql(
+            _SAVE.sql(),
+            {
+                "article_id": article.id.value,
+                "title": str(article.title),
+                "description": str(article.description),
+                "body": str(article.body),
+                "updated_at": article.updated_at,
+                "tags": names,
+                "positions": list(range(len(names))),
+            },
         )
-        dropped = (
-            sa.delete(article_tags)
-            .where(article_tags.c.article_id == article_id, article_tags.c.tag.not_in(names))
-            .returning(article_tags.c.tag)
-            .cte("dropped")
-        )
-        wanted = (
-            sa.func.unnest(
-                sa.literal(names, ARRAY(sa.String)),
-                sa.literal(list(range(len(names))), ARRAY(sa.SmallInteger)),
-            )
-            .table_valued("tag", "position")
-            .render_derived(name="wanted")
-        )
-        upsert = pg_insert(article_tags).from_select(
-            ["article_id", "tag", "position"],
-            sa.select(sa.literal(article_id, sa.Uuid), wanted.c.tag, wanted.c.position),
-        )
-        upsert = upsert.on_conflict_do_update(
-            index_elements=[article_tags.c.article_id, article_tags.c.tag],
-            set_={"position": upsert.excluded.position},
-            where=article_tags.c.position != upsert.excluded.position,
-        ).add_cte(edited, dropped)
-        await self._connection.execute(upsert)
 
     async def get_by_slug(self, slug: str, *, for_update: bool = False) -> Article | None:
         """Load the article and its tags in one statement; `for_update` locks its row.
@@ -122,27 +168,23 @@ class SqlArticleRepository:
         and only when they differ, that is when an edit landed meanwhile, are the tags
         read again.
         """
-        statement = sa.select(articles, tag_names(articles.c.id).label("tags")).where(
-            articles.c.slug == slug
-        )
         if for_update:
-            seen = articles.alias("seen")
-            seen_version = (
-                sa.select(sa.literal_column("seen.xmin::text"))
-                .select_from(seen)
-                .where(seen.c.id == articles.c.id)
-                .scalar_subquery()
+            result = await self._connection.exec_driver_sql(_LOCKED_BY_SLUG.sql(), {"slug": slug})
+            row = result.mappings().first()
+            if row is None:
+                return None
+            tags = row["tags"]
+            if row["locked_version"] != row["seen_version"]:
+                again = await self._connection.exec_driver_sql(_TAGS_OF.sql(), {"id": row["id"]})
+                tags = again.scalar()
+        else:
+            statement = sa.select(articles, tag_names(articles.c.id).label("tags")).where(
+                articles.c.slug == slug
             )
-            statement = statement.add_columns(
-                sa.literal_column("articles.xmin::text").label("locked_version"),
-                seen_version.label("seen_version"),
-            ).with_for_update(of=articles)
-        row = (await self._connection.execute(statement)).mappings().first()
-        if row is None:
-            return None
-        tags = row["tags"]
-        if for_update and row["locked_version"] != row["seen_version"]:
-            tags = await self._connection.scalar(sa.select(tag_names(sa.literal(row["id"]))))
+            row = (await self._connection.execute(statement)).mappings().first()
+            if row is None:
+                return None
+            tags = row["tags"]
         return Article(
             id=ArticleId(row["id"]),
             author_id=UserId(row["author_id"]),
