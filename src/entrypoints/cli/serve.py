@@ -3,14 +3,24 @@
 granian holds about 155 KB per open WebSocket (its WebSocket layer's buffers), uvicorn about
 20 KB (bench/ws_fanout.py); processes that mostly hold live connections may prefer uvicorn
 (APP_SERVER=uvicorn), processes that mostly answer requests granian.
+
+Both are given the same connection limits (docs/operations.md, "Connection limits"): at most
+APP_MAX_CONNECTIONS open connections per worker, a request's head within
+APP_HEADER_READ_TIMEOUT_SECONDS, an idle keep-alive connection closed after
+APP_KEEPALIVE_TIMEOUT_SECONDS. What one process cannot enforce (connections per client) is
+the proxy's job: deploy/nginx/portico.conf.
 """
 
+import asyncio
+import os
+import resource
 import socket
 from importlib.util import find_spec
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from granian.constants import Interfaces
+from granian.http import HTTP1Settings
 from granian.server import Server
 from loguru import logger
 
@@ -31,6 +41,11 @@ from entrypoints.config import Settings
 ASGI_FACTORY = "entrypoints.http.asgi:build_app"
 UVICORN_EXTRA_MODULES = ("uvicorn", "websockets")
 """What APP_SERVER=uvicorn imports: the server, and the WebSocket protocol it is run with."""
+RESERVED_FILE_DESCRIPTORS = 1024
+"""Descriptors a worker keeps for what is not a client connection: pools, files, pipes."""
+LISTEN_BACKLOG = 2048
+"""Connections the kernel queues before the server accepts them (capped by somaxconn)."""
+HEADER_TIMEOUT_ENV = "APP_HEADER_READ_TIMEOUT_SECONDS"
 
 # granian's private _granian logger, Server options: tests/unit/test_reliances_http_stack.py
 _LOGGING_INTO_LOGURU = {
@@ -95,13 +110,54 @@ def _port_is_free(address: str, port: int) -> bool:
     return True
 
 
+def connection_capacity(wanted: int) -> int:
+    """Raise the open-files soft limit as far as `wanted` connections need; return what fits.
+
+    Workers inherit the limit, and each is its own process, so the figure is per worker. If
+    the hard limit is lower than `wanted` plus the reserve, the capacity shrinks to fit, with
+    a warning, rather than failing accept() with EMFILE under load.
+    """
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    needed = wanted + RESERVED_FILE_DESCRIPTORS
+    if soft != resource.RLIM_INFINITY and soft < needed:
+        target = needed if hard == resource.RLIM_INFINITY else min(needed, hard)
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+            soft = target
+        except (ValueError, OSError) as exc:
+            logger.warning("could not raise the open-files limit from {}: {}", soft, exc)
+    if soft == resource.RLIM_INFINITY or soft >= needed:
+        return wanted
+    fitting = max(64, soft - RESERVED_FILE_DESCRIPTORS)
+    logger.warning(
+        "APP_MAX_CONNECTIONS={} needs {} open files but the limit is {}: holding {} per worker",
+        wanted,
+        needed,
+        soft,
+        fitting,
+    )
+    return fitting
+
+
 def _run(settings: Settings, *, address: str, port: int, workers: int | None) -> None:
+    capacity = connection_capacity(settings.app.max_connections)
     logger.info(
-        "serving on http://{}:{} ({} env, {})", address, port, settings.app.env, settings.app.server
+        "serving on http://{}:{} ({} env, {}; {} connections per worker)",
+        address,
+        port,
+        settings.app.env,
+        settings.app.server,
+        capacity,
     )
     if settings.app.server == "uvicorn":
-        _run_uvicorn(settings, address=address, port=port, workers=workers)
+        _run_uvicorn(settings, address=address, port=port, workers=workers, capacity=capacity)
         return
+    # hyper has one timer for a request's head: it runs from the first byte of a request, and
+    # on a keep-alive connection from the end of the previous response, so it is also the idle
+    # timeout; the shorter of the two settings keeps both promises.
+    head_timeout = min(
+        settings.app.header_read_timeout_seconds, settings.app.keepalive_timeout_seconds
+    )
     server = Server(
         ASGI_FACTORY,
         address=address,
@@ -110,6 +166,9 @@ def _run(settings: Settings, *, address: str, port: int, workers: int | None) ->
         workers=workers or settings.app.workers,
         factory=True,
         websockets=True,
+        backlog=LISTEN_BACKLOG,
+        backpressure=capacity,
+        http1_settings=HTTP1Settings(header_read_timeout=int(head_timeout * 1000)),
         log_enabled=True,
         log_access=False,
         log_dictconfig=_LOGGING_INTO_LOGURU,
@@ -130,10 +189,18 @@ _UVICORN_LOGGING = {
 }
 
 
-def _run_uvicorn(settings: Settings, *, address: str, port: int, workers: int | None) -> None:
-    """Uvicorn with the same factory; its own ping frames keep idle sockets alive."""
+def _run_uvicorn(
+    settings: Settings, *, address: str, port: int, workers: int | None, capacity: int
+) -> None:
+    """Uvicorn with the same factory; its own ping frames keep idle sockets alive.
+
+    Past `capacity` connections uvicorn answers 503 at once instead of leaving new ones in the
+    backlog. It has no timeout for a request's head: HeaderTimeoutHttpToolsProtocol adds one,
+    and reads it from the environment, because spawned workers rebuild it by name.
+    """
     import uvicorn  # noqa: PLC0415 - only loaded when chosen
 
+    os.environ[HEADER_TIMEOUT_ENV] = str(settings.app.header_read_timeout_seconds)
     uvicorn.run(
         ASGI_FACTORY,
         factory=True,
@@ -144,9 +211,71 @@ def _run_uvicorn(settings: Settings, *, address: str, port: int, workers: int | 
         ws="websockets-sansio",
         ws_max_size=settings.websocket.max_message_bytes,
         ws_ping_interval=settings.websocket.heartbeat_seconds,
+        http=f"{__name__}:HeaderTimeoutHttpToolsProtocol",
+        backlog=LISTEN_BACKLOG,
+        limit_concurrency=capacity,
+        timeout_keep_alive=max(1, round(settings.app.keepalive_timeout_seconds)),
         log_config=_UVICORN_LOGGING,
         access_log=False,
         server_header=False,
         proxy_headers=False,
         timeout_graceful_shutdown=max(1, int(settings.app.shutdown_timeout_seconds)),
     )
+
+
+_built: dict[str, type] = {}
+
+
+def __getattr__(name: str) -> Any:
+    """HeaderTimeoutHttpToolsProtocol, built on first use: uvicorn is an optional extra."""
+    if name != "HeaderTimeoutHttpToolsProtocol":
+        raise AttributeError(name)
+    if name not in _built:
+        _built[name] = _header_timeout_protocol()
+    return _built[name]
+
+
+def _header_timeout_protocol() -> type:
+    """The httptools protocol of uvicorn, closing a connection whose request head is late.
+
+    The timer starts when the connection is made (so a client that sends nothing is cut off
+    too) and again at the first byte of each later request; the end of the headers stops it.
+    """
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol  # noqa: PLC0415
+
+    timeout = float(os.environ.get(HEADER_TIMEOUT_ENV, "5"))
+
+    class HeaderTimeoutHttpToolsProtocol(HttpToolsProtocol):
+        _head_timer: asyncio.TimerHandle | None = None
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._arm_head_timer()
+
+        def on_message_begin(self) -> None:
+            super().on_message_begin()
+            self._arm_head_timer()
+
+        def on_headers_complete(self) -> None:
+            self._disarm_head_timer()
+            super().on_headers_complete()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._disarm_head_timer()
+            super().connection_lost(exc)
+
+        def _arm_head_timer(self) -> None:
+            if self._head_timer is None:
+                self._head_timer = self.loop.call_later(timeout, self._head_too_late)
+
+        def _disarm_head_timer(self) -> None:
+            if self._head_timer is not None:
+                self._head_timer.cancel()
+                self._head_timer = None
+
+        def _head_too_late(self) -> None:
+            self._head_timer = None
+            if not self.transport.is_closing():
+                self.transport.close()
+
+    return HeaderTimeoutHttpToolsProtocol

@@ -45,6 +45,33 @@ class AppSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
             "`granian` (faster HTTP) or `uvicorn` (about 150 KB less per open WebSocket).",
         ),
     ] = "granian"
+    max_connections: Annotated[
+        int,
+        from_env(
+            "APP_MAX_CONNECTIONS",
+            "Open connections each server worker holds; more wait in the listen backlog.",
+            ge=64,
+            le=1_000_000,
+        ),
+    ] = 8192
+    header_read_timeout_seconds: Annotated[
+        float,
+        from_env(
+            "APP_HEADER_READ_TIMEOUT_SECONDS",
+            "A request's line and headers must arrive within this, or the connection is closed.",
+            ge=1,
+            le=300,
+        ),
+    ] = 5.0
+    keepalive_timeout_seconds: Annotated[
+        float,
+        from_env(
+            "APP_KEEPALIVE_TIMEOUT_SECONDS",
+            "An idle keep-alive connection is closed after this.",
+            ge=1,
+            le=300,
+        ),
+    ] = 5.0
     log_level: Annotated[
         Literal["TRACE", "DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"],
         from_env("LOG_LEVEL", "Lowest level written to the log."),
@@ -60,6 +87,24 @@ class AppSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
         int,
         from_env("MAX_REQUEST_BODY_BYTES", "Larger request bodies get 413.", ge=1024, le=1 << 30),
     ] = 1_048_576
+    body_buffer_budget_bytes: Annotated[
+        int,
+        from_env(
+            "APP_BODY_BUFFER_BUDGET_BYTES",
+            "Request-body bytes a process holds at once; past it, 503 with Retry-After.",
+            ge=1024,
+            le=1 << 34,
+        ),
+    ] = 64 * 1_048_576
+    body_read_timeout_seconds: Annotated[
+        float,
+        from_env(
+            "APP_BODY_READ_TIMEOUT_SECONDS",
+            "Time a request body may take to arrive, from the end of its headers; then 408.",
+            gt=0,
+            le=600,
+        ),
+    ] = 15.0
     max_concurrent_requests: Annotated[
         int,
         from_env(
@@ -698,6 +743,42 @@ class RateLimitSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknow
     registrations_per_ip_window_seconds: Annotated[
         int, from_env("RATE_LIMIT_REGISTRATIONS_PER_IP_WINDOW_SECONDS", "That window.", ge=1)
     ] = 3_600
+    follows_per_user_limit: Annotated[
+        int,
+        from_env(
+            "RATE_LIMIT_FOLLOWS_PER_USER",
+            "Follows and unfollows together one user may make per window.",
+            ge=1,
+        ),
+    ] = 60
+    follows_per_user_window_seconds: Annotated[
+        int, from_env("RATE_LIMIT_FOLLOWS_PER_USER_WINDOW_SECONDS", "That window.", ge=1)
+    ] = 3_600
+    favorites_per_user_limit: Annotated[
+        int,
+        from_env(
+            "RATE_LIMIT_FAVORITES_PER_USER",
+            "Favorites and unfavorites together one user may make per window.",
+            ge=1,
+        ),
+    ] = 120
+    favorites_per_user_window_seconds: Annotated[
+        int, from_env("RATE_LIMIT_FAVORITES_PER_USER_WINDOW_SECONDS", "That window.", ge=1)
+    ] = 3_600
+    comments_per_user_limit: Annotated[
+        int,
+        from_env("RATE_LIMIT_COMMENTS_PER_USER", "Comments one user may post per window.", ge=1),
+    ] = 30
+    comments_per_user_window_seconds: Annotated[
+        int, from_env("RATE_LIMIT_COMMENTS_PER_USER_WINDOW_SECONDS", "That window.", ge=1)
+    ] = 600
+    articles_per_user_limit: Annotated[
+        int,
+        from_env("RATE_LIMIT_ARTICLES_PER_USER", "Articles one user may publish per window.", ge=1),
+    ] = 20
+    articles_per_user_window_seconds: Annotated[
+        int, from_env("RATE_LIMIT_ARTICLES_PER_USER_WINDOW_SECONDS", "That window.", ge=1)
+    ] = 3_600
     failed_logins_per_account: Annotated[
         int,
         from_env(
@@ -805,8 +886,9 @@ class WebSocketSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknow
         int,
         from_env(
             "WS_MAX_UNAUTHENTICATED",
-            "Sockets per process allowed to wait for their auth message; more are refused.",
-            ge=1,
+            "Sockets per process allowed to wait for their auth message; more are refused; "
+            "0 admits only sockets with a ticket.",
+            ge=0,
         ),
     ] = 1_000
     max_connections_per_user: Annotated[
@@ -815,6 +897,31 @@ class WebSocketSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknow
             "WS_MAX_CONNECTIONS_PER_USER", "Live sockets and streams per user per process.", ge=1
         ),
     ] = 20
+    max_unauthenticated_per_client: Annotated[
+        int,
+        from_env(
+            "WS_MAX_UNAUTHENTICATED_PER_CLIENT",
+            "Of those, sockets one client address (an IPv6 /64) may hold; more are refused.",
+            ge=1,
+        ),
+    ] = 10
+    max_live_connections: Annotated[
+        int,
+        from_env(
+            "WS_MAX_LIVE_CONNECTIONS",
+            "Live sockets and streams per process; more are refused (close 1013, SSE 503).",
+            ge=1,
+        ),
+    ] = 10_000
+    ticket_ttl_seconds: Annotated[
+        int,
+        from_env(
+            "WS_TICKET_TTL_SECONDS",
+            "Life of a single-use ticket that authenticates a socket at its handshake.",
+            ge=5,
+            le=300,
+        ),
+    ] = 30
 
 
 class ExternalApiSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
