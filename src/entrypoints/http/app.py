@@ -38,7 +38,7 @@ from entrypoints.http.controllers.sessions import SessionsController
 from entrypoints.http.controllers.users import UsersController
 from entrypoints.http.errors import EXCEPTION_HANDLERS, envelope_framework_pages
 from entrypoints.http.middleware.access_log import AccessLogMiddleware
-from entrypoints.http.middleware.body_guard import BodyGuardMiddleware
+from entrypoints.http.middleware.body_guard import BodyBudget, BodyGuardMiddleware
 from entrypoints.http.middleware.concurrency_limit import ConcurrencyLimitMiddleware
 from entrypoints.http.middleware.cors import CorsMiddleware
 from entrypoints.http.middleware.request_id import RequestIdMiddleware
@@ -210,7 +210,12 @@ def create_app(
             limit=settings.app.max_concurrent_requests,
             max_body_bytes=settings.app.max_request_body_bytes,
         )
-    handler = BodyGuardMiddleware(handler, max_body_bytes=settings.app.max_request_body_bytes)
+    handler = BodyGuardMiddleware(
+        handler,
+        max_body_bytes=settings.app.max_request_body_bytes,
+        budget=BodyBudget(settings.app.body_buffer_budget_bytes),
+        read_timeout_seconds=settings.app.body_read_timeout_seconds,
+    )
     cross_origin = cors_policy(settings)
     if cross_origin is not None:
         handler = CorsMiddleware(handler, policy=cross_origin)

@@ -74,6 +74,29 @@ def loggable_path(scope: Scope) -> str:
     return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
 
 
+CLIENT_DISCONNECTED_STATUS = 499
+"""Recorded for a request whose client left before its response: nginx's "client closed"."""
+_CLIENT_DISCONNECTED = "client_disconnected"
+
+
+def mark_client_disconnected(scope: Scope) -> None:
+    """Note on the request that its client has gone (the server sent `http.disconnect`)."""
+    scope.setdefault("state", {})[_CLIENT_DISCONNECTED] = True
+
+
+def log_client_disconnect(
+    scope: Scope, received: int | None = None, declared: int | None = None
+) -> None:
+    """The one line a client leaving mid-request gets: INFO, no trace; it is not our fault."""
+    got = "" if received is None else f" after {received} of {declared or '?'} body bytes"
+    logger.info(
+        "client disconnected{got} on {method} {path}",
+        got=got,
+        method=scope.get("method", "-"),
+        path=loggable_path(scope),
+    )
+
+
 def envelope(key: str, *messages: str) -> ErrorBody:
     """Build the error envelope for one key."""
     return {"errors": {key: list(messages)}}
@@ -126,6 +149,12 @@ def validation_error_handler(
 def http_error_handler(request: Request[Any, Any, Any], exc: HTTPException) -> Response[ErrorBody]:
     """Litestar's own errors (routing, method, size, media type) in our envelope."""
     status = exc.status_code
+    if status >= HTTP_500_INTERNAL_SERVER_ERROR and request.scope.get("state", {}).get(
+        _CLIENT_DISCONNECTED
+    ):
+        # Litestar raises InternalServerException when the client leaves mid-body.
+        log_client_disconnect(request.scope)
+        return _response(CLIENT_DISCONNECTED_STATUS, envelope("request", "client disconnected"))
     if status >= HTTP_500_INTERNAL_SERVER_ERROR:
         return unexpected_error_handler(request, exc)
     # msgspec's DecodeError wording, via Litestar: tests/unit/test_reliances_http_stack.py

@@ -21,8 +21,11 @@ class ConcurrencyLimitMiddleware:
     connections than requests it admits.
 
     - A request takes its place once its body has arrived, so a slow upload never holds
-      one; at most `max_body_bytes` are held back this way, and a larger body is passed on
-      as it comes for the app to refuse.
+      one. In the app, `BodyGuardMiddleware` sits in front and has already read the body,
+      inside the process's body budget and deadline, so here it is one message replayed,
+      not a second copy. Used alone, at most `max_body_bytes` a request are held back this
+      way, with no bound on time or in total, and a larger body is passed on as it comes
+      for the app to refuse.
     - The place is given back when the response starts, so a stream (SSE) holds none
       while it streams; and when the app fails.
     - WebSockets and the health probes are never queued: a probe must answer under load.
