@@ -49,6 +49,7 @@ from application.notifications.update_notification_preferences import (
     UpdateNotificationPreferences,
 )
 from application.notifications.verify_phone_number import VerifyPhoneNumber
+from application.ports.cache import Cache
 from application.ports.delivery import PushSender
 from application.ports.messaging import RealtimeBroadcaster
 from application.ports.network import HostResolver
@@ -64,6 +65,7 @@ from application.ports.security import RateLimit
 from domain.notifications.notification import NotificationKind
 from entrypoints.config.loader import push_allowlist
 from entrypoints.config.settings import Settings
+from entrypoints.http.realtime.tickets import LiveTickets
 from entrypoints.ioc.markers import PUSH, REDIS
 
 HOUR = 3_600
@@ -108,6 +110,11 @@ class RealtimeProvider(Provider):
         broadcaster = InMemoryRealtimeBroadcaster()
         yield broadcaster
         await broadcaster.close()
+
+    @provide
+    def live_tickets(self, cache: Cache, settings: Settings) -> LiveTickets:
+        """Single-use tickets that authenticate a socket at its handshake, in the cache."""
+        return LiveTickets(cache, ttl_seconds=settings.websocket.ticket_ttl_seconds)
 
 
 class PushProvider(Provider):

@@ -9,7 +9,7 @@ from litestar.params import FromPath, JSONBody, Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from adapters.webpush.sender import vapid_public_key
-from application.common.errors import NotFoundError
+from application.common.errors import DependencyUnavailableError, NotFoundError
 from application.common.permissions import Permission
 from application.content.pagination import PageRequest
 from application.notifications.count_unread_notifications import CountUnreadNotifications
@@ -41,8 +41,13 @@ from application.notifications.verify_phone_number import (
 )
 from application.notifications.views import notification_document
 from entrypoints.config.settings import Settings
-from entrypoints.http.auth import PUBLIC, required_identity
+from entrypoints.http.auth import PUBLIC, presented_token, required_identity
 from entrypoints.http.rate_limits import EdgeRateLimits, auth_route
+from entrypoints.http.realtime.tickets import (
+    LiveTicketResponse,
+    LiveTickets,
+    TicketUnavailableError,
+)
 from entrypoints.http.schemas.notifications import (
     MarkedResponse,
     Notification,
@@ -142,6 +147,23 @@ class NotificationsController(Controller):
         user_id = required_identity(request).user_id
         marked = await mark_all_read(user_id)
         return MarkedResponse(marked=marked, unread_count=await count_unread(user_id))
+
+    @post("/live-ticket", status_code=HTTP_201_CREATED, summary="A ticket to open /ws with")
+    @inject
+    async def live_ticket(
+        self, request: AnyRequest, tickets: FromDishka[LiveTickets]
+    ) -> LiveTicketResponse:
+        """Single use, within `expiresIn` seconds: ``/ws?ticket=...`` is authenticated at once.
+
+        503 with Retry-After when the cache that keeps tickets is unreachable.
+        """
+        try:
+            ticket = await tickets.issue(presented_token(request))
+        except TicketUnavailableError:
+            raise DependencyUnavailableError(
+                "live tickets are unavailable; retry later", field="ticket"
+            ) from None
+        return LiveTicketResponse(ticket=ticket, expires_in=tickets.ttl_seconds)
 
     @get("/preferences", summary="Read notification preferences")
     @inject

@@ -3,23 +3,29 @@
 Protocol (JSON text frames; docs/notifications.md has examples):
 
 - The client's first message is ``{"type": "auth", "token": "<access jwt>"}``, within
-  WS_AUTH_TIMEOUT_SECONDS, or the socket is closed with 4401. The server answers
+  WS_AUTH_TIMEOUT_SECONDS, or the socket is closed with 4401; or the socket opens as
+  ``/ws?ticket=...`` with a single-use ticket from POST /api/notifications/live-ticket
+  (tickets.py), authenticated at once. The server answers
   ``{"type": "auth_ok", "expiresAt": ...}``.
+- Until it authenticates, a socket without a ticket holds a place in the waiting room, of
+  which one client address has only a share (admission.py); one refused, or one past
+  WS_MAX_LIVE_CONNECTIONS, is closed with 1013 before anything is read from it.
 - Then the client may send ``ping``, ``get_notifications`` (``limit``, ``offset``,
   ``unread``), ``mark_read`` (``ids``) and ``auth`` again (a fresh token before the old
   one expires). Any message may carry an ``id``, echoed in its answer.
 - The server pushes ``{"type": "new_notification", "data": {...}}`` and a ``heartbeat``
   every WS_HEARTBEAT_SECONDS.
 
-Close codes: 4401 not authenticated or token expired, or, with the reason
-``session ended``, the session that opened the socket ended (logout, logout-all, the
-session revoked, a ban, a password change or reset), within a second and whichever API
-process holds the socket; 4408 nothing received for WS_IDLE_TIMEOUT_SECONDS; 4429 too
-many connections for the user; 1009 message too large; 1013 the client fell too far
-behind (its send queue overflowed); 1001 the server is shutting down, where the server
-lets the app say so. uvicorn closes live sockets with 1012 before the app hears of the
-shutdown, and granian drops them without a close frame (1006); either way the client
-reconnects. After 4401 the client needs a fresh token (or to sign in again) first.
+Close codes: 4401 not authenticated, token expired, ticket invalid or required, or, with
+the reason ``session ended``, the session that opened the socket ended (logout,
+logout-all, the session revoked, a ban, a password change or reset), within a second and
+whichever API process holds the socket; 4408 nothing received for WS_IDLE_TIMEOUT_SECONDS;
+4429 too many connections for the user; 1009 message too large; 1013 the client fell too
+far behind (its send queue overflowed), or admission was refused; 1001 the server is
+shutting down, where the server lets the app say so. uvicorn closes live sockets with 1012
+before the app hears of the shutdown, and granian drops them without a close frame (1006);
+either way the client reconnects. After 4401 the client needs a fresh token (or to sign
+in again, or a new ticket) first.
 
 The whole protocol is this one module, the way a reader follows it: a few lines past 400
 are cheaper than splitting one conversation across files.
@@ -55,12 +61,16 @@ from application.ports.system import Clock
 from domain.shared.errors import DomainError
 from entrypoints.config.settings import WebSocketSettings
 from entrypoints.http.auth import PUBLIC
+from entrypoints.http.rate_limits import EdgeRateLimits
+from entrypoints.http.realtime.admission import AdmissionRefusedError
 from entrypoints.http.realtime.hub import (
     ConnectionHub,
     LiveConnection,
     RealtimeUnavailableError,
+    ServerFullError,
     TooManyConnectionsError,
 )
+from entrypoints.http.realtime.tickets import LiveTickets, TicketUnavailableError
 
 UNAUTHORIZED = 4401
 SESSION_ENDED = "session ended"
@@ -71,6 +81,10 @@ MESSAGE_TOO_BIG = 1009
 TRY_AGAIN_LATER = 1013
 POLICY_VIOLATION = 1008
 GOING_AWAY = 1001
+TICKET_REQUIRED = "a ticket is required"
+"""The reason sent with 4401 to a socket without a ticket when WS_MAX_UNAUTHENTICATED is 0."""
+SERVER_FULL = "server at capacity"
+"""The reason sent with 1013 when the process holds WS_MAX_LIVE_CONNECTIONS already."""
 
 _RATE_WINDOW_SECONDS = 60.0
 _encoder = msgspec.json.Encoder()
@@ -374,25 +388,103 @@ async def _first_message_identity(
     return identity, token, message.get("id")
 
 
+async def _ticket_identity(socket: WebSocket[Any, Any, Any], ticket: str) -> tuple[Identity, str]:
+    """The identity behind a handshake ticket (tickets.py), and the token it stands for."""
+    container: AsyncContainer = socket.state.dishka_container
+    tickets = await container.get(LiveTickets)
+    try:
+        token = await tickets.redeem(ticket)
+    except TicketUnavailableError:
+        raise _Closing(TRY_AGAIN_LATER, "tickets are unavailable; retry later") from None
+    if token is None:
+        raise _Closing(UNAUTHORIZED, "ticket is invalid")
+    try:
+        identity = await _authenticate(container, token)
+    except AuthenticationRequiredError as exc:
+        raise _Closing(UNAUTHORIZED, f"token {exc.message}") from None
+    return identity, token
+
+
+async def _handshake_identity(
+    socket: WebSocket[Any, Any, Any], settings: WebSocketSettings, ticket: str | None
+) -> tuple[Identity, str, object]:
+    """Who the socket is, by its ticket or else its first message; the token; the `id`."""
+    if ticket is not None:
+        identity, token = await _ticket_identity(socket, ticket)
+        return identity, token, None
+    return await _first_message_identity(socket, settings)
+
+
+async def _admit(
+    socket: WebSocket[Any, Any, Any],
+    hub: ConnectionHub,
+    settings: WebSocketSettings,
+    ticket: str | None,
+) -> contextlib.AbstractContextManager[Any]:
+    """The socket's place in the waiting room, none with a ticket; _Closing if refused.
+
+    The refusal comes before anything is read from the socket: granian reads a whole frame
+    (up to 16 MiB) when the app asks for the next message, whatever WS_MAX_MESSAGE_BYTES.
+    """
+    if hub.live >= settings.max_live_connections:
+        raise _Closing(TRY_AGAIN_LATER, SERVER_FULL)
+    if ticket is not None:
+        return contextlib.nullcontext()
+    if settings.max_unauthenticated == 0:
+        raise _Closing(UNAUTHORIZED, TICKET_REQUIRED)
+    limits = await socket.state.dishka_container.get(EdgeRateLimits)
+    try:
+        return hub.waiting.admit(
+            limits.client_address.resolve(socket),
+            max_total=settings.max_unauthenticated,
+            max_per_client=settings.max_unauthenticated_per_client,
+        )
+    except AdmissionRefusedError as refused:
+        raise _Closing(TRY_AGAIN_LATER, refused.reason) from None
+
+
+async def _attach(
+    hub: ConnectionHub, identity: Identity, settings: WebSocketSettings
+) -> LiveConnection:
+    try:
+        return await hub.attach(
+            identity.user_id,
+            session_id=identity.session_id,
+            max_live=settings.max_live_connections,
+        )
+    except ServerFullError:
+        raise _Closing(TRY_AGAIN_LATER, SERVER_FULL) from None
+    except TooManyConnectionsError:
+        raise _Closing(TOO_MANY_CONNECTIONS, "too many connections") from None
+    except RealtimeUnavailableError:
+        raise _Closing(TRY_AGAIN_LATER, "live notifications are unavailable") from None
+
+
 @websocket("/ws", opt=PUBLIC, include_in_schema=False)
 async def gateway(socket: WebSocket[Any, Any, Any]) -> None:
-    """Accept, authenticate by the first message, then serve the session until it ends."""
+    """Accept, authenticate by ticket or first message, then serve the session until it ends.
+
+    A socket without a ticket waits for its auth message in the waiting room (admission.py),
+    whose share per client address keeps one client from filling it. A socket past the
+    room's limits, or past WS_MAX_LIVE_CONNECTIONS, is accepted only to be closed with 1013,
+    so that its client can tell why.
+    """
     hub: ConnectionHub = socket.app.state.realtime_hub
     settings: WebSocketSettings = socket.app.state.websocket_settings
-    if hub.unauthenticated >= settings.max_unauthenticated:
-        await socket.close(code=TRY_AGAIN_LATER, reason="too many connections waiting")
+    ticket = socket.query_params.get("ticket")
+    try:
+        place = await _admit(socket, hub, settings, ticket)
+    except _Closing as refused:
+        with contextlib.suppress(Exception):
+            await socket.accept()
+            await socket.close(code=refused.code, reason=refused.reason)
         return
-    await socket.accept()
     connection: LiveConnection | None = None
     try:
-        with hub.awaiting_authentication():
-            identity, token, request_id = await _first_message_identity(socket, settings)
-        try:
-            connection = await hub.attach(identity.user_id, session_id=identity.session_id)
-        except TooManyConnectionsError:
-            raise _Closing(TOO_MANY_CONNECTIONS, "too many connections") from None
-        except RealtimeUnavailableError:
-            raise _Closing(TRY_AGAIN_LATER, "live notifications are unavailable") from None
+        with place:
+            await socket.accept()
+            identity, token, request_id = await _handshake_identity(socket, settings, ticket)
+        connection = await _attach(hub, identity, settings)
         identity = await _still_live(socket.state.dishka_container, token)
         clock = await socket.state.dishka_container.get(Clock)
         session = GatewaySession(socket, connection, identity, settings, clock)

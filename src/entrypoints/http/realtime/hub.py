@@ -2,7 +2,6 @@
 
 import asyncio
 import contextlib
-from collections.abc import Iterator
 from uuid import UUID
 
 from loguru import logger
@@ -11,6 +10,7 @@ from application.identity.live_sessions import read_sessions_ended
 from application.notifications.views import user_room
 from application.ports.messaging import RealtimeBroadcaster
 from domain.users.values import UserId
+from entrypoints.http.realtime.admission import WaitingRoom
 
 JOIN_TIMEOUT_SECONDS = 5.0
 """How long a new connection waits for its room to be joined before it is refused."""
@@ -19,6 +19,10 @@ _ROUTER_RESTART_MAX_SECONDS = 5.0
 
 class TooManyConnectionsError(Exception):
     """The user already holds as many live connections here as the settings allow."""
+
+
+class ServerFullError(Exception):
+    """The process already holds WS_MAX_LIVE_CONNECTIONS live sockets and streams."""
 
 
 class RealtimeUnavailableError(Exception):
@@ -81,7 +85,9 @@ class ConnectionHub:
         self._task: asyncio.Task[None] | None = None
         self._emptied = asyncio.Event()
         self._emptied.set()
-        self._unauthenticated = 0
+        self._live = 0
+        self.waiting = WaitingRoom()
+        """The sockets that have not authenticated yet: admission.py."""
 
     def start(self, broadcaster: RealtimeBroadcaster) -> None:
         """Start routing what the broadcaster delivers."""
@@ -104,16 +110,12 @@ class ConnectionHub:
     @property
     def unauthenticated(self) -> int:
         """Sockets accepted here that have not authenticated yet."""
-        return self._unauthenticated
+        return self.waiting.total
 
-    @contextlib.contextmanager
-    def awaiting_authentication(self) -> Iterator[None]:
-        """Count a socket as waiting for its auth message while the block runs."""
-        self._unauthenticated += 1
-        try:
-            yield
-        finally:
-            self._unauthenticated -= 1
+    @property
+    def live(self) -> int:
+        """Live sockets and streams attached here, all users together."""
+        return self._live
 
     def has_room_for(self, user_id: UserId) -> bool:
         """Whether the user may open one more connection on this process."""
@@ -125,19 +127,24 @@ class ConnectionHub:
         *,
         session_id: UUID | None,
         join_timeout_seconds: float = JOIN_TIMEOUT_SECONDS,
+        max_live: int | None = None,
     ) -> LiveConnection:
         """A connection opened by the user's `session_id`, fed their room's messages on return.
 
-        Raises TooManyConnectionsError, or RealtimeUnavailableError when the room cannot be
-        joined within `join_timeout_seconds` (the connection is then forgotten).
+        Raises ServerFullError when `max_live` connections are attached already,
+        TooManyConnectionsError, or RealtimeUnavailableError when the room cannot be joined
+        within `join_timeout_seconds` (the connection is then forgotten).
         """
         if self._broadcaster is None:
             raise RuntimeError("the hub is not started")
+        if max_live is not None and self._live >= max_live:
+            raise ServerFullError
         if not self.has_room_for(user_id):
             raise TooManyConnectionsError
         room = user_room(user_id)
         connection = LiveConnection(user_id, session_id=session_id, queue_size=self._queue_size)
         self._rooms.setdefault(room, set()).add(connection)
+        self._live += 1
         self._emptied.clear()
         try:
             async with asyncio.timeout(join_timeout_seconds):
@@ -151,9 +158,10 @@ class ConnectionHub:
         """Forget the connection at once; the room is left in the background if it emptied."""
         room = user_room(connection.user_id)
         connections = self._rooms.get(room)
-        if connections is None:
+        if connections is None or connection not in connections:
             return
         connections.discard(connection)
+        self._live -= 1
         if connections:
             return
         del self._rooms[room]

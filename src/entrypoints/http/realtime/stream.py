@@ -6,6 +6,10 @@ stream open. The stream ends when the access token expires (``event: expired``; 
 with a fresh one), when the session that opened it ends (``event: session_ended``, within a
 second, on logout, logout-all, the session revoked, a ban, a password change or reset: sign
 in again), or when the client falls so far behind that its queue overflows.
+
+A process serves at most WS_MAX_LIVE_CONNECTIONS streams and sockets together; past that a
+stream is refused with 503 and Retry-After, before it starts. A client that goes away frees
+its place at once: the response notices the disconnect and ends the stream.
 """
 
 import asyncio
@@ -16,7 +20,11 @@ from typing import Any
 from litestar import Request, get
 from litestar.response import ServerSentEvent, ServerSentEventMessage
 
-from application.common.errors import AuthenticationRequiredError, TooManyRequestsError
+from application.common.errors import (
+    AuthenticationRequiredError,
+    DependencyUnavailableError,
+    TooManyRequestsError,
+)
 from application.common.identity import Identity
 from application.identity.authenticate import Authenticate, AuthenticateCommand
 from application.notifications.views import NEW_NOTIFICATION
@@ -27,10 +35,13 @@ from entrypoints.http.realtime.hub import (
     ConnectionHub,
     LiveConnection,
     RealtimeUnavailableError,
+    ServerFullError,
     TooManyConnectionsError,
 )
 
 RETRY_MILLISECONDS = 3_000
+FULL_RETRY_AFTER_SECONDS = 5
+"""Retry-After of the 503 that refuses a stream past WS_MAX_LIVE_CONNECTIONS."""
 SESSION_ENDED = "session_ended"
 """The event that ends the stream when its session ends."""
 
@@ -68,8 +79,12 @@ async def _events(
     stream when the client disconnects cannot interrupt it.
     """
     try:
-        connection = await hub.attach(identity.user_id, session_id=identity.session_id)
-    except (TooManyConnectionsError, RealtimeUnavailableError) as exc:
+        connection = await hub.attach(
+            identity.user_id,
+            session_id=identity.session_id,
+            max_live=settings.max_live_connections,
+        )
+    except (ServerFullError, TooManyConnectionsError, RealtimeUnavailableError) as exc:
         yield ServerSentEventMessage(event="error", data=_REFUSED[type(exc)])
         return
     expires_at = identity.expires_at
@@ -99,7 +114,8 @@ async def _events(
         hub.detach(connection)
 
 
-_REFUSED = {
+_REFUSED: dict[type[Exception], str] = {
+    ServerFullError: "live notifications are at capacity; retry later",
     TooManyConnectionsError: "too many connections",
     RealtimeUnavailableError: "live notifications are unavailable; retry later",
 }
@@ -125,6 +141,12 @@ async def notification_stream(request: Request[Any, Any, Any]) -> ServerSentEven
             return False
         return True
 
+    if hub.live >= settings.max_live_connections:
+        raise DependencyUnavailableError(
+            "live notifications are at capacity; retry later",
+            field="stream",
+            retry_after_seconds=FULL_RETRY_AFTER_SECONDS,
+        )
     if not hub.has_room_for(identity.user_id):
         raise TooManyRequestsError(max(1, math.ceil(settings.heartbeat_seconds)))
     return ServerSentEvent(

@@ -1,0 +1,98 @@
+"""Single-use tickets that authenticate a WebSocket at its handshake (``/ws?ticket=...``).
+
+A signed-in client asks ``POST /api/notifications/live-ticket`` for a ticket, then opens the
+socket with it within WS_TICKET_TTL_SECONDS. The socket is authenticated before it is ever
+read from, so it never waits in the waiting room that unauthenticated sockets share
+(admission.py), however full an attacker keeps it.
+
+A ticket is 32 random bytes. The cache keeps, under a hash of the ticket, the caller's
+access token encrypted with a key derived from the ticket, so the cache's contents are of
+no use without the ticket itself. Redeeming reads and deletes the entry: one use. Two
+redemptions of one ticket at the same instant on different processes could both read it
+before either deletes it (the cache port has no get-and-delete); on one process the second
+is refused. Either way both sockets are the ticket holder's, still bound by their limits.
+
+With several workers the cache must be shared (REDIS_URL): a ticket issued by one worker
+is otherwise unknown to the others.
+"""
+
+import base64
+import hashlib
+import secrets
+
+import msgspec
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from application.ports.cache import Cache, CacheUnavailableError
+
+_KEY_PREFIX = "live-ticket:"
+_NONCE = b"\x00" * 12
+"""Each key encrypts exactly one message (it is derived from a fresh random ticket)."""
+TICKET_BYTES = 32
+
+
+class TicketUnavailableError(Exception):
+    """The cache could not be reached to issue or redeem a ticket."""
+
+
+def _derive(ticket: str) -> tuple[str, bytes]:
+    """The cache key and the encryption key of a ticket; neither reveals the other."""
+    raw = ticket.encode()
+    lookup = hashlib.sha256(b"portico live ticket id\x00" + raw).hexdigest()
+    key = hashlib.sha256(b"portico live ticket key\x00" + raw).digest()
+    return _KEY_PREFIX + lookup, key
+
+
+class LiveTickets:
+    """Issues tickets standing for an access token, and redeems each once."""
+
+    def __init__(self, cache: Cache, *, ttl_seconds: int) -> None:
+        self._cache = cache
+        self._ttl_seconds = ttl_seconds
+        self._redeeming: set[str] = set()
+
+    @property
+    def ttl_seconds(self) -> int:
+        """How long a ticket can be redeemed after it is issued."""
+        return self._ttl_seconds
+
+    async def issue(self, token: str) -> str:
+        """A new ticket for `token`; TicketUnavailableError when the cache fails."""
+        ticket = base64.urlsafe_b64encode(secrets.token_bytes(TICKET_BYTES)).decode().rstrip("=")
+        cache_key, key = _derive(ticket)
+        sealed = AESGCM(key).encrypt(_NONCE, token.encode(), None)
+        try:
+            await self._cache.set(cache_key, sealed, ttl_seconds=self._ttl_seconds)
+        except CacheUnavailableError as exc:
+            raise TicketUnavailableError(str(exc)) from exc
+        return ticket
+
+    async def redeem(self, ticket: str) -> str | None:
+        """The token the ticket stands for, once; None for an unknown, used or expired one."""
+        if not ticket or len(ticket) > 2 * TICKET_BYTES:
+            return None
+        cache_key, key = _derive(ticket)
+        if cache_key in self._redeeming:
+            return None
+        self._redeeming.add(cache_key)
+        try:
+            sealed = await self._cache.get(cache_key)
+            if sealed is None:
+                return None
+            await self._cache.delete(cache_key)
+        except CacheUnavailableError as exc:
+            raise TicketUnavailableError(str(exc)) from exc
+        finally:
+            self._redeeming.discard(cache_key)
+        try:
+            return AESGCM(key).decrypt(_NONCE, sealed, None).decode()
+        except (InvalidTag, UnicodeDecodeError):
+            return None
+
+
+class LiveTicketResponse(msgspec.Struct, kw_only=True, rename="camel"):
+    """A ticket for ``/ws?ticket=...``, and how many seconds it can be used in."""
+
+    ticket: str
+    expires_in: int
