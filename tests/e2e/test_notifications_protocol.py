@@ -144,6 +144,7 @@ def slow_reader_server(
         DATA_DIR=str(tmp_path_factory.mktemp("slow-reader-data")),
         RATE_LIMIT_AUTH_PER_IP="100000",
         RATE_LIMIT_REGISTRATIONS_PER_IP="100000",
+        RATE_LIMIT_COMMENTS_PER_USER="100000",  # a comment flood fills the slow socket
         WS_SEND_QUEUE_SIZE="2",
         WS_HEARTBEAT_SECONDS="30",
         WS_IDLE_TIMEOUT_SECONDS="30",

@@ -86,8 +86,9 @@ def served(
 ) -> Iterator[Served]:
     """`portico serve --workers N`, with the auth limits out of the way and the relay off.
 
-    No route the storms use has a write limit; APP_MAX_CONCURRENT_REQUESTS (16 a process)
-    only queues the rest of a storm, which is fine.
+    The per-user write limits are raised out of the way too (the storms repeat one user's
+    writes); APP_MAX_CONCURRENT_REQUESTS (16 a process) only queues the rest of a storm,
+    which is fine.
     """
     workers = int(request.param)
     env = clean_env(
@@ -95,6 +96,10 @@ def served(
         DATA_DIR=str(tmp_path_factory.mktemp(f"races-data-{workers}")),
         RATE_LIMIT_AUTH_PER_IP="100000",
         RATE_LIMIT_REGISTRATIONS_PER_IP="100000",
+        RATE_LIMIT_FOLLOWS_PER_USER="100000",
+        RATE_LIMIT_FAVORITES_PER_USER="100000",
+        RATE_LIMIT_COMMENTS_PER_USER="100000",
+        RATE_LIMIT_ARTICLES_PER_USER="100000",
         OUTBOX_RELAY_IN_API="false",
     )
     cwd = tmp_path_factory.mktemp(f"races-{workers}")

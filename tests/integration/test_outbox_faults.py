@@ -50,6 +50,7 @@ def settings_for(migrated_url: str, tmp_path: Any, bootstrap: str, prefix: str) 
                 "OUTBOX_BATCH_SIZE": "64",
                 "RATE_LIMIT_AUTH_PER_IP": "100000",
                 "RATE_LIMIT_REGISTRATIONS_PER_IP": "100000",
+                "RATE_LIMIT_ARTICLES_PER_USER": "100000",  # one author writes the backlog
             },
             env_file=None,
         )

@@ -1,10 +1,18 @@
-"""Per-IP rate limits at the edge, declared by routes and enforced by the guard.
+"""Rate limits at the edge, declared by routes and enforced by guards.
 
-A route opts in with ``opt=auth_route()`` (public, limited under the ``auth`` rule), or
-``opt=registration_route()`` (the ``auth`` rule and the stricter ``registration`` one); the
-guard counts each request against ``<rule>:<method> <path>:<client ip>`` for every rule the
-route names. A test walks the routes and fails if an auth route has no limit, so one cannot
-be added without.
+Per client IP: a route opts in with ``opt=auth_route()`` (public, limited under the ``auth``
+rule), or ``opt=registration_route()`` (the ``auth`` rule and the stricter ``registration``
+one); the app's guard counts each request against ``<rule>:<method> <path>:<client ip>`` for
+every rule the route names, before authentication.
+
+Per user: a write route opts in with ``opt=write_route(FOLLOWS, Permission.X)`` and its
+controller lists ``guards=[limit_writes]``; that guard runs after the app's (so the caller
+is known, and 401/403 come first) and counts each request against ``<rule>:user:<user id>``,
+one budget per user shared by every route naming the rule (a follow and an unfollow spend
+the same one).
+
+Tests walk the routes and fail if an auth route has no per-IP limit, or a follow, favorite,
+comment or article-creation route has no per-user one, so one cannot be added without.
 """
 
 import logging
@@ -12,6 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from dishka import AsyncContainer
 from litestar.connection import ASGIConnection
 from litestar.handlers import BaseRouteHandler
 
@@ -22,6 +31,12 @@ from entrypoints.http.client_address import ClientAddressResolver
 
 AUTH = "auth"
 REGISTRATION = "registration"
+FOLLOWS = "follows"
+FAVORITES = "favorites"
+COMMENTS = "comments"
+ARTICLES = "articles"
+WRITE_RULES = (FOLLOWS, FAVORITES, COMMENTS, ARTICLES)
+WRITE_RATE_LIMIT = "write_rate_limit"
 _log = logging.getLogger(__name__)
 
 
@@ -45,9 +60,19 @@ def registration_route() -> dict[str, Any]:
     return {"public": True, "rate_limit": (AUTH, REGISTRATION)}
 
 
+def write_route(rule: str, permission: Permission) -> dict[str, Any]:
+    """Route options for a private write route limited per user under `rule`.
+
+    The route's controller must list ``guards=[limit_writes]``, which does the counting.
+    """
+    if rule not in WRITE_RULES:
+        raise ValueError(f"unknown write rate limit rule: {rule}")
+    return {"permission": permission, WRITE_RATE_LIMIT: rule}
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class EdgeRateLimits:
-    """The rules routes may name, and whether to let requests through when the store is down."""
+    """The rules routes may name (per IP, per user), and whether to fail open without a store."""
 
     rules: Mapping[str, RateLimit]
     fail_open: bool
@@ -74,6 +99,28 @@ async def enforce(
         key = f"{rule_name}:{route}:{client}"
         if not await _counted(limiter, limits, key=key, rate=limits.rules[rule_name]):
             return
+
+
+async def limit_writes(
+    connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler
+) -> None:
+    """Guard: count the request against the caller's budget for the route's write rule.
+
+    Runs after the app's guard, which authenticated the caller (a private route). 429 with
+    Retry-After when over; the store being down is handled as for the per-IP rules.
+    """
+    rule_name = handler.opt.get(WRITE_RATE_LIMIT)
+    if not isinstance(rule_name, str):
+        return
+    # Imported here: entrypoints.http.auth imports this module.
+    from entrypoints.http.auth import required_identity  # noqa: PLC0415
+
+    identity = required_identity(connection)
+    container: AsyncContainer = connection.state.dishka_container
+    limiter = await container.get(RateLimiter)
+    limits = await container.get(EdgeRateLimits)
+    key = f"{rule_name}:user:{identity.user_id}"
+    await _counted(limiter, limits, key=key, rate=limits.rules[rule_name])
 
 
 async def _counted(

@@ -57,7 +57,15 @@ from application.profiles.get_profile import GetProfile
 from application.profiles.unfollow_user import UnfollowUser
 from entrypoints.config.settings import Settings
 from entrypoints.http.client_address import ClientAddressResolver, parse_networks
-from entrypoints.http.rate_limits import AUTH, REGISTRATION, EdgeRateLimits
+from entrypoints.http.rate_limits import (
+    ARTICLES,
+    AUTH,
+    COMMENTS,
+    FAVORITES,
+    FOLLOWS,
+    REGISTRATION,
+    EdgeRateLimits,
+)
 
 
 class PolicyProvider(Provider):
@@ -145,7 +153,7 @@ class PolicyProvider(Provider):
 
     @provide
     def edge_rate_limits(self, settings: Settings) -> EdgeRateLimits:
-        """The per-IP rules that routes name."""
+        """The rules that routes name: per IP (auth, sign-up), per user (writes)."""
         limits = settings.rate_limit
         auth = RateLimit(
             limit=limits.auth_per_ip_limit, window_seconds=limits.auth_per_ip_window_seconds
@@ -154,8 +162,21 @@ class PolicyProvider(Provider):
             limit=limits.registrations_per_ip_limit,
             window_seconds=limits.registrations_per_ip_window_seconds,
         )
+        per_user = {
+            FOLLOWS: (limits.follows_per_user_limit, limits.follows_per_user_window_seconds),
+            FAVORITES: (limits.favorites_per_user_limit, limits.favorites_per_user_window_seconds),
+            COMMENTS: (limits.comments_per_user_limit, limits.comments_per_user_window_seconds),
+            ARTICLES: (limits.articles_per_user_limit, limits.articles_per_user_window_seconds),
+        }
         return EdgeRateLimits(
-            rules={AUTH: auth, REGISTRATION: registration},
+            rules={
+                AUTH: auth,
+                REGISTRATION: registration,
+                **{
+                    rule: RateLimit(limit=limit, window_seconds=window)
+                    for rule, (limit, window) in per_user.items()
+                },
+            },
             fail_open=limits.fail_open,
             client_address=ClientAddressResolver(parse_networks(settings.app.trusted_proxies)),
         )

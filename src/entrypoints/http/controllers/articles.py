@@ -22,6 +22,7 @@ from application.content.publish_article import PublishArticle, PublishArticleCo
 from application.content.unfavorite_article import UnfavoriteArticle
 from application.content.update_article import UpdateArticle, UpdateArticleCommand
 from entrypoints.http.auth import PUBLIC, identity_of, required_identity, requires
+from entrypoints.http.rate_limits import ARTICLES, FAVORITES, limit_writes, write_route
 from entrypoints.http.schemas.articles import (
     Article,
     ArticleResponse,
@@ -41,6 +42,7 @@ class ArticlesController(Controller):
 
     path = "/api/articles"
     tags = ["articles"]  # noqa: RUF012 - Litestar reads this class attribute
+    guards = [limit_writes]  # noqa: RUF012 - counts the routes naming a write_route rule
 
     @get(opt=PUBLIC, summary="List articles")
     @inject
@@ -84,7 +86,11 @@ class ArticlesController(Controller):
         )
         return ArticlesResponse.of(page)
 
-    @post(status_code=HTTP_201_CREATED, opt=_WRITE, summary="Create article")
+    @post(
+        status_code=HTTP_201_CREATED,
+        opt=write_route(ARTICLES, Permission.WRITE_CONTENT),
+        summary="Create article",
+    )
     @inject
     async def publish(
         self,
@@ -148,7 +154,12 @@ class ArticlesController(Controller):
         """Delete with its comments and favorites; only the author may."""
         await delete_article(DeleteArticleCommand(actor=required_identity(request), slug=slug))
 
-    @post("/{slug:str}/favorite", status_code=HTTP_200_OK, opt=_WRITE, summary="Favorite")
+    @post(
+        "/{slug:str}/favorite",
+        status_code=HTTP_200_OK,
+        opt=write_route(FAVORITES, Permission.WRITE_CONTENT),
+        summary="Favorite",
+    )
     @inject
     async def favorite(
         self,
@@ -160,7 +171,12 @@ class ArticlesController(Controller):
         view = await favorite_article(FavoriteCommand(actor=required_identity(request), slug=slug))
         return ArticleResponse(article=Article.of(view))
 
-    @delete("/{slug:str}/favorite", status_code=HTTP_200_OK, opt=_WRITE, summary="Unfavorite")
+    @delete(
+        "/{slug:str}/favorite",
+        status_code=HTTP_200_OK,
+        opt=write_route(FAVORITES, Permission.WRITE_CONTENT),
+        summary="Unfavorite",
+    )
     @inject
     async def unfavorite(
         self,

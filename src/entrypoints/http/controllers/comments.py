@@ -13,6 +13,7 @@ from application.content.delete_comment import DeleteComment, DeleteCommentComma
 from application.content.list_comments import ListComments, ListCommentsCommand
 from application.content.pagination import MAX_LIMIT, PageRequest
 from entrypoints.http.auth import PUBLIC, identity_of, required_identity, requires
+from entrypoints.http.rate_limits import COMMENTS, limit_writes, write_route
 from entrypoints.http.schemas.articles import (
     Comment,
     CommentResponse,
@@ -28,6 +29,7 @@ class CommentsController(Controller):
 
     path = "/api/articles/{slug:str}/comments"
     tags = ["comments"]  # noqa: RUF012 - Litestar reads this class attribute
+    guards = [limit_writes]  # noqa: RUF012 - counts the routes naming a write_route rule
 
     @get(opt=PUBLIC, summary="List comments")
     @inject
@@ -51,7 +53,11 @@ class CommentsController(Controller):
         )
         return CommentsResponse.of(comments)
 
-    @post(status_code=HTTP_201_CREATED, opt=_WRITE, summary="Add comment")
+    @post(
+        status_code=HTTP_201_CREATED,
+        opt=write_route(COMMENTS, Permission.WRITE_CONTENT),
+        summary="Add comment",
+    )
     @inject
     async def add(
         self,

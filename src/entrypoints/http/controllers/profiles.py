@@ -12,7 +12,8 @@ from application.profiles.follow_relation import FollowCommand
 from application.profiles.follow_user import FollowUser
 from application.profiles.get_profile import GetProfile, GetProfileCommand
 from application.profiles.unfollow_user import UnfollowUser
-from entrypoints.http.auth import PUBLIC, identity_of, required_identity, requires
+from entrypoints.http.auth import PUBLIC, identity_of, required_identity
+from entrypoints.http.rate_limits import FOLLOWS, limit_writes, write_route
 from entrypoints.http.schemas.users import Profile, ProfileResponse
 
 
@@ -21,6 +22,7 @@ class ProfilesController(Controller):
 
     path = "/api/profiles/{username:str}"
     tags = ["profiles"]  # noqa: RUF012 - Litestar reads this class attribute
+    guards = [limit_writes]  # noqa: RUF012 - counts the routes naming a write_route rule
 
     @get(opt=PUBLIC, summary="Get profile")
     @inject
@@ -35,7 +37,10 @@ class ProfilesController(Controller):
         return ProfileResponse(profile=Profile.of(view))
 
     @post(
-        "/follow", status_code=HTTP_200_OK, opt=requires(Permission.FOLLOW_USERS), summary="Follow"
+        "/follow",
+        status_code=HTTP_200_OK,
+        opt=write_route(FOLLOWS, Permission.FOLLOW_USERS),
+        summary="Follow",
     )
     @inject
     async def follow(
@@ -51,7 +56,7 @@ class ProfilesController(Controller):
     @delete(
         "/follow",
         status_code=HTTP_200_OK,
-        opt=requires(Permission.FOLLOW_USERS),
+        opt=write_route(FOLLOWS, Permission.FOLLOW_USERS),
         summary="Unfollow",
     )
     @inject
