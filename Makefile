@@ -5,11 +5,12 @@ SHELL := /bin/bash
 UV := $(shell command -v uv 2>/dev/null || echo "python3 -m uv")
 VENV_BIN := .venv/bin
 PYTEST_ARGS ?=
+ATTACK_ARGS ?=
 
 PY ?= python3.13
 PY_VENV = .venv-$(notdir $(PY))
 
-.PHONY: help uv install run test test-py lint fmt migrate bench clean
+.PHONY: help uv install run test test-py lint fmt migrate bench attack clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -61,6 +62,9 @@ bench: install ## Run every benchmark in bench/, print their ratios; fail if a t
 		$(VENV_BIN)/python bench/$$name.py || missed="$$missed $$name"; \
 	done; \
 	if [ -n "$$missed" ]; then echo "bench: missed a target or failed:$$missed"; exit 1; fi
+
+attack: install ## Run the denial-of-service attacks of bench/attacks.py; fail if a target missed
+	$(VENV_BIN)/python bench/attacks.py $(ATTACK_ARGS)
 
 clean: ## Remove local state: the virtualenv, caches and the embedded database
 	rm -rf .venv .venv-* .data .mypy_cache .ruff_cache .pytest_cache
