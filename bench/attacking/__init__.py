@@ -1,0 +1,1 @@
+"""The denial-of-service attacks of bench/attacks.py, by concept."""
