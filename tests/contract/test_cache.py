@@ -91,6 +91,13 @@ async def test_deleting_a_missing_key_is_harmless(cache: Cache) -> None:
     assert await cache.get("never-set") is None
 
 
+async def test_take_returns_the_value_and_forgets_it(cache: Cache) -> None:
+    await cache.set("k", b"v", ttl_seconds=60)
+    assert await cache.take("k") == b"v"
+    assert await cache.get("k") is None
+    assert await cache.take("k") is None
+
+
 async def test_set_overwrites_the_previous_value(cache: Cache) -> None:
     await cache.set("k", b"first", ttl_seconds=60)
     await cache.set("k", b"second", ttl_seconds=60)

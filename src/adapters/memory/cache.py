@@ -52,6 +52,12 @@ class InMemoryCache:
         """Forget `key`, value or counter; deleting a missing key is harmless."""
         self._forget(key)
 
+    async def take(self, key: str) -> bytes | None:
+        """The value under `key`, forgotten at once; one event loop makes it atomic."""
+        value = await self.get(key)
+        self._forget(key)
+        return value
+
     async def increment(self, key: str) -> int:
         """Add one to the counter under `key`, creating it at 1; a non-integer value fails."""
         if key in self._counters:

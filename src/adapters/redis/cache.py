@@ -38,6 +38,12 @@ class RedisCache:
         with _reported_as_unavailable():
             await self._client.delete(self._prefix + key)
 
+    async def take(self, key: str) -> bytes | None:
+        """GETDEL: read and delete in one command, so one caller alone gets the value."""
+        with _reported_as_unavailable():
+            value = await self._client.getdel(self._prefix + key)
+        return value.encode() if isinstance(value, str) else value
+
     async def increment(self, key: str) -> int:
         """Add one to the counter under `key`, creating it at 1; a non-integer value fails."""
         with _reported_as_unavailable():

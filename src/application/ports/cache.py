@@ -13,6 +13,8 @@ class Cache(Protocol):
     Contract:
     - `get` returns what the last `set` stored, until its TTL passes or it is deleted; None
       for a key never set, expired or deleted.
+    - `take` is `get` and `delete` in one atomic step: of callers racing for one key, on any
+      number of processes, exactly one gets the value (a single-use token).
     - `increment` adds one to a counter atomically, creating it at 1, and returns the new
       value; counters never expire, and `get` reads them as ASCII digits. Generations built on
       it invalidate many keys at once: the generation is part of every key derived from it.
@@ -30,6 +32,10 @@ class Cache(Protocol):
 
     async def delete(self, key: str) -> None:
         """Forget `key`; deleting a missing key is harmless."""
+        ...
+
+    async def take(self, key: str) -> bytes | None:
+        """The value under `key`, deleted in the same step; None if it was not there."""
         ...
 
     async def increment(self, key: str) -> int:

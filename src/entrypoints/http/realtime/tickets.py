@@ -7,10 +7,9 @@ read from, so it never waits in the waiting room that unauthenticated sockets sh
 
 A ticket is 32 random bytes. The cache keeps, under a hash of the ticket, the caller's
 access token encrypted with a key derived from the ticket, so the cache's contents are of
-no use without the ticket itself. Redeeming reads and deletes the entry: one use. Two
-redemptions of one ticket at the same instant on different processes could both read it
-before either deletes it (the cache port has no get-and-delete); on one process the second
-is refused. Either way both sockets are the ticket holder's, still bound by their limits.
+no use without the ticket itself. Redeeming takes the entry (`Cache.take`, read and delete
+in one atomic step, GETDEL on Redis): of any number of racing redemptions, on any number of
+processes, one gets the token.
 
 With several workers the cache must be shared (REDIS_URL): a ticket issued by one worker
 is otherwise unknown to the others.
@@ -50,7 +49,6 @@ class LiveTickets:
     def __init__(self, cache: Cache, *, ttl_seconds: int) -> None:
         self._cache = cache
         self._ttl_seconds = ttl_seconds
-        self._redeeming: set[str] = set()
 
     @property
     def ttl_seconds(self) -> int:
@@ -73,18 +71,12 @@ class LiveTickets:
         if not ticket or len(ticket) > 2 * TICKET_BYTES:
             return None
         cache_key, key = _derive(ticket)
-        if cache_key in self._redeeming:
-            return None
-        self._redeeming.add(cache_key)
         try:
-            sealed = await self._cache.get(cache_key)
-            if sealed is None:
-                return None
-            await self._cache.delete(cache_key)
+            sealed = await self._cache.take(cache_key)
         except CacheUnavailableError as exc:
             raise TicketUnavailableError(str(exc)) from exc
-        finally:
-            self._redeeming.discard(cache_key)
+        if sealed is None:
+            return None
         try:
             return AESGCM(key).decrypt(_NONCE, sealed, None).decode()
         except (InvalidTag, UnicodeDecodeError):
