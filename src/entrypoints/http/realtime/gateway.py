@@ -231,6 +231,12 @@ class GatewaySession:
 
     async def _watch_overflow(self) -> None:
         await self._connection.overflowed.wait()
+        logger.info(
+            "dropping a websocket of user {}: it stopped reading and its send queue of {} "
+            "overflowed",
+            self._identity.user_id,
+            self._settings.send_queue_size,
+        )
         raise _Closing(TRY_AGAIN_LATER, "send queue overflowed")
 
     async def _watch_shutdown(self) -> None:
