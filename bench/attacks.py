@@ -17,16 +17,20 @@ Attacks (`--only NAME`, repeatable) and their targets:
   (reopened when the server closes them); then `idle-keep-alive`: 1,100 connections, each
   sending one request and then nothing. Target: probe p99 < 1 s; serves at once after.
 - `ws-unauth`: 1,000 sockets on `/ws` that never authenticate, reopened as they are
-  closed, for 35 s, while a registered user connects and authenticates every 2 s.
-  Target: every one of the user's attempts gets `auth_ok`.
+  closed, for 35 s, while a registered user connects and authenticates every 2 s. Once
+  with the default admission, tickets only (the user takes a ticket each time), and once
+  with a waiting room of 1,000 (`--ws-rooms`; the user sends `auth`). Target: every one of
+  the user's attempts gets `auth_ok`.
 - `slow-bodies`: 900 connections, each sending all but 10 bytes of a 1 MB body to
   `POST /api/users`, then disconnecting. Target: peak RSS at most the baseline plus
   `--body-rss-budget-mb` (200 MB); RSS within 10% of the baseline a minute later
   (`--settle-seconds`); no 5xx but 503 (a deliberate refusal), no ERROR and no traceback
   in the server's log. The baseline is taken after one `POST /api/users` (a 422).
 - `big-frames`: 40 WebSocket text frames of 16 MiB sent before `auth`, one per connection,
-  10 at once, under granian and under uvicorn (`--frame-servers`). Target: each
-  connection closed before the client could send the whole frame; RSS grows < 20 MB.
+  10 at once, under granian and uvicorn with the default admission (tickets only), and
+  under uvicorn with a waiting room of 1,000 (`--frame-setups`; granian cannot refuse a
+  frame before reading it, docs/notifications.md). Target: each connection closed before
+  the client could send the whole frame; RSS grows < 20 MB.
 - `follow-toggle`: one user follows and unfollows another 400 times in 10 s. Target: some
   answers are 429, every 429 has Retry-After; the victim gets at most one `new_follower`
   notification (docs/notifications.md, "Follows").
@@ -82,6 +86,11 @@ def _ints(text: str) -> list[int]:
     return [int(part) for part in text.split(",") if part]
 
 
+def _setups(text: str) -> list[tuple[str, int]]:
+    pairs = [part.partition(":") for part in text.split(",") if part]
+    return [(server, int(room or "0")) for server, _, room in pairs]
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--only", action="append", choices=ATTACKS, help="repeatable")
@@ -97,6 +106,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--slow-seconds", type=float, default=15.0)
     parser.add_argument("--ws-sockets", type=int, default=1000)
     parser.add_argument("--ws-seconds", type=float, default=35.0)
+    parser.add_argument(
+        "--ws-rooms", type=_ints, default=[0, 1000], help="WS_MAX_UNAUTHENTICATED values"
+    )
     parser.add_argument("--body-connections", type=int, default=900)
     parser.add_argument("--body-bytes", type=int, default=MB)
     parser.add_argument("--body-seconds", type=float, default=30.0, help="max time to send")
@@ -106,7 +118,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--frame-bytes", type=int, default=16 << 20)
     parser.add_argument("--frame-concurrency", type=int, default=10)
     parser.add_argument(
-        "--frame-servers", type=lambda s: s.split(","), default=["granian", "uvicorn"]
+        "--frame-setups",
+        type=_setups,
+        default=[("granian", 0), ("uvicorn", 0), ("uvicorn", 1000)],
+        help="SERVER:ROOM,... where ROOM is WS_MAX_UNAUTHENTICATED (0: tickets only)",
     )
     parser.add_argument(
         "--bystander",

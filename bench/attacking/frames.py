@@ -71,9 +71,10 @@ async def _big_frame(port: int, size: int) -> FrameOutcome:
 
 
 def big_frames(setup: Setup, args: argparse.Namespace) -> list[Result]:
+    """Once per `--frame-setups` entry: a server, and its waiting room (0: tickets only)."""
     results = []
-    for server in args.frame_servers:
-        with started(setup, server) as (running, port):
+    for server, room in args.frame_setups:
+        with started(setup, server, WS_MAX_UNAUTHENTICATED=str(room)) as (running, port):
             outcomes: list[FrameOutcome | BaseException] = []
 
             async def attack(outcomes: list[FrameOutcome | BaseException] = outcomes) -> None:
@@ -91,13 +92,13 @@ def big_frames(setup: Setup, args: argparse.Namespace) -> list[Result]:
 
             with Watch(running, port) as watch:
                 run_loop(attack)
-            results.append(_frames_result(args, server, outcomes, running, watch))
+            results.append(_frames_result(args, (server, room), outcomes, running, watch))
     return results
 
 
 def _frames_result(
     args: argparse.Namespace,
-    server: str,
+    setup: tuple[str, int],
     outcomes: list[FrameOutcome | BaseException],
     running: RunningServer,
     watch: Watch,
@@ -129,7 +130,9 @@ def _frames_result(
         (f"RSS growth {growth:.1f} MB < {FRAME_RSS_TARGET_MB:g} MB", growth < FRAME_RSS_TARGET_MB),
     ]
     mib = args.frame_bytes / (1 << 20)
-    size = f"{args.frames} frames x {mib:g} MiB, {args.frame_concurrency} at once"
+    server, room = setup
+    admission = f"a waiting room of {room}" if room else "tickets only"
+    size = f"{args.frames} frames x {mib:g} MiB, {args.frame_concurrency} at once, {admission}"
     return finish(
         name="big-frames",
         size=size,

@@ -56,10 +56,11 @@ class Setup:
 
 
 @contextlib.contextmanager
-def started(setup: Setup, server: str) -> Iterator[tuple[RunningServer, int]]:
+def started(setup: Setup, server: str, **extra: str) -> Iterator[tuple[RunningServer, int]]:
+    """A warmed-up server with the attack's settings, and `extra` ones on top."""
     port = free_port()
     cwd = Path(tempfile.mkdtemp(prefix=f"{server}-", dir=setup.workdir))
-    with portico_server(port, setup.env(server), cwd) as running:
+    with portico_server(port, setup.env(server, **extra), cwd) as running:
         # Warm the app (first requests import and compile lazily) before any baseline.
         for path in ("/health/live", "/api/tags", "/api/articles?limit=1"):
             with contextlib.suppress(httpx.HTTPError):

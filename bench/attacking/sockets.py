@@ -50,16 +50,28 @@ async def _unauthenticated(port: int, until: float, tally: Tally, gate: asyncio.
                 await asyncio.wait_for(writer.wait_closed(), 1)
 
 
-async def _legitimate(port: int, token: str) -> tuple[bool, float, str]:
+async def _legitimate(port: int, token: str, *, with_ticket: bool) -> tuple[bool, float, str]:
+    """One attempt of the user to get a live socket: by a ticket, or by the `auth` message."""
+    import httpx  # noqa: PLC0415
     from websockets.asyncio.client import connect  # noqa: PLC0415
 
     started = time.perf_counter()
+    url = f"ws://127.0.0.1:{port}/ws"
     try:
         async with asyncio.timeout(10):
-            async with connect(
-                f"ws://127.0.0.1:{port}/ws", open_timeout=10, local_addr=(BYSTANDER[0], 0)
-            ) as ws:
-                await ws.send(json.dumps({"type": "auth", "token": token}))
+            if with_ticket:
+                transport = httpx.AsyncHTTPTransport(local_address=BYSTANDER[0])
+                async with httpx.AsyncClient(transport=transport) as http:
+                    answer = await http.post(
+                        f"http://127.0.0.1:{port}/api/notifications/live-ticket",
+                        headers={"Authorization": f"Token {token}"},
+                    )
+                if answer.status_code != httpx.codes.CREATED:
+                    return False, time.perf_counter() - started, f"ticket: {answer.text}"
+                url += f"?ticket={answer.json()['ticket']}"
+            async with connect(url, open_timeout=10, local_addr=(BYSTANDER[0], 0)) as ws:
+                if not with_ticket:
+                    await ws.send(json.dumps({"type": "auth", "token": token}))
                 while True:
                     message = json.loads(await ws.recv())
                     if message.get("type") == "auth_ok":
@@ -71,7 +83,12 @@ async def _legitimate(port: int, token: str) -> tuple[bool, float, str]:
 
 
 def ws_unauth(setup: Setup, args: argparse.Namespace) -> list[Result]:
-    with started(setup, args.server) as (running, port):
+    """Once per admission (`--ws-rooms`): tickets only (0), or a waiting room of N places."""
+    return [_ws_unauth(setup, args, room) for room in args.ws_rooms]
+
+
+def _ws_unauth(setup: Setup, args: argparse.Namespace, room: int) -> Result:
+    with started(setup, args.server, WS_MAX_UNAUTHENTICATED=str(room)) as (running, port):
         _, token = register(running.base_url)
         tally = Tally()
         attempts: list[tuple[bool, float, str]] = []
@@ -87,12 +104,12 @@ def ws_unauth(setup: Setup, args: argparse.Namespace) -> list[Result]:
                 await asyncio.sleep(min(3.0, args.ws_seconds / 4))  # let the sockets open
                 while time.monotonic() < until:
                     tick = time.monotonic()
-                    attempts.append(await _legitimate(port, token))
+                    attempts.append(await _legitimate(port, token, with_ticket=room == 0))
                     await asyncio.sleep(max(0.0, 2.0 - (time.monotonic() - tick)))
                 await tally.gather(*sockets)
 
             run_loop(attack)
-        return [_ws_result(args, tally, attempts, running, watch)]
+        return _ws_result(args, tally, attempts, running, watch, room=room)
 
 
 def _ws_result(
@@ -101,6 +118,8 @@ def _ws_result(
     attempts: list[tuple[bool, float, str]],
     running: RunningServer,
     watch: Watch,
+    *,
+    room: int,
 ) -> Result:
     failed = [a for a in attempts if not a[0]]
     notes = [
@@ -115,7 +134,8 @@ def _ws_result(
         *(f"failed attempt: {a[2]}" for a in failed[:3]),
     ]
     checks = [("legitimate client authenticated every time", bool(attempts) and not failed)]
-    size = f"{args.ws_sockets} unauthenticated sockets for {args.ws_seconds:g} s"
+    admission = f"a waiting room of {room}" if room else "tickets only"
+    size = f"{args.ws_sockets} unauthenticated sockets for {args.ws_seconds:g} s, {admission}"
     return finish(
         tally=tally,
         name="ws-unauth",

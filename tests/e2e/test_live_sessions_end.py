@@ -116,7 +116,7 @@ async def live_stream(base_url: str, token: str) -> AsyncIterator[AsyncGenerator
 
 @asynccontextmanager
 async def live_socket(base_url: str, token: str) -> AsyncIterator[ClientConnection]:
-    ws, _ = await authenticate(base_url, token)
+    ws, _ = await authenticate(base_url, token, ticket=True)
     try:
         yield ws
     finally:

@@ -100,6 +100,7 @@ def server(
     tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[RunningServer]:
     env = clean_env(
+        WS_MAX_UNAUTHENTICATED="1000",  # these sockets authenticate with the auth message
         DATABASE_URL=migrated_url,
         DATA_DIR=str(tmp_path_factory.mktemp("notifications-data")),
         MAIL_FILE_DIR=str(mail_dir),
@@ -140,6 +141,7 @@ def slow_reader_server(
 ) -> Iterator[RunningServer]:
     """A send queue of 2; heartbeats and the idle timeout far away, so only pushes count."""
     env = clean_env(
+        WS_MAX_UNAUTHENTICATED="1000",  # these sockets authenticate with the auth message
         DATABASE_URL=own_schema_url,
         DATA_DIR=str(tmp_path_factory.mktemp("slow-reader-data")),
         RATE_LIMIT_AUTH_PER_IP="100000",
@@ -658,6 +660,7 @@ async def test_stopping_the_server_ends_live_sockets_at_once(
     own_schema_url: str, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     env = clean_env(
+        WS_MAX_UNAUTHENTICATED="1000",  # these sockets authenticate with the auth message
         DATABASE_URL=own_schema_url,
         DATA_DIR=str(tmp_path_factory.mktemp("shutdown-data")),
         RATE_LIMIT_AUTH_PER_IP="100000",

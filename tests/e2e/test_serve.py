@@ -194,7 +194,7 @@ async def test_uvicorn_serves_the_same_app_and_closes_live_sockets_on_stop(
         async with httpx.AsyncClient(base_url=running.base_url, timeout=10) as api:
             assert (await api.get("/health/ready")).status_code == 200
             user = await Account.register(api)
-        ws, ok = await authenticate(running.base_url, user.token)
+        ws, ok = await authenticate(running.base_url, user.token, ticket=True)
         assert ok["type"] == "auth_ok"
         code, took = running.stop(signal.SIGTERM)
         closed, reason = await closed_with(ws)

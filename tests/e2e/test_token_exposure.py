@@ -215,7 +215,7 @@ async def test_live_channels_still_work_behind_the_headers(server: RunningServer
     async with httpx.AsyncClient(base_url=server.base_url, timeout=10) as client:
         registered = await client.post("/api/users", json={"user": credentials()})
         token = registered.json()["user"]["token"]
-        async with authenticated(server.base_url, token) as (_, ok):
+        async with authenticated(server.base_url, token, ticket=True) as (_, ok):
             assert ok["type"] == "auth_ok"
         async with client.stream(
             "GET", "/api/notifications/stream", headers={"Authorization": f"Token {token}"}

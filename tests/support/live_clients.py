@@ -87,11 +87,21 @@ def ws_url(base_url: str) -> str:
     return base_url.replace("http://", "ws://", 1) + "/ws"
 
 
-async def open_socket(base_url: str, **options: Any) -> ClientConnection:
-    """A connected WebSocket, not yet authenticated."""
+async def open_socket(base_url: str, *, query: str = "", **options: Any) -> ClientConnection:
+    """A connected WebSocket, not yet authenticated (unless `query` carries a ticket)."""
     return await connect(
-        ws_url(base_url), proxy=None, compression=None, ping_interval=None, **options
+        ws_url(base_url) + query, proxy=None, compression=None, ping_interval=None, **options
     )
+
+
+async def live_ticket(base_url: str, token: str) -> str:
+    """A single-use ticket that authenticates a socket at its handshake."""
+    async with httpx.AsyncClient(base_url=base_url, timeout=10) as api:
+        issued = await api.post(
+            "/api/notifications/live-ticket", headers={"Authorization": f"Token {token}"}
+        )
+    assert issued.status_code == 201, issued.text
+    return str(issued.json()["ticket"])
 
 
 async def send_json(ws: ClientConnection, message: dict[str, Any]) -> None:
@@ -132,9 +142,20 @@ async def next_message(
 
 
 async def authenticate(
-    base_url: str, token: str, *, request_id: object = None, **options: Any
+    base_url: str,
+    token: str,
+    *,
+    request_id: object = None,
+    ticket: bool = False,
+    **options: Any,
 ) -> tuple[ClientConnection, dict[str, Any]]:
-    """A socket that sent `auth` with the token, and the server's `auth_ok`."""
+    """A socket authenticated with the token, and the server's `auth_ok`: by a live ticket
+    (the default admission) when `ticket`, else by the `auth` message, which needs a
+    server with a waiting room (WS_MAX_UNAUTHENTICATED above 0)."""
+    if ticket:
+        query = "?ticket=" + await live_ticket(base_url, token)
+        ws = await open_socket(base_url, query=query, **options)
+        return ws, await next_message(ws, "auth_ok")
     ws = await open_socket(base_url, **options)
     message: dict[str, Any] = {"type": "auth", "token": token}
     if request_id is not None:

@@ -252,9 +252,12 @@ def publish(api: httpx.Client, author: Account, title: str) -> dict[str, Any]:
 
 @contextmanager
 def open_socket(base_url: str, account: Account) -> Iterator[ClientConnection]:
-    """A WebSocket to /ws, authenticated as `account` (auth_ok received); closed after."""
-    with connect(base_url.replace("http://", "ws://") + "/ws", open_timeout=5) as socket:
-        socket.send(json.dumps({"type": "auth", "token": account.token}))
+    """A WebSocket to /ws, authenticated as `account` with a ticket, the default admission
+    (auth_ok received); closed after."""
+    issued = httpx.post(f"{base_url}/api/notifications/live-ticket", headers=account.auth)
+    assert issued.status_code == 201, issued.text
+    url = base_url.replace("http://", "ws://") + "/ws?ticket=" + issued.json()["ticket"]
+    with connect(url, open_timeout=5) as socket:
         answer = json.loads(socket.recv(timeout=5))
         assert answer["type"] == "auth_ok", answer
         yield socket

@@ -887,10 +887,10 @@ class WebSocketSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknow
         from_env(
             "WS_MAX_UNAUTHENTICATED",
             "Sockets per process allowed to wait for their auth message; more are refused; "
-            "0 admits only sockets with a ticket.",
+            "0 (the default) admits only sockets with a ticket.",
             ge=0,
         ),
-    ] = 1_000
+    ] = 0
     max_connections_per_user: Annotated[
         int,
         from_env(

@@ -2,21 +2,25 @@
 
 Protocol (JSON text frames; docs/notifications.md has examples):
 
-- The client's first message is ``{"type": "auth", "token": "<access jwt>"}``, within
-  WS_AUTH_TIMEOUT_SECONDS, or the socket is closed with 4401; or the socket opens as
-  ``/ws?ticket=...`` with a single-use ticket from POST /api/notifications/live-ticket
-  (tickets.py), authenticated at once. The server answers
+- The socket opens as ``/ws?ticket=...`` with a single-use ticket from
+  POST /api/notifications/live-ticket (tickets.py), authenticated at once. Where
+  WS_MAX_UNAUTHENTICATED is above 0 (it is 0 by default), a socket may instead send
+  ``{"type": "auth", "token": "<access jwt>"}`` as its first message, within
+  WS_AUTH_TIMEOUT_SECONDS, or be closed with 4401. The server answers
   ``{"type": "auth_ok", "expiresAt": ...}``.
-- Until it authenticates, a socket without a ticket holds a place in the waiting room, of
-  which one client address has only a share (admission.py); one refused, or one past
-  WS_MAX_LIVE_CONNECTIONS, is refused in the handshake (HTTP 403, no upgrade).
+- By default a socket without a ticket is refused in the handshake (HTTP 403, no upgrade),
+  so nothing is read from it: granian reads a whole frame, up to 16 MiB, whenever the app
+  asks for the next message. So is one with an unknown, used or expired ticket. With a
+  waiting room, a socket without a ticket holds a place until it authenticates, of which
+  one client address has only a share (admission.py); one refused, or one past
+  WS_MAX_LIVE_CONNECTIONS, is refused in the handshake too.
 - Then the client may send ``ping``, ``get_notifications`` (``limit``, ``offset``,
   ``unread``), ``mark_read`` (``ids``) and ``auth`` again (a fresh token before the old
   one expires). Any message may carry an ``id``, echoed in its answer.
 - The server pushes ``{"type": "new_notification", "data": {...}}`` and a ``heartbeat``
   every WS_HEARTBEAT_SECONDS.
 
-Close codes: 4401 not authenticated, token expired, ticket invalid or required, or, with
+Close codes: 4401 not authenticated or token expired, or, with
 the reason ``session ended``, the session that opened the socket ended (logout,
 logout-all, the session revoked, a ban, a password change or reset), within a second and
 whichever API process holds the socket; 4408 nothing received for WS_IDLE_TIMEOUT_SECONDS;
@@ -83,7 +87,9 @@ TRY_AGAIN_LATER = 1013
 POLICY_VIOLATION = 1008
 GOING_AWAY = 1001
 TICKET_REQUIRED = "a ticket is required"
-"""The reason sent with 4401 to a socket without a ticket when WS_MAX_UNAUTHENTICATED is 0."""
+"""Why a socket without a ticket is refused when WS_MAX_UNAUTHENTICATED is 0."""
+TICKET_INVALID = "ticket is invalid"
+"""Why a socket whose ticket is unknown, used or expired is refused."""
 SERVER_FULL = "server at capacity"
 """The reason sent with 1013 when the process filled up while the socket authenticated."""
 
@@ -413,22 +419,12 @@ async def _ticket_identity(socket: WebSocket[Any, Any, Any], ticket: str) -> tup
     except TicketUnavailableError:
         raise _Closing(TRY_AGAIN_LATER, "tickets are unavailable; retry later") from None
     if token is None:
-        raise _Closing(UNAUTHORIZED, "ticket is invalid")
+        raise _Refused(TICKET_INVALID)
     try:
         identity = await _authenticate(container, token)
     except AuthenticationRequiredError as exc:
         raise _Closing(UNAUTHORIZED, f"token {exc.message}") from None
     return identity, token
-
-
-async def _handshake_identity(
-    socket: WebSocket[Any, Any, Any], settings: WebSocketSettings, ticket: str | None
-) -> tuple[Identity, str, object]:
-    """Who the socket is, by its ticket or else its first message; the token; the `id`."""
-    if ticket is not None:
-        identity, token = await _ticket_identity(socket, ticket)
-        return identity, token, None
-    return await _first_message_identity(socket, settings)
 
 
 async def _admit(
@@ -447,7 +443,7 @@ async def _admit(
     if ticket is not None:
         return contextlib.nullcontext()
     if settings.max_unauthenticated == 0:
-        raise _Closing(UNAUTHORIZED, TICKET_REQUIRED)
+        raise _Refused(TICKET_REQUIRED)
     limits = await socket.state.dishka_container.get(EdgeRateLimits)
     try:
         return hub.waiting.admit(
@@ -478,17 +474,21 @@ async def _attach(
 
 @websocket("/ws", opt=PUBLIC, include_in_schema=False)
 async def gateway(socket: WebSocket[Any, Any, Any]) -> None:
-    """Accept, authenticate by ticket or first message, then serve the session until it ends.
+    """Authenticate by ticket or first message, then serve the session until it ends.
 
-    A socket without a ticket waits for its auth message in the waiting room (admission.py),
-    whose share per client address keeps one client from filling it. A socket past the
-    room's limits, or past WS_MAX_LIVE_CONNECTIONS, is refused in the handshake (`_Refused`).
+    A ticket is redeemed before the socket is accepted. Without one, a socket waits for its
+    auth message in the waiting room (admission.py), whose share per client address keeps
+    one client from filling it. A socket with a bad ticket, without one when there is no
+    room (the default), past the room's limits, or past WS_MAX_LIVE_CONNECTIONS, is refused
+    in the handshake (`_Refused`): a client that reopens such sockets in a loop costs no
+    upgrade, frame or close.
     """
     hub: ConnectionHub = socket.app.state.realtime_hub
     settings: WebSocketSettings = socket.app.state.websocket_settings
     ticket = socket.query_params.get("ticket")
     try:
         place = await _admit(socket, hub, settings, ticket)
+        by_ticket = None if ticket is None else await _ticket_identity(socket, ticket)
     except _Refused:
         with contextlib.suppress(Exception):
             await socket.close()
@@ -502,7 +502,10 @@ async def gateway(socket: WebSocket[Any, Any, Any]) -> None:
     try:
         with place:
             await socket.accept()
-            identity, token, request_id = await _handshake_identity(socket, settings, ticket)
+            if by_ticket is None:
+                identity, token, request_id = await _first_message_identity(socket, settings)
+            else:
+                (identity, token), request_id = by_ticket, None
         connection = await _attach(hub, identity, settings)
         identity = await _still_live(socket.state.dishka_container, token)
         clock = await socket.state.dishka_container.get(Clock)
