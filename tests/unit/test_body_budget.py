@@ -222,3 +222,25 @@ def test_a_budget_refuses_what_does_not_fit(logged: list[Any]) -> None:
     assert budget.try_reserve(4)
     assert budget.in_use == 10
     assert [r["level"].name for r in logged] == ["WARNING"]  # once per ten seconds
+
+
+async def test_a_drained_burst_returns_the_heap_to_the_system_once() -> None:
+    """A quarter of the budget held at once is a burst; trimming waits until all is given back."""
+    trims: list[int] = []
+    budget = BodyBudget(400 * KB, trim=lambda pad: trims.append(pad) or 1)
+    assert budget.try_reserve(60 * KB)
+    budget.release(60 * KB)
+    await asyncio.sleep(0.05)
+    assert trims == [], "a small body is not a burst"
+    for _ in range(2):
+        assert budget.try_reserve(60 * KB)
+    budget.release(60 * KB)
+    await asyncio.sleep(0.05)
+    assert trims == [], "still holding a body"
+    budget.release(60 * KB)
+    await asyncio.sleep(0.05)
+    assert trims == [0]
+    assert budget.try_reserve(10 * KB)
+    budget.release(10 * KB)
+    await asyncio.sleep(0.05)
+    assert trims == [0], "the burst is forgotten once trimmed"

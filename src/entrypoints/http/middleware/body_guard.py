@@ -7,8 +7,9 @@ mid-body is logged once at INFO, never as an error.
 
 import asyncio
 import contextlib
+import ctypes
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Receive, ReceiveMessage, Scope, Send
@@ -24,6 +25,20 @@ from entrypoints.http.errors import (
 JSON_MEDIA_TYPES = frozenset({"application/json"})
 _NO_BODY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _WARN_EVERY_SECONDS = 10.0
+_BURST_FRACTION = 4
+"""A burst: a quarter of the budget held at once; once it has drained, the heap is trimmed."""
+
+
+def _find_malloc_trim() -> Callable[[int], int] | None:
+    """The C library's `malloc_trim` (glibc), or None where the C library has none (musl, macOS)."""
+    try:
+        trim: Callable[[int], int] = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):
+        return None
+    return trim
+
+
+_MALLOC_TRIM = _find_malloc_trim()
 
 
 class BodyBudget:
@@ -34,13 +49,22 @@ class BodyBudget:
     ends, since the app holds the body that long; so the queue behind the concurrency
     limit is inside the budget too. A reservation that does not fit is refused at once,
     never queued: see `BodyGuardMiddleware`.
+
+    When a burst (a quarter of the budget or more held at once) has drained, glibc's
+    `malloc_trim` runs once in a thread: the bodies' chunks were freed into the C heap,
+    which keeps them (about 70 MB a minute after 900 slow bodies under uvicorn) until it
+    is trimmed. `trim` replaces it, for tests.
     """
 
-    def __init__(self, total_bytes: int) -> None:
+    def __init__(
+        self, total_bytes: int, *, trim: Callable[[int], int] | None = _MALLOC_TRIM
+    ) -> None:
         if total_bytes < 1:
             raise ValueError("the budget must be at least one byte")
         self.total_bytes = total_bytes
         self.in_use = 0
+        self._peak = 0
+        self._trim = trim
         self._refused_since_warning = 0
         self._warned_at = -_WARN_EVERY_SECONDS
 
@@ -50,11 +74,17 @@ class BodyBudget:
             self._refused()
             return False
         self.in_use += size
+        self._peak = max(self._peak, self.in_use)
         return True
 
     def release(self, size: int) -> None:
-        """Give `size` bytes back."""
+        """Give `size` bytes back; after a burst, return the freed heap to the system."""
         self.in_use -= size
+        if self.in_use == 0 and self._peak * _BURST_FRACTION >= self.total_bytes:
+            self._peak = 0
+            if self._trim is not None:
+                # A thread, since it takes tens of milliseconds on a heap of 100 MB.
+                asyncio.get_running_loop().run_in_executor(None, self._trim, 0)
 
     def _refused(self) -> None:
         self._refused_since_warning += 1
