@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from adapters.embedded_postgres.server import EmbeddedPostgres
 from adapters.sqlalchemy.engine import redact_url
 from adapters.sqlalchemy.health import SqlDatabaseProbe
+from adapters.system import outage_log
 from entrypoints.config.settings import Settings
 from entrypoints.ioc import make_container
 from entrypoints.logs import configure_logging
@@ -142,11 +143,17 @@ def ensure_database_reachable(settings: Settings) -> None:
         finally:
             await container.close()
 
+    # The outage log speaks for a running server ("requests answer 503"); here the one line
+    # below says it all.
+    logger.disable(outage_log.__name__)
     try:
         asyncio.run(probe())
     except Exception as exc:
-        reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+        driver = exc.__cause__ or exc  # the driver's own error, under an application one
+        reason = str(getattr(driver, "orig", None) or driver).strip().splitlines()
         detail = reason[0] if reason else type(exc).__name__
         raise DatabaseUnreachableError(
             f"database {redact_url(url)} is unreachable: {detail}",
         ) from exc
+    finally:
+        logger.enable(outage_log.__name__)

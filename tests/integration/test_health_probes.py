@@ -1,5 +1,6 @@
 """Each real probe against its real server: up when it answers, an exception when it does not."""
 
+import re
 from collections.abc import AsyncIterator, Iterator
 
 import pytest
@@ -12,6 +13,7 @@ from adapters.redis.client import create_redis_client
 from adapters.redis.health import RedisProbe
 from adapters.smtp.health import SmtpProbe
 from adapters.sqlalchemy.health import SqlDatabaseProbe
+from application.common.errors import DependencyUnavailableError
 from application.health.check_readiness import CheckReadiness, CheckReadinessCommand
 from tests.support.kafka_cluster import kafka_mock_cluster
 from tests.support.network import closed_port, free_port
@@ -54,8 +56,9 @@ async def test_database_probe_answers_on_a_live_server(postgres_url: str) -> Non
 async def test_database_probe_raises_when_nothing_listens() -> None:
     engine = engine_for_tests(f"postgresql://nobody@127.0.0.1:{closed_port()}/none")
     try:
-        with pytest.raises(Exception, match=r"refused|failed"):
+        with pytest.raises(DependencyUnavailableError) as raised:
             await SqlDatabaseProbe(engine).check()
+        assert re.search(r"refused|failed", str(raised.value.__cause__))
     finally:
         await engine.dispose()
 

@@ -1,12 +1,19 @@
-"""Which failures of an event's handler mean "a dependency is down, wait" and which are its own."""
+"""Which failures of an event's handler mean "a dependency is down, wait" and which are its own.
+
+Adapters translate the driver failures that mean an outage (tests/integration/
+test_connection_loss.py proves it on a real server); what is left untranslated is the
+event's own failure.
+"""
 
 import psycopg.errors
 import pytest
-import redis.exceptions
 from sqlalchemy.exc import IntegrityError, OperationalError, ProgrammingError
-from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
-from application.common.errors import DependencyUnavailableError
+from application.common.errors import (
+    ConnectionLostError,
+    DependencyUnavailableError,
+    OutcomeUnknownError,
+)
 from entrypoints.worker.dispatch import is_outage
 
 
@@ -17,12 +24,10 @@ def _wrapped(kind: type[Exception], cause: Exception) -> Exception:
 @pytest.mark.parametrize(
     "failure",
     [
-        _wrapped(OperationalError, psycopg.OperationalError("connection refused")),
-        _wrapped(OperationalError, psycopg.errors.AdminShutdown("terminating connection")),
-        PoolTimeoutError("QueuePool limit reached"),
+        DependencyUnavailableError("is unavailable", field="database"),
+        ConnectionLostError("the connection was lost", field="database"),
+        OutcomeUnknownError("the connection was lost after a commit", field="database"),
         ConnectionRefusedError("the server is down"),
-        redis.exceptions.ConnectionError("Error 111 connecting to redis:6379"),
-        redis.exceptions.TimeoutError("Timeout reading from redis:6379"),
         DependencyUnavailableError("the SMTP relay does not answer"),
     ],
     ids=type,

@@ -7,12 +7,15 @@ from typing import Any, TypeVar
 
 import msgspec
 
+from adapters.system.outage_log import OutageLog
 from application.content.read_cache import CONTENT_GENERATION_KEY
 from application.ports.cache import Cache, CacheUnavailableError
 from application.ports.content import ArticlePage, ArticleQuery, ArticleReader, ArticleView
 from domain.users.values import UserId
 
 _log = logging.getLogger(__name__)
+_outage = OutageLog("content cache", what_waits="anonymous reads go to the database")
+"""One per process: each request has its own reader, but an outage is logged once."""
 _Value = TypeVar("_Value")
 _encoder = msgspec.json.Encoder()
 _article = msgspec.json.Decoder(ArticleView)
@@ -26,7 +29,7 @@ class CachingArticleReader:
     What a signed-in viewer sees depends on them (follow and favorite flags), so their
     reads, and the feed, always go to the inner reader. Keys carry the content generation,
     which writes bump (see `application.content.read_cache`). When the cache fails, the
-    inner reader answers and the failure is logged: the request never fails because of it.
+    inner reader answers and the outage is logged, once: the request never fails because of it.
     """
 
     def __init__(self, inner: ArticleReader, cache: Cache, *, ttl_seconds: int) -> None:
@@ -70,8 +73,9 @@ class CachingArticleReader:
             key = f"content:{generation}:{name}"
             cached = await self._cache.get(key)
         except CacheUnavailableError as exc:
-            _log.warning("content cache unavailable (%s); reading from the database", exc)
+            _outage.down(exc)
             return await load()
+        _outage.up()
         if cached is not None:
             try:
                 value: _Value = decode(cached)
@@ -84,5 +88,5 @@ class CachingArticleReader:
             try:
                 await self._cache.set(key, _encoder.encode(loaded), ttl_seconds=self._ttl_seconds)
             except CacheUnavailableError as exc:
-                _log.warning("content cache unavailable (%s); entry not stored", exc)
+                _outage.down(exc)
         return loaded

@@ -13,6 +13,7 @@ from redis.asyncio.connection import AbstractConnection
 from redis.exceptions import RedisError
 from redis.utils import check_protocol_version
 
+from application.common.errors import DependencyUnavailableError
 from application.ports.messaging import RoomMessage
 
 _Waiters = list["asyncio.Future[None]"]
@@ -26,6 +27,10 @@ async def _as_is(frame: Any) -> Any:
     redis-py's default handler formats every push into a debug log line, payload included.
     """
     return frame
+
+
+def _unavailable() -> DependencyUnavailableError:
+    return DependencyUnavailableError("is unavailable; try again shortly", field="realtime")
 
 
 def _release(waiters: _Waiters) -> None:
@@ -63,7 +68,8 @@ class RedisRealtimeBroadcaster:
     - The connection is checked with a PING after `keepalive_seconds` without traffic and
       declared dead when the next `keepalive_seconds` bring nothing either. When it drops,
       the pump logs a warning, reconnects with a growing delay (up to
-      `max_retry_delay_seconds`) and resubscribes every joined room in one command;
+      `max_retry_delay_seconds`) and resubscribes every joined room in one command, and
+      logs that once (one warning and one recovery line per outage, however long);
       `messages` does not end. It is a live feed: what is published while disconnected
       is lost. A `join` during an outage returns once the new connection confirms it.
     - Payloads are passed on as bytes, never decoded; room names come from the joined
@@ -108,8 +114,11 @@ class RedisRealtimeBroadcaster:
         return (self._prefix + room).encode()
 
     async def publish(self, message: RoomMessage) -> None:
-        """PUBLISH the payload on the room's channel."""
-        await self._client.publish(self._channel(message.room), message.payload)
+        """PUBLISH on the room's channel; `DependencyUnavailableError` while Redis is down."""
+        try:
+            await self._client.publish(self._channel(message.room), message.payload)
+        except _LINK_ERRORS as exc:
+            raise _unavailable() from exc
 
     async def publish_many(self, messages: Sequence[RoomMessage]) -> None:
         """PUBLISH every message in one pipelined round trip (not a transaction), in order."""
@@ -118,7 +127,10 @@ class RedisRealtimeBroadcaster:
         pipeline = self._client.pipeline(transaction=False)
         for message in messages:
             pipeline.publish(self._channel(message.room), message.payload)
-        await pipeline.execute()
+        try:
+            await pipeline.execute()
+        except _LINK_ERRORS as exc:
+            raise _unavailable() from exc
 
     async def join(self, room: str) -> None:
         """SUBSCRIBE to the room's channel and wait for Redis to confirm it.
@@ -293,11 +305,14 @@ class RedisRealtimeBroadcaster:
                         return
                     await self._subscribe_afresh()
             except _LINK_ERRORS as exc:
-                logger.warning(
-                    "realtime: cannot connect to Redis for pub/sub ({}); retrying in {:.2f}s",
-                    exc,
-                    delay,
-                )
+                if not self._dropped:
+                    logger.warning(
+                        "realtime: cannot connect to Redis for pub/sub ({}); retrying every "
+                        "{:g}s at most until it answers",
+                        exc,
+                        self._max_delay,
+                    )
+                    self._dropped = True
             else:
                 if self._dropped:
                     self._dropped = False

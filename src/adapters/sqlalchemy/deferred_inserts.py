@@ -17,10 +17,12 @@ from dataclasses import dataclass
 from typing import Any
 from weakref import WeakKeyDictionary
 
+import psycopg
 import sqlalchemy as sa
 from psycopg.pq import TransactionStatus
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from adapters.sqlalchemy.connection_loss import note_commit_sent, translated_driver_failure
 from adapters.sqlalchemy.precompiled import PrecompiledStatements, execute_on_driver
 
 MAX_ROWS = 16
@@ -128,12 +130,16 @@ async def send(
     if not alone:
         await execute_on_driver(connection, sql, parameters)
         return
-    await driver.set_autocommit(True)
+    note_commit_sent(connection)
     try:
-        async with driver.cursor() as cursor:
-            await cursor.execute(sql, parameters)
-    finally:
-        await driver.set_autocommit(False)
+        await driver.set_autocommit(True)
+        try:
+            async with driver.cursor() as cursor:
+                await cursor.execute(sql, parameters)
+        finally:
+            await driver.set_autocommit(False)
+    except psycopg.Error as exc:
+        raise await translated_driver_failure(connection, raw, exc) from exc
 
 
 def _build_plain(table: sa.Table, columns: tuple[str, ...]) -> sa.Insert:

@@ -10,6 +10,8 @@ from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import PoolProxiedConnection
 
+from adapters.sqlalchemy.connection_loss import watch_for_outages
+
 _ACCEPTED_SCHEMES = frozenset({"postgresql", "postgres", "postgresql+psycopg"})
 
 
@@ -41,6 +43,7 @@ def create_engine(
     connect_timeout_seconds: int,
     application_name: str,
     autocommit: bool = False,
+    retry_after_seconds: int = 2,
 ) -> AsyncEngine:
     """Create the engine; no connection is opened until the first use.
 
@@ -80,6 +83,7 @@ def create_engine(
         },
     )
     event.listen(engine.sync_engine, "checkout", _refuse_connections_closed_while_idle)
+    watch_for_outages(engine, retry_after_seconds=retry_after_seconds)
     return engine
 
 

@@ -7,6 +7,11 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from application.common.errors import DependencyUnavailableError
+
+_LOST = (SQLAlchemyError, DependencyUnavailableError)
+"""What a dead connection or an unreachable server raises (`connection_loss` translates)."""
+
 _SCHEMA = text("SELECT current_schema()")
 _TRY_LOCK = text("SELECT pg_try_advisory_lock(:key)")
 _UNLOCK = text("SELECT pg_advisory_unlock(:key)")
@@ -52,7 +57,7 @@ class PostgresAdvisoryLease:
             result = await self._connection.execute(_TRY_LOCK, {"key": self._key})
             self._held = bool(result.scalar_one())
             await self._connection.commit()
-        except SQLAlchemyError:
+        except _LOST:
             await self._drop_connection()
             raise
         return self._held
@@ -64,7 +69,7 @@ class PostgresAdvisoryLease:
         try:
             await self._connection.execute(_PING)
             await self._connection.commit()
-        except SQLAlchemyError:
+        except _LOST:
             await self._drop_connection()
             return False
         return True
@@ -72,7 +77,7 @@ class PostgresAdvisoryLease:
     async def release(self) -> None:
         """Unlock and close the connection; a lost connection has released it already."""
         if self._connection is not None and self._held:
-            with contextlib.suppress(SQLAlchemyError):
+            with contextlib.suppress(*_LOST):
                 await self._connection.execute(_UNLOCK, {"key": self._key})
                 await self._connection.commit()
         await self._drop_connection()
@@ -80,5 +85,5 @@ class PostgresAdvisoryLease:
     async def _drop_connection(self) -> None:
         connection, self._connection, self._held = self._connection, None, False
         if connection is not None:
-            with contextlib.suppress(SQLAlchemyError):
+            with contextlib.suppress(*_LOST):
                 await connection.close()

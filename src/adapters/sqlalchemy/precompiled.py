@@ -11,9 +11,12 @@ against the table definitions), compiled once for psycopg, and executed with
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from typing import Any
 
+import psycopg
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 from sqlalchemy.ext.asyncio import AsyncConnection
+
+from adapters.sqlalchemy.connection_loss import translated_driver_failure
 
 # A standalone dialect compiles psycopg's pyformat: tests/*/test_reliances_storage.py
 _DIALECT = PGDialect_psycopg()  # type: ignore[no-untyped-call]
@@ -59,13 +62,17 @@ async def fetch_all_on_driver(
     It takes part in the same transaction, but SQLAlchemy's events and echo do not see
     it: kept for the reads that run on every authenticated request (the session check) or
     every sign-in (the user lookups), where SQLAlchemy's execution context costs as much
-    as the query.
+    as the query. A dead connection is handled as SQLAlchemy's own failures are
+    (`adapters.sqlalchemy.connection_loss`).
     """
-    driver = await _driver_connection(connection)
-    async with driver.cursor() as cursor:
-        await cursor.execute(sql, parameters)
-        rows: Sequence[Sequence[Any]] = await cursor.fetchall()
-        return rows
+    raw = await connection.get_raw_connection()
+    try:
+        async with raw.driver_connection.cursor() as cursor:  # type: ignore[union-attr]
+            await cursor.execute(sql, parameters)
+            rows: Sequence[Sequence[Any]] = await cursor.fetchall()
+            return rows
+    except psycopg.Error as exc:
+        raise await translated_driver_failure(connection, raw, exc) from exc
 
 
 async def execute_on_driver(
@@ -85,16 +92,14 @@ async def execute_on_driver(
     is open, so a write after a commit is committed by the next `commit` instead of being
     left in a transaction SQLAlchemy does not know about.
     """
+    raw = await connection.get_raw_connection()
     if not connection.in_transaction():
         await connection.begin()
-    driver = await _driver_connection(connection)
-    async with driver.cursor() as cursor:
-        if isinstance(parameters, Mapping):
-            await cursor.execute(sql, parameters)
-        else:
-            await cursor.executemany(sql, parameters)
-
-
-async def _driver_connection(connection: AsyncConnection) -> Any:
-    raw = await connection.get_raw_connection()
-    return raw.driver_connection
+    try:
+        async with raw.driver_connection.cursor() as cursor:  # type: ignore[union-attr]
+            if isinstance(parameters, Mapping):
+                await cursor.execute(sql, parameters)
+            else:
+                await cursor.executemany(sql, parameters)
+    except psycopg.Error as exc:
+        raise await translated_driver_failure(connection, raw, exc) from exc

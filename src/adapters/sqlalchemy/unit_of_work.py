@@ -7,6 +7,7 @@ from typing import Self
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.sqlalchemy import deferred_inserts
+from adapters.sqlalchemy.connection_loss import note_commit_sent
 from adapters.sqlalchemy.errors import translated
 from adapters.sqlalchemy.outbox import outbox_inserts
 from application.common.after_commit import AfterCommit, run_after_commit
@@ -40,7 +41,9 @@ class SqlAlchemyUnitOfWork:
 
     A transaction that fails because it lost a race (a row it referenced was deleted
     meanwhile, a deadlock) is rolled back and leaves as the application's error for that
-    race (`adapters.sqlalchemy.errors`), so no caller ever handles a driver exception.
+    race (`adapters.sqlalchemy.errors`), so no caller ever handles a driver exception. One
+    whose connection died leaves as `ConnectionLostError` before its COMMIT was sent, and as
+    `OutcomeUnknownError` once it was (`adapters.sqlalchemy.connection_loss`).
     """
 
     def __init__(self, connection: AsyncConnection, ids: IdGenerator) -> None:
@@ -87,7 +90,8 @@ class SqlAlchemyUnitOfWork:
         try:
             if self._connection.in_transaction():
                 await self._connection.rollback()
-            if self._restore_autocommit:
+            # A replacement for a dead connection comes from the pool in autocommit.
+            if self._restore_autocommit and not self._connection.invalidated:
                 await self._connection.execution_options(isolation_level=AUTOCOMMIT)
         finally:
             self._discard_tracked()
@@ -126,6 +130,7 @@ class SqlAlchemyUnitOfWork:
         self._tracked.clear()
         inserts = deferred_inserts.take(self._connection) + outbox_inserts(messages)
         await deferred_inserts.send(self._connection, inserts, at_commit=True)
+        note_commit_sent(self._connection)
         await self._connection.commit()
         await run_after_commit(self._after_commit)
         return messages

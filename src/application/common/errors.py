@@ -42,6 +42,24 @@ class DependencyUnavailableError(ApplicationError):
         self.retry_after_seconds = retry_after_seconds
 
 
+class ConnectionLostError(DependencyUnavailableError):
+    """The connection to a server the request needs died under it, before anything committed.
+
+    Nothing the request did persists, so running the whole request again once, on a fresh
+    connection, can neither lose nor repeat a change: entrypoints may do that before they
+    answer 503.
+    """
+
+
+class OutcomeUnknownError(DependencyUnavailableError):
+    """The connection died once a commit had been sent: the change may or may not persist.
+
+    Running the request again blindly could apply it twice, so it is never repeated; the
+    client reads the state back (or repeats a write that is safe to repeat) once the
+    server is back.
+    """
+
+
 class AuthenticationRequiredError(ApplicationError):
     """The request carries no credentials, or ones that cannot be trusted."""
 

@@ -1,11 +1,13 @@
 """Creating notifications for recipients, and scheduling their deliveries once committed."""
 
 import asyncio
+import contextlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from uuid import UUID
 
+from application.common.errors import DependencyUnavailableError
 from application.notifications.deliver_notification import (
     DELIVER_NOTIFICATION,
     DeliverNotificationCommand,
@@ -118,8 +120,20 @@ class NotificationFactory:
                 if channel in notification.channels
             ]
             await self._deliveries.add_pending(deliveries, at=now)
-            self._uow.after_commit(lambda: enqueue_deliveries(self._queue, deliveries))
+            self._uow.after_commit(lambda: _enqueue_or_leave_to_sweep(self._queue, deliveries))
         return stored
+
+
+async def _enqueue_or_leave_to_sweep(
+    queue: TaskQueue, deliveries: Sequence[tuple[UUID, Channel]]
+) -> None:
+    """`enqueue_deliveries`, where a queue that is down is no failure to report.
+
+    The deliveries stay pending, and the sweep enqueues them once the queue is back; the
+    queue's adapter logs its outage once, where a failure here would log every commit.
+    """
+    with contextlib.suppress(DependencyUnavailableError):
+        await enqueue_deliveries(queue, deliveries)
 
 
 ENQUEUE_CONCURRENCY = 64

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from functools import partial
 from uuid import UUID
 
+from application.common.errors import DependencyUnavailableError
+from application.notifications.delivery_outcomes import DeliveryOutcomes
 from application.notifications.delivery_policy import DeliverySweepPolicy
 from application.notifications.links import NotificationLinks
 from application.notifications.recipient_caps import RecipientCaps
@@ -85,6 +87,14 @@ class DeliverNotification:
       and not retried.
     - A failure is recorded (with its reason) in its own transaction and then raised, so
       the queue retries the job; the notification itself is never touched by a failure.
+    - A message handed to its channel is not sent again because its outcome could not be
+      recorded: through a database outage the run keeps trying to record it, and stops
+      before its claim could go stale (`DeliveryOutcomes`), so while it tries neither the
+      sweep nor a redelivered job may send the delivery. Only an outage longer than half
+      of the stale time, a send slower than the stale time, or a process that dies between
+      the send and the record can repeat a message.
+    - An expired push subscription that cannot be forgotten (the database is away) is
+      forgotten at a later push, rather than failing a push other browsers already got.
     """
 
     def __init__(
@@ -121,33 +131,37 @@ class DeliverNotification:
         self._sweep = sweep
         self._clock = clock
         self._caps = caps
+        self._outcomes = DeliveryOutcomes(uow=uow, deliveries=deliveries, clock=clock, policy=sweep)
 
     async def __call__(self, command: DeliverNotificationCommand) -> DeliveryStatus | None:
         """Deliver; the status recorded, or None when there was nothing to do."""
         notification = await self._notifications.get(command.notification_id)
         if notification is None:
             return None
-        now = self._clock.now()
+        claimed_at = self._clock.now()
         async with self._uow:
             claimed = await self._deliveries.claim(
                 notification.id,
                 command.channel,
-                now=now,
-                stale_before=now - self._sweep.stale_after,
+                now=claimed_at,
+                stale_before=claimed_at - self._sweep.stale_after,
             )
             await self._uow.commit()
         if not claimed:
             return None
+        record = partial(
+            self._outcomes.record, notification.id, command.channel, claimed_at=claimed_at
+        )
         try:
             await self._deliver(notification, command.channel)
         except Undeliverable as reason:
-            return await self._record(
-                notification, command.channel, DeliveryStatus.SKIPPED, str(reason)
-            )
+            await record(DeliveryStatus.SKIPPED, detail=str(reason))
+            return DeliveryStatus.SKIPPED
         except Exception as exc:
-            await self._record(notification, command.channel, DeliveryStatus.FAILED, repr(exc))
+            await record(DeliveryStatus.FAILED, detail=repr(exc))
             raise
-        return await self._record(notification, command.channel, DeliveryStatus.SENT, None)
+        await record(DeliveryStatus.SENT, detail=None)
+        return DeliveryStatus.SENT
 
     async def _deliver(self, notification: Notification, channel: Channel) -> None:
         if channel is Channel.IN_APP:
@@ -245,31 +259,23 @@ class DeliverNotification:
                 _log.warning("a push service refused a notification for good: %s", exc)
                 continue
             if outcome is PushOutcome.GONE:
-                async with self._uow:
-                    await self._push_subscriptions.remove_endpoint(subscription.endpoint)
-                    await self._uow.commit()
-                _log.info(
-                    "forgot an expired push subscription of user %s", notification.recipient_id
-                )
+                await self._forget(subscription.endpoint, notification)
             else:
                 delivered += 1
         if not delivered:
             raise Undeliverable("no push subscription took the message")
 
-    async def _record(
-        self,
-        notification: Notification,
-        channel: Channel,
-        status: DeliveryStatus,
-        detail: str | None,
-    ) -> DeliveryStatus:
-        async with self._uow:
-            await self._deliveries.record(
-                notification.id,
-                channel,
-                status,
-                at=self._clock.now(),
-                detail=detail,
+    async def _forget(self, endpoint: str, notification: Notification) -> None:
+        """Forget an expired subscription; with the database away, at a later push instead."""
+        try:
+            async with self._uow:
+                await self._push_subscriptions.remove_endpoint(endpoint)
+                await self._uow.commit()
+        except DependencyUnavailableError as exc:
+            _log.warning(
+                "an expired push subscription of user %s is kept until the next push (%s)",
+                notification.recipient_id,
+                type(exc).__name__,
             )
-            await self._uow.commit()
-        return status
+            return
+        _log.info("forgot an expired push subscription of user %s", notification.recipient_id)

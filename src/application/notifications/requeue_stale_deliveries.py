@@ -18,8 +18,13 @@ class RequeueStaleDeliveries:
       job records an outcome. One pending for longer than `stale_after` lost its job (the
       process died between the commit and the enqueue, or the queue was down), so it is
       enqueued again.
+    - A delivery being sent is stale once its claim is older than `stale_after`: its run
+      died. A run that is alive but cannot record its outcome (the database is away)
+      stops trying before then (`DeliverySweepPolicy.recording_deadline`), so a delivery
+      whose message went out is not sent again while its run is still recording it.
     - Claims are atomic: several workers sweeping at once enqueue each delivery once. A job
-      that was only slow may run twice; the delivery job skips what is already sent.
+      whose send alone outlasted `stale_after` may run twice; the delivery job skips what
+      is already sent.
     """
 
     def __init__(

@@ -201,6 +201,15 @@ class DatabaseSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     echo: Annotated[
         bool, from_env("DATABASE_ECHO", "Log every SQL statement (development only).")
     ] = False
+    retry_after_seconds: Annotated[
+        int,
+        from_env(
+            "DATABASE_RETRY_AFTER_SECONDS",
+            "`Retry-After` of a 503 answered while the database is unreachable.",
+            ge=1,
+            le=300,
+        ),
+    ] = 2
 
 
 class AuthSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -591,7 +600,8 @@ class NotificationSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unk
         float,
         from_env(
             "NOTIFICATIONS_DELIVERY_STALE_SECONDS",
-            "A delivery pending this long lost its job and is enqueued again.",
+            "A delivery pending this long lost its job and is enqueued again; a job retries "
+            "recording a sent message for half of it.",
             gt=0,
         ),
     ] = 120.0

@@ -31,6 +31,7 @@ from adapters.sqlalchemy.health import SqlDatabaseProbe
 from adapters.sqlalchemy.one_time_tokens import SqlOneTimeTokenRepository
 from adapters.sqlalchemy.outbox import SqlOutboxReader, SqlOutboxStore
 from adapters.sqlalchemy.processed_events import SqlProcessedEvents
+from adapters.sqlalchemy.request_connection import RequestConnection
 from adapters.sqlalchemy.sessions import SqlSessionRepository
 from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from adapters.sqlalchemy.users import SqlProfileReader, SqlUserRepository
@@ -98,20 +99,29 @@ class DatabaseProvider(Provider):
             connect_timeout_seconds=database.connect_timeout_seconds,
             application_name=settings.app.name,
             autocommit=True,
+            retry_after_seconds=database.retry_after_seconds,
         )
         yield engine
         await engine.dispose()
 
     @provide(scope=Scope.REQUEST)
-    async def connection(self, engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
-        """Check a connection out of the pool for the request; returned when it ends.
+    async def connection(
+        self, engine: AsyncEngine, settings: Settings
+    ) -> AsyncIterator[AsyncConnection]:
+        """The request's connection, checked out by its first statement; returned when it ends.
 
         The engine runs in autocommit: a read outside a unit of work is one statement that
         sees committed data, with no BEGIN and ROLLBACK around it. A unit of work switches
-        the connection to a real transaction for its writes, and back when it ends.
+        the connection to a real transaction for its writes, and back when it ends. A
+        request the cache answers never checks one out (`RequestConnection`).
         """
-        async with engine.connect() as connection:
+        connection = RequestConnection(
+            engine, retry_after_seconds=settings.database.retry_after_seconds
+        )
+        try:
             yield connection
+        finally:
+            await connection.close()
 
     unit_of_work = provide(SqlAlchemyUnitOfWork, provides=UnitOfWork, scope=Scope.REQUEST)
     outbox_reader = provide(SqlOutboxReader, provides=OutboxReader, scope=Scope.REQUEST)

@@ -1,39 +1,25 @@
 """Handing one event to the handlers the registry names, each in its own request scope."""
 
-import redis.exceptions
 from dishka import AsyncContainer
-from psycopg.errors import QueryCanceled
-from sqlalchemy.exc import DBAPIError, DisconnectionError, InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from application.common.errors import DependencyUnavailableError
 from application.events.consumers import ConsumerRegistry, ReceivedEvent
 from application.events.handle_event import HandleEvent, HandleEventCommand
 from application.ports.events import TransientDeliveryError
 
-_UNREACHABLE = (
-    OperationalError,
-    InterfaceError,
-    DisconnectionError,
-    PoolTimeoutError,
-    OSError,
-    redis.exceptions.ConnectionError,
-    redis.exceptions.TimeoutError,
-    DependencyUnavailableError,
-)
-
 
 def is_outage(exc: Exception) -> bool:
     """Whether `exc` says a dependency is down, so the event must wait rather than fail.
 
-    A constraint the event breaks (a row it names that is gone), bad data, SQL the schema
-    lacks, or a statement cancelled for running too long is the event's own failure: it
-    counts against its attempts and is then dead-lettered, rather than holding its
-    partition forever.
+    Adapters raise `DependencyUnavailableError` for a server that cannot be reached or a
+    connection that died (`adapters.sqlalchemy.connection_loss`, the job queue, the realtime
+    broadcaster); a socket error from a client library that does not translate its own is
+    one too. A constraint the event breaks (a row it names that is gone), bad data, SQL
+    the schema lacks, or a statement cancelled for running too long is the event's own
+    failure: it counts against its attempts and is then dead-lettered, rather than holding
+    its partition forever.
     """
-    if isinstance(exc, DBAPIError) and isinstance(exc.orig, QueryCanceled):
-        return False
-    return isinstance(exc, _UNREACHABLE)
+    return isinstance(exc, DependencyUnavailableError | OSError)
 
 
 async def dispatch(

@@ -9,9 +9,9 @@ from dishka import AsyncContainer
 from dishka.integrations.taskiq import FromDishka, inject
 from loguru import logger
 from taskiq import AsyncBroker
-from taskiq.kicker import AsyncKicker
 
-from adapters.taskiq.queue import RUN_JOB
+from adapters.taskiq.queue import RUN_JOB, TaskiqTaskQueue
+from application.common.errors import DependencyUnavailableError
 from application.events.purge_outbox import PURGE_SENT_EVENTS, PurgeOutbox, PurgeOutboxCommand
 from application.identity.issue_password_reset import (
     ISSUE_PASSWORD_RESET,
@@ -74,6 +74,9 @@ async def run_job(request: AsyncContainer, task: str, payload: Mapping[str, str]
         raise LookupError(f"no job is registered as {task!r}")
 
 
+_REQUEUE_WAIT_SECONDS = 2.0
+"""The longest wait between tries to enqueue a job's next run while Redis is down."""
+
 PERIODIC_JOBS = (PURGE_ENDED_CREDENTIALS, PURGE_SENT_EVENTS, PURGE_OLD_NOTIFICATIONS)
 """The jobs `portico scheduler` enqueues on a timer."""
 
@@ -122,8 +125,11 @@ def register_jobs(broker: AsyncBroker) -> None:
 
     A failed run waits its backoff inside the task, then enqueues the next attempt and
     returns; the message is acknowledged only then, so a worker that dies while waiting
-    leaves it to be redelivered. After the last attempt the job is logged and dropped.
+    leaves it to be redelivered. While Redis is down the next attempt waits for it (the
+    job queue logs that outage once) rather than being dropped. After the last attempt
+    the job is logged and dropped.
     """
+    queue = TaskiqTaskQueue(broker)
 
     @inject(patch_module=True)
     async def portico_run_job(
@@ -142,8 +148,24 @@ def register_jobs(broker: AsyncBroker) -> None:
             delay = policy.delay(attempt)
             logger.warning("job {} failed (attempt {}); retrying in {:.1f}s", task, attempt, delay)
             await asyncio.sleep(delay)
-            # AsyncKicker is not exported by taskiq: tests/unit/test_reliances_taskiq.py
-            kicker: AsyncKicker[..., None] = AsyncKicker(RUN_JOB, broker, labels={})
-            await kicker.kiq(task, payload, attempt + 1)
+            await _enqueue_once_reachable(queue, task, payload, attempt=attempt + 1)
 
     broker.register_task(portico_run_job, task_name=RUN_JOB)
+
+
+async def _enqueue_once_reachable(
+    queue: TaskiqTaskQueue, task: str, payload: Mapping[str, str], *, attempt: int
+) -> None:
+    """Enqueue the job's next run, trying again while Redis is down (`_REQUEUE_WAIT_SECONDS`).
+
+    The job in hand may be the only record of it, so it is not dropped for an outage.
+    """
+    wait = 0.1
+    while True:
+        try:
+            await queue.enqueue_attempt(task, payload, attempt=attempt)
+        except DependencyUnavailableError:
+            await asyncio.sleep(wait)
+            wait = min(wait * 2, _REQUEUE_WAIT_SECONDS)
+        else:
+            return

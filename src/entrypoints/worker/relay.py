@@ -5,13 +5,17 @@ import contextlib
 
 from dishka import AsyncContainer
 from loguru import logger
-from sqlalchemy.exc import SQLAlchemyError
 
+from adapters.system.outage_log import OutageLog
+from application.common.errors import DependencyUnavailableError
 from application.events.relay_outbox import RelayOutbox, RelayPolicy
 from application.notifications.requeue_stale_deliveries import (
     REQUEUE_BATCH,
     RequeueStaleDeliveries,
 )
+
+_MAX_WAIT_SECONDS = 5.0
+"""The longest wait between attempts while the database is down: recovery within seconds."""
 
 
 async def relay_until_stopped(
@@ -21,37 +25,38 @@ async def relay_until_stopped(
 
     A full batch is followed at once by the next. An empty one, a failed publish (the
     rows wait for their backoff) or an unreachable database waits `poll_interval_seconds`,
-    or longer while the database stays down, without ever leaving the loop. A batch in
-    flight when `stop` is set finishes: it is either marked sent or rolled back whole.
+    doubling up to `_MAX_WAIT_SECONDS` while the database stays down, without ever leaving
+    the loop; an outage of the bus is logged once, and its end once. A batch in flight when
+    `stop` is set finishes: it is either marked sent or rolled back whole, so rows it had
+    claimed when the database went away are relayed once it is back.
     """
     policy = await container.get(RelayPolicy)
     published = 0
-    database_down_for = 0
+    failed_in_a_row = 0
+    bus = OutageLog("outbox relay: the event bus", what_waits="events wait in the outbox")
     while not stop.is_set():
         wait = poll_interval_seconds
         try:
             async with container() as request:
                 relay = await request.get(RelayOutbox)
                 report = await relay()
-            database_down_for = 0
-        except (SQLAlchemyError, OSError) as exc:
-            database_down_for += 1
-            wait = min(poll_interval_seconds * 2**database_down_for, 30.0)
-            logger.error("outbox relay: database unavailable ({}); retrying", type(exc).__name__)
+            failed_in_a_row = 0
+        except (DependencyUnavailableError, OSError):
+            # The database's outage and recovery are logged once by its engine.
+            failed_in_a_row += 1
+            wait = min(poll_interval_seconds * 2**failed_in_a_row, _MAX_WAIT_SECONDS)
         except Exception:  # noqa: BLE001 - the loop must outlive any one batch
-            database_down_for += 1
-            wait = min(poll_interval_seconds * 2**database_down_for, 30.0)
+            failed_in_a_row += 1
+            wait = min(poll_interval_seconds * 2**failed_in_a_row, _MAX_WAIT_SECONDS)
             logger.exception("outbox relay: a batch failed unexpectedly; retrying")
         else:
             published += report.published
             if report.error is not None:
-                logger.warning(
-                    "outbox relay: publishing {} events failed ({}); they wait for a retry",
-                    report.failed,
-                    report.error,
-                )
-            elif report.published == policy.batch_size:
-                continue
+                bus.down(f"publishing {report.failed} events failed: {report.error}")
+            else:
+                bus.up()
+                if report.published == policy.batch_size:
+                    continue
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=wait)
     return published
@@ -77,6 +82,8 @@ async def sweep_deliveries_until_stopped(
             async with container() as request:
                 sweep = await request.get(RequeueStaleDeliveries)
                 found = await sweep()
+        except (DependencyUnavailableError, OSError):
+            continue
         except Exception:  # noqa: BLE001 - the sweep must outlive any one failure
             logger.exception("delivery sweep failed; trying again in {:.0f}s", interval_seconds)
             continue

@@ -7,6 +7,8 @@ from collections.abc import Callable, Mapping
 
 from loguru import logger
 
+from adapters.system.outage_log import OutageLog
+from application.common.errors import DependencyUnavailableError
 from application.ports.messaging import TaskQueue
 from application.ports.system import ExclusiveLease
 from entrypoints.config import Settings
@@ -29,19 +31,25 @@ async def schedule_until_stopped(
     """Enqueue each job at start and then every interval, until `stop`; return how many.
 
     The jobs run wherever the queue runs them (a worker with JOBS_QUEUE=redis). They are
-    idempotent housekeeping, so a restart only repeats work that finds nothing to do.
+    idempotent housekeeping, so a restart only repeats work that finds nothing to do. While
+    the queue is unreachable, due jobs are tried at every tick and enqueued once it is back;
+    the outage and the recovery are logged once each.
     """
     due = dict.fromkeys(schedule, clock())
     enqueued = 0
+    outage = OutageLog("scheduler: the job queue", what_waits="due jobs are enqueued on return")
     while not stop.is_set():
         now = clock()
         for job, interval in schedule.items():
             if now >= due[job]:
                 try:
                     await queue.enqueue(job, {})
+                except DependencyUnavailableError:
+                    continue  # the queue logs its own outage and return, once each
                 except Exception as exc:  # noqa: BLE001 - try again at the next tick
-                    logger.error("could not enqueue {}: {}", job, exc)
+                    outage.down(exc)
                     continue
+                outage.up()
                 enqueued += 1
                 due[job] = now + interval
                 logger.info("enqueued {}; next in {:.0f}s", job, interval)
@@ -66,12 +74,17 @@ async def schedule_while_leading(
     """
     enqueued = 0
     standing_by = False
+    outage = OutageLog("scheduler: the lease's database", what_waits="standing by")
     while not stop.is_set():
         try:
             leading = await lease.try_acquire()
+        except DependencyUnavailableError:
+            leading = False  # the database's engine logs its outage and return, once each
         except Exception as exc:  # noqa: BLE001 - the database is down: try again later
-            logger.error("could not take the scheduler lease: {}", exc)
+            outage.down(exc)
             leading = False
+        else:
+            outage.up()
         if not leading:
             if not standing_by:
                 logger.info("another scheduler leads; standing by")
@@ -100,7 +113,8 @@ async def _watch(
     while not stop.is_set():
         await _wait(stop, every)
         if not stop.is_set() and not await lease.is_held():
-            logger.error("the scheduler lease was lost; standing by")
+            # A database restart ends the session that held it: expected, not an error.
+            logger.warning("the scheduler lease was lost; standing by")
             break
     leading_stop.set()
 

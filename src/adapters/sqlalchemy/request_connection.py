@@ -1,0 +1,100 @@
+"""The connection a request (or a job, or a handled event) uses: taken from the pool when needed."""
+
+from typing import Any
+
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.pool import PoolProxiedConnection
+
+from adapters.sqlalchemy.connection_loss import DATABASE
+from application.common.errors import DependencyUnavailableError
+
+
+class RequestConnection(AsyncConnection):
+    """An `AsyncConnection` checked out of the pool by its first statement, not before.
+
+    A request that never reaches the database (a read the cache answers, a route that only
+    needs the token) holds no connection, and keeps working while the database is down.
+    Until then it is "not in a transaction", and committing, rolling back or closing it
+    does nothing. Waiting longer than the pool's timeout for a connection is a 503
+    (`DependencyUnavailableError`), like an unreachable server, rather than a 500.
+
+    SQLAlchemy's `AsyncConnection` is a thin proxy that starts on `start()`; this subclass
+    only starts it on demand, and adds no state of its own beyond that.
+    """
+
+    def __init__(self, engine: AsyncEngine, *, retry_after_seconds: int) -> None:
+        super().__init__(engine)
+        self._retry_after_seconds = retry_after_seconds
+
+    async def _ensure_started(self) -> None:
+        if self.sync_connection is not None:
+            return
+        try:
+            await self.start()
+        except PoolTimeoutError as exc:
+            raise DependencyUnavailableError(
+                "is busy; try again shortly",
+                field=DATABASE,
+                retry_after_seconds=self._retry_after_seconds,
+            ) from exc
+
+    @property
+    def started(self) -> bool:
+        """Whether a connection has been taken from the pool."""
+        return self.sync_connection is not None
+
+    def in_transaction(self) -> bool:
+        """False until the first statement; then SQLAlchemy's answer."""
+        return self.sync_connection is not None and super().in_transaction()
+
+    async def get_raw_connection(self) -> PoolProxiedConnection:
+        """The pooled driver connection, checked out now if it was not yet."""
+        await self._ensure_started()
+        return await super().get_raw_connection()
+
+    async def execute(self, *args: Any, **kwargs: Any) -> Any:
+        """`AsyncConnection.execute`, on a connection checked out first if need be."""
+        await self._ensure_started()
+        return await super().execute(*args, **kwargs)
+
+    async def exec_driver_sql(self, *args: Any, **kwargs: Any) -> Any:
+        """`AsyncConnection.exec_driver_sql`, on a connection checked out first if need be."""
+        await self._ensure_started()
+        return await super().exec_driver_sql(*args, **kwargs)
+
+    async def scalar(self, *args: Any, **kwargs: Any) -> Any:
+        """`AsyncConnection.scalar`, on a connection checked out first if need be."""
+        await self._ensure_started()
+        return await super().scalar(*args, **kwargs)
+
+    async def scalars(self, *args: Any, **kwargs: Any) -> Any:
+        """`AsyncConnection.scalars`, on a connection checked out first if need be."""
+        await self._ensure_started()
+        return await super().scalars(*args, **kwargs)
+
+    async def run_sync(self, *args: Any, **kwargs: Any) -> Any:
+        """`AsyncConnection.run_sync`, on a connection checked out first if need be."""
+        await self._ensure_started()
+        return await super().run_sync(*args, **kwargs)
+
+    async def execution_options(self, **options: Any) -> "RequestConnection":
+        """`AsyncConnection.execution_options`, on a connection checked out first if need be."""
+        await self._ensure_started()
+        await super().execution_options(**options)
+        return self
+
+    async def commit(self) -> None:
+        """Commit what is open; nothing to do before the first statement."""
+        if self.sync_connection is not None:
+            await super().commit()
+
+    async def rollback(self) -> None:
+        """Roll back what is open; nothing to do before the first statement."""
+        if self.sync_connection is not None:
+            await super().rollback()
+
+    async def close(self) -> None:
+        """Give the connection back to the pool, if one was taken."""
+        if self.sync_connection is not None:
+            await super().close()
