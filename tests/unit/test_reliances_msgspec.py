@@ -84,6 +84,47 @@ def test_msgspec_decode_errors_keep_the_wording_that_marks_malformed_json(body: 
 
 
 @pytest.mark.parametrize(
+    ("body", "raised"),
+    [
+        (b'"\xff"', UnicodeDecodeError),
+        (b'"\xed\xa0\x80"', UnicodeDecodeError),
+        (b"[" * 100_000, RecursionError),
+        (b'{"a": ' * 100_000, RecursionError),
+    ],
+)
+def test_msgspec_raises_beside_decode_error_what_portico_translates(
+    body: bytes, raised: type[Exception]
+) -> None:
+    """Invalid UTF-8 in a string and deep nesting are not `DecodeError`s."""
+    with Reliance("msgspec", where="entrypoints/http/client_input.py (decode_json)") as ms:
+        try:
+            msgspec.json.decode(body)
+        except raised:
+            return
+        except Exception as exc:  # noqa: BLE001 - the change to report
+            ms.fail(f"decoding {body[:20]!r} now raises {type(exc).__name__}: {exc}")
+        ms.fail(f"decoding {body[:20]!r} no longer fails")
+
+
+def test_msgspec_words_a_number_beyond_a_double_as_out_of_range() -> None:
+    from entrypoints.http.decode_errors import malformed_json_message  # noqa: PLC0415
+
+    with Reliance(
+        "msgspec", where="entrypoints/http/decode_errors.py (malformed_json_message)"
+    ) as ms:
+        try:
+            msgspec.json.decode(b'{"a": 1e400}')
+        except msgspec.DecodeError as exc:
+            message = str(exc)
+        else:
+            ms.fail("1e400 now decodes")
+        ms.check(
+            malformed_json_message(message) == "has a number out of range",
+            f"an out-of-range number now reads {message!r}",
+        )
+
+
+@pytest.mark.parametrize(
     ("environment", "variable", "problem"),
     [
         ({"APP_PORT": "eighty"}, "APP_PORT", "expected an integer; got 'eighty'"),

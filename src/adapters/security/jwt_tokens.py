@@ -13,6 +13,9 @@ from application.ports.system import Clock, IdGenerator
 from domain.users.values import Role, UserId
 
 REQUIRED_CLAIMS = ("sub", "exp", "iat", "iss", "aud", "jti")
+TIME_CLAIMS = ("exp", "iat", "nbf")
+LATEST_TIME = int(datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC).timestamp())
+"""A time claim is whole seconds from 1970 up to the end of year 9999, as this issuer writes."""
 LEEWAY = timedelta(seconds=5)
 
 
@@ -20,7 +23,10 @@ class JwtTokenIssuer:
     """The `TokenIssuer` port: short-lived JWTs signed with one configured algorithm.
 
     Reading accepts exactly that algorithm, so ``alg: none`` and algorithm swaps fail, and
-    requires every claim in REQUIRED_CLAIMS with the configured issuer and audience.
+    requires every claim in REQUIRED_CLAIMS with the configured issuer and audience. Each
+    time claim present (TIME_CLAIMS) must be an integer from 0 to LATEST_TIME: PyJWT lets a
+    float or a date past year 9999 through, which no datetime can hold. Any token that fails
+    a check is `InvalidTokenError`, never another exception.
 
     A client sends the same token on every request for its whole lifetime, so the claims of
     the last `verified_cache_size` tokens that passed are kept, keyed by the exact token
@@ -95,7 +101,7 @@ class JwtTokenIssuer:
         """Verify signature, algorithm, expiry, issuer and audience; return the claims."""
         known = self._verified.get(token)
         if known is not None:
-            if known.expires_at + LEEWAY <= self._clock.now():
+            if known.expires_at <= self._clock.now() - LEEWAY:
                 del self._verified[token]
                 raise InvalidTokenError("ExpiredSignatureError")
             self._verified.move_to_end(token)
@@ -118,6 +124,7 @@ class JwtTokenIssuer:
                 options={"require": list(REQUIRED_CLAIMS)},
                 leeway=LEEWAY,
             )
+            _check_time_claims(claims)
             return AccessClaims(
                 user_id=UserId(UUID(str(claims["sub"]))),
                 role=Role(claims.get("role", Role.USER.value)),
@@ -125,5 +132,12 @@ class JwtTokenIssuer:
                 expires_at=datetime.fromtimestamp(int(claims["exp"]), tz=UTC),
                 session_id=UUID(str(claims["sid"])) if "sid" in claims else None,
             )
-        except (jwt.PyJWTError, ValueError, KeyError, TypeError) as exc:
+        except (jwt.PyJWTError, ValueError, KeyError, TypeError, ArithmeticError) as exc:
             raise InvalidTokenError(type(exc).__name__) from None
+
+
+def _check_time_claims(claims: dict[str, object]) -> None:
+    for name in TIME_CLAIMS:
+        value = claims.get(name, 0)
+        if type(value) is not int or not 0 <= value <= LATEST_TIME:
+            raise InvalidTokenError(f"malformed {name}")

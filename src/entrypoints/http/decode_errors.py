@@ -25,12 +25,24 @@ _UNKNOWN_FIELD = re.compile(r"^Object contains unknown field `([^`]+)`")
 _MISSING_FIELD = re.compile(r"^Object missing required field `([^`]+)`")
 _WRONG_TYPE = re.compile(r"^Expected `([^`]+)`, got `([^`]+)`")
 _NOT_JSON_HINTS = ("json is malformed", "truncated", "decode", "invalid json", "utf-8")
+_OUT_OF_RANGE = re.compile(r"^Number out of range")
 
 
 def is_malformed_json(message: str) -> bool:
     """Whether a 400 from the framework means the body was not JSON at all."""
     lowered = message.lower()
     return any(hint in lowered for hint in _NOT_JSON_HINTS)
+
+
+def malformed_json_message(message: str) -> str:
+    """What a client is told when its JSON cannot be decoded at all, from msgspec's message.
+
+    A number beyond a double (``1e400``) is well-formed JSON that no decoder can hold; msgspec
+    cannot say in which field, as it decodes into untyped values.
+    """
+    if _OUT_OF_RANGE.match(message):
+        return "has a number out of range"
+    return "is not valid JSON"
 
 
 def field_error(key: str, message: str) -> tuple[str, str]:

@@ -66,6 +66,7 @@ from application.ports.system import Clock
 from domain.shared.errors import DomainError
 from entrypoints.config.settings import WebSocketSettings
 from entrypoints.http.auth import PUBLIC
+from entrypoints.http.client_input import MalformedInputError, NulCharacterError, decode_json
 from entrypoints.http.rate_limits import EdgeRateLimits
 from entrypoints.http.realtime.admission import AdmissionRefusedError
 from entrypoints.http.realtime.hub import (
@@ -95,7 +96,7 @@ SERVER_FULL = "server at capacity"
 
 _RATE_WINDOW_SECONDS = 60.0
 _encoder = msgspec.json.Encoder()
-_decoder = msgspec.json.Decoder(dict[str, Any])
+_MESSAGE = "message"
 
 
 class _Refused(Exception):  # noqa: N818 - a control-flow signal: deny the handshake
@@ -118,11 +119,12 @@ def _encode(message: dict[str, Any]) -> bytes:
     return _encoder.encode(message)
 
 
-async def _read_frame(socket: WebSocket[Any, Any, Any], max_bytes: int) -> str:
-    """The next message as text, text or binary frame alike, after its size is checked.
+async def _read_frame(socket: WebSocket[Any, Any, Any], max_bytes: int) -> str | bytes:
+    """The next message, text or binary frame alike, after its size is checked.
 
     Read from the ASGI events directly: Litestar's text mode turns a binary frame into an
-    empty string, which would let any size through unchecked.
+    empty string, which would let any size through unchecked. A binary frame is handed on
+    as bytes, for `decode_json` to refuse if it is not UTF-8.
     """
     event = await socket.receive()
     if event["type"] == "websocket.disconnect":
@@ -137,10 +139,7 @@ async def _read_frame(socket: WebSocket[Any, Any, Any], max_bytes: int) -> str:
         return ""
     if len(data) > max_bytes:
         raise _Closing(MESSAGE_TOO_BIG, "message too large")
-    try:
-        return data.decode()
-    except UnicodeDecodeError:
-        return ""
+    return data
 
 
 async def _authenticate(container: AsyncContainer, token: object) -> Identity:
@@ -270,7 +269,7 @@ class GatewaySession:
                 raise _Closing(UNAUTHORIZED, "token expired")
             try:
                 async with asyncio.timeout(max(wait, 0.0)):
-                    text = await _read_frame(self._socket, self._settings.max_message_bytes)
+                    raw = await _read_frame(self._socket, self._settings.max_message_bytes)
             except TimeoutError:
                 expires_at = self._identity.expires_at
                 if expires_at is not None and expires_at <= self._clock.now():
@@ -280,7 +279,7 @@ class GatewaySession:
                 continue
             if self._over_rate_limit():
                 continue
-            await self._handle(text)
+            await self._handle(raw)
 
     def _over_rate_limit(self) -> bool:
         """Count the message in this minute; True (and answered) when it is over the limit."""
@@ -296,10 +295,16 @@ class GatewaySession:
             return True
         return False
 
-    async def _handle(self, text: str) -> None:
+    async def _handle(self, raw: str | bytes) -> None:
         try:
-            message = _decoder.decode(text)
-        except msgspec.DecodeError:
+            message = decode_json(raw, part=_MESSAGE)
+        except MalformedInputError as exc:
+            self.reply(_error("bad_request", f"{exc.key} {exc.message}"), None)
+            return
+        except NulCharacterError as exc:
+            self.reply(_error(exc.field, exc.message), None)
+            return
+        if not isinstance(message, dict):
             self.reply(_error("bad_request", "expected a JSON object"), None)
             return
         request_id = message.get("id")
@@ -392,14 +397,14 @@ async def _first_message_identity(
     """The identity the auth message proves, its token, and the message's `id`."""
     try:
         async with asyncio.timeout(settings.auth_timeout_seconds):
-            text = await _read_frame(socket, settings.max_message_bytes)
+            raw = await _read_frame(socket, settings.max_message_bytes)
     except TimeoutError:
         raise _Closing(UNAUTHORIZED, "authenticate within the time allowed") from None
     try:
-        message = _decoder.decode(text)
-    except msgspec.DecodeError:
+        message = decode_json(raw, part=_MESSAGE)
+    except (MalformedInputError, NulCharacterError):
         raise _Closing(UNAUTHORIZED, "the first message must be auth") from None
-    if message.get("type") != "auth":
+    if not isinstance(message, dict) or message.get("type") != "auth":
         raise _Closing(UNAUTHORIZED, "the first message must be auth")
     token = message.get("token")
     try:

@@ -1,0 +1,104 @@
+"""The edge's checks of client text (entrypoints/http/client_input.py), and what they rely on.
+
+The end-to-end answers, against `portico serve`, are tests/e2e/test_hostile_inputs.py; what
+msgspec and Litestar do that these checks build on, tests/unit/test_reliances_msgspec.py and
+tests/unit/test_reliances_http_stack.py.
+"""
+
+from typing import Any
+
+import pytest
+
+from entrypoints.http.client_input import (
+    NUL_MESSAGE,
+    MalformedInputError,
+    NulCharacterError,
+    check_percent_encoding,
+    decode_json,
+    nul_field,
+)
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (b'{"a": "\xff"}', "is not valid UTF-8"),
+        (b'{"a": "\xc0\x80"}', "is not valid UTF-8"),
+        (b'{"a": "\xed\xa0\x80"}', "is not valid UTF-8"),
+        (b"[" * 500_000, "is nested too deeply"),
+        (b'{"a": ' + b"[" * 5_000 + b"]" * 5_000 + b"}", "is nested too deeply"),
+        (b'{"a": 1e400}', "has a number out of range"),
+        (b'{"a": -1e400}', "has a number out of range"),
+        (b'{"a": "x\x00"}', "is not valid JSON"),
+        (b'{"a": ', "is not valid JSON"),
+        (b"\xff\xfe", "is not valid JSON"),
+    ],
+)
+def test_json_no_decoder_can_hold_is_malformed(raw: bytes, message: str) -> None:
+    with pytest.raises(MalformedInputError) as refused:
+        decode_json(raw)
+    assert (refused.value.key, refused.value.message) == ("body", message)
+    with pytest.raises(MalformedInputError) as refused:
+        decode_json(raw, part="message")
+    assert refused.value.key == "message"
+
+
+@pytest.mark.parametrize(
+    ("raw", "field"),
+    [
+        ('{"user": {"bio": "a\\u0000b"}}', "bio"),
+        ('{"article": {"tagList": ["ok", ["deeper\\u0000"]]}}', "tagList"),
+        ('{"preferences": {"kind\\u0000": {"email": true}}}', "preferences"),
+        ('{"\\u0000": 1}', "body"),
+        ('"\\u0000"', "body"),
+        ('["\\u0000"]', "body"),
+    ],
+)
+def test_nul_anywhere_in_json_is_charged_to_the_field_that_holds_it(raw: str, field: str) -> None:
+    for text in (raw, raw.encode()):
+        with pytest.raises(NulCharacterError) as refused:
+            decode_json(text)
+        assert (refused.value.field, refused.value.message) == (field, NUL_MESSAGE)
+
+
+def test_json_without_nul_decodes_as_it_is_and_the_last_of_a_repeated_key_wins() -> None:
+    assert decode_json(b'{"a": {"b": ["x", 1, 2.5, null, true]}}') == {
+        "a": {"b": ["x", 1, 2.5, None, True]}
+    }
+    assert decode_json(b'{"bio": "first", "bio": "last"}') == {"bio": "last"}
+    assert decode_json('{"path": "C:\\\\u0000"}') == {"path": "C:\\u0000"}
+    assert decode_json(b'{"n": 1000000000000000000000000000000}') == {"n": 10**30}
+
+
+def test_the_nul_walk_survives_nesting_deeper_than_the_interpreter_stack() -> None:
+    value: Any = "\x00"
+    for _ in range(100_000):
+        value = {"inner": [value]}
+    assert nul_field({"outer": value}) == "inner"
+    assert nul_field({"outer": [[[]]], "n": 1, "ok": "text"}) is None
+
+
+@pytest.mark.parametrize(
+    "raw", [b"", b"tag=a&limit=20", b"tag=%E2%80%AE", b"q=a+b%20c", b"%2F%2e%2E", b"x=%00"]
+)
+def test_well_formed_percent_encoding_passes(raw: bytes) -> None:
+    check_percent_encoding(raw, part="query")
+
+
+@pytest.mark.parametrize(
+    ("raw", "message"),
+    [
+        (b"tag=%", "is not valid percent-encoding"),
+        (b"tag=%f", "is not valid percent-encoding"),
+        (b"tag=%zz", "is not valid percent-encoding"),
+        (b"tag=%ff", "is not valid UTF-8"),
+        (b"tag=%e2%82", "is not valid UTF-8"),
+        (b"tag=%c0%80", "is not valid UTF-8"),
+        (b"tag=%ed%a0%80", "is not valid UTF-8"),
+        (b"tag=\xff", "is not valid UTF-8"),
+    ],
+)
+def test_broken_percent_encoding_is_malformed(raw: bytes, message: str) -> None:
+    with pytest.raises(MalformedInputError) as refused:
+        check_percent_encoding(raw, part="query")
+    assert (refused.value.key, refused.value.message) == ("query", message)
