@@ -62,9 +62,9 @@ def subscribe(api: httpx.Client, user: dict[str, str], endpoint: str) -> httpx.R
     )
 
 
-def refusal(response: httpx.Response) -> str:
-    """The one message of a 422 keyed `endpoint`."""
-    assert response.status_code == 422, response.text
+def refusal(response: httpx.Response, *, status: int = 422) -> str:
+    """The one message of a refusal keyed `endpoint`: 422, or 403 for a host off the list."""
+    assert response.status_code == status, response.text
     errors = response.json()["errors"]
     assert list(errors) == ["endpoint"], errors
     (message,) = errors["endpoint"]
@@ -128,7 +128,8 @@ def test_an_allowed_name_that_does_not_resolve_is_refused(
 def test_a_host_off_the_allowlist_is_refused(
     api: httpx.Client, user: dict[str, str], endpoint: str, host: str
 ) -> None:
-    assert refusal(subscribe(api, user, endpoint)) == f"{host} is not a known push service"
+    refused = subscribe(api, user, endpoint)
+    assert refusal(refused, status=403) == f"{host} is not a known push service"
 
 
 def test_plain_http_is_refused(api: httpx.Client, user: dict[str, str]) -> None:

@@ -176,6 +176,7 @@ async def test_every_request_gets_its_own_id(client: AsyncTestClient) -> None:
         (b'{"times": 2}', {"name": ["can't be blank"]}),
         (b'{"name": ""}', {"name": ["is too short (minimum is 1 characters)"]}),
         (b'{"name": "Ada", "times": 0}', {"times": ["must be at least 1"]}),
+        (b'{"name": "Ada", "times": "2"}', {"times": ["must be an integer"]}),
         (b'{"name": "Ada", "admin": true}', {"admin": ["is not a known field"]}),
         (b"[1]", {"body": ["must be an object"]}),
         (b"{", {"body": ["is not valid JSON"]}),

@@ -141,6 +141,20 @@ async def test_a_user_changes_only_their_own_account(client: AsyncTestClient) ->
     assert bob.json()["profile"]["bio"] is None
 
 
+async def test_following_oneself_is_forbidden_and_unfollowing_oneself_harmless(
+    client: AsyncTestClient,
+) -> None:
+    ada = {"Authorization": f"Token {await register(client, 'ada')}"}
+    followed = await client.post("/api/profiles/ada/follow", headers=ada)
+    assert (followed.status_code, followed.json()) == (
+        403,
+        {"errors": {"profile": ["cannot be yourself"]}},
+    )
+    unfollowed = await client.delete("/api/profiles/ada/follow", headers=ada)
+    assert unfollowed.status_code == 200, unfollowed.text
+    assert unfollowed.json()["profile"]["following"] is False
+
+
 async def test_hostile_registration_bodies_get_4xx_envelopes(client: AsyncTestClient) -> None:
     hostile = [
         {"user": {"username": "x" * 20_000, "email": "a@test.com", "password": "password123"}},

@@ -9,11 +9,11 @@ from adapters.templates.jinja import JinjaTemplateRenderer
 from application.common.errors import (
     AuthenticationRequiredError,
     InvalidCredentialsError,
-    InvalidInputError,
     TooManyRequestsError,
 )
 from application.common.identity import Identity
 from application.identity.confirm_password_reset import ConfirmPasswordResetCommand
+from application.identity.errors import OneTimeTokenNotFoundError
 from application.identity.log_in import LogInCommand
 from application.identity.refresh_session import RefreshSessionCommand
 from application.identity.request_password_reset import RequestPasswordResetCommand
@@ -67,7 +67,7 @@ async def test_verifying_marks_the_email_once(world) -> None:
     assert user is not None
     assert user.email_verified_at == world.clock.now()
     assert "user.email_verified" in world.event_types()
-    with pytest.raises(InvalidInputError) as caught:
+    with pytest.raises(OneTimeTokenNotFoundError) as caught:
         await world.verify_email()(VerifyEmailCommand(token=token))
     assert caught.value.field == "token"
 
@@ -75,7 +75,7 @@ async def test_verifying_marks_the_email_once(world) -> None:
 async def test_an_expired_verification_link_is_refused(world) -> None:
     token = await world.mailed_token("ada@test.com")
     world.clock.advance(timedelta(hours=49))
-    with pytest.raises(InvalidInputError):
+    with pytest.raises(OneTimeTokenNotFoundError):
         await world.verify_email()(VerifyEmailCommand(token=token))
 
 
@@ -100,7 +100,7 @@ async def test_reset_replaces_the_password_and_ends_every_session(world) -> None
     with pytest.raises(InvalidCredentialsError):
         await world.log_in()(LogInCommand(email="ada@test.com", password="password123"))
     await world.log_in()(LogInCommand(email="ada@test.com", password="a-brand-new-one"))
-    with pytest.raises(InvalidInputError):
+    with pytest.raises(OneTimeTokenNotFoundError):
         await world.confirm_password_reset()(
             ConfirmPasswordResetCommand(token=token, password="yet-another-one")
         )
@@ -121,13 +121,13 @@ async def test_a_weak_new_password_is_refused_before_the_token_is_spent(world) -
 
 async def test_tokens_do_not_cross_purposes(world) -> None:
     verification = await world.mailed_token("ada@test.com")
-    with pytest.raises(InvalidInputError):
+    with pytest.raises(OneTimeTokenNotFoundError):
         await world.confirm_password_reset()(
             ConfirmPasswordResetCommand(token=verification, password="long-enough")
         )
     await world.request_password_reset()(RequestPasswordResetCommand(email="ada@test.com"))
     reset = await world.mailed_token("ada@test.com")
-    with pytest.raises(InvalidInputError):
+    with pytest.raises(OneTimeTokenNotFoundError):
         await world.verify_email()(VerifyEmailCommand(token=reset))
 
 
@@ -159,7 +159,7 @@ async def test_a_completed_reset_voids_every_other_reset_link(world) -> None:
     await world.confirm_password_reset()(
         ConfirmPasswordResetCommand(token=second, password="new-one-123")
     )
-    with pytest.raises(InvalidInputError):
+    with pytest.raises(OneTimeTokenNotFoundError):
         await world.confirm_password_reset()(
             ConfirmPasswordResetCommand(token=first, password="other-1234")
         )

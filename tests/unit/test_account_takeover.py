@@ -10,10 +10,10 @@ from datetime import timedelta
 
 import pytest
 
-from application.common.errors import InvalidInputError, TooManyRequestsError
+from application.common.errors import TooManyRequestsError
 from application.common.identity import Identity
 from application.identity.confirm_password_reset import ConfirmPasswordResetCommand
-from application.identity.errors import EmailTakenError
+from application.identity.errors import EmailTakenError, OneTimeTokenNotFoundError
 from application.identity.log_in import LogInCommand
 from application.identity.log_out_all import LogOutAllCommand
 from application.identity.register_user import RegisterUserCommand
@@ -122,7 +122,7 @@ async def test_the_restore_link_takes_the_address_back_and_signs_everyone_out(wo
         for session in await world.sessions.list_for_user(user.id)
     )
     await world.log_in()(LogInCommand(email="ada@test.com", password="mine-again-1"))
-    with pytest.raises(InvalidInputError):
+    with pytest.raises(OneTimeTokenNotFoundError):
         await world.restore_email()(RestoreEmailCommand(token=token, password="again-1234"))
 
 
@@ -145,7 +145,7 @@ async def test_a_reset_link_dies_with_an_email_change(world) -> None:
     await world.queue.drain()
     reset = await world.mailed_token("ada@test.com")
     await change(world, me, email="ada@new.test")
-    with pytest.raises(InvalidInputError):
+    with pytest.raises(OneTimeTokenNotFoundError):
         await world.confirm_password_reset()(
             ConfirmPasswordResetCommand(token=reset, password="attacker-123")
         )
@@ -156,7 +156,7 @@ async def test_a_verification_link_proves_only_the_address_it_was_mailed_to(worl
     await world.queue.drain()
     mailed_to_mallory = await world.mailed_token("mallory@test.com")
     await change(world, mallory, email="ceo@victim.test")
-    with pytest.raises(InvalidInputError):
+    with pytest.raises(OneTimeTokenNotFoundError):
         await world.verify_email()(VerifyEmailCommand(token=mailed_to_mallory))
     user = await world.users.get_by_username("mallory")
     assert user is not None
@@ -185,7 +185,7 @@ async def test_a_reset_voids_the_outstanding_verification_links(world) -> None:
     await world.confirm_password_reset()(
         ConfirmPasswordResetCommand(token=reset, password="new-password-1")
     )
-    with pytest.raises(InvalidInputError):
+    with pytest.raises(OneTimeTokenNotFoundError):
         await world.verify_email()(VerifyEmailCommand(token=verification))
 
 
@@ -195,9 +195,9 @@ async def test_signing_out_everywhere_voids_the_outstanding_links(world) -> None
     await world.request_password_reset()(RequestPasswordResetCommand(email="ada@test.com"))
     reset = await world.mailed_token("ada@test.com")
     await world.log_out_all()(LogOutAllCommand(actor=me))
-    with pytest.raises(InvalidInputError):
+    with pytest.raises(OneTimeTokenNotFoundError):
         await world.verify_email()(VerifyEmailCommand(token=verification))
-    with pytest.raises(InvalidInputError):
+    with pytest.raises(OneTimeTokenNotFoundError):
         await world.confirm_password_reset()(
             ConfirmPasswordResetCommand(token=reset, password="new-password-1")
         )

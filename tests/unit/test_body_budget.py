@@ -238,7 +238,10 @@ async def test_a_drained_burst_returns_the_heap_to_the_system_once() -> None:
     await asyncio.sleep(0.05)
     assert trims == [], "still holding a body"
     budget.release(60 * KB)
-    await asyncio.sleep(0.05)
+    for _ in range(500):  # the trim runs in a thread: up to 5 s on a loaded machine
+        if trims:
+            break
+        await asyncio.sleep(0.01)
     assert trims == [0]
     assert budget.try_reserve(10 * KB)
     budget.release(10 * KB)

@@ -17,7 +17,7 @@ from application.identity.log_in import LogInCommand
 from application.identity.register_user import RegisterUserCommand
 from application.identity.update_user import UpdateUserCommand
 from application.ports.security import RateLimiterUnavailableError
-from application.profiles.errors import ProfileNotFoundError
+from application.profiles.errors import ProfileNotFoundError, SelfFollowError
 from application.profiles.follow_relation import FollowCommand
 from application.profiles.get_profile import GetProfileCommand
 from domain.shared.errors import DomainError
@@ -198,8 +198,12 @@ async def test_follow_and_unfollow_are_idempotent_and_raise_one_event_each(world
 
 async def test_nobody_follows_themselves(world) -> None:
     me = world.identity_of(await world.register("ada"))
-    with pytest.raises(DomainError):
+    with pytest.raises(SelfFollowError) as caught:
         await world.follow_user()(FollowCommand(actor=me, username="ada"))
+    assert (caught.value.field, caught.value.message) == ("profile", "cannot be yourself")
+    view = await world.unfollow_user()(FollowCommand(actor=me, username="ada"))
+    assert not view.following, "unfollowing oneself is as harmless as any unfollow"
+    assert not any(t.endswith("followed") for t in world.event_types())
 
 
 async def test_unknown_profiles_are_not_found(world) -> None:

@@ -11,7 +11,7 @@ from adapters.memory.host_resolver import InMemoryHostResolver
 from adapters.memory.notifications import InMemoryPushSubscriptionRepository
 from adapters.memory.system import ManualClock, SequentialIdGenerator
 from adapters.memory.unit_of_work import InMemoryUnitOfWork
-from application.common.errors import ApplicationError
+from application.common.errors import ApplicationError, PermissionDeniedError
 from application.notifications.subscribe_to_push import (
     PushPolicy,
     SubscribeToPush,
@@ -177,6 +177,14 @@ async def test_a_host_off_the_allowlist_is_refused_without_a_lookup(
     endpoint: str, host: str
 ) -> None:
     assert await refusal(endpoint) == (f"{host} is not a known push service", [])
+
+
+async def test_a_host_off_the_allowlist_is_forbidden_rather_than_invalid() -> None:
+    """The operator's list is no part of the request's schema: 403, not 422."""
+    subscribe, _, _ = subscribe_with()
+    with pytest.raises(PermissionDeniedError) as caught:
+        await subscribe(command("https://push.example.com/send/1"))
+    assert caught.value.field == "endpoint"
 
 
 @pytest.mark.parametrize(

@@ -134,6 +134,111 @@ def test_litestar_reports_malformed_json_with_msgspec_wording_in_the_detail(body
         )
 
 
+@pytest.mark.parametrize(
+    ("body", "status", "key"),
+    [
+        (b'{"user": {"email": "a"}}', 201, None),
+        (b'{"user": {"email": "\xff"}}', 400, "body"),
+        (b"[" * 100_000, 400, "body"),
+        (b'{"user": {"email": "\\u0000"}}', 422, "email"),
+    ],
+)
+def test_litestar_reads_a_data_parameter_through_the_request_class(
+    body: bytes, status: int, key: str | None
+) -> None:
+    """`ClientRequest.json` decodes every body, which only works if Litestar calls it."""
+    from litestar import Litestar, post  # noqa: PLC0415
+    from litestar.params import JSONBody  # noqa: PLC0415
+    from litestar.testing import TestClient  # noqa: PLC0415
+
+    from entrypoints.http.client_input import ClientRequest  # noqa: PLC0415
+    from entrypoints.http.errors import EXCEPTION_HANDLERS  # noqa: PLC0415
+
+    @post("/users")
+    async def register(data: JSONBody[_UserRequest]) -> None:
+        del data
+
+    app = Litestar(
+        [register],
+        request_class=ClientRequest,
+        exception_handlers=dict(EXCEPTION_HANDLERS),  # type: ignore[arg-type]
+        logging_config=None,
+    )
+    with (
+        Reliance("litestar", where="entrypoints/http/client_input.py (ClientRequest)") as lib,
+        TestClient(app) as client,
+    ):
+        response = client.post("/users", content=body, headers={"content-type": "application/json"})
+        keys = list(response.json()["errors"]) if response.status_code >= 400 else [None]
+        lib.check(
+            (response.status_code, keys) == (status, [key]),
+            f"{body[:30]!r} is now answered {response.status_code} {response.text[:200]}",
+        )
+
+
+class _Switches(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    enabled: bool
+    count: int = 0
+    channels: dict[str, bool] = msgspec.field(default_factory=dict)
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "errors"),
+    [
+        (b'{"enabled": true, "count": 2, "channels": {"email": false}}', 201, None),
+        (b'{"enabled": "false"}', 422, {"enabled": ["must be true or false"]}),
+        (b'{"enabled": 0}', 422, {"enabled": ["must be true or false"]}),
+        (b'{"enabled": true, "count": "2"}', 422, {"count": ["must be an integer"]}),
+        (
+            b'{"enabled": true, "channels": {"email": "no"}}',
+            422,
+            {"channels": ["must be true or false"]},
+        ),
+        (b'{"enabled": true, "extra": 1}', 422, {"extra": ["is not a known field"]}),
+        (b"[true]", 422, {"body": ["must be an object"]}),
+    ],
+)
+def test_litestar_names_a_routes_body_type_in_its_signature_model(
+    body: bytes, status: int, errors: dict[str, list[str]] | None
+) -> None:
+    """`ClientRequest` types a body strictly by the handler's `signature_model` ``data`` field.
+
+    Litestar converts the body leniently (``"false"`` would be a boolean); the path and the
+    query must stay lenient, since they arrive as text.
+    """
+    from litestar import Litestar, post  # noqa: PLC0415
+    from litestar.params import JSONBody  # noqa: PLC0415
+    from litestar.testing import TestClient  # noqa: PLC0415
+
+    from entrypoints.http.client_input import ClientRequest  # noqa: PLC0415
+    from entrypoints.http.errors import EXCEPTION_HANDLERS  # noqa: PLC0415
+
+    @post("/switches/{owner:int}")
+    async def switch(owner: int, page: int, data: JSONBody[_Switches]) -> dict[str, Any]:
+        return {"owner": owner, "page": page, "enabled": data.enabled}
+
+    app = Litestar(
+        [switch],
+        request_class=ClientRequest,
+        exception_handlers=dict(EXCEPTION_HANDLERS),  # type: ignore[arg-type]
+        logging_config=None,
+    )
+    with (
+        Reliance("litestar", where="entrypoints/http/client_input.py (strictly_typed)") as lib,
+        TestClient(app) as client,
+    ):
+        response = client.post(
+            "/switches/7?page=2", content=body, headers={"content-type": "application/json"}
+        )
+        expected = (
+            {"owner": 7, "page": 2, "enabled": True} if errors is None else {"errors": errors}
+        )
+        lib.check(
+            (response.status_code, response.json()) == (status, expected),
+            f"{body!r} is now answered {response.status_code} {response.text[:200]}",
+        )
+
+
 def test_litestar_runs_every_request_through_a_replaced_asgi_handler_with_scope_state() -> None:
     """The app wraps `Litestar.asgi_handler` in its middleware, which writes `scope["state"]`."""
     from litestar import Litestar, Request, get  # noqa: PLC0415

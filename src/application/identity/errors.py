@@ -1,6 +1,6 @@
 """Errors of the identity use cases."""
 
-from application.common.errors import ConflictError, PermissionDeniedError
+from application.common.errors import ConflictError, NotFoundError, PermissionDeniedError
 
 TAKEN = "has already been taken"
 
@@ -30,3 +30,16 @@ class AccountBannedError(PermissionDeniedError):
 
     def __init__(self) -> None:
         super().__init__("is banned")
+
+
+class OneTimeTokenNotFoundError(NotFoundError):
+    """A link's token designates nothing the server holds for this purpose.
+
+    Unknown, used, expired, issued for another purpose, or no longer proving the address it
+    was mailed to: one answer for every cause, so a caller learns nothing from which.
+    """
+
+    field = "token"
+
+    def __init__(self) -> None:
+        super().__init__("is invalid or has expired")

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import quote
 
-from application.common.errors import InvalidInputError
+from application.identity.errors import OneTimeTokenNotFoundError
 from application.identity.security_notices import EMAIL_CHANGED
 from application.notifications.send_templated_email import (
     SEND_TEMPLATED_EMAIL,
@@ -37,8 +37,6 @@ class OneTimeTokenPolicy:
             TokenPurpose.RESTORE_EMAIL: self.restore_ttl,
         }[purpose]
 
-
-INVALID_TOKEN = "is invalid or has expired"  # noqa: S105 - a message, not a secret
 
 _TEMPLATES = {
     TokenPurpose.VERIFY_EMAIL: "verify_email",
@@ -138,10 +136,11 @@ async def redeem(
     """Spend a link's token in the open transaction; the token and its account.
 
     A used, expired, unknown or wrong-purpose token, or one whose account is gone, is
-    refused with one answer (422 on ``token``), so a caller learns nothing from which.
+    refused with one answer (`OneTimeTokenNotFoundError`), so a caller learns nothing
+    from which.
     """
     spent = await tokens.consume(secrets.fingerprint(token), purpose, now=now)
     user = await users.get(spent.user_id, for_update=True) if spent else None
     if spent is None or user is None:
-        raise InvalidInputError(INVALID_TOKEN, field="token")
+        raise OneTimeTokenNotFoundError
     return spent, user

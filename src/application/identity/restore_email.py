@@ -2,10 +2,9 @@
 
 from dataclasses import dataclass, field
 
-from application.common.errors import InvalidInputError
-from application.identity.errors import EmailTakenError
+from application.identity.errors import EmailTakenError, OneTimeTokenNotFoundError
 from application.identity.live_sessions import LiveSessionCloser
-from application.identity.one_time_tokens import INVALID_TOKEN, redeem
+from application.identity.one_time_tokens import redeem
 from application.ports.persistence import (
     OneTimeTokenRepository,
     SessionRepository,
@@ -77,7 +76,7 @@ class RestoreEmail:
                 now=now,
             )
             if token.email is None:
-                raise InvalidInputError(INVALID_TOKEN, field="token")
+                raise OneTimeTokenNotFoundError
             holder = await self._users.get_by_email(token.email)
             if holder is not None and holder.id != user.id:
                 raise EmailTakenError

@@ -2,8 +2,8 @@
 
 from dataclasses import dataclass, field
 
-from application.common.errors import InvalidInputError
-from application.identity.one_time_tokens import INVALID_TOKEN, redeem
+from application.identity.errors import OneTimeTokenNotFoundError
+from application.identity.one_time_tokens import redeem
 from application.ports.persistence import OneTimeTokenRepository, UnitOfWork, UserRepository
 from application.ports.security import SecretTokens
 from application.ports.system import Clock
@@ -57,7 +57,7 @@ class VerifyEmail:
                 now=now,
             )
             if not token.proves(user.email):
-                raise InvalidInputError(INVALID_TOKEN, field="token")
+                raise OneTimeTokenNotFoundError
             user.verify_email(now=now)
             await self._users.save(user)
             self._uow.track(user)

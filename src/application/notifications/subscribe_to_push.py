@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from application.common.errors import InvalidInputError
+from application.common.errors import InvalidInputError, PermissionDeniedError
 from application.ports.network import HostNotResolvedError, HostResolver
 from application.ports.notifications import PushSubscriptionRepository
 from application.ports.persistence import UnitOfWork
@@ -44,10 +44,12 @@ class SubscribeToPush:
 
     Rules:
     - The endpoint must be HTTPS and the keys well-formed (422 naming the field).
-    - The endpoint's host must be a name, not an IP address in any notation, and a push
-      service on the allowlist; it must resolve, and only to public addresses (no private,
-      loopback, link-local, reserved, multicast, carrier-grade NAT or cloud metadata
-      address). Otherwise 422 naming `endpoint`: the worker would post there.
+    - The endpoint's host must be a push service on the allowlist, which the server's
+      operator chooses and no schema can state: otherwise 403 naming `endpoint`.
+    - The host must be a name, not an IP address in any notation; it must resolve, and
+      only to public addresses (no private, loopback, link-local, reserved, multicast,
+      carrier-grade NAT or cloud metadata address). Otherwise 422 naming `endpoint`: the
+      worker would post there.
     - Subscribing the same endpoint again replaces it, even for another account (the
       browser now belongs to whoever subscribed last).
     - A user has at most `max_per_user` subscriptions; beyond that, 422.
@@ -94,7 +96,7 @@ class SubscribeToPush:
     async def _check_push_service(self, endpoint: str) -> None:
         host = push_service_host(endpoint)
         if not self._policy.allowed_hosts.allows(host):
-            raise InvalidInputError(f"{host} is not a known push service", field="endpoint")
+            raise PermissionDeniedError(f"{host} is not a known push service", field="endpoint")
         try:
             addresses = await self._resolver.addresses(host)
         except HostNotResolvedError:

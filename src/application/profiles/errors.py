@@ -1,6 +1,6 @@
 """Errors of the profile use cases."""
 
-from application.common.errors import NotFoundError
+from application.common.errors import NotFoundError, PermissionDeniedError
 
 
 class ProfileNotFoundError(NotFoundError):
@@ -10,3 +10,17 @@ class ProfileNotFoundError(NotFoundError):
 
     def __init__(self) -> None:
         super().__init__("not found")
+
+
+class SelfFollowError(PermissionDeniedError):
+    """Nobody may follow themselves.
+
+    Forbidden rather than invalid: the request is well-formed and names a real profile, but
+    the server refuses it for who the caller is (Twitter's API answers "You can't follow
+    yourself" the same way).
+    """
+
+    field = "profile"
+
+    def __init__(self) -> None:
+        super().__init__("cannot be yourself")

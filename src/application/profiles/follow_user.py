@@ -2,6 +2,7 @@
 
 from application.ports.persistence import ProfileView, UnitOfWork, UserRepository
 from application.ports.system import Clock
+from application.profiles.errors import SelfFollowError
 from application.profiles.follow_relation import FollowCommand, load_pair, profile_view
 
 
@@ -9,7 +10,9 @@ class FollowUser:
     """Follow a user.
 
     Rules:
-    - The user must exist (404 "profile not found"); nobody may follow themselves.
+    - The user must exist (404 "profile not found").
+    - Nobody may follow themselves (403 `SelfFollowError`): a rule about the caller, which
+      no schema of the request can state.
     - Following twice is harmless: the second time changes nothing and raises no event.
     """
 
@@ -22,6 +25,8 @@ class FollowUser:
         """Record the follow and return the profile as the follower now sees it."""
         async with self._uow:
             follower, followee = await load_pair(self._users, command)
+            if follower.id == followee.id:
+                raise SelfFollowError
             now = self._clock.now()
             follower.follow(followee, now=now)
             if await self._users.add_follow(follower.id, followee.id, at=now):

@@ -10,7 +10,8 @@ class UnfollowUser:
 
     Rules:
     - The user must exist (404 "profile not found").
-    - Unfollowing someone not followed is harmless and raises no event.
+    - Unfollowing someone not followed is harmless and raises no event; that includes
+      oneself, whom nobody can follow.
     """
 
     def __init__(self, uow: UnitOfWork, users: UserRepository, clock: Clock) -> None:

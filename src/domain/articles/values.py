@@ -12,7 +12,7 @@ from domain.users.values import BLANK, has_control_characters
 
 TITLE_MAX = 200
 DESCRIPTION_MAX = 1_000
-BODY_MAX = 100_000
+BODY_MAX = 65_536
 COMMENT_MAX = 10_000
 TAG_MAX = 64
 TAGS_PER_ARTICLE_MAX = 20
@@ -89,7 +89,7 @@ class Description:
 
 @dataclass(frozen=True, slots=True)
 class Body:
-    """The article itself (Markdown, rendered by clients), at most 100,000 characters."""
+    """The article itself (Markdown, rendered by clients), at most BODY_MAX (65,536) characters."""
 
     value: str
 

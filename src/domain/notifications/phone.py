@@ -8,7 +8,9 @@ from datetime import datetime, timedelta
 from domain.shared.errors import DomainError
 from domain.users.values import UserId
 
-_E164 = re.compile(r"^\+[1-9][0-9]{7,14}$")
+E164_PATTERN = re.compile(r"^\+[1-9][0-9]{7,14}$")
+"""A number in E.164 form once the separators a person types are removed."""
+_SEPARATORS = re.compile(r"[\s().\-]")
 CODE_ATTEMPTS = 5
 """Wrong codes allowed before the code is void and a new one must be requested."""
 
@@ -28,8 +30,8 @@ class PhoneNumber:
         """The number `text` spells, or a DomainError keyed ``phone``."""
         if not text.strip():
             raise DomainError("can't be blank", field="phone")
-        compact = re.sub(r"[\s().\-]", "", text)
-        if not _E164.match(compact):
+        compact = _SEPARATORS.sub("", text)
+        if not E164_PATTERN.match(compact):
             raise DomainError(
                 "must be in international format, such as +14155550100", field="phone"
             )

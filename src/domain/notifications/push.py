@@ -10,8 +10,8 @@ from domain.shared.errors import DomainError
 from domain.users.values import UserId
 
 ENDPOINT_MAX = 2048
-_P256DH_BYTES = 65
-_AUTH_BYTES = 16
+P256DH_BYTES = 65
+AUTH_BYTES = 16
 
 
 def _decoded_length(value: str, field: str) -> int:
@@ -64,9 +64,9 @@ class PushSubscription:
             valid = False
         if not valid:
             raise DomainError("must be an https URL", field="endpoint")
-        if _decoded_length(p256dh, "p256dh") != _P256DH_BYTES:
+        if _decoded_length(p256dh, "p256dh") != P256DH_BYTES:
             raise DomainError("must be a 65-byte P-256 public key", field="p256dh")
-        if _decoded_length(auth, "auth") != _AUTH_BYTES:
+        if _decoded_length(auth, "auth") != AUTH_BYTES:
             raise DomainError("must be a 16-byte secret", field="auth")
         return cls(
             user_id=user_id, endpoint=endpoint, p256dh=p256dh, auth=auth, created_at=created_at

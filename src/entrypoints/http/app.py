@@ -18,6 +18,7 @@ from application.ports.messaging import RealtimeBroadcaster
 from entrypoints.config.loader import cors_policy
 from entrypoints.config.settings import Settings
 from entrypoints.http.auth import PUBLIC, authenticate
+from entrypoints.http.client_input import ClientRequest, refuse_hostile_text
 from entrypoints.http.controllers.account_recovery import AccountRecoveryController
 from entrypoints.http.controllers.admin import AdminUsersController
 from entrypoints.http.controllers.articles import ArticlesController, list_tags
@@ -38,17 +39,42 @@ from entrypoints.http.controllers.sessions import SessionsController
 from entrypoints.http.controllers.users import UsersController
 from entrypoints.http.errors import EXCEPTION_HANDLERS, envelope_framework_pages
 from entrypoints.http.middleware.access_log import AccessLogMiddleware
+from entrypoints.http.middleware.allowed_methods import AllowedMethodsMiddleware
 from entrypoints.http.middleware.body_guard import BodyBudget, BodyGuardMiddleware
 from entrypoints.http.middleware.concurrency_limit import ConcurrencyLimitMiddleware
 from entrypoints.http.middleware.cors import CorsMiddleware
+from entrypoints.http.middleware.repeat_on_lost_connection import (
+    RepeatOnLostConnectionMiddleware,
+)
 from entrypoints.http.middleware.request_id import RequestIdMiddleware
 from entrypoints.http.middleware.security_headers import SecurityHeadersMiddleware
+from entrypoints.http.openapi import COMPONENTS as OPENAPI_COMPONENTS
+from entrypoints.http.openapi import document_routes
 from entrypoints.http.realtime.gateway import gateway
 from entrypoints.http.realtime.hub import ConnectionHub
 from entrypoints.http.realtime.stream import notification_stream
+from entrypoints.http.schemas.closed_structs import ClosedStructSchemaPlugin
 from entrypoints.http.schemas.users import UserResponse
 from entrypoints.worker.relay import relay_until_stopped, sweep_deliveries_until_stopped
 
+ROUTE_HANDLERS: tuple[ControllerRouterHandler, ...] = (
+    HealthController,
+    UsersController,
+    ProfilesController,
+    SessionsController,
+    AccountRecoveryController,
+    AdminUsersController,
+    ArticlesController,
+    CommentsController,
+    list_tags,
+    NotificationsController,
+    PushSubscriptionsController,
+    PhoneController,
+    notification_stream,
+    gateway,
+    api_reference,
+)
+"""Every route the app serves, before `extra_handlers`."""
 API_TITLE = "Portico"
 API_VERSION = "0.1.0"
 _GC_THRESHOLDS = (700, 10, 1_000)
@@ -121,8 +147,12 @@ def create_app(
     body guard and the queue, so their refusals carry its headers and preflights never wait;
     it is left out when no origin is allowed. The APP-scope objects (engine, clients,
     probes) are built at start-up, so a bad setting fails the start rather than the first
-    request.
-    `extra_handlers` lets tests and extensions mount more routes.
+    request. Inside them all, around each request's dependency scope, a request whose
+    database connection died before it committed anything runs once more
+    (`RepeatOnLostConnectionMiddleware`).
+    `extra_handlers` lets tests and extensions mount more routes. The OpenAPI document's
+    errors and security are derived from each route's declarations (`document_routes`), and
+    OPTIONS lists every method of its path (`AllowedMethodsMiddleware`).
 
     Once started, everything built so far is moved out of the garbage collector's sight
     (`gc.freeze`): it lives as long as the process, and scanning it made every full
@@ -163,26 +193,11 @@ def create_app(
             logger.info("container closed")
 
     app = Litestar(
-        route_handlers=[
-            HealthController,
-            UsersController,
-            ProfilesController,
-            SessionsController,
-            AccountRecoveryController,
-            AdminUsersController,
-            ArticlesController,
-            CommentsController,
-            list_tags,
-            NotificationsController,
-            PushSubscriptionsController,
-            PhoneController,
-            notification_stream,
-            gateway,
-            api_reference,
-            *extra_handlers,
-        ],
+        route_handlers=[*ROUTE_HANDLERS, *extra_handlers],
         guards=[authenticate],
         exception_handlers=dict(EXCEPTION_HANDLERS),  # type: ignore[arg-type]
+        request_class=ClientRequest,
+        before_request=refuse_hostile_text,
         after_request=envelope_framework_pages,
         on_startup=[warm_up],
         on_shutdown=[close_container],
@@ -191,19 +206,22 @@ def create_app(
             version=API_VERSION,
             description="The RealWorld Conduit API and the operations around it.",
             path="/schema",
+            components=OPENAPI_COMPONENTS,
             openapi_router=Router(
                 "/schema", route_handlers=[], opt=PUBLIC, include_in_schema=False
             ),
             render_plugins=[ApiReferencePlugin(path="/"), JsonRenderPlugin()],
         ),
         request_max_body_size=settings.app.max_request_body_bytes,
+        plugins=[ClosedStructSchemaPlugin()],
         debug=False,
         logging_config=None,
     )
     setup_dishka(container, app)
+    document_routes(app)
     app.state.realtime_hub = hub
     app.state.websocket_settings = settings.websocket
-    handler: Any = app.asgi_handler
+    handler: Any = RepeatOnLostConnectionMiddleware(app.asgi_handler)
     if settings.app.max_concurrent_requests:
         handler = ConcurrencyLimitMiddleware(
             handler,
@@ -216,6 +234,7 @@ def create_app(
         budget=BodyBudget(settings.app.body_buffer_budget_bytes),
         read_timeout_seconds=settings.app.body_read_timeout_seconds,
     )
+    handler = AllowedMethodsMiddleware(handler, routes=app.routes)
     cross_origin = cors_policy(settings)
     if cross_origin is not None:
         handler = CorsMiddleware(handler, policy=cross_origin)

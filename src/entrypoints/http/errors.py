@@ -32,6 +32,7 @@ from application.common.errors import (
     ApplicationError,
     AuthenticationRequiredError,
     ConflictError,
+    ConnectionLostError,
     DependencyUnavailableError,
     InvalidCredentialsError,
     InvalidInputError,
@@ -40,7 +41,9 @@ from application.common.errors import (
     TooManyRequestsError,
 )
 from domain.shared.errors import DomainError
+from entrypoints.http.client_input import MalformedInputError, NulCharacterError
 from entrypoints.http.decode_errors import field_error, is_malformed_json
+from entrypoints.http.middleware.repeat_on_lost_connection import note_repeatable
 
 ErrorBody = dict[str, dict[str, list[str]]]
 
@@ -190,6 +193,15 @@ async def envelope_framework_pages(response: Response[Any]) -> Response[Any]:
     return response
 
 
+def refused_input_handler(
+    _: Request[Any, Any, Any], exc: MalformedInputError | NulCharacterError
+) -> Response[ErrorBody]:
+    """Input the edge refused (client_input.py): malformed is 400, a NUL in text is 422."""
+    if isinstance(exc, MalformedInputError):
+        return _response(HTTP_400_BAD_REQUEST, envelope(exc.key, exc.message))
+    return _response(HTTP_422_UNPROCESSABLE_ENTITY, envelope(exc.field, exc.message))
+
+
 def domain_error_handler(_: Request[Any, Any, Any], exc: DomainError) -> Response[ErrorBody]:
     """A broken business rule is the client's to fix: 422, keyed by what the rule is about."""
     return _response(HTTP_422_UNPROCESSABLE_ENTITY, envelope(exc.field, exc.message))
@@ -200,9 +212,20 @@ def _plain(message: str) -> str:
     return first_line[:300]
 
 
+def connection_lost_handler(
+    request: Request[Any, Any, Any], exc: ConnectionLostError
+) -> Response[ErrorBody]:
+    """A 503 like any outage, marked so the request runs once more before it is sent."""
+    note_repeatable(request.scope, exc)
+    return application_error_handler(request, exc)
+
+
 EXCEPTION_HANDLERS: Mapping[type[Exception], Callable[..., Response[ErrorBody]]] = {
+    ConnectionLostError: connection_lost_handler,
     ApplicationError: application_error_handler,
     DomainError: domain_error_handler,
+    MalformedInputError: refused_input_handler,
+    NulCharacterError: refused_input_handler,
     ValidationException: validation_error_handler,
     HTTPException: http_error_handler,
     Exception: unexpected_error_handler,

@@ -24,6 +24,7 @@ from dishka import AsyncContainer
 from litestar.connection import ASGIConnection
 from litestar.handlers import BaseRouteHandler
 
+from adapters.system.outage_log import OutageLog
 from application.common.errors import DependencyUnavailableError, TooManyRequestsError
 from application.common.permissions import Permission
 from application.ports.security import RateLimit, RateLimiter, RateLimiterUnavailableError
@@ -38,6 +39,8 @@ ARTICLES = "articles"
 WRITE_RULES = (FOLLOWS, FAVORITES, COMMENTS, ARTICLES)
 WRITE_RATE_LIMIT = "write_rate_limit"
 _log = logging.getLogger(__name__)
+_failing_open = OutageLog("rate limiter", what_waits="limits fail open until it is back")
+"""One per process, so an outage of the store is logged once, not per request."""
 
 
 def auth_route(*, permission: Permission | None = None) -> dict[str, Any]:
@@ -131,12 +134,13 @@ async def _counted(
         decision = await limiter.acquire(key, rate)
     except RateLimiterUnavailableError as exc:
         if limits.fail_open:
-            _log.warning("rate limiter unavailable (%s); failing open", exc)
+            _failing_open.down(exc)
             return False
         _log.error("rate limiter unavailable (%s); failing closed", exc)
         raise DependencyUnavailableError(
             "is unavailable; try again shortly", field="rate_limit"
         ) from exc
+    _failing_open.up()
     if not decision.allowed:
         raise TooManyRequestsError(decision.retry_after_seconds)
     return True

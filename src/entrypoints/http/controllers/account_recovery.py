@@ -23,6 +23,7 @@ from application.identity.resend_verification import (
 from application.identity.restore_email import RestoreEmail, RestoreEmailCommand
 from application.identity.verify_email import VerifyEmail, VerifyEmailCommand
 from entrypoints.http.auth import required_identity
+from entrypoints.http.openapi import WRITE_CONFLICT, error_responses
 from entrypoints.http.rate_limits import auth_route
 from entrypoints.http.schemas.users import (
     Accepted,
@@ -32,6 +33,8 @@ from entrypoints.http.schemas.users import (
     VerificationRequest,
 )
 
+_UNUSABLE_LINK = "The token is unknown, expired or already used."
+
 
 class AccountRecoveryController(Controller):
     """Prove an email address; reset a forgotten password; undo an email change."""
@@ -40,13 +43,17 @@ class AccountRecoveryController(Controller):
     tags = ["account recovery"]  # noqa: RUF012 - Litestar reads this class attribute
 
     @post(
-        "/verify-email", status_code=HTTP_204_NO_CONTENT, opt=auth_route(), summary="Verify email"
+        "/verify-email",
+        status_code=HTTP_204_NO_CONTENT,
+        opt=auth_route(),
+        summary="Verify email",
+        responses=error_responses(not_found=_UNUSABLE_LINK, conflict=WRITE_CONFLICT),
     )
     @inject
     async def verify_email(
         self, data: JSONBody[VerificationRequest], verify_email: FromDishka[VerifyEmail]
     ) -> None:
-        """Spend the token mailed at registration; 422 when it is used, expired or unknown."""
+        """Spend the token mailed at registration; 404 when it is used, expired or unknown."""
         await verify_email(VerifyEmailCommand(token=data.token))
 
     @post(
@@ -54,6 +61,11 @@ class AccountRecoveryController(Controller):
         status_code=HTTP_204_NO_CONTENT,
         opt=auth_route(permission=Permission.MANAGE_OWN_ACCOUNT),
         summary="Resend the verification link",
+        responses=error_responses(
+            conflict=WRITE_CONFLICT,
+            too_many_requests="Too many links were mailed to this account lately.",
+            unavailable="The store that counts the links mailed is unreachable.",
+        ),
     )
     @inject
     async def resend_verification(
@@ -69,6 +81,10 @@ class AccountRecoveryController(Controller):
         status_code=HTTP_202_ACCEPTED,
         opt=auth_route(),
         summary="Ask for a reset",
+        responses=error_responses(
+            conflict=WRITE_CONFLICT,
+            too_many_requests="Too many reset links were asked for this address lately.",
+        ),
     )
     @inject
     async def request_reset(
@@ -85,6 +101,7 @@ class AccountRecoveryController(Controller):
         status_code=HTTP_204_NO_CONTENT,
         opt=auth_route(),
         summary="Reset the password",
+        responses=error_responses(not_found=_UNUSABLE_LINK, conflict=WRITE_CONFLICT),
     )
     @inject
     async def confirm_reset(
@@ -102,6 +119,10 @@ class AccountRecoveryController(Controller):
         status_code=HTTP_204_NO_CONTENT,
         opt=auth_route(),
         summary="Take back the address",
+        responses=error_responses(
+            not_found=_UNUSABLE_LINK,
+            conflict=f"Another account has taken the address since. {WRITE_CONFLICT}",
+        ),
     )
     @inject
     async def restore_email(
@@ -110,6 +131,6 @@ class AccountRecoveryController(Controller):
         """Undo an email change with the link mailed to the old address.
 
         Restores that address, verified, sets the new password and signs out every
-        session; 422 for a bad token, 409 if another account has taken the address since.
+        session; 404 for a bad token, 409 if another account has taken the address since.
         """
         await restore_email(RestoreEmailCommand(token=data.token, password=data.password))

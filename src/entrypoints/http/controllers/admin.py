@@ -14,6 +14,9 @@ from application.administration.set_role import SetRole, SetRoleCommand
 from application.common.permissions import Permission
 from domain.users.values import Role
 from entrypoints.http.auth import requires
+from entrypoints.http.openapi import WRITE_CONFLICT, error_responses
+
+_ON_A_USER = error_responses(not_found="No user has this username.", conflict=WRITE_CONFLICT)
 
 
 class RoleChange(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -35,7 +38,12 @@ class AdminUsersController(Controller):
     tags = ["administration"]  # noqa: RUF012 - Litestar reads this class attribute
     opt = requires(Permission.MANAGE_USERS)
 
-    @put("/role", status_code=HTTP_204_NO_CONTENT, summary="Set a user's role")
+    @put(
+        "/role",
+        status_code=HTTP_204_NO_CONTENT,
+        summary="Set a user's role",
+        responses=_ON_A_USER,
+    )
     @inject
     async def set_role(
         self, username: FromPath[str], data: JSONBody[RoleChange], set_role: FromDishka[SetRole]
@@ -43,7 +51,7 @@ class AdminUsersController(Controller):
         """Takes effect on the user's next request."""
         await set_role(SetRoleCommand(username=username, role=data.role))
 
-    @post("/ban", status_code=HTTP_204_NO_CONTENT, summary="Ban a user")
+    @post("/ban", status_code=HTTP_204_NO_CONTENT, summary="Ban a user", responses=_ON_A_USER)
     @inject
     async def ban(
         self,
@@ -55,7 +63,7 @@ class AdminUsersController(Controller):
         reason = data.reason if data else BanRequest().reason
         await ban_user(BanUserCommand(username=username, reason=reason))
 
-    @delete("/ban", status_code=HTTP_204_NO_CONTENT, summary="Lift a ban")
+    @delete("/ban", status_code=HTTP_204_NO_CONTENT, summary="Lift a ban", responses=_ON_A_USER)
     @inject
     async def unban(self, username: FromPath[str], ban_user: FromDishka[BanUser]) -> None:
         """The user may sign in again."""

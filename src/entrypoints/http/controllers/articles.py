@@ -1,10 +1,10 @@
 """RealWorld articles: /api/articles, the feed, favorites, and /api/tags."""
 
-from typing import Annotated, Any
+from typing import Any
 
 from dishka.integrations.litestar import FromDishka, inject
 from litestar import Controller, Request, delete, get, post, put
-from litestar.params import JSONBody, Parameter
+from litestar.params import JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 from msgspec import UNSET
 
@@ -22,6 +22,7 @@ from application.content.publish_article import PublishArticle, PublishArticleCo
 from application.content.unfavorite_article import UnfavoriteArticle
 from application.content.update_article import UpdateArticle, UpdateArticleCommand
 from entrypoints.http.auth import PUBLIC, identity_of, required_identity, requires
+from entrypoints.http.openapi import WRITE_CONFLICT, error_responses
 from entrypoints.http.rate_limits import ARTICLES, FAVORITES, limit_writes, write_route
 from entrypoints.http.schemas.articles import (
     Article,
@@ -31,10 +32,13 @@ from entrypoints.http.schemas.articles import (
     TagsResponse,
     UpdateArticleRequest,
 )
+from entrypoints.http.schemas.pagination import PageLimit, PageOffset
 
-Limit = Annotated[int | None, Parameter(description="Page size, 0 to 100 (default 20).")]
-Offset = Annotated[int | None, Parameter(description="Matches to skip (default 0).")]
+Limit = PageLimit
+Offset = PageOffset
 _WRITE = requires(Permission.WRITE_CONTENT)
+_NO_ARTICLE = "No article has this slug."
+_NOT_THE_AUTHOR = "Only the article's author may."
 
 
 class ArticlesController(Controller):
@@ -44,7 +48,7 @@ class ArticlesController(Controller):
     tags = ["articles"]  # noqa: RUF012 - Litestar reads this class attribute
     guards = [limit_writes]  # noqa: RUF012 - counts the routes naming a write_route rule
 
-    @get(opt=PUBLIC, summary="List articles")
+    @get(opt=PUBLIC, summary="List articles", responses=error_responses())
     @inject
     async def list_articles(
         self,
@@ -69,7 +73,12 @@ class ArticlesController(Controller):
         )
         return ArticlesResponse.of(page)
 
-    @get("/feed", opt=requires(Permission.READ_CONTENT), summary="Feed")
+    @get(
+        "/feed",
+        opt=requires(Permission.READ_CONTENT),
+        summary="Feed",
+        responses=error_responses(),
+    )
     @inject
     async def feed(
         self,
@@ -90,6 +99,7 @@ class ArticlesController(Controller):
         status_code=HTTP_201_CREATED,
         opt=write_route(ARTICLES, Permission.WRITE_CONTENT),
         summary="Create article",
+        responses=error_responses(conflict=WRITE_CONFLICT),
     )
     @inject
     async def publish(
@@ -111,7 +121,12 @@ class ArticlesController(Controller):
         )
         return ArticleResponse(article=Article.of(view))
 
-    @get("/{slug:str}", opt=PUBLIC, summary="Get article")
+    @get(
+        "/{slug:str}",
+        opt=PUBLIC,
+        summary="Get article",
+        responses=error_responses(not_found=_NO_ARTICLE),
+    )
     @inject
     async def get_article(
         self, slug: str, request: Request[Any, Any, Any], get_article: FromDishka[GetArticle]
@@ -120,7 +135,14 @@ class ArticlesController(Controller):
         view = await get_article(GetArticleCommand(slug=slug, viewer=identity_of(request)))
         return ArticleResponse(article=Article.of(view))
 
-    @put("/{slug:str}", opt=_WRITE, summary="Update article")
+    @put(
+        "/{slug:str}",
+        opt=_WRITE,
+        summary="Update article",
+        responses=error_responses(
+            forbidden=_NOT_THE_AUTHOR, not_found=_NO_ARTICLE, conflict=WRITE_CONFLICT
+        ),
+    )
     @inject
     async def update(
         self,
@@ -143,7 +165,15 @@ class ArticlesController(Controller):
         )
         return ArticleResponse(article=Article.of(view))
 
-    @delete("/{slug:str}", status_code=HTTP_204_NO_CONTENT, opt=_WRITE, summary="Delete article")
+    @delete(
+        "/{slug:str}",
+        status_code=HTTP_204_NO_CONTENT,
+        opt=_WRITE,
+        summary="Delete article",
+        responses=error_responses(
+            forbidden=_NOT_THE_AUTHOR, not_found=_NO_ARTICLE, conflict=WRITE_CONFLICT
+        ),
+    )
     @inject
     async def delete_article(
         self,
@@ -159,6 +189,7 @@ class ArticlesController(Controller):
         status_code=HTTP_200_OK,
         opt=write_route(FAVORITES, Permission.WRITE_CONTENT),
         summary="Favorite",
+        responses=error_responses(not_found=_NO_ARTICLE, conflict=WRITE_CONFLICT),
     )
     @inject
     async def favorite(
@@ -176,6 +207,7 @@ class ArticlesController(Controller):
         status_code=HTTP_200_OK,
         opt=write_route(FAVORITES, Permission.WRITE_CONTENT),
         summary="Unfavorite",
+        responses=error_responses(not_found=_NO_ARTICLE, conflict=WRITE_CONFLICT),
     )
     @inject
     async def unfavorite(
@@ -191,7 +223,7 @@ class ArticlesController(Controller):
         return ArticleResponse(article=Article.of(view))
 
 
-@get("/api/tags", opt=PUBLIC, tags=["tags"], summary="List tags")
+@get("/api/tags", opt=PUBLIC, tags=["tags"], summary="List tags", responses=error_responses())
 @inject
 async def list_tags(list_tags: FromDishka[ListTags]) -> TagsResponse:
     """Every tag in use, most used first."""

@@ -1,10 +1,10 @@
 """RealWorld comments: /api/articles/{slug}/comments."""
 
-from typing import Annotated, Any
+from typing import Any
 
 from dishka.integrations.litestar import FromDishka, inject
 from litestar import Controller, Request, delete, get, post
-from litestar.params import JSONBody, Parameter
+from litestar.params import JSONBody
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from application.common.permissions import Permission
@@ -13,6 +13,7 @@ from application.content.delete_comment import DeleteComment, DeleteCommentComma
 from application.content.list_comments import ListComments, ListCommentsCommand
 from application.content.pagination import MAX_LIMIT, PageRequest
 from entrypoints.http.auth import PUBLIC, identity_of, required_identity, requires
+from entrypoints.http.openapi import WRITE_CONFLICT, error_responses
 from entrypoints.http.rate_limits import COMMENTS, limit_writes, write_route
 from entrypoints.http.schemas.articles import (
     Comment,
@@ -20,8 +21,10 @@ from entrypoints.http.schemas.articles import (
     CommentsResponse,
     NewCommentRequest,
 )
+from entrypoints.http.schemas.pagination import CommentPageLimit, PageOffset
 
 _WRITE = requires(Permission.WRITE_CONTENT)
+_NO_ARTICLE = "No article has this slug."
 
 
 class CommentsController(Controller):
@@ -31,17 +34,19 @@ class CommentsController(Controller):
     tags = ["comments"]  # noqa: RUF012 - Litestar reads this class attribute
     guards = [limit_writes]  # noqa: RUF012 - counts the routes naming a write_route rule
 
-    @get(opt=PUBLIC, summary="List comments")
+    @get(
+        opt=PUBLIC,
+        summary="List comments",
+        responses=error_responses(not_found=_NO_ARTICLE),
+    )
     @inject
     async def list_comments(
         self,
         slug: str,
         request: Request[Any, Any, Any],
         list_comments: FromDishka[ListComments],
-        limit: Annotated[
-            int | None, Parameter(description="Page size, 0 to 100 (default 100).")
-        ] = None,
-        offset: Annotated[int | None, Parameter(description="Comments to skip.")] = None,
+        limit: CommentPageLimit = None,
+        offset: PageOffset = None,
     ) -> CommentsResponse:
         """Newest first; the first 100 unless `limit` and `offset` say otherwise."""
         comments = await list_comments(
@@ -57,6 +62,7 @@ class CommentsController(Controller):
         status_code=HTTP_201_CREATED,
         opt=write_route(COMMENTS, Permission.WRITE_CONTENT),
         summary="Add comment",
+        responses=error_responses(not_found=_NO_ARTICLE, conflict=WRITE_CONFLICT),
     )
     @inject
     async def add(
@@ -77,6 +83,11 @@ class CommentsController(Controller):
         status_code=HTTP_204_NO_CONTENT,
         opt=_WRITE,
         summary="Delete comment",
+        responses=error_responses(
+            forbidden="Only the comment's author or a moderator may.",
+            not_found="No article has this slug, or it has no comment with this id.",
+            conflict=WRITE_CONFLICT,
+        ),
     )
     @inject
     async def delete(

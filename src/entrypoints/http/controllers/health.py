@@ -11,6 +11,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
 from application.health.check_readiness import CheckReadiness, CheckReadinessCommand
 from entrypoints.config.settings import Settings
 from entrypoints.http.auth import PUBLIC
+from entrypoints.http.openapi import error_responses
 
 
 class Liveness(msgspec.Struct, frozen=True, kw_only=True):
@@ -42,7 +43,7 @@ class HealthController(Controller):
     tags = ["health"]  # noqa: RUF012 - Litestar reads this class attribute
     opt = PUBLIC
 
-    @get("/live", summary="Liveness", cache=False)
+    @get("/live", summary="Liveness", cache=False, responses=error_responses())
     async def live(self) -> Liveness:
         """Answer 200 whenever the process can serve a request; checks nothing else."""
         return Liveness()

@@ -42,6 +42,7 @@ from application.notifications.verify_phone_number import (
 from application.notifications.views import notification_document
 from entrypoints.config.settings import Settings
 from entrypoints.http.auth import PUBLIC, presented_token, required_identity
+from entrypoints.http.openapi import WRITE_CONFLICT, error_responses
 from entrypoints.http.rate_limits import EdgeRateLimits, auth_route
 from entrypoints.http.realtime.tickets import (
     LiveTicketResponse,
@@ -63,6 +64,7 @@ from entrypoints.http.schemas.notifications import (
     UnreadCountResponse,
     VapidKeyResponse,
 )
+from entrypoints.http.schemas.pagination import PageLimit, PageOffset
 
 AnyRequest = Request[Any, Any, Any]
 _PHONE_CODES = auth_route(permission=Permission.MANAGE_OWN_ACCOUNT)
@@ -83,15 +85,15 @@ class NotificationsController(Controller):
     path = "/api/notifications"
     tags = ["notifications"]  # noqa: RUF012 - Litestar reads this class attribute
 
-    @get("/", summary="List notifications")
+    @get("/", summary="List notifications", responses=error_responses())
     @inject
     async def list_notifications(
         self,
         request: AnyRequest,
         list_notifications: FromDishka[ListNotifications],
         *,
-        limit: int | None = Parameter(default=None),
-        offset: int | None = Parameter(default=None),
+        limit: PageLimit = None,
+        offset: PageOffset = None,
         unread: bool = Parameter(default=False),
     ) -> NotificationsResponse:
         """Newest first; `unread=true` keeps only the unread ones."""
@@ -107,7 +109,7 @@ class NotificationsController(Controller):
             notifications_count=page.total,
         )
 
-    @get("/unread-count", summary="Count unread notifications")
+    @get("/unread-count", summary="Count unread notifications", responses=error_responses())
     @inject
     async def unread_count(
         self, request: AnyRequest, count_unread: FromDishka[CountUnreadNotifications]
@@ -117,7 +119,15 @@ class NotificationsController(Controller):
             unread_count=await count_unread(required_identity(request).user_id)
         )
 
-    @post("/{notification_id:str}/read", status_code=HTTP_200_OK, summary="Mark one read")
+    @post(
+        "/{notification_id:str}/read",
+        status_code=HTTP_200_OK,
+        summary="Mark one read",
+        responses=error_responses(
+            not_found="None of the caller's notifications has this id.",
+            conflict=WRITE_CONFLICT,
+        ),
+    )
     @inject
     async def mark_read(
         self,
@@ -135,7 +145,12 @@ class NotificationsController(Controller):
         )
         return NotificationResponse(notification=Notification.of(notification_document(marked[0])))
 
-    @post("/read-all", status_code=HTTP_200_OK, summary="Mark all read")
+    @post(
+        "/read-all",
+        status_code=HTTP_200_OK,
+        summary="Mark all read",
+        responses=error_responses(conflict=WRITE_CONFLICT),
+    )
     @inject
     async def mark_all_read(
         self,
@@ -148,7 +163,12 @@ class NotificationsController(Controller):
         marked = await mark_all_read(user_id)
         return MarkedResponse(marked=marked, unread_count=await count_unread(user_id))
 
-    @post("/live-ticket", status_code=HTTP_201_CREATED, summary="A ticket to open /ws with")
+    @post(
+        "/live-ticket",
+        status_code=HTTP_201_CREATED,
+        summary="A ticket to open /ws with",
+        responses=error_responses(unavailable="The cache that keeps tickets is unreachable."),
+    )
     @inject
     async def live_ticket(
         self, request: AnyRequest, tickets: FromDishka[LiveTickets]
@@ -165,7 +185,7 @@ class NotificationsController(Controller):
             ) from None
         return LiveTicketResponse(ticket=ticket, expires_in=tickets.ttl_seconds)
 
-    @get("/preferences", summary="Read notification preferences")
+    @get("/preferences", summary="Read notification preferences", responses=error_responses())
     @inject
     async def preferences(
         self, request: AnyRequest, get_preferences: FromDishka[GetNotificationPreferences]
@@ -173,7 +193,11 @@ class NotificationsController(Controller):
         """Every kind and channel, defaults included."""
         return PreferencesResponse.of(await get_preferences(required_identity(request).user_id))
 
-    @put("/preferences", summary="Change notification preferences")
+    @put(
+        "/preferences",
+        summary="Change notification preferences",
+        responses=error_responses(conflict=WRITE_CONFLICT),
+    )
     @inject
     async def update_preferences(
         self,
@@ -196,14 +220,27 @@ class PushSubscriptionsController(Controller):
     path = "/api/push"
     tags = ["notifications"]  # noqa: RUF012 - Litestar reads this class attribute
 
-    @get("/vapid-public-key", opt=PUBLIC, summary="The server's VAPID public key")
+    @get(
+        "/vapid-public-key",
+        opt=PUBLIC,
+        summary="The server's VAPID public key",
+        responses=error_responses(),
+    )
     @inject
     async def vapid_public_key(self, settings: FromDishka[Settings]) -> VapidKeyResponse:
         """Null when push is not configured."""
         key = settings.push.vapid_private_key
         return VapidKeyResponse(public_key=None if key is None else vapid_public_key(key))
 
-    @post("/subscriptions", status_code=HTTP_201_CREATED, summary="Subscribe a browser")
+    @post(
+        "/subscriptions",
+        status_code=HTTP_201_CREATED,
+        summary="Subscribe a browser",
+        responses=error_responses(
+            forbidden="The endpoint's host is not a push service on `PUSH_ALLOWED_HOSTS`.",
+            conflict=WRITE_CONFLICT,
+        ),
+    )
     @inject
     async def subscribe(
         self,
@@ -222,7 +259,12 @@ class PushSubscriptionsController(Controller):
         )
         return data
 
-    @delete("/subscriptions", status_code=HTTP_204_NO_CONTENT, summary="Unsubscribe a browser")
+    @delete(
+        "/subscriptions",
+        status_code=HTTP_204_NO_CONTENT,
+        summary="Unsubscribe a browser",
+        responses=error_responses(conflict=WRITE_CONFLICT),
+    )
     @inject
     async def unsubscribe(
         self,
@@ -244,7 +286,7 @@ class PhoneController(Controller):
     path = "/api/user/phone"
     tags = ["notifications"]  # noqa: RUF012 - Litestar reads this class attribute
 
-    @get("/", summary="Read the phone number")
+    @get("/", summary="Read the phone number", responses=error_responses())
     @inject
     async def phone(
         self, request: AnyRequest, get_phone: FromDishka[GetPhoneNumber]
@@ -252,7 +294,16 @@ class PhoneController(Controller):
         """Masked, with whether it is verified; null when none was given."""
         return PhoneResponse.of(await get_phone(required_identity(request).user_id))
 
-    @put("/", opt=_PHONE_CODES, summary="Set the phone number and text it a code")
+    @put(
+        "/",
+        opt=_PHONE_CODES,
+        summary="Set the phone number and text it a code",
+        responses=error_responses(
+            conflict=WRITE_CONFLICT,
+            too_many_requests="Too many codes for this account, this client or this number.",
+            unavailable="The hourly budget of texts is spent, or its store is unreachable.",
+        ),
+    )
     @inject
     async def set_phone(
         self,
@@ -276,7 +327,15 @@ class PhoneController(Controller):
         )
         return PhoneResponse.of(state)
 
-    @post("/verify", status_code=HTTP_200_OK, opt=_PHONE_CODES, summary="Verify the phone number")
+    @post(
+        "/verify",
+        status_code=HTTP_200_OK,
+        opt=_PHONE_CODES,
+        summary="Verify the phone number",
+        responses=error_responses(
+            not_found="The caller has no phone number to verify.", conflict=WRITE_CONFLICT
+        ),
+    )
     @inject
     async def verify(
         self,
@@ -290,7 +349,12 @@ class PhoneController(Controller):
         )
         return PhoneResponse.of(state)
 
-    @delete("/", status_code=HTTP_204_NO_CONTENT, summary="Remove the phone number")
+    @delete(
+        "/",
+        status_code=HTTP_204_NO_CONTENT,
+        summary="Remove the phone number",
+        responses=error_responses(conflict=WRITE_CONFLICT),
+    )
     @inject
     async def remove(
         self, request: AnyRequest, remove_phone: FromDishka[RemovePhoneNumber]

@@ -13,8 +13,11 @@ from application.profiles.follow_user import FollowUser
 from application.profiles.get_profile import GetProfile, GetProfileCommand
 from application.profiles.unfollow_user import UnfollowUser
 from entrypoints.http.auth import PUBLIC, identity_of, required_identity
+from entrypoints.http.openapi import WRITE_CONFLICT, error_responses
 from entrypoints.http.rate_limits import FOLLOWS, limit_writes, write_route
 from entrypoints.http.schemas.users import Profile, ProfileResponse
+
+_NO_USER = "No user has this username."
 
 
 class ProfilesController(Controller):
@@ -24,7 +27,7 @@ class ProfilesController(Controller):
     tags = ["profiles"]  # noqa: RUF012 - Litestar reads this class attribute
     guards = [limit_writes]  # noqa: RUF012 - counts the routes naming a write_route rule
 
-    @get(opt=PUBLIC, summary="Get profile")
+    @get(opt=PUBLIC, summary="Get profile", responses=error_responses(not_found=_NO_USER))
     @inject
     async def get_profile(
         self,
@@ -41,6 +44,11 @@ class ProfilesController(Controller):
         status_code=HTTP_200_OK,
         opt=write_route(FOLLOWS, Permission.FOLLOW_USERS),
         summary="Follow",
+        responses=error_responses(
+            forbidden="Nobody may follow themselves.",
+            not_found=_NO_USER,
+            conflict=WRITE_CONFLICT,
+        ),
     )
     @inject
     async def follow(
@@ -58,6 +66,7 @@ class ProfilesController(Controller):
         status_code=HTTP_200_OK,
         opt=write_route(FOLLOWS, Permission.FOLLOW_USERS),
         summary="Unfollow",
+        responses=error_responses(not_found=_NO_USER, conflict=WRITE_CONFLICT),
     )
     @inject
     async def unfollow(
@@ -66,7 +75,7 @@ class ProfilesController(Controller):
         request: Request[Any, Any, Any],
         unfollow_user: FromDishka[UnfollowUser],
     ) -> ProfileResponse:
-        """Stop following this user."""
+        """Stop following this user; harmless when not followed, oneself included."""
         view = await unfollow_user(
             FollowCommand(actor=required_identity(request), username=username)
         )

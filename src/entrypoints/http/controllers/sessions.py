@@ -21,6 +21,7 @@ from application.identity.revoke_session import RevokeSession, RevokeSessionComm
 from application.identity.session_policy import ClientInfo
 from entrypoints.config.settings import Settings
 from entrypoints.http.auth import required_identity
+from entrypoints.http.openapi import WRITE_CONFLICT, error_responses
 from entrypoints.http.rate_limits import EdgeRateLimits, auth_route
 from entrypoints.http.schemas.users import (
     RefreshRequest,
@@ -110,7 +111,17 @@ class SessionsController(Controller):
     path = "/api/auth"
     tags = ["sessions"]  # noqa: RUF012 - Litestar reads this class attribute
 
-    @post("/refresh", status_code=HTTP_200_OK, opt=auth_route(), summary="Refresh")
+    @post(
+        "/refresh",
+        status_code=HTTP_200_OK,
+        opt=auth_route(),
+        summary="Refresh",
+        responses=error_responses(
+            unauthorized="The refresh token is missing, unknown, expired or was reused.",
+            forbidden="The account is banned.",
+            conflict=WRITE_CONFLICT,
+        ),
+    )
     @inject
     async def refresh(
         self,
@@ -144,7 +155,13 @@ class SessionsController(Controller):
         result = await refresh_session(RefreshSessionCommand(refresh_token=token, client=client))
         return signed_in(result, settings, delivery=delivery)
 
-    @post("/logout", status_code=HTTP_204_NO_CONTENT, opt=_OWN, summary="Log out")
+    @post(
+        "/logout",
+        status_code=HTTP_204_NO_CONTENT,
+        opt=_OWN,
+        summary="Log out",
+        responses=error_responses(conflict=WRITE_CONFLICT),
+    )
     @inject
     async def log_out(
         self, request: Request[Any, Any, Any], log_out: FromDishka[LogOut]
@@ -153,7 +170,13 @@ class SessionsController(Controller):
         await log_out(LogOutCommand(actor=required_identity(request)))
         return Response(None, status_code=HTTP_204_NO_CONTENT, headers=expired_refresh_cookie())
 
-    @post("/logout-all", status_code=HTTP_204_NO_CONTENT, opt=_OWN, summary="Log out everywhere")
+    @post(
+        "/logout-all",
+        status_code=HTTP_204_NO_CONTENT,
+        opt=_OWN,
+        summary="Log out everywhere",
+        responses=error_responses(conflict=WRITE_CONFLICT),
+    )
     @inject
     async def log_out_all(
         self, request: Request[Any, Any, Any], log_out_all: FromDishka[LogOutAll]
@@ -162,7 +185,7 @@ class SessionsController(Controller):
         await log_out_all(LogOutAllCommand(actor=required_identity(request)))
         return Response(None, status_code=HTTP_204_NO_CONTENT, headers=expired_refresh_cookie())
 
-    @get("/sessions", opt=_OWN, summary="List sessions")
+    @get("/sessions", opt=_OWN, summary="List sessions", responses=error_responses())
     @inject
     async def list_sessions(
         self, request: Request[Any, Any, Any], list_sessions: FromDishka[ListSessions]
@@ -183,7 +206,14 @@ class SessionsController(Controller):
             ]
         )
 
-    @delete("/sessions/{session_id:uuid}", opt=_OWN, summary="Revoke a session")
+    @delete(
+        "/sessions/{session_id:uuid}",
+        opt=_OWN,
+        summary="Revoke a session",
+        responses=error_responses(
+            not_found="None of the caller's sessions has this id.", conflict=WRITE_CONFLICT
+        ),
+    )
     @inject
     async def revoke_session(
         self,

@@ -19,6 +19,7 @@ from entrypoints.config.settings import Settings
 from entrypoints.http.auth import presented_token, required_identity, requires
 from entrypoints.http.controllers.sessions import requested_delivery, signed_in
 from entrypoints.http.device_cookie import DEVICE_COOKIE, device_cookie
+from entrypoints.http.openapi import WRITE_CONFLICT, error_responses
 from entrypoints.http.rate_limits import EdgeRateLimits, auth_route, registration_route
 from entrypoints.http.schemas.users import (
     LoginUserRequest,
@@ -43,7 +44,15 @@ class UsersController(Controller):
     path = "/api"
     tags = ["users"]  # noqa: RUF012 - Litestar reads this class attribute
 
-    @post("/users", status_code=HTTP_201_CREATED, opt=registration_route(), summary="Register")
+    @post(
+        "/users",
+        status_code=HTTP_201_CREATED,
+        opt=registration_route(),
+        summary="Register",
+        responses=error_responses(
+            conflict=f"The username or the email is already taken. {WRITE_CONFLICT}"
+        ),
+    )
     @inject
     async def register(
         self,
@@ -74,7 +83,19 @@ class UsersController(Controller):
         )
         return response
 
-    @post("/users/login", status_code=HTTP_200_OK, opt=auth_route(), summary="Log in")
+    @post(
+        "/users/login",
+        status_code=HTTP_200_OK,
+        opt=auth_route(),
+        summary="Log in",
+        responses=error_responses(
+            unauthorized="The email and the password do not match an account.",
+            forbidden="The account is banned.",
+            conflict=WRITE_CONFLICT,
+            too_many_requests="Too many failed sign-ins on this account from this client.",
+            unavailable="The sign-in limiter's store is unreachable and it fails closed.",
+        ),
+    )
     @inject
     async def log_in(
         self,
@@ -105,7 +126,12 @@ class UsersController(Controller):
         )
         return response
 
-    @get("/user", opt=requires(Permission.MANAGE_OWN_ACCOUNT), summary="Current user")
+    @get(
+        "/user",
+        opt=requires(Permission.MANAGE_OWN_ACCOUNT),
+        summary="Current user",
+        responses=error_responses(),
+    )
     @inject
     async def current_user(
         self, request: Request[Any, Any, Any], get_current_user: FromDishka[GetCurrentUser]
@@ -118,7 +144,16 @@ class UsersController(Controller):
         )
         return UserResponse(user=User.of(result))
 
-    @put("/user", opt=auth_route(permission=Permission.MANAGE_OWN_ACCOUNT), summary="Update user")
+    @put(
+        "/user",
+        opt=auth_route(permission=Permission.MANAGE_OWN_ACCOUNT),
+        summary="Update user",
+        responses=error_responses(
+            forbidden="A new email or password needs `currentPassword`, missing or wrong.",
+            conflict=f"The new username or email is already taken. {WRITE_CONFLICT}",
+            too_many_requests="Too many wrong `currentPassword` attempts.",
+        ),
+    )
     @inject
     async def update_user(
         self,

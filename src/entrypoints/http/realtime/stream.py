@@ -31,6 +31,7 @@ from application.notifications.views import NEW_NOTIFICATION
 from application.ports.system import Clock
 from entrypoints.config.settings import WebSocketSettings
 from entrypoints.http.auth import required_identity
+from entrypoints.http.openapi import error_responses
 from entrypoints.http.realtime.hub import (
     ConnectionHub,
     LiveConnection,
@@ -121,7 +122,16 @@ _REFUSED: dict[type[Exception], str] = {
 }
 
 
-@get("/api/notifications/stream", summary="Live notifications (SSE)", tags=["notifications"])
+@get(
+    "/api/notifications/stream",
+    media_type="text/event-stream",
+    summary="Live notifications (SSE)",
+    tags=["notifications"],
+    responses=error_responses(
+        too_many_requests="The caller has as many live connections as WS_MAX_CONNECTIONS_PER_USER.",
+        unavailable="The process serves as many live connections as WS_MAX_LIVE_CONNECTIONS.",
+    ),
+)
 async def notification_stream(request: Request[Any, Any, Any]) -> ServerSentEvent:
     """Stream the caller's new notifications until the token expires or the session ends."""
     identity = required_identity(request)

@@ -8,19 +8,79 @@ import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
 from application.ports.content import ArticlePage, ArticleView, CommentView
-from domain.articles.values import BODY_MAX, TAG_MAX
-from entrypoints.http.schemas.users import Profile, Struct, Text
+from domain.articles.values import (
+    BODY_MAX,
+    COMMENT_MAX,
+    DESCRIPTION_MAX,
+    TAG_MAX,
+    TAGS_PER_ARTICLE_MAX,
+    TITLE_MAX,
+)
+from entrypoints.http.schemas.constraints import (
+    MULTILINE_TEXT,
+    PRINTABLE_TEXT,
+    SINGLE_LINE_TEXT,
+    stated,
+)
+from entrypoints.http.schemas.users import Profile, Struct
 
-ArticleText = Annotated[str, Meta(max_length=BODY_MAX)]
+_WRITTEN = "Not blank; no control characters but tab, newline and CR."
+TitleText = Annotated[
+    str,
+    Meta(
+        max_length=TITLE_MAX,
+        extra_json_schema=stated(min_length=1, pattern=SINGLE_LINE_TEXT),
+        description="One line, not blank, no control characters.",
+    ),
+]
+DescriptionText = Annotated[
+    str,
+    Meta(
+        max_length=DESCRIPTION_MAX,
+        extra_json_schema=stated(min_length=1, pattern=MULTILINE_TEXT),
+        description=_WRITTEN,
+    ),
+]
+ArticleText = Annotated[
+    str,
+    Meta(
+        max_length=BODY_MAX,
+        extra_json_schema=stated(min_length=1, pattern=MULTILINE_TEXT),
+        description=_WRITTEN,
+    ),
+]
+CommentText = Annotated[
+    str,
+    Meta(
+        max_length=COMMENT_MAX,
+        extra_json_schema=stated(min_length=1, pattern=MULTILINE_TEXT),
+        description=_WRITTEN,
+    ),
+]
 TagText = Annotated[str, Meta(max_length=TAG_MAX * 4)]
-TagNames = Annotated[list[TagText], Meta(max_length=100)]
+"""Room for a tag before it is trimmed and normalized; the Tag value object has the rule."""
+_STATED_TAG = {
+    "type": "string",
+    "minLength": 1,
+    "maxLength": TAG_MAX,
+    "pattern": PRINTABLE_TEXT,
+    "description": f"Printable, not blank, at most {TAG_MAX} characters once trimmed.",
+}
+TagNames = Annotated[
+    list[TagText],
+    Meta(
+        max_length=TAGS_PER_ARTICLE_MAX,
+        extra_json_schema=stated(items=_STATED_TAG),
+        description=f"At most {TAGS_PER_ARTICLE_MAX} tags; a repeat is dropped.",
+    ),
+]
 
 
 class NewArticle(Struct):
     """Publication fields; `tagList` may be left out."""
 
-    title: Text
-    description: Text
+    title: TitleText
+    description: DescriptionText
     body: ArticleText
     tag_list: TagNames = msgspec.field(default_factory=list, name="tagList")
 
@@ -34,8 +94,8 @@ class NewArticleRequest(Struct):
 class UpdateArticle(Struct):
     """Changes to one's article; a field left out stays, and `tagList` may not be null."""
 
-    title: Text | UnsetType = UNSET
-    description: Text | UnsetType = UNSET
+    title: TitleText | UnsetType = UNSET
+    description: DescriptionText | UnsetType = UNSET
     body: ArticleText | UnsetType = UNSET
     tag_list: TagNames | UnsetType = msgspec.field(default=UNSET, name="tagList")
 
@@ -49,7 +109,7 @@ class UpdateArticleRequest(Struct):
 class NewComment(Struct):
     """What the comment says."""
 
-    body: Text
+    body: CommentText
 
 
 class NewCommentRequest(Struct):

@@ -6,10 +6,80 @@ import msgspec
 from msgspec import Meta
 
 from application.notifications.set_phone_number import PhoneNumberState
+from domain.notifications.notification import SECURITY_KINDS, Channel, NotificationKind
+from domain.notifications.phone import E164_PATTERN
 from domain.notifications.preferences import NotificationPreferences
+from domain.notifications.push import AUTH_BYTES, ENDPOINT_MAX, P256DH_BYTES
+from entrypoints.http.schemas.constraints import END_OF_TEXT, stated
 from entrypoints.http.schemas.users import Struct
 
 Short = Annotated[str, Meta(max_length=4096)]
+
+
+def _base64url(size: int) -> str:
+    """The pattern of `size` bytes in unpadded base64url, padding allowed."""
+    characters, remainder = divmod(size * 4, 3)
+    if remainder:
+        characters += 1
+    padding = -characters % 4
+    return rf"^[A-Za-z0-9_-]{{{characters}}}(?:={{0,{padding}}}){END_OF_TEXT}"
+
+
+_HOST_LABEL_TAIL = "(?:[a-z0-9_-]{0,46}[a-z0-9])?"
+_HOST_LABEL = f"[a-z0-9]{_HOST_LABEL_TAIL}"
+"""A DNS label the endpoint check accepts; short enough that five stay within 253."""
+
+PushEndpoint = Annotated[
+    str,
+    Meta(
+        max_length=ENDPOINT_MAX,
+        extra_json_schema=stated(
+            pattern=rf"^https://(?:{_HOST_LABEL}\.){{1,4}}[a-z]{_HOST_LABEL_TAIL}"
+            rf"(?:[/?#][!-\[\]-~]*)?{END_OF_TEXT}"
+        ),
+        description="The push service's https URL, ASCII, with no port, user or backslash. "
+        "Its host must be one of the push "
+        "services the operator allows (PUSH_ALLOWED_HOSTS) and resolve to public addresses: "
+        "422 keyed `endpoint` otherwise.",
+    ),
+]
+P256dhKey = Annotated[
+    str,
+    Meta(
+        max_length=4096,
+        extra_json_schema=stated(pattern=_base64url(P256DH_BYTES)),
+        description=f"The browser's P-256 public key: {P256DH_BYTES} bytes, base64url.",
+    ),
+]
+AuthSecret = Annotated[
+    str,
+    Meta(
+        max_length=4096,
+        extra_json_schema=stated(pattern=_base64url(AUTH_BYTES)),
+        description=f"The browser's auth secret: {AUTH_BYTES} bytes, base64url.",
+    ),
+]
+
+
+def _preferences_schema() -> dict[str, Any]:
+    """Every kind and channel by name; the email of a security kind can only stay on."""
+
+    def switches(kind: NotificationKind) -> dict[str, Any]:
+        return {
+            "type": "object",
+            "additionalProperties": False,
+            "properties": {
+                channel.value: {"type": "boolean", "enum": [True]}
+                if kind in SECURITY_KINDS and channel is Channel.EMAIL
+                else {"type": "boolean"}
+                for channel in Channel
+            },
+        }
+
+    return stated(
+        properties={kind.value: switches(kind) for kind in NotificationKind},
+        additional_properties=False,
+    )
 
 
 class NotificationActor(msgspec.Struct, kw_only=True):
@@ -71,7 +141,10 @@ class MarkedResponse(msgspec.Struct, kw_only=True, rename="camel"):
 class PreferencesBody(Struct):
     """``{"preferences": {kind: {channel: bool}}}``: only the switches given change."""
 
-    preferences: Annotated[dict[str, dict[str, bool]], Meta(max_length=64)]
+    preferences: Annotated[
+        dict[str, dict[str, bool]],
+        Meta(max_length=64, extra_json_schema=_preferences_schema()),
+    ]
 
 
 class PreferencesResponse(msgspec.Struct, kw_only=True):
@@ -93,14 +166,14 @@ class PreferencesResponse(msgspec.Struct, kw_only=True):
 class PushKeys(Struct):
     """The browser's public key and auth secret, base64url."""
 
-    p256dh: Short
-    auth: Short
+    p256dh: P256dhKey
+    auth: AuthSecret
 
 
 class PushSubscriptionBody(msgspec.Struct, kw_only=True, rename="camel"):
     """A browser's `PushSubscription.toJSON()`; `expirationTime` is accepted and ignored."""
 
-    endpoint: Short
+    endpoint: PushEndpoint
     keys: PushKeys
     expiration_time: int | float | None = None
 
@@ -120,7 +193,16 @@ class VapidKeyResponse(msgspec.Struct, kw_only=True, rename="camel"):
 class PhoneBody(Struct):
     """A phone number in international form."""
 
-    phone: Annotated[str, Meta(max_length=64)]
+    phone: Annotated[
+        str,
+        Meta(
+            max_length=64,
+            extra_json_schema=stated(pattern=E164_PATTERN.pattern),
+            description="E.164: '+', the country calling code and the number, 8 to 15 digits "
+            "in all. Spaces, dots, dashes and parentheses are accepted too and removed. A "
+            "calling code outside SMS_ALLOWED_CALLING_CODES is a 422 keyed `phone`.",
+        ),
+    ]
 
 
 class PhoneCodeBody(Struct):

@@ -7,9 +7,86 @@ from msgspec import UNSET, Meta, UnsetType
 
 from application.identity.authenticated_user import AuthenticatedUser
 from application.ports.persistence import ProfileView
+from domain.users.values import (
+    BIO_MAX,
+    EMAIL_LOCAL_MAX,
+    EMAIL_MAX,
+    IMAGE_URL_MAX,
+    PASSWORD_MAX,
+    PASSWORD_MIN,
+    USERNAME_MAX,
+    USERNAME_PATTERN,
+)
+from entrypoints.http.schemas.constraints import (
+    END_OF_TEXT,
+    NO_CONTROL_CHARACTERS,
+    NOT_BLANK,
+    stated,
+)
 
 MAX_FIELD = 10_000
 Text = Annotated[str, Meta(max_length=MAX_FIELD)]
+
+_EMAIL_CHARACTER = "[!-?A-~]"
+"""Printable ASCII but ``@``: the part of the address rule a pattern states exactly."""
+EMAIL_PATTERN = (
+    rf"^{_EMAIL_CHARACTER}{{1,{EMAIL_LOCAL_MAX}}}@{_EMAIL_CHARACTER}+\.{_EMAIL_CHARACTER}+"
+    rf"{END_OF_TEXT}"
+)
+
+Username = Annotated[
+    str,
+    Meta(
+        max_length=USERNAME_MAX,
+        extra_json_schema=stated(pattern=USERNAME_PATTERN.pattern),
+        description="Letters, digits, '_', '.' and '-', starting with a letter or digit; "
+        "unique regardless of case (409 when taken).",
+    ),
+]
+Email = Annotated[
+    str,
+    Meta(
+        max_length=EMAIL_MAX,
+        extra_json_schema=stated(pattern=EMAIL_PATTERN),
+        description="An address, trimmed and lower-cased; unique (409 when taken). The "
+        "pattern describes ASCII addresses; printable non-ASCII ones are accepted too.",
+    ),
+]
+NewPassword = Annotated[
+    str,
+    Meta(
+        max_length=PASSWORD_MAX,
+        extra_json_schema=stated(min_length=PASSWORD_MIN, pattern=r"^[^\u0000]*$"),
+        description=f"{PASSWORD_MIN} to {PASSWORD_MAX} characters, any, no NUL; counted after "
+        "NFKC normalization, which can change the length of a few composed characters.",
+    ),
+]
+TypedPassword = Annotated[
+    str,
+    Meta(max_length=MAX_FIELD, extra_json_schema=stated(min_length=1)),
+]
+"""A password typed to prove who one is: only the stored hash judges it."""
+SignInEmail = Annotated[
+    str,
+    Meta(max_length=MAX_FIELD, extra_json_schema=stated(pattern=NOT_BLANK)),
+]
+"""An address to sign in with: any text that is not blank (a wrong one is a 401)."""
+Bio = Annotated[
+    str,
+    Meta(
+        max_length=BIO_MAX,
+        extra_json_schema=stated(pattern=NO_CONTROL_CHARACTERS),
+        description="No control characters but tab, newline and CR; empty clears it.",
+    ),
+]
+ImageUrl = Annotated[
+    str,
+    Meta(
+        max_length=IMAGE_URL_MAX,
+        extra_json_schema=stated(pattern=rf"^(?:https?://[ -~]*)?{END_OF_TEXT}"),
+        description="An http(s) URL of printable characters; empty clears it.",
+    ),
+]
 
 
 class Struct(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -19,9 +96,9 @@ class Struct(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 class NewUser(Struct):
     """Registration fields."""
 
-    username: Text
-    email: Text
-    password: Text
+    username: Username
+    email: Email
+    password: NewPassword
 
 
 class NewUserRequest(Struct):
@@ -33,8 +110,8 @@ class NewUserRequest(Struct):
 class LoginUser(Struct):
     """Sign-in fields."""
 
-    email: Text
-    password: Text
+    email: SignInEmail
+    password: TypedPassword
 
 
 class LoginUserRequest(Struct):
@@ -46,12 +123,14 @@ class LoginUserRequest(Struct):
 class UpdateUser(Struct):
     """Changes to one's own account; a field left out is left as it is."""
 
-    username: Text | UnsetType = UNSET
-    email: Text | UnsetType = UNSET
-    password: Text | UnsetType = UNSET
-    bio: Text | UnsetType | None = UNSET
-    image: Text | UnsetType | None = UNSET
-    current_password: Text | UnsetType = msgspec.field(default=UNSET, name="currentPassword")
+    username: Username | UnsetType = UNSET
+    email: Email | UnsetType = UNSET
+    password: NewPassword | UnsetType = UNSET
+    bio: Bio | UnsetType | None = UNSET
+    image: ImageUrl | UnsetType | None = UNSET
+    current_password: TypedPassword | UnsetType = msgspec.field(
+        default=UNSET, name="currentPassword"
+    )
     """The step-up proof for an email or password change, once the sign-in is not recent."""
 
 
@@ -146,21 +225,21 @@ class VerificationRequest(Struct):
 class PasswordResetRequest(Struct):
     """``{"email": "..."}``."""
 
-    email: Text
+    email: Email
 
 
 class PasswordResetConfirmation(Struct):
     """``{"token": "...", "password": "..."}``."""
 
     token: Annotated[str, Meta(max_length=512)]
-    password: Text
+    password: NewPassword
 
 
 class EmailRestoration(Struct):
     """``{"token": "...", "password": "..."}``: the link's token and a new password."""
 
     token: Annotated[str, Meta(max_length=512)]
-    password: Text
+    password: NewPassword
 
 
 class Accepted(msgspec.Struct, kw_only=True):
