@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from entrypoints.http.client_input import (
+    MAX_JSON_DEPTH,
     NUL_MESSAGE,
     MalformedInputError,
     NulCharacterError,
@@ -102,3 +103,14 @@ def test_broken_percent_encoding_is_malformed(raw: bytes, message: str) -> None:
     with pytest.raises(MalformedInputError) as refused:
         check_percent_encoding(raw, part="query")
     assert (refused.value.key, refused.value.message) == ("query", message)
+
+
+def test_nesting_is_bounded_by_one_stated_depth_on_every_python() -> None:
+    """The decoder's own limit moves with the interpreter (5,000 levels decode on 3.13, not on
+    3.11); MAX_JSON_DEPTH is the one every Python keeps, and text in strings is not nesting."""
+    deepest = b"[" * MAX_JSON_DEPTH + b"]" * MAX_JSON_DEPTH
+    assert decode_json(b'{"a": ' + deepest[1:-1] + b"}") is not None
+    assert decode_json(b'{"a": "' + b"[{" * 1_000 + b'"}') == {"a": "[{" * 1_000}
+    with pytest.raises(MalformedInputError) as refused:
+        decode_json(b'{"a": ' + deepest + b"}")
+    assert (refused.value.key, refused.value.message) == ("body", "is nested too deeply")

@@ -1,8 +1,9 @@
 """The checks every piece of client text passes at the edge, before any route reads it.
 
 - A JSON body, and a WebSocket message, is decoded by `decode_json` and nothing else. One
-  that is not UTF-8, not JSON, nested deeper than the decoder's stack allows, or holding a
-  number beyond a double is malformed (`MalformedInputError`, 400).
+  that is not UTF-8, not JSON, nested deeper than MAX_JSON_DEPTH (or than the decoder's
+  stack allows), or holding a number beyond a double is malformed (`MalformedInputError`,
+  400).
 - No text may carry NUL (U+0000): PostgreSQL refuses it in ``text``, and no field of this
   API has a use for it. The body, the path parameters and the query are checked here, in
   one pass each, rather than field by field (`NulCharacterError`, 422 naming the field).
@@ -29,6 +30,10 @@ from litestar.exceptions import ValidationException
 
 from entrypoints.http.decode_errors import malformed_json_message
 
+MAX_JSON_DEPTH = 32
+"""How deep arrays and objects may nest in a body or message. No request of this API goes
+past 4; the decoder's own limit (a RecursionError) depends on the interpreter, so the one
+every Python keeps is stated here."""
 NUL = "\x00"
 NUL_MESSAGE = "may not contain the NUL character"
 _NUL_ESCAPE = b"\\u0000"
@@ -75,10 +80,33 @@ def decode_json(raw: bytes | str, *, part: str = "body") -> Any:
         raise MalformedInputError(part, "is nested too deeply") from None
     except msgspec.DecodeError as exc:
         raise MalformedInputError(part, malformed_json_message(str(exc))) from None
+    if _may_nest_deeper_than_allowed(raw) and _depth(value) > MAX_JSON_DEPTH:
+        raise MalformedInputError(part, "is nested too deeply")
     may_hold_nul = _NUL_ESCAPE in raw if isinstance(raw, bytes) else _NUL_ESCAPE_TEXT in raw
     if may_hold_nul and (field := nul_field(value, name=part)) is not None:
         raise NulCharacterError(field)
     return value
+
+
+def _may_nest_deeper_than_allowed(raw: bytes | str) -> bool:
+    """Whether the text has enough brackets to nest past MAX_JSON_DEPTH (a fast count)."""
+    if isinstance(raw, str):
+        return raw.count("[") + raw.count("{") > MAX_JSON_DEPTH
+    return raw.count(b"[") + raw.count(b"{") > MAX_JSON_DEPTH
+
+
+def _depth(value: object) -> int:
+    """How deep arrays and objects nest in a decoded JSON value, walked with its own stack."""
+    deepest = 0
+    pending: list[tuple[int, object]] = [(0, value)]
+    while pending:
+        level, item = pending.pop()
+        if isinstance(item, dict):
+            item = list(item.values())
+        if isinstance(item, list):
+            deepest = max(deepest, level + 1)
+            pending.extend((level + 1, member) for member in item)
+    return deepest
 
 
 def nul_field(value: object, *, name: str = "body") -> str | None:
