@@ -5,9 +5,11 @@ msgspec and Litestar do that these checks build on, tests/unit/test_reliances_ms
 tests/unit/test_reliances_http_stack.py.
 """
 
+import asyncio
 from typing import Any
 
 import pytest
+from litestar import Request
 
 from entrypoints.http.client_input import (
     MAX_JSON_DEPTH,
@@ -17,6 +19,7 @@ from entrypoints.http.client_input import (
     check_percent_encoding,
     decode_json,
     nul_field,
+    refuse_hostile_text,
 )
 
 
@@ -114,3 +117,22 @@ def test_nesting_is_bounded_by_one_stated_depth_on_every_python() -> None:
     with pytest.raises(MalformedInputError) as refused:
         decode_json(b'{"a": ' + deepest + b"}")
     assert (refused.value.key, refused.value.message) == ("body", "is nested too deeply")
+
+
+def test_the_query_parameter_named_for_a_nul_is_the_first_the_client_wrote() -> None:
+    names = [f"p{index}" for index in range(16)]
+    for first in (names[0], names[-1], names[7]):
+        ordered = [first, *(name for name in names if name != first)]
+        query = "&".join(f"{name}=%00" for name in ordered).encode()
+        scope: Any = {
+            "type": "http",
+            "method": "GET",
+            "path": "/articles",
+            "raw_path": b"/articles",
+            "query_string": query,
+            "headers": [],
+            "state": {},
+        }
+        with pytest.raises(NulCharacterError) as refused:
+            asyncio.run(refuse_hostile_text(Request(scope)))
+        assert refused.value.field == first

@@ -22,7 +22,7 @@ permission) is refused for that first, as for every other validation.
 import re
 from functools import cache
 from typing import Any
-from urllib.parse import unquote_to_bytes
+from urllib.parse import parse_qsl, unquote_to_bytes
 
 import msgspec
 from litestar import Request
@@ -148,7 +148,9 @@ async def refuse_hostile_text(request: Request[Any, Any, Any]) -> None:
     """The app's `before_request` hook: the path and query of every routed request.
 
     Only a NUL in the raw path or query, percent-encoded or not, can put one in a decoded
-    parameter, so the parameters are only walked when the raw text holds one.
+    parameter, so the parameters are only walked when the raw text holds one. The query is
+    walked in the order the client wrote it (Litestar's `MultiDict` does not keep that
+    order), so the field named is always the first that holds a NUL.
     """
     scope = request.scope
     raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
@@ -160,8 +162,8 @@ async def refuse_hostile_text(request: Request[Any, Any, Any]) -> None:
             if isinstance(value, str) and NUL in value:
                 raise NulCharacterError(name)
     if any(nul in query for nul in _NUL_IN_TARGET):
-        for name, value in request.query_params.multi_items():
-            if NUL in name or NUL in str(value):
+        for name, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
+            if NUL in name or NUL in value:
                 raise NulCharacterError("query" if NUL in name else name)
 
 
