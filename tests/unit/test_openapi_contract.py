@@ -6,11 +6,14 @@ schema; private operations need the token and public ones nothing; OPTIONS lists
 method of a path. Nothing is started: the app is built and its document generated.
 """
 
+import re
 from collections.abc import Iterator
 from typing import Any
 
 import msgspec
 import pytest
+from hypothesis import HealthCheck, Phase, find, settings
+from hypothesis import strategies as st
 from litestar import Litestar, MediaType, get, post
 from litestar.handlers import HTTPRouteHandler
 from litestar.routes import HTTPRoute
@@ -244,3 +247,39 @@ def test_every_free_text_parameter_says_it_may_not_hold_nul(
     articles = document["paths"]["/api/articles"]["get"]["parameters"]
     tag = next(p for p in articles if p["name"] == "tag")
     assert {"type": "string", "pattern": WITHOUT_NUL} in tag["schema"]["oneOf"]
+
+
+def _text_patterns(node: object) -> Iterator[str]:
+    if isinstance(node, dict):
+        if node.get("type") == "string" and "pattern" in node:
+            yield node["pattern"]
+        for value in node.values():
+            yield from _text_patterns(value)
+    elif isinstance(node, list):
+        for value in node:
+            yield from _text_patterns(value)
+
+
+_FIRST_EXAMPLE = settings(
+    database=None, phases=[Phase.generate], suppress_health_check=list(HealthCheck)
+)
+
+
+def _a_match(pattern: re.Pattern[str]) -> str:
+    return find(st.from_regex(pattern), lambda _: True, settings=_FIRST_EXAMPLE)
+
+
+def test_every_text_pattern_in_the_document_refuses_nul(document: dict[str, Any]) -> None:
+    """The edge refuses NUL in every text (client_input), so no pattern may admit one; a
+    pattern that did would make a schema-valid request a 422. A text the pattern admits,
+    with a NUL added at either end or inside, must no longer match."""
+    patterns = sorted(set(_text_patterns(document)))
+    admitting = []
+    for pattern in patterns:
+        compiled = re.compile(pattern)
+        match = _a_match(compiled)
+        with_nul = (f"{match}\x00", f"\x00{match}", f"{match[:1]}\x00{match[1:]}")
+        if any(compiled.search(text) for text in with_nul):
+            admitting.append(pattern)
+    assert len(patterns) > 5
+    assert admitting == []
