@@ -132,6 +132,16 @@ def test_a_host_off_the_allowlist_is_refused(
     assert refusal(refused, status=403) == f"{host} is not a known push service"
 
 
+def test_a_field_the_push_api_does_not_send_is_refused(
+    api: httpx.Client, user: dict[str, str]
+) -> None:
+    keys = {"p256dh": b64url(b"\x04" + os.urandom(64)), "auth": b64url(os.urandom(16))}
+    body = {"endpoint": "https://fcm.googleapis.com/x", "keys": keys, "options": {"a": 1}}
+    response = api.post("/api/push/subscriptions", json=body, headers=user)
+    assert response.status_code == 422, response.text
+    assert list(response.json()["errors"]) == ["options"]
+
+
 def test_plain_http_is_refused(api: httpx.Client, user: dict[str, str]) -> None:
     response = subscribe(api, user, "http://localhost:8089/push/1")
     assert refusal(response) == "must be an https URL"

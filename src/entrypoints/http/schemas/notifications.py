@@ -170,8 +170,12 @@ class PushKeys(Struct):
     auth: AuthSecret
 
 
-class PushSubscriptionBody(msgspec.Struct, kw_only=True, rename="camel"):
-    """A browser's `PushSubscription.toJSON()`; `expirationTime` is accepted and ignored."""
+class PushSubscriptionBody(Struct, rename="camel"):
+    """A browser's `PushSubscription.toJSON()`; `expirationTime` is accepted and ignored.
+
+    Closed like every request body: the Push API's `PushSubscriptionJSON` has these three
+    members and no other, and a field the server would drop unread is a client's mistake.
+    """
 
     endpoint: PushEndpoint
     keys: PushKeys
