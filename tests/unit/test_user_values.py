@@ -1,5 +1,12 @@
-import pytest
+import re
+from email.headerregistry import Address
 
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from adapters.mail.mime import mime_message
+from application.ports.delivery import EmailMessage
 from domain.shared.errors import DomainError
 from domain.users.values import Email, Password, Profile, Username
 
@@ -31,6 +38,65 @@ def test_bad_emails_are_refused_naming_the_field(raw: str, message: str) -> None
         Email.parse(raw)
     assert caught.value.field == "email"
     assert message in caught.value.message
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "a,b@x.io",
+        "a(comment)@x.io",
+        "a<b@x.io",
+        '"quoted"@x.io',
+        "a;b@x.io",
+        "a:b@x.io",
+        "a\\b@x.io",
+        "a..b@x.io",
+        ".a@x.io",
+        "a.@x.io",
+        "a@[127.0.0.1]",
+        "s@[.\u00e2\u00aai\u00d3",
+        "a@-x.io",
+        "a@x-.io",
+        "a@x..io",
+    ],
+)
+def test_a_new_address_mail_headers_would_misread_is_refused(raw: str) -> None:
+    Email.parse(raw)
+    with pytest.raises(DomainError) as caught:
+        Email.parse_new(raw)
+    assert (caught.value.field, caught.value.message) == ("email", "is invalid")
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "ada@example.com",
+        "a.b+tag@mail.example.co",
+        "a!#$%&'*/=?^_`{|}~@b.c",
+        "j\u00f6rg@m\u00fcller.de",
+    ],
+)
+def test_a_deliverable_address_is_kept_as_given(raw: str) -> None:
+    assert Email.parse_new(raw).value == raw
+
+
+_ANY_ADDRESS_SHAPE = st.from_regex(re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+\Z"))
+
+
+@settings(max_examples=500, database=None, suppress_health_check=list(HealthCheck))
+@given(_ANY_ADDRESS_SHAPE)
+def test_every_new_address_reads_back_from_a_mail_header_as_itself(raw: str) -> None:
+    """A header parses ``a,b@x.io`` as two recipients and ``a(b@x.io`` as ``a``: an account
+    is only given an address the message it is sent reads back unchanged."""
+    try:
+        email = Email.parse_new(raw)
+    except DomainError:
+        return
+    message = EmailMessage(to=email.value, subject="s", text="t", html="<p>h</p>")
+    mime = mime_message(message, sender="portico@example.com", domain="example.com")
+    assert bytes(mime)
+    addresses: tuple[Address, ...] = mime["To"].addresses
+    assert [address.addr_spec for address in addresses] == [email.value]
 
 
 @pytest.mark.parametrize("raw", ["ada", "Ada_Lovelace", "a.b-c_1", "9lives", "x" * 64])

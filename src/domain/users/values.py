@@ -16,6 +16,30 @@ USERNAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 EMAIL_MAX = 254
 EMAIL_LOCAL_MAX = 64
 _EMAIL_PATTERN = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+EMAIL_ATOM_ASCII = r"a-zA-Z0-9!#$%&'*+/=?^_`{|}~\-"
+"""RFC 5322 ``atext``, as the inside of a character class: what the dot-separated atoms of
+a local part are made of. Nothing else goes unquoted: a ``,``, ``(`` or ``<`` would make a
+mail header read another address (``a,b@x.io`` is two recipients)."""
+EMAIL_LABEL_ASCII = r"a-zA-Z0-9"
+"""What a domain label starts and ends with; a hyphen may come between."""
+_NON_ASCII = r"\u0080-\U0010ffff"
+
+
+def dot_atom_address(atom: str, label: str, end: str = r"\Z") -> str:
+    """The pattern of ``local@domain``, from the character classes given (their insides).
+
+    A dot-atom local part of at most EMAIL_LOCAL_MAX characters, then a domain of two or
+    more labels. `end` closes the pattern; Python's end of text by default.
+    """
+    atoms = f"[{atom}]+(?:\\.[{atom}]+)*"
+    host_label = f"[{label}](?:[{label}-]*[{label}])?"
+    return f"^(?![^@]{{{EMAIL_LOCAL_MAX + 1}}}){atoms}@{host_label}(?:\\.{host_label})+{end}"
+
+
+_DELIVERABLE_EMAIL = re.compile(
+    dot_atom_address(EMAIL_ATOM_ASCII + _NON_ASCII, EMAIL_LABEL_ASCII + _NON_ASCII)
+)
+"""RFC 5321's dot-atom mailbox on a host name, with the UTF-8 of RFC 6531 in both parts."""
 PASSWORD_MIN = 8
 PASSWORD_MAX = 256
 BIO_MAX = 2000
@@ -134,8 +158,24 @@ class Email:
 
     @classmethod
     def parse(cls, raw: str) -> Self:
-        """Normalize (NFC, trim, lower-case) and validate."""
+        """Normalize (NFC, trim, lower-case) and validate: an address to look an account up by.
+
+        Accounts made before the deliverable rule may hold addresses it refuses, so a
+        lookup only asks for the shape of an address.
+        """
         return cls(unicodedata.normalize("NFC", raw).strip().lower())
+
+    @classmethod
+    def parse_new(cls, raw: str) -> Self:
+        """`parse`, for an address an account is to be given: mail must reach it as written.
+
+        A dot-atom local part (no quoting, comments or domain literals) on a host name,
+        which every mail header reads back as the same one address.
+        """
+        email = cls.parse(raw)
+        if not _DELIVERABLE_EMAIL.match(email.value):
+            raise DomainError("is invalid", field="email")
+        return email
 
     def __post_init__(self) -> None:
         if not self.value:

@@ -9,13 +9,15 @@ from application.identity.authenticated_user import AuthenticatedUser
 from application.ports.persistence import ProfileView
 from domain.users.values import (
     BIO_MAX,
-    EMAIL_LOCAL_MAX,
+    EMAIL_ATOM_ASCII,
+    EMAIL_LABEL_ASCII,
     EMAIL_MAX,
     IMAGE_URL_MAX,
     PASSWORD_MAX,
     PASSWORD_MIN,
     USERNAME_MAX,
     USERNAME_PATTERN,
+    dot_atom_address,
 )
 from entrypoints.http.schemas.constraints import (
     END_OF_TEXT,
@@ -27,12 +29,8 @@ from entrypoints.http.schemas.constraints import (
 MAX_FIELD = 10_000
 Text = Annotated[str, Meta(max_length=MAX_FIELD)]
 
-_EMAIL_CHARACTER = "[!-?A-~]"
-"""Printable ASCII but ``@``: the part of the address rule a pattern states exactly."""
-EMAIL_PATTERN = (
-    rf"^{_EMAIL_CHARACTER}{{1,{EMAIL_LOCAL_MAX}}}@{_EMAIL_CHARACTER}+\.{_EMAIL_CHARACTER}+"
-    rf"{END_OF_TEXT}"
-)
+EMAIL_PATTERN = dot_atom_address(EMAIL_ATOM_ASCII, EMAIL_LABEL_ASCII, end=END_OF_TEXT)
+"""The ASCII addresses the domain's deliverable rule admits (`Email.parse_new`)."""
 
 Username = Annotated[
     str,
@@ -48,8 +46,9 @@ Email = Annotated[
     Meta(
         max_length=EMAIL_MAX,
         extra_json_schema=stated(pattern=EMAIL_PATTERN),
-        description="An address, trimmed and lower-cased; unique (409 when taken). The "
-        "pattern describes ASCII addresses; printable non-ASCII ones are accepted too.",
+        description="An address, trimmed and lower-cased; unique (409 when taken). Dot-atom "
+        "local part on a host name: no quoting, comments or IP literals. The pattern "
+        "describes ASCII addresses; printable non-ASCII letters are accepted too.",
     ),
 ]
 NewPassword = Annotated[
