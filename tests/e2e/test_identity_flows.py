@@ -288,6 +288,20 @@ def test_password_reset_end_to_end(api: httpx.Client, env: dict[str, str]) -> No
     assert reused.status_code == 404
 
 
+def test_mail_goes_only_to_an_address_a_header_reads_as_itself(api: httpx.Client) -> None:
+    name, user = new_user(api)
+    misread = f"{name},evil@test.com"
+    signed_up = api.post(
+        "/api/users",
+        json={"user": {"username": f"{name}x", "email": misread, "password": "password123"}},
+    )
+    changed = api.put("/api/user", json={"user": {"email": misread}}, headers=auth(user))
+    reset = api.post("/api/auth/password-reset", json={"email": misread})
+    for refused in (signed_up, changed, reset):
+        assert refused.status_code == 422, refused.text
+        assert refused.json() == {"errors": {"email": ["is invalid"]}}
+
+
 def test_access_tokens_die_with_their_session(
     api: httpx.Client, env: dict[str, str], tmp_path: Path
 ) -> None:

@@ -25,7 +25,7 @@ async def open_account(
     password is never kept.
     """
     valid_username = Username(username)
-    valid_email = Email.parse_new(email)
+    valid_email = Email.parse_deliverable(email)
     valid_password = Password.parse(password)
     if await users.username_taken(valid_username):
         raise UsernameTakenError

@@ -33,6 +33,7 @@ class RequestPasswordReset:
     Rules:
     - The answer, and the work done before it, are the same whether or not the account
       exists: the request only validates, counts and enqueues.
+    - The address must be one mail can be sent to as written (`Email.parse_deliverable`).
     - Each email may ask a set number of times per window; more is 429, for any address.
     - When the limiter cannot be reached, the request is accepted (and logged).
     """
@@ -52,7 +53,7 @@ class RequestPasswordReset:
         """Validate, count, enqueue."""
         if not command.email.strip():
             raise DomainError(BLANK, field="email")
-        email = Email.parse(command.email)
+        email = Email.parse_deliverable(command.email)
         try:
             decision = await self._limiter.acquire(
                 f"password-reset:{email}", self._throttle.per_account

@@ -99,7 +99,9 @@ class UpdateUser:
     async def __call__(self, command: UpdateUserCommand) -> AuthenticatedUser:
         """Apply the changes and return the account with the token presented."""
         username = None if isinstance(command.username, Unchanged) else Username(command.username)
-        email = None if isinstance(command.email, Unchanged) else Email.parse_new(command.email)
+        email = (
+            None if isinstance(command.email, Unchanged) else Email.parse_deliverable(command.email)
+        )
         password = (
             None if isinstance(command.password, Unchanged) else Password.parse(command.password)
         )

@@ -160,17 +160,18 @@ class Email:
     def parse(cls, raw: str) -> Self:
         """Normalize (NFC, trim, lower-case) and validate: an address to look an account up by.
 
-        Accounts made before the deliverable rule may hold addresses it refuses, so a
-        lookup only asks for the shape of an address.
+        Accounts made before the deliverable rule may hold addresses it refuses, so signing
+        in only asks for the shape of an address.
         """
         return cls(unicodedata.normalize("NFC", raw).strip().lower())
 
     @classmethod
-    def parse_new(cls, raw: str) -> Self:
-        """`parse`, for an address an account is to be given: mail must reach it as written.
+    def parse_deliverable(cls, raw: str) -> Self:
+        """`parse`, for an address mail is to be sent to: an account's new one, or a reset's.
 
         A dot-atom local part (no quoting, comments or domain literals) on a host name,
-        which every mail header reads back as the same one address.
+        which every mail header reads back as the same one address. An address an older
+        account holds that fails this gets no reset mail: a header would send it elsewhere.
         """
         email = cls.parse(raw)
         if not _DELIVERABLE_EMAIL.match(email.value):

@@ -30,7 +30,7 @@ MAX_FIELD = 10_000
 Text = Annotated[str, Meta(max_length=MAX_FIELD)]
 
 EMAIL_PATTERN = dot_atom_address(EMAIL_ATOM_ASCII, EMAIL_LABEL_ASCII, end=END_OF_TEXT)
-"""The ASCII addresses the domain's deliverable rule admits (`Email.parse_new`)."""
+"""The ASCII addresses the domain's deliverable rule admits (`Email.parse_deliverable`)."""
 
 Username = Annotated[
     str,
