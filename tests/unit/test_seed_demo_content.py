@@ -20,12 +20,8 @@ from adapters.memory.unit_of_work import InMemoryUnitOfWork
 from adapters.memory.users import FOLLOWS, USERS, InMemoryUserRepository
 from application.common.errors import InvalidInputError
 from application.content.read_cache import CONTENT_GENERATION_KEY
-from application.demo.seed_content import (
-    DEMO_TAGS,
-    SeedDemoContent,
-    SeedDemoContentCommand,
-    SeedReport,
-)
+from application.demo.seed_content import SeedDemoContent, SeedDemoContentCommand, SeedReport
+from application.demo.vocabulary import DEMO_TAGS
 from domain.articles.article import Article
 from domain.articles.comment import Comment
 from domain.shared.errors import DomainError

@@ -13,12 +13,8 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from application.common.errors import ApplicationError
-from application.demo.seed_content import (
-    DEMO_EMAIL_DOMAIN,
-    SeedDemoContent,
-    SeedDemoContentCommand,
-    SeedReport,
-)
+from application.demo.seed_content import SeedDemoContent, SeedDemoContentCommand, SeedReport
+from application.demo.seed_plan import DEMO_EMAIL_DOMAIN
 from domain.shared.errors import DomainError
 from entrypoints.cli.common import fail, run_in_request_scope, settings_or_exit
 from entrypoints.cli.exit_codes import ExitCode
