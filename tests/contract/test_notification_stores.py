@@ -12,24 +12,20 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.memory.database import InMemoryDatabase
-from adapters.memory.notifications import (
-    InMemoryDeliveryLog,
-    InMemoryFollowerReader,
-    InMemoryNotificationPreferencesRepository,
-    InMemoryNotificationRepository,
-    InMemoryPhoneVerificationRepository,
-    InMemoryPushSubscriptionRepository,
-)
+from adapters.memory.notifications.delivery_log import InMemoryDeliveryLog
+from adapters.memory.notifications.followers import InMemoryFollowerReader
+from adapters.memory.notifications.inbox import InMemoryNotificationRepository
+from adapters.memory.notifications.phone_verifications import InMemoryPhoneVerificationRepository
+from adapters.memory.notifications.preferences import InMemoryNotificationPreferencesRepository
+from adapters.memory.notifications.push_subscriptions import InMemoryPushSubscriptionRepository
 from adapters.memory.unit_of_work import InMemoryUnitOfWork
 from adapters.memory.users import InMemoryUserRepository
-from adapters.sqlalchemy.notifications import (
-    SqlDeliveryLog,
-    SqlFollowerReader,
-    SqlNotificationPreferencesRepository,
-    SqlNotificationRepository,
-    SqlPhoneVerificationRepository,
-    SqlPushSubscriptionRepository,
-)
+from adapters.sqlalchemy.notifications.delivery_log import SqlDeliveryLog
+from adapters.sqlalchemy.notifications.followers import SqlFollowerReader
+from adapters.sqlalchemy.notifications.inbox import SqlNotificationRepository
+from adapters.sqlalchemy.notifications.phone_verifications import SqlPhoneVerificationRepository
+from adapters.sqlalchemy.notifications.preferences import SqlNotificationPreferencesRepository
+from adapters.sqlalchemy.notifications.push_subscriptions import SqlPushSubscriptionRepository
 from adapters.sqlalchemy.tables import notification_preferences, notifications
 from adapters.sqlalchemy.users import SqlUserRepository
 from adapters.system.uuid7 import Uuid7Generator

@@ -10,7 +10,7 @@ import pytest
 
 from adapters.memory.security import SequentialSecretTokens
 from adapters.memory.system import ManualClock, SequentialIdGenerator
-from adapters.sqlalchemy.notifications import SqlPhoneVerificationRepository
+from adapters.sqlalchemy.notifications.phone_verifications import SqlPhoneVerificationRepository
 from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from adapters.sqlalchemy.users import SqlUserRepository
 from application.identity.security_notices import SecurityNotices

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from adapters.memory.system import SequentialIdGenerator
 from adapters.sqlalchemy.articles import SqlArticleRepository, SqlCommentRepository
 from adapters.sqlalchemy.errors import WriteConflictError, sqlstate
-from adapters.sqlalchemy.notifications import SqlNotificationPreferencesRepository
+from adapters.sqlalchemy.notifications.preferences import SqlNotificationPreferencesRepository
 from adapters.sqlalchemy.sessions import SqlSessionRepository
 from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from adapters.sqlalchemy.users import SqlUserRepository

@@ -15,16 +15,15 @@ from adapters.inprocess.event_bus import received
 from adapters.memory.database import InMemoryDatabase
 from adapters.memory.host_resolver import InMemoryHostResolver
 from adapters.memory.mailer import InMemoryMailer
-from adapters.memory.notifications import (
-    NOTIFICATIONS,
+from adapters.memory.notifications.delivery_log import InMemoryDeliveryLog
+from adapters.memory.notifications.followers import InMemoryFollowerReader
+from adapters.memory.notifications.inbox import NOTIFICATIONS, InMemoryNotificationRepository
+from adapters.memory.notifications.phone_verifications import (
     PHONE_NUMBERS,
-    InMemoryDeliveryLog,
-    InMemoryFollowerReader,
-    InMemoryNotificationPreferencesRepository,
-    InMemoryNotificationRepository,
     InMemoryPhoneVerificationRepository,
-    InMemoryPushSubscriptionRepository,
 )
+from adapters.memory.notifications.preferences import InMemoryNotificationPreferencesRepository
+from adapters.memory.notifications.push_subscriptions import InMemoryPushSubscriptionRepository
 from adapters.memory.processed_events import InMemoryProcessedEvents
 from adapters.memory.push import InMemoryPushSender
 from adapters.memory.rate_limiter import InMemoryRateLimiter

@@ -8,7 +8,7 @@ import pytest
 
 from adapters.memory.database import InMemoryDatabase
 from adapters.memory.host_resolver import InMemoryHostResolver
-from adapters.memory.notifications import InMemoryPushSubscriptionRepository
+from adapters.memory.notifications.push_subscriptions import InMemoryPushSubscriptionRepository
 from adapters.memory.system import ManualClock, SequentialIdGenerator
 from adapters.memory.unit_of_work import InMemoryUnitOfWork
 from application.common.errors import ApplicationError, PermissionDeniedError

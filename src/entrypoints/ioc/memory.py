@@ -11,14 +11,12 @@ from adapters.memory.articles import (
     InMemoryCommentRepository,
 )
 from adapters.memory.database import InMemoryDatabase
-from adapters.memory.notifications import (
-    InMemoryDeliveryLog,
-    InMemoryFollowerReader,
-    InMemoryNotificationPreferencesRepository,
-    InMemoryNotificationRepository,
-    InMemoryPhoneVerificationRepository,
-    InMemoryPushSubscriptionRepository,
-)
+from adapters.memory.notifications.delivery_log import InMemoryDeliveryLog
+from adapters.memory.notifications.followers import InMemoryFollowerReader
+from adapters.memory.notifications.inbox import InMemoryNotificationRepository
+from adapters.memory.notifications.phone_verifications import InMemoryPhoneVerificationRepository
+from adapters.memory.notifications.preferences import InMemoryNotificationPreferencesRepository
+from adapters.memory.notifications.push_subscriptions import InMemoryPushSubscriptionRepository
 from adapters.memory.one_time_tokens import InMemoryOneTimeTokenRepository
 from adapters.memory.outbox import InMemoryOutboxReader, InMemoryOutboxStore
 from adapters.memory.processed_events import InMemoryProcessedEvents

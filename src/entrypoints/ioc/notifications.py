@@ -9,14 +9,12 @@ from redis.asyncio import Redis
 from adapters.memory.push import InMemoryPushSender
 from adapters.memory.realtime import InMemoryRealtimeBroadcaster
 from adapters.redis.realtime import RedisRealtimeBroadcaster
-from adapters.sqlalchemy.notifications import (
-    SqlDeliveryLog,
-    SqlFollowerReader,
-    SqlNotificationPreferencesRepository,
-    SqlNotificationRepository,
-    SqlPhoneVerificationRepository,
-    SqlPushSubscriptionRepository,
-)
+from adapters.sqlalchemy.notifications.delivery_log import SqlDeliveryLog
+from adapters.sqlalchemy.notifications.followers import SqlFollowerReader
+from adapters.sqlalchemy.notifications.inbox import SqlNotificationRepository
+from adapters.sqlalchemy.notifications.phone_verifications import SqlPhoneVerificationRepository
+from adapters.sqlalchemy.notifications.preferences import SqlNotificationPreferencesRepository
+from adapters.sqlalchemy.notifications.push_subscriptions import SqlPushSubscriptionRepository
 from adapters.system.host_resolver import SystemHostResolver
 from adapters.webpush.sender import WebPushSender
 from application.identity.live_sessions import LiveSessionCloser
