@@ -496,7 +496,7 @@ async def run_round(
     args: argparse.Namespace,
 ) -> tuple[list[Any], float, float]:
     """Publish one notification to every room; the clients' answers, publish and CPU ms."""
-    from application.ports.messaging import RoomMessage  # noqa: PLC0415
+    from application.common.ports.realtime import RoomMessage  # noqa: PLC0415
 
     numbered = [
         RoomMessage(m.room, m.payload.replace(_ROUND.encode(), str(round_number).encode()))

@@ -12,7 +12,7 @@ from redis.exceptions import RedisError
 from adapters.memory.cache import InMemoryCache
 from adapters.redis.cache import RedisCache
 from adapters.redis.client import create_redis_client
-from application.ports.cache import Cache, CacheUnavailableError
+from application.common.ports.cache import Cache, CacheUnavailableError
 from tests.support.network import closed_port
 
 LetTimePass = Callable[[float], Awaitable[None]]

@@ -19,15 +19,15 @@ from adapters.memory.users import InMemoryUserRepository
 from adapters.sqlalchemy.articles import SqlArticleRepository, SqlCommentRepository
 from adapters.sqlalchemy.content_reader import SqlArticleReader, SqlCommentReader
 from adapters.sqlalchemy.users import SqlUserRepository
-from application.content.errors import SlugTakenError
-from application.ports.content import (
+from application.articles.errors import SlugTakenError
+from application.articles.ports import (
     ArticleQuery,
     ArticleReader,
     ArticleRepository,
     CommentReader,
     CommentRepository,
 )
-from application.ports.persistence import UserRepository
+from application.users.ports import UserRepository
 from domain.articles.article import Article
 from domain.articles.comment import Comment
 from domain.articles.values import (

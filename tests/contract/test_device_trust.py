@@ -7,7 +7,7 @@ import pytest
 from adapters.memory.device_trust import InMemoryDeviceTrust
 from adapters.memory.system import ManualClock
 from adapters.security.device_trust import HmacDeviceTrust
-from application.ports.security import DeviceTrust
+from application.users.ports import DeviceTrust
 
 TTL = timedelta(days=365)
 

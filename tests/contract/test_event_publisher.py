@@ -16,7 +16,7 @@ from adapters.memory.event_publisher import InMemoryEventPublisher
 from adapters.redis.client import create_redis_client
 from adapters.redis.event_publisher import RedisStreamsEventPublisher
 from application.common.outbox import OutboxMessage
-from application.ports.events import EventPublisher, EventPublishError
+from application.common.ports.events import EventPublisher, EventPublishError
 from tests.support.events import CounterIncremented
 from tests.support.kafka_cluster import kafka_mock_cluster
 from tests.support.network import closed_port

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.memory.lease import InMemoryLease
 from adapters.sqlalchemy.lease import PostgresAdvisoryLease
-from application.ports.system import ExclusiveLease
+from application.common.ports.lease import ExclusiveLease
 from tests.support.postgres import engine_for_tests, isolated_schema
 
 NewLease = Callable[[], ExclusiveLease]

@@ -10,7 +10,7 @@ import pytest
 
 from adapters.memory.host_resolver import InMemoryHostResolver
 from adapters.system.host_resolver import SystemHostResolver
-from application.ports.network import HostNotResolvedError, HostResolver
+from application.notifications.ports import HostNotResolvedError, HostResolver
 
 LOOPBACKS = frozenset({ipaddress.ip_address("127.0.0.1"), ipaddress.ip_address("::1")})
 

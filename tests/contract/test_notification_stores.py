@@ -29,7 +29,7 @@ from adapters.sqlalchemy.notifications.push_subscriptions import SqlPushSubscrip
 from adapters.sqlalchemy.tables import notification_preferences, notifications
 from adapters.sqlalchemy.users import SqlUserRepository
 from adapters.system.uuid7 import Uuid7Generator
-from application.ports.notifications import (
+from application.notifications.ports import (
     DeliveryLog,
     DeliveryStatus,
     FollowerReader,
@@ -38,7 +38,7 @@ from application.ports.notifications import (
     PhoneVerificationRepository,
     PushSubscriptionRepository,
 )
-from application.ports.persistence import UserRepository
+from application.users.ports import UserRepository
 from domain.notifications.notification import Channel, Notification, NotificationKind, Subject
 from domain.notifications.phone import PhoneCodeError, PhoneNumber, PhoneVerification
 from domain.notifications.preferences import DEFAULT_CHANNELS, NotificationPreferences

@@ -13,7 +13,7 @@ from adapters.memory.one_time_tokens import InMemoryOneTimeTokenRepository
 from adapters.memory.users import InMemoryUserRepository
 from adapters.sqlalchemy.one_time_tokens import SqlOneTimeTokenRepository
 from adapters.sqlalchemy.users import SqlUserRepository
-from application.ports.persistence import OneTimeTokenRepository
+from application.users.ports import OneTimeTokenRepository
 from domain.users.one_time_token import (
     LINKS_VOIDED_BY_ACCOUNT_CHANGES,
     OneTimeToken,

@@ -17,8 +17,8 @@ from adapters.memory.system import SequentialIdGenerator
 from adapters.memory.unit_of_work import InMemoryUnitOfWork
 from adapters.sqlalchemy.outbox import SqlOutboxStore
 from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
-from application.ports.events import OutboxStore
-from application.ports.persistence import UnitOfWork
+from application.common.ports.unit_of_work import UnitOfWork
+from application.events.ports import OutboxStore
 from tests.support.events import Counter
 from tests.support.postgres import engine_for_tests, truncate_all
 

@@ -11,7 +11,7 @@ from adapters.memory.rate_limiter import InMemoryRateLimiter
 from adapters.memory.system import ManualClock
 from adapters.redis.client import create_redis_client
 from adapters.redis.rate_limiter import RedisRateLimiter
-from application.ports.security import RateLimit, RateLimiter, RateLimiterUnavailableError
+from application.common.ports.rate_limits import RateLimit, RateLimiter, RateLimiterUnavailableError
 from tests.support.network import closed_port
 
 FIVE_PER_MINUTE = RateLimit(limit=5, window_seconds=60)

@@ -15,7 +15,7 @@ from redis.asyncio.connection import parse_url
 from adapters.memory.realtime import InMemoryRealtimeBroadcaster
 from adapters.redis.client import create_redis_client
 from adapters.redis.realtime import RedisRealtimeBroadcaster
-from application.ports.messaging import RealtimeBroadcaster, RoomMessage
+from application.common.ports.realtime import RealtimeBroadcaster, RoomMessage
 
 TIMEOUT = 10.0
 

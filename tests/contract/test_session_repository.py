@@ -12,7 +12,7 @@ from adapters.memory.sessions import InMemorySessionRepository
 from adapters.memory.users import InMemoryUserRepository
 from adapters.sqlalchemy.sessions import SqlSessionRepository
 from adapters.sqlalchemy.users import SqlUserRepository
-from application.ports.persistence import SessionRepository, UserRepository
+from application.users.ports import SessionRepository, UserRepository
 from domain.users.session import Session
 from domain.users.values import UserId
 from tests.support.identity import stored_user

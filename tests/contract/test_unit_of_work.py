@@ -17,7 +17,7 @@ from adapters.sqlalchemy.outbox import SqlOutboxReader
 from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from application.common.correlation import current_request_id
 from application.common.outbox import OutboxMessage
-from application.ports.persistence import UnitOfWork
+from application.common.ports.unit_of_work import UnitOfWork
 from tests.support.events import Counter, CounterIncremented
 from tests.support.postgres import engine_for_tests, truncate_all
 

@@ -11,8 +11,9 @@ import pytest
 from adapters.memory.database import InMemoryDatabase
 from adapters.memory.users import InMemoryProfileReader, InMemoryUserRepository
 from adapters.sqlalchemy.users import SqlProfileReader, SqlUserRepository
-from application.identity.errors import EmailTakenError, UsernameTakenError
-from application.ports.persistence import ProfileReader, UserRepository
+from application.profiles.ports import ProfileReader
+from application.users.errors import EmailTakenError, UsernameTakenError
+from application.users.ports import UserRepository
 from domain.users.user import User
 from domain.users.values import Email, Profile, Role, UserId, Username
 from tests.support.postgres import engine_for_tests, truncate_all

@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from adapters.kafka.publisher import KafkaEventPublisher
 from application.common.outbox import OutboxMessage
 from application.events.consumers import ConsumerRegistry, ReceivedEvent
-from application.ports.persistence import UserRepository
+from application.users.ports import UserRepository
 from entrypoints.bootstrap import with_signing_secret
 from entrypoints.config import load_settings
 from entrypoints.ioc import make_container

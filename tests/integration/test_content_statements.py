@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from adapters.sqlalchemy.articles import SqlArticleRepository, SqlCommentRepository
 from adapters.sqlalchemy.content_reader import SqlArticleReader, SqlCommentReader
 from adapters.sqlalchemy.users import SqlUserRepository
-from application.ports.content import ArticleQuery
+from application.articles.ports import ArticleQuery
 from domain.articles.article import Article
 from domain.articles.comment import Comment
 from domain.articles.values import ArticleId, Body, CommentBody, Description, Slug, TagList, Title

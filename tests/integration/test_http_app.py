@@ -21,7 +21,7 @@ from loguru import logger
 
 from adapters.memory.health import InMemoryHealthProbe
 from application.common.errors import ConflictError, NotFoundError
-from application.ports.health import HealthProbe
+from application.health.ports import HealthProbe
 from domain.shared.errors import DomainError
 from entrypoints.config import load_settings
 from entrypoints.http.app import create_app

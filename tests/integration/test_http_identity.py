@@ -9,8 +9,8 @@ from dishka import AsyncContainer
 from litestar import Litestar, get
 from litestar.testing import AsyncTestClient
 
-from application.administration.set_role import SetRole, SetRoleCommand
 from application.common.permissions import Permission
+from application.users.set_role import SetRole, SetRoleCommand
 from domain.users.values import Role
 from entrypoints.bootstrap import with_signing_secret
 from entrypoints.config import load_settings

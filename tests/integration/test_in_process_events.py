@@ -8,8 +8,8 @@ import pytest
 from dishka import Provider, Scope, provide
 from litestar.testing import AsyncTestClient
 
+from application.articles.ports import ArticleReader
 from application.events.consumers import ConsumerRegistry, ReceivedEvent
-from application.ports.content import ArticleReader
 from entrypoints.bootstrap import with_signing_secret
 from entrypoints.config import load_settings
 from entrypoints.http.app import create_app

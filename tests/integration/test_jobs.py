@@ -14,11 +14,11 @@ from taskiq.acks import AcknowledgeType
 from taskiq.receiver import Receiver
 
 from adapters.taskiq.queue import TaskiqTaskQueue, create_broker
+from application.common.ports.task_queue import TaskQueue
 from application.notifications.send_templated_email import (
     SEND_TEMPLATED_EMAIL,
     SendTemplatedEmailCommand,
 )
-from application.ports.messaging import TaskQueue
 from entrypoints.bootstrap import with_signing_secret
 from entrypoints.config import load_settings
 from entrypoints.ioc import make_container

@@ -13,11 +13,11 @@ from adapters.memory.system import ManualClock, SequentialIdGenerator
 from adapters.sqlalchemy.notifications.phone_verifications import SqlPhoneVerificationRepository
 from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from adapters.sqlalchemy.users import SqlUserRepository
-from application.identity.security_notices import SecurityNotices
 from application.notifications.verify_phone_number import (
     VerifyPhoneNumber,
     VerifyPhoneNumberCommand,
 )
+from application.users.security_notices import SecurityNotices
 from domain.notifications.phone import CODE_ATTEMPTS, PhoneCodeError, PhoneNumber, PhoneVerification
 from domain.users.user import User
 from domain.users.values import Email, UserId, Username

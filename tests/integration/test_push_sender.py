@@ -39,7 +39,7 @@ from adapters.webpush.sender import (
     generate_vapid_keys,
     vapid_public_key,
 )
-from application.ports.delivery import PushMessage, PushOutcome
+from application.notifications.ports import PushMessage, PushOutcome
 from domain.notifications.push import PushSubscription
 from domain.users.values import UserId
 from tests.support.network import closed_port

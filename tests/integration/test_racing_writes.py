@@ -22,7 +22,7 @@ from adapters.sqlalchemy.notifications.preferences import SqlNotificationPrefere
 from adapters.sqlalchemy.sessions import SqlSessionRepository
 from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from adapters.sqlalchemy.users import SqlUserRepository
-from application.content.errors import ArticleNotFoundError
+from application.articles.errors import ArticleNotFoundError
 from domain.articles.article import Article
 from domain.articles.comment import Comment
 from domain.articles.values import ArticleId, Body, CommentBody, Description, Slug, TagList, Title

@@ -125,7 +125,7 @@ async def test_redis_py_serves_the_broadcaster_on_either_protocol(
     from redis.asyncio import Redis  # noqa: PLC0415
 
     from adapters.redis.realtime import RedisRealtimeBroadcaster  # noqa: PLC0415
-    from application.ports.messaging import RoomMessage  # noqa: PLC0415
+    from application.common.ports.realtime import RoomMessage  # noqa: PLC0415
 
     client = Redis.from_url(redis_url, protocol=protocol)
     broadcaster = RedisRealtimeBroadcaster(

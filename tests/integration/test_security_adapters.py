@@ -14,7 +14,7 @@ import pytest
 from adapters.memory.system import ManualClock, SequentialIdGenerator
 from adapters.security.argon2_hasher import Argon2PasswordHasher
 from adapters.security.jwt_tokens import JwtTokenIssuer
-from application.ports.security import InvalidTokenError
+from application.users.ports import InvalidTokenError
 from domain.users.values import Password, Role, UserId
 
 SECRET = "s" * 48

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from adapters.twilio.sms import SmsDeliveryError, TwilioSmsSender
-from application.ports.delivery import SmsMessage
+from application.notifications.ports import SmsMessage
 from tests.support.network import closed_port
 
 pytestmark = pytest.mark.integration

@@ -10,7 +10,7 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from adapters.smtp.mailer import MailDeliveryError, SmtpMailer
-from application.ports.delivery import EmailMessage
+from application.notifications.ports import EmailMessage
 from entrypoints.ioc.delivery import is_loopback
 from tests.support.network import closed_port, free_port
 

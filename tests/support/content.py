@@ -8,20 +8,20 @@ from adapters.memory.articles import (
     InMemoryCommentReader,
     InMemoryCommentRepository,
 )
+from application.articles.add_comment import AddComment, AddCommentCommand
+from application.articles.delete_article import DeleteArticle
+from application.articles.delete_comment import DeleteComment
+from application.articles.favorite_article import FavoriteArticle
+from application.articles.feed_articles import FeedArticles
+from application.articles.get_article import GetArticle
+from application.articles.list_articles import ListArticles
+from application.articles.list_comments import ListComments
+from application.articles.list_tags import ListTags
+from application.articles.ports import ArticleView, CommentView
+from application.articles.publish_article import PublishArticle, PublishArticleCommand
+from application.articles.unfavorite_article import UnfavoriteArticle
+from application.articles.update_article import UpdateArticle
 from application.common.identity import Identity
-from application.content.add_comment import AddComment, AddCommentCommand
-from application.content.delete_article import DeleteArticle
-from application.content.delete_comment import DeleteComment
-from application.content.favorite_article import FavoriteArticle
-from application.content.feed_articles import FeedArticles
-from application.content.get_article import GetArticle
-from application.content.list_articles import ListArticles
-from application.content.list_comments import ListComments
-from application.content.list_tags import ListTags
-from application.content.publish_article import PublishArticle, PublishArticleCommand
-from application.content.unfavorite_article import UnfavoriteArticle
-from application.content.update_article import UpdateArticle
-from application.ports.content import ArticleView, CommentView
 from tests.support.identity import IdentityWorld
 
 

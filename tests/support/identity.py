@@ -23,44 +23,41 @@ from adapters.memory.unit_of_work import InMemoryUnitOfWork
 from adapters.memory.users import InMemoryProfileReader, InMemoryUserRepository
 from adapters.templates.jinja import JinjaTemplateRenderer
 from application.common.identity import Identity
-from application.identity.authenticated_user import AuthenticatedUser
-from application.identity.confirm_password_reset import ConfirmPasswordReset
-from application.identity.get_current_user import GetCurrentUser
-from application.identity.issue_password_reset import (
-    ISSUE_PASSWORD_RESET,
-    IssuePasswordReset,
-    IssuePasswordResetCommand,
-)
-from application.identity.list_sessions import ListSessions
-from application.identity.live_sessions import LiveSessionCloser
-from application.identity.log_in import LogIn, LoginThrottle
-from application.identity.log_out import LogOut
-from application.identity.log_out_all import LogOutAll
-from application.identity.one_time_tokens import OneTimeTokenMailer, OneTimeTokenPolicy
-from application.identity.refresh_session import RefreshSession
-from application.identity.register_user import RegisterUser, RegisterUserCommand
-from application.identity.request_password_reset import RequestPasswordReset, ResetThrottle
-from application.identity.resend_verification import (
-    ResendVerification,
-    ResendVerificationPolicy,
-)
-from application.identity.restore_email import RestoreEmail
-from application.identity.revoke_session import RevokeSession
-from application.identity.security_notices import SecurityNotices
-from application.identity.session_policy import SessionPolicy
-from application.identity.step_up import StepUpPolicy
-from application.identity.update_user import UpdateUser
-from application.identity.verify_email import VerifyEmail
+from application.common.ports.rate_limits import RateLimit, RateLimiter
 from application.notifications.recipient_caps import MessageCaps, RecipientCaps
 from application.notifications.send_templated_email import (
     SEND_TEMPLATED_EMAIL,
     SendTemplatedEmail,
     SendTemplatedEmailCommand,
 )
-from application.ports.security import RateLimit, RateLimiter
 from application.profiles.follow_user import FollowUser
 from application.profiles.get_profile import GetProfile
 from application.profiles.unfollow_user import UnfollowUser
+from application.users.authenticated_user import AuthenticatedUser
+from application.users.confirm_password_reset import ConfirmPasswordReset
+from application.users.get_current_user import GetCurrentUser
+from application.users.issue_password_reset import (
+    ISSUE_PASSWORD_RESET,
+    IssuePasswordReset,
+    IssuePasswordResetCommand,
+)
+from application.users.list_sessions import ListSessions
+from application.users.live_sessions import LiveSessionCloser
+from application.users.log_in import LogIn, LoginThrottle
+from application.users.log_out import LogOut
+from application.users.log_out_all import LogOutAll
+from application.users.one_time_tokens import OneTimeTokenMailer, OneTimeTokenPolicy
+from application.users.refresh_session import RefreshSession
+from application.users.register_user import RegisterUser, RegisterUserCommand
+from application.users.request_password_reset import RequestPasswordReset, ResetThrottle
+from application.users.resend_verification import ResendVerification, ResendVerificationPolicy
+from application.users.restore_email import RestoreEmail
+from application.users.revoke_session import RevokeSession
+from application.users.security_notices import SecurityNotices
+from application.users.session_policy import SessionPolicy
+from application.users.step_up import StepUpPolicy
+from application.users.update_user import UpdateUser
+from application.users.verify_email import VerifyEmail
 from domain.users.user import User
 from domain.users.values import Email, UserId, Username
 

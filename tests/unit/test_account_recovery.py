@@ -12,14 +12,14 @@ from application.common.errors import (
     TooManyRequestsError,
 )
 from application.common.identity import Identity
-from application.identity.confirm_password_reset import ConfirmPasswordResetCommand
-from application.identity.errors import OneTimeTokenNotFoundError
-from application.identity.log_in import LogInCommand
-from application.identity.refresh_session import RefreshSessionCommand
-from application.identity.request_password_reset import RequestPasswordResetCommand
-from application.identity.resend_verification import ResendVerificationCommand
-from application.identity.update_user import UpdateUserCommand
-from application.identity.verify_email import VerifyEmailCommand
+from application.users.confirm_password_reset import ConfirmPasswordResetCommand
+from application.users.errors import OneTimeTokenNotFoundError
+from application.users.log_in import LogInCommand
+from application.users.refresh_session import RefreshSessionCommand
+from application.users.request_password_reset import RequestPasswordResetCommand
+from application.users.resend_verification import ResendVerificationCommand
+from application.users.update_user import UpdateUserCommand
+from application.users.verify_email import VerifyEmailCommand
 from domain.shared.errors import DomainError
 from tests.support.identity import IdentityWorld
 

@@ -12,16 +12,16 @@ import pytest
 
 from application.common.errors import TooManyRequestsError
 from application.common.identity import Identity
-from application.identity.confirm_password_reset import ConfirmPasswordResetCommand
-from application.identity.errors import EmailTakenError, OneTimeTokenNotFoundError
-from application.identity.log_in import LogInCommand
-from application.identity.log_out_all import LogOutAllCommand
-from application.identity.register_user import RegisterUserCommand
-from application.identity.request_password_reset import RequestPasswordResetCommand
-from application.identity.restore_email import RestoreEmailCommand
-from application.identity.step_up import CURRENT_PASSWORD, StepUpRequiredError
-from application.identity.update_user import UpdateUserCommand
-from application.identity.verify_email import VerifyEmailCommand
+from application.users.confirm_password_reset import ConfirmPasswordResetCommand
+from application.users.errors import EmailTakenError, OneTimeTokenNotFoundError
+from application.users.log_in import LogInCommand
+from application.users.log_out_all import LogOutAllCommand
+from application.users.register_user import RegisterUserCommand
+from application.users.request_password_reset import RequestPasswordResetCommand
+from application.users.restore_email import RestoreEmailCommand
+from application.users.step_up import CURRENT_PASSWORD, StepUpRequiredError
+from application.users.update_user import UpdateUserCommand
+from application.users.verify_email import VerifyEmailCommand
 from domain.users.one_time_token import TokenPurpose
 from domain.users.values import Email
 from tests.support.identity import IdentityWorld

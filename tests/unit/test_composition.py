@@ -11,11 +11,12 @@ from adapters.kafka.publisher import KafkaEventPublisher
 from adapters.memory.unit_of_work import InMemoryUnitOfWork
 from adapters.redis.event_publisher import RedisStreamsEventPublisher
 from adapters.system.uuid7 import Uuid7Generator
+from application.common.ports.events import EventPublisher
+from application.common.ports.ids import IdGenerator
+from application.common.ports.unit_of_work import UnitOfWork
+from application.events.ports import OutboxReader
 from application.health.check_readiness import CheckReadiness, CheckReadinessCommand
-from application.ports.events import EventPublisher
-from application.ports.health import HealthProbe
-from application.ports.persistence import OutboxReader, UnitOfWork
-from application.ports.system import IdGenerator
+from application.health.ports import HealthProbe
 from entrypoints.config import load_settings
 from entrypoints.http.app import create_app
 from entrypoints.ioc import make_container

@@ -8,9 +8,9 @@ from loguru import logger
 
 from adapters.cache.content import CachingArticleReader
 from adapters.memory.cache import InMemoryCache
-from application.content.read_cache import CONTENT_GENERATION_KEY, invalidate_content_reads
-from application.ports.cache import CacheUnavailableError
-from application.ports.content import ArticlePage, ArticleQuery, ArticleReader, ArticleView
+from application.articles.ports import ArticlePage, ArticleQuery, ArticleReader, ArticleView
+from application.articles.read_cache import CONTENT_GENERATION_KEY, invalidate_content_reads
+from application.common.ports.cache import CacheUnavailableError
 from domain.users.values import UserId
 from tests.support.content import ContentWorld
 

@@ -5,25 +5,25 @@ from datetime import timedelta
 
 import pytest
 
-from application.common.errors import InvalidInputError
-from application.common.identity import Identity
-from application.content.delete_article import DeleteArticleCommand
-from application.content.delete_comment import DeleteCommentCommand
-from application.content.errors import (
+from application.articles.delete_article import DeleteArticleCommand
+from application.articles.delete_comment import DeleteCommentCommand
+from application.articles.errors import (
     ArticleNotFoundError,
     CommentDeletionForbiddenError,
     CommentNotFoundError,
     NotArticleAuthorError,
 )
-from application.content.favorite_relation import FavoriteCommand
-from application.content.feed_articles import FeedArticlesCommand
-from application.content.get_article import GetArticleCommand
-from application.content.list_articles import ListArticlesCommand
-from application.content.list_comments import ListCommentsCommand
-from application.content.pagination import PageRequest
-from application.content.publish_article import PublishArticleCommand
-from application.content.read_cache import CONTENT_GENERATION_KEY
-from application.content.update_article import UpdateArticleCommand
+from application.articles.favorite_relation import FavoriteCommand
+from application.articles.feed_articles import FeedArticlesCommand
+from application.articles.get_article import GetArticleCommand
+from application.articles.list_articles import ListArticlesCommand
+from application.articles.list_comments import ListCommentsCommand
+from application.articles.pagination import PageRequest
+from application.articles.publish_article import PublishArticleCommand
+from application.articles.read_cache import CONTENT_GENERATION_KEY
+from application.articles.update_article import UpdateArticleCommand
+from application.common.errors import InvalidInputError
+from application.common.identity import Identity
 from application.profiles.follow_relation import FollowCommand
 from domain.shared.errors import DomainError
 from domain.users.values import Role

@@ -11,15 +11,15 @@ from application.common.errors import (
     InvalidCredentialsError,
     TooManyRequestsError,
 )
-from application.identity.errors import AccountBannedError, EmailTakenError, UsernameTakenError
-from application.identity.get_current_user import GetCurrentUserCommand
-from application.identity.log_in import LogInCommand
-from application.identity.register_user import RegisterUserCommand
-from application.identity.update_user import UpdateUserCommand
-from application.ports.security import RateLimiterUnavailableError
+from application.common.ports.rate_limits import RateLimiterUnavailableError
 from application.profiles.errors import ProfileNotFoundError, SelfFollowError
 from application.profiles.follow_relation import FollowCommand
 from application.profiles.get_profile import GetProfileCommand
+from application.users.errors import AccountBannedError, EmailTakenError, UsernameTakenError
+from application.users.get_current_user import GetCurrentUserCommand
+from application.users.log_in import LogInCommand
+from application.users.register_user import RegisterUserCommand
+from application.users.update_user import UpdateUserCommand
 from domain.shared.errors import DomainError
 from domain.users.values import Email
 from tests.support.identity import IdentityWorld

@@ -7,7 +7,7 @@ import pytest
 
 from adapters.memory.cache import InMemoryCache
 from adapters.memory.realtime import InMemoryRealtimeBroadcaster
-from application.ports.cache import CacheUnavailableError
+from application.common.ports.cache import CacheUnavailableError
 from domain.users.values import UserId
 from entrypoints.http.realtime.admission import AdmissionRefusedError, WaitingRoom, client_key
 from entrypoints.http.realtime.hub import ConnectionHub, ServerFullError

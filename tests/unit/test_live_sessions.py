@@ -13,23 +13,23 @@ from uuid import UUID
 import pytest
 
 from adapters.memory.realtime import InMemoryRealtimeBroadcaster
-from application.administration.ban_user import BanUser, BanUserCommand
 from application.common.errors import NotFoundError
-from application.identity.authenticated_user import AuthenticatedUser
-from application.identity.live_sessions import (
+from application.common.ports.realtime import RoomMessage
+from application.notifications.views import user_room
+from application.users.authenticated_user import AuthenticatedUser
+from application.users.ban_user import BanUser, BanUserCommand
+from application.users.live_sessions import (
     SESSIONS_ENDED_PREFIX,
     LiveSessionCloser,
     SessionsEnded,
     read_sessions_ended,
     sessions_ended_message,
 )
-from application.identity.log_in import LogInCommand
-from application.identity.log_out import LogOutCommand
-from application.identity.log_out_all import LogOutAllCommand
-from application.identity.revoke_session import RevokeSessionCommand
-from application.identity.session_policy import ClientInfo
-from application.notifications.views import user_room
-from application.ports.messaging import RoomMessage
+from application.users.log_in import LogInCommand
+from application.users.log_out import LogOutCommand
+from application.users.log_out_all import LogOutAllCommand
+from application.users.revoke_session import RevokeSessionCommand
+from application.users.session_policy import ClientInfo
 from domain.users.values import UserId
 from entrypoints.http.realtime.hub import ConnectionHub, LiveConnection
 from tests.support.identity import IdentityWorld
@@ -153,13 +153,13 @@ async def test_a_failed_publish_is_logged_and_the_commit_stands(
 ) -> None:
     closer = LiveSessionCloser(BrokenBroadcaster())
     uow = world.uow()
-    with caplog.at_level(logging.ERROR, logger="application.identity.live_sessions"):
+    with caplog.at_level(logging.ERROR, logger="application.users.live_sessions"):
         async with uow:
             world.database.table("marks")["done"] = True
             closer.end_after_commit(uow, ADA)
             await uow.commit()
     assert world.database.table("marks") == {"done": True}
-    (record,) = [r for r in caplog.records if r.name == "application.identity.live_sessions"]
+    (record,) = [r for r in caplog.records if r.name == "application.users.live_sessions"]
     assert "close the live channels" in record.getMessage()
     assert record.exc_info is not None
 

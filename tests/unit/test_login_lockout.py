@@ -6,9 +6,9 @@ from datetime import timedelta
 import pytest
 
 from application.common.errors import InvalidCredentialsError, TooManyRequestsError
-from application.identity.log_in import LogInCommand, SignedIn
-from application.identity.session_policy import ClientInfo
-from application.ports.security import RateLimit
+from application.common.ports.rate_limits import RateLimit
+from application.users.log_in import LogInCommand, SignedIn
+from application.users.session_policy import ClientInfo
 from tests.support.identity import IdentityWorld
 
 RIGHT = "password123"

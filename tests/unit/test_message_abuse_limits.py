@@ -19,12 +19,13 @@ from application.common.errors import (
     InvalidInputError,
     TooManyRequestsError,
 )
+from application.common.ports.rate_limits import RateLimit
 from application.events.consumers import ReceivedEvent
-from application.identity.resend_verification import ResendVerificationCommand
 from application.notifications.deliver_notification import (
     DELIVER_NOTIFICATION,
     DeliverNotificationCommand,
 )
+from application.notifications.ports import DeliveryStatus
 from application.notifications.recipient_caps import (
     MessageCaps,
     RecipientCaps,
@@ -43,8 +44,7 @@ from application.notifications.set_phone_number import (
     calling_codes,
 )
 from application.notifications.views import notification_document
-from application.ports.notifications import DeliveryStatus
-from application.ports.security import RateLimit
+from application.users.resend_verification import ResendVerificationCommand
 from domain.notifications.notification import Channel, Notification, NotificationKind, Subject
 from domain.users.events import UserFollowed
 from domain.users.values import UserId

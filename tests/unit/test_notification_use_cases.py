@@ -34,6 +34,7 @@ from adapters.memory.system import ManualClock, SequentialIdGenerator
 from adapters.memory.unit_of_work import InMemoryUnitOfWork
 from adapters.memory.users import InMemoryUserRepository
 from adapters.templates.jinja import JinjaTemplateRenderer
+from application.articles.pagination import PageRequest
 from application.common.errors import (
     ConnectionLostError,
     DependencyUnavailableError,
@@ -43,10 +44,14 @@ from application.common.errors import (
     TooManyRequestsError,
 )
 from application.common.outbox import OutboxMessage
-from application.content.pagination import PageRequest
+from application.common.ports.rate_limits import (
+    RateLimit,
+    RateLimitDecision,
+    RateLimiter,
+    RateLimiterUnavailableError,
+)
 from application.events.consumers import ReceivedEvent, consumers
 from application.events.handle_event import HandleEvent, HandleEventCommand
-from application.identity.security_notices import SecurityNotices
 from application.notifications import handlers
 from application.notifications.count_unread_notifications import CountUnreadNotifications
 from application.notifications.creating import NotificationDraft, NotificationFactory
@@ -76,6 +81,14 @@ from application.notifications.mark_notifications_read import (
     MarkNotificationsReadCommand,
 )
 from application.notifications.notify_user import NotifyUser, NotifyUserCommand
+from application.notifications.ports import (
+    DeliveryStatus,
+    EmailMessage,
+    PushMessage,
+    PushOutcome,
+    PushRejectedError,
+    SmsMessage,
+)
 from application.notifications.recipient_caps import MessageCaps, RecipientCaps
 from application.notifications.remove_phone_number import RemovePhoneNumber
 from application.notifications.repeat_policy import RepeatPolicy
@@ -110,21 +123,8 @@ from application.notifications.verify_phone_number import (
     VerifyPhoneNumberCommand,
 )
 from application.notifications.views import NEW_NOTIFICATION, notification_document, user_room
-from application.ports.delivery import (
-    EmailMessage,
-    PushMessage,
-    PushOutcome,
-    PushRejectedError,
-    SmsMessage,
-)
-from application.ports.notifications import DeliveryStatus
-from application.ports.persistence import UserRepository
-from application.ports.security import (
-    RateLimit,
-    RateLimitDecision,
-    RateLimiter,
-    RateLimiterUnavailableError,
-)
+from application.users.ports import UserRepository
+from application.users.security_notices import SecurityNotices
 from domain.articles.events import ArticleFavorited, ArticlePublished, CommentAdded
 from domain.notifications.notification import Channel, Notification, NotificationKind, Subject
 from domain.notifications.phone import PhoneCodeError, PhoneNumber, PhoneVerification

@@ -8,11 +8,12 @@ import pytest
 from adapters.inprocess.event_bus import InProcessEventBus
 from adapters.memory.event_publisher import InMemoryEventPublisher
 from adapters.memory.outbox import InMemoryOutboxReader, InMemoryOutboxStore
+from application.common.ports.events import EventPublishError
 from application.events.outbox_status import GetOutboxStatus
+from application.events.ports import TransientDeliveryError
 from application.events.purge_outbox import PurgeOutbox, PurgeOutboxCommand
 from application.events.relay_outbox import RelayOutbox, RelayPolicy
 from application.events.replay_outbox import ReplayOutbox, ReplayOutboxCommand
-from application.ports.events import EventPublishError, TransientDeliveryError
 from tests.support.content import ContentWorld
 
 POLICY = RelayPolicy(batch_size=3, retry_base=timedelta(seconds=1), retry_max=timedelta(seconds=30))

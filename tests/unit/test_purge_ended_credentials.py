@@ -2,8 +2,8 @@
 
 from datetime import timedelta
 
-from application.identity.log_out import LogOutCommand
-from application.identity.purge_ended_credentials import (
+from application.users.log_out import LogOutCommand
+from application.users.purge_ended_credentials import (
     PurgeEndedCredentials,
     PurgeEndedCredentialsCommand,
 )

@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 APPLICATION = Path(__file__).resolve().parents[2] / "src" / "application"
-PORTS = APPLICATION / "ports"
+PORT_MODULES = sorted([*APPLICATION.glob("*/ports.py"), *APPLICATION.glob("*/ports/*.py")])
+"""Every module that declares ports: each context's `ports.py`, and the shared `common/ports/`."""
 
 LOCKING_READS = frozenset({"find_by_token_hash"})
 """Reads whose adapters always lock the row they return (see their port docstrings)."""
@@ -104,7 +105,7 @@ def read_modify_writes() -> list[Function]:
 def change_reporting_methods() -> set[str]:
     """Names of port methods that return whether they changed anything."""
     names: set[str] = set()
-    for module in PORTS.rglob("*.py"):
+    for module in PORT_MODULES:
         for node in ast.walk(ast.parse(module.read_text())):
             if (
                 isinstance(node, ast.AsyncFunctionDef)
@@ -119,12 +120,12 @@ def test_the_finder_sees_the_known_read_modify_writes() -> None:
     found = {function.name for function in read_modify_writes()}
 
     assert {
-        "content/update_article.py::__call__",
-        "identity/update_user.py::__call__",
-        "identity/revoke_session.py::__call__",
-        "identity/refresh_session.py::__call__",
+        "articles/update_article.py::__call__",
+        "users/update_user.py::__call__",
+        "users/revoke_session.py::__call__",
+        "users/refresh_session.py::__call__",
         "notifications/update_notification_preferences.py::__call__",
-        "administration/ban_user.py::__call__",
+        "users/ban_user.py::__call__",
     } <= found
 
 
@@ -147,7 +148,7 @@ def test_the_finder_catches_an_unlocked_save() -> None:
     )
     node = ast.parse(source).body[0]
     assert isinstance(node, ast.AsyncFunctionDef)
-    function = Function(APPLICATION / "content" / "example.py", node)
+    function = Function(APPLICATION / "articles" / "example.py", node)
 
     assert _saves(function)
     assert not _locks(function.node, {})

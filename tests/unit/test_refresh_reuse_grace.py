@@ -6,10 +6,10 @@ from datetime import timedelta
 import pytest
 
 from application.common.errors import AuthenticationRequiredError
-from application.identity.authenticated_user import AuthenticatedUser
-from application.identity.log_in import LogInCommand
-from application.identity.refresh_session import RefreshSessionCommand
-from application.identity.session_policy import ClientInfo, SessionPolicy
+from application.users.authenticated_user import AuthenticatedUser
+from application.users.log_in import LogInCommand
+from application.users.refresh_session import RefreshSessionCommand
+from application.users.session_policy import ClientInfo, SessionPolicy
 from domain.users.session import Session
 from tests.support.identity import IdentityWorld
 
@@ -51,7 +51,7 @@ async def test_a_repeat_within_the_grace_period_gets_the_same_pair(
     signed = await sign_in(world)
     first = await refresh(world, signed.refresh_token)
     world.clock.advance(GRACE)
-    with caplog.at_level(logging.INFO, logger="application.identity.refresh_session"):
+    with caplog.at_level(logging.INFO, logger="application.users.refresh_session"):
         second = await refresh(world, signed.refresh_token)
     assert (second.refresh_token, second.token) == (first.refresh_token, first.token)
     session = await session_of(world, second)
@@ -80,7 +80,7 @@ async def test_a_repeat_after_the_grace_period_revokes_the_session(
     first = await refresh(world, signed.refresh_token)
     world.clock.advance(GRACE + timedelta(microseconds=1))
     with (
-        caplog.at_level(logging.INFO, logger="application.identity.refresh_session"),
+        caplog.at_level(logging.INFO, logger="application.users.refresh_session"),
         pytest.raises(AuthenticationRequiredError),
     ):
         await refresh(world, signed.refresh_token)

@@ -19,7 +19,7 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from application.content.pagination import MAX_LIMIT, MAX_OFFSET
+from application.articles.pagination import MAX_LIMIT, MAX_OFFSET
 from domain.articles.values import (
     BODY_MAX,
     COMMENT_MAX,

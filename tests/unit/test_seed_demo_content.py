@@ -18,8 +18,8 @@ from adapters.memory.security import InMemoryPasswordHasher
 from adapters.memory.system import ManualClock, SequentialIdGenerator
 from adapters.memory.unit_of_work import InMemoryUnitOfWork
 from adapters.memory.users import FOLLOWS, USERS, InMemoryUserRepository
+from application.articles.read_cache import CONTENT_GENERATION_KEY
 from application.common.errors import InvalidInputError
-from application.content.read_cache import CONTENT_GENERATION_KEY
 from application.demo.seed_content import SeedDemoContent, SeedDemoContentCommand, SeedReport
 from application.demo.vocabulary import DEMO_TAGS
 from domain.articles.article import Article

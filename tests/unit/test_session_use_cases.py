@@ -7,18 +7,18 @@ import pytest
 
 from application.common.errors import AuthenticationRequiredError, NotFoundError
 from application.common.identity import Identity
-from application.identity.authenticate import Authenticate, AuthenticateCommand
-from application.identity.authenticated_user import AuthenticatedUser
-from application.identity.errors import AccountBannedError
-from application.identity.get_current_user import GetCurrentUserCommand
-from application.identity.list_sessions import ListSessionsCommand
-from application.identity.log_in import LogInCommand
-from application.identity.log_out import LogOutCommand
-from application.identity.log_out_all import LogOutAllCommand
-from application.identity.refresh_session import RefreshSessionCommand
-from application.identity.revoke_session import RevokeSessionCommand
-from application.identity.session_policy import ClientInfo
-from application.identity.update_user import UpdateUserCommand
+from application.users.authenticate import Authenticate, AuthenticateCommand
+from application.users.authenticated_user import AuthenticatedUser
+from application.users.errors import AccountBannedError
+from application.users.get_current_user import GetCurrentUserCommand
+from application.users.list_sessions import ListSessionsCommand
+from application.users.log_in import LogInCommand
+from application.users.log_out import LogOutCommand
+from application.users.log_out_all import LogOutAllCommand
+from application.users.refresh_session import RefreshSessionCommand
+from application.users.revoke_session import RevokeSessionCommand
+from application.users.session_policy import ClientInfo
+from application.users.update_user import UpdateUserCommand
 from tests.support.identity import IdentityWorld
 
 

@@ -12,7 +12,7 @@ import pytest
 
 from adapters.memory.system import ManualClock, SequentialIdGenerator
 from adapters.security.jwt_tokens import LATEST_TIME, JwtTokenIssuer
-from application.ports.security import InvalidTokenError
+from application.users.ports import InvalidTokenError
 from domain.users.values import Role, UserId
 
 SECRET = "t" * 48

@@ -6,7 +6,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from adapters.mail.mime import mime_message
-from application.ports.delivery import EmailMessage
+from application.notifications.ports import EmailMessage
 from domain.shared.errors import DomainError
 from domain.users.values import Email, Password, Profile, Username
 

@@ -15,13 +15,13 @@ from litestar.testing import AsyncTestClient
 
 from adapters.memory.rate_limiter import InMemoryRateLimiter
 from application.common.permissions import Permission
-from application.ports.security import (
+from application.common.ports.clock import Clock
+from application.common.ports.rate_limits import (
     RateLimit,
     RateLimitDecision,
     RateLimiter,
     RateLimiterUnavailableError,
 )
-from application.ports.system import Clock
 from entrypoints.bootstrap import with_signing_secret
 from entrypoints.config import load_settings
 from entrypoints.config.settings import RateLimitSettings

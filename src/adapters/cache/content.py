@@ -8,9 +8,9 @@ from typing import Any, TypeVar
 import msgspec
 
 from adapters.system.outage_log import OutageLog
-from application.content.read_cache import CONTENT_GENERATION_KEY
-from application.ports.cache import Cache, CacheUnavailableError
-from application.ports.content import ArticlePage, ArticleQuery, ArticleReader, ArticleView
+from application.articles.ports import ArticlePage, ArticleQuery, ArticleReader, ArticleView
+from application.articles.read_cache import CONTENT_GENERATION_KEY
+from application.common.ports.cache import Cache, CacheUnavailableError
 from domain.users.values import UserId
 
 _log = logging.getLogger(__name__)
@@ -28,7 +28,7 @@ class CachingArticleReader:
 
     What a signed-in viewer sees depends on them (follow and favorite flags), so their
     reads, and the feed, always go to the inner reader. Keys carry the content generation,
-    which writes bump (see `application.content.read_cache`). When the cache fails, the
+    which writes bump (see `application.articles.read_cache`). When the cache fails, the
     inner reader answers and the outage is logged, once: the request never fails because of it.
     """
 

@@ -6,8 +6,9 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from adapters.events.envelope import event_payload
 from application.common.outbox import OutboxMessage
+from application.common.ports.events import EventPublishError
 from application.events.consumers import ReceivedEvent
-from application.ports.events import EventPublishError, TransientDeliveryError
+from application.events.ports import TransientDeliveryError
 
 _log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from loguru import logger
 
 from adapters.events.envelope import decode_envelope
 from application.events.consumers import ReceivedEvent
-from application.ports.events import TransientDeliveryError
+from application.events.ports import TransientDeliveryError
 
 Deliver = Callable[[str, ReceivedEvent], Awaitable[None]]
 """Called with the topic and the event; raising means the attempt failed."""

@@ -8,7 +8,7 @@ from aiokafka.errors import KafkaError
 
 from adapters.events.envelope import encode_envelope, headers_for, topic_for
 from application.common.outbox import OutboxMessage
-from application.ports.events import EventPublishError
+from application.common.ports.events import EventPublishError
 
 
 class KafkaEventPublisher:

@@ -4,7 +4,7 @@ import asyncio
 from pathlib import Path
 
 from adapters.mail.mime import mime_message
-from application.ports.delivery import EmailMessage
+from application.notifications.ports import EmailMessage
 
 
 class FileMailer:

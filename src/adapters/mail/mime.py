@@ -3,7 +3,7 @@
 from email.message import EmailMessage as MimeMessage
 from email.utils import formatdate, make_msgid
 
-from application.ports.delivery import EmailMessage
+from application.notifications.ports import EmailMessage
 
 
 def mime_message(message: EmailMessage, *, sender: str, domain: str) -> MimeMessage:

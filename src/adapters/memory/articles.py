@@ -7,9 +7,9 @@ from typing import Any
 
 from adapters.memory.database import InMemoryDatabase, detached
 from adapters.memory.users import FOLLOWS, USERS
-from application.content.errors import SlugTakenError
-from application.ports.content import ArticlePage, ArticleQuery, ArticleView, CommentView
-from application.ports.persistence import ProfileView
+from application.articles.errors import SlugTakenError
+from application.articles.ports import ArticlePage, ArticleQuery, ArticleView, CommentView
+from application.profiles.ports import ProfileView
 from domain.articles.article import Article
 from domain.articles.comment import Comment
 from domain.articles.values import ArticleId, CommentId

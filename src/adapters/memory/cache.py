@@ -5,7 +5,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 
-from application.ports.cache import CacheUnavailableError
+from application.common.ports.cache import CacheUnavailableError
 
 _INTEGER = re.compile(rb"0|-?[1-9][0-9]*")
 _INT64_MIN = -(2**63)

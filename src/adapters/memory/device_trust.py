@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from application.ports.system import Clock
+from application.common.ports.clock import Clock
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,7 @@ from collections import deque
 from collections.abc import Sequence
 
 from application.common.outbox import OutboxMessage
-from application.ports.events import EventPublishError
+from application.common.ports.events import EventPublishError
 
 
 class InMemoryEventPublisher:

@@ -3,7 +3,7 @@
 import ipaddress
 from collections.abc import Iterable, Mapping
 
-from application.ports.network import HostNotResolvedError
+from application.notifications.ports import HostNotResolvedError
 from domain.notifications.push_endpoint import IPAddress
 
 

@@ -1,6 +1,6 @@
 """A mailer that keeps what it was given, for tests to read."""
 
-from application.ports.delivery import EmailMessage
+from application.notifications.ports import EmailMessage
 
 
 class InMemoryMailer:

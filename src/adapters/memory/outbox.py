@@ -7,7 +7,7 @@ from uuid import UUID
 
 from adapters.memory.database import InMemoryDatabase
 from application.common.outbox import OutboxMessage
-from application.ports.events import ClaimedMessage, OutboxStatus
+from application.events.ports import ClaimedMessage, OutboxStatus
 
 DELIVERIES = "outbox_deliveries"
 

@@ -5,7 +5,7 @@ from collections import deque
 from loguru import logger
 
 from adapters.webpush.sender import endpoint_origin
-from application.ports.delivery import PushMessage, PushOutcome
+from application.notifications.ports import PushMessage, PushOutcome
 from domain.notifications.push import PushSubscription
 
 

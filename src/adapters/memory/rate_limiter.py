@@ -2,8 +2,8 @@
 
 import math
 
-from application.ports.security import RateLimit, RateLimitDecision
-from application.ports.system import Clock
+from application.common.ports.clock import Clock
+from application.common.ports.rate_limits import RateLimit, RateLimitDecision
 
 
 def gcra(

@@ -3,7 +3,7 @@
 import asyncio
 from collections.abc import AsyncIterator, Sequence
 
-from application.ports.messaging import RoomMessage
+from application.common.ports.realtime import RoomMessage
 
 
 class InMemoryRealtimeBroadcaster:

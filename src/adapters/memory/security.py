@@ -5,8 +5,9 @@ import hmac
 from datetime import datetime, timedelta
 from uuid import UUID
 
-from application.ports.security import AccessClaims, InvalidTokenError
-from application.ports.system import Clock, IdGenerator
+from application.common.ports.clock import Clock
+from application.common.ports.ids import IdGenerator
+from application.users.ports import AccessClaims, InvalidTokenError
 from domain.users.values import Password, Role, UserId
 
 

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from adapters.memory.database import InMemoryDatabase
 from adapters.memory.users import USERS
-from application.ports.persistence import RefreshTokenMatch
+from application.users.ports import RefreshTokenMatch
 from domain.users.session import Session
 from domain.users.values import Role, UserId
 

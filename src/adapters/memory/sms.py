@@ -3,7 +3,7 @@
 import logging
 from collections import deque
 
-from application.ports.delivery import SmsMessage
+from application.notifications.ports import SmsMessage
 
 _log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from adapters.memory.database import InMemoryDatabase
 from application.common.after_commit import AfterCommit, run_after_commit
 from application.common.correlation import current_request_id
 from application.common.outbox import OutboxMessage
-from application.ports.system import IdGenerator
+from application.common.ports.ids import IdGenerator
 from domain.shared.aggregate import AggregateRoot
 
 

@@ -3,8 +3,8 @@
 from datetime import datetime
 
 from adapters.memory.database import InMemoryDatabase, detached
-from application.identity.errors import EmailTakenError, UsernameTakenError
-from application.ports.persistence import ProfileView
+from application.profiles.ports import ProfileView
+from application.users.errors import EmailTakenError, UsernameTakenError
 from domain.users.user import User
 from domain.users.values import Email, UserId, Username
 

@@ -6,7 +6,7 @@ from contextlib import contextmanager
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from application.ports.cache import CacheUnavailableError
+from application.common.ports.cache import CacheUnavailableError
 
 
 class RedisCache:

@@ -3,7 +3,11 @@
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from application.ports.security import RateLimit, RateLimitDecision, RateLimiterUnavailableError
+from application.common.ports.rate_limits import (
+    RateLimit,
+    RateLimitDecision,
+    RateLimiterUnavailableError,
+)
 
 # KEYS[1]: the key. ARGV: limit, window (ms). Time comes from Redis itself, so
 # every API process agrees on it. Returns {allowed, remaining, retry_after_ms}.

@@ -14,7 +14,7 @@ from redis.exceptions import RedisError
 from redis.utils import check_protocol_version
 
 from application.common.errors import DependencyUnavailableError
-from application.ports.messaging import RoomMessage
+from application.common.ports.realtime import RoomMessage
 
 _Waiters = list["asyncio.Future[None]"]
 

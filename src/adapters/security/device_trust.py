@@ -6,7 +6,7 @@ import hmac
 import secrets
 from datetime import timedelta
 
-from application.ports.system import Clock
+from application.common.ports.clock import Clock
 
 _LONGEST = 128
 

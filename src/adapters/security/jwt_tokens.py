@@ -8,8 +8,9 @@ import jwt
 import msgspec
 from jwt.utils import base64url_encode
 
-from application.ports.security import AccessClaims, InvalidTokenError
-from application.ports.system import Clock, IdGenerator
+from application.common.ports.clock import Clock
+from application.common.ports.ids import IdGenerator
+from application.users.ports import AccessClaims, InvalidTokenError
 from domain.users.values import Role, UserId
 
 REQUIRED_CLAIMS = ("sub", "exp", "iat", "iss", "aud", "jti")

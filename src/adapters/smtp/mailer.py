@@ -6,7 +6,7 @@ from typing import Literal
 import aiosmtplib
 
 from adapters.mail.mime import mime_message
-from application.ports.delivery import EmailMessage
+from application.notifications.ports import EmailMessage
 
 TlsMode = Literal["none", "starttls", "tls"]
 

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from adapters.sqlalchemy.errors import constraint_name
 from adapters.sqlalchemy.precompiled import PrecompiledStatements
 from adapters.sqlalchemy.tables import article_tags, articles, comments, favorites
-from application.content.errors import SlugTakenError
+from application.articles.errors import SlugTakenError
 from domain.articles.article import Article
 from domain.articles.comment import Comment
 from domain.articles.values import (

@@ -21,9 +21,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from adapters.sqlalchemy.articles import tag_names
 from adapters.sqlalchemy.precompiled import PrecompiledStatements, fetch_all
 from adapters.sqlalchemy.tables import article_tags, articles, comments, favorites, follows, users
-from application.content.pagination import MAX_LIMIT
-from application.ports.content import ArticlePage, ArticleQuery, ArticleView, CommentView
-from application.ports.persistence import ProfileView
+from application.articles.pagination import MAX_LIMIT
+from application.articles.ports import ArticlePage, ArticleQuery, ArticleView, CommentView
+from application.profiles.ports import ProfileView
 from domain.users.values import UserId
 
 _VIEWER = sa.bindparam("viewer", type_=sa.Uuid)

@@ -17,13 +17,13 @@ from typing import Final
 import psycopg
 from sqlalchemy.exc import DBAPIError
 
+from application.articles.errors import ArticleNotFoundError
 from application.common.errors import (
     ApplicationError,
     AuthenticationRequiredError,
     ConflictError,
     NotFoundError,
 )
-from application.content.errors import ArticleNotFoundError
 from application.profiles.errors import ProfileNotFoundError
 
 FOREIGN_KEY_VIOLATION: Final = "23503"

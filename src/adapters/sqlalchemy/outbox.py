@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from adapters.sqlalchemy.deferred_inserts import PendingInsert, send
 from adapters.sqlalchemy.tables import outbox
 from application.common.outbox import OutboxMessage
-from application.ports.events import ClaimedMessage, OutboxStatus
+from application.events.ports import ClaimedMessage, OutboxStatus
 from domain.shared.events import DomainEvent, event_class_for
 
 _EVENT_TYPES: dict[str, type[DomainEvent]] = {}

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from adapters.sqlalchemy.deferred_inserts import flush, insert_at_commit
 from adapters.sqlalchemy.precompiled import PrecompiledStatements, fetch_all_on_driver
 from adapters.sqlalchemy.tables import retired_refresh_tokens, sessions, users
-from application.ports.persistence import RefreshTokenMatch
+from application.users.ports import RefreshTokenMatch
 from domain.users.session import Session
 from domain.users.values import Role, UserId
 

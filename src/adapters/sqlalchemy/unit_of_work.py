@@ -13,7 +13,7 @@ from adapters.sqlalchemy.outbox import outbox_inserts
 from application.common.after_commit import AfterCommit, run_after_commit
 from application.common.correlation import current_request_id
 from application.common.outbox import OutboxMessage
-from application.ports.system import IdGenerator
+from application.common.ports.ids import IdGenerator
 from domain.shared.aggregate import AggregateRoot
 
 AUTOCOMMIT = "AUTOCOMMIT"

@@ -12,8 +12,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from adapters.sqlalchemy.errors import constraint_name
 from adapters.sqlalchemy.precompiled import PrecompiledStatements, fetch_all_on_driver
 from adapters.sqlalchemy.tables import follows, users
-from application.identity.errors import EmailTakenError, UsernameTakenError
-from application.ports.persistence import ProfileView
+from application.profiles.ports import ProfileView
+from application.users.errors import EmailTakenError, UsernameTakenError
 from domain.users.user import User
 from domain.users.values import Email, Profile, Role, UserId, Username
 

@@ -4,7 +4,7 @@ import asyncio
 import ipaddress
 import socket
 
-from application.ports.network import HostNotResolvedError
+from application.notifications.ports import HostNotResolvedError
 from domain.notifications.push_endpoint import IPAddress
 
 

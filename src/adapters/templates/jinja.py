@@ -25,7 +25,7 @@ from jinja2 import (
     select_autoescape,
 )
 
-from application.ports.delivery import RenderedEmail
+from application.notifications.ports import RenderedEmail
 
 TEMPLATES = Path(__file__).resolve().parent
 """The packaged templates root."""

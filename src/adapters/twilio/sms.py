@@ -4,7 +4,7 @@ import contextlib
 
 import httpx
 
-from application.ports.delivery import SmsMessage
+from application.notifications.ports import SmsMessage
 
 
 class SmsDeliveryError(Exception):

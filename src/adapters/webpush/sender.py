@@ -19,9 +19,9 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from adapters.system.clock import SystemClock
-from application.ports import delivery
-from application.ports.delivery import PushMessage, PushOutcome
-from application.ports.system import Clock
+from application.common.ports.clock import Clock
+from application.notifications import ports as notification_ports
+from application.notifications.ports import PushMessage, PushOutcome
 from domain.notifications.push import PushSubscription
 from domain.notifications.push_endpoint import is_public_address
 
@@ -55,7 +55,7 @@ class PushDeliveryError(Exception):
         self.status = status
 
 
-class PushRejectedError(PushDeliveryError, delivery.PushRejectedError):
+class PushRejectedError(PushDeliveryError, notification_ports.PushRejectedError):
     """The message cannot be delivered to the subscription; the same request fails again.
 
     Raised for a 4xx other than 404, 408, 410 and 429 (413 when the payload is too large,

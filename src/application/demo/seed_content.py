@@ -10,8 +10,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from application.articles.ports import ArticleRepository, CommentRepository
+from application.articles.read_cache import invalidate_content_reads
 from application.common.errors import ApplicationError, InvalidInputError
-from application.content.read_cache import invalidate_content_reads
+from application.common.ports.cache import Cache
+from application.common.ports.clock import Clock
+from application.common.ports.unit_of_work import UnitOfWork
 from application.demo.seed_plan import (
     DraftArticle,
     Member,
@@ -21,12 +25,8 @@ from application.demo.seed_plan import (
     plan_users,
     spread_comments,
 )
-from application.identity.errors import EmailTakenError, UsernameTakenError
-from application.ports.cache import Cache
-from application.ports.content import ArticleRepository, CommentRepository
-from application.ports.persistence import UnitOfWork, UserRepository
-from application.ports.security import PasswordHasher
-from application.ports.system import Clock
+from application.users.errors import EmailTakenError, UsernameTakenError
+from application.users.ports import PasswordHasher, UserRepository
 from domain.articles.comment import Comment
 from domain.users.values import Password
 

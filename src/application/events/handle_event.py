@@ -2,10 +2,10 @@
 
 from dataclasses import dataclass
 
+from application.common.ports.clock import Clock
+from application.common.ports.unit_of_work import UnitOfWork
 from application.events.consumers import ReceivedEvent, Subscription
-from application.ports.events import DependencyResolver, ProcessedEvents
-from application.ports.persistence import UnitOfWork
-from application.ports.system import Clock
+from application.events.ports import DependencyResolver, ProcessedEvents
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

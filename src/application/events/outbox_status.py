@@ -1,6 +1,6 @@
 """Use case: how the outbox stands, for operators."""
 
-from application.ports.events import OutboxStatus, OutboxStore
+from application.events.ports import OutboxStatus, OutboxStore
 
 
 class GetOutboxStatus:

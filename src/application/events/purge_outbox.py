@@ -3,9 +3,9 @@
 from dataclasses import dataclass
 from datetime import timedelta
 
-from application.ports.events import OutboxStore
-from application.ports.persistence import UnitOfWork
-from application.ports.system import Clock
+from application.common.ports.clock import Clock
+from application.common.ports.unit_of_work import UnitOfWork
+from application.events.ports import OutboxStore
 
 PURGE_SENT_EVENTS = "purge_sent_events"
 """The periodic job's name."""

@@ -3,9 +3,10 @@
 from dataclasses import dataclass
 from datetime import timedelta
 
-from application.ports.events import EventPublisher, EventPublishError, OutboxStore
-from application.ports.persistence import UnitOfWork
-from application.ports.system import Clock
+from application.common.ports.clock import Clock
+from application.common.ports.events import EventPublisher, EventPublishError
+from application.common.ports.unit_of_work import UnitOfWork
+from application.events.ports import OutboxStore
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -3,8 +3,8 @@
 from dataclasses import dataclass
 from datetime import datetime
 
-from application.ports.events import OutboxStore
-from application.ports.persistence import UnitOfWork
+from application.common.ports.unit_of_work import UnitOfWork
+from application.events.ports import OutboxStore
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

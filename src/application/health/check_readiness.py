@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Self
 
-from application.ports.health import HealthProbe
+from application.health.ports import HealthProbe
 
 _log = logging.getLogger(__name__)
 

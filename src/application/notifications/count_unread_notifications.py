@@ -1,6 +1,6 @@
 """Use case: how many of the caller's notifications are unread."""
 
-from application.ports.notifications import NotificationRepository
+from application.notifications.ports import NotificationRepository
 from domain.users.values import UserId
 
 

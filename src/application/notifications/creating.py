@@ -8,19 +8,20 @@ from types import MappingProxyType
 from uuid import UUID
 
 from application.common.errors import DependencyUnavailableError
+from application.common.ports.clock import Clock
+from application.common.ports.ids import IdGenerator
+from application.common.ports.task_queue import TaskQueue
+from application.common.ports.unit_of_work import UnitOfWork
 from application.notifications.deliver_notification import (
     DELIVER_NOTIFICATION,
     DeliverNotificationCommand,
 )
-from application.notifications.repeat_policy import RepeatPolicy
-from application.ports.messaging import TaskQueue
-from application.ports.notifications import (
+from application.notifications.ports import (
     DeliveryLog,
     NotificationPreferencesRepository,
     NotificationRepository,
 )
-from application.ports.persistence import UnitOfWork
-from application.ports.system import Clock, IdGenerator
+from application.notifications.repeat_policy import RepeatPolicy
 from domain.notifications.notification import Channel, Notification, NotificationKind, Subject
 from domain.users.values import UserId
 

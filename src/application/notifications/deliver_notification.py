@@ -8,32 +8,31 @@ from functools import partial
 from uuid import UUID
 
 from application.common.errors import DependencyUnavailableError
+from application.common.ports.clock import Clock
+from application.common.ports.realtime import RealtimeBroadcaster
+from application.common.ports.unit_of_work import UnitOfWork
 from application.notifications.delivery_outcomes import DeliveryOutcomes
 from application.notifications.delivery_policy import DeliverySweepPolicy
 from application.notifications.links import NotificationLinks
-from application.notifications.recipient_caps import RecipientCaps
-from application.notifications.views import new_notification_message
-from application.ports.delivery import (
+from application.notifications.ports import (
+    DeliveryLog,
+    DeliveryStatus,
     EmailMessage,
     Mailer,
+    NotificationRepository,
+    PhoneVerificationRepository,
     PushMessage,
     PushOutcome,
     PushRejectedError,
     PushSender,
+    PushSubscriptionRepository,
     SmsMessage,
     SmsSender,
     TemplateRenderer,
 )
-from application.ports.messaging import RealtimeBroadcaster
-from application.ports.notifications import (
-    DeliveryLog,
-    DeliveryStatus,
-    NotificationRepository,
-    PhoneVerificationRepository,
-    PushSubscriptionRepository,
-)
-from application.ports.persistence import UnitOfWork, UserRepository
-from application.ports.system import Clock
+from application.notifications.recipient_caps import RecipientCaps
+from application.notifications.views import new_notification_message
+from application.users.ports import UserRepository
 from domain.notifications.notification import SECURITY_KINDS, Channel, Notification
 from domain.users.user import User
 

@@ -6,10 +6,10 @@ from datetime import datetime
 from uuid import UUID
 
 from application.common.errors import DependencyUnavailableError
+from application.common.ports.clock import Clock
+from application.common.ports.unit_of_work import UnitOfWork
 from application.notifications.delivery_policy import DeliverySweepPolicy
-from application.ports.notifications import DeliveryLog, DeliveryStatus
-from application.ports.persistence import UnitOfWork
-from application.ports.system import Clock
+from application.notifications.ports import DeliveryLog, DeliveryStatus
 from domain.notifications.notification import Channel
 
 _log = logging.getLogger(__name__)

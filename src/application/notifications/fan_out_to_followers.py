@@ -5,10 +5,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from uuid import UUID
 
+from application.common.ports.task_queue import TaskQueue
+from application.common.ports.unit_of_work import UnitOfWork
 from application.notifications.creating import NotificationDraft, NotificationFactory
-from application.ports.messaging import TaskQueue
-from application.ports.notifications import FollowerReader
-from application.ports.persistence import UnitOfWork
+from application.notifications.ports import FollowerReader
 from domain.notifications.notification import NotificationKind, Subject
 from domain.users.values import UserId
 

@@ -1,6 +1,6 @@
 """Use case: the caller's notification preferences."""
 
-from application.ports.notifications import NotificationPreferencesRepository
+from application.notifications.ports import NotificationPreferencesRepository
 from domain.notifications.preferences import NotificationPreferences
 from domain.users.values import UserId
 

@@ -1,7 +1,7 @@
 """Use case: the caller's phone number and whether it is verified."""
 
+from application.notifications.ports import PhoneVerificationRepository
 from application.notifications.set_phone_number import PhoneNumberState
-from application.ports.notifications import PhoneVerificationRepository
 from domain.users.values import UserId
 
 

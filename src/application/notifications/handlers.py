@@ -16,7 +16,7 @@ from application.notifications.fan_out_to_followers import (
     FanOutToFollowersCommand,
 )
 from application.notifications.notify_user import NotifyUser, NotifyUserCommand
-from application.ports.persistence import UserRepository
+from application.users.ports import UserRepository
 from domain.notifications.notification import NotificationKind, Subject
 from domain.users.values import UserId
 

@@ -2,8 +2,8 @@
 
 from dataclasses import dataclass
 
-from application.content.pagination import PageRequest
-from application.ports.notifications import NotificationPage, NotificationRepository
+from application.articles.pagination import PageRequest
+from application.notifications.ports import NotificationPage, NotificationRepository
 from domain.users.values import UserId
 
 

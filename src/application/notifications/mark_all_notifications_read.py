@@ -1,8 +1,8 @@
 """Use case: mark every notification of the caller read."""
 
-from application.ports.notifications import NotificationRepository
-from application.ports.persistence import UnitOfWork
-from application.ports.system import Clock
+from application.common.ports.clock import Clock
+from application.common.ports.unit_of_work import UnitOfWork
+from application.notifications.ports import NotificationRepository
 from domain.users.values import UserId
 
 

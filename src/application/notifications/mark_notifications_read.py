@@ -5,9 +5,9 @@ from dataclasses import dataclass
 from uuid import UUID
 
 from application.common.errors import InvalidInputError, NotFoundError
-from application.ports.notifications import NotificationRepository
-from application.ports.persistence import UnitOfWork
-from application.ports.system import Clock
+from application.common.ports.clock import Clock
+from application.common.ports.unit_of_work import UnitOfWork
+from application.notifications.ports import NotificationRepository
 from domain.notifications.notification import Notification
 from domain.users.values import UserId
 

@@ -3,8 +3,8 @@
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from application.common.ports.unit_of_work import UnitOfWork
 from application.notifications.creating import NotificationDraft, NotificationFactory
-from application.ports.persistence import UnitOfWork
 from domain.notifications.notification import Notification
 from domain.users.values import UserId
 

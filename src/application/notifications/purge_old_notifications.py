@@ -3,9 +3,9 @@
 from dataclasses import dataclass
 from datetime import timedelta
 
-from application.ports.notifications import NotificationRepository
-from application.ports.persistence import UnitOfWork
-from application.ports.system import Clock
+from application.common.ports.clock import Clock
+from application.common.ports.unit_of_work import UnitOfWork
+from application.notifications.ports import NotificationRepository
 
 PURGE_OLD_NOTIFICATIONS = "purge_old_notifications"
 """The periodic job's name."""

@@ -4,7 +4,7 @@ import logging
 import re
 from dataclasses import dataclass
 
-from application.ports.security import RateLimit, RateLimiter, RateLimiterUnavailableError
+from application.common.ports.rate_limits import RateLimit, RateLimiter, RateLimiterUnavailableError
 from domain.notifications.notification import Channel
 
 _log = logging.getLogger(__name__)

@@ -1,7 +1,7 @@
 """Use case: forget the caller's phone number."""
 
-from application.ports.notifications import PhoneVerificationRepository
-from application.ports.persistence import UnitOfWork
+from application.common.ports.unit_of_work import UnitOfWork
+from application.notifications.ports import PhoneVerificationRepository
 from domain.users.values import UserId
 
 

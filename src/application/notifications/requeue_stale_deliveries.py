@@ -1,11 +1,11 @@
 """Use case: enqueue again the deliveries whose jobs never ran."""
 
+from application.common.ports.clock import Clock
+from application.common.ports.task_queue import TaskQueue
+from application.common.ports.unit_of_work import UnitOfWork
 from application.notifications.creating import enqueue_deliveries
 from application.notifications.delivery_policy import DeliverySweepPolicy
-from application.ports.messaging import TaskQueue
-from application.ports.notifications import DeliveryLog
-from application.ports.persistence import UnitOfWork
-from application.ports.system import Clock
+from application.notifications.ports import DeliveryLog
 
 REQUEUE_BATCH = 500
 

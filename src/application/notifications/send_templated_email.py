@@ -5,9 +5,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Self
 
+from application.notifications.ports import EmailMessage, Mailer, TemplateRenderer
 from application.notifications.recipient_caps import RecipientCaps, masked_recipient
 from application.notifications.templated import TemplatedMessageCommand, context_of
-from application.ports.delivery import EmailMessage, Mailer, TemplateRenderer
 from domain.notifications.notification import Channel
 
 _log = logging.getLogger(__name__)

@@ -2,8 +2,8 @@
 
 from dataclasses import dataclass
 
+from application.notifications.ports import SmsMessage, SmsSender, TemplateRenderer
 from application.notifications.templated import TemplatedMessageCommand
-from application.ports.delivery import SmsMessage, SmsSender, TemplateRenderer
 
 SEND_TEMPLATED_SMS = "send_templated_sms"
 """The task name under which this job is enqueued."""

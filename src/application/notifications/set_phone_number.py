@@ -10,20 +10,16 @@ from application.common.errors import (
     InvalidInputError,
     TooManyRequestsError,
 )
+from application.common.ports.clock import Clock
+from application.common.ports.rate_limits import RateLimit, RateLimiter, RateLimiterUnavailableError
+from application.common.ports.secret_tokens import SecretTokens
+from application.common.ports.task_queue import TaskQueue
+from application.common.ports.unit_of_work import UnitOfWork
+from application.notifications.ports import PhoneVerificationRepository
 from application.notifications.send_templated_sms import (
     SEND_TEMPLATED_SMS,
     SendTemplatedSmsCommand,
 )
-from application.ports.messaging import TaskQueue
-from application.ports.notifications import PhoneVerificationRepository
-from application.ports.persistence import UnitOfWork
-from application.ports.security import (
-    RateLimit,
-    RateLimiter,
-    RateLimiterUnavailableError,
-    SecretTokens,
-)
-from application.ports.system import Clock
 from domain.notifications.phone import PhoneNumber, PhoneVerification
 from domain.users.values import UserId
 

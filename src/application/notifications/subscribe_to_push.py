@@ -3,10 +3,13 @@
 from dataclasses import dataclass
 
 from application.common.errors import InvalidInputError, PermissionDeniedError
-from application.ports.network import HostNotResolvedError, HostResolver
-from application.ports.notifications import PushSubscriptionRepository
-from application.ports.persistence import UnitOfWork
-from application.ports.system import Clock
+from application.common.ports.clock import Clock
+from application.common.ports.unit_of_work import UnitOfWork
+from application.notifications.ports import (
+    HostNotResolvedError,
+    HostResolver,
+    PushSubscriptionRepository,
+)
 from domain.notifications.push import PushSubscription
 from domain.notifications.push_endpoint import (
     PushServiceAllowlist,

@@ -2,8 +2,8 @@
 
 from dataclasses import dataclass
 
-from application.ports.notifications import PushSubscriptionRepository
-from application.ports.persistence import UnitOfWork
+from application.common.ports.unit_of_work import UnitOfWork
+from application.notifications.ports import PushSubscriptionRepository
 from domain.users.values import UserId
 
 

@@ -4,8 +4,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from application.common.errors import InvalidInputError
-from application.ports.notifications import NotificationPreferencesRepository
-from application.ports.persistence import UnitOfWork
+from application.common.ports.unit_of_work import UnitOfWork
+from application.notifications.ports import NotificationPreferencesRepository
 from domain.notifications.notification import Channel, NotificationKind
 from domain.notifications.preferences import NotificationPreferences
 from domain.users.values import UserId

@@ -3,12 +3,13 @@
 from dataclasses import dataclass, field
 
 from application.common.errors import NotFoundError
-from application.identity.security_notices import SecurityNotices
+from application.common.ports.clock import Clock
+from application.common.ports.secret_tokens import SecretTokens
+from application.common.ports.unit_of_work import UnitOfWork
+from application.notifications.ports import PhoneVerificationRepository
 from application.notifications.set_phone_number import PhoneNumberState
-from application.ports.notifications import PhoneVerificationRepository
-from application.ports.persistence import UnitOfWork, UserRepository
-from application.ports.security import SecretTokens
-from application.ports.system import Clock
+from application.users.ports import UserRepository
+from application.users.security_notices import SecurityNotices
 from domain.notifications.phone import PhoneCodeError
 from domain.users.values import UserId
 

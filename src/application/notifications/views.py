@@ -5,7 +5,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from application.ports.messaging import RoomMessage
+from application.common.ports.realtime import RoomMessage
 from domain.notifications.notification import Notification
 from domain.users.values import UserId
 

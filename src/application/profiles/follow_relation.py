@@ -4,8 +4,9 @@ from dataclasses import dataclass
 
 from application.common.errors import AuthenticationRequiredError
 from application.common.identity import Identity
-from application.ports.persistence import ProfileView, UserRepository
 from application.profiles.errors import ProfileNotFoundError
+from application.profiles.ports import ProfileView
+from application.users.ports import UserRepository
 from domain.users.user import User
 
 

@@ -1,9 +1,11 @@
 """Use case: follow another user."""
 
-from application.ports.persistence import ProfileView, UnitOfWork, UserRepository
-from application.ports.system import Clock
+from application.common.ports.clock import Clock
+from application.common.ports.unit_of_work import UnitOfWork
 from application.profiles.errors import SelfFollowError
 from application.profiles.follow_relation import FollowCommand, load_pair, profile_view
+from application.profiles.ports import ProfileView
+from application.users.ports import UserRepository
 
 
 class FollowUser:

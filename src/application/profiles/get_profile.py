@@ -3,8 +3,8 @@
 from dataclasses import dataclass
 
 from application.common.identity import Identity
-from application.ports.persistence import ProfileReader, ProfileView
 from application.profiles.errors import ProfileNotFoundError
+from application.profiles.ports import ProfileReader, ProfileView
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

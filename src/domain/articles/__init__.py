@@ -1,1 +1,1 @@
-"""Articles, their tags, comments and favorites: the content context."""
+"""Articles, their tags, comments and favorites: the articles context."""

@@ -1,4 +1,4 @@
-"""Value objects of the content context; each checks itself when it is made."""
+"""Value objects of the articles context; each checks itself when it is made."""
 
 import re
 import unicodedata

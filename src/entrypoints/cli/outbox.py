@@ -7,9 +7,9 @@ import typer
 from dishka import AsyncContainer
 
 from application.events.outbox_status import GetOutboxStatus
+from application.events.ports import OutboxStatus
 from application.events.purge_outbox import PurgeOutbox, PurgeOutboxCommand
 from application.events.replay_outbox import ReplayOutbox, ReplayOutboxCommand
-from application.ports.events import OutboxStatus
 from entrypoints.cli.common import fail, run_in_request_scope
 from entrypoints.cli.exit_codes import ExitCode
 from entrypoints.config import Settings

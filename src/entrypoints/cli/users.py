@@ -6,9 +6,9 @@ from typing import Annotated, TypeVar
 import typer
 from dishka import AsyncContainer
 
-from application.administration.ban_user import BanUser, BanUserCommand
-from application.administration.create_admin import CreateAdmin, CreateAdminCommand
-from application.administration.set_role import SetRole, SetRoleCommand
+from application.users.ban_user import BanUser, BanUserCommand
+from application.users.create_admin import CreateAdmin, CreateAdminCommand
+from application.users.set_role import SetRole, SetRoleCommand
 from domain.users.values import Role
 from entrypoints.cli.common import fail, run_in_request_scope
 from entrypoints.cli.exit_codes import ExitCode

@@ -13,8 +13,8 @@ from loguru import logger
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.sqlalchemy.lease import PostgresAdvisoryLease
+from application.common.ports.task_queue import TaskQueue
 from application.events.consumers import ConsumerRegistry
-from application.ports.messaging import TaskQueue
 from entrypoints.cli.common import database_ready, fail, settings_or_exit, stop_on_signals
 from entrypoints.cli.exit_codes import ExitCode
 from entrypoints.config import Settings

@@ -13,8 +13,8 @@ from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.types import ControllerRouterHandler
 from loguru import logger
 
-from application.ports.health import HealthProbe
-from application.ports.messaging import RealtimeBroadcaster
+from application.common.ports.realtime import RealtimeBroadcaster
+from application.health.ports import HealthProbe
 from entrypoints.config.loader import cors_policy
 from entrypoints.config.settings import Settings
 from entrypoints.http.auth import PUBLIC, authenticate

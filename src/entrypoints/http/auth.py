@@ -18,8 +18,8 @@ from litestar.handlers import BaseRouteHandler
 from application.common.errors import AuthenticationRequiredError, PermissionDeniedError
 from application.common.identity import Identity
 from application.common.permissions import Permission, role_allows
-from application.identity.authenticate import Authenticate, AuthenticateCommand
-from application.ports.security import RateLimiter
+from application.common.ports.rate_limits import RateLimiter
+from application.users.authenticate import Authenticate, AuthenticateCommand
 from entrypoints.http.rate_limits import EdgeRateLimits, enforce
 
 PUBLIC = {"public": True}

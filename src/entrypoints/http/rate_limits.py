@@ -27,7 +27,7 @@ from litestar.handlers import BaseRouteHandler
 from adapters.system.outage_log import OutageLog
 from application.common.errors import DependencyUnavailableError, TooManyRequestsError
 from application.common.permissions import Permission
-from application.ports.security import RateLimit, RateLimiter, RateLimiterUnavailableError
+from application.common.ports.rate_limits import RateLimit, RateLimiter, RateLimiterUnavailableError
 from entrypoints.http.client_address import ClientAddressResolver
 
 AUTH = "auth"

@@ -37,37 +37,31 @@ from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from adapters.sqlalchemy.users import SqlProfileReader, SqlUserRepository
 from adapters.system.clock import SystemClock
 from adapters.system.uuid7 import Uuid7Generator
-from application.events.consumers import ConsumerRegistry, ReceivedEvent
-from application.ports.cache import Cache
-from application.ports.content import (
+from application.articles.ports import (
     ArticleReader,
     ArticleRepository,
     CommentReader,
     CommentRepository,
 )
-from application.ports.events import (
-    DependencyResolver,
-    EventPublisher,
-    OutboxStore,
-    ProcessedEvents,
-)
-from application.ports.health import HealthProbe
-from application.ports.persistence import (
+from application.common.ports.cache import Cache
+from application.common.ports.clock import Clock
+from application.common.ports.events import EventPublisher
+from application.common.ports.ids import IdGenerator
+from application.common.ports.rate_limits import RateLimiter
+from application.common.ports.secret_tokens import SecretTokens
+from application.common.ports.unit_of_work import UnitOfWork
+from application.events.consumers import ConsumerRegistry, ReceivedEvent
+from application.events.ports import DependencyResolver, OutboxReader, OutboxStore, ProcessedEvents
+from application.health.ports import HealthProbe
+from application.profiles.ports import ProfileReader
+from application.users.ports import (
+    DeviceTrust,
     OneTimeTokenRepository,
-    OutboxReader,
-    ProfileReader,
+    PasswordHasher,
     SessionRepository,
-    UnitOfWork,
+    TokenIssuer,
     UserRepository,
 )
-from application.ports.security import (
-    DeviceTrust,
-    PasswordHasher,
-    RateLimiter,
-    SecretTokens,
-    TokenIssuer,
-)
-from application.ports.system import Clock, IdGenerator
 from entrypoints.config.settings import Settings
 from entrypoints.ioc.markers import EVENTS_ON_REDIS, KAFKA, KAFKA_PROBED, REDIS, SMTP_PROBED
 from entrypoints.worker.dispatch import dispatch

@@ -4,21 +4,19 @@ from datetime import timedelta
 
 from dishka import Provider, Scope, provide, provide_all
 
-from application.administration.ban_user import BanUser
-from application.administration.create_admin import CreateAdmin
-from application.administration.set_role import SetRole
-from application.content.add_comment import AddComment
-from application.content.delete_article import DeleteArticle
-from application.content.delete_comment import DeleteComment
-from application.content.favorite_article import FavoriteArticle
-from application.content.feed_articles import FeedArticles
-from application.content.get_article import GetArticle
-from application.content.list_articles import ListArticles
-from application.content.list_comments import ListComments
-from application.content.list_tags import ListTags
-from application.content.publish_article import PublishArticle
-from application.content.unfavorite_article import UnfavoriteArticle
-from application.content.update_article import UpdateArticle
+from application.articles.add_comment import AddComment
+from application.articles.delete_article import DeleteArticle
+from application.articles.delete_comment import DeleteComment
+from application.articles.favorite_article import FavoriteArticle
+from application.articles.feed_articles import FeedArticles
+from application.articles.get_article import GetArticle
+from application.articles.list_articles import ListArticles
+from application.articles.list_comments import ListComments
+from application.articles.list_tags import ListTags
+from application.articles.publish_article import PublishArticle
+from application.articles.unfavorite_article import UnfavoriteArticle
+from application.articles.update_article import UpdateArticle
+from application.common.ports.rate_limits import RateLimit
 from application.demo.seed_content import SeedDemoContent
 from application.events.handle_event import HandleEvent
 from application.events.outbox_status import GetOutboxStatus
@@ -26,35 +24,34 @@ from application.events.purge_outbox import PurgeOutbox
 from application.events.relay_outbox import RelayOutbox, RelayPolicy
 from application.events.replay_outbox import ReplayOutbox
 from application.health.check_readiness import CheckReadiness
-from application.identity.authenticate import Authenticate
-from application.identity.confirm_password_reset import ConfirmPasswordReset
-from application.identity.get_current_user import GetCurrentUser
-from application.identity.issue_password_reset import IssuePasswordReset
-from application.identity.list_sessions import ListSessions
-from application.identity.log_in import LogIn, LoginThrottle
-from application.identity.log_out import LogOut
-from application.identity.log_out_all import LogOutAll
-from application.identity.one_time_tokens import OneTimeTokenMailer, OneTimeTokenPolicy
-from application.identity.purge_ended_credentials import PurgeEndedCredentials
-from application.identity.refresh_session import RefreshSession
-from application.identity.register_user import RegisterUser
-from application.identity.request_password_reset import RequestPasswordReset, ResetThrottle
-from application.identity.resend_verification import (
-    ResendVerification,
-    ResendVerificationPolicy,
-)
-from application.identity.restore_email import RestoreEmail
-from application.identity.revoke_session import RevokeSession
-from application.identity.security_notices import SecurityNotices
-from application.identity.session_policy import SessionPolicy
-from application.identity.step_up import StepUpPolicy
-from application.identity.update_user import UpdateUser
-from application.identity.verify_email import VerifyEmail
 from application.notifications.send_templated_email import SendTemplatedEmail
-from application.ports.security import RateLimit
 from application.profiles.follow_user import FollowUser
 from application.profiles.get_profile import GetProfile
 from application.profiles.unfollow_user import UnfollowUser
+from application.users.authenticate import Authenticate
+from application.users.ban_user import BanUser
+from application.users.confirm_password_reset import ConfirmPasswordReset
+from application.users.create_admin import CreateAdmin
+from application.users.get_current_user import GetCurrentUser
+from application.users.issue_password_reset import IssuePasswordReset
+from application.users.list_sessions import ListSessions
+from application.users.log_in import LogIn, LoginThrottle
+from application.users.log_out import LogOut
+from application.users.log_out_all import LogOutAll
+from application.users.one_time_tokens import OneTimeTokenMailer, OneTimeTokenPolicy
+from application.users.purge_ended_credentials import PurgeEndedCredentials
+from application.users.refresh_session import RefreshSession
+from application.users.register_user import RegisterUser
+from application.users.request_password_reset import RequestPasswordReset, ResetThrottle
+from application.users.resend_verification import ResendVerification, ResendVerificationPolicy
+from application.users.restore_email import RestoreEmail
+from application.users.revoke_session import RevokeSession
+from application.users.security_notices import SecurityNotices
+from application.users.session_policy import SessionPolicy
+from application.users.set_role import SetRole
+from application.users.step_up import StepUpPolicy
+from application.users.update_user import UpdateUser
+from application.users.verify_email import VerifyEmail
 from entrypoints.config.settings import Settings
 from entrypoints.http.client_address import ClientAddressResolver, parse_networks
 from entrypoints.http.rate_limits import (

@@ -14,8 +14,8 @@ from adapters.smtp.mailer import SmtpMailer
 from adapters.taskiq.queue import TaskiqTaskQueue, create_broker
 from adapters.templates.jinja import TEMPLATES, JinjaTemplateRenderer
 from adapters.twilio.sms import TwilioSmsSender
-from application.ports.delivery import Mailer, SmsSender, TemplateRenderer
-from application.ports.messaging import TaskQueue
+from application.common.ports.task_queue import TaskQueue
+from application.notifications.ports import Mailer, SmsSender, TemplateRenderer
 from entrypoints.config.settings import Settings
 from entrypoints.ioc.markers import JOBS_ON_REDIS, SMS, SMTP
 from entrypoints.worker.jobs import JobRetryPolicy, register_jobs, run_job

@@ -23,15 +23,16 @@ from adapters.memory.processed_events import InMemoryProcessedEvents
 from adapters.memory.sessions import InMemorySessionRepository
 from adapters.memory.unit_of_work import InMemoryUnitOfWork
 from adapters.memory.users import InMemoryProfileReader, InMemoryUserRepository
-from application.ports.content import (
+from application.articles.ports import (
     ArticleReader,
     ArticleRepository,
     CommentReader,
     CommentRepository,
 )
-from application.ports.events import OutboxStore, ProcessedEvents
-from application.ports.health import HealthProbe
-from application.ports.notifications import (
+from application.common.ports.unit_of_work import UnitOfWork
+from application.events.ports import OutboxReader, OutboxStore, ProcessedEvents
+from application.health.ports import HealthProbe
+from application.notifications.ports import (
     DeliveryLog,
     FollowerReader,
     NotificationPreferencesRepository,
@@ -39,14 +40,8 @@ from application.ports.notifications import (
     PhoneVerificationRepository,
     PushSubscriptionRepository,
 )
-from application.ports.persistence import (
-    OneTimeTokenRepository,
-    OutboxReader,
-    ProfileReader,
-    SessionRepository,
-    UnitOfWork,
-    UserRepository,
-)
+from application.profiles.ports import ProfileReader
+from application.users.ports import OneTimeTokenRepository, SessionRepository, UserRepository
 
 
 class InMemoryPersistenceProvider(Provider):

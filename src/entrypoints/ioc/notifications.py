@@ -17,7 +17,9 @@ from adapters.sqlalchemy.notifications.preferences import SqlNotificationPrefere
 from adapters.sqlalchemy.notifications.push_subscriptions import SqlPushSubscriptionRepository
 from adapters.system.host_resolver import SystemHostResolver
 from adapters.webpush.sender import WebPushSender
-from application.identity.live_sessions import LiveSessionCloser
+from application.common.ports.cache import Cache
+from application.common.ports.rate_limits import RateLimit
+from application.common.ports.realtime import RealtimeBroadcaster
 from application.notifications.count_unread_notifications import CountUnreadNotifications
 from application.notifications.creating import NotificationFactory
 from application.notifications.deliver_notification import DeliverNotification
@@ -30,6 +32,16 @@ from application.notifications.list_notifications import ListNotifications
 from application.notifications.mark_all_notifications_read import MarkAllNotificationsRead
 from application.notifications.mark_notifications_read import MarkNotificationsRead
 from application.notifications.notify_user import NotifyUser
+from application.notifications.ports import (
+    DeliveryLog,
+    FollowerReader,
+    HostResolver,
+    NotificationPreferencesRepository,
+    NotificationRepository,
+    PhoneVerificationRepository,
+    PushSender,
+    PushSubscriptionRepository,
+)
 from application.notifications.purge_old_notifications import PurgeOldNotifications
 from application.notifications.recipient_caps import MessageCaps, RecipientCaps
 from application.notifications.remove_phone_number import RemovePhoneNumber
@@ -47,19 +59,7 @@ from application.notifications.update_notification_preferences import (
     UpdateNotificationPreferences,
 )
 from application.notifications.verify_phone_number import VerifyPhoneNumber
-from application.ports.cache import Cache
-from application.ports.delivery import PushSender
-from application.ports.messaging import RealtimeBroadcaster
-from application.ports.network import HostResolver
-from application.ports.notifications import (
-    DeliveryLog,
-    FollowerReader,
-    NotificationPreferencesRepository,
-    NotificationRepository,
-    PhoneVerificationRepository,
-    PushSubscriptionRepository,
-)
-from application.ports.security import RateLimit
+from application.users.live_sessions import LiveSessionCloser
 from domain.notifications.notification import NotificationKind
 from entrypoints.config.loader import push_allowlist
 from entrypoints.config.settings import Settings

@@ -5,7 +5,7 @@ from dishka import AsyncContainer
 from application.common.errors import DependencyUnavailableError
 from application.events.consumers import ConsumerRegistry, ReceivedEvent
 from application.events.handle_event import HandleEvent, HandleEventCommand
-from application.ports.events import TransientDeliveryError
+from application.events.ports import TransientDeliveryError
 
 
 def is_outage(exc: Exception) -> bool:

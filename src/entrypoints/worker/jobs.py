@@ -13,16 +13,6 @@ from taskiq import AsyncBroker
 from adapters.taskiq.queue import RUN_JOB, TaskiqTaskQueue
 from application.common.errors import DependencyUnavailableError
 from application.events.purge_outbox import PURGE_SENT_EVENTS, PurgeOutbox, PurgeOutboxCommand
-from application.identity.issue_password_reset import (
-    ISSUE_PASSWORD_RESET,
-    IssuePasswordReset,
-    IssuePasswordResetCommand,
-)
-from application.identity.purge_ended_credentials import (
-    PURGE_ENDED_CREDENTIALS,
-    PurgeEndedCredentials,
-    PurgeEndedCredentialsCommand,
-)
 from application.notifications.deliver_notification import (
     DELIVER_NOTIFICATION,
     DeliverNotification,
@@ -47,6 +37,16 @@ from application.notifications.send_templated_sms import (
     SEND_TEMPLATED_SMS,
     SendTemplatedSms,
     SendTemplatedSmsCommand,
+)
+from application.users.issue_password_reset import (
+    ISSUE_PASSWORD_RESET,
+    IssuePasswordReset,
+    IssuePasswordResetCommand,
+)
+from application.users.purge_ended_credentials import (
+    PURGE_ENDED_CREDENTIALS,
+    PurgeEndedCredentials,
+    PurgeEndedCredentialsCommand,
 )
 from entrypoints.config import Settings
 

@@ -9,8 +9,8 @@ from loguru import logger
 
 from adapters.system.outage_log import OutageLog
 from application.common.errors import DependencyUnavailableError
-from application.ports.messaging import TaskQueue
-from application.ports.system import ExclusiveLease
+from application.common.ports.lease import ExclusiveLease
+from application.common.ports.task_queue import TaskQueue
 from entrypoints.config import Settings
 from entrypoints.worker.jobs import PERIODIC_JOBS
 

@@ -6,7 +6,7 @@ from datetime import datetime
 from uuid import UUID
 
 from adapters.memory.database import InMemoryDatabase
-from application.ports.notifications import DELIVERY_DETAIL_MAX, DeliveryRecord, DeliveryStatus
+from application.notifications.ports import DELIVERY_DETAIL_MAX, DeliveryRecord, DeliveryStatus
 from domain.notifications.notification import Channel
 
 NOTIFICATION_DELIVERIES = "notification_deliveries"

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from adapters.memory.database import InMemoryDatabase
 from adapters.memory.notifications.delivery_log import NOTIFICATION_DELIVERIES
-from application.ports.notifications import NotificationPage
+from application.notifications.ports import NotificationPage
 from domain.notifications.notification import Notification, NotificationKind
 from domain.users.values import UserId
 

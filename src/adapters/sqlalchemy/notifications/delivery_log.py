@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.sqlalchemy.notifications.rows import known
 from adapters.sqlalchemy.tables import notification_deliveries
-from application.ports.notifications import DELIVERY_DETAIL_MAX, DeliveryRecord, DeliveryStatus
+from application.notifications.ports import DELIVERY_DETAIL_MAX, DeliveryRecord, DeliveryStatus
 from domain.notifications.notification import Channel
 
 

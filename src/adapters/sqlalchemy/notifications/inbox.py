@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.sqlalchemy.notifications.rows import known, known_channels
 from adapters.sqlalchemy.tables import notifications as notifications_table
-from application.ports.notifications import NotificationPage
+from application.notifications.ports import NotificationPage
 from domain.notifications.notification import Notification, NotificationKind, Subject
 from domain.users.values import UserId
 

@@ -8,20 +8,17 @@ from litestar.params import JSONBody
 from litestar.status_codes import HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 
 from application.common.permissions import Permission
-from application.identity.confirm_password_reset import (
+from application.users.confirm_password_reset import (
     ConfirmPasswordReset,
     ConfirmPasswordResetCommand,
 )
-from application.identity.request_password_reset import (
+from application.users.request_password_reset import (
     RequestPasswordReset,
     RequestPasswordResetCommand,
 )
-from application.identity.resend_verification import (
-    ResendVerification,
-    ResendVerificationCommand,
-)
-from application.identity.restore_email import RestoreEmail, RestoreEmailCommand
-from application.identity.verify_email import VerifyEmail, VerifyEmailCommand
+from application.users.resend_verification import ResendVerification, ResendVerificationCommand
+from application.users.restore_email import RestoreEmail, RestoreEmailCommand
+from application.users.verify_email import VerifyEmail, VerifyEmailCommand
 from entrypoints.http.auth import required_identity
 from entrypoints.http.openapi import WRITE_CONFLICT, error_responses
 from entrypoints.http.rate_limits import auth_route

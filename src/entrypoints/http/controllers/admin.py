@@ -9,9 +9,9 @@ from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_204_NO_CONTENT
 from msgspec import Meta
 
-from application.administration.ban_user import BanUser, BanUserCommand
-from application.administration.set_role import SetRole, SetRoleCommand
 from application.common.permissions import Permission
+from application.users.ban_user import BanUser, BanUserCommand
+from application.users.set_role import SetRole, SetRoleCommand
 from domain.users.values import Role
 from entrypoints.http.auth import requires
 from entrypoints.http.openapi import WRITE_CONFLICT, error_responses

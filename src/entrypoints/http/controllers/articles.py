@@ -8,19 +8,19 @@ from litestar.params import JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 from msgspec import UNSET
 
+from application.articles.delete_article import DeleteArticle, DeleteArticleCommand
+from application.articles.favorite_article import FavoriteArticle
+from application.articles.favorite_relation import FavoriteCommand
+from application.articles.feed_articles import FeedArticles, FeedArticlesCommand
+from application.articles.get_article import GetArticle, GetArticleCommand
+from application.articles.list_articles import ListArticles, ListArticlesCommand
+from application.articles.list_tags import ListTags
+from application.articles.pagination import PageRequest
+from application.articles.publish_article import PublishArticle, PublishArticleCommand
+from application.articles.unfavorite_article import UnfavoriteArticle
+from application.articles.update_article import UpdateArticle, UpdateArticleCommand
 from application.common.permissions import Permission
 from application.common.unchanged import UNCHANGED
-from application.content.delete_article import DeleteArticle, DeleteArticleCommand
-from application.content.favorite_article import FavoriteArticle
-from application.content.favorite_relation import FavoriteCommand
-from application.content.feed_articles import FeedArticles, FeedArticlesCommand
-from application.content.get_article import GetArticle, GetArticleCommand
-from application.content.list_articles import ListArticles, ListArticlesCommand
-from application.content.list_tags import ListTags
-from application.content.pagination import PageRequest
-from application.content.publish_article import PublishArticle, PublishArticleCommand
-from application.content.unfavorite_article import UnfavoriteArticle
-from application.content.update_article import UpdateArticle, UpdateArticleCommand
 from entrypoints.http.auth import PUBLIC, identity_of, required_identity, requires
 from entrypoints.http.openapi import WRITE_CONFLICT, error_responses
 from entrypoints.http.rate_limits import ARTICLES, FAVORITES, limit_writes, write_route

@@ -7,11 +7,11 @@ from litestar import Controller, Request, delete, get, post
 from litestar.params import JSONBody
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
+from application.articles.add_comment import AddComment, AddCommentCommand
+from application.articles.delete_comment import DeleteComment, DeleteCommentCommand
+from application.articles.list_comments import ListComments, ListCommentsCommand
+from application.articles.pagination import MAX_LIMIT, PageRequest
 from application.common.permissions import Permission
-from application.content.add_comment import AddComment, AddCommentCommand
-from application.content.delete_comment import DeleteComment, DeleteCommentCommand
-from application.content.list_comments import ListComments, ListCommentsCommand
-from application.content.pagination import MAX_LIMIT, PageRequest
 from entrypoints.http.auth import PUBLIC, identity_of, required_identity, requires
 from entrypoints.http.openapi import WRITE_CONFLICT, error_responses
 from entrypoints.http.rate_limits import COMMENTS, limit_writes, write_route

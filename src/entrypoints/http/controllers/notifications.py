@@ -9,9 +9,9 @@ from litestar.params import FromPath, JSONBody, Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from adapters.webpush.sender import vapid_public_key
+from application.articles.pagination import PageRequest
 from application.common.errors import DependencyUnavailableError, NotFoundError
 from application.common.permissions import Permission
-from application.content.pagination import PageRequest
 from application.notifications.count_unread_notifications import CountUnreadNotifications
 from application.notifications.get_notification_preferences import GetNotificationPreferences
 from application.notifications.get_phone_number import GetPhoneNumber

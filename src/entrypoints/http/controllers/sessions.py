@@ -12,13 +12,13 @@ from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 
 from application.common.errors import AuthenticationRequiredError
 from application.common.permissions import Permission
-from application.identity.authenticated_user import AuthenticatedUser
-from application.identity.list_sessions import ListSessions, ListSessionsCommand
-from application.identity.log_out import LogOut, LogOutCommand
-from application.identity.log_out_all import LogOutAll, LogOutAllCommand
-from application.identity.refresh_session import RefreshSession, RefreshSessionCommand
-from application.identity.revoke_session import RevokeSession, RevokeSessionCommand
-from application.identity.session_policy import ClientInfo
+from application.users.authenticated_user import AuthenticatedUser
+from application.users.list_sessions import ListSessions, ListSessionsCommand
+from application.users.log_out import LogOut, LogOutCommand
+from application.users.log_out_all import LogOutAll, LogOutAllCommand
+from application.users.refresh_session import RefreshSession, RefreshSessionCommand
+from application.users.revoke_session import RevokeSession, RevokeSessionCommand
+from application.users.session_policy import ClientInfo
 from entrypoints.config.settings import Settings
 from entrypoints.http.auth import required_identity
 from entrypoints.http.openapi import WRITE_CONFLICT, error_responses

@@ -10,11 +10,11 @@ from msgspec import UNSET
 
 from application.common.permissions import Permission
 from application.common.unchanged import UNCHANGED
-from application.identity.get_current_user import GetCurrentUser, GetCurrentUserCommand
-from application.identity.log_in import LogIn, LogInCommand
-from application.identity.register_user import RegisterUser, RegisterUserCommand
-from application.identity.session_policy import ClientInfo
-from application.identity.update_user import UpdateUser, UpdateUserCommand
+from application.users.get_current_user import GetCurrentUser, GetCurrentUserCommand
+from application.users.log_in import LogIn, LogInCommand
+from application.users.register_user import RegisterUser, RegisterUserCommand
+from application.users.session_policy import ClientInfo
+from application.users.update_user import UpdateUser, UpdateUserCommand
 from entrypoints.config.settings import Settings
 from entrypoints.http.auth import presented_token, required_identity, requires
 from entrypoints.http.controllers.sessions import requested_delivery, signed_in

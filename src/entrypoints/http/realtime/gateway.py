@@ -48,10 +48,10 @@ from litestar import WebSocket, websocket
 from litestar.exceptions import WebSocketDisconnect
 from loguru import logger
 
+from application.articles.pagination import PageRequest
 from application.common.errors import ApplicationError, AuthenticationRequiredError
 from application.common.identity import Identity
-from application.content.pagination import PageRequest
-from application.identity.authenticate import Authenticate, AuthenticateCommand
+from application.common.ports.clock import Clock
 from application.notifications.count_unread_notifications import CountUnreadNotifications
 from application.notifications.list_notifications import (
     ListNotifications,
@@ -62,7 +62,7 @@ from application.notifications.mark_notifications_read import (
     MarkNotificationsReadCommand,
 )
 from application.notifications.views import notification_document
-from application.ports.system import Clock
+from application.users.authenticate import Authenticate, AuthenticateCommand
 from domain.shared.errors import DomainError
 from entrypoints.config.settings import WebSocketSettings
 from entrypoints.http.auth import PUBLIC

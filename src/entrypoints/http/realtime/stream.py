@@ -26,9 +26,9 @@ from application.common.errors import (
     TooManyRequestsError,
 )
 from application.common.identity import Identity
-from application.identity.authenticate import Authenticate, AuthenticateCommand
+from application.common.ports.clock import Clock
 from application.notifications.views import NEW_NOTIFICATION
-from application.ports.system import Clock
+from application.users.authenticate import Authenticate, AuthenticateCommand
 from entrypoints.config.settings import WebSocketSettings
 from entrypoints.http.auth import required_identity
 from entrypoints.http.openapi import error_responses

@@ -23,7 +23,7 @@ import msgspec
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from application.ports.cache import Cache, CacheUnavailableError
+from application.common.ports.cache import Cache, CacheUnavailableError
 
 _KEY_PREFIX = "live-ticket:"
 _NONCE = b"\x00" * 12

@@ -7,7 +7,7 @@ from typing import Annotated
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
-from application.ports.content import ArticlePage, ArticleView, CommentView
+from application.articles.ports import ArticlePage, ArticleView, CommentView
 from domain.articles.values import (
     BODY_MAX,
     COMMENT_MAX,

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from litestar.params import Parameter
 
-from application.content.pagination import DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET
+from application.articles.pagination import DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET
 
 _LEAST = 0
 _STATED_LEAST = {"minimum": _LEAST}

@@ -5,8 +5,8 @@ from typing import Annotated
 import msgspec
 from msgspec import UNSET, Meta, UnsetType
 
-from application.identity.authenticated_user import AuthenticatedUser
-from application.ports.persistence import ProfileView
+from application.profiles.ports import ProfileView
+from application.users.authenticated_user import AuthenticatedUser
 from domain.users.values import (
     BIO_MAX,
     EMAIL_ATOM_ASCII,

@@ -1,1 +1,0 @@
-"""Operator actions on accounts: creating administrators, roles, bans."""

@@ -1,0 +1,1 @@
+"""Articles: articles, tags, favorites, comments and the feed."""

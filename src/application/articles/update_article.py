@@ -1,0 +1,78 @@
+"""Use case: edit one's article."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from application.articles.loading import ensure_author, load_article, view_of
+from application.articles.ports import ArticleReader, ArticleRepository, ArticleView
+from application.articles.read_cache import invalidate_content_reads
+from application.common.identity import Identity
+from application.common.ports.cache import Cache
+from application.common.ports.clock import Clock
+from application.common.ports.unit_of_work import UnitOfWork
+from application.common.unchanged import UNCHANGED, Unchanged
+from domain.articles.values import Body, Description, TagList, Title
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class UpdateArticleCommand:
+    """The fields to change; `UNCHANGED` leaves one as it is, an empty `tags` removes all."""
+
+    actor: Identity
+    slug: str
+    title: str | Unchanged = UNCHANGED
+    description: str | Unchanged = UNCHANGED
+    body: str | Unchanged = UNCHANGED
+    tags: Sequence[str] | Unchanged = UNCHANGED
+
+
+class UpdateArticle:
+    """Edit an article.
+
+    Rules:
+    - Only the author may edit (403 keyed ``article``); an unknown slug is 404.
+    - The slug never changes, so links keep working after a new title.
+    - Fields left out stay; `updatedAt` moves only when something changed.
+    - Racing edits all apply: the article is locked from the read to the commit, so each
+      edit starts from the one before it. The answer is read before the commit, so an
+      edit that took effect is answered 200 even if a delete removes the article next.
+    """
+
+    def __init__(
+        self,
+        *,
+        uow: UnitOfWork,
+        articles: ArticleRepository,
+        reader: ArticleReader,
+        clock: Clock,
+        cache: Cache,
+    ) -> None:
+        self._uow = uow
+        self._articles = articles
+        self._reader = reader
+        self._clock = clock
+        self._cache = cache
+
+    async def __call__(self, command: UpdateArticleCommand) -> ArticleView:
+        """Apply the changes and return the article as its author now sees it."""
+        title = None if isinstance(command.title, Unchanged) else Title(command.title)
+        description = (
+            None if isinstance(command.description, Unchanged) else Description(command.description)
+        )
+        body = None if isinstance(command.body, Unchanged) else Body(command.body)
+        tags = None if isinstance(command.tags, Unchanged) else TagList.parse(command.tags)
+        async with self._uow:
+            article = await load_article(self._articles, command.slug, for_update=True)
+            ensure_author(article, command.actor)
+            article.edit(
+                now=self._clock.now(), title=title, description=description, body=body, tags=tags
+            )
+            changed = article.has_pending_events
+            if changed:
+                await self._articles.save(article)
+                self._uow.track(article)
+            view = await view_of(self._reader, str(article.slug), command.actor)
+            await self._uow.commit()
+        if changed:
+            await invalidate_content_reads(self._cache)
+        return view

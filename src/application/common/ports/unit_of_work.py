@@ -1,0 +1,52 @@
+"""The unit of work port: one business transaction over every repository of a request."""
+
+from collections.abc import Awaitable, Callable, Sequence
+from types import TracebackType
+from typing import Protocol, Self
+
+from application.common.outbox import OutboxMessage
+from domain.shared.aggregate import AggregateRoot
+
+
+class UnitOfWork(Protocol):
+    """One business transaction over every repository of a request.
+
+    Contract:
+    - ``async with uow:`` opens the transaction. Leaving the block without `commit`, or by
+      an exception, rolls everything back.
+    - `track` registers an aggregate changed in this transaction. At `commit`, the events
+      each tracked aggregate raised are written to the outbox in the same transaction as
+      the state change, so either both persist or neither does.
+    - After `commit` the unit of work may be used again for a further transaction.
+    """
+
+    async def __aenter__(self) -> Self: ...
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None: ...
+
+    def track(self, aggregate: AggregateRoot) -> None:
+        """Collect this aggregate's events when the transaction commits."""
+        ...
+
+    async def commit(self) -> Sequence[OutboxMessage]:
+        """Persist every change and the collected events; return the events written."""
+        ...
+
+    def after_commit(self, callback: Callable[[], Awaitable[None]]) -> None:
+        """Run `callback` once the outermost transaction has committed.
+
+        This is how work outside the database (enqueueing a job) waits for the rows it
+        refers to, even when the use case runs nested in an event handler's transaction.
+        A rollback drops the callbacks. A failing callback is logged; it neither undoes
+        the commit nor stops the callbacks after it.
+        """
+        ...
+
+    async def rollback(self) -> None:
+        """Discard every change made since the transaction began."""
+        ...

@@ -1,1 +1,0 @@
-"""Content: articles, tags, favorites, comments and the feed."""

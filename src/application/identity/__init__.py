@@ -1,1 +1,0 @@
-"""Accounts: registering, signing in, and managing one's own account."""

@@ -1,1 +1,0 @@
-"""Ports: protocols the application owns and the adapters implement."""

@@ -1,0 +1,146 @@
+"""Issuing one-time tokens and mailing them: what verification and reset share."""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from urllib.parse import quote
+
+from application.common.ports.clock import Clock
+from application.common.ports.secret_tokens import SecretTokens
+from application.common.ports.task_queue import TaskQueue
+from application.notifications.send_templated_email import (
+    SEND_TEMPLATED_EMAIL,
+    SendTemplatedEmailCommand,
+)
+from application.users.errors import OneTimeTokenNotFoundError
+from application.users.ports import OneTimeTokenRepository, UserRepository
+from application.users.security_notices import EMAIL_CHANGED
+from domain.users.one_time_token import OneTimeToken, TokenPurpose
+from domain.users.user import User
+from domain.users.values import Email
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OneTimeTokenPolicy:
+    """How long tokens last, and the public address that emailed links point to."""
+
+    verification_ttl: timedelta
+    reset_ttl: timedelta
+    restore_ttl: timedelta
+    public_url: str
+
+    def ttl(self, purpose: TokenPurpose) -> timedelta:
+        """The lifetime for tokens of `purpose`."""
+        return {
+            TokenPurpose.VERIFY_EMAIL: self.verification_ttl,
+            TokenPurpose.RESET_PASSWORD: self.reset_ttl,
+            TokenPurpose.RESTORE_EMAIL: self.restore_ttl,
+        }[purpose]
+
+
+_TEMPLATES = {
+    TokenPurpose.VERIFY_EMAIL: "verify_email",
+    TokenPurpose.RESET_PASSWORD: "reset_password",
+    TokenPurpose.RESTORE_EMAIL: EMAIL_CHANGED,
+}
+_PATHS = {
+    TokenPurpose.VERIFY_EMAIL: "/verify-email",
+    TokenPurpose.RESET_PASSWORD: "/reset-password",
+    TokenPurpose.RESTORE_EMAIL: "/restore-email",
+}
+
+
+class OneTimeTokenMailer:
+    """Issues single-use tokens and mails them, for every flow that proves an address.
+
+    `issue` stores the token in the caller's unit of work and returns the email carrying
+    it; `send` enqueues that email and must be called only after the commit, so a
+    rolled-back change never mails a link. Each token is bound to the address it is
+    mailed to.
+    """
+
+    def __init__(
+        self,
+        *,
+        tokens: OneTimeTokenRepository,
+        secrets: SecretTokens,
+        queue: TaskQueue,
+        policy: OneTimeTokenPolicy,
+        clock: Clock,
+    ) -> None:
+        self._tokens = tokens
+        self._secrets = secrets
+        self._queue = queue
+        self._policy = policy
+        self._clock = clock
+
+    async def issue(
+        self,
+        user: User,
+        purpose: TokenPurpose,
+        *,
+        to: Email | None = None,
+        context: Mapping[str, str] | None = None,
+    ) -> SendTemplatedEmailCommand:
+        """Store a new token for `user`, bound to `to` (the current address by default).
+
+        Returns the email that carries it to that address, with `context` added to the
+        template's values. Reset and restore links count under the security cap, as the
+        security notices do, so a flood of notifications cannot hold back a way back into
+        the account; verification links count with ordinary mail, since a stranger can
+        point an account at any address and ask for them.
+        """
+        address = user.email if to is None else to
+        token = self._secrets.new_token()
+        ttl = self._policy.ttl(purpose)
+        await self._tokens.add(
+            OneTimeToken.issue(
+                token_hash=self._secrets.fingerprint(token),
+                user_id=user.id,
+                purpose=purpose,
+                email=address,
+                now=self._clock.now(),
+                ttl=ttl,
+            )
+        )
+        link = f"{self._policy.public_url.rstrip('/')}{_PATHS[purpose]}?token={quote(token)}"
+        hours = int(ttl.total_seconds() // 3600) or 1
+        return SendTemplatedEmailCommand(
+            to=str(address),
+            template=_TEMPLATES[purpose],
+            context={
+                "username": str(user.username),
+                "token": token,
+                "link": link,
+                "valid_hours": str(hours),
+                "valid_days": str(max(hours // 24, 1)),
+                **(context or {}),
+            },
+            security=purpose is not TokenPurpose.VERIFY_EMAIL,
+        )
+
+    async def send(self, email: SendTemplatedEmailCommand) -> None:
+        """Enqueue the email; call it only once the token's transaction has committed."""
+        await self._queue.enqueue(SEND_TEMPLATED_EMAIL, email.as_payload())
+
+
+async def redeem(
+    token: str,
+    purpose: TokenPurpose,
+    *,
+    tokens: OneTimeTokenRepository,
+    users: UserRepository,
+    secrets: SecretTokens,
+    now: datetime,
+) -> tuple[OneTimeToken, User]:
+    """Spend a link's token in the open transaction; the token and its account.
+
+    A used, expired, unknown or wrong-purpose token, or one whose account is gone, is
+    refused with one answer (`OneTimeTokenNotFoundError`), so a caller learns nothing
+    from which.
+    """
+    spent = await tokens.consume(secrets.fingerprint(token), purpose, now=now)
+    user = await users.get(spent.user_id, for_update=True) if spent else None
+    if spent is None or user is None:
+        raise OneTimeTokenNotFoundError
+    return spent, user
