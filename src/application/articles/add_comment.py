@@ -27,7 +27,7 @@ class AddComment:
     """Add a comment.
 
     Rules:
-    - The body must not be blank; an unknown slug is 404 keyed ``article``.
+    - The body must not be blank; an unknown slug is `ArticleNotFoundError`.
     - `CommentAdded` goes out through the outbox with the comment.
     """
 

@@ -24,9 +24,10 @@ class DeleteArticle:
     """Delete an article with its comments and favorites.
 
     Rules:
-    - Only the author may delete (403 keyed ``article``); an unknown slug is 404.
+    - Only the author may delete (`NotArticleAuthorError`); an unknown slug is
+      `ArticleNotFoundError`.
     - `ArticleDeleted` goes out through the outbox, once: of racing deletes, one removes
-      the article and the others answer 404 and record nothing.
+      the article and the others raise `ArticleNotFoundError` and record nothing.
     """
 
     def __init__(

@@ -25,12 +25,12 @@ class DeleteComment:
     """Delete a comment.
 
     Rules:
-    - An unknown slug is 404 keyed ``article``; a comment that is not under this article
-      is 404 keyed ``comment``.
+    - An unknown slug is `ArticleNotFoundError`; a comment that is not under this article
+      is `CommentNotFoundError`.
     - The comment's author may delete it, and so may a role with `content:moderate`;
-      anyone else gets 403 keyed ``comment``. The article's author has no special right.
+      anyone else gets `CommentDeletionForbiddenError`. The article's author has no special right.
     - `CommentDeleted` goes out once: of racing deletes, one removes the comment and the
-      others answer 404 and record nothing.
+      others raise `CommentNotFoundError` and record nothing.
     """
 
     def __init__(

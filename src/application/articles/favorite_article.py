@@ -11,7 +11,7 @@ class FavoriteArticle(FavoriteRelationUseCase):
     """Add an article to the caller's favorites.
 
     Rules:
-    - An unknown slug is 404 keyed ``article``. Anyone may favor any article, their own too.
+    - An unknown slug is `ArticleNotFoundError`. Anyone may favor any article, their own too.
     - Favoring twice is harmless: nothing changes and no event is raised, also when the
       same request is sent again before the first one answered.
     """

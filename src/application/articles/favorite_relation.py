@@ -26,8 +26,9 @@ class FavoriteRelationUseCase:
     """Base of the two favorite use cases: one change, and the article as the caller sees it.
 
     The answer is read inside the transaction, so a favorite that took effect is answered
-    200 even when a racing delete removes the article right after: it and its event are
-    committed, and the client is told so. A change that found the article gone is 404.
+    as done even when a racing delete removes the article right after: it and its event are
+    committed, and the client is told so. A change that found the article gone is
+    `ArticleNotFoundError`.
     """
 
     def __init__(

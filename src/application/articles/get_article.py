@@ -21,7 +21,7 @@ class GetArticle:
 
     Rules:
     - Anyone may read; `favorited` and `author.following` are the viewer's.
-    - An unknown slug is 404 keyed ``article``.
+    - An unknown slug is `ArticleNotFoundError`.
     """
 
     def __init__(self, reader: ArticleReader) -> None:

@@ -24,7 +24,7 @@ class ListComments:
 
     Rules:
     - Anyone may read; `author.following` is the viewer's.
-    - An unknown slug is 404 keyed ``article``.
+    - An unknown slug is `ArticleNotFoundError`.
     """
 
     def __init__(self, reader: CommentReader) -> None:

@@ -10,7 +10,7 @@ from domain.articles.values import Slug
 async def load_article(
     articles: ArticleRepository, slug: str, *, for_update: bool = False
 ) -> Article:
-    """The article with this slug, or 404 keyed ``article``; `for_update` locks it."""
+    """The article with this slug, or `ArticleNotFoundError`; `for_update` locks it."""
     article = (
         await articles.get_by_slug(slug, for_update=for_update) if Slug.could_exist(slug) else None
     )
@@ -20,7 +20,7 @@ async def load_article(
 
 
 def ensure_author(article: Article, actor: Identity) -> None:
-    """Only the author may change or delete an article; anyone else gets 403."""
+    """Only the author may change or delete an article; anyone else gets `NotArticleAuthorError`."""
     if not article.is_written_by(actor.user_id):
         raise NotArticleAuthorError
 
@@ -28,7 +28,7 @@ def ensure_author(article: Article, actor: Identity) -> None:
 async def view_of(reader: ArticleReader, slug: str, actor: Identity) -> ArticleView:
     """The article as the actor now sees it, read after the change committed.
 
-    404 if another request deleted it in between.
+    `ArticleNotFoundError` if another request deleted it in between.
     """
     view = await reader.by_slug(slug, viewer=actor.user_id)
     if view is None:

@@ -11,7 +11,7 @@ class UnfavoriteArticle(FavoriteRelationUseCase):
     """Remove an article from the caller's favorites.
 
     Rules:
-    - An unknown slug is 404 keyed ``article``.
+    - An unknown slug is `ArticleNotFoundError`.
     - Removing a favorite that is not there is harmless: no change, no event.
     """
 

@@ -30,12 +30,13 @@ class UpdateArticle:
     """Edit an article.
 
     Rules:
-    - Only the author may edit (403 keyed ``article``); an unknown slug is 404.
+    - Only the author may edit (`NotArticleAuthorError`); an unknown slug is
+      `ArticleNotFoundError`.
     - The slug never changes, so links keep working after a new title.
     - Fields left out stay; `updatedAt` moves only when something changed.
     - Racing edits all apply: the article is locked from the read to the commit, so each
       edit starts from the one before it. The answer is read before the commit, so an
-      edit that took effect is answered 200 even if a delete removes the article next.
+      edit that took effect is answered as done even if a delete removes the article next.
     """
 
     def __init__(

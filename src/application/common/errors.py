@@ -47,7 +47,7 @@ class ConnectionLostError(DependencyUnavailableError):
 
     Nothing the request did persists, so running the whole request again once, on a fresh
     connection, can neither lose nor repeat a change: entrypoints may do that before they
-    answer 503.
+    report the outage.
     """
 
 

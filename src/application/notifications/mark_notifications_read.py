@@ -17,7 +17,7 @@ MAX_IDS = 100
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class MarkNotificationsReadCommand:
-    """Whose, and which; `require_all` makes a missing id a 404 (marking one by its URL)."""
+    """Whose, and which; `require_all` makes a missing id `NotFoundError` (mark by URL)."""
 
     recipient: UserId
     notification_ids: Sequence[UUID]

@@ -332,8 +332,8 @@ class PushRejectedError(Exception):
 class PushSender(Protocol):
     """Sends Web Push messages.
 
-    Returns GONE when the push service says the subscription no longer exists (404 or
-    410), so the caller can forget it. Raises `PushRejectedError` when the service refuses
+    Returns GONE when the push service says the subscription no longer exists, so the
+    caller can forget it. Raises `PushRejectedError` when the service refuses
     the message for good, and any other exception for what is worth retrying.
     """
 

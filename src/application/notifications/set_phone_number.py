@@ -91,20 +91,22 @@ class SetPhoneNumber:
 
     Rules:
     - The number must be in international (E.164) form, with an allowed country calling
-      code; 422 (keyed ``phone``) otherwise.
+      code; otherwise `DomainError` (the form) or `InvalidInputError` (the calling code),
+      keyed ``phone``.
     - The same number again sends a new code (a resend); a different one replaces the old
       number and its verification. The same verified number again changes nothing.
     - Codes per user, per client IP whatever accounts it uses, and per number whoever
-      asks, are limited (429): each costs a text message, and nobody may flood a
+      asks, are limited (`TooManyRequestsError`): each costs a text message, and nobody may flood a
       stranger's phone or pump premium numbers; when the limiter is down, no code is sent
-      (503) rather than sending without a limit.
+      (`DependencyUnavailableError`) rather than sending without a limit.
     - Every code, by anyone, also spends the hourly global budget. When it is spent the
-      caller gets 503 with Retry-After, and the operator one log line per budget window.
+      caller gets `DependencyUnavailableError` with when to retry, and the operator one
+      log line per budget window.
       The budget is counted last, so requests refused above spend none of it; a request
       refused by a later limit gives the earlier counts back.
     - The code is stored hashed, expires, and is sent after the commit; when it cannot be
-      handed to the queue the caller gets 503 rather than waiting for a text that will
-      never come.
+      handed to the queue the caller gets `DependencyUnavailableError` rather than
+      waiting for a text that will never come.
     """
 
     def __init__(
@@ -208,7 +210,7 @@ class SetPhoneNumber:
         window = RateLimit(limit=1, window_seconds=self._policy.budget.window_seconds)
         if (await self._limiter.acquire(BUDGET_ALARM_KEY, window)).allowed:
             _log.error(
-                "the SMS code budget of %d per %d s is spent: codes are refused (503) until it "
+                "the SMS code budget of %d per %d s is spent: codes are refused until it "
                 "refills; raise SMS_CODES_BUDGET_PER_HOUR if this is real demand",
                 self._policy.budget.limit,
                 self._policy.budget.window_seconds,

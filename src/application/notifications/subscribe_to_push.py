@@ -46,16 +46,16 @@ class SubscribeToPush:
     """Store the subscription for the caller.
 
     Rules:
-    - The endpoint must be HTTPS and the keys well-formed (422 naming the field).
+    - The endpoint must be HTTPS and the keys well-formed (`DomainError` naming the field).
     - The endpoint's host must be a push service on the allowlist, which the server's
-      operator chooses and no schema can state: otherwise 403 naming `endpoint`.
+      operator chooses and no schema can state: otherwise `PermissionDeniedError` naming `endpoint`.
     - The host must be a name, not an IP address in any notation; it must resolve, and
       only to public addresses (no private, loopback, link-local, reserved, multicast,
-      carrier-grade NAT or cloud metadata address). Otherwise 422 naming `endpoint`: the
-      worker would post there.
+      carrier-grade NAT or cloud metadata address). Otherwise `InvalidInputError` naming
+      `endpoint`: the worker would post there.
     - Subscribing the same endpoint again replaces it, even for another account (the
       browser now belongs to whoever subscribed last).
-    - A user has at most `max_per_user` subscriptions; beyond that, 422.
+    - A user has at most `max_per_user` subscriptions; beyond that, `InvalidInputError`.
     """
 
     def __init__(

@@ -23,7 +23,7 @@ class UpdateNotificationPreferences:
     """Change some switches and keep the rest.
 
     Rules:
-    - An unknown kind or channel is a 422 naming it, and nothing changes.
+    - An unknown kind or channel is `InvalidInputError` naming it, and nothing changes.
     - The email of a security kind (new sign-in, password changed) stays on.
     """
 

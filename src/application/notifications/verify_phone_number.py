@@ -26,7 +26,7 @@ class VerifyPhoneNumber:
     """Mark the number verified when the code matches.
 
     Rules:
-    - No number given yet: 404 keyed ``phone``.
+    - No number given yet: `NotFoundError` keyed ``phone``.
     - A wrong code counts against the code's five attempts, and that count is kept even
       though the call fails; after the fifth, or once expired, a new code is needed.
     - A number that becomes verified is a security change: the account's address is told,

@@ -12,8 +12,8 @@ class FollowUser:
     """Follow a user.
 
     Rules:
-    - The user must exist (404 "profile not found").
-    - Nobody may follow themselves (403 `SelfFollowError`): a rule about the caller, which
+    - The user must exist (`ProfileNotFoundError`).
+    - Nobody may follow themselves (`SelfFollowError`): a rule about the caller, which
       no schema of the request can state.
     - Following twice is harmless: the second time changes nothing and raises no event.
     """

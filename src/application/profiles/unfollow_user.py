@@ -11,7 +11,7 @@ class UnfollowUser:
     """Stop following a user.
 
     Rules:
-    - The user must exist (404 "profile not found").
+    - The user must exist (`ProfileNotFoundError`).
     - Unfollowing someone not followed is harmless and raises no event; that includes
       oneself, whom nobody can follow.
     """

@@ -79,14 +79,15 @@ class LogIn:
     """Check the credentials and issue an access token.
 
     Rules:
-    - A blank email or password is a 422 naming the field; anything else that is wrong is
+    - A blank email or password is a `DomainError` naming the field; anything else that is wrong is
       one answer, "credentials invalid", whether the account exists or not, and it takes
       as long either way.
     - The password policy is not applied here, so accounts made under an older policy can
       still sign in.
     - A banned account is refused after its password checked out.
-    - Failures are limited (429, before the password is checked, whether or not the new
-      attempt is right) so that guessing is slow and nobody else can lock the owner out:
+    - Failures are limited (`TooManyRequestsError`, before the password is checked,
+      whether or not the new attempt is right) so that guessing is slow and nobody else
+      can lock the owner out:
       - a client presenting a device token it was given at an earlier sign-in with this
         email is limited only per account and device, strictly;
       - any other client is limited per account and client IP, strictly, and per account

@@ -36,14 +36,15 @@ class RefreshSession:
     """Rotate a session's refresh token.
 
     Rules:
-    - An unknown, expired or revoked token answers 401 and changes nothing.
+    - An unknown, expired or revoked token is `AuthenticationRequiredError` and changes nothing.
     - The new refresh token is a keyed function of the old one, and the new access token is
       dated at the rotation with an id drawn from the new refresh token, so the same pair
       can be answered again without either being stored.
     - A token rotated at most the grace period ago, presented by the client that rotated
       it (same IP and User-Agent), whose successor is still current, gets that same pair
       again and changes nothing: two tabs refreshing with one cookie both succeed.
-    - Any other rotated token is a replay: the whole session is revoked, and 401.
+    - Any other rotated token is a replay: the whole session is revoked, and
+      `AuthenticationRequiredError`.
     - A banned user's session is revoked and refused.
     - Otherwise the old token is retired, its successor issued, and the session extended.
     """

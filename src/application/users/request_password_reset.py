@@ -34,7 +34,8 @@ class RequestPasswordReset:
     - The answer, and the work done before it, are the same whether or not the account
       exists: the request only validates, counts and enqueues.
     - The address must be one mail can be sent to as written (`Email.parse_deliverable`).
-    - Each email may ask a set number of times per window; more is 429, for any address.
+    - Each email may ask a set number of times per window; more is
+      `TooManyRequestsError`, for any address.
     - When the limiter cannot be reached, the request is accepted (and logged).
     """
 

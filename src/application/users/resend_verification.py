@@ -37,10 +37,11 @@ class ResendVerification:
 
     Rules:
     - Only to the caller's own, current address; an already verified one gets nothing.
-    - Resends are limited per account (429 with Retry-After beyond), whatever address or
-      client asks: pointing an account at a stranger's address and resending in a loop
-      must not turn Portico into a mail cannon. When the limiter is down, nothing is sent
-      (503): the caller can ask again, a stranger cannot unsend.
+    - Resends are limited per account (`TooManyRequestsError` beyond, with when to
+      retry), whatever address or client asks: pointing an account at a stranger's
+      address and resending in a loop must not turn Portico into a mail cannon. When the
+      limiter is down, nothing is sent (`DependencyUnavailableError`): the caller can ask
+      again, a stranger cannot unsend.
     - Earlier links stay valid until they expire or one of them is used.
     """
 

@@ -38,7 +38,7 @@ class RestoreEmail:
       The password must meet the policy; it is checked before the token is spent.
     - Every session ends, with its live channels, and every other one-time link of the
       account (restore links included) stops working.
-    - If another account has taken the address meanwhile, 409, and the token stays
+    - If another account has taken the address meanwhile, `EmailTakenError`, and the token stays
       unspent so the owner can retry once that is sorted out.
     """
 

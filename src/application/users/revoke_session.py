@@ -23,7 +23,7 @@ class RevokeSession:
     """Revoke one session by id.
 
     Rules:
-    - Only the owner may revoke a session; anyone else's id answers 404, exactly like an id
+    - Only the owner may revoke a session; anyone else's id is `NotFoundError`, exactly like an id
       that does not exist, so ids cannot be probed (OWASP API1).
     - Revoking a session twice is harmless.
     - The session's WebSockets and SSE streams close, in every API process; the caller's

@@ -19,7 +19,7 @@ CURRENT_PASSWORD = "currentPassword"  # noqa: S105 - the field's name
 
 
 class StepUpRequiredError(PermissionDeniedError):
-    """The change needs the current password, and it was missing or wrong (403)."""
+    """The change needs the current password, and it was missing or wrong."""
 
     field = CURRENT_PASSWORD
 

@@ -53,8 +53,8 @@ class UpdateUser:
     - A new username or email must be valid and free; a new password must meet the policy.
     - Changing the email or the password needs a recent proof of the password: the
       session signed in within the step-up window, or `current_password` is right;
-      otherwise 403 naming `currentPassword`. A wrong `current_password` counts as a
-      failed sign-in of the account.
+      otherwise `StepUpRequiredError` naming `currentPassword`. A wrong
+      `current_password` counts as a failed sign-in of the account.
     - An empty bio or image is stored as none.
     - `UserProfileUpdated` names what changed; `PasswordChanged` says the password did.
     - The owner is told at the address on file before the change: an email change mails
