@@ -43,11 +43,14 @@ RAISED_LIMITS = dict.fromkeys(
         "RATE_LIMIT_VERIFICATION_EMAILS",
         "RATE_LIMIT_PHONE_CODES",
         "RATE_LIMIT_PHONE_CODES_PER_IP",
+        "SMS_CODES_BUDGET_PER_HOUR",
     ),
     UNLIMITED,
 )
-"""Every per-IP and per-user limit, out of reach: all requests come from one address and one
-account, and a 429 after the first few dozen writes would hide everything behind it."""
+"""Every per-IP and per-user limit, and the global SMS budget, out of reach: all requests
+come from one address and one account, and a 429 after the first few dozen writes (or a
+503 once a thousand phone numbers have spent the hour's texts) would hide everything
+behind it."""
 
 _SERVER_FAILURE = re.compile(r"portico\.access \S+ \S+ 5\d\d | (ERROR|CRITICAL) |Traceback")
 """A 5xx in the access log, an error logged, or a traceback."""

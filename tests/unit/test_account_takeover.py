@@ -22,6 +22,7 @@ from application.users.restore_email import RestoreEmailCommand
 from application.users.step_up import CURRENT_PASSWORD, StepUpRequiredError
 from application.users.update_user import UpdateUserCommand
 from application.users.verify_email import VerifyEmailCommand
+from domain.shared.errors import DomainError
 from domain.users.one_time_token import TokenPurpose
 from domain.users.values import Email
 from tests.support.identity import IdentityWorld
@@ -43,7 +44,7 @@ async def change(world: IdentityWorld, actor: Identity, **fields: str) -> None:
 
 
 async def test_an_old_sign_in_cannot_change_the_email_or_password_without_the_password(
-    world,
+    world: IdentityWorld,
 ) -> None:
     me = await signed_in(world)
     world.clock.advance(timedelta(minutes=11))
@@ -63,19 +64,29 @@ async def test_an_old_sign_in_cannot_change_the_email_or_password_without_the_pa
     assert str(moved.email) == "ada@new.test"
 
 
-async def test_a_fresh_sign_in_is_its_own_proof(world) -> None:
+@pytest.mark.parametrize("fields", [{"bio": "a bio"}, {"password": "a-new-password"}])
+async def test_a_blank_current_password_is_refused_whatever_the_change(
+    world: IdentityWorld, fields: dict[str, str]
+) -> None:
+    me = await signed_in(world)
+    with pytest.raises(DomainError) as refused:
+        await change(world, me, current_password="", **fields)
+    assert (refused.value.field, refused.value.message) == (CURRENT_PASSWORD, "can't be blank")
+
+
+async def test_a_fresh_sign_in_is_its_own_proof(world: IdentityWorld) -> None:
     me = await signed_in(world)
     world.clock.advance(timedelta(minutes=9))
     await change(world, me, password="a-new-password")
 
 
-async def test_changing_the_email_to_its_own_value_needs_no_proof(world) -> None:
+async def test_changing_the_email_to_its_own_value_needs_no_proof(world: IdentityWorld) -> None:
     me = await signed_in(world)
     world.clock.advance(timedelta(hours=1))
     await change(world, me, email="ADA@test.com ", username="ada2")
 
 
-async def test_guessing_the_current_password_is_counted_per_account(world) -> None:
+async def test_guessing_the_current_password_is_counted_per_account(world: IdentityWorld) -> None:
     me = await signed_in(world)
     world.clock.advance(timedelta(hours=1))
     for _ in range(10):
@@ -86,7 +97,7 @@ async def test_guessing_the_current_password_is_counted_per_account(world) -> No
 
 
 async def test_an_email_change_mails_the_old_address_a_restore_link_built_at_commit(
-    world,
+    world: IdentityWorld,
 ) -> None:
     me = await signed_in(world)
     await change(world, me, email="mallory@evil.test", password="taken-over-1")
@@ -102,7 +113,9 @@ async def test_an_email_change_mails_the_old_address_a_restore_link_built_at_com
     assert all("mallory@evil.test" not in message.text for message in notices)
 
 
-async def test_the_restore_link_takes_the_address_back_and_signs_everyone_out(world) -> None:
+async def test_the_restore_link_takes_the_address_back_and_signs_everyone_out(
+    world: IdentityWorld,
+) -> None:
     me = await signed_in(world)
     await change(world, me, email="mallory@evil.test", password="taken-over-1")
     await world.queue.drain()
@@ -126,7 +139,9 @@ async def test_the_restore_link_takes_the_address_back_and_signs_everyone_out(wo
         await world.restore_email()(RestoreEmailCommand(token=token, password="again-1234"))
 
 
-async def test_a_restore_waits_while_another_account_holds_the_address(world) -> None:
+async def test_a_restore_waits_while_another_account_holds_the_address(
+    world: IdentityWorld,
+) -> None:
     me = await signed_in(world)
     await change(world, me, email="ada@new.test")
     await world.queue.drain()
@@ -139,7 +154,7 @@ async def test_a_restore_waits_while_another_account_holds_the_address(world) ->
         await world.restore_email()(RestoreEmailCommand(token=token, password="mine-again-1"))
 
 
-async def test_a_reset_link_dies_with_an_email_change(world) -> None:
+async def test_a_reset_link_dies_with_an_email_change(world: IdentityWorld) -> None:
     me = await signed_in(world)
     await world.request_password_reset()(RequestPasswordResetCommand(email="ada@test.com"))
     await world.queue.drain()
@@ -151,7 +166,9 @@ async def test_a_reset_link_dies_with_an_email_change(world) -> None:
         )
 
 
-async def test_a_verification_link_proves_only_the_address_it_was_mailed_to(world) -> None:
+async def test_a_verification_link_proves_only_the_address_it_was_mailed_to(
+    world: IdentityWorld,
+) -> None:
     mallory = await signed_in(world, "mallory")
     await world.queue.drain()
     mailed_to_mallory = await world.mailed_token("mallory@test.com")
@@ -163,7 +180,7 @@ async def test_a_verification_link_proves_only_the_address_it_was_mailed_to(worl
     assert user.email_verified_at is None
 
 
-async def test_a_reset_verifies_only_the_address_it_was_mailed_to(world) -> None:
+async def test_a_reset_verifies_only_the_address_it_was_mailed_to(world: IdentityWorld) -> None:
     await signed_in(world)
     await world.request_password_reset()(RequestPasswordResetCommand(email="ada@test.com"))
     reset = await world.mailed_token("ada@test.com")
@@ -177,7 +194,7 @@ async def test_a_reset_verifies_only_the_address_it_was_mailed_to(world) -> None
     assert world.mailer.last_to("ada@test.com").subject == "Your password was reset"
 
 
-async def test_a_reset_voids_the_outstanding_verification_links(world) -> None:
+async def test_a_reset_voids_the_outstanding_verification_links(world: IdentityWorld) -> None:
     await signed_in(world)
     verification = await world.mailed_token("ada@test.com")
     await world.request_password_reset()(RequestPasswordResetCommand(email="ada@test.com"))
@@ -189,7 +206,7 @@ async def test_a_reset_voids_the_outstanding_verification_links(world) -> None:
         await world.verify_email()(VerifyEmailCommand(token=verification))
 
 
-async def test_signing_out_everywhere_voids_the_outstanding_links(world) -> None:
+async def test_signing_out_everywhere_voids_the_outstanding_links(world: IdentityWorld) -> None:
     me = await signed_in(world)
     verification = await world.mailed_token("ada@test.com")
     await world.request_password_reset()(RequestPasswordResetCommand(email="ada@test.com"))
@@ -204,7 +221,7 @@ async def test_signing_out_everywhere_voids_the_outstanding_links(world) -> None
 
 
 async def test_reset_and_restore_links_count_as_security_mail_and_verification_does_not(
-    world,
+    world: IdentityWorld,
 ) -> None:
     await signed_in(world)
     user = await world.users.get_by_username("ada")

@@ -21,9 +21,10 @@ from application.users.ports import (
     UserRepository,
 )
 from application.users.security_notices import SecurityNotices, masked_email, notice_time
-from application.users.step_up import StepUpPolicy, require_recent_password
+from application.users.step_up import CURRENT_PASSWORD, StepUpPolicy, require_recent_password
+from domain.shared.errors import DomainError
 from domain.users.one_time_token import LINKS_VOIDED_BY_ACCOUNT_CHANGES, TokenPurpose
-from domain.users.values import Email, Password, Profile, Username
+from domain.users.values import BLANK, Email, Password, Profile, Username
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -54,7 +55,8 @@ class UpdateUser:
     - Changing the email or the password needs a recent proof of the password: the
       session signed in within the step-up window, or `current_password` is right;
       otherwise `StepUpRequiredError` naming `currentPassword`. A wrong
-      `current_password` counts as a failed sign-in of the account.
+      `current_password` counts as a failed sign-in of the account; a blank one is a
+      `DomainError`, whether or not the change needs it.
     - An empty bio or image is stored as none.
     - `UserProfileUpdated` names what changed; `PasswordChanged` says the password did.
     - The owner is told at the address on file before the change: an email change mails
@@ -106,6 +108,8 @@ class UpdateUser:
         password = (
             None if isinstance(command.password, Unchanged) else Password.parse(command.password)
         )
+        if command.current_password is not None and not command.current_password:
+            raise DomainError(BLANK, field=CURRENT_PASSWORD)
         async with self._uow:
             user = await self._users.get(command.actor.user_id, for_update=True)
             if user is None or user.is_banned:
