@@ -4,8 +4,8 @@ After a warm-up of 50 events (the consumer joins its group and gets its partitio
 writer commits one event every 10 ms (each in its own unit of work, with its outbox
 row); the worker's own loops run beside it: the relay (`relay_until_stopped`) publishing
 to librdkafka's mock cluster, and the consumers (`consume_until_stopped`) handing each
-event to a registered handler through `HandleEvent`. The handler records how long after
-the event occurred it ran. Target: p99 under 500 ms.
+event to the bench's own handler through `HandleEvent`. The handler records how long
+after the event occurred it ran. Target: p99 under 500 ms.
 
     .venv/bin/python bench/event_latency.py [--seconds 10] [--rate 100]
 """
@@ -23,6 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from tests.support.event_handlers import TestHandlers
 from tests.support.events import Counter
 from tests.support.kafka_cluster import kafka_mock_cluster
 from tests.support.postgres import isolated_schema, run_alembic
@@ -30,27 +31,31 @@ from tests.support.postgres import isolated_schema, run_alembic
 from adapters.sqlalchemy.engine import create_engine
 from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
 from adapters.system.uuid7 import Uuid7Generator
-from application.events.consumers import ConsumerRegistry, ReceivedEvent
+from application.events.event_handler import EventHandler
+from application.events.received_event import ReceivedEvent
 from entrypoints.bootstrap import resolved_database, with_signing_secret
 from entrypoints.config import Settings, load_settings
 from entrypoints.ioc import make_container
 from entrypoints.worker.consumers import consume_until_stopped
+from entrypoints.worker.handler_table import on_event
 from entrypoints.worker.relay import relay_until_stopped
 
 TARGET_P99_MS = 500.0
 
 
 async def measure(settings: Settings, url: str, seconds: float, rate: float) -> list[float]:
-    registry = ConsumerRegistry()
     latencies: list[float] = []
 
-    @registry.on_event("test.counter_incremented", consumer="bench-latency")
-    async def record(event: ReceivedEvent) -> None:
-        latencies.append((datetime.now(UTC) - event.occurred_at).total_seconds() * 1000)
-        if os.environ.get("BENCH_TRACE"):
-            print(f"{time.perf_counter():.3f} {latencies[-1]:.0f}", flush=True)
+    class RecordLatency(EventHandler):
+        async def __call__(self, event: ReceivedEvent) -> None:
+            latencies.append((datetime.now(UTC) - event.occurred_at).total_seconds() * 1000)
+            if os.environ.get("BENCH_TRACE"):
+                print(f"{time.perf_counter():.3f} {latencies[-1]:.0f}", flush=True)
 
-    container = make_container(settings)
+    handlers = TestHandlers(
+        on_event("test.counter_incremented", consumer="bench-latency", handler=RecordLatency)
+    )
+    container = make_container(settings, handlers)
     engine = create_engine(
         url,
         pool_size=2,
@@ -62,7 +67,7 @@ async def measure(settings: Settings, url: str, seconds: float, rate: float) -> 
     )
     stop = asyncio.Event()
     worker = [
-        asyncio.create_task(consume_until_stopped(container, settings, registry, stop)),
+        asyncio.create_task(consume_until_stopped(container, settings, handlers.table, stop)),
         asyncio.create_task(
             relay_until_stopped(
                 container, poll_interval_seconds=settings.outbox.poll_interval_seconds, stop=stop

@@ -405,8 +405,11 @@ class MemoryWatch:
 
         def held(process: psutil.Process) -> int:
             try:
+                # psutil gives an unbound socket `()` as its address, which its stubs do not say.
                 return sum(
-                    1 for c in process.net_connections("tcp") if c.laddr and c.laddr.port == port
+                    1
+                    for c in process.net_connections("tcp")
+                    if getattr(c.laddr, "port", None) == port
                 )
             except psutil.Error:
                 return 0

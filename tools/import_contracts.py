@@ -10,6 +10,7 @@ from grimp import ImportGraph
 from importlinter.application import output
 from importlinter.domain import fields
 from importlinter.domain.contract import Contract, ContractCheck
+from importlinter.domain.imports import Module
 
 
 class StandardLibraryOnlyContract(Contract):
@@ -25,9 +26,13 @@ class StandardLibraryOnlyContract(Contract):
 
     def check(self, graph: ImportGraph, verbose: bool) -> ContractCheck:  # noqa: ARG002, FBT001
         """Collect every import of a package outside the allowed set."""
-        allowed = {str(name) for name in self.allowed_modules or []}  # type: ignore[attr-defined]
+        # import-linter sets each field's parsed value on the instance, over the class's field
+        # object, and its types do not say so: read the values from the instance.
+        options = vars(self)
+        allowed = {str(name) for name in options["allowed_modules"] or []}
+        sources: list[Module] = options["source_modules"]
         violations: list[tuple[str, str, int, str]] = []
-        for source in self.source_modules:  # type: ignore[attr-defined]
+        for source in sources:
             modules = {source.name, *graph.find_descendants(source.name)}
             for importer in sorted(modules):
                 for imported in sorted(graph.find_modules_directly_imported_by(importer)):
@@ -37,8 +42,10 @@ class StandardLibraryOnlyContract(Contract):
                     details = graph.get_import_details(importer=importer, imported=imported)
                     violations.extend(
                         (importer, imported, detail["line_number"], detail["line_contents"])
-                        for detail in details or [{"line_number": 0, "line_contents": ""}]
+                        for detail in details
                     )
+                    if not details:
+                        violations.append((importer, imported, 0, ""))
         return ContractCheck(kept=not violations, metadata={"violations": violations})
 
     def render_broken_contract(self, check: ContractCheck) -> None:

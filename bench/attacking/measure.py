@@ -11,7 +11,7 @@ from multiprocessing.connection import Connection
 from typing import Self
 
 import httpx
-import psutil  # type: ignore[import-untyped]
+import psutil
 from tests.support.server import RunningServer
 
 from bench.attacking.harness import Tally

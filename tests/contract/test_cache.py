@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 from redis.exceptions import RedisError
 
-from adapters.memory.cache import InMemoryCache
+from adapters.inprocess.cache import InMemoryCache
 from adapters.redis.cache import RedisCache
 from adapters.redis.client import create_redis_client
 from application.common.ports.cache import Cache, CacheUnavailableError

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from adapters.memory.rate_limiter import InMemoryRateLimiter
+from adapters.inprocess.rate_limiter import InMemoryRateLimiter
 from adapters.memory.system import ManualClock
 from adapters.redis.client import create_redis_client
 from adapters.redis.rate_limiter import RedisRateLimiter

@@ -12,7 +12,7 @@ from loguru import logger
 from redis.asyncio import Redis
 from redis.asyncio.connection import parse_url
 
-from adapters.memory.realtime import InMemoryRealtimeBroadcaster
+from adapters.inprocess.realtime import InMemoryRealtimeBroadcaster
 from adapters.redis.client import create_redis_client
 from adapters.redis.realtime import RedisRealtimeBroadcaster
 from application.common.ports.realtime import RealtimeBroadcaster, RoomMessage

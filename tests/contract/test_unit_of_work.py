@@ -84,11 +84,11 @@ async def test_commit_writes_the_tracked_aggregates_events_in_order(harness: Har
 
     stored = await harness.outbox()
     assert [m.event_id for m in stored] == [m.event_id for m in written]
-    assert [(m.event.aggregate_id, m.event.amount) for m in stored] == [
+    assert [(m.event.aggregate_id, m.event.amount) for m in stored] == [  # type: ignore[attr-defined]
         ("a", 1),
         ("a", 3),
         ("b", 2),
-    ]  # type: ignore[attr-defined]
+    ]
     assert stored[2].event == CounterIncremented(
         aggregate_id="b", occurred_at=NOW, amount=2, note="ünïcode ✓"
     )

@@ -57,7 +57,8 @@ def register(api: httpx.Client) -> dict[str, Any]:
     body = {"user": {"username": name, "email": f"{name}@test.com", "password": "password123"}}
     answer = api.post("/api/users", json=body)
     assert answer.status_code == 201, answer.text
-    return answer.json()["user"]
+    user: dict[str, Any] = answer.json()["user"]
+    return user
 
 
 def bearer(user: dict[str, Any]) -> dict[str, str]:

@@ -40,7 +40,9 @@ def row_counts(url: str) -> dict[str, int]:
     try:
         with engine.connect() as connection:
             return {
-                table: connection.scalar(sa.select(sa.func.count()).select_from(sa.table(table)))
+                table: connection.execute(
+                    sa.select(sa.func.count()).select_from(sa.table(table))
+                ).scalar_one()
                 for table in TABLES
             }
     finally:

@@ -9,6 +9,7 @@ import asyncio
 import time
 import uuid
 from collections.abc import Iterator
+from typing import TypedDict
 
 import httpx
 import pytest
@@ -64,7 +65,16 @@ async def _register(client: httpx.AsyncClient) -> int:
     return (await client.post("/api/users", json={"user": user})).status_code
 
 
-async def _attack(server: RunningServer) -> dict[str, object]:
+class Outcome(TypedDict):
+    live: int
+    registered: int
+    probe_seconds: float
+    refused: str
+    retry_after: bool
+    stalled: list[str]
+
+
+async def _attack(server: RunningServer) -> Outcome:
     port = int(server.base_url.rsplit(":", 1)[1])
     slow = await asyncio.gather(*(_send_all_but_ten(port, BODY) for _ in range(SLOW)))
     await asyncio.sleep(0.3)  # every body has reached the server and is held

@@ -11,12 +11,15 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from adapters.kafka.publisher import KafkaEventPublisher
 from application.common.outbox import OutboxMessage
-from application.events.consumers import ConsumerRegistry, ReceivedEvent
+from application.events.event_handler import EventHandler
+from application.events.received_event import ReceivedEvent
 from application.users.ports import UserRepository
 from entrypoints.bootstrap import with_signing_secret
 from entrypoints.config import load_settings
 from entrypoints.ioc import make_container
 from entrypoints.worker.consumers import consume_until_stopped
+from entrypoints.worker.handler_table import on_event, on_topic
+from tests.support.event_handlers import TestHandlers
 from tests.support.events import CounterIncremented
 from tests.support.kafka_cluster import kafka_mock_cluster
 
@@ -68,17 +71,21 @@ def consumer_settings(migrated_url: str, tmp_path: Any, bootstrap: str, **extra:
 async def test_each_event_is_handled_once_and_a_poison_one_is_parked(
     clean_database: Any, migrated_url: str, tmp_path: Any
 ) -> None:
-    registry = ConsumerRegistry()
     seen: list[int] = []
     tries: list[int] = []
 
-    @registry.on_event("test.counter_incremented", consumer="tally")
-    async def tally(event: ReceivedEvent, users: UserRepository) -> None:
-        assert await users.get_by_username("nobody") is None
-        tries.append(event.payload["amount"])
-        if event.payload["amount"] < 0:
-            raise ValueError("negative amounts are poison")
-        seen.append(event.payload["amount"])
+    class Tally(EventHandler):
+        def __init__(self, users: UserRepository) -> None:
+            self._users = users
+
+        async def __call__(self, event: ReceivedEvent) -> None:
+            assert await self._users.get_by_username("nobody") is None
+            tries.append(event.payload["amount"])
+            if event.payload["amount"] < 0:
+                raise ValueError("negative amounts are poison")
+            seen.append(event.payload["amount"])
+
+    handlers = TestHandlers(on_event("test.counter_incremented", consumer="tally", handler=Tally))
 
     with kafka_mock_cluster() as bootstrap:
         settings = consumer_settings(
@@ -93,11 +100,11 @@ async def test_each_event_is_handled_once_and_a_poison_one_is_parked(
         first = uuid.uuid4()
         await publisher.publish([counted(1, first), counted(-1), counted(2), counted(1, first)])
         await publisher.close()
-        container = make_container(settings)
+        container = make_container(settings, handlers)
         stop = asyncio.Event()
         try:
             running = asyncio.create_task(
-                consume_until_stopped(container, settings, registry, stop)
+                consume_until_stopped(container, settings, handlers.table, stop)
             )
             async with asyncio.timeout(30):
                 while len(tries) < 5:
@@ -120,13 +127,14 @@ async def test_each_event_is_handled_once_and_a_poison_one_is_parked(
 async def test_another_services_topic_reaches_its_handler_once_by_event_id(
     clean_database: Any, migrated_url: str, tmp_path: Any
 ) -> None:
-    registry = ConsumerRegistry()
     seen: list[tuple[str, str, Any]] = []
     topic = f"billing{uuid.uuid4().hex[:6]}.user.created"
 
-    @registry.on_topic(topic, consumer="link-billing")
-    async def link(event: ReceivedEvent) -> None:
-        seen.append((event.event_type, event.event_id, event.payload["plan"]))
+    class LinkBilling(EventHandler):
+        async def __call__(self, event: ReceivedEvent) -> None:
+            seen.append((event.event_type, event.event_id, event.payload["plan"]))
+
+    handlers = TestHandlers(on_topic(topic, consumer="link-billing", handler=LinkBilling))
 
     with kafka_mock_cluster() as bootstrap:
         settings = consumer_settings(migrated_url, tmp_path, bootstrap)
@@ -141,11 +149,11 @@ async def test_another_services_topic_reaches_its_handler_once_by_event_id(
             )
         await producer.send_and_wait(topic, value=b'{"user": "u2", "plan": "free"}')
         await producer.stop()
-        container = make_container(settings)
+        container = make_container(settings, handlers)
         stop = asyncio.Event()
         try:
             running = asyncio.create_task(
-                consume_until_stopped(container, settings, registry, stop)
+                consume_until_stopped(container, settings, handlers.table, stop)
             )
             async with asyncio.timeout(30):
                 while len(seen) < 2:
@@ -168,13 +176,14 @@ async def test_an_event_that_breaks_a_constraint_is_parked_not_retried_forever(
     clean_database: Any, migrated_url: str, tmp_path: Any
 ) -> None:
     """A row the event names may be gone (deleted, or a restore older than the topic)."""
-    registry = ConsumerRegistry()
     tries: list[int] = []
 
-    @registry.on_event("test.counter_incremented", consumer="orphan")
-    async def orphan(event: ReceivedEvent) -> None:
-        tries.append(event.payload["amount"])
-        raise IntegrityError("INSERT INTO follows ...", {}, ValueError("fk_follows_follower"))
+    class Orphan(EventHandler):
+        async def __call__(self, event: ReceivedEvent) -> None:
+            tries.append(event.payload["amount"])
+            raise IntegrityError("INSERT INTO follows ...", {}, ValueError("fk_follows_follower"))
+
+    handlers = TestHandlers(on_event("test.counter_incremented", consumer="orphan", handler=Orphan))
 
     with kafka_mock_cluster() as bootstrap:
         settings = consumer_settings(
@@ -188,11 +197,11 @@ async def test_an_event_that_breaks_a_constraint_is_parked_not_retried_forever(
         publisher = KafkaEventPublisher(bootstrap, topic_prefix=prefix, client_id="tests")
         await publisher.publish([counted(7)])
         await publisher.close()
-        container = make_container(settings)
+        container = make_container(settings, handlers)
         stop = asyncio.Event()
         try:
             running = asyncio.create_task(
-                consume_until_stopped(container, settings, registry, stop)
+                consume_until_stopped(container, settings, handlers.table, stop)
             )
             parked = await dead_letters(bootstrap, f"{prefix}dead-letter")
             stop.set()
@@ -207,19 +216,20 @@ async def test_an_event_that_breaks_a_constraint_is_parked_not_retried_forever(
 async def test_stopping_in_an_outage_ends_the_wait_and_leaves_the_event_for_later(
     clean_database: Any, migrated_url: str, tmp_path: Any
 ) -> None:
-    registry = ConsumerRegistry()
     database_up = False
     seen: list[int] = []
     delivered = asyncio.Event()
     refused = asyncio.Event()
 
-    @registry.on_event("test.counter_incremented", consumer="outage")
-    async def outage(event: ReceivedEvent) -> None:
-        if not database_up:
-            refused.set()
-            raise OperationalError("SELECT 1", {}, ConnectionRefusedError("the server is down"))
-        seen.append(event.payload["amount"])
-        delivered.set()
+    class Outage(EventHandler):
+        async def __call__(self, event: ReceivedEvent) -> None:
+            if not database_up:
+                refused.set()
+                raise OperationalError("SELECT 1", {}, ConnectionRefusedError("the server is down"))
+            seen.append(event.payload["amount"])
+            delivered.set()
+
+    handlers = TestHandlers(on_event("test.counter_incremented", consumer="outage", handler=Outage))
 
     with kafka_mock_cluster() as bootstrap:
         settings = consumer_settings(
@@ -230,11 +240,11 @@ async def test_stopping_in_an_outage_ends_the_wait_and_leaves_the_event_for_late
         )
         await publisher.publish([counted(3)])
         await publisher.close()
-        container = make_container(settings)
+        container = make_container(settings, handlers)
         try:
             stop = asyncio.Event()
             running = asyncio.create_task(
-                consume_until_stopped(container, settings, registry, stop)
+                consume_until_stopped(container, settings, handlers.table, stop)
             )
             async with asyncio.timeout(30):
                 await refused.wait()
@@ -246,7 +256,7 @@ async def test_stopping_in_an_outage_ends_the_wait_and_leaves_the_event_for_late
             database_up = True
             stop = asyncio.Event()
             running = asyncio.create_task(
-                consume_until_stopped(container, settings, registry, stop)
+                consume_until_stopped(container, settings, handlers.table, stop)
             )
             async with asyncio.timeout(30):
                 await delivered.wait()

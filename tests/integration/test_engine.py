@@ -71,6 +71,7 @@ async def test_json_values_round_trip_through_the_engine(migrated_url: str) -> N
                 sa.select(sa.cast(sa.bindparam("value", value, type_=postgresql.JSONB), sa.Text))
             )
         assert stored == value
+        assert text is not None
         assert "Ünïcödé ✓" in text
     finally:
         await engine.dispose()

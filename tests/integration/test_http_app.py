@@ -5,7 +5,7 @@ import inspect
 import io
 import json
 from collections.abc import AsyncIterator, Sequence
-from typing import Annotated
+from typing import Annotated, Any
 
 import httpx
 import msgspec
@@ -101,23 +101,25 @@ def build_app(url: str, *overrides: Provider, **env: str) -> Litestar:
 
 
 @pytest.fixture
-async def client(migrated_url: str, log_lines: io.StringIO) -> AsyncIterator[AsyncTestClient]:
+async def client(
+    migrated_url: str, log_lines: io.StringIO
+) -> AsyncIterator[AsyncTestClient[Litestar]]:
     async with AsyncTestClient(build_app(migrated_url)) as client:
         yield client
     logger.remove()
 
 
-def records(buffer: io.StringIO) -> list[dict]:
+def records(buffer: io.StringIO) -> list[dict[str, Any]]:
     return [json.loads(line) for line in buffer.getvalue().splitlines()]
 
 
-async def test_liveness(client: AsyncTestClient) -> None:
+async def test_liveness(client: AsyncTestClient[Litestar]) -> None:
     response = await client.get("/health/live")
     assert response.status_code == 200
     assert response.json() == {"status": "ok"}
 
 
-async def test_readiness_checks_the_real_database(client: AsyncTestClient) -> None:
+async def test_readiness_checks_the_real_database(client: AsyncTestClient[Litestar]) -> None:
     response = await client.get("/health/ready")
     assert response.status_code == 200
     body = response.json()
@@ -141,7 +143,7 @@ async def test_readiness_is_503_and_names_the_dependency_that_is_down(migrated_u
 
 
 async def test_a_well_formed_request_id_is_kept_and_echoed(
-    client: AsyncTestClient, log_lines: io.StringIO
+    client: AsyncTestClient[Litestar], log_lines: io.StringIO
 ) -> None:
     response = await client.get("/health/live", headers={"X-Request-ID": "trace-abc.123"})
     assert response.headers["x-request-id"] == "trace-abc.123"
@@ -156,14 +158,16 @@ async def test_a_well_formed_request_id_is_kept_and_echoed(
 @pytest.mark.parametrize(
     "incoming", ["x" * 129, "evil\u2028line", "with space", "", "-leading-dash", "a;b"]
 )
-async def test_a_malformed_request_id_is_replaced(client: AsyncTestClient, incoming: str) -> None:
+async def test_a_malformed_request_id_is_replaced(
+    client: AsyncTestClient[Litestar], incoming: str
+) -> None:
     response = await client.get("/health/live", headers=[(b"X-Request-ID", incoming.encode())])
     generated = response.headers["x-request-id"]
     assert generated != incoming
     assert len(generated) == 32
 
 
-async def test_every_request_gets_its_own_id(client: AsyncTestClient) -> None:
+async def test_every_request_gets_its_own_id(client: AsyncTestClient[Litestar]) -> None:
     first = await client.get("/health/live")
     second = await client.get("/health/live")
     assert first.headers["x-request-id"] != second.headers["x-request-id"]
@@ -183,7 +187,7 @@ async def test_every_request_gets_its_own_id(client: AsyncTestClient) -> None:
     ],
 )
 async def test_decode_errors_read_like_the_realworld_envelope(
-    client: AsyncTestClient, body: bytes, expected: dict[str, list[str]]
+    client: AsyncTestClient[Litestar], body: bytes, expected: dict[str, list[str]]
 ) -> None:
     response = await client.post(
         "/test/echo", content=body, headers={"content-type": "application/json"}
@@ -191,7 +195,7 @@ async def test_decode_errors_read_like_the_realworld_envelope(
     assert response.json() == {"errors": expected}
 
 
-async def test_a_valid_body_round_trips(client: AsyncTestClient) -> None:
+async def test_a_valid_body_round_trips(client: AsyncTestClient[Litestar]) -> None:
     response = await client.post("/test/echo", json={"name": "Ada", "times": 2})
     assert response.status_code == 200
     assert response.json() == {"name": "Ada", "times": 2}
@@ -216,7 +220,11 @@ async def test_a_valid_body_round_trips(client: AsyncTestClient) -> None:
     ],
 )
 async def test_malformed_bodies_get_a_4xx_in_the_envelope(
-    client: AsyncTestClient, body: bytes, content_type: str, status: int | None, key: str | None
+    client: AsyncTestClient[Litestar],
+    body: bytes,
+    content_type: str,
+    status: int | None,
+    key: str | None,
 ) -> None:
     response = await client.post("/test/echo", content=body, headers={"content-type": content_type})
     assert 400 <= response.status_code < 500, response.text
@@ -228,7 +236,9 @@ async def test_malformed_bodies_get_a_4xx_in_the_envelope(
         assert key in errors, errors
 
 
-async def test_a_declared_oversize_body_is_refused_with_413(client: AsyncTestClient) -> None:
+async def test_a_declared_oversize_body_is_refused_with_413(
+    client: AsyncTestClient[Litestar],
+) -> None:
     response = await client.post(
         "/test/echo", content=b"x" * (LIMIT + 1), headers={"content-type": "application/json"}
     )
@@ -236,26 +246,26 @@ async def test_a_declared_oversize_body_is_refused_with_413(client: AsyncTestCli
     assert response.json() == {"errors": {"body": [f"is too large; the limit is {LIMIT} bytes"]}}
 
 
-async def test_a_garbage_content_length_is_a_400(client: AsyncTestClient) -> None:
+async def test_a_garbage_content_length_is_a_400(client: AsyncTestClient[Litestar]) -> None:
     response = await client.get("/health/live", headers={"content-length": "-5"})
     assert response.status_code == 400
     assert "body" in response.json()["errors"]
 
 
-async def test_an_unknown_route_is_a_404_envelope(client: AsyncTestClient) -> None:
+async def test_an_unknown_route_is_a_404_envelope(client: AsyncTestClient[Litestar]) -> None:
     response = await client.get("/no/such/route")
     assert response.status_code == 404
     assert response.json() == {"errors": {"route": ["not found"]}}
     assert "x-request-id" in response.headers
 
 
-async def test_a_wrong_method_is_a_405_envelope(client: AsyncTestClient) -> None:
+async def test_a_wrong_method_is_a_405_envelope(client: AsyncTestClient[Litestar]) -> None:
     response = await client.delete("/health/live")
     assert response.status_code == 405
     assert response.json() == {"errors": {"method": ["is not allowed on this route"]}}
 
 
-async def test_application_errors_map_through_the_table(client: AsyncTestClient) -> None:
+async def test_application_errors_map_through_the_table(client: AsyncTestClient[Litestar]) -> None:
     missing = await client.post("/test/missing")
     assert missing.status_code == 404
     assert missing.json() == {"errors": {"article": ["does not exist"]}}
@@ -265,7 +275,7 @@ async def test_application_errors_map_through_the_table(client: AsyncTestClient)
 
 
 async def test_an_unexpected_error_is_a_500_without_internals(
-    client: AsyncTestClient, log_lines: io.StringIO
+    client: AsyncTestClient[Litestar], log_lines: io.StringIO
 ) -> None:
     response = await client.post("/test/boom", headers={"X-Request-ID": "boom-1"})
     assert response.status_code == 500
@@ -279,7 +289,9 @@ async def test_an_unexpected_error_is_a_500_without_internals(
     assert "Traceback" in error["exception"]
 
 
-async def test_the_openapi_document_describes_the_health_routes(client: AsyncTestClient) -> None:
+async def test_the_openapi_document_describes_the_health_routes(
+    client: AsyncTestClient[Litestar],
+) -> None:
     response = await client.get("/schema/openapi.json")
     assert response.status_code == 200
     document = response.json()
@@ -289,7 +301,9 @@ async def test_the_openapi_document_describes_the_health_routes(client: AsyncTes
     assert {"200", "503"} <= set(ready["responses"])
 
 
-async def test_the_interactive_reference_is_served_at_docs(client: AsyncTestClient) -> None:
+async def test_the_interactive_reference_is_served_at_docs(
+    client: AsyncTestClient[Litestar],
+) -> None:
     response = await client.get("/docs")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("text/html")
@@ -300,13 +314,13 @@ async def test_a_streamed_oversize_body_is_refused_with_413(migrated_url: str) -
     """A chunked body declares no length, so it is counted as it is read."""
     app = build_app(migrated_url)
     chunks = [b"x" * 1024] * 8
-    sent: list[dict] = []
+    sent: list[dict[str, Any]] = []
 
-    async def receive() -> dict:
+    async def receive() -> dict[str, Any]:
         body = chunks.pop() if chunks else b""
         return {"type": "http.request", "body": body, "more_body": bool(chunks)}
 
-    async def send(message: dict) -> None:
+    async def send(message: dict[str, Any]) -> None:
         sent.append(message)
 
     scope = {
@@ -324,6 +338,7 @@ async def test_a_streamed_oversize_body_is_refused_with_413(migrated_url: str) -
         "server": ("127.0.0.1", 8000),
         "state": {},
     }
+    # A raw ASGI call with plain dicts: Litestar types the scope and messages as TypedDicts.
     await app(scope, receive, send)  # type: ignore[arg-type]
     start = next(m for m in sent if m["type"] == "http.response.start")
     body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
@@ -331,21 +346,23 @@ async def test_a_streamed_oversize_body_is_refused_with_413(migrated_url: str) -
     assert json.loads(body) == {"errors": {"body": ["is too large"]}}
 
 
-async def test_a_domain_rule_is_a_422(client: AsyncTestClient) -> None:
+async def test_a_domain_rule_is_a_422(client: AsyncTestClient[Litestar]) -> None:
     response = await client.post("/test/rule")
     assert response.status_code == 422
     assert response.json() == {"errors": {"request": ["an article needs a title"]}}
 
 
 @pytest.mark.parametrize("path", ["/schema/foo", "/schema/redoc", "/schema/x.json"])
-async def test_unknown_schema_paths_are_404_envelopes(client: AsyncTestClient, path: str) -> None:
+async def test_unknown_schema_paths_are_404_envelopes(
+    client: AsyncTestClient[Litestar], path: str
+) -> None:
     response = await client.get(path)
     assert response.status_code == 404
     assert response.json() == {"errors": {"route": ["not found"]}}
 
 
 async def test_a_path_cannot_forge_a_log_line(
-    client: AsyncTestClient, log_lines: io.StringIO
+    client: AsyncTestClient[Litestar], log_lines: io.StringIO
 ) -> None:
     await client.get("/x%0a2026-01-01%20ERROR%20forged")
     (access,) = [r for r in records(log_lines) if r["logger"] == "portico.access"]
@@ -417,7 +434,8 @@ async def test_the_app_handles_at_most_the_configured_number_of_requests_at_once
 ) -> None:
     IN_FLIGHT["most"] = 0
     app = build_app(migrated_url, APP_MAX_CONCURRENT_REQUESTS=limit)
-    transport = httpx.ASGITransport(app=app)
+    # httpx types an ASGI app with plain mappings, Litestar with TypedDicts; both are ASGI.
+    transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
     async with httpx.AsyncClient(transport=transport, base_url="http://portico") as client:
         responses = await asyncio.gather(*(client.post("/test/hold") for _ in range(6)))
     assert [response.status_code for response in responses] == [200] * 6

@@ -100,7 +100,11 @@ def _listed(response: httpx.Response, header: str) -> set[str]:
 
 
 async def preflight(
-    client: AsyncTestClient, path: str, origin: str, method: str, headers: Iterable[str] = ()
+    client: AsyncTestClient[Litestar],
+    path: str,
+    origin: str,
+    method: str,
+    headers: Iterable[str] = (),
 ) -> httpx.Response:
     request_headers = {"origin": origin, "access-control-request-method": method}
     if headers:
@@ -115,7 +119,7 @@ def cors_headers(response: httpx.Response) -> dict[str, str]:
 def middleware_of(app: Litestar) -> set[type]:
     """The classes of the pure ASGI middleware wrapped around the app's handler."""
     found: set[type] = set()
-    handler = app.asgi_handler
+    handler: object = app.asgi_handler
     while handler is not None:
         found.add(type(handler))
         handler = getattr(handler, "_app", None)
@@ -371,7 +375,8 @@ async def test_a_preflight_is_answered_while_the_concurrency_limit_is_full(
     """On this test's own loop (the test client would serve one request at a time)."""
     HELD.update(entered=asyncio.Event(), release=asyncio.Event())
     app = make_app(CORS_ALLOWED_ORIGINS=FRONTEND, APP_MAX_CONCURRENT_REQUESTS="1")
-    transport = httpx.ASGITransport(app=app)
+    # httpx types an ASGI app with plain mappings, Litestar with TypedDicts; both are ASGI.
+    transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
     async with httpx.AsyncClient(transport=transport, base_url="http://portico") as client:
         held = asyncio.create_task(client.post("/test/cors/hold"))
         try:

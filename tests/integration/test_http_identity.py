@@ -58,12 +58,12 @@ async def app(clean_database: Any, migrated_url: str, tmp_path: Any) -> AsyncIte
 
 
 @pytest.fixture
-async def client(app: Litestar) -> AsyncIterator[AsyncTestClient]:
+async def client(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
     async with AsyncTestClient(app) as client:
         yield client
 
 
-async def register(client: AsyncTestClient, name: str) -> str:
+async def register(client: AsyncTestClient[Litestar], name: str) -> str:
     response = await client.post(
         "/api/users",
         json={"user": {"username": name, "email": f"{name}@test.com", "password": "password123"}},
@@ -73,16 +73,18 @@ async def register(client: AsyncTestClient, name: str) -> str:
 
 
 def test_only_the_intended_routes_are_public(app: Litestar) -> None:
-    public = set()
+    public: set[tuple[str, str]] = set()
     for route in app.routes:
         for handler in getattr(route, "route_handlers", []):
-            methods = getattr(handler, "http_methods", set())
+            methods: set[str] = getattr(handler, "http_methods", set())
             if handler.opt.get("public") and not route.path.startswith("/schema"):
                 public |= {(method, route.path) for method in methods if method != "OPTIONS"}
     assert public == EXPECTED_PUBLIC
 
 
-async def test_a_missing_token_is_401_before_the_body_is_looked_at(client: AsyncTestClient) -> None:
+async def test_a_missing_token_is_401_before_the_body_is_looked_at(
+    client: AsyncTestClient[Litestar],
+) -> None:
     response = await client.put(
         "/api/user", content=b"{not json", headers={"content-type": "application/json"}
     )
@@ -91,7 +93,9 @@ async def test_a_missing_token_is_401_before_the_body_is_looked_at(client: Async
 
 
 @pytest.mark.parametrize("scheme", ["Token", "Bearer", "bearer", "TOKEN"])
-async def test_token_and_bearer_schemes_are_accepted(client: AsyncTestClient, scheme: str) -> None:
+async def test_token_and_bearer_schemes_are_accepted(
+    client: AsyncTestClient[Litestar], scheme: str
+) -> None:
     token = await register(client, "ada")
     response = await client.get("/api/user", headers={"Authorization": f"{scheme} {token}"})
     assert response.status_code == 200
@@ -101,14 +105,16 @@ async def test_token_and_bearer_schemes_are_accepted(client: AsyncTestClient, sc
 @pytest.mark.parametrize(
     "header", ["Basic YWRhOnB3", "Token", "Token not.a.jwt", "Bearer  ", "eyJhbGciOiJub25lIn0"]
 )
-async def test_bad_credentials_are_401_invalid(client: AsyncTestClient, header: str) -> None:
+async def test_bad_credentials_are_401_invalid(
+    client: AsyncTestClient[Litestar], header: str
+) -> None:
     response = await client.get("/api/user", headers={"Authorization": header})
     assert response.status_code == 401
     assert response.json() == {"errors": {"token": ["is invalid"]}}
 
 
 async def test_a_public_route_refuses_a_bad_token_rather_than_ignoring_it(
-    client: AsyncTestClient,
+    client: AsyncTestClient[Litestar],
 ) -> None:
     await register(client, "ada")
     response = await client.get("/api/profiles/ada", headers={"Authorization": "Token forged"})
@@ -116,7 +122,7 @@ async def test_a_public_route_refuses_a_bad_token_rather_than_ignoring_it(
 
 
 async def test_a_role_without_the_permission_gets_403_and_one_with_it_gets_in(
-    client: AsyncTestClient, app: Litestar
+    client: AsyncTestClient[Litestar], app: Litestar
 ) -> None:
     user_token = await register(client, "ada")
     headers = {"Authorization": f"Token {user_token}"}
@@ -130,7 +136,7 @@ async def test_a_role_without_the_permission_gets_403_and_one_with_it_gets_in(
     assert allowed.status_code == 200, "a promotion takes effect on the next request"
 
 
-async def test_a_user_changes_only_their_own_account(client: AsyncTestClient) -> None:
+async def test_a_user_changes_only_their_own_account(client: AsyncTestClient[Litestar]) -> None:
     ada = await register(client, "ada")
     await register(client, "bob")
     response = await client.put(
@@ -142,7 +148,7 @@ async def test_a_user_changes_only_their_own_account(client: AsyncTestClient) ->
 
 
 async def test_following_oneself_is_forbidden_and_unfollowing_oneself_harmless(
-    client: AsyncTestClient,
+    client: AsyncTestClient[Litestar],
 ) -> None:
     ada = {"Authorization": f"Token {await register(client, 'ada')}"}
     followed = await client.post("/api/profiles/ada/follow", headers=ada)
@@ -155,7 +161,9 @@ async def test_following_oneself_is_forbidden_and_unfollowing_oneself_harmless(
     assert unfollowed.json()["profile"]["following"] is False
 
 
-async def test_hostile_registration_bodies_get_4xx_envelopes(client: AsyncTestClient) -> None:
+async def test_hostile_registration_bodies_get_4xx_envelopes(
+    client: AsyncTestClient[Litestar],
+) -> None:
     hostile = [
         {"user": {"username": "x" * 20_000, "email": "a@test.com", "password": "password123"}},
         {
@@ -201,7 +209,7 @@ def test_every_auth_route_has_a_rate_limit(app: Litestar) -> None:
     assert unlimited == []
 
 
-async def limited_client(migrated_url: str, tmp_path: Any, **env: str) -> AsyncTestClient:
+async def limited_client(migrated_url: str, tmp_path: Any, **env: str) -> AsyncTestClient[Litestar]:
     settings = with_signing_secret(
         load_settings(
             {"DATABASE_URL": migrated_url, "DATA_DIR": str(tmp_path), **env}, env_file=None

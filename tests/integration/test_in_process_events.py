@@ -5,46 +5,38 @@ import uuid
 from typing import Any
 
 import pytest
-from dishka import Provider, Scope, provide
 from litestar.testing import AsyncTestClient
 
 from application.articles.ports import ArticleReader
-from application.events.consumers import ConsumerRegistry, ReceivedEvent
+from application.events.event_handler import EventHandler
+from application.events.received_event import ReceivedEvent
 from entrypoints.bootstrap import with_signing_secret
 from entrypoints.config import load_settings
 from entrypoints.http.app import create_app
 from entrypoints.ioc import make_container
+from entrypoints.worker.handler_table import on_event
+from tests.support.event_handlers import TestHandlers
 
 pytestmark = pytest.mark.integration
-
-
-class Handlers(Provider):
-    """A registry of the test's own instead of the application's."""
-
-    def __init__(self, registry: ConsumerRegistry) -> None:
-        super().__init__()
-        self._registry = registry
-
-    @provide(scope=Scope.APP, override=True)
-    def registry(self) -> ConsumerRegistry:
-        return self._registry
 
 
 async def test_a_write_reaches_its_handler_once_after_the_commit(
     clean_database: Any, migrated_url: str, tmp_path: Any
 ) -> None:
-    registry = ConsumerRegistry()
     handled: list[tuple[str, str]] = []
     failures_left = [1]
 
-    @registry.on_event("article.published", consumer="remember-titles")
-    async def remember(event: ReceivedEvent, articles: ArticleReader) -> None:
-        if failures_left[0]:
-            failures_left[0] -= 1
-            raise RuntimeError("a transient failure, retried")
-        view = await articles.by_slug(event.payload["slug"], viewer=None)
-        assert view is not None, "the handler runs after the commit, so the article is there"
-        handled.append((event.event_id, view.title))
+    class RememberTitles(EventHandler):
+        def __init__(self, articles: ArticleReader) -> None:
+            self._articles = articles
+
+        async def __call__(self, event: ReceivedEvent) -> None:
+            if failures_left[0]:
+                failures_left[0] -= 1
+                raise RuntimeError("a transient failure, retried")
+            view = await self._articles.by_slug(event.payload["slug"], viewer=None)
+            assert view is not None, "the handler runs after the commit, so the article is there"
+            handled.append((event.event_id, view.title))
 
     settings = with_signing_secret(
         load_settings(
@@ -57,7 +49,10 @@ async def test_a_write_reaches_its_handler_once_after_the_commit(
             env_file=None,
         )
     )
-    container = make_container(settings, Handlers(registry))
+    handlers = TestHandlers(
+        on_event("article.published", consumer="remember-titles", handler=RememberTitles)
+    )
+    container = make_container(settings, handlers)
     async with AsyncTestClient(create_app(container, settings)) as client:
         name = f"e{uuid.uuid4().hex[:8]}"
         registered = await client.post(

@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from loguru import logger
 
-from adapters.memory.push import InMemoryPushSender
+from adapters.inprocess.push import InMemoryPushSender
 from adapters.webpush.sender import (
     MAX_PAYLOAD,
     TOKEN_LIFETIME,

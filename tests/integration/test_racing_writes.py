@@ -8,7 +8,6 @@ import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
 from uuid import UUID
 
 import pytest
@@ -208,7 +207,7 @@ async def test_a_deadlock_is_a_write_conflict_and_saves_nothing(race: Race) -> N
             await users.get(then, for_update=True)
             await uow.commit()
 
-    outcomes: list[Any] = await asyncio.gather(
+    outcomes = await asyncio.gather(
         lock_in_order(ALICE, BOB, "from the first"),
         lock_in_order(BOB, ALICE, "from the second"),
         return_exceptions=True,

@@ -30,7 +30,8 @@ async def test_redis_py_pubsub_connection_reads_frames_the_way_the_broadcaster_e
     from redis.asyncio.connection import AbstractConnection  # noqa: PLC0415
     from redis.utils import check_protocol_version  # noqa: PLC0415
 
-    client = Redis.from_url(redis_url, **({} if protocol is None else {"protocol": protocol}))
+    options: dict[str, Any] = {} if protocol is None else {"protocol": protocol}
+    client = Redis.from_url(redis_url, **options)
     channel = f"reliance:{uuid.uuid4().hex}".encode()
     pushed: list[Any] = []
 
@@ -43,7 +44,8 @@ async def test_redis_py_pubsub_connection_reads_frames_the_way_the_broadcaster_e
             resp3 = check_protocol_version(client.connection_pool.get_protocol(), 3)  # type: ignore[no-untyped-call]
             pubsub = client.pubsub(push_handler_func=keep if resp3 else None)
             await pubsub.connect()  # type: ignore[no-untyped-call]
-            connection = pubsub.connection
+            # redis-py leaves the attribute unannotated, so mypy infers it as always None.
+            connection: AbstractConnection | None = pubsub.connection
             redis.check(
                 isinstance(connection, AbstractConnection) and connection.is_connected,
                 f"PubSub.connect() left PubSub.connection as {connection!r}",
@@ -98,8 +100,9 @@ async def test_redis_py_pubsub_connection_reads_frames_the_way_the_broadcaster_e
             await connection.disconnect(nowait=True)
             redis.check(not connection.is_connected, "disconnect(nowait=True) left it connected")
             await pubsub.connect()  # type: ignore[no-untyped-call]
+            reconnected: AbstractConnection | None = pubsub.connection
             redis.check(
-                pubsub.connection is connection and connection.is_connected,
+                reconnected is connection and connection.is_connected,
                 "PubSub.connect() after a disconnect no longer reconnects the same connection",
             )
             await connection.send_command("SUBSCRIBE", channel, check_health=False)
@@ -192,7 +195,7 @@ async def test_taskiq_redis_private_ack_and_stream_layout_serve_the_reclaiming_l
             )
             entries = await client.xrange(stream)
             taskiq_redis.check(
-                [fields for _, fields in entries] == [{b"data": b"first"}],
+                [fields for _, fields in entries or []] == [{b"data": b"first"}],
                 f"RedisStreamBroker.kick now writes stream entries {entries!r}",
             )
             abandoned = await client.xreadgroup(group, "dead-worker", {stream: ">"}, count=1)

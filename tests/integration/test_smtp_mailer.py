@@ -56,7 +56,7 @@ def smtp_server() -> Iterator[tuple[Inbox, int]]:
     controller.stop()
 
 
-async def test_a_multipart_message_arrives_with_its_headers(smtp_server) -> None:
+async def test_a_multipart_message_arrives_with_its_headers(smtp_server: tuple[Inbox, int]) -> None:
     inbox, port = smtp_server
     mailer = SmtpMailer(
         host="127.0.0.1", port=port, sender="Portico <no-reply@portico.test>", tls="none"
@@ -78,7 +78,7 @@ async def test_a_multipart_message_arrives_with_its_headers(smtp_server) -> None
 
 
 async def test_auth_is_used_when_configured_and_a_wrong_password_is_an_error(
-    smtp_server,
+    smtp_server: tuple[Inbox, int],
 ) -> None:
     inbox, port = smtp_server
     good = SmtpMailer(

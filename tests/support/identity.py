@@ -4,14 +4,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from adapters.inprocess.cache import InMemoryCache
+from adapters.inprocess.rate_limiter import InMemoryRateLimiter
+from adapters.inprocess.realtime import InMemoryRealtimeBroadcaster
 from adapters.inprocess.task_queue import InProcessTaskQueue
-from adapters.memory.cache import InMemoryCache
 from adapters.memory.database import InMemoryDatabase
 from adapters.memory.device_trust import InMemoryDeviceTrust
 from adapters.memory.mailer import InMemoryMailer
 from adapters.memory.one_time_tokens import InMemoryOneTimeTokenRepository
-from adapters.memory.rate_limiter import InMemoryRateLimiter
-from adapters.memory.realtime import InMemoryRealtimeBroadcaster
 from adapters.memory.security import (
     InMemoryPasswordHasher,
     InMemoryTokenIssuer,

@@ -51,12 +51,14 @@ def workloads() -> list[dict[str, Any]]:
 
 def pod_spec(workload: dict[str, Any]) -> dict[str, Any]:
     """The spec of the pods a workload makes."""
-    return workload["spec"]["template"]["spec"]
+    spec: dict[str, Any] = workload["spec"]["template"]["spec"]
+    return spec
 
 
 def pod_labels(workload: dict[str, Any]) -> dict[str, str]:
     """The labels of the pods a workload makes, which Services and budgets select."""
-    return workload["spec"]["template"]["metadata"]["labels"]
+    labels: dict[str, str] = workload["spec"]["template"]["metadata"]["labels"]
+    return labels
 
 
 def containers(workload: dict[str, Any]) -> list[dict[str, Any]]:

@@ -31,7 +31,7 @@ async def world() -> IdentityWorld:
     return world
 
 
-async def test_registration_mails_a_templated_verification_link(world) -> None:
+async def test_registration_mails_a_templated_verification_link(world: IdentityWorld) -> None:
     await world.queue.drain()
     message = world.mailer.last_to("ada@test.com")
     assert message.subject == "Confirm your email address"
@@ -60,7 +60,7 @@ def test_a_template_missing_a_value_fails_loudly() -> None:
         JinjaTemplateRenderer().render_email("verify_email", {"username": "ada"})
 
 
-async def test_verifying_marks_the_email_once(world) -> None:
+async def test_verifying_marks_the_email_once(world: IdentityWorld) -> None:
     token = await world.mailed_token("ada@test.com")
     await world.verify_email()(VerifyEmailCommand(token=token))
     user = await world.users.get_by_username("ada")
@@ -72,14 +72,16 @@ async def test_verifying_marks_the_email_once(world) -> None:
     assert caught.value.field == "token"
 
 
-async def test_an_expired_verification_link_is_refused(world) -> None:
+async def test_an_expired_verification_link_is_refused(world: IdentityWorld) -> None:
     token = await world.mailed_token("ada@test.com")
     world.clock.advance(timedelta(hours=49))
     with pytest.raises(OneTimeTokenNotFoundError):
         await world.verify_email()(VerifyEmailCommand(token=token))
 
 
-async def test_reset_answers_the_same_for_unknown_emails_and_mails_nothing(world) -> None:
+async def test_reset_answers_the_same_for_unknown_emails_and_mails_nothing(
+    world: IdentityWorld,
+) -> None:
     await world.queue.drain()
     before = len(world.mailer.sent)
     await world.request_password_reset()(RequestPasswordResetCommand(email="ghost@test.com"))
@@ -87,7 +89,7 @@ async def test_reset_answers_the_same_for_unknown_emails_and_mails_nothing(world
     assert len(world.mailer.sent) == before
 
 
-async def test_reset_replaces_the_password_and_ends_every_session(world) -> None:
+async def test_reset_replaces_the_password_and_ends_every_session(world: IdentityWorld) -> None:
     session = await world.log_in()(LogInCommand(email="ada@test.com", password="password123"))
     await world.request_password_reset()(RequestPasswordResetCommand(email="ADA@test.com"))
     token = await world.mailed_token("ada@test.com")
@@ -107,7 +109,9 @@ async def test_reset_replaces_the_password_and_ends_every_session(world) -> None
     assert "user.password_changed" in world.event_types()
 
 
-async def test_a_weak_new_password_is_refused_before_the_token_is_spent(world) -> None:
+async def test_a_weak_new_password_is_refused_before_the_token_is_spent(
+    world: IdentityWorld,
+) -> None:
     await world.request_password_reset()(RequestPasswordResetCommand(email="ada@test.com"))
     token = await world.mailed_token("ada@test.com")
     with pytest.raises(DomainError):
@@ -119,7 +123,7 @@ async def test_a_weak_new_password_is_refused_before_the_token_is_spent(world) -
     )
 
 
-async def test_tokens_do_not_cross_purposes(world) -> None:
+async def test_tokens_do_not_cross_purposes(world: IdentityWorld) -> None:
     verification = await world.mailed_token("ada@test.com")
     with pytest.raises(OneTimeTokenNotFoundError):
         await world.confirm_password_reset()(
@@ -131,14 +135,14 @@ async def test_tokens_do_not_cross_purposes(world) -> None:
         await world.verify_email()(VerifyEmailCommand(token=reset))
 
 
-async def test_reset_requests_are_limited_per_email(world) -> None:
+async def test_reset_requests_are_limited_per_email(world: IdentityWorld) -> None:
     for _ in range(5):
         await world.request_password_reset()(RequestPasswordResetCommand(email="ghost@test.com"))
     with pytest.raises(TooManyRequestsError):
         await world.request_password_reset()(RequestPasswordResetCommand(email="ghost@test.com"))
 
 
-async def test_a_banned_account_gets_no_reset_link(world) -> None:
+async def test_a_banned_account_gets_no_reset_link(world: IdentityWorld) -> None:
     await world.queue.drain()
     user = await world.users.get_by_username("ada")
     assert user is not None
@@ -150,7 +154,7 @@ async def test_a_banned_account_gets_no_reset_link(world) -> None:
     assert len(world.mailer.sent) == before
 
 
-async def test_a_completed_reset_voids_every_other_reset_link(world) -> None:
+async def test_a_completed_reset_voids_every_other_reset_link(world: IdentityWorld) -> None:
     await world.request_password_reset()(RequestPasswordResetCommand(email="ada@test.com"))
     first = await world.mailed_token("ada@test.com")
     await world.request_password_reset()(RequestPasswordResetCommand(email="ada@test.com"))
@@ -165,7 +169,7 @@ async def test_a_completed_reset_voids_every_other_reset_link(world) -> None:
         )
 
 
-async def test_a_new_email_is_unverified_until_its_own_link_is_used(world) -> None:
+async def test_a_new_email_is_unverified_until_its_own_link_is_used(world: IdentityWorld) -> None:
     await world.verify_email()(VerifyEmailCommand(token=await world.mailed_token("ada@test.com")))
     user = await world.users.get_by_username("ada")
     assert user is not None
@@ -185,7 +189,7 @@ async def test_a_new_email_is_unverified_until_its_own_link_is_used(world) -> No
     assert verified.email_verified_at is not None
 
 
-async def test_resend_mails_a_new_link_only_while_unverified(world) -> None:
+async def test_resend_mails_a_new_link_only_while_unverified(world: IdentityWorld) -> None:
     user = await world.users.get_by_username("ada")
     assert user is not None
     me = Identity(user_id=user.id, role=user.role)

@@ -2,37 +2,38 @@
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any
 
 import pytest
+from litestar.types import Message, ReceiveMessage, Scope
 from loguru import logger
 
 from entrypoints.http.middleware.body_guard import BodyBudget, BodyGuardMiddleware
+from tests.support.asgi import partial_scope
 
-Message = dict[str, Any]
 KB = 1024
 
 
-def post(length: int | None, *, chunked: bool = False) -> dict[str, Any]:
+def post(length: int | None, *, chunked: bool = False, method: str = "POST") -> Scope:
     headers = [(b"content-type", b"application/json")]
     if length is not None:
         headers.append((b"content-length", str(length).encode()))
     if chunked:
         headers.append((b"transfer-encoding", b"chunked"))
-    return {
-        "type": "http",
-        "method": "POST",
-        "path": "/api/users",
-        "raw_path": b"/api/users",
-        "headers": headers,
-        "state": {},
-    }
+    return partial_scope(
+        type="http",
+        method=method,
+        path="/api/users",
+        raw_path=b"/api/users",
+        headers=headers,
+        state={},
+    )
 
 
-def client(*chunks: bytes, then: str = "wait") -> Callable[[], Awaitable[Message]]:
+def client(*chunks: bytes, then: str = "wait") -> Callable[[], Awaitable[ReceiveMessage]]:
     """Sends `chunks`; then waits forever (`wait`), ends the body (`end`) or leaves (`leave`)."""
-    pending: list[Message] = [
+    pending: list[ReceiveMessage] = [
         {"type": "http.request", "body": chunk, "more_body": True} for chunk in chunks
     ]
     if then == "end":
@@ -40,7 +41,7 @@ def client(*chunks: bytes, then: str = "wait") -> Callable[[], Awaitable[Message
     if then == "leave":
         pending.append({"type": "http.disconnect"})
 
-    async def receive() -> Message:
+    async def receive() -> ReceiveMessage:
         if pending:
             return pending.pop(0)
         await asyncio.Event().wait()
@@ -58,15 +59,16 @@ class Recorder:
 
     @property
     def status(self) -> int | None:
-        starts = [m for m in self.messages if m["type"] == "http.response.start"]
-        return starts[0]["status"] if starts else None
+        starts = [m["status"] for m in self.messages if m["type"] == "http.response.start"]
+        return starts[0] if starts else None
 
     def header(self, name: bytes) -> bytes | None:
         start = next(m for m in self.messages if m["type"] == "http.response.start")
         return dict(start.get("headers", ())).get(name)
 
     def json(self) -> Any:
-        return json.loads(b"".join(m.get("body", b"") for m in self.messages[1:]))
+        bodies = (m["body"] for m in self.messages[1:] if m["type"] == "http.response.body")
+        return json.loads(b"".join(bodies))
 
 
 class EchoApp:
@@ -97,7 +99,7 @@ def guard(app: Any, budget: BodyBudget, *, timeout: float = 5.0) -> BodyGuardMid
 
 
 @pytest.fixture
-def logged() -> Any:
+def logged() -> Iterator[list[Any]]:
     lines: list[Any] = []
     sink = logger.add(lambda m: lines.append(m.record), level="DEBUG")
     yield lines
@@ -166,7 +168,7 @@ async def test_a_body_slower_than_the_deadline_gets_408_and_frees_its_reservatio
 async def test_the_deadline_counts_the_whole_body_not_the_gaps_between_pieces() -> None:
     """A client trickling a byte every 20 ms never waits 50 ms at once, yet is cut off."""
 
-    async def trickle() -> Message:
+    async def trickle() -> ReceiveMessage:
         await asyncio.sleep(0.02)
         return {"type": "http.request", "body": b"x", "more_body": True}
 
@@ -206,7 +208,7 @@ async def test_a_send_that_fails_because_the_client_is_gone_is_not_an_error() ->
 async def test_requests_without_a_body_and_other_scopes_pass_straight_through() -> None:
     app = EchoApp()
     budget = BodyBudget(1024)
-    get = {**post(None), "method": "GET"}
+    get = post(None, method="GET")
     recorder = Recorder()
     body_end = client(then="end")
     await guard(app, budget)(get, body_end, recorder)
@@ -227,7 +229,12 @@ def test_a_budget_refuses_what_does_not_fit(logged: list[Any]) -> None:
 async def test_a_drained_burst_returns_the_heap_to_the_system_once() -> None:
     """A quarter of the budget held at once is a burst; trimming waits until all is given back."""
     trims: list[int] = []
-    budget = BodyBudget(400 * KB, trim=lambda pad: trims.append(pad) or 1)
+
+    def trim(pad: int) -> int:
+        trims.append(pad)
+        return 1
+
+    budget = BodyBudget(400 * KB, trim=trim)
     assert budget.try_reserve(60 * KB)
     budget.release(60 * KB)
     await asyncio.sleep(0.05)

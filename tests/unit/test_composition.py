@@ -2,8 +2,11 @@
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
+from dishka import Provider, Scope, provide
+from dishka.exceptions import InvalidGraphError
 from litestar.testing import AsyncTestClient
 
 from adapters.inprocess.event_bus import InProcessEventBus
@@ -21,6 +24,8 @@ from entrypoints.config import load_settings
 from entrypoints.http.app import create_app
 from entrypoints.ioc import make_container
 from entrypoints.ioc.memory import InMemoryPersistenceProvider
+from entrypoints.worker.handler_table import HandlerTable
+from entrypoints.worker.handlers import EVENT_HANDLERS
 from tests.support.events import Counter
 
 UNREACHABLE = "postgresql://nobody@127.0.0.1:1/none"
@@ -60,6 +65,21 @@ async def test_app_scope_objects_are_shared_and_request_scope_ones_are_not() -> 
         await container.close()
 
 
+async def test_every_handler_of_the_table_is_built_for_each_event() -> None:
+    settings = load_settings({"DATABASE_URL": UNREACHABLE}, env_file=None)
+    container = make_container(settings, InMemoryPersistenceProvider())
+    try:
+        assert await container.get(HandlerTable) is EVENT_HANDLERS
+        assert EVENT_HANDLERS.handler_types
+        for handler_type in EVENT_HANDLERS.handler_types:
+            async with container() as first, container() as second:
+                handler = await first.get(handler_type)
+                assert isinstance(handler, handler_type)
+                assert handler is not await second.get(handler_type)
+    finally:
+        await container.close()
+
+
 async def test_the_http_app_serves_with_no_database_at_all() -> None:
     settings = load_settings({"DATABASE_URL": UNREACHABLE}, env_file=None)
     app = create_app(make_container(settings, InMemoryPersistenceProvider()), settings)
@@ -70,7 +90,7 @@ async def test_the_http_app_serves_with_no_database_at_all() -> None:
     assert ready.json() == {"status": "ready", "dependencies": {}, "failing": []}
 
 
-async def test_the_event_bus_follows_the_settings(tmp_path) -> None:
+async def test_the_event_bus_follows_the_settings(tmp_path: Path) -> None:
     base = {"DATABASE_URL": "postgresql://u@127.0.0.1:1/x", "DATA_DIR": str(tmp_path)}
     cases = [
         ({}, InProcessEventBus),
@@ -127,3 +147,26 @@ async def test_readiness_probes_only_what_an_api_process_uses(
         assert {type(probe).__name__ for probe in probes} == probed
     finally:
         await container.close()
+
+
+class _SilentOverride(Provider):
+    """Replaces a default without saying so."""
+
+    ids = provide(Uuid7Generator, provides=IdGenerator, scope=Scope.APP)
+
+
+class _OverridesNothing(Provider):
+    """Says it overrides a type nothing else provides."""
+
+    @provide(scope=Scope.APP, override=True)
+    def number(self) -> int:
+        return 1
+
+
+@pytest.mark.parametrize("provider", [_SilentOverride(), _OverridesNothing()])
+def test_an_override_must_say_so_and_must_replace_something(provider: Provider) -> None:
+    """dishka's strict validation: a default replaced by accident, or an override that
+    overrides nothing (a typo in its type), fails when the container is built."""
+    settings = load_settings({"DATABASE_URL": UNREACHABLE}, env_file=None)
+    with pytest.raises(InvalidGraphError, match="verrid"):
+        make_container(settings, provider)

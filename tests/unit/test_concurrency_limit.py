@@ -5,24 +5,24 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
+from litestar.types import Message, ReceiveMessage, Scope, Send
 
 from entrypoints.http.middleware.concurrency_limit import ConcurrencyLimitMiddleware
-
-Message = dict[str, Any]
-
-
-def http_scope(path: str = "/api/articles") -> dict[str, Any]:
-    return {"type": "http", "path": path, "method": "GET", "headers": []}
+from tests.support.asgi import partial_scope
 
 
-def body_of(*chunks: bytes) -> Callable[[], Awaitable[Message]]:
+def http_scope(path: str = "/api/articles", **extra: object) -> Scope:
+    return partial_scope(type="http", path=path, method="GET", headers=[], **extra)
+
+
+def body_of(*chunks: bytes) -> Callable[[], Awaitable[ReceiveMessage]]:
     """A client that sends `chunks` as the body, then waits as a connected client does."""
-    pending = [
+    pending: list[ReceiveMessage] = [
         {"type": "http.request", "body": chunk, "more_body": index < len(chunks) - 1}
         for index, chunk in enumerate(chunks or (b"",))
     ]
 
-    async def receive() -> Message:
+    async def receive() -> ReceiveMessage:
         if pending:
             return pending.pop(0)
         await asyncio.Event().wait()
@@ -42,11 +42,11 @@ class Recorder:
 
     @property
     def status(self) -> int | None:
-        starts = [m for m in self.messages if m["type"] == "http.response.start"]
-        return starts[0]["status"] if starts else None
+        starts = [m["status"] for m in self.messages if m["type"] == "http.response.start"]
+        return starts[0] if starts else None
 
 
-async def respond(send: Callable[[Message], Awaitable[None]], body: bytes = b"ok") -> None:
+async def respond(send: Send, body: bytes = b"ok") -> None:
     await send({"type": "http.response.start", "status": 200, "headers": []})
     await send({"type": "http.response.body", "body": body, "more_body": False})
 
@@ -68,10 +68,7 @@ async def test_no_more_than_the_limit_run_at_once_and_they_start_in_arrival_orde
     limited = ConcurrencyLimitMiddleware(app, limit=3, max_body_bytes=1024)
     recorders = [Recorder() for _ in range(12)]
     await asyncio.gather(
-        *(
-            limited({**http_scope(), "n": n}, body_of(), recorder)
-            for n, recorder in enumerate(recorders)
-        )
+        *(limited(http_scope(n=n), body_of(), recorder) for n, recorder in enumerate(recorders))
     )
     assert most == 3
     assert started == list(range(12))
@@ -92,7 +89,7 @@ async def test_health_probes_and_websockets_are_never_queued() -> None:
     probe, socket = Recorder(), Recorder()
     await asyncio.wait_for(limited(http_scope("/health/live"), body_of(), probe), timeout=1)
     await asyncio.wait_for(
-        limited({"type": "websocket", "path": "/ws"}, body_of(), socket), timeout=1
+        limited(partial_scope(type="websocket", path="/ws"), body_of(), socket), timeout=1
     )
     assert probe.status == 200
     assert socket.status == 200
@@ -127,7 +124,7 @@ async def test_a_slow_upload_holds_no_place_until_its_body_has_arrived() -> None
     last_chunk = asyncio.Event()
     bodies: list[bytes] = []
 
-    async def slow_client() -> Message:
+    async def slow_client() -> ReceiveMessage:
         if not last_chunk.is_set():
             await last_chunk.wait()
             return {"type": "http.request", "body": b"-end", "more_body": False}
@@ -136,7 +133,7 @@ async def test_a_slow_upload_holds_no_place_until_its_body_has_arrived() -> None
 
     first_chunk_sent = False
 
-    async def uploading() -> Message:
+    async def uploading() -> ReceiveMessage:
         nonlocal first_chunk_sent
         if not first_chunk_sent:
             first_chunk_sent = True
@@ -170,7 +167,7 @@ async def test_a_body_over_the_limit_is_not_held_back_but_passed_on_as_it_comes(
     seen: list[bytes] = []
     sent: list[bytes] = []
 
-    async def client() -> Message:
+    async def client() -> ReceiveMessage:
         index = len(sent)
         if index >= 2:
             await rest_may_come.wait()

@@ -7,7 +7,7 @@ import pytest
 from loguru import logger
 
 from adapters.cache.content import CachingArticleReader
-from adapters.memory.cache import InMemoryCache
+from adapters.inprocess.cache import InMemoryCache
 from application.articles.ports import ArticlePage, ArticleQuery, ArticleReader, ArticleView
 from application.articles.read_cache import CONTENT_GENERATION_KEY, invalidate_content_reads
 from application.common.ports.cache import CacheUnavailableError
@@ -69,7 +69,7 @@ def caching(
     return reader, counting
 
 
-async def test_anonymous_reads_are_served_from_the_cache(world) -> None:
+async def test_anonymous_reads_are_served_from_the_cache(world: ContentWorld) -> None:
     reader, counting = caching(world)
     for _ in range(3):
         article = await reader.by_slug("cached", viewer=None)
@@ -83,7 +83,7 @@ async def test_anonymous_reads_are_served_from_the_cache(world) -> None:
     assert counting.calls == {"by_slug": 1, "page": 1, "tags": 1}
 
 
-async def test_signed_in_reads_and_the_feed_always_reach_the_database(world) -> None:
+async def test_signed_in_reads_and_the_feed_always_reach_the_database(world: ContentWorld) -> None:
     reader, counting = caching(world)
     viewer = (await world.writer("bob")).user_id
     for _ in range(2):
@@ -93,7 +93,9 @@ async def test_signed_in_reads_and_the_feed_always_reach_the_database(world) -> 
     assert counting.calls == {"by_slug": 2, "page": 4}
 
 
-async def test_each_query_has_its_own_entry_and_a_missing_article_is_not_cached(world) -> None:
+async def test_each_query_has_its_own_entry_and_a_missing_article_is_not_cached(
+    world: ContentWorld,
+) -> None:
     reader, counting = caching(world)
     await reader.page(QUERY, viewer=None)
     await reader.page(ArticleQuery(tag="t", limit=20, offset=0), viewer=None)
@@ -102,7 +104,7 @@ async def test_each_query_has_its_own_entry_and_a_missing_article_is_not_cached(
     assert counting.calls == {"page": 2, "by_slug": 2}
 
 
-async def test_a_write_makes_every_cached_read_stale(world) -> None:
+async def test_a_write_makes_every_cached_read_stale(world: ContentWorld) -> None:
     reader, counting = caching(world)
     await reader.page(QUERY, viewer=None)
     await world.publish(await world.writer("bob"), "Fresh")
@@ -113,7 +115,7 @@ async def test_a_write_makes_every_cached_read_stale(world) -> None:
     assert counting.calls == {"page": 3}
 
 
-async def test_an_unreadable_entry_is_reloaded(world) -> None:
+async def test_an_unreadable_entry_is_reloaded(world: ContentWorld) -> None:
     reader, counting = caching(world)
     await reader.tags()
     generation = (await world.cache.get(CONTENT_GENERATION_KEY) or b"0").decode()
@@ -122,7 +124,9 @@ async def test_an_unreadable_entry_is_reloaded(world) -> None:
     assert counting.calls == {"tags": 2}
 
 
-async def test_a_failing_cache_falls_back_to_the_database_and_says_so_once(world) -> None:
+async def test_a_failing_cache_falls_back_to_the_database_and_says_so_once(
+    world: ContentWorld,
+) -> None:
     working, _ = caching(world, InMemoryCache())
     await working.tags()  # the process-wide outage log starts from "up"
     reader, counting = caching(world, BrokenCache())
@@ -141,7 +145,7 @@ async def test_a_failing_cache_falls_back_to_the_database_and_says_so_once(world
     assert sum(line.startswith("content cache available again") for line in lines) == 1, lines
 
 
-async def test_entries_expire_with_their_ttl(world) -> None:
+async def test_entries_expire_with_their_ttl(world: ContentWorld) -> None:
     now = [0.0]
     cache = InMemoryCache(clock=lambda: now[0])
     reader, counting = caching(world, cache)

@@ -2,6 +2,7 @@
 
 from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 
 import pytest
 
@@ -44,7 +45,7 @@ async def listed(world: ContentWorld, viewer: Identity | None = None, **filters:
     return [article.slug for article in page.articles]
 
 
-async def test_publish_makes_a_slug_and_raises_article_published(world) -> None:
+async def test_publish_makes_a_slug_and_raises_article_published(world: ContentWorld) -> None:
     author = await world.writer("alice")
     article = await world.publish(author, "How to Train Your Dragon", tags=("dragons", "howto"))
     assert article.slug == "how-to-train-your-dragon"
@@ -55,7 +56,7 @@ async def test_publish_makes_a_slug_and_raises_article_published(world) -> None:
     assert world.event_types()[-1] == "article.published"
 
 
-async def test_equal_titles_get_distinct_slugs(world) -> None:
+async def test_equal_titles_get_distinct_slugs(world: ContentWorld) -> None:
     author = await world.writer("alice")
     slugs = {(await world.publish(author, "Same title")).slug for _ in range(3)}
     assert len(slugs) == 3
@@ -66,12 +67,12 @@ async def test_equal_titles_get_distinct_slugs(world) -> None:
     ("title", "slug"),
     [("Ünïcödé  Tïtle!", "unicode-title"), ("日本語", "article"), ("--a--b--", "a-b")],
 )
-async def test_slugs_are_ascii_words(world, title, slug) -> None:
+async def test_slugs_are_ascii_words(world: ContentWorld, title: str, slug: str) -> None:
     author = await world.writer("alice")
     assert (await world.publish(author, title)).slug == slug
 
 
-async def test_tags_are_trimmed_deduplicated_and_kept_in_order(world) -> None:
+async def test_tags_are_trimmed_deduplicated_and_kept_in_order(world: ContentWorld) -> None:
     author = await world.writer("alice")
     article = await world.publish(author, tags=(" b ", "a", "b", "c"))
     assert article.tags == ("b", "a", "c")
@@ -90,7 +91,9 @@ async def test_tags_are_trimmed_deduplicated_and_kept_in_order(world) -> None:
         ("tagList", {"tags": ("bad\x00tag",)}),
     ],
 )
-async def test_publish_names_the_invalid_field(world, field, changes) -> None:
+async def test_publish_names_the_invalid_field(
+    world: ContentWorld, field: str, changes: dict[str, Any]
+) -> None:
     author = await world.writer("alice")
     command = PublishArticleCommand(actor=author, title="T", description="D", body="B")
     with pytest.raises(DomainError) as error:
@@ -99,7 +102,7 @@ async def test_publish_names_the_invalid_field(world, field, changes) -> None:
     assert await listed(world) == []
 
 
-async def test_only_the_author_updates_and_the_slug_stays(world) -> None:
+async def test_only_the_author_updates_and_the_slug_stays(world: ContentWorld) -> None:
     alice, bob = await world.writer("alice"), await world.writer("bob")
     article = await world.publish(alice, "First title", tags=("a", "b"))
     with pytest.raises(NotArticleAuthorError):
@@ -114,7 +117,9 @@ async def test_only_the_author_updates_and_the_slug_stays(world) -> None:
     assert world.database.outbox[-1].event.changed == ("title", "body")  # type: ignore[attr-defined]
 
 
-async def test_an_update_that_changes_nothing_keeps_updated_at_and_raises_nothing(world) -> None:
+async def test_an_update_that_changes_nothing_keeps_updated_at_and_raises_nothing(
+    world: ContentWorld,
+) -> None:
     alice = await world.writer("alice")
     article = await world.publish(alice)
     events = len(world.database.outbox)
@@ -126,7 +131,7 @@ async def test_an_update_that_changes_nothing_keeps_updated_at_and_raises_nothin
     assert len(world.database.outbox) == events
 
 
-async def test_an_empty_tag_list_removes_every_tag(world) -> None:
+async def test_an_empty_tag_list_removes_every_tag(world: ContentWorld) -> None:
     alice = await world.writer("alice")
     article = await world.publish(alice, tags=("a",))
     updated = await world.update_article()(
@@ -136,7 +141,9 @@ async def test_an_empty_tag_list_removes_every_tag(world) -> None:
     assert await world.list_tags()() == []
 
 
-async def test_only_the_author_deletes_and_comments_and_favorites_go_too(world) -> None:
+async def test_only_the_author_deletes_and_comments_and_favorites_go_too(
+    world: ContentWorld,
+) -> None:
     alice, bob = await world.writer("alice"), await world.writer("bob")
     article = await world.publish(alice)
     await world.comment(bob, article.slug)
@@ -151,7 +158,7 @@ async def test_only_the_author_deletes_and_comments_and_favorites_go_too(world) 
     assert world.database.table("favorites") == {}
 
 
-async def test_a_moderator_may_not_delete_someone_elses_article(world) -> None:
+async def test_a_moderator_may_not_delete_someone_elses_article(world: ContentWorld) -> None:
     alice = await world.writer("alice")
     moderator = replace(await world.writer("mod"), role=Role.MODERATOR)
     article = await world.publish(alice)
@@ -159,7 +166,7 @@ async def test_a_moderator_may_not_delete_someone_elses_article(world) -> None:
         await world.delete_article()(DeleteArticleCommand(actor=moderator, slug=article.slug))
 
 
-async def test_favorites_count_once_and_raise_one_event_each_way(world) -> None:
+async def test_favorites_count_once_and_raise_one_event_each_way(world: ContentWorld) -> None:
     alice, bob = await world.writer("alice"), await world.writer("bob")
     article = await world.publish(alice)
     for _ in range(2):
@@ -174,7 +181,7 @@ async def test_favorites_count_once_and_raise_one_event_each_way(world) -> None:
     assert world.event_types().count("article.unfavorited") == 1
 
 
-async def test_unknown_slugs_are_not_found_everywhere(world) -> None:
+async def test_unknown_slugs_are_not_found_everywhere(world: ContentWorld) -> None:
     alice = await world.writer("alice")
     for call in (
         world.favorite_article()(FavoriteCommand(actor=alice, slug="nope")),
@@ -186,7 +193,7 @@ async def test_unknown_slugs_are_not_found_everywhere(world) -> None:
             await call
 
 
-async def test_lists_are_newest_first_with_ties_broken_by_id(world) -> None:
+async def test_lists_are_newest_first_with_ties_broken_by_id(world: ContentWorld) -> None:
     alice = await world.writer("alice")
     first = await world.publish(alice, "one")
     second = await world.publish(alice, "two")
@@ -195,7 +202,7 @@ async def test_lists_are_newest_first_with_ties_broken_by_id(world) -> None:
     assert await listed(world) == [third.slug, second.slug, first.slug]
 
 
-async def test_filters_combine_and_the_total_counts_every_match(world) -> None:
+async def test_filters_combine_and_the_total_counts_every_match(world: ContentWorld) -> None:
     alice, bob = await world.writer("alice"), await world.writer("bob")
     for index in range(3):
         await world.publish(alice, f"a{index}", tags=("x",))
@@ -215,12 +222,12 @@ async def test_filters_combine_and_the_total_counts_every_match(world) -> None:
 
 
 @pytest.mark.parametrize(("limit", "offset"), [(101, 0), (-1, 0), (20, -1)])
-def test_page_requests_are_bounded(limit, offset) -> None:
+def test_page_requests_are_bounded(limit: int, offset: int) -> None:
     with pytest.raises(InvalidInputError):
         PageRequest(limit=limit, offset=offset)
 
 
-async def test_the_feed_holds_only_followed_authors(world) -> None:
+async def test_the_feed_holds_only_followed_authors(world: ContentWorld) -> None:
     alice, bob, carol = [await world.writer(name) for name in ("alice", "bob", "carol")]
     bobs = await world.publish(bob, "by bob")
     await world.publish(carol, "by carol")
@@ -232,7 +239,7 @@ async def test_the_feed_holds_only_followed_authors(world) -> None:
     assert page.articles[0].author.following is True
 
 
-async def test_comments_are_listed_newest_first_with_integer_ids(world) -> None:
+async def test_comments_are_listed_newest_first_with_integer_ids(world: ContentWorld) -> None:
     alice, bob = await world.writer("alice"), await world.writer("bob")
     article = await world.publish(alice)
     first = await world.comment(bob, article.slug, "first")
@@ -246,7 +253,7 @@ async def test_comments_are_listed_newest_first_with_integer_ids(world) -> None:
     assert world.event_types().count("comment.added") == 2
 
 
-async def test_a_comment_is_deleted_by_its_author_or_a_moderator_only(world) -> None:
+async def test_a_comment_is_deleted_by_its_author_or_a_moderator_only(world: ContentWorld) -> None:
     alice, bob = await world.writer("alice"), await world.writer("bob")
     moderator = replace(await world.writer("mod"), role=Role.MODERATOR)
     article = await world.publish(alice)
@@ -261,7 +268,7 @@ async def test_a_comment_is_deleted_by_its_author_or_a_moderator_only(world) -> 
     assert world.database.table("comments") == {}
 
 
-async def test_a_comment_is_found_only_under_its_own_article(world) -> None:
+async def test_a_comment_is_found_only_under_its_own_article(world: ContentWorld) -> None:
     alice = await world.writer("alice")
     one, other = await world.publish(alice, "one"), await world.publish(alice, "other")
     comment = await world.comment(alice, one.slug)
@@ -272,7 +279,9 @@ async def test_a_comment_is_found_only_under_its_own_article(world) -> None:
             )
 
 
-async def test_tags_are_ordered_by_use_and_vanish_with_their_last_article(world) -> None:
+async def test_tags_are_ordered_by_use_and_vanish_with_their_last_article(
+    world: ContentWorld,
+) -> None:
     alice = await world.writer("alice")
     await world.publish(alice, "one", tags=("rare", "common"))
     doomed = await world.publish(alice, "two", tags=("common", "gone"))
@@ -282,7 +291,9 @@ async def test_tags_are_ordered_by_use_and_vanish_with_their_last_article(world)
     assert await world.list_tags()() == ["common", "rare"]
 
 
-async def test_writes_that_change_anonymous_reads_bump_the_content_generation(world) -> None:
+async def test_writes_that_change_anonymous_reads_bump_the_content_generation(
+    world: ContentWorld,
+) -> None:
     alice = await world.writer("alice")
     generation = await world.cache.get(CONTENT_GENERATION_KEY)
     article = await world.publish(alice)

@@ -4,6 +4,7 @@ import dataclasses
 import importlib
 import pkgutil
 import re
+from pathlib import Path
 
 import domain
 from domain.shared.events import DomainEvent
@@ -24,7 +25,7 @@ def every_event() -> list[type[DomainEvent]]:
     return found
 
 
-def test_every_event_and_its_payload_is_documented(project_root) -> None:
+def test_every_event_and_its_payload_is_documented(project_root: Path) -> None:
     rows = {
         match[1]: match[2]
         for match in re.finditer(

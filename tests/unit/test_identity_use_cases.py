@@ -11,7 +11,11 @@ from application.common.errors import (
     InvalidCredentialsError,
     TooManyRequestsError,
 )
-from application.common.ports.rate_limits import RateLimiterUnavailableError
+from application.common.ports.rate_limits import (
+    RateLimit,
+    RateLimitDecision,
+    RateLimiterUnavailableError,
+)
 from application.profiles.errors import ProfileNotFoundError, SelfFollowError
 from application.profiles.follow_relation import FollowCommand
 from application.profiles.get_profile import GetProfileCommand
@@ -30,7 +34,9 @@ def world() -> IdentityWorld:
     return IdentityWorld()
 
 
-async def test_register_stores_a_hashed_password_and_raises_user_registered(world) -> None:
+async def test_register_stores_a_hashed_password_and_raises_user_registered(
+    world: IdentityWorld,
+) -> None:
     result = await world.register("ada", password="password123")
     assert (result.username, result.email, result.bio, result.image) == (
         "ada",
@@ -45,7 +51,7 @@ async def test_register_stores_a_hashed_password_and_raises_user_registered(worl
     assert world.identity_of(result).user_id == stored.id
 
 
-async def test_usernames_are_unique_without_case(world) -> None:
+async def test_usernames_are_unique_without_case(world: IdentityWorld) -> None:
     await world.register("ada")
     with pytest.raises(UsernameTakenError):
         await world.register_user()(
@@ -54,7 +60,7 @@ async def test_usernames_are_unique_without_case(world) -> None:
     assert world.event_types() == ["user.registered"]
 
 
-async def test_emails_are_unique_after_normalizing(world) -> None:
+async def test_emails_are_unique_after_normalizing(world: IdentityWorld) -> None:
     await world.register("ada")
     with pytest.raises(EmailTakenError):
         await world.register_user()(
@@ -71,7 +77,9 @@ async def test_emails_are_unique_after_normalizing(world) -> None:
         ("ada", "a@test.com", "short", "password"),
     ],
 )
-async def test_register_names_the_invalid_field(world, username, email, password, field) -> None:
+async def test_register_names_the_invalid_field(
+    world: IdentityWorld, username: str, email: str, password: str, field: str
+) -> None:
     with pytest.raises(DomainError) as caught:
         await world.register_user()(
             RegisterUserCommand(username=username, email=email, password=password)
@@ -80,7 +88,7 @@ async def test_register_names_the_invalid_field(world, username, email, password
     assert world.event_types() == []
 
 
-async def test_log_in_with_the_right_password(world) -> None:
+async def test_log_in_with_the_right_password(world: IdentityWorld) -> None:
     await world.register("ada")
     result = await world.log_in()(LogInCommand(email="ADA@test.com", password="password123"))
     assert result.username == "ada"
@@ -91,7 +99,7 @@ async def test_log_in_with_the_right_password(world) -> None:
     [("ada@test.com", "wrong-password"), ("nobody@test.com", "password123"), ("not-an-email", "x")],
 )
 async def test_log_in_failures_look_the_same_and_cost_a_verification(
-    world, email, password
+    world: IdentityWorld, email: str, password: str
 ) -> None:
     await world.register("ada")
     before = world.hasher.verifications
@@ -104,13 +112,15 @@ async def test_log_in_failures_look_the_same_and_cost_a_verification(
 @pytest.mark.parametrize(
     ("email", "password", "field"), [("", "x", "email"), ("a@b.co", "", "password")]
 )
-async def test_log_in_with_a_blank_field_names_it(world, email, password, field) -> None:
+async def test_log_in_with_a_blank_field_names_it(
+    world: IdentityWorld, email: str, password: str, field: str
+) -> None:
     with pytest.raises(DomainError) as caught:
         await world.log_in()(LogInCommand(email=email, password=password))
     assert (caught.value.field, caught.value.message) == (field, "can't be blank")
 
 
-async def test_a_banned_user_cannot_log_in(world) -> None:
+async def test_a_banned_user_cannot_log_in(world: IdentityWorld) -> None:
     await world.register("ada")
     user = await world.users.get_by_username("ada")
     assert user is not None
@@ -120,7 +130,7 @@ async def test_a_banned_user_cannot_log_in(world) -> None:
         await world.log_in()(LogInCommand(email="ada@test.com", password="password123"))
 
 
-async def test_an_outdated_hash_is_upgraded_on_log_in(world) -> None:
+async def test_an_outdated_hash_is_upgraded_on_log_in(world: IdentityWorld) -> None:
     await world.register("ada")
     world.hasher = type(world.hasher)(version=2)
     await world.log_in()(LogInCommand(email="ada@test.com", password="password123"))
@@ -129,7 +139,9 @@ async def test_an_outdated_hash_is_upgraded_on_log_in(world) -> None:
     assert user.password_hash.startswith("fake$v2$")
 
 
-async def test_update_changes_only_what_was_sent_and_says_what_changed(world) -> None:
+async def test_update_changes_only_what_was_sent_and_says_what_changed(
+    world: IdentityWorld,
+) -> None:
     me = world.identity_of(await world.register("ada"))
     result = await world.update_user()(
         UpdateUserCommand(actor=me, access_token="presented", bio="Hello", image="")
@@ -148,7 +160,7 @@ async def test_update_changes_only_what_was_sent_and_says_what_changed(world) ->
     assert changed == [("bio",), ("bio",)]
 
 
-async def test_update_refuses_a_username_taken_by_someone_else(world) -> None:
+async def test_update_refuses_a_username_taken_by_someone_else(world: IdentityWorld) -> None:
     await world.register("bob")
     me = world.identity_of(await world.register("ada"))
     with pytest.raises(UsernameTakenError):
@@ -161,7 +173,7 @@ async def test_update_refuses_a_username_taken_by_someone_else(world) -> None:
     assert renamed.username == "Ada"
 
 
-async def test_changing_the_password_raises_password_changed(world) -> None:
+async def test_changing_the_password_raises_password_changed(world: IdentityWorld) -> None:
     me = world.identity_of(await world.register("ada"))
     await world.update_user()(
         UpdateUserCommand(actor=me, access_token="presented", password="bonjour1")
@@ -172,14 +184,16 @@ async def test_changing_the_password_raises_password_changed(world) -> None:
         await world.log_in()(LogInCommand(email="ada@test.com", password="password123"))
 
 
-async def test_a_deleted_account_no_longer_authenticates(world) -> None:
+async def test_a_deleted_account_no_longer_authenticates(world: IdentityWorld) -> None:
     me = world.identity_of(await world.register("ada"))
     world.database.table("users").clear()
     with pytest.raises(AuthenticationRequiredError):
         await world.get_current_user()(GetCurrentUserCommand(actor=me, access_token="presented"))
 
 
-async def test_follow_and_unfollow_are_idempotent_and_raise_one_event_each(world) -> None:
+async def test_follow_and_unfollow_are_idempotent_and_raise_one_event_each(
+    world: IdentityWorld,
+) -> None:
     await world.register("celeb")
     me = world.identity_of(await world.register("fan"))
     for _ in range(2):
@@ -196,7 +210,7 @@ async def test_follow_and_unfollow_are_idempotent_and_raise_one_event_each(world
     assert follow_events == ["user.followed", "user.unfollowed"]
 
 
-async def test_nobody_follows_themselves(world) -> None:
+async def test_nobody_follows_themselves(world: IdentityWorld) -> None:
     me = world.identity_of(await world.register("ada"))
     with pytest.raises(SelfFollowError) as caught:
         await world.follow_user()(FollowCommand(actor=me, username="ada"))
@@ -206,7 +220,7 @@ async def test_nobody_follows_themselves(world) -> None:
     assert not any(t.endswith("followed") for t in world.event_types())
 
 
-async def test_unknown_profiles_are_not_found(world) -> None:
+async def test_unknown_profiles_are_not_found(world: IdentityWorld) -> None:
     me = world.identity_of(await world.register("ada"))
     with pytest.raises(ProfileNotFoundError):
         await world.get_profile()(GetProfileCommand(username="ghost", viewer=None))
@@ -214,7 +228,7 @@ async def test_unknown_profiles_are_not_found(world) -> None:
         await world.follow_user()(FollowCommand(actor=me, username="ghost"))
 
 
-async def test_tokens_expire_with_the_clock(world) -> None:
+async def test_tokens_expire_with_the_clock(world: IdentityWorld) -> None:
     result = await world.register("ada")
     world.clock.advance(timedelta(minutes=16))
     with pytest.raises(Exception, match="expired"):
@@ -222,14 +236,14 @@ async def test_tokens_expire_with_the_clock(world) -> None:
 
 
 class DownLimiter:
-    async def acquire(self, key, rate):
+    async def acquire(self, key: str, rate: RateLimit) -> RateLimitDecision:
         raise RateLimiterUnavailableError("down")
 
-    async def refund(self, key, rate):
+    async def refund(self, key: str, rate: RateLimit) -> None:
         raise RateLimiterUnavailableError("down")
 
 
-async def test_ten_failed_logins_lock_that_client_out_for_the_window(world) -> None:
+async def test_ten_failed_logins_lock_that_client_out_for_the_window(world: IdentityWorld) -> None:
     await world.register("ada")
     for _ in range(10):
         with pytest.raises(InvalidCredentialsError):
@@ -242,20 +256,20 @@ async def test_ten_failed_logins_lock_that_client_out_for_the_window(world) -> N
     assert result.username == "ada"
 
 
-async def test_successful_logins_do_not_count_against_the_account(world) -> None:
+async def test_successful_logins_do_not_count_against_the_account(world: IdentityWorld) -> None:
     await world.register("ada")
     for _ in range(15):
         await world.log_in()(LogInCommand(email="ada@test.com", password="password123"))
 
 
-async def test_the_login_limiter_fails_closed_by_default(world) -> None:
+async def test_the_login_limiter_fails_closed_by_default(world: IdentityWorld) -> None:
     await world.register("ada")
     world.limiter = DownLimiter()
     with pytest.raises(DependencyUnavailableError):
         await world.log_in()(LogInCommand(email="ada@test.com", password="password123"))
 
 
-async def test_the_login_limiter_can_be_told_to_fail_open(world) -> None:
+async def test_the_login_limiter_can_be_told_to_fail_open(world: IdentityWorld) -> None:
     await world.register("ada")
     world.limiter = DownLimiter()
     world.throttle = replace(world.throttle, fail_open=True)
@@ -265,7 +279,7 @@ async def test_the_login_limiter_can_be_told_to_fail_open(world) -> None:
         await world.log_in()(LogInCommand(email="ada@test.com", password="wrong-password"))
 
 
-async def test_passwords_are_normalized_the_same_way_at_sign_in(world) -> None:
+async def test_passwords_are_normalized_the_same_way_at_sign_in(world: IdentityWorld) -> None:
     full_width = "\uff50\uff41\uff53\uff53\uff57\uff4f\uff52\uff44\uff11\uff12\uff13"
     decomposed = "cafe\u0301-au-lait"
     for name, password in (("wide", full_width), ("accent", decomposed)):
@@ -274,7 +288,7 @@ async def test_passwords_are_normalized_the_same_way_at_sign_in(world) -> None:
         assert result.username == name
 
 
-async def test_parallel_wrong_guesses_cannot_overrun_the_limit(world) -> None:
+async def test_parallel_wrong_guesses_cannot_overrun_the_limit(world: IdentityWorld) -> None:
     import asyncio  # noqa: PLC0415
 
     await world.register("ada")
@@ -293,7 +307,7 @@ async def test_parallel_wrong_guesses_cannot_overrun_the_limit(world) -> None:
     assert outcomes.count("429") == 30
 
 
-async def test_control_characters_are_refused_in_the_bio(world) -> None:
+async def test_control_characters_are_refused_in_the_bio(world: IdentityWorld) -> None:
     me = world.identity_of(await world.register("ada"))
     for bio in ("a\x00b", "bell\x07", "\u202eevil"):
         with pytest.raises(DomainError) as caught:
@@ -307,6 +321,6 @@ async def test_control_characters_are_refused_in_the_bio(world) -> None:
     assert ok.bio == "line one\nline two\ttab"
 
 
-async def test_impossible_usernames_are_not_found(world) -> None:
+async def test_impossible_usernames_are_not_found(world: IdentityWorld) -> None:
     with pytest.raises(ProfileNotFoundError):
         await world.get_profile()(GetProfileCommand(username="a\x00b", viewer=None))

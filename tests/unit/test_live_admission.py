@@ -5,8 +5,8 @@ from uuid import UUID
 
 import pytest
 
-from adapters.memory.cache import InMemoryCache
-from adapters.memory.realtime import InMemoryRealtimeBroadcaster
+from adapters.inprocess.cache import InMemoryCache
+from adapters.inprocess.realtime import InMemoryRealtimeBroadcaster
 from application.common.ports.cache import CacheUnavailableError
 from domain.users.values import UserId
 from entrypoints.http.realtime.admission import AdmissionRefusedError, WaitingRoom, client_key

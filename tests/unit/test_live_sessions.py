@@ -12,7 +12,7 @@ from uuid import UUID
 
 import pytest
 
-from adapters.memory.realtime import InMemoryRealtimeBroadcaster
+from adapters.inprocess.realtime import InMemoryRealtimeBroadcaster
 from application.common.errors import NotFoundError
 from application.common.ports.realtime import RoomMessage
 from application.notifications.views import user_room

@@ -1,6 +1,8 @@
 import io
 import json
 import logging
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from loguru import logger
@@ -9,17 +11,17 @@ from entrypoints.logs import configure_logging
 
 
 @pytest.fixture
-def sink():
+def sink() -> Iterator[io.StringIO]:
     buffer = io.StringIO()
     yield buffer
     configure_logging(level="INFO", json_format=False)
 
 
-def lines(buffer: io.StringIO) -> list[dict]:
+def lines(buffer: io.StringIO) -> list[dict[str, Any]]:
     return [json.loads(line) for line in buffer.getvalue().splitlines()]
 
 
-def test_json_format_writes_one_object_per_line_with_the_request_id(sink) -> None:
+def test_json_format_writes_one_object_per_line_with_the_request_id(sink: io.StringIO) -> None:
     configure_logging(level="INFO", json_format=True, sink=sink)
     with logger.contextualize(request_id="req-1"):
         logger.info("hello {who}", who="world")
@@ -30,7 +32,7 @@ def test_json_format_writes_one_object_per_line_with_the_request_id(sink) -> Non
     assert record["extra"] == {"who": "world"}
 
 
-def test_standard_library_logging_is_routed_into_loguru(sink) -> None:
+def test_standard_library_logging_is_routed_into_loguru(sink: io.StringIO) -> None:
     configure_logging(level="INFO", json_format=True, sink=sink)
     logging.getLogger("some.library").warning("careful: %s", "thing")
     (record,) = lines(sink)
@@ -39,7 +41,7 @@ def test_standard_library_logging_is_routed_into_loguru(sink) -> None:
     assert record["level"] == "WARNING"
 
 
-def test_configured_secrets_never_reach_the_log(sink) -> None:
+def test_configured_secrets_never_reach_the_log(sink: io.StringIO) -> None:
     secret = "x" * 40
     configure_logging(level="INFO", json_format=True, sink=sink, secrets=[secret, "pg-pass"])
     logger.info("token {} and dsn postgresql://u:pg-pass@db/app", secret)
@@ -58,7 +60,7 @@ def test_configured_secrets_never_reach_the_log(sink) -> None:
     assert output.count("***") >= 4
 
 
-def test_text_format_is_readable_and_carries_the_request_id(sink) -> None:
+def test_text_format_is_readable_and_carries_the_request_id(sink: io.StringIO) -> None:
     configure_logging(level="DEBUG", json_format=False, sink=sink)
     with logger.contextualize(request_id="req-9"):
         logger.debug("plain words")
@@ -68,14 +70,14 @@ def test_text_format_is_readable_and_carries_the_request_id(sink) -> None:
     assert line.endswith("plain words")
 
 
-def test_level_filters_lower_records(sink) -> None:
+def test_level_filters_lower_records(sink: io.StringIO) -> None:
     configure_logging(level="WARNING", json_format=True, sink=sink)
     logger.info("hidden")
     logger.warning("shown")
     assert [r["message"] for r in lines(sink)] == ["shown"]
 
 
-def test_text_format_scrubs_secrets_from_tracebacks(sink) -> None:
+def test_text_format_scrubs_secrets_from_tracebacks(sink: io.StringIO) -> None:
     configure_logging(level="INFO", json_format=False, sink=sink, secrets=["tr4ceback-secret"])
 
     def fail() -> None:
@@ -90,7 +92,7 @@ def test_text_format_scrubs_secrets_from_tracebacks(sink) -> None:
     assert "tr4ceback-secret" not in output
 
 
-def test_stdlib_records_point_at_their_caller(sink) -> None:
+def test_stdlib_records_point_at_their_caller(sink: io.StringIO) -> None:
     configure_logging(level="INFO", json_format=True, sink=sink)
     logging.getLogger("caller.check").warning("where am I")
     (record,) = lines(sink)

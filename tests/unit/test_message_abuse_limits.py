@@ -10,8 +10,8 @@ from uuid import UUID
 
 import pytest
 
+from adapters.inprocess.rate_limiter import InMemoryRateLimiter
 from adapters.memory.mailer import InMemoryMailer
-from adapters.memory.rate_limiter import InMemoryRateLimiter
 from adapters.memory.system import ManualClock
 from adapters.templates.jinja import JinjaTemplateRenderer
 from application.common.errors import (
@@ -20,7 +20,7 @@ from application.common.errors import (
     TooManyRequestsError,
 )
 from application.common.ports.rate_limits import RateLimit
-from application.events.consumers import ReceivedEvent
+from application.events.received_event import ReceivedEvent
 from application.notifications.deliver_notification import (
     DELIVER_NOTIFICATION,
     DeliverNotificationCommand,

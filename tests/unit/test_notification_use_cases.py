@@ -6,12 +6,17 @@ import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, get_type_hints
 from uuid import UUID
 
 import pytest
+from dishka import Provider, Scope, make_async_container, provide
 
 from adapters.inprocess.event_bus import received
+from adapters.inprocess.push import InMemoryPushSender
+from adapters.inprocess.rate_limiter import InMemoryRateLimiter
+from adapters.inprocess.realtime import InMemoryRealtimeBroadcaster
+from adapters.inprocess.sms import InMemorySmsSender
 from adapters.memory.database import InMemoryDatabase
 from adapters.memory.host_resolver import InMemoryHostResolver
 from adapters.memory.mailer import InMemoryMailer
@@ -25,11 +30,7 @@ from adapters.memory.notifications.phone_verifications import (
 from adapters.memory.notifications.preferences import InMemoryNotificationPreferencesRepository
 from adapters.memory.notifications.push_subscriptions import InMemoryPushSubscriptionRepository
 from adapters.memory.processed_events import InMemoryProcessedEvents
-from adapters.memory.push import InMemoryPushSender
-from adapters.memory.rate_limiter import InMemoryRateLimiter
-from adapters.memory.realtime import InMemoryRealtimeBroadcaster
 from adapters.memory.security import SequentialSecretTokens
-from adapters.memory.sms import InMemorySmsSender
 from adapters.memory.system import ManualClock, SequentialIdGenerator
 from adapters.memory.unit_of_work import InMemoryUnitOfWork
 from adapters.memory.users import InMemoryUserRepository
@@ -50,8 +51,9 @@ from application.common.ports.rate_limits import (
     RateLimiter,
     RateLimiterUnavailableError,
 )
-from application.events.consumers import ReceivedEvent, consumers
+from application.events.event_handler import EventHandler
 from application.events.handle_event import HandleEvent, HandleEventCommand
+from application.events.received_event import ReceivedEvent
 from application.notifications import handlers
 from application.notifications.count_unread_notifications import CountUnreadNotifications
 from application.notifications.creating import NotificationDraft, NotificationFactory
@@ -135,6 +137,9 @@ from domain.shared.events import DomainEvent
 from domain.users.events import PasswordChanged, UserFollowed, UserSignedIn
 from domain.users.user import User
 from domain.users.values import Email, UserId, Username
+from entrypoints.ioc.events import EventHandlerProvider
+from entrypoints.worker.handler_table import Subscription
+from entrypoints.worker.handlers import EVENT_HANDLERS
 
 APP_NAME = "Portico"
 PUBLIC_URL = "https://portico.test"
@@ -274,16 +279,6 @@ class UnavailableLimiter:
 
     async def refund(self, key: str, rate: RateLimit) -> None:
         raise RateLimiterUnavailableError("connection refused")
-
-
-class Resolver:
-    """The `DependencyResolver` port over a fixed table of instances."""
-
-    def __init__(self, provided: Mapping[type[Any], object]) -> None:
-        self._provided = provided
-
-    async def resolve(self, dependency: type[Any]) -> Any:
-        return self._provided[dependency]
 
 
 # --- the world ---------------------------------------------------------------------------
@@ -501,21 +496,24 @@ class NotificationWorld:
         return stored
 
     async def handle(self, event: ReceivedEvent) -> list[bool]:
-        """Run every notifications consumer of the event as the bus does, through HandleEvent."""
+        """Run every notifications consumer of the event as the bus does, through HandleEvent.
+
+        Each handler comes from the production `EventHandlerProvider`, on this world's use
+        cases, in a request scope of its own beside its `HandleEvent`, as `dispatch` does.
+        """
+        container = make_async_container(EventHandlerProvider(), WorldProvider(self))
         results = []
-        for subscription in notification_consumers(event.event_type):
-            uow = self.uow()
-            resolver = Resolver(
-                {
-                    NotifyUser: self.notify_user(uow),
-                    FanOutToFollowers: self.fan_out(uow),
-                    UserRepository: self.users,
-                }
-            )
-            handle = HandleEvent(
-                uow=uow, processed=self.processed, resolver=resolver, clock=self.clock
-            )
-            results.append(await handle(HandleEventCommand(event=event, subscription=subscription)))
+        try:
+            for subscription in notification_consumers(event.event_type):
+                async with container() as request:
+                    handle = await request.get(HandleEvent)
+                    handler = await request.get(subscription.handler)
+                    command = HandleEventCommand(
+                        event=event, consumer=subscription.consumer, handler=handler
+                    )
+                    results.append(await handle(command))
+        finally:
+            await container.close()
         return results
 
     def stored(self) -> list[Notification]:
@@ -531,6 +529,37 @@ class NotificationWorld:
             command = DeliverNotificationCommand.from_payload(payload)
             pairs.append((command.notification_id, command.channel))
         return pairs
+
+
+class WorldProvider(Provider):
+    """The world's use cases and stores, one unit of work per request, for the handlers."""
+
+    scope = Scope.REQUEST
+
+    def __init__(self, world: NotificationWorld) -> None:
+        super().__init__()
+        self._world = world
+
+    @provide
+    def uow(self) -> InMemoryUnitOfWork:
+        return self._world.uow()
+
+    @provide
+    def handle_event(self, uow: InMemoryUnitOfWork) -> HandleEvent:
+        world = self._world
+        return HandleEvent(uow=uow, processed=world.processed, clock=world.clock)
+
+    @provide
+    def notify_user(self, uow: InMemoryUnitOfWork) -> NotifyUser:
+        return self._world.notify_user(uow)
+
+    @provide
+    def fan_out(self, uow: InMemoryUnitOfWork) -> FanOutToFollowers:
+        return self._world.fan_out(uow)
+
+    @provide
+    def users(self) -> UserRepository:
+        return self._world.users
 
 
 def draft(
@@ -578,10 +607,10 @@ def draft(
     )
 
 
-def notification_consumers(event_type: str) -> list[Any]:
+def notification_consumers(event_type: str) -> list[Subscription]:
     return [
         subscription
-        for subscription in consumers.for_event(event_type)
+        for subscription in EVENT_HANDLERS.for_event(event_type)
         if subscription.consumer.startswith("notifications.")
     ]
 
@@ -1161,48 +1190,59 @@ async def test_every_channel_of_every_kind_renders(world: NotificationWorld) -> 
         (
             "user.followed",
             "notifications.new-follower",
-            handlers.notify_new_follower,
+            handlers.NotifyNewFollower,
             {"notify": NotifyUser, "users": UserRepository},
         ),
         (
             "article.published",
             "notifications.new-article",
-            handlers.notify_followers_of_article,
+            handlers.NotifyFollowersOfArticle,
             {"fan_out": FanOutToFollowers, "users": UserRepository},
         ),
         (
             "comment.added",
             "notifications.new-comment",
-            handlers.notify_article_author_of_comment,
+            handlers.NotifyArticleAuthorOfComment,
             {"notify": NotifyUser, "users": UserRepository},
         ),
         (
             "article.favorited",
             "notifications.article-favorited",
-            handlers.notify_author_of_favorite,
+            handlers.NotifyAuthorOfFavorite,
             {"notify": NotifyUser, "users": UserRepository},
         ),
         (
             "user.signed_in",
             "notifications.new-login",
-            handlers.notify_of_sign_in,
+            handlers.NotifyOfSignIn,
             {"notify": NotifyUser},
         ),
         (
             "user.password_changed",
             "notifications.password-changed",
-            handlers.notify_of_password_change,
+            handlers.NotifyOfPasswordChange,
             {"notify": NotifyUser, "users": UserRepository},
         ),
     ],
 )
-def test_each_event_type_has_its_notifications_consumer(
-    event_type: str, consumer: str, handler: object, dependencies: dict[str, type[Any]]
+async def test_each_event_type_has_its_notifications_consumer(
+    event_type: str,
+    consumer: str,
+    handler: type[EventHandler],
+    dependencies: dict[str, type[Any]],
+    world: NotificationWorld,
 ) -> None:
     [subscription] = notification_consumers(event_type)
     assert subscription.consumer == consumer
     assert subscription.handler is handler
-    assert dict(subscription.dependencies) == dependencies
+    hints = get_type_hints(handler.__init__)
+    assert {name: kind for name, kind in hints.items() if name != "return"} == dependencies
+    container = make_async_container(EventHandlerProvider(), WorldProvider(world))
+    try:
+        async with container() as request:
+            assert isinstance(await request.get(handler), handler)
+    finally:
+        await container.close()
 
 
 async def test_a_follow_tells_the_followed_user_once(world: NotificationWorld) -> None:

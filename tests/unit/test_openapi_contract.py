@@ -20,8 +20,8 @@ from litestar.routes import HTTPRoute
 from litestar.testing import TestClient
 from litestar.types import Message, Receive, ReceiveMessage, Scope, Send
 
-from entrypoints.config import load_settings
-from entrypoints.http.app import ROUTE_HANDLERS, create_app
+from entrypoints.http.app import ROUTE_HANDLERS
+from entrypoints.http.auth import DEPENDENCIES
 from entrypoints.http.errors import envelope_bytes
 from entrypoints.http.middleware.allowed_methods import AllowedMethodsMiddleware
 from entrypoints.http.openapi import (
@@ -32,7 +32,7 @@ from entrypoints.http.openapi import (
 )
 from entrypoints.http.rate_limits import WRITE_RATE_LIMIT
 from entrypoints.http.schemas.closed_structs import WITHOUT_NUL
-from entrypoints.ioc import make_container
+from tests.support.documented_app import documented_app
 
 ENVELOPE = {"$ref": "#/components/schemas/ErrorEnvelope"}
 BODY_ERRORS = {"400", "408", "413", "415", "422", "503"}
@@ -41,11 +41,7 @@ EVERY_OPERATION = {"400", "401", "422", "503"}
 
 @pytest.fixture(scope="module")
 def app() -> Litestar:
-    settings = load_settings(
-        {"APP_ENV": "test", "DATABASE_URL": "postgresql://unused@127.0.0.1:1/unused"},
-        env_file=None,
-    )
-    return create_app(make_container(settings), settings)
+    return documented_app()
 
 
 @pytest.fixture(scope="module")
@@ -78,7 +74,7 @@ def operations(app: Litestar, document: dict[str, Any]) -> Iterator[tuple[str, A
 
 
 def test_every_route_declares_the_errors_only_it_knows() -> None:
-    bare = Litestar(route_handlers=list(ROUTE_HANDLERS))
+    bare = Litestar(route_handlers=list(ROUTE_HANDLERS), dependencies=DEPENDENCIES)
     assert undeclared(bare) == []
 
 
@@ -87,7 +83,7 @@ def test_a_route_added_without_declared_errors_is_caught() -> None:
     def forgotten() -> None:
         """Declares nothing."""
 
-    bare = Litestar(route_handlers=[*ROUTE_HANDLERS, forgotten])
+    bare = Litestar(route_handlers=[*ROUTE_HANDLERS, forgotten], dependencies=DEPENDENCIES)
     assert undeclared(bare) == ["GET /api/forgotten"]
 
 

@@ -38,7 +38,7 @@ async def pending(world: ContentWorld) -> int:
     return len(await InMemoryOutboxReader(world.database).pending(limit=1000))
 
 
-async def test_batches_go_out_in_order_and_are_marked_sent(world) -> None:
+async def test_batches_go_out_in_order_and_are_marked_sent(world: ContentWorld) -> None:
     author = await world.writer("alice")
     for number in range(3):
         await world.publish(author, f"a{number}")
@@ -50,7 +50,7 @@ async def test_batches_go_out_in_order_and_are_marked_sent(world) -> None:
     assert await pending(world) == 0
 
 
-async def test_a_failed_batch_waits_with_backoff_and_is_never_dropped(world) -> None:
+async def test_a_failed_batch_waits_with_backoff_and_is_never_dropped(world: ContentWorld) -> None:
     await world.writer("alice")
     publisher = InMemoryEventPublisher()
     publisher.fail_next(2)
@@ -77,7 +77,7 @@ def test_the_backoff_doubles_up_to_its_cap() -> None:
     assert POLICY.retry_delay(10_000) == timedelta(seconds=30)
 
 
-async def test_purge_removes_only_rows_sent_before_the_retention(world) -> None:
+async def test_purge_removes_only_rows_sent_before_the_retention(world: ContentWorld) -> None:
     await world.writer("alice")
     await relay(world, InMemoryEventPublisher())()
     world.clock.advance(timedelta(days=2))
@@ -90,7 +90,7 @@ async def test_purge_removes_only_rows_sent_before_the_retention(world) -> None:
     assert await pending(world) == 1
 
 
-async def test_replay_sends_again_what_occurred_since(world) -> None:
+async def test_replay_sends_again_what_occurred_since(world: ContentWorld) -> None:
     await world.writer("alice")
     world.clock.advance(timedelta(hours=1))
     since = world.clock.now()

@@ -3,6 +3,8 @@
 What each failure says, and what to do then: tests/support/reliance.py.
 """
 
+from typing import Any
+
 from tests.support.reliance import Reliance
 
 # --- redis-py ------------------------------------------------------------------------------
@@ -44,7 +46,12 @@ async def test_redis_py_check_protocol_version_reads_an_unset_protocol_as_the_de
             check_protocol_version(None, 3) is (DEFAULT_RESP_VERSION == 3),
             "redis.utils.check_protocol_version(None, 3) no longer follows DEFAULT_RESP_VERSION",
         )
-        for kwargs, expected_protocol in (({}, None), ({"protocol": 2}, 2), ({"protocol": 3}, 3)):
+        cases: list[tuple[dict[str, Any], int | None]] = [
+            ({}, None),
+            ({"protocol": 2}, 2),
+            ({"protocol": 3}, 3),
+        ]
+        for kwargs, expected_protocol in cases:
             client = Redis.from_url("redis://127.0.0.1:1/0", **kwargs)
             found = client.connection_pool.get_protocol()  # type: ignore[no-untyped-call]
             await client.aclose()

@@ -164,8 +164,9 @@ async def test_taskiq_receiver_acks_after_execution_and_abandons_jobs_past_the_g
         stop = asyncio.Event()
         listening = asyncio.create_task(receiver.listen(stop))
         try:
-            quick_task = await AsyncKicker("reliance.quick", broker, labels={}).kiq("a")
-            stuck_task = await AsyncKicker("reliance.stuck", broker, labels={}).kiq("b")
+            kick = AsyncKicker[[str], None]
+            quick_task = await kick("reliance.quick", broker, labels={}).kiq("a")
+            stuck_task = await kick("reliance.stuck", broker, labels={}).kiq("b")
             async with asyncio.timeout(5):
                 await broker.ack_arrived.wait()
             taskiq.check(

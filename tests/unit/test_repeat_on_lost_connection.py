@@ -26,7 +26,8 @@ def _app(failures: list[Exception], runs: list[bytes]) -> Litestar:
 
 
 async def _post(app: Litestar) -> httpx.Response:
-    transport = httpx.ASGITransport(app=app)
+    # httpx types an ASGI app with plain mappings, Litestar with TypedDicts; both are ASGI.
+    transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         return await client.post("/echo", json={"body": "kept"})
 

@@ -1,19 +1,21 @@
 """The security headers middleware around a small Litestar app: which response gets what."""
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import msgspec
 import pytest
 from litestar import Litestar, MediaType, Response, WebSocket, get, post, websocket
 from litestar.response import ServerSentEvent
 from litestar.testing import TestClient
-from litestar.types import Message, Receive, Scope, Send
+from litestar.types import Message, Receive, ReceiveMessage, Scope, Send
 
 from entrypoints.http.middleware.security_headers import (
     API_POLICY,
     STRICT_TRANSPORT,
     SecurityHeadersMiddleware,
 )
+from tests.support.asgi import partial_scope
 
 PAGE_POLICY = "default-src 'none'; script-src https://cdn.example/app.js; frame-ancestors 'none'"
 
@@ -52,7 +54,7 @@ async def events() -> ServerSentEvent:
 
 
 @websocket("/ws")
-async def echo(socket: WebSocket) -> None:
+async def echo(socket: WebSocket[Any, Any, Any]) -> None:
     await socket.accept()
     await socket.send_text(await socket.receive_text())
     await socket.close()
@@ -128,18 +130,20 @@ async def test_a_response_start_without_headers_gets_them() -> None:
     sent: list[Message] = []
 
     async def bare_app(scope: Scope, receive: Receive, send: Send) -> None:
-        await send({"type": "http.response.start", "status": 204})
+        # ASGI makes `headers` optional, Litestar's TypedDict does not: its absence is the case.
+        await send({"type": "http.response.start", "status": 204})  # type: ignore[arg-type]
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
     async def record(message: Message) -> None:
         sent.append(message)
 
-    async def nothing() -> Message:
+    async def nothing() -> ReceiveMessage:
         raise AssertionError
 
     middleware = SecurityHeadersMiddleware(
         bare_app, routes=[], page_policy=PAGE_POLICY, token_bodies=(), strict_transport=False
     )
-    await middleware({"type": "http", "headers": []}, nothing, record)
+    await middleware(partial_scope(type="http", headers=[]), nothing, record)
+    assert sent[0]["type"] == "http.response.start"
     assert (b"content-security-policy", API_POLICY.encode()) in sent[0]["headers"]
     assert sent[1]["type"] == "http.response.body"

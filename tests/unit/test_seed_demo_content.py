@@ -5,6 +5,7 @@ from typing import Any
 
 import pytest
 
+from adapters.inprocess.cache import InMemoryCache
 from adapters.memory.articles import (
     ARTICLES,
     COMMENTS,
@@ -12,7 +13,6 @@ from adapters.memory.articles import (
     InMemoryArticleRepository,
     InMemoryCommentRepository,
 )
-from adapters.memory.cache import InMemoryCache
 from adapters.memory.database import InMemoryDatabase
 from adapters.memory.security import InMemoryPasswordHasher
 from adapters.memory.system import ManualClock, SequentialIdGenerator

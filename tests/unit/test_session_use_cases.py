@@ -1,5 +1,6 @@
 """Sessions on in-memory adapters: rotation, reuse detection, logout, listing, revocation."""
 
+from collections.abc import Awaitable
 from datetime import timedelta
 from uuid import UUID
 
@@ -43,12 +44,12 @@ async def sign_in(
     )
 
 
-def refresh(world: IdentityWorld, token: str | None):
+def refresh(world: IdentityWorld, token: str | None) -> Awaitable[AuthenticatedUser]:
     assert token is not None
     return world.refresh_session()(RefreshSessionCommand(refresh_token=token))
 
 
-async def test_log_in_opens_a_session_and_returns_its_refresh_token(world) -> None:
+async def test_log_in_opens_a_session_and_returns_its_refresh_token(world: IdentityWorld) -> None:
     signed = await sign_in(world)
     assert signed.refresh_token
     identity = world.identity_of(signed)
@@ -56,7 +57,7 @@ async def test_log_in_opens_a_session_and_returns_its_refresh_token(world) -> No
     assert [(s.device, s.ip, s.current) for s in sessions] == [("laptop", "10.0.0.1", True)]
 
 
-async def test_refresh_rotates_and_the_new_token_works(world) -> None:
+async def test_refresh_rotates_and_the_new_token_works(world: IdentityWorld) -> None:
     signed = await sign_in(world)
     first = await refresh(world, signed.refresh_token)
     assert first.refresh_token != signed.refresh_token
@@ -64,7 +65,7 @@ async def test_refresh_rotates_and_the_new_token_works(world) -> None:
     assert second.username == "ada"
 
 
-async def test_reusing_a_rotated_token_revokes_the_whole_session(world) -> None:
+async def test_reusing_a_rotated_token_revokes_the_whole_session(world: IdentityWorld) -> None:
     signed = await sign_in(world)
     rotated = await refresh(world, signed.refresh_token)
     world.clock.advance(world.session_policy.reuse_grace + timedelta(seconds=1))
@@ -74,19 +75,19 @@ async def test_reusing_a_rotated_token_revokes_the_whole_session(world) -> None:
         await refresh(world, rotated.refresh_token)
 
 
-async def test_an_unknown_token_is_refused(world) -> None:
+async def test_an_unknown_token_is_refused(world: IdentityWorld) -> None:
     with pytest.raises(AuthenticationRequiredError):
         await refresh(world, "never-issued")
 
 
-async def test_a_session_expires_after_its_ttl_without_refresh(world) -> None:
+async def test_a_session_expires_after_its_ttl_without_refresh(world: IdentityWorld) -> None:
     signed = await sign_in(world)
     world.clock.advance(timedelta(days=31))
     with pytest.raises(AuthenticationRequiredError):
         await refresh(world, signed.refresh_token)
 
 
-async def test_log_out_ends_only_this_session(world) -> None:
+async def test_log_out_ends_only_this_session(world: IdentityWorld) -> None:
     laptop = await sign_in(world, device="laptop")
     phone = await sign_in(world, device="phone")
     await world.log_out()(LogOutCommand(actor=world.identity_of(laptop)))
@@ -96,7 +97,7 @@ async def test_log_out_ends_only_this_session(world) -> None:
     await world.log_out()(LogOutCommand(actor=world.identity_of(laptop)))
 
 
-async def test_log_out_all_ends_every_session_of_the_user_only(world) -> None:
+async def test_log_out_all_ends_every_session_of_the_user_only(world: IdentityWorld) -> None:
     laptop, phone, other = await sign_in(world), await sign_in(world), await sign_in(world, "bob")
     revoked = await world.log_out_all()(LogOutAllCommand(actor=world.identity_of(laptop)))
     assert revoked == 2
@@ -106,7 +107,9 @@ async def test_log_out_all_ends_every_session_of_the_user_only(world) -> None:
     assert (await refresh(world, other.refresh_token)).username == "bob"
 
 
-async def test_sessions_list_marks_the_current_one_and_hides_ended_ones(world) -> None:
+async def test_sessions_list_marks_the_current_one_and_hides_ended_ones(
+    world: IdentityWorld,
+) -> None:
     laptop = await sign_in(world, device="laptop")
     phone = await sign_in(world, device="phone")
     me = world.identity_of(phone)
@@ -115,7 +118,7 @@ async def test_sessions_list_marks_the_current_one_and_hides_ended_ones(world) -
     assert [(s.device, s.current) for s in sessions] == [("phone", True)]
 
 
-async def test_a_user_cannot_revoke_someone_elses_session(world) -> None:
+async def test_a_user_cannot_revoke_someone_elses_session(world: IdentityWorld) -> None:
     ada = await sign_in(world, "ada")
     bob = await sign_in(world, "bob")
     bobs_session = world.identity_of(bob).session_id
@@ -131,7 +134,7 @@ async def test_a_user_cannot_revoke_someone_elses_session(world) -> None:
         )
 
 
-async def test_revoking_ones_own_session_ends_it(world) -> None:
+async def test_revoking_ones_own_session_ends_it(world: IdentityWorld) -> None:
     laptop = await sign_in(world)
     me = world.identity_of(laptop)
     assert me.session_id is not None
@@ -140,7 +143,7 @@ async def test_revoking_ones_own_session_ends_it(world) -> None:
         await refresh(world, laptop.refresh_token)
 
 
-async def test_a_banned_user_cannot_refresh(world) -> None:
+async def test_a_banned_user_cannot_refresh(world: IdentityWorld) -> None:
     signed = await sign_in(world)
     user = await world.users.get_by_username("ada")
     assert user is not None
@@ -152,7 +155,7 @@ async def test_a_banned_user_cannot_refresh(world) -> None:
         await refresh(world, signed.refresh_token)
 
 
-async def test_log_out_with_a_token_without_session_is_harmless(world) -> None:
+async def test_log_out_with_a_token_without_session_is_harmless(world: IdentityWorld) -> None:
     user = await world.users.get_by_username("ada")
     assert user is not None
     await world.log_out()(LogOutCommand(actor=Identity(user_id=user.id, role=user.role)))
@@ -167,7 +170,7 @@ async def test_registration_signs_the_new_user_in() -> None:
     assert session.current
 
 
-async def test_changing_the_password_ends_the_other_sessions_only(world) -> None:
+async def test_changing_the_password_ends_the_other_sessions_only(world: IdentityWorld) -> None:
     laptop, phone = await sign_in(world, device="laptop"), await sign_in(world, device="phone")
     await world.update_user()(
         UpdateUserCommand(
@@ -183,7 +186,7 @@ def authenticate(world: IdentityWorld) -> Authenticate:
     return Authenticate(world.tokens, world.sessions, world.clock)
 
 
-async def test_a_token_works_only_while_its_session_lives(world) -> None:
+async def test_a_token_works_only_while_its_session_lives(world: IdentityWorld) -> None:
     signed = await sign_in(world)
     identity = await authenticate(world)(AuthenticateCommand(token=signed.token))
     assert identity.session_id == world.identity_of(signed).session_id
@@ -192,7 +195,7 @@ async def test_a_token_works_only_while_its_session_lives(world) -> None:
         await authenticate(world)(AuthenticateCommand(token=signed.token))
 
 
-async def test_a_banned_users_tokens_stop_at_once(world) -> None:
+async def test_a_banned_users_tokens_stop_at_once(world: IdentityWorld) -> None:
     signed = await sign_in(world)
     user = await world.users.get_by_username("ada")
     assert user is not None
@@ -202,7 +205,7 @@ async def test_a_banned_users_tokens_stop_at_once(world) -> None:
         await authenticate(world)(AuthenticateCommand(token=signed.token))
 
 
-async def test_a_token_without_a_session_is_refused(world) -> None:
+async def test_a_token_without_a_session_is_refused(world: IdentityWorld) -> None:
     user = await world.users.get_by_username("ada")
     assert user is not None
     bare = world.tokens.issue_access_token(user_id=user.id, role=user.role)
@@ -210,7 +213,9 @@ async def test_a_token_without_a_session_is_refused(world) -> None:
         await authenticate(world)(AuthenticateCommand(token=bare))
 
 
-async def test_current_user_hands_back_the_presented_token_and_mints_none(world) -> None:
+async def test_current_user_hands_back_the_presented_token_and_mints_none(
+    world: IdentityWorld,
+) -> None:
     signed = await sign_in(world)
     me = world.identity_of(signed)
     shown = await world.get_current_user()(
@@ -219,7 +224,9 @@ async def test_current_user_hands_back_the_presented_token_and_mints_none(world)
     assert shown.token == signed.token
 
 
-async def test_refreshing_cannot_stretch_a_session_past_its_maximum_lifetime(world) -> None:
+async def test_refreshing_cannot_stretch_a_session_past_its_maximum_lifetime(
+    world: IdentityWorld,
+) -> None:
     signed = await sign_in(world)
     token = signed.refresh_token
     for _ in range(3):  # days 25, 50 and 75: each refresh extends the session

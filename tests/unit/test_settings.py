@@ -4,13 +4,13 @@ from pathlib import Path
 
 import pytest
 
-from entrypoints.config import ConfigurationError, load_settings
+from entrypoints.config import ConfigurationError, Settings, load_settings
 from entrypoints.config.loader import setting_specs
 
 STRONG_SECRET = "s" * 32
 
 
-def load(**env: str):
+def load(**env: str) -> Settings:
     return load_settings(env, env_file=None)
 
 
@@ -139,7 +139,7 @@ def test_empty_values_count_as_unset() -> None:
     assert load(DATABASE_URL="", APP_PORT=" ").database.url is None
 
 
-def test_the_environment_wins_over_the_env_file(tmp_path) -> None:
+def test_the_environment_wins_over_the_env_file(tmp_path: Path) -> None:
     env_file = tmp_path / ".env"
     env_file.write_text("APP_PORT=9000\nLOG_FORMAT=json\n")
     settings = load_settings({"APP_PORT": "9100"}, env_file=env_file)
@@ -147,7 +147,7 @@ def test_the_environment_wins_over_the_env_file(tmp_path) -> None:
     assert settings.app.log_format == "json"
 
 
-def test_the_env_file_is_found_through_portico_env_file(tmp_path) -> None:
+def test_the_env_file_is_found_through_portico_env_file(tmp_path: Path) -> None:
     env_file = tmp_path / "custom.env"
     env_file.write_text("APP_NAME=from-file\n")
     settings = load_settings({"PORTICO_ENV_FILE": str(env_file)})
@@ -166,7 +166,7 @@ def test_every_variable_is_unique_and_described() -> None:
     assert all(spec.description for spec in specs)
 
 
-def test_the_configuration_reference_in_docs_is_current(project_root) -> None:
+def test_the_configuration_reference_in_docs_is_current(project_root: Path) -> None:
     generated = subprocess.run(
         [str(Path(sys.executable).with_name("portico")), "config", "reference"],
         capture_output=True,
@@ -178,7 +178,7 @@ def test_the_configuration_reference_in_docs_is_current(project_root) -> None:
     assert generated.strip() in reference, "run `portico config reference` and update the docs"
 
 
-def test_env_example_lists_every_variable(project_root) -> None:
+def test_env_example_lists_every_variable(project_root: Path) -> None:
     example = (project_root / ".env.example").read_text()
     missing = [s.variable for s in setting_specs() if f"{s.variable}=" not in example]
     assert missing == []

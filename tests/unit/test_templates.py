@@ -1,5 +1,6 @@
 """Notification templates: every kind on every channel, rendered by the Jinja2 adapter."""
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -16,6 +17,7 @@ from adapters.templates.catalog import (
     template_files,
 )
 from adapters.templates.jinja import EMAIL_TEMPLATES, TEMPLATES, JinjaTemplateRenderer
+from application.notifications.ports import RenderedEmail
 from domain.notifications.notification import SECURITY_KINDS, NotificationKind
 
 KINDS = list(NotificationKind)
@@ -92,7 +94,9 @@ def source_env() -> Environment:
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_templates_use_only_the_documented_keys(kind: NotificationKind, source_env) -> None:
+def test_templates_use_only_the_documented_keys(
+    kind: NotificationKind, source_env: Environment
+) -> None:
     allowed = set(context_keys(kind))
     for name in template_files(kind):
         assert _variables(source_env, name) <= allowed, name
@@ -100,7 +104,7 @@ def test_templates_use_only_the_documented_keys(kind: NotificationKind, source_e
     assert set(COMMON_KEYS) <= email, "every email greets, links to url and to preferences"
 
 
-def test_the_layouts_use_only_the_common_keys(source_env) -> None:
+def test_the_layouts_use_only_the_common_keys(source_env: Environment) -> None:
     for name in ("email/_layout.html", "email/_layout.txt"):
         assert _variables(source_env, name) <= set(COMMON_KEYS)
 
@@ -109,7 +113,9 @@ def test_the_layouts_use_only_the_common_keys(source_env) -> None:
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_the_email_renders_with_the_documented_context(kind: NotificationKind, renderer) -> None:
+def test_the_email_renders_with_the_documented_context(
+    kind: NotificationKind, renderer: JinjaTemplateRenderer
+) -> None:
     context = context_for(kind)
     email = renderer.render_email(email_template(kind), context)
 
@@ -134,7 +140,7 @@ def test_the_email_renders_with_the_documented_context(kind: NotificationKind, r
 
 @pytest.mark.parametrize("kind", sorted(SECURITY_KINDS))
 def test_security_emails_say_what_to_do_if_it_was_not_them(
-    kind: NotificationKind, renderer
+    kind: NotificationKind, renderer: JinjaTemplateRenderer
 ) -> None:
     email = renderer.render_email(email_template(kind), context_for(kind))
     for body in (email.text, email.html):
@@ -144,7 +150,7 @@ def test_security_emails_say_what_to_do_if_it_was_not_them(
         assert "always sent by email" in flat
 
 
-def test_the_new_login_email_shows_when_it_happened(renderer) -> None:
+def test_the_new_login_email_shows_when_it_happened(renderer: JinjaTemplateRenderer) -> None:
     kind = NotificationKind.NEW_LOGIN
     email = renderer.render_email(email_template(kind), context_for(kind))
     assert TYPICAL["signed_in_at"] in email.text
@@ -152,7 +158,9 @@ def test_the_new_login_email_shows_when_it_happened(renderer) -> None:
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_the_sms_is_short_and_plain(kind: NotificationKind, renderer) -> None:
+def test_the_sms_is_short_and_plain(
+    kind: NotificationKind, renderer: JinjaTemplateRenderer
+) -> None:
     context = context_for(kind)
     sms = renderer.render_text(sms_template(kind), context)
     assert len(sms) < 160, sms
@@ -164,7 +172,9 @@ def test_the_sms_is_short_and_plain(kind: NotificationKind, renderer) -> None:
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_the_sms_stays_short_with_long_titles_and_devices(kind: NotificationKind, renderer) -> None:
+def test_the_sms_stays_short_with_long_titles_and_devices(
+    kind: NotificationKind, renderer: JinjaTemplateRenderer
+) -> None:
     long_values = {
         "article_title": "A very long article title " * 7,
         "device": "Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0",
@@ -174,7 +184,9 @@ def test_the_sms_stays_short_with_long_titles_and_devices(kind: NotificationKind
 
 
 @pytest.mark.parametrize("kind", KINDS)
-def test_the_push_title_and_body_render(kind: NotificationKind, renderer) -> None:
+def test_the_push_title_and_body_render(
+    kind: NotificationKind, renderer: JinjaTemplateRenderer
+) -> None:
     context = context_for(kind)
     title = renderer.render_text(push_title_template(kind), context)
     body = renderer.render_text(push_body_template(kind), context)
@@ -197,7 +209,12 @@ def _renders(kind: NotificationKind) -> dict[str, tuple[str, ...]]:
     return {"email": files[:3], "sms": files[3:4], "push_title": files[4:5], "push_body": files[5:]}
 
 
-def _render(renderer: JinjaTemplateRenderer, kind: NotificationKind, channel: str, context):
+def _render(
+    renderer: JinjaTemplateRenderer,
+    kind: NotificationKind,
+    channel: str,
+    context: Mapping[str, str],
+) -> RenderedEmail | str:
     match channel:
         case "email":
             return renderer.render_email(email_template(kind), context)
@@ -212,7 +229,7 @@ def _render(renderer: JinjaTemplateRenderer, kind: NotificationKind, channel: st
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("channel", ["email", "sms", "push_title", "push_body"])
 def test_a_missing_value_fails_loudly(
-    kind: NotificationKind, channel: str, renderer, source_env
+    kind: NotificationKind, channel: str, renderer: JinjaTemplateRenderer, source_env: Environment
 ) -> None:
     files = _renders(kind)[channel]
     used = set().union(*(_variables(source_env, name) for name in files))
@@ -223,14 +240,14 @@ def test_a_missing_value_fails_loudly(
             _render(renderer, kind, channel, context)
 
 
-def test_an_unknown_name_fails_loudly_even_in_plain_text(renderer) -> None:
+def test_an_unknown_name_fails_loudly_even_in_plain_text(renderer: JinjaTemplateRenderer) -> None:
     with pytest.raises(UndefinedError):
         renderer.render_text("sms/new_follower", {})
     with pytest.raises(UndefinedError):
         renderer.render_email("notification_new_follower", {"app_name": "Portico"})
 
 
-def test_an_unknown_template_is_an_error(renderer) -> None:
+def test_an_unknown_template_is_an_error(renderer: JinjaTemplateRenderer) -> None:
     with pytest.raises(TemplateNotFound):
         renderer.render_text("sms/no_such_kind", context_for(NotificationKind.NEW_FOLLOWER))
 
@@ -239,7 +256,9 @@ def test_an_unknown_template_is_an_error(renderer) -> None:
 
 
 @pytest.mark.parametrize("kind", ACTOR_KINDS)
-def test_html_escapes_a_malicious_actor(kind: NotificationKind, renderer) -> None:
+def test_html_escapes_a_malicious_actor(
+    kind: NotificationKind, renderer: JinjaTemplateRenderer
+) -> None:
     evil = "<script>alert(1)</script>"
     email = renderer.render_email(email_template(kind), context_for(kind, actor_username=evil))
     assert "<script>" not in email.html
@@ -249,7 +268,9 @@ def test_html_escapes_a_malicious_actor(kind: NotificationKind, renderer) -> Non
 
 
 @pytest.mark.parametrize("kind", ARTICLE_KINDS)
-def test_html_escapes_a_malicious_title(kind: NotificationKind, renderer) -> None:
+def test_html_escapes_a_malicious_title(
+    kind: NotificationKind, renderer: JinjaTemplateRenderer
+) -> None:
     evil = '"><img src=x onerror=alert(1)>'
     email = renderer.render_email(email_template(kind), context_for(kind, article_title=evil))
     assert "<img" not in email.html
@@ -257,7 +278,7 @@ def test_html_escapes_a_malicious_title(kind: NotificationKind, renderer) -> Non
     assert evil in email.text
 
 
-def test_html_escapes_values_in_attributes(renderer) -> None:
+def test_html_escapes_values_in_attributes(renderer: JinjaTemplateRenderer) -> None:
     kind = NotificationKind.NEW_LOGIN
     context = context_for(
         kind, url="https://x.test/?a=1&b=2", preferences_url='https://x.test/" onclick="x'
@@ -268,7 +289,7 @@ def test_html_escapes_values_in_attributes(renderer) -> None:
     assert 'onclick="x' not in html
 
 
-def test_the_subject_is_one_line(renderer) -> None:
+def test_the_subject_is_one_line(renderer: JinjaTemplateRenderer) -> None:
     kind = NotificationKind.NEW_COMMENT
     context = context_for(kind, article_title="Line one\r\nBcc: evil@example.com")
     subject = renderer.render_email(email_template(kind), context).subject
@@ -335,7 +356,9 @@ def test_a_missing_override_directory_is_a_configuration_error(tmp_path: Path) -
     ("template", "subject"),
     [("verify_email", "Confirm your email address"), ("reset_password", "Reset your password")],
 )
-def test_the_identity_emails_still_render(renderer, template: str, subject: str) -> None:
+def test_the_identity_emails_still_render(
+    renderer: JinjaTemplateRenderer, template: str, subject: str
+) -> None:
     context = {
         "username": "ada",
         "link": "https://x.test/?t=1",

@@ -13,7 +13,7 @@ from dishka import Provider, Scope, provide
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from adapters.memory.rate_limiter import InMemoryRateLimiter
+from adapters.inprocess.rate_limiter import InMemoryRateLimiter
 from application.common.permissions import Permission
 from application.common.ports.clock import Clock
 from application.common.ports.rate_limits import (
@@ -210,6 +210,11 @@ class WritesStoreDown:
         if key.startswith(WRITE_RULES):
             raise RateLimiterUnavailableError("store down")
         return await self._memory.acquire(key, rate)
+
+    async def refund(self, key: str, rate: RateLimit) -> None:
+        if key.startswith(WRITE_RULES):
+            raise RateLimiterUnavailableError("store down")
+        await self._memory.refund(key, rate)
 
 
 class WritesStoreDownProvider(Provider):

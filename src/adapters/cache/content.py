@@ -23,7 +23,7 @@ _page = msgspec.json.Decoder(ArticlePage)
 _tags = msgspec.json.Decoder(list[str])
 
 
-class CachingArticleReader:
+class CachingArticleReader(ArticleReader):
     """An `ArticleReader` that answers anonymous reads from the cache when it can.
 
     What a signed-in viewer sees depends on them (follow and favorite flags), so their

@@ -6,9 +6,9 @@ from collections.abc import Awaitable, Callable, Sequence
 
 from adapters.events.envelope import event_payload
 from application.common.outbox import OutboxMessage
-from application.common.ports.events import EventPublishError
-from application.events.consumers import ReceivedEvent
+from application.common.ports.events import EventPublisher, EventPublishError
 from application.events.ports import TransientDeliveryError
+from application.events.received_event import ReceivedEvent
 
 _log = logging.getLogger(__name__)
 
@@ -29,7 +29,7 @@ def received(message: OutboxMessage) -> ReceivedEvent:
     )
 
 
-class InProcessEventBus:
+class InProcessEventBus(EventPublisher):
     """The `EventPublisher` port for embedded mode: publishing runs the handlers.
 
     The relay publishes after the events' transaction committed and marks them sent only

@@ -4,12 +4,14 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 
+from application.common.ports.task_queue import TaskQueue
+
 _log = logging.getLogger(__name__)
 
 Runner = Callable[[str, Mapping[str, str]], Awaitable[None]]
 
 
-class InProcessTaskQueue:
+class InProcessTaskQueue(TaskQueue):
     """The `TaskQueue` port without a broker: each job runs as an asyncio task.
 
     A failing job is retried with exponential backoff, up to `attempts` times, then logged

@@ -12,8 +12,8 @@ from aiokafka.errors import KafkaError
 from loguru import logger
 
 from adapters.events.envelope import decode_envelope
-from application.events.consumers import ReceivedEvent
 from application.events.ports import TransientDeliveryError
+from application.events.received_event import ReceivedEvent
 
 Deliver = Callable[[str, ReceivedEvent], Awaitable[None]]
 """Called with the topic and the event; raising means the attempt failed."""

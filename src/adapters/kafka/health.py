@@ -2,8 +2,10 @@
 
 from aiokafka.client import AIOKafkaClient
 
+from application.health.ports import HealthProbe
 
-class KafkaProbe:
+
+class KafkaProbe(HealthProbe):
     """Reports Kafka up when a bootstrap server answers a metadata request."""
 
     dependency = "kafka"

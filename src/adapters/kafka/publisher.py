@@ -8,10 +8,10 @@ from aiokafka.errors import KafkaError
 
 from adapters.events.envelope import encode_envelope, headers_for, topic_for
 from application.common.outbox import OutboxMessage
-from application.common.ports.events import EventPublishError
+from application.common.ports.events import EventPublisher, EventPublishError
 
 
-class KafkaEventPublisher:
+class KafkaEventPublisher(EventPublisher):
     """The `EventPublisher` port on Kafka.
 
     - One topic per aggregate type (`topic_prefix` + type); the key is the aggregate id, so

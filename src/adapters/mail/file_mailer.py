@@ -4,10 +4,10 @@ import asyncio
 from pathlib import Path
 
 from adapters.mail.mime import mime_message
-from application.notifications.ports import EmailMessage
+from application.notifications.ports import EmailMessage, Mailer
 
 
-class FileMailer:
+class FileMailer(Mailer):
     """The `Mailer` port into a directory.
 
     One RFC 5322 file per message, named after its Message-ID, openable in any mail client.

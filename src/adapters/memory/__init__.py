@@ -1,1 +1,5 @@
-"""In-memory adapters for every port: the core runs and is tested with no server at all."""
+"""In-memory twins of the ports, for tests: the core runs with no server at all.
+
+Nothing here is wired by the production container; the stand-ins a single process runs
+with in production live in `adapters.inprocess`.
+"""

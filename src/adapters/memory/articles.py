@@ -8,7 +8,16 @@ from typing import Any
 from adapters.memory.database import InMemoryDatabase, detached
 from adapters.memory.users import FOLLOWS, USERS
 from application.articles.errors import SlugTakenError
-from application.articles.ports import ArticlePage, ArticleQuery, ArticleView, CommentView
+from application.articles.ports import (
+    ArticlePage,
+    ArticleQuery,
+    ArticleReader,
+    ArticleRepository,
+    ArticleView,
+    CommentReader,
+    CommentRepository,
+    CommentView,
+)
 from application.profiles.ports import ProfileView
 from domain.articles.article import Article
 from domain.articles.comment import Comment
@@ -62,7 +71,7 @@ class _Tables:
         )
 
 
-class InMemoryArticleRepository(_Tables):
+class InMemoryArticleRepository(_Tables, ArticleRepository):
     """The `ArticleRepository` port over the in-memory database; stores copies."""
 
     async def add(self, article: Article) -> None:
@@ -107,7 +116,7 @@ class InMemoryArticleRepository(_Tables):
         return self._favorites.pop((user_id, article_id), None) is not None
 
 
-class InMemoryCommentRepository(_Tables):
+class InMemoryCommentRepository(_Tables, CommentRepository):
     """The `CommentRepository` port over the in-memory database."""
 
     async def next_id(self) -> CommentId:
@@ -130,7 +139,7 @@ class InMemoryCommentRepository(_Tables):
         return self._comments.pop(comment_id, None) is not None
 
 
-class InMemoryArticleReader(_Tables):
+class InMemoryArticleReader(_Tables, ArticleReader):
     """The `ArticleReader` port over the in-memory database."""
 
     async def by_slug(self, slug: str, *, viewer: UserId | None) -> ArticleView | None:
@@ -181,7 +190,7 @@ class InMemoryArticleReader(_Tables):
         )
 
 
-class InMemoryCommentReader(_Tables):
+class InMemoryCommentReader(_Tables, CommentReader):
     """The `CommentReader` port over the in-memory database."""
 
     async def for_article(

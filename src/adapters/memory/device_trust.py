@@ -4,6 +4,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from application.common.ports.clock import Clock
+from application.users.ports import DeviceTrust
 
 
 @dataclass(frozen=True, slots=True)
@@ -12,7 +13,7 @@ class _Issued:
     expires_at: datetime
 
 
-class InMemoryDeviceTrust:
+class InMemoryDeviceTrust(DeviceTrust):
     """The `DeviceTrust` port with readable tokens (``device-1``, …) that expire by the clock."""
 
     def __init__(self, *, clock: Clock, ttl: timedelta) -> None:

@@ -4,10 +4,10 @@ from collections import deque
 from collections.abc import Sequence
 
 from application.common.outbox import OutboxMessage
-from application.common.ports.events import EventPublishError
+from application.common.ports.events import EventPublisher, EventPublishError
 
 
-class InMemoryEventPublisher:
+class InMemoryEventPublisher(EventPublisher):
     """The `EventPublisher` port as a list: what was published, in order.
 
     `fail_next(n)` makes the next `n` calls raise, as a broker outage would; it is how the

@@ -1,7 +1,9 @@
 """A health probe whose answer a test sets."""
 
+from application.health.ports import HealthProbe
 
-class InMemoryHealthProbe:
+
+class InMemoryHealthProbe(HealthProbe):
     """Answers as told: healthy until `fail_with` is given an exception."""
 
     def __init__(self, dependency: str) -> None:

@@ -3,11 +3,11 @@
 import ipaddress
 from collections.abc import Iterable, Mapping
 
-from application.notifications.ports import HostNotResolvedError
+from application.notifications.ports import HostNotResolvedError, HostResolver
 from domain.notifications.push_endpoint import IPAddress
 
 
-class InMemoryHostResolver:
+class InMemoryHostResolver(HostResolver):
     """The `HostResolver` port over a fixed table of names and their addresses.
 
     A name not in the table, or listed with no address, does not resolve, as when DNS

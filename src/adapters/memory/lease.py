@@ -1,8 +1,10 @@
 """An exclusive lease among the holders that share one registry, in one process."""
 
+from application.common.ports.lease import ExclusiveLease
 
-class InMemoryLease:
-    """The `ExclusiveLease` port for tests and single-process runs.
+
+class InMemoryLease(ExclusiveLease):
+    """The `ExclusiveLease` port for tests; a scheduler always leads on PostgreSQL.
 
     Holders that share `registry` (the names held) exclude each other, as processes sharing
     one database do.

@@ -1,9 +1,9 @@
 """A mailer that keeps what it was given, for tests to read."""
 
-from application.notifications.ports import EmailMessage
+from application.notifications.ports import EmailMessage, Mailer
 
 
-class InMemoryMailer:
+class InMemoryMailer(Mailer):
     """The `Mailer` port into a list."""
 
     def __init__(self) -> None:

@@ -5,13 +5,14 @@ from collections.abc import Collection
 from datetime import datetime
 
 from adapters.memory.database import InMemoryDatabase
+from application.users.ports import OneTimeTokenRepository
 from domain.users.one_time_token import OneTimeToken, TokenPurpose
 from domain.users.values import UserId
 
 ONE_TIME_TOKENS = "one_time_tokens"
 
 
-class InMemoryOneTimeTokenRepository:
+class InMemoryOneTimeTokenRepository(OneTimeTokenRepository):
     """The `OneTimeTokenRepository` port over the in-memory database."""
 
     def __init__(self, database: InMemoryDatabase) -> None:

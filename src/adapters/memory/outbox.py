@@ -7,7 +7,7 @@ from uuid import UUID
 
 from adapters.memory.database import InMemoryDatabase
 from application.common.outbox import OutboxMessage
-from application.events.ports import ClaimedMessage, OutboxStatus
+from application.events.ports import ClaimedMessage, OutboxReader, OutboxStatus, OutboxStore
 
 DELIVERIES = "outbox_deliveries"
 
@@ -20,7 +20,7 @@ class _Delivery:
     last_error: str | None = None
 
 
-class InMemoryOutboxReader:
+class InMemoryOutboxReader(OutboxReader):
     """The `OutboxReader` port over the in-memory database."""
 
     def __init__(self, database: InMemoryDatabase) -> None:
@@ -37,7 +37,7 @@ class InMemoryOutboxReader:
         return unsent[:limit]
 
 
-class InMemoryOutboxStore:
+class InMemoryOutboxStore(OutboxStore):
     """The `OutboxStore` port over the in-memory database.
 
     The memory unit of work serializes transactions, so a claim needs no lock; a rollback

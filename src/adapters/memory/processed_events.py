@@ -3,11 +3,12 @@
 from datetime import datetime
 
 from adapters.memory.database import InMemoryDatabase
+from application.events.ports import ProcessedEvents
 
 PROCESSED_EVENTS = "processed_events"
 
 
-class InMemoryProcessedEvents:
+class InMemoryProcessedEvents(ProcessedEvents):
     """The `ProcessedEvents` port as a table keyed by (consumer, event id)."""
 
     def __init__(self, database: InMemoryDatabase) -> None:

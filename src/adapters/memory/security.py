@@ -7,11 +7,12 @@ from uuid import UUID
 
 from application.common.ports.clock import Clock
 from application.common.ports.ids import IdGenerator
-from application.users.ports import AccessClaims, InvalidTokenError
+from application.common.ports.secret_tokens import SecretTokens
+from application.users.ports import AccessClaims, InvalidTokenError, PasswordHasher, TokenIssuer
 from domain.users.values import Password, Role, UserId
 
 
-class InMemoryPasswordHasher:
+class InMemoryPasswordHasher(PasswordHasher):
     """Salted SHA-256, versioned so that `needs_rehash` can be exercised; never for real use."""
 
     def __init__(self, *, version: int = 1) -> None:
@@ -39,7 +40,7 @@ class InMemoryPasswordHasher:
         return hashlib.sha256(b"portico-test-salt:" + plain.encode()).hexdigest()
 
 
-class InMemoryTokenIssuer:
+class InMemoryTokenIssuer(TokenIssuer):
     """Opaque tokens remembered in a dict; they expire by the injected clock."""
 
     def __init__(self, *, clock: Clock, ids: IdGenerator, ttl: timedelta) -> None:
@@ -77,7 +78,7 @@ class InMemoryTokenIssuer:
         return claims
 
 
-class SequentialSecretTokens:
+class SequentialSecretTokens(SecretTokens):
     """Predictable tokens (``secret-1``, ``secret-2``, …) and a plain SHA-256, for tests."""
 
     def __init__(self) -> None:

@@ -8,7 +8,7 @@ from uuid import UUID
 
 from adapters.memory.database import InMemoryDatabase
 from adapters.memory.users import USERS
-from application.users.ports import RefreshTokenMatch
+from application.users.ports import RefreshTokenMatch, SessionRepository
 from domain.users.session import Session
 from domain.users.values import Role, UserId
 
@@ -25,7 +25,7 @@ class _Retirement:
     retired_by: str | None
 
 
-class InMemorySessionRepository:
+class InMemorySessionRepository(SessionRepository):
     """The `SessionRepository` port over the in-memory database."""
 
     def __init__(self, database: InMemoryDatabase) -> None:

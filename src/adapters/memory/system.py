@@ -3,8 +3,11 @@
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
+from application.common.ports.clock import Clock
+from application.common.ports.ids import IdGenerator
 
-class ManualClock:
+
+class ManualClock(Clock):
     """A clock for tests: it starts where it is told and moves only by `advance`."""
 
     def __init__(self, start: datetime | None = None) -> None:
@@ -23,7 +26,7 @@ class ManualClock:
         self._now += delta
 
 
-class SequentialIdGenerator:
+class SequentialIdGenerator(IdGenerator):
     """Hands out 00000000-…-000000000001, …-000000000002 and so on."""
 
     def __init__(self) -> None:

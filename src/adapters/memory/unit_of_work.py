@@ -10,10 +10,11 @@ from application.common.after_commit import AfterCommit, run_after_commit
 from application.common.correlation import current_request_id
 from application.common.outbox import OutboxMessage
 from application.common.ports.ids import IdGenerator
+from application.common.ports.unit_of_work import UnitOfWork
 from domain.shared.aggregate import AggregateRoot
 
 
-class InMemoryUnitOfWork:
+class InMemoryUnitOfWork(UnitOfWork):
     """Keeps the `UnitOfWork` contract without a server.
 
     The transaction holds the database lock from `__aenter__` to `__aexit__` and keeps a

@@ -3,8 +3,9 @@
 from datetime import datetime
 
 from adapters.memory.database import InMemoryDatabase, detached
-from application.profiles.ports import ProfileView
+from application.profiles.ports import ProfileReader, ProfileView
 from application.users.errors import EmailTakenError, UsernameTakenError
+from application.users.ports import UserRepository
 from domain.users.user import User
 from domain.users.values import Email, UserId, Username
 
@@ -12,7 +13,7 @@ USERS = "users"
 FOLLOWS = "follows"
 
 
-class InMemoryUserRepository:
+class InMemoryUserRepository(UserRepository):
     """The `UserRepository` port over the in-memory database; stores copies, like a database."""
 
     def __init__(self, database: InMemoryDatabase) -> None:
@@ -89,7 +90,7 @@ class InMemoryUserRepository:
                 raise EmailTakenError
 
 
-class InMemoryProfileReader:
+class InMemoryProfileReader(ProfileReader):
     """The `ProfileReader` port over the in-memory database."""
 
     def __init__(self, database: InMemoryDatabase) -> None:

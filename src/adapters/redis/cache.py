@@ -6,10 +6,10 @@ from contextlib import contextmanager
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from application.common.ports.cache import CacheUnavailableError
+from application.common.ports.cache import Cache, CacheUnavailableError
 
 
-class RedisCache:
+class RedisCache(Cache):
     """The `Cache` port on Redis GET, SET EX, DEL and INCR; keys are prefixed.
 
     Meant for a client that returns bytes (the default); one that decodes responses gets its

@@ -7,10 +7,10 @@ from redis.exceptions import RedisError
 
 from adapters.events.envelope import encode_envelope, headers_for, topic_for
 from application.common.outbox import OutboxMessage
-from application.common.ports.events import EventPublishError
+from application.common.ports.events import EventPublisher, EventPublishError
 
 
-class RedisStreamsEventPublisher:
+class RedisStreamsEventPublisher(EventPublisher):
     """The `EventPublisher` port on Redis Streams.
 
     - One stream per aggregate type (`stream_prefix` + type), like Kafka's topics; a

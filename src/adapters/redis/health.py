@@ -2,8 +2,10 @@
 
 from redis.asyncio import Redis
 
+from application.health.ports import HealthProbe
 
-class RedisProbe:
+
+class RedisProbe(HealthProbe):
     """Reports Redis up when ``PING`` answers."""
 
     dependency = "redis"

@@ -6,6 +6,7 @@ from redis.exceptions import RedisError
 from application.common.ports.rate_limits import (
     RateLimit,
     RateLimitDecision,
+    RateLimiter,
     RateLimiterUnavailableError,
 )
 
@@ -44,7 +45,7 @@ return 1
 """
 
 
-class RedisRateLimiter:
+class RedisRateLimiter(RateLimiter):
     """The `RateLimiter` port on Redis; keys are prefixed, and expire when idle."""
 
     def __init__(self, client: "Redis", *, prefix: str = "portico:ratelimit:") -> None:

@@ -14,7 +14,7 @@ from redis.exceptions import RedisError
 from redis.utils import check_protocol_version
 
 from application.common.errors import DependencyUnavailableError
-from application.common.ports.realtime import RoomMessage
+from application.common.ports.realtime import RealtimeBroadcaster, RoomMessage
 
 _Waiters = list["asyncio.Future[None]"]
 
@@ -39,7 +39,7 @@ def _release(waiters: _Waiters) -> None:
             waiter.set_result(None)
 
 
-class RedisRealtimeBroadcaster:
+class RedisRealtimeBroadcaster(RealtimeBroadcaster):
     """The `RealtimeBroadcaster` port on Redis PUBLISH and SUBSCRIBE.
 
     - Room ``r`` is channel ``<channel_prefix>r``. Publishing uses the shared client; every

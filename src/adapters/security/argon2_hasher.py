@@ -11,6 +11,7 @@ from argon2 import PasswordHasher as Argon2
 from argon2 import Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
+from application.users.ports import PasswordHasher
 from domain.users.values import Password
 
 OWASP_MIN_MEMORY_KIB = 19 * 1024
@@ -18,7 +19,7 @@ OWASP_MIN_TIME_COST = 2
 _log = logging.getLogger(__name__)
 
 
-class Argon2PasswordHasher:
+class Argon2PasswordHasher(PasswordHasher):
     """The `PasswordHasher` port on argon2-cffi (argon2id).
 
     At most `max_concurrency` hashes run at once, each in a worker thread (argon2-cffi

@@ -7,11 +7,12 @@ import secrets
 from datetime import timedelta
 
 from application.common.ports.clock import Clock
+from application.users.ports import DeviceTrust
 
 _LONGEST = 128
 
 
-class HmacDeviceTrust:
+class HmacDeviceTrust(DeviceTrust):
     """The `DeviceTrust` port as ``<expires>.<nonce>.<signature>``.
 
     The signature covers the account, the expiry (Unix seconds) and a 128-bit random nonce,

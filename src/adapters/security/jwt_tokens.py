@@ -10,7 +10,7 @@ from jwt.utils import base64url_encode
 
 from application.common.ports.clock import Clock
 from application.common.ports.ids import IdGenerator
-from application.users.ports import AccessClaims, InvalidTokenError
+from application.users.ports import AccessClaims, InvalidTokenError, TokenIssuer
 from domain.users.values import Role, UserId
 
 REQUIRED_CLAIMS = ("sub", "exp", "iat", "iss", "aud", "jti")
@@ -20,7 +20,7 @@ LATEST_TIME = int(datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC).timestamp())
 LEEWAY = timedelta(seconds=5)
 
 
-class JwtTokenIssuer:
+class JwtTokenIssuer(TokenIssuer):
     """The `TokenIssuer` port: short-lived JWTs signed with one configured algorithm.
 
     Reading accepts exactly that algorithm, so ``alg: none`` and algorithm swaps fail, and

@@ -5,10 +5,12 @@ import hashlib
 import hmac
 import secrets
 
+from application.common.ports.secret_tokens import SecretTokens
+
 _SUCCESSOR_LABEL = b"portico refresh-token successor v1"
 
 
-class HmacSecretTokens:
+class HmacSecretTokens(SecretTokens):
     """The `SecretTokens` port: 256-bit random tokens, fingerprinted with HMAC-SHA256.
 
     The fingerprint is keyed, so a leaked table of fingerprints cannot be checked against

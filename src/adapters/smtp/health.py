@@ -2,8 +2,10 @@
 
 import aiosmtplib
 
+from application.health.ports import HealthProbe
 
-class SmtpProbe:
+
+class SmtpProbe(HealthProbe):
     """Reports the mail relay up when it greets us and answers ``NOOP``."""
 
     dependency = "smtp"

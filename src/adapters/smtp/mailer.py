@@ -6,7 +6,7 @@ from typing import Literal
 import aiosmtplib
 
 from adapters.mail.mime import mime_message
-from application.notifications.ports import EmailMessage
+from application.notifications.ports import EmailMessage, Mailer
 
 TlsMode = Literal["none", "starttls", "tls"]
 
@@ -15,7 +15,7 @@ class MailDeliveryError(Exception):
     """The relay did not accept the message; the job that sent it retries."""
 
 
-class SmtpMailer:
+class SmtpMailer(Mailer):
     """The `Mailer` port on an SMTP relay.
 
     - `tls`: ``none`` (plain, for a relay on this host), ``starttls`` (upgrade on the

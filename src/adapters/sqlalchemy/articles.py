@@ -13,6 +13,7 @@ from adapters.sqlalchemy.errors import constraint_name
 from adapters.sqlalchemy.precompiled import PrecompiledStatements
 from adapters.sqlalchemy.tables import article_tags, articles, comments, favorites
 from application.articles.errors import SlugTakenError
+from application.articles.ports import ArticleRepository, CommentRepository
 from domain.articles.article import Article
 from domain.articles.comment import Comment
 from domain.articles.values import (
@@ -121,7 +122,7 @@ _TAGS_OF = PrecompiledStatements(
 construction cost more Python than the round trip (`adapters.sqlalchemy.precompiled`)."""
 
 
-class SqlArticleRepository:
+class SqlArticleRepository(ArticleRepository):
     """The `ArticleRepository` port on PostgreSQL, on the request's connection."""
 
     def __init__(self, connection: AsyncConnection) -> None:
@@ -239,7 +240,7 @@ class SqlArticleRepository:
         )
 
 
-class SqlCommentRepository:
+class SqlCommentRepository(CommentRepository):
     """The `CommentRepository` port on PostgreSQL; ids are drawn from the identity sequence."""
 
     def __init__(self, connection: AsyncConnection) -> None:

@@ -22,7 +22,14 @@ from adapters.sqlalchemy.articles import tag_names
 from adapters.sqlalchemy.precompiled import PrecompiledStatements, fetch_all
 from adapters.sqlalchemy.tables import article_tags, articles, comments, favorites, follows, users
 from application.articles.pagination import MAX_LIMIT
-from application.articles.ports import ArticlePage, ArticleQuery, ArticleView, CommentView
+from application.articles.ports import (
+    ArticlePage,
+    ArticleQuery,
+    ArticleReader,
+    ArticleView,
+    CommentReader,
+    CommentView,
+)
 from application.profiles.ports import ProfileView
 from domain.users.values import UserId
 
@@ -266,7 +273,7 @@ def _with_viewer(parameters: dict[str, Any], viewer: UserId | None) -> dict[str,
     return parameters
 
 
-class SqlArticleReader:
+class SqlArticleReader(ArticleReader):
     """The `ArticleReader` port on PostgreSQL.
 
     A page is one statement. The count of every match (an index-only scan) is outer-joined
@@ -318,7 +325,7 @@ class SqlArticleReader:
         return [row[0] for row in await fetch_all(self._connection, _TAGS.sql(), {})]
 
 
-class SqlCommentReader:
+class SqlCommentReader(CommentReader):
     """The `CommentReader` port on PostgreSQL: the article and its page of comments at once."""
 
     def __init__(self, connection: AsyncConnection) -> None:

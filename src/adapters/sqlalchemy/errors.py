@@ -9,13 +9,17 @@ entry (`tests/unit/test_database_errors.py`), so a new one gets a conscious mapp
 
 A deadlock, or a serialization failure, means the transaction lost a race with another
 and was rolled back whole: nothing it did persists, and retrying it may succeed.
+
+Any other failure of a statement stays the driver's (an outage is translated by
+`connection_loss`). Entrypoints that report such a failure to an operator catch
+`DATABASE_ERRORS` and print `described(exc)`, so none of them names a driver class.
 """
 
 from collections.abc import Callable, Mapping
 from typing import Final
 
 import psycopg
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, ProgrammingError, SQLAlchemyError
 
 from application.articles.errors import ArticleNotFoundError
 from application.common.errors import (
@@ -25,6 +29,9 @@ from application.common.errors import (
     NotFoundError,
 )
 from application.profiles.errors import ProfileNotFoundError
+
+DATABASE_ERRORS: Final = (SQLAlchemyError,)
+"""What a statement the database refused raises, when no translation above applies."""
 
 FOREIGN_KEY_VIOLATION: Final = "23503"
 SERIALIZATION_FAILURE: Final = "40001"
@@ -101,3 +108,11 @@ def translated(exc: BaseException) -> ApplicationError | None:
         factory = VANISHED_REFERENCE.get(constraint_name(exc) or "")
         return factory() if factory is not None else None
     return None
+
+
+def described(exc: BaseException) -> str:
+    """One line for an operator: what the database said, and a hint when the schema is missing."""
+    reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    detail = reason[0] if reason else type(exc).__name__
+    hint = " (run `portico db upgrade` first)" if isinstance(exc, ProgrammingError) else ""
+    return f"database error: {detail}{hint}"

@@ -3,8 +3,10 @@
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from application.health.ports import HealthProbe
 
-class SqlDatabaseProbe:
+
+class SqlDatabaseProbe(HealthProbe):
     """Reports the database up when ``SELECT 1`` answers on a pooled connection."""
 
     dependency = "database"

@@ -8,6 +8,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from application.common.errors import DependencyUnavailableError
+from application.common.ports.lease import ExclusiveLease
 
 _LOST = (SQLAlchemyError, DependencyUnavailableError)
 """What a dead connection or an unreachable server raises (`connection_loss` translates)."""
@@ -23,7 +24,7 @@ def advisory_key(name: str) -> int:
     return int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
 
 
-class PostgresAdvisoryLease:
+class PostgresAdvisoryLease(ExclusiveLease):
     """The `ExclusiveLease` port on `pg_try_advisory_lock`, held on a connection of its own.
 
     PostgreSQL releases the lock when that connection ends, so a holder that crashes, or

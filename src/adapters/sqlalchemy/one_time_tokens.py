@@ -7,11 +7,12 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.sqlalchemy.tables import one_time_tokens
+from application.users.ports import OneTimeTokenRepository
 from domain.users.one_time_token import OneTimeToken, TokenPurpose
 from domain.users.values import Email, UserId
 
 
-class SqlOneTimeTokenRepository:
+class SqlOneTimeTokenRepository(OneTimeTokenRepository):
     """The `OneTimeTokenRepository` port on PostgreSQL."""
 
     def __init__(self, connection: AsyncConnection) -> None:

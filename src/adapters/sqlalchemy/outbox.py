@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from adapters.sqlalchemy.deferred_inserts import PendingInsert, send
 from adapters.sqlalchemy.tables import outbox
 from application.common.outbox import OutboxMessage
-from application.events.ports import ClaimedMessage, OutboxStatus
+from application.events.ports import ClaimedMessage, OutboxReader, OutboxStatus, OutboxStore
 from domain.shared.events import DomainEvent, event_class_for
 
 _EVENT_TYPES: dict[str, type[DomainEvent]] = {}
@@ -62,7 +62,7 @@ def _for_driver(row: dict[str, Any]) -> dict[str, Any]:
     return row
 
 
-class SqlOutboxReader:
+class SqlOutboxReader(OutboxReader):
     """The `OutboxReader` port over PostgreSQL."""
 
     def __init__(self, connection: AsyncConnection) -> None:
@@ -80,7 +80,7 @@ class SqlOutboxReader:
         return [from_row(row) for row in result.mappings()]
 
 
-class SqlOutboxStore:
+class SqlOutboxStore(OutboxStore):
     """The `OutboxStore` port over PostgreSQL, on the unit of work's connection.
 
     `claim` is ``SELECT ... FOR UPDATE SKIP LOCKED`` over the partial index of unsent rows,

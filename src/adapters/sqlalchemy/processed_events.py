@@ -6,9 +6,10 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.sqlalchemy.tables import processed_events
+from application.events.ports import ProcessedEvents
 
 
-class SqlProcessedEvents:
+class SqlProcessedEvents(ProcessedEvents):
     """The `ProcessedEvents` port: an insert that does nothing when the row exists.
 
     Two workers racing on one event both try the insert; the second waits on the first's

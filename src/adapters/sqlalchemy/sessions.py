@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from adapters.sqlalchemy.deferred_inserts import flush, insert_at_commit
 from adapters.sqlalchemy.precompiled import PrecompiledStatements, fetch_all_on_driver
 from adapters.sqlalchemy.tables import retired_refresh_tokens, sessions, users
-from application.users.ports import RefreshTokenMatch
+from application.users.ports import RefreshTokenMatch, SessionRepository
 from domain.users.session import Session
 from domain.users.values import Role, UserId
 
@@ -58,7 +58,7 @@ def _build_live_role() -> sa.Select[tuple[str]]:
 _LIVE_ROLE = PrecompiledStatements(_build_live_role)
 
 
-class SqlSessionRepository:
+class SqlSessionRepository(SessionRepository):
     """The `SessionRepository` port on PostgreSQL."""
 
     def __init__(self, connection: AsyncConnection) -> None:

@@ -14,13 +14,14 @@ from application.common.after_commit import AfterCommit, run_after_commit
 from application.common.correlation import current_request_id
 from application.common.outbox import OutboxMessage
 from application.common.ports.ids import IdGenerator
+from application.common.ports.unit_of_work import UnitOfWork
 from domain.shared.aggregate import AggregateRoot
 
 AUTOCOMMIT = "AUTOCOMMIT"
 TRANSACTIONAL = "READ COMMITTED"
 
 
-class SqlAlchemyUnitOfWork:
+class SqlAlchemyUnitOfWork(UnitOfWork):
     """Keeps the `UnitOfWork` contract with a database transaction.
 
     The repositories of a request share this connection, so they all take part in the

@@ -12,8 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from adapters.sqlalchemy.errors import constraint_name
 from adapters.sqlalchemy.precompiled import PrecompiledStatements, fetch_all_on_driver
 from adapters.sqlalchemy.tables import follows, users
-from application.profiles.ports import ProfileView
+from application.profiles.ports import ProfileReader, ProfileView
 from application.users.errors import EmailTakenError, UsernameTakenError
+from application.users.ports import UserRepository
 from domain.users.user import User
 from domain.users.values import Email, Profile, Role, UserId, Username
 
@@ -74,7 +75,7 @@ def _from_row(row: Mapping[str, Any]) -> User:
     )
 
 
-class SqlUserRepository:
+class SqlUserRepository(UserRepository):
     """The `UserRepository` port on PostgreSQL.
 
     A unique violation is matched by constraint name and becomes the application's
@@ -156,7 +157,7 @@ class SqlUserRepository:
             raise conflict from None
 
 
-class SqlProfileReader:
+class SqlProfileReader(ProfileReader):
     """The `ProfileReader` port: one statement, with `following` as an EXISTS."""
 
     def __init__(self, connection: AsyncConnection) -> None:

@@ -2,8 +2,10 @@
 
 from datetime import UTC, datetime
 
+from application.common.ports.clock import Clock
 
-class SystemClock:
+
+class SystemClock(Clock):
     """Reads the operating system's clock, always in UTC."""
 
     def now(self) -> datetime:

@@ -4,11 +4,11 @@ import asyncio
 import ipaddress
 import socket
 
-from application.notifications.ports import HostNotResolvedError
+from application.notifications.ports import HostNotResolvedError, HostResolver
 from domain.notifications.push_endpoint import IPAddress
 
 
-class SystemHostResolver:
+class SystemHostResolver(HostResolver):
     """The `HostResolver` port over `loop.getaddrinfo`: /etc/hosts, DNS, as the system is set up.
 
     A look-up that fails, finds nothing, or takes longer than `timeout_seconds` raises

@@ -5,12 +5,14 @@ import threading
 import time
 from uuid import UUID
 
+from application.common.ports.ids import IdGenerator
+
 _VERSION = 0x7
 _VARIANT = 0b10
 _MAX_COUNTER = (1 << 12) - 1
 
 
-class Uuid7Generator:
+class Uuid7Generator(IdGenerator):
     """Makes UUIDv7 values that sort in creation order, even within one millisecond.
 
     A 12-bit counter seeded with random bits orders ids made in the same millisecond

@@ -16,6 +16,7 @@ from taskiq_redis import RedisStreamBroker
 
 from adapters.system.outage_log import OutageLog
 from application.common.errors import DependencyUnavailableError
+from application.common.ports.task_queue import TaskQueue
 
 RUN_JOB = "portico.run_job"
 """The one taskiq task: it carries a job's name and payload to the job dispatcher."""
@@ -179,7 +180,7 @@ def create_broker(
     )
 
 
-class TaskiqTaskQueue:
+class TaskiqTaskQueue(TaskQueue):
     """The `TaskQueue` port on taskiq: a job survives the process that enqueued it.
 
     While the broker cannot take jobs (Redis down), each enqueue raises

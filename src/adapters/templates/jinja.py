@@ -25,7 +25,7 @@ from jinja2 import (
     select_autoescape,
 )
 
-from application.notifications.ports import RenderedEmail
+from application.notifications.ports import RenderedEmail, TemplateRenderer
 
 TEMPLATES = Path(__file__).resolve().parent
 """The packaged templates root."""
@@ -34,7 +34,7 @@ EMAIL_TEMPLATES = TEMPLATES / "email"
 """The packaged email templates; passing it as the root means `TEMPLATES`, for older callers."""
 
 
-class JinjaTemplateRenderer:
+class JinjaTemplateRenderer(TemplateRenderer):
     """The `TemplateRenderer` port.
 
     HTML is autoescaped. A missing value is an error, not a blank, so a broken template

@@ -4,14 +4,14 @@ import contextlib
 
 import httpx
 
-from application.notifications.ports import SmsMessage
+from application.notifications.ports import SmsMessage, SmsSender
 
 
 class SmsDeliveryError(Exception):
     """The gateway refused the message or could not be reached; the job retries."""
 
 
-class TwilioSmsSender:
+class TwilioSmsSender(SmsSender):
     """The `SmsSender` port on Twilio's Messages API, or any API that speaks it.
 
     ``POST {base_url}/2010-04-01/Accounts/{account_sid}/Messages.json`` with a form of

@@ -21,7 +21,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from adapters.system.clock import SystemClock
 from application.common.ports.clock import Clock
 from application.notifications import ports as notification_ports
-from application.notifications.ports import PushMessage, PushOutcome
+from application.notifications.ports import PushMessage, PushOutcome, PushSender
 from domain.notifications.push import PushSubscription
 from domain.notifications.push_endpoint import is_public_address
 
@@ -215,7 +215,7 @@ class _Authorization:
     renew_at: datetime
 
 
-class WebPushSender:
+class WebPushSender(PushSender):
     """The `PushSender` port: encrypted Web Push messages, authenticated with VAPID.
 
     Each message is encrypted (RFC 8291) with a fresh key pair for the subscription's keys

@@ -4,20 +4,25 @@ from dataclasses import dataclass
 
 from application.common.ports.clock import Clock
 from application.common.ports.unit_of_work import UnitOfWork
-from application.events.consumers import ReceivedEvent, Subscription
-from application.events.ports import DependencyResolver, ProcessedEvents
+from application.events.event_handler import EventHandler
+from application.events.ports import ProcessedEvents
+from application.events.received_event import ReceivedEvent
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class HandleEventCommand:
-    """Which event, for which subscription."""
+    """Which event, for which handler, deduplicated under which consumer name."""
 
     event: ReceivedEvent
-    subscription: Subscription
+    consumer: str
+    handler: EventHandler
 
 
 class HandleEvent:
     """Run a handler for an event unless its consumer already did.
+
+    The caller builds the handler for this event on this use case's unit of work, so the
+    unit of work its use cases open joins the transaction opened here.
 
     Rules:
     - The record that the consumer handled the event is written first, in the transaction
@@ -32,27 +37,20 @@ class HandleEvent:
         *,
         uow: UnitOfWork,
         processed: ProcessedEvents,
-        resolver: DependencyResolver,
         clock: Clock,
     ) -> None:
         self._uow = uow
         self._processed = processed
-        self._resolver = resolver
         self._clock = clock
 
     async def __call__(self, command: HandleEventCommand) -> bool:
         """Handle the event; False when this consumer had already handled it."""
-        subscription = command.subscription
         async with self._uow:
             first_time = await self._processed.claim(
-                subscription.consumer, command.event.event_id, at=self._clock.now()
+                command.consumer, command.event.event_id, at=self._clock.now()
             )
             if not first_time:
                 return False
-            dependencies = {
-                name: await self._resolver.resolve(kind)
-                for name, kind in subscription.dependencies.items()
-            }
-            await subscription.handler(command.event, **dependencies)
+            await command.handler(command.event)
             await self._uow.commit()
         return True

@@ -7,7 +7,7 @@ is what a handler raises when the event must wait.
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 from uuid import UUID
 
 from application.common.outbox import OutboxMessage
@@ -83,14 +83,6 @@ class ProcessedEvents(Protocol):
         Written in the transaction of the handler's own changes, so the effect and the
         record commit together: a redelivered event finds the record and is skipped.
         """
-        ...
-
-
-class DependencyResolver(Protocol):
-    """Hands a handler what it declares it needs, for the message being handled."""
-
-    async def resolve(self, dependency: type[Any]) -> Any:
-        """An instance of `dependency`, scoped to the message."""
         ...
 
 

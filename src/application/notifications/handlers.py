@@ -4,12 +4,14 @@ Each handler reads the event, names the recipients and the display values its te
 need, and leaves the rest (preferences, idempotency, delivery) to the use cases. Events
 written by an older version may lack the newer display fields; those fall back to "".
 Other users are named by username, never by internal id (a UUIDv7 tells when the account
-was made).
+was made). The worker's handler table (`entrypoints/worker/handlers.py`) says which event
+reaches which handler.
 """
 
 from uuid import UUID
 
-from application.events.consumers import ReceivedEvent, consumers
+from application.events.event_handler import EventHandler
+from application.events.received_event import ReceivedEvent
 from application.notifications.creating import NotificationDraft
 from application.notifications.fan_out_to_followers import (
     FanOutToFollowers,
@@ -31,26 +33,6 @@ def _user_id(value: object) -> UserId:
 async def _username(users: UserRepository, user_id: UserId) -> str:
     user = await users.get(user_id)
     return FORMER_MEMBER if user is None else str(user.username)
-
-
-@consumers.on_event("user.followed", consumer="notifications.new-follower")
-async def notify_new_follower(
-    event: ReceivedEvent, notify: NotifyUser, users: UserRepository
-) -> None:
-    """Tell the followed user who followed them, naming the follower by username.
-
-    A follow/unfollow loop tells them once per quiet period (`RepeatPolicy`).
-    """
-    follower = _user_id(event.aggregate_id)
-    username = await _username(users, follower)
-    draft = NotificationDraft(
-        kind=NotificationKind.NEW_FOLLOWER,
-        actor_id=follower,
-        subject=Subject(type="user", id=username),
-        source=event.event_id,
-        data={"actor_username": username},
-    )
-    await notify(NotifyUserCommand(recipient=_user_id(event.payload["followee_id"]), draft=draft))
 
 
 async def _article_draft(
@@ -77,92 +59,141 @@ async def _article_draft(
     )
 
 
-@consumers.on_event("article.published", consumer="notifications.new-article")
-async def notify_followers_of_article(
-    event: ReceivedEvent, fan_out: FanOutToFollowers, users: UserRepository
-) -> None:
-    """Tell every follower of the author; the first batch now, the rest as jobs."""
-    author = _user_id(event.payload["author_id"])
-    draft = await _article_draft(
-        event,
-        NotificationKind.NEW_ARTICLE,
-        actor=author,
-        article_id=event.aggregate_id,
-        title_key="title",
-        slug_key="slug",
-        users=users,
-    )
-    await fan_out(FanOutToFollowersCommand(followee=author, draft=draft))
+class NotifyNewFollower(EventHandler):
+    """On `user.followed`: tell the followed user who followed them, by username.
+
+    A follow/unfollow loop tells them once per quiet period (`RepeatPolicy`).
+    """
+
+    def __init__(self, notify: NotifyUser, users: UserRepository) -> None:
+        self._notify = notify
+        self._users = users
+
+    async def __call__(self, event: ReceivedEvent) -> None:
+        """Notify the followee."""
+        follower = _user_id(event.aggregate_id)
+        username = await _username(self._users, follower)
+        draft = NotificationDraft(
+            kind=NotificationKind.NEW_FOLLOWER,
+            actor_id=follower,
+            subject=Subject(type="user", id=username),
+            source=event.event_id,
+            data={"actor_username": username},
+        )
+        recipient = _user_id(event.payload["followee_id"])
+        await self._notify(NotifyUserCommand(recipient=recipient, draft=draft))
 
 
-@consumers.on_event("comment.added", consumer="notifications.new-comment")
-async def notify_article_author_of_comment(
-    event: ReceivedEvent, notify: NotifyUser, users: UserRepository
-) -> None:
-    """Tell the article's author who commented."""
-    draft = await _article_draft(
-        event,
-        NotificationKind.NEW_COMMENT,
-        actor=_user_id(event.payload["author_id"]),
-        article_id=str(event.payload["article_id"]),
-        title_key="article_title",
-        slug_key="article_slug",
-        users=users,
-    )
-    recipient = _user_id(event.payload["article_author_id"])
-    await notify(NotifyUserCommand(recipient=recipient, draft=draft))
+class NotifyFollowersOfArticle(EventHandler):
+    """On `article.published`: tell every follower of the author.
+
+    The first batch is notified now, the rest as jobs (`FanOutToFollowers`).
+    """
+
+    def __init__(self, fan_out: FanOutToFollowers, users: UserRepository) -> None:
+        self._fan_out = fan_out
+        self._users = users
+
+    async def __call__(self, event: ReceivedEvent) -> None:
+        """Fan the notification out to the author's followers."""
+        author = _user_id(event.payload["author_id"])
+        draft = await _article_draft(
+            event,
+            NotificationKind.NEW_ARTICLE,
+            actor=author,
+            article_id=event.aggregate_id,
+            title_key="title",
+            slug_key="slug",
+            users=self._users,
+        )
+        await self._fan_out(FanOutToFollowersCommand(followee=author, draft=draft))
 
 
-@consumers.on_event("article.favorited", consumer="notifications.article-favorited")
-async def notify_author_of_favorite(
-    event: ReceivedEvent, notify: NotifyUser, users: UserRepository
-) -> None:
-    """Tell the article's author who made it a favorite."""
-    draft = await _article_draft(
-        event,
-        NotificationKind.ARTICLE_FAVORITED,
-        actor=_user_id(event.payload["user_id"]),
-        article_id=event.aggregate_id,
-        title_key="title",
-        slug_key="slug",
-        users=users,
-    )
-    recipient = _user_id(event.payload["author_id"])
-    await notify(NotifyUserCommand(recipient=recipient, draft=draft))
+class NotifyArticleAuthorOfComment(EventHandler):
+    """On `comment.added`: tell the article's author who commented."""
+
+    def __init__(self, notify: NotifyUser, users: UserRepository) -> None:
+        self._notify = notify
+        self._users = users
+
+    async def __call__(self, event: ReceivedEvent) -> None:
+        """Notify the article's author."""
+        draft = await _article_draft(
+            event,
+            NotificationKind.NEW_COMMENT,
+            actor=_user_id(event.payload["author_id"]),
+            article_id=str(event.payload["article_id"]),
+            title_key="article_title",
+            slug_key="article_slug",
+            users=self._users,
+        )
+        recipient = _user_id(event.payload["article_author_id"])
+        await self._notify(NotifyUserCommand(recipient=recipient, draft=draft))
 
 
-@consumers.on_event("user.signed_in", consumer="notifications.new-login")
-async def notify_of_sign_in(event: ReceivedEvent, notify: NotifyUser) -> None:
-    """Tell the user a session was opened, from where."""
-    user = _user_id(event.aggregate_id)
-    draft = NotificationDraft(
-        kind=NotificationKind.NEW_LOGIN,
-        actor_id=None,
-        subject=Subject(type="session", id=str(event.payload["session_id"])),
-        source=event.event_id,
-        data={
-            "device": str(event.payload.get("device", "unknown")),
-            "ip_address": str(event.payload.get("ip", "unknown")),
-            "signed_in_at": event.occurred_at.isoformat(),
-        },
-    )
-    await notify(NotifyUserCommand(recipient=user, draft=draft))
+class NotifyAuthorOfFavorite(EventHandler):
+    """On `article.favorited`: tell the article's author who made it a favorite."""
+
+    def __init__(self, notify: NotifyUser, users: UserRepository) -> None:
+        self._notify = notify
+        self._users = users
+
+    async def __call__(self, event: ReceivedEvent) -> None:
+        """Notify the article's author."""
+        draft = await _article_draft(
+            event,
+            NotificationKind.ARTICLE_FAVORITED,
+            actor=_user_id(event.payload["user_id"]),
+            article_id=event.aggregate_id,
+            title_key="title",
+            slug_key="slug",
+            users=self._users,
+        )
+        recipient = _user_id(event.payload["author_id"])
+        await self._notify(NotifyUserCommand(recipient=recipient, draft=draft))
 
 
-@consumers.on_event("user.password_changed", consumer="notifications.password-changed")
-async def notify_of_password_change(
-    event: ReceivedEvent, notify: NotifyUser, users: UserRepository
-) -> None:
-    """Tell the user their password changed, in the app, by push and by SMS.
+class NotifyOfSignIn(EventHandler):
+    """On `user.signed_in`: tell the user a session was opened, from where."""
+
+    def __init__(self, notify: NotifyUser) -> None:
+        self._notify = notify
+
+    async def __call__(self, event: ReceivedEvent) -> None:
+        """Notify the user who signed in."""
+        user = _user_id(event.aggregate_id)
+        draft = NotificationDraft(
+            kind=NotificationKind.NEW_LOGIN,
+            actor_id=None,
+            subject=Subject(type="session", id=str(event.payload["session_id"])),
+            source=event.event_id,
+            data={
+                "device": str(event.payload.get("device", "unknown")),
+                "ip_address": str(event.payload.get("ip", "unknown")),
+                "signed_in_at": event.occurred_at.isoformat(),
+            },
+        )
+        await self._notify(NotifyUserCommand(recipient=user, draft=draft))
+
+
+class NotifyOfPasswordChange(EventHandler):
+    """On `user.password_changed`: tell the user, in the app, by push and by SMS.
 
     Not by email: the change itself mailed a security notice (see `MAILED_AT_COMMIT`).
     """
-    user = _user_id(event.aggregate_id)
-    draft = NotificationDraft(
-        kind=NotificationKind.PASSWORD_CHANGED,
-        actor_id=None,
-        subject=Subject(type="user", id=await _username(users, user)),
-        source=event.event_id,
-        data={"changed_at": event.occurred_at.isoformat()},
-    )
-    await notify(NotifyUserCommand(recipient=user, draft=draft))
+
+    def __init__(self, notify: NotifyUser, users: UserRepository) -> None:
+        self._notify = notify
+        self._users = users
+
+    async def __call__(self, event: ReceivedEvent) -> None:
+        """Notify the user whose password changed."""
+        user = _user_id(event.aggregate_id)
+        draft = NotificationDraft(
+            kind=NotificationKind.PASSWORD_CHANGED,
+            actor_id=None,
+            subject=Subject(type="user", id=await _username(self._users, user)),
+            source=event.event_id,
+            data={"changed_at": event.occurred_at.isoformat()},
+        )
+        await self._notify(NotifyUserCommand(recipient=user, draft=draft))

@@ -10,12 +10,12 @@ from typing import NoReturn, TypeVar
 
 import typer
 from dishka import AsyncContainer
-from sqlalchemy.exc import ProgrammingError, SQLAlchemyError
 
 from adapters.embedded_postgres.server import (
     EmbeddedPostgresError,
     EmbeddedPostgresMissingError,
 )
+from adapters.sqlalchemy.errors import DATABASE_ERRORS, described
 from application.common.errors import ApplicationError
 from domain.shared.errors import DomainError
 from entrypoints.bootstrap import (
@@ -130,13 +130,5 @@ def run_in_request_scope(action: Callable[[AsyncContainer], Awaitable[T]]) -> T:
             return asyncio.run(scoped())
         except (ApplicationError, DomainError) as exc:
             fail(f"{exc.field} {exc}", ExitCode.FAILURE)
-        except SQLAlchemyError as exc:
-            fail(_database_error(exc), ExitCode.FAILURE)
-
-
-def _database_error(exc: SQLAlchemyError) -> str:
-    """The first line of what the database said, with a hint when the schema is missing."""
-    reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
-    detail = reason[0] if reason else type(exc).__name__
-    hint = " (run `portico db upgrade` first)" if isinstance(exc, ProgrammingError) else ""
-    return f"database error: {detail}{hint}"
+        except DATABASE_ERRORS as exc:
+            fail(described(exc), ExitCode.FAILURE)

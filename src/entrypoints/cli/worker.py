@@ -14,12 +14,12 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.sqlalchemy.lease import PostgresAdvisoryLease
 from application.common.ports.task_queue import TaskQueue
-from application.events.consumers import ConsumerRegistry
 from entrypoints.cli.common import database_ready, fail, settings_or_exit, stop_on_signals
 from entrypoints.cli.exit_codes import ExitCode
 from entrypoints.config import Settings
 from entrypoints.ioc import make_container
 from entrypoints.worker.consumers import consume_until_stopped
+from entrypoints.worker.handler_table import HandlerTable
 from entrypoints.worker.receiver import run_jobs_until_stopped
 from entrypoints.worker.relay import relay_until_stopped, sweep_deliveries_until_stopped
 from entrypoints.worker.scheduler import periodic_schedule, schedule_while_leading
@@ -108,8 +108,8 @@ async def _supervised(container: AsyncContainer, settings: Settings, stop: async
     failures = 0
     while not stop.is_set():
         try:
-            registry = await container.get(ConsumerRegistry)
-            await consume_until_stopped(container, settings, registry, stop)
+            handlers = await container.get(HandlerTable)
+            await consume_until_stopped(container, settings, handlers, stop)
             failures = 0
         except (KafkaError, OSError) as exc:
             failures += 1

@@ -1,6 +1,5 @@
 """The Litestar app factory."""
 
-import asyncio
 import gc
 from collections.abc import Sequence
 from typing import Any
@@ -17,7 +16,8 @@ from application.common.ports.realtime import RealtimeBroadcaster
 from application.health.ports import HealthProbe
 from entrypoints.config.loader import cors_policy
 from entrypoints.config.settings import Settings
-from entrypoints.http.auth import PUBLIC, authenticate
+from entrypoints.http.auth import DEPENDENCIES, PUBLIC, authenticate
+from entrypoints.http.background_relay import BackgroundRelay
 from entrypoints.http.client_input import ClientRequest, refuse_hostile_text
 from entrypoints.http.controllers.account_recovery import AccountRecoveryController
 from entrypoints.http.controllers.admin import AdminUsersController
@@ -29,9 +29,13 @@ from entrypoints.http.controllers.docs import (
     api_reference,
 )
 from entrypoints.http.controllers.health import HealthController
-from entrypoints.http.controllers.notifications import (
-    NotificationsController,
-    PhoneController,
+from entrypoints.http.controllers.notifications.inbox import NotificationsController
+from entrypoints.http.controllers.notifications.live_tickets import LiveTicketsController
+from entrypoints.http.controllers.notifications.phone_number import PhoneNumberController
+from entrypoints.http.controllers.notifications.preferences import (
+    NotificationPreferencesController,
+)
+from entrypoints.http.controllers.notifications.push_subscriptions import (
     PushSubscriptionsController,
 )
 from entrypoints.http.controllers.profiles import ProfilesController
@@ -55,7 +59,6 @@ from entrypoints.http.realtime.hub import ConnectionHub
 from entrypoints.http.realtime.stream import notification_stream
 from entrypoints.http.schemas.closed_structs import ClosedStructSchemaPlugin
 from entrypoints.http.schemas.users import UserResponse
-from entrypoints.worker.relay import relay_until_stopped, sweep_deliveries_until_stopped
 
 ROUTE_HANDLERS: tuple[ControllerRouterHandler, ...] = (
     HealthController,
@@ -68,8 +71,10 @@ ROUTE_HANDLERS: tuple[ControllerRouterHandler, ...] = (
     CommentsController,
     list_tags,
     NotificationsController,
+    LiveTicketsController,
+    NotificationPreferencesController,
     PushSubscriptionsController,
-    PhoneController,
+    PhoneNumberController,
     notification_stream,
     gateway,
     api_reference,
@@ -78,60 +83,6 @@ ROUTE_HANDLERS: tuple[ControllerRouterHandler, ...] = (
 API_TITLE = "Portico"
 API_VERSION = "0.1.0"
 _GC_THRESHOLDS = (700, 10, 1_000)
-
-
-class BackgroundRelay:
-    """The outbox relay inside an API process, for deployments without a worker.
-
-    It runs when OUTBOX_RELAY_IN_API says so, and by default only when the bus is
-    in-process (no Kafka, EVENT_BUS=auto): then and publishing runs the event handlers, so
-    `make run` needs nothing installed. With several API processes each relays; their
-    claims never overlap. The sweep for lost delivery jobs runs beside it.
-    """
-
-    def __init__(self, container: AsyncContainer, settings: Settings) -> None:
-        self._container = container
-        self._enabled = settings.api_relays_outbox
-        self._poll_interval_seconds = settings.outbox.poll_interval_seconds
-        self._sweep_interval_seconds = settings.notifications.delivery_sweep_interval_seconds
-        self._stop = asyncio.Event()
-        self._task: asyncio.Task[int] | None = None
-        self._sweep: asyncio.Task[int] | None = None
-
-    def start(self) -> None:
-        """Start relaying in the background, if enabled."""
-        if self._enabled and self._task is None:
-            self._task = asyncio.create_task(
-                relay_until_stopped(
-                    self._container,
-                    poll_interval_seconds=self._poll_interval_seconds,
-                    stop=self._stop,
-                ),
-                name="outbox-relay",
-            )
-            self._sweep = asyncio.create_task(
-                sweep_deliveries_until_stopped(
-                    self._container,
-                    interval_seconds=self._sweep_interval_seconds,
-                    stop=self._stop,
-                ),
-                name="delivery-sweep",
-            )
-            logger.info("outbox relay running in this process")
-
-    async def stop(self) -> None:
-        """Let the batch in flight finish, then stop."""
-        if self._task is None:
-            return
-        self._stop.set()
-        try:
-            await asyncio.wait_for(
-                asyncio.gather(self._task, *filter(None, [self._sweep])), timeout=10
-            )
-        except TimeoutError:
-            logger.warning("outbox relay did not stop in 10 s; its batch will be relayed again")
-        except Exception:  # noqa: BLE001 - shutdown goes on whatever the relay did
-            logger.exception("outbox relay ended with an error")
 
 
 def create_app(
@@ -195,6 +146,7 @@ def create_app(
     app = Litestar(
         route_handlers=[*ROUTE_HANDLERS, *extra_handlers],
         guards=[authenticate],
+        dependencies=DEPENDENCIES,
         exception_handlers=dict(EXCEPTION_HANDLERS),  # type: ignore[arg-type]
         request_class=ClientRequest,
         before_request=refuse_hostile_text,

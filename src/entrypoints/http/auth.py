@@ -7,12 +7,17 @@ Every route is private unless its handler says ``opt={"public": True}``. A priva
 needs a valid access token (401 before any other check), and the permission it names in
 ``opt={"permission": Permission.X}``, if any (403). A public route still reads a token when
 one is sent, so it can tell who is looking; a bad one is refused there too.
+
+Handlers learn who is calling by declaring the `actor` dependency (`DEPENDENCIES`):
+``actor: Actor`` on a private route, ``actor: OptionalActor`` on a public one.
 """
 
 from typing import Any
 
 from dishka import AsyncContainer
+from litestar import Request
 from litestar.connection import ASGIConnection
+from litestar.di import NamedDependency, Provide
 from litestar.handlers import BaseRouteHandler
 
 from application.common.errors import AuthenticationRequiredError, PermissionDeniedError
@@ -25,6 +30,11 @@ from entrypoints.http.rate_limits import EdgeRateLimits, enforce
 PUBLIC = {"public": True}
 _SCHEMES = ("token", "bearer")
 _STATE_KEY = "identity"
+
+Actor = NamedDependency[Identity]
+"""The caller, as a private route's handler declares it: ``actor: Actor``."""
+OptionalActor = NamedDependency[Identity | None]
+"""The caller, or None for an anonymous one, as a public route's handler declares it."""
 
 
 def requires(permission: Permission) -> dict[str, Any]:
@@ -67,6 +77,22 @@ def required_identity(connection: ASGIConnection[Any, Any, Any, Any]) -> Identit
     if identity is None:
         raise AuthenticationRequiredError("is missing")
     return identity
+
+
+def actor(request: Request[Any, Any, Any]) -> Identity | None:
+    """The caller's identity, as the guard established it; None on a public route only.
+
+    A private route's handler can rely on an identity: without one the guard refused the
+    request, and this refuses it too.
+    """
+    identity = identity_of(request)
+    if identity is None and not request.route_handler.opt.get("public"):
+        raise AuthenticationRequiredError("is missing")
+    return identity
+
+
+DEPENDENCIES = {"actor": Provide(actor, sync_to_thread=False)}
+"""The app's dependencies: `actor` takes only the request, so no route documents it."""
 
 
 def presented_token(connection: ASGIConnection[Any, Any, Any, Any]) -> str:

@@ -2,18 +2,17 @@
 
 from collections.abc import AsyncIterator, Iterator, Sequence
 from datetime import timedelta
-from typing import Any
 
 from dishka import AsyncContainer, Provider, Scope, collect, decorate, provide
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from adapters.cache.content import CachingArticleReader
+from adapters.inprocess.cache import InMemoryCache
 from adapters.inprocess.event_bus import InProcessEventBus
+from adapters.inprocess.rate_limiter import InMemoryRateLimiter
 from adapters.kafka.health import KafkaProbe
 from adapters.kafka.publisher import KafkaEventPublisher
-from adapters.memory.cache import InMemoryCache
-from adapters.memory.rate_limiter import InMemoryRateLimiter
 from adapters.redis.cache import RedisCache
 from adapters.redis.client import create_redis_client
 from adapters.redis.event_publisher import RedisStreamsEventPublisher
@@ -50,8 +49,8 @@ from application.common.ports.ids import IdGenerator
 from application.common.ports.rate_limits import RateLimiter
 from application.common.ports.secret_tokens import SecretTokens
 from application.common.ports.unit_of_work import UnitOfWork
-from application.events.consumers import ConsumerRegistry, ReceivedEvent
-from application.events.ports import DependencyResolver, OutboxReader, OutboxStore, ProcessedEvents
+from application.events.ports import OutboxReader, OutboxStore, ProcessedEvents
+from application.events.received_event import ReceivedEvent
 from application.health.ports import HealthProbe
 from application.profiles.ports import ProfileReader
 from application.users.ports import (
@@ -65,7 +64,7 @@ from application.users.ports import (
 from entrypoints.config.settings import Settings
 from entrypoints.ioc.markers import EVENTS_ON_REDIS, KAFKA, KAFKA_PROBED, REDIS, SMTP_PROBED
 from entrypoints.worker.dispatch import dispatch
-from entrypoints.worker.handlers import registered_consumers
+from entrypoints.worker.handler_table import HandlerTable
 
 
 class SystemProvider(Provider):
@@ -247,31 +246,10 @@ class CacheProvider(Provider):
         return CachingArticleReader(reader, cache, ttl_seconds=cache_settings.content_ttl_seconds)
 
 
-class ContainerResolver:
-    """The `DependencyResolver` port on the request's dishka container."""
-
-    def __init__(self, container: AsyncContainer) -> None:
-        self._container = container
-
-    async def resolve(self, dependency: type[Any]) -> Any:
-        """Whatever the container provides for `dependency` in this request."""
-        return await self._container.get(dependency)
-
-
 class EventBusProvider(Provider):
     """Kafka when it is configured; else an in-process bus."""
 
     scope = Scope.APP
-
-    @provide(scope=Scope.REQUEST)
-    def resolver(self, container: AsyncContainer) -> DependencyResolver:
-        """Event handlers get their dependencies from the message's request scope."""
-        return ContainerResolver(container)
-
-    @provide
-    def consumer_registry(self) -> ConsumerRegistry:
-        """The application's handlers, with every handler module imported."""
-        return registered_consumers()
 
     @provide(provides=EventPublisher, when=EVENTS_ON_REDIS)
     def redis_streams(self, client: Redis, settings: Settings) -> RedisStreamsEventPublisher:
@@ -280,12 +258,12 @@ class EventBusProvider(Provider):
 
     @provide(provides=EventPublisher, when=~KAFKA & ~EVENTS_ON_REDIS)
     def in_process(
-        self, container: AsyncContainer, registry: ConsumerRegistry, settings: Settings
+        self, container: AsyncContainer, handlers: HandlerTable, settings: Settings
     ) -> InProcessEventBus:
         """Without Kafka, publishing hands events to this process's handlers."""
 
         async def deliver(event: ReceivedEvent) -> None:
-            await dispatch(container, registry, event)
+            await dispatch(container, handlers, event)
 
         return InProcessEventBus(
             deliver,

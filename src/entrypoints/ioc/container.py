@@ -1,6 +1,6 @@
 """`make_container`: the one way the HTTP app, the CLI, the worker and the tests get wired."""
 
-from dishka import AsyncContainer, Provider, make_async_container
+from dishka import STRICT_VALIDATION, AsyncContainer, Provider, make_async_container
 
 from entrypoints.config.settings import Settings
 from entrypoints.ioc.adapters import (
@@ -16,6 +16,7 @@ from entrypoints.ioc.adapters import (
 from entrypoints.ioc.application import PolicyProvider, UseCaseProvider
 from entrypoints.ioc.config import ConfigProvider
 from entrypoints.ioc.delivery import DeliveryProvider, SmsProvider, TaskQueueProvider
+from entrypoints.ioc.events import EventHandlerProvider
 from entrypoints.ioc.notifications import (
     NotificationPolicyProvider,
     NotificationStoreProvider,
@@ -47,6 +48,7 @@ def default_providers() -> list[Provider]:
         PushProvider(),
         NotificationPolicyProvider(),
         NotificationUseCaseProvider(),
+        EventHandlerProvider(),
     ]
 
 
@@ -60,4 +62,5 @@ def make_container(settings: Settings, *overrides: Provider) -> AsyncContainer:
         *default_providers(),
         *overrides,
         context={Settings: settings},
+        validation_settings=STRICT_VALIDATION,
     )

@@ -7,9 +7,9 @@ from pathlib import Path
 from dishka import AsyncContainer, Provider, Scope, provide
 from taskiq import AsyncBroker
 
+from adapters.inprocess.sms import InMemorySmsSender
 from adapters.inprocess.task_queue import InProcessTaskQueue
 from adapters.mail.file_mailer import FileMailer
-from adapters.memory.sms import InMemorySmsSender
 from adapters.smtp.mailer import SmtpMailer
 from adapters.taskiq.queue import TaskiqTaskQueue, create_broker
 from adapters.templates.jinja import TEMPLATES, JinjaTemplateRenderer

@@ -6,8 +6,8 @@ from datetime import timedelta
 from dishka import Provider, Scope, provide, provide_all
 from redis.asyncio import Redis
 
-from adapters.memory.push import InMemoryPushSender
-from adapters.memory.realtime import InMemoryRealtimeBroadcaster
+from adapters.inprocess.push import InMemoryPushSender
+from adapters.inprocess.realtime import InMemoryRealtimeBroadcaster
 from adapters.redis.realtime import RedisRealtimeBroadcaster
 from adapters.sqlalchemy.notifications.delivery_log import SqlDeliveryLog
 from adapters.sqlalchemy.notifications.followers import SqlFollowerReader

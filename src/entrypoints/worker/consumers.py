@@ -1,4 +1,4 @@
-"""The consumer loop: events from the bus to the handlers of the registry, once each."""
+"""The consumer loop: events from the bus to the handlers of the table, once each."""
 
 import asyncio
 
@@ -7,50 +7,52 @@ from loguru import logger
 
 from adapters.events.envelope import topic_for
 from adapters.kafka.consumer import KafkaEventConsumer
-from application.events.consumers import ConsumerRegistry, ReceivedEvent
+from application.events.received_event import ReceivedEvent
 from domain.shared.events import event_class_for
 from entrypoints.config import Settings
 from entrypoints.worker.dispatch import dispatch
+from entrypoints.worker.handler_table import HandlerTable
 
 DEAD_LETTER = "dead-letter"
 
 
-def subscribed_topics(registry: ConsumerRegistry, prefix: str) -> set[str]:
-    """Our topics that carry a registered event type, and the registered external ones.
+def subscribed_topics(handlers: HandlerTable, prefix: str) -> set[str]:
+    """Our topics that carry an event type of the table, and the table's external ones.
 
-    Raises LookupError for an event type no domain event has: a typo in a handler's
-    declaration stops the worker at start instead of waiting for events that never come.
+    Raises LookupError for an event type no domain event has: a typo in the handler
+    table stops the worker at start instead of waiting for events that never come.
     """
     ours = set()
-    for event_type in registry.event_types:
+    for event_type in handlers.event_types:
         cls = event_class_for(event_type)
         if cls is None:
             raise LookupError(f"no domain event has the type {event_type!r}")
         ours.add(topic_for(prefix, cls.aggregate_type))
-    return ours | set(registry.external_topics)
+    return ours | set(handlers.external_topics)
 
 
 async def consume_until_stopped(
-    container: AsyncContainer, settings: Settings, registry: ConsumerRegistry, stop: asyncio.Event
+    container: AsyncContainer, settings: Settings, handlers: HandlerTable, stop: asyncio.Event
 ) -> int:
     """Hand every event on the subscribed topics to its handlers until `stop` is set.
 
-    Each handler runs through `HandleEvent` in its own request scope (see `dispatch`), so
-    it is skipped when it already handled the event, and its changes commit with that record.
+    Each handler is resolved from `container` and runs through `HandleEvent` in its own
+    request scope (see `dispatch`), so it is skipped when it already handled the event,
+    and its changes commit with that record.
     """
     kafka = settings.kafka
     if kafka.bootstrap_servers is None:
         logger.warning("consumers need KAFKA_BOOTSTRAP_SERVERS; not consuming")
         await stop.wait()
         return 0
-    topics = subscribed_topics(registry, kafka.topic_prefix)
+    topics = subscribed_topics(handlers, kafka.topic_prefix)
     if not topics:
         logger.info("no consumers are registered; not consuming")
         await stop.wait()
         return 0
 
     async def deliver(topic: str, event: ReceivedEvent) -> None:
-        await dispatch(container, registry, event, topic=topic)
+        await dispatch(container, handlers, event, topic=topic)
 
     consumer = KafkaEventConsumer(
         kafka.bootstrap_servers,

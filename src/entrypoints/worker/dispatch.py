@@ -1,11 +1,12 @@
-"""Handing one event to the handlers the registry names, each in its own request scope."""
+"""Handing one event to the handlers the table names, each in its own request scope."""
 
 from dishka import AsyncContainer
 
 from application.common.errors import DependencyUnavailableError
-from application.events.consumers import ConsumerRegistry, ReceivedEvent
 from application.events.handle_event import HandleEvent, HandleEventCommand
 from application.events.ports import TransientDeliveryError
+from application.events.received_event import ReceivedEvent
+from entrypoints.worker.handler_table import HandlerTable
 
 
 def is_outage(exc: Exception) -> bool:
@@ -24,12 +25,16 @@ def is_outage(exc: Exception) -> bool:
 
 async def dispatch(
     container: AsyncContainer,
-    registry: ConsumerRegistry,
+    handlers: HandlerTable,
     event: ReceivedEvent,
     *,
     topic: str | None = None,
 ) -> None:
     """Run every handler of the event (or of the external `topic`) once in effect.
+
+    Each handler is resolved from the container (`await request.get(HandlerClass)`) in a
+    request scope of its own, beside the `HandleEvent` that records its run, so the two
+    share one unit of work: the handler's changes commit with that record, or neither does.
 
     Raises what a handler raised, except that an unreachable dependency (the database,
     a server a use case needs) becomes `TransientDeliveryError`, so the bus waits instead of
@@ -37,15 +42,18 @@ async def dispatch(
     recorded with its changes.
     """
     subscriptions = (
-        registry.for_topic(topic)
-        if topic is not None and topic in registry.external_topics
-        else registry.for_event(event.event_type)
+        handlers.for_topic(topic)
+        if topic is not None and topic in handlers.external_topics
+        else handlers.for_event(event.event_type)
     )
     for subscription in subscriptions:
         try:
             async with container() as request:
                 handle = await request.get(HandleEvent)
-                await handle(HandleEventCommand(event=event, subscription=subscription))
+                handler = await request.get(subscription.handler)
+                await handle(
+                    HandleEventCommand(event=event, consumer=subscription.consumer, handler=handler)
+                )
         except Exception as exc:
             if is_outage(exc):
                 raise TransientDeliveryError(f"{type(exc).__name__}: {exc}") from exc

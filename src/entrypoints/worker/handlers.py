@@ -1,19 +1,39 @@
-"""Where the worker finds the event handlers: the modules that register on the registry."""
+"""The application's event handlers: which event reaches which handler, under which name.
 
-import importlib
-
-from application.events.consumers import ConsumerRegistry, consumers
-
-HANDLER_MODULES: tuple[str, ...] = ("application.notifications.handlers",)
-"""Modules whose import registers handlers on `application.events.consumers.consumers`.
-
-Add a module here when a feature adds handlers; each handler is one decorated function in
-it.
+Adding a handler is one row here: the container provides every class in this table
+(`entrypoints.ioc.events`), and the consumer loop subscribes to the topics their event
+types travel on. The consumer name is what `processed_events` deduplicates on: renaming
+one lets a redelivered or replayed event run its handler again.
 """
 
+from application.notifications.handlers import (
+    NotifyArticleAuthorOfComment,
+    NotifyAuthorOfFavorite,
+    NotifyFollowersOfArticle,
+    NotifyNewFollower,
+    NotifyOfPasswordChange,
+    NotifyOfSignIn,
+)
+from entrypoints.worker.handler_table import HandlerTable, on_event
 
-def registered_consumers() -> ConsumerRegistry:
-    """The application's registry, with every handler module imported."""
-    for module in HANDLER_MODULES:
-        importlib.import_module(module)
-    return consumers
+EVENT_HANDLERS = HandlerTable(
+    on_event("user.followed", consumer="notifications.new-follower", handler=NotifyNewFollower),
+    on_event(
+        "article.published", consumer="notifications.new-article", handler=NotifyFollowersOfArticle
+    ),
+    on_event(
+        "comment.added", consumer="notifications.new-comment", handler=NotifyArticleAuthorOfComment
+    ),
+    on_event(
+        "article.favorited",
+        consumer="notifications.article-favorited",
+        handler=NotifyAuthorOfFavorite,
+    ),
+    on_event("user.signed_in", consumer="notifications.new-login", handler=NotifyOfSignIn),
+    on_event(
+        "user.password_changed",
+        consumer="notifications.password-changed",
+        handler=NotifyOfPasswordChange,
+    ),
+)
+"""Every handler of the application, in the order an event's handlers run."""

@@ -6,7 +6,12 @@ from datetime import datetime
 from uuid import UUID
 
 from adapters.memory.database import InMemoryDatabase
-from application.notifications.ports import DELIVERY_DETAIL_MAX, DeliveryRecord, DeliveryStatus
+from application.notifications.ports import (
+    DELIVERY_DETAIL_MAX,
+    DeliveryLog,
+    DeliveryRecord,
+    DeliveryStatus,
+)
 from domain.notifications.notification import Channel
 
 NOTIFICATION_DELIVERIES = "notification_deliveries"
@@ -15,7 +20,7 @@ _CLAIMABLE = frozenset({DeliveryStatus.PENDING, DeliveryStatus.FAILED})
 _UNFINISHED = frozenset({DeliveryStatus.PENDING, DeliveryStatus.SENDING})
 
 
-class InMemoryDeliveryLog:
+class InMemoryDeliveryLog(DeliveryLog):
     """The `DeliveryLog` port: one record per notification and channel."""
 
     def __init__(self, database: InMemoryDatabase) -> None:

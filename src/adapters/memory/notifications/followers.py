@@ -5,10 +5,11 @@ from datetime import datetime
 
 from adapters.memory.database import InMemoryDatabase
 from adapters.memory.users import FOLLOWS
+from application.notifications.ports import FollowerReader
 from domain.users.values import UserId
 
 
-class InMemoryFollowerReader:
+class InMemoryFollowerReader(FollowerReader):
     """The `FollowerReader` port over the follows the memory user repository keeps."""
 
     def __init__(self, database: InMemoryDatabase) -> None:

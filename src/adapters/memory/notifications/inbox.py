@@ -8,7 +8,7 @@ from uuid import UUID
 
 from adapters.memory.database import InMemoryDatabase
 from adapters.memory.notifications.delivery_log import NOTIFICATION_DELIVERIES
-from application.notifications.ports import NotificationPage
+from application.notifications.ports import NotificationPage, NotificationRepository
 from domain.notifications.notification import Notification, NotificationKind
 from domain.users.values import UserId
 
@@ -27,7 +27,7 @@ def _newest_first(notification: Notification) -> tuple[datetime, UUID]:
     return notification.created_at, notification.id
 
 
-class InMemoryNotificationRepository:
+class InMemoryNotificationRepository(NotificationRepository):
     """The `NotificationRepository` port over the in-memory database."""
 
     def __init__(self, database: InMemoryDatabase) -> None:

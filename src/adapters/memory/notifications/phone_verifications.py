@@ -3,13 +3,14 @@
 import copy
 
 from adapters.memory.database import InMemoryDatabase
+from application.notifications.ports import PhoneVerificationRepository
 from domain.notifications.phone import PhoneVerification
 from domain.users.values import UserId
 
 PHONE_NUMBERS = "phone_numbers"
 
 
-class InMemoryPhoneVerificationRepository:
+class InMemoryPhoneVerificationRepository(PhoneVerificationRepository):
     """The `PhoneVerificationRepository` port: one copy per user."""
 
     def __init__(self, database: InMemoryDatabase) -> None:

@@ -4,6 +4,7 @@ from collections.abc import Mapping, Sequence
 from types import MappingProxyType
 
 from adapters.memory.database import InMemoryDatabase
+from application.notifications.ports import NotificationPreferencesRepository
 from domain.notifications.notification import Channel, NotificationKind
 from domain.notifications.preferences import NotificationPreferences
 from domain.users.values import UserId
@@ -11,7 +12,7 @@ from domain.users.values import UserId
 NOTIFICATION_PREFERENCES = "notification_preferences"
 
 
-class InMemoryNotificationPreferencesRepository:
+class InMemoryNotificationPreferencesRepository(NotificationPreferencesRepository):
     """The `NotificationPreferencesRepository` port: only the kinds each user chose."""
 
     def __init__(self, database: InMemoryDatabase) -> None:

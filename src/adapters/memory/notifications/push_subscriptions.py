@@ -3,13 +3,14 @@
 from collections.abc import Sequence
 
 from adapters.memory.database import InMemoryDatabase
+from application.notifications.ports import PushSubscriptionRepository
 from domain.notifications.push import PushSubscription
 from domain.users.values import UserId
 
 PUSH_SUBSCRIPTIONS = "push_subscriptions"
 
 
-class InMemoryPushSubscriptionRepository:
+class InMemoryPushSubscriptionRepository(PushSubscriptionRepository):
     """The `PushSubscriptionRepository` port, keyed by endpoint."""
 
     def __init__(self, database: InMemoryDatabase) -> None:

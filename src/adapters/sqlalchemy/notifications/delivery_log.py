@@ -10,7 +10,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.sqlalchemy.notifications.rows import known
 from adapters.sqlalchemy.tables import notification_deliveries
-from application.notifications.ports import DELIVERY_DETAIL_MAX, DeliveryRecord, DeliveryStatus
+from application.notifications.ports import (
+    DELIVERY_DETAIL_MAX,
+    DeliveryLog,
+    DeliveryRecord,
+    DeliveryStatus,
+)
 from domain.notifications.notification import Channel
 
 
@@ -33,7 +38,7 @@ _PENDING_CHUNK = 4_000
 """Rows per insert: five parameters each, well under PostgreSQL's 65,535."""
 
 
-class SqlDeliveryLog:
+class SqlDeliveryLog(DeliveryLog):
     """The `DeliveryLog` port: one row per notification and channel, upserted."""
 
     def __init__(self, connection: AsyncConnection) -> None:

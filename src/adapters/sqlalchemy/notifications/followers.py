@@ -6,10 +6,11 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.sqlalchemy.tables import follows
+from application.notifications.ports import FollowerReader
 from domain.users.values import UserId
 
 
-class SqlFollowerReader:
+class SqlFollowerReader(FollowerReader):
     """The `FollowerReader` port on the `follows` table, in keyset pages by follower id."""
 
     def __init__(self, connection: AsyncConnection) -> None:

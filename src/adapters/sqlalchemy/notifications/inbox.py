@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.sqlalchemy.notifications.rows import known, known_channels
 from adapters.sqlalchemy.tables import notifications as notifications_table
-from application.notifications.ports import NotificationPage
+from application.notifications.ports import NotificationPage, NotificationRepository
 from domain.notifications.notification import Notification, NotificationKind, Subject
 from domain.users.values import UserId
 
@@ -70,7 +70,7 @@ def _listed(recipient: UserId, *, unread_only: bool) -> list[sa.ColumnElement[bo
     return conditions
 
 
-class SqlNotificationRepository:
+class SqlNotificationRepository(NotificationRepository):
     """The `NotificationRepository` port on PostgreSQL.
 
     Uniqueness per recipient and source is the table's unique constraint, so two workers

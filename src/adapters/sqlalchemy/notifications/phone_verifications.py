@@ -5,11 +5,12 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.sqlalchemy.tables import phone_numbers
+from application.notifications.ports import PhoneVerificationRepository
 from domain.notifications.phone import PhoneNumber, PhoneVerification
 from domain.users.values import UserId
 
 
-class SqlPhoneVerificationRepository:
+class SqlPhoneVerificationRepository(PhoneVerificationRepository):
     """The `PhoneVerificationRepository` port: one row per user."""
 
     def __init__(self, connection: AsyncConnection) -> None:

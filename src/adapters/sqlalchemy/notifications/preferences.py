@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.sqlalchemy.notifications.rows import known, known_channels
 from adapters.sqlalchemy.tables import notification_preferences
+from application.notifications.ports import NotificationPreferencesRepository
 from domain.notifications.notification import Channel, NotificationKind
 from domain.notifications.preferences import NotificationPreferences
 from domain.users.values import UserId
@@ -25,7 +26,7 @@ def _preferences(choices: object) -> NotificationPreferences:
     return NotificationPreferences(MappingProxyType(chosen))
 
 
-class SqlNotificationPreferencesRepository:
+class SqlNotificationPreferencesRepository(NotificationPreferencesRepository):
     """The `NotificationPreferencesRepository` port: one JSONB row per user who chose.
 
     Only the kinds the user chose are stored (kind to its channels, sorted), so a change

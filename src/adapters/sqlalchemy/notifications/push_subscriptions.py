@@ -7,11 +7,12 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.sqlalchemy.tables import push_subscriptions
+from application.notifications.ports import PushSubscriptionRepository
 from domain.notifications.push import PushSubscription
 from domain.users.values import UserId
 
 
-class SqlPushSubscriptionRepository:
+class SqlPushSubscriptionRepository(PushSubscriptionRepository):
     """The `PushSubscriptionRepository` port: rows keyed by endpoint."""
 
     def __init__(self, connection: AsyncConnection) -> None:

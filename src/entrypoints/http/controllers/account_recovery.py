@@ -1,9 +1,7 @@
 """Email verification, password reset and taking back an address, under /api/auth."""
 
-from typing import Any
-
 from dishka.integrations.litestar import FromDishka, inject
-from litestar import Controller, Request, post
+from litestar import Controller, post
 from litestar.params import JSONBody
 from litestar.status_codes import HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 
@@ -19,7 +17,7 @@ from application.users.request_password_reset import (
 from application.users.resend_verification import ResendVerification, ResendVerificationCommand
 from application.users.restore_email import RestoreEmail, RestoreEmailCommand
 from application.users.verify_email import VerifyEmail, VerifyEmailCommand
-from entrypoints.http.auth import required_identity
+from entrypoints.http.auth import Actor
 from entrypoints.http.openapi import WRITE_CONFLICT, error_responses
 from entrypoints.http.rate_limits import auth_route
 from entrypoints.http.schemas.users import (
@@ -67,11 +65,11 @@ class AccountRecoveryController(Controller):
     @inject
     async def resend_verification(
         self,
-        request: Request[Any, Any, Any],
+        actor: Actor,
         resend_verification: FromDishka[ResendVerification],
     ) -> None:
         """Mail another link to the caller's address, unless it is already verified."""
-        await resend_verification(ResendVerificationCommand(actor=required_identity(request)))
+        await resend_verification(ResendVerificationCommand(actor=actor))
 
     @post(
         "/password-reset",

@@ -1,9 +1,7 @@
 """RealWorld articles: /api/articles, the feed, favorites, and /api/tags."""
 
-from typing import Any
-
 from dishka.integrations.litestar import FromDishka, inject
-from litestar import Controller, Request, delete, get, post, put
+from litestar import Controller, delete, get, post, put
 from litestar.params import JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 from msgspec import UNSET
@@ -21,7 +19,7 @@ from application.articles.unfavorite_article import UnfavoriteArticle
 from application.articles.update_article import UpdateArticle, UpdateArticleCommand
 from application.common.permissions import Permission
 from application.common.unchanged import UNCHANGED
-from entrypoints.http.auth import PUBLIC, identity_of, required_identity, requires
+from entrypoints.http.auth import PUBLIC, Actor, OptionalActor, requires
 from entrypoints.http.openapi import WRITE_CONFLICT, error_responses
 from entrypoints.http.rate_limits import ARTICLES, FAVORITES, limit_writes, write_route
 from entrypoints.http.schemas.articles import (
@@ -53,7 +51,7 @@ class ArticlesController(Controller):
     async def list_articles(
         self,
         *,
-        request: Request[Any, Any, Any],
+        actor: OptionalActor,
         list_articles: FromDishka[ListArticles],
         tag: str | None = None,
         author: str | None = None,
@@ -68,7 +66,7 @@ class ArticlesController(Controller):
                 author=author,
                 favorited=favorited,
                 page=PageRequest.of(limit=limit, offset=offset),
-                viewer=identity_of(request),
+                viewer=actor,
             )
         )
         return ArticlesResponse.of(page)
@@ -82,16 +80,14 @@ class ArticlesController(Controller):
     @inject
     async def feed(
         self,
-        request: Request[Any, Any, Any],
+        actor: Actor,
         feed_articles: FromDishka[FeedArticles],
         limit: Limit = None,
         offset: Offset = None,
     ) -> ArticlesResponse:
         """Articles by the users the caller follows, newest first."""
         page = await feed_articles(
-            FeedArticlesCommand(
-                actor=required_identity(request), page=PageRequest.of(limit=limit, offset=offset)
-            )
+            FeedArticlesCommand(actor=actor, page=PageRequest.of(limit=limit, offset=offset))
         )
         return ArticlesResponse.of(page)
 
@@ -104,7 +100,7 @@ class ArticlesController(Controller):
     @inject
     async def publish(
         self,
-        request: Request[Any, Any, Any],
+        actor: Actor,
         data: JSONBody[NewArticleRequest],
         publish_article: FromDishka[PublishArticle],
     ) -> ArticleResponse:
@@ -112,7 +108,7 @@ class ArticlesController(Controller):
         article = data.article
         view = await publish_article(
             PublishArticleCommand(
-                actor=required_identity(request),
+                actor=actor,
                 title=article.title,
                 description=article.description,
                 body=article.body,
@@ -129,10 +125,10 @@ class ArticlesController(Controller):
     )
     @inject
     async def get_article(
-        self, slug: str, request: Request[Any, Any, Any], get_article: FromDishka[GetArticle]
+        self, slug: str, actor: OptionalActor, get_article: FromDishka[GetArticle]
     ) -> ArticleResponse:
         """The article with its body."""
-        view = await get_article(GetArticleCommand(slug=slug, viewer=identity_of(request)))
+        view = await get_article(GetArticleCommand(slug=slug, viewer=actor))
         return ArticleResponse(article=Article.of(view))
 
     @put(
@@ -147,7 +143,7 @@ class ArticlesController(Controller):
     async def update(
         self,
         slug: str,
-        request: Request[Any, Any, Any],
+        actor: Actor,
         data: JSONBody[UpdateArticleRequest],
         update_article: FromDishka[UpdateArticle],
     ) -> ArticleResponse:
@@ -155,7 +151,7 @@ class ArticlesController(Controller):
         changes = data.article
         view = await update_article(
             UpdateArticleCommand(
-                actor=required_identity(request),
+                actor=actor,
                 slug=slug,
                 title=UNCHANGED if changes.title is UNSET else changes.title,
                 description=UNCHANGED if changes.description is UNSET else changes.description,
@@ -178,11 +174,11 @@ class ArticlesController(Controller):
     async def delete_article(
         self,
         slug: str,
-        request: Request[Any, Any, Any],
+        actor: Actor,
         delete_article: FromDishka[DeleteArticle],
     ) -> None:
         """Delete with its comments and favorites; only the author may."""
-        await delete_article(DeleteArticleCommand(actor=required_identity(request), slug=slug))
+        await delete_article(DeleteArticleCommand(actor=actor, slug=slug))
 
     @post(
         "/{slug:str}/favorite",
@@ -195,11 +191,11 @@ class ArticlesController(Controller):
     async def favorite(
         self,
         slug: str,
-        request: Request[Any, Any, Any],
+        actor: Actor,
         favorite_article: FromDishka[FavoriteArticle],
     ) -> ArticleResponse:
         """Add to the caller's favorites; twice is harmless."""
-        view = await favorite_article(FavoriteCommand(actor=required_identity(request), slug=slug))
+        view = await favorite_article(FavoriteCommand(actor=actor, slug=slug))
         return ArticleResponse(article=Article.of(view))
 
     @delete(
@@ -213,13 +209,11 @@ class ArticlesController(Controller):
     async def unfavorite(
         self,
         slug: str,
-        request: Request[Any, Any, Any],
+        actor: Actor,
         unfavorite_article: FromDishka[UnfavoriteArticle],
     ) -> ArticleResponse:
         """Remove from the caller's favorites."""
-        view = await unfavorite_article(
-            FavoriteCommand(actor=required_identity(request), slug=slug)
-        )
+        view = await unfavorite_article(FavoriteCommand(actor=actor, slug=slug))
         return ArticleResponse(article=Article.of(view))
 
 

@@ -1,9 +1,7 @@
 """RealWorld comments: /api/articles/{slug}/comments."""
 
-from typing import Any
-
 from dishka.integrations.litestar import FromDishka, inject
-from litestar import Controller, Request, delete, get, post
+from litestar import Controller, delete, get, post
 from litestar.params import JSONBody
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
@@ -12,7 +10,7 @@ from application.articles.delete_comment import DeleteComment, DeleteCommentComm
 from application.articles.list_comments import ListComments, ListCommentsCommand
 from application.articles.pagination import MAX_LIMIT, PageRequest
 from application.common.permissions import Permission
-from entrypoints.http.auth import PUBLIC, identity_of, required_identity, requires
+from entrypoints.http.auth import PUBLIC, Actor, OptionalActor, requires
 from entrypoints.http.openapi import WRITE_CONFLICT, error_responses
 from entrypoints.http.rate_limits import COMMENTS, limit_writes, write_route
 from entrypoints.http.schemas.articles import (
@@ -43,7 +41,7 @@ class CommentsController(Controller):
     async def list_comments(
         self,
         slug: str,
-        request: Request[Any, Any, Any],
+        actor: OptionalActor,
         list_comments: FromDishka[ListComments],
         limit: CommentPageLimit = None,
         offset: PageOffset = None,
@@ -53,7 +51,7 @@ class CommentsController(Controller):
             ListCommentsCommand(
                 slug=slug,
                 page=PageRequest.of(limit=limit, offset=offset, default_limit=MAX_LIMIT),
-                viewer=identity_of(request),
+                viewer=actor,
             )
         )
         return CommentsResponse.of(comments)
@@ -68,14 +66,12 @@ class CommentsController(Controller):
     async def add(
         self,
         slug: str,
-        request: Request[Any, Any, Any],
+        actor: Actor,
         data: JSONBody[NewCommentRequest],
         add_comment: FromDishka[AddComment],
     ) -> CommentResponse:
         """Comment on the article."""
-        view = await add_comment(
-            AddCommentCommand(actor=required_identity(request), slug=slug, body=data.comment.body)
-        )
+        view = await add_comment(AddCommentCommand(actor=actor, slug=slug, body=data.comment.body))
         return CommentResponse(comment=Comment.of(view))
 
     @delete(
@@ -94,10 +90,8 @@ class CommentsController(Controller):
         self,
         slug: str,
         comment_id: int,
-        request: Request[Any, Any, Any],
+        actor: Actor,
         delete_comment: FromDishka[DeleteComment],
     ) -> None:
         """Delete; the comment's author or a moderator may."""
-        await delete_comment(
-            DeleteCommentCommand(actor=required_identity(request), slug=slug, comment_id=comment_id)
-        )
+        await delete_comment(DeleteCommentCommand(actor=actor, slug=slug, comment_id=comment_id))

@@ -1,9 +1,7 @@
 """RealWorld profiles: /api/profiles/{username}."""
 
-from typing import Any
-
 from dishka.integrations.litestar import FromDishka, inject
-from litestar import Controller, Request, delete, get, post
+from litestar import Controller, delete, get, post
 from litestar.params import FromPath
 from litestar.status_codes import HTTP_200_OK
 
@@ -12,7 +10,7 @@ from application.profiles.follow_relation import FollowCommand
 from application.profiles.follow_user import FollowUser
 from application.profiles.get_profile import GetProfile, GetProfileCommand
 from application.profiles.unfollow_user import UnfollowUser
-from entrypoints.http.auth import PUBLIC, identity_of, required_identity
+from entrypoints.http.auth import PUBLIC, Actor, OptionalActor
 from entrypoints.http.openapi import WRITE_CONFLICT, error_responses
 from entrypoints.http.rate_limits import FOLLOWS, limit_writes, write_route
 from entrypoints.http.schemas.users import Profile, ProfileResponse
@@ -32,11 +30,11 @@ class ProfilesController(Controller):
     async def get_profile(
         self,
         username: FromPath[str],
-        request: Request[Any, Any, Any],
+        actor: OptionalActor,
         get_profile: FromDishka[GetProfile],
     ) -> ProfileResponse:
         """Anyone may look; `following` tells whether the caller follows this user."""
-        view = await get_profile(GetProfileCommand(username=username, viewer=identity_of(request)))
+        view = await get_profile(GetProfileCommand(username=username, viewer=actor))
         return ProfileResponse(profile=Profile.of(view))
 
     @post(
@@ -54,11 +52,11 @@ class ProfilesController(Controller):
     async def follow(
         self,
         username: FromPath[str],
-        request: Request[Any, Any, Any],
+        actor: Actor,
         follow_user: FromDishka[FollowUser],
     ) -> ProfileResponse:
         """Follow this user; following twice is harmless."""
-        view = await follow_user(FollowCommand(actor=required_identity(request), username=username))
+        view = await follow_user(FollowCommand(actor=actor, username=username))
         return ProfileResponse(profile=Profile.of(view))
 
     @delete(
@@ -72,11 +70,9 @@ class ProfilesController(Controller):
     async def unfollow(
         self,
         username: str,
-        request: Request[Any, Any, Any],
+        actor: Actor,
         unfollow_user: FromDishka[UnfollowUser],
     ) -> ProfileResponse:
         """Stop following this user; harmless when not followed, oneself included."""
-        view = await unfollow_user(
-            FollowCommand(actor=required_identity(request), username=username)
-        )
+        view = await unfollow_user(FollowCommand(actor=actor, username=username))
         return ProfileResponse(profile=Profile.of(view))

@@ -20,7 +20,7 @@ from application.users.refresh_session import RefreshSession, RefreshSessionComm
 from application.users.revoke_session import RevokeSession, RevokeSessionCommand
 from application.users.session_policy import ClientInfo
 from entrypoints.config.settings import Settings
-from entrypoints.http.auth import required_identity
+from entrypoints.http.auth import Actor
 from entrypoints.http.openapi import WRITE_CONFLICT, error_responses
 from entrypoints.http.rate_limits import EdgeRateLimits, auth_route
 from entrypoints.http.schemas.users import (
@@ -163,11 +163,9 @@ class SessionsController(Controller):
         responses=error_responses(conflict=WRITE_CONFLICT),
     )
     @inject
-    async def log_out(
-        self, request: Request[Any, Any, Any], log_out: FromDishka[LogOut]
-    ) -> Response[None]:
+    async def log_out(self, actor: Actor, log_out: FromDishka[LogOut]) -> Response[None]:
         """End this session."""
-        await log_out(LogOutCommand(actor=required_identity(request)))
+        await log_out(LogOutCommand(actor=actor))
         return Response(None, status_code=HTTP_204_NO_CONTENT, headers=expired_refresh_cookie())
 
     @post(
@@ -178,20 +176,18 @@ class SessionsController(Controller):
         responses=error_responses(conflict=WRITE_CONFLICT),
     )
     @inject
-    async def log_out_all(
-        self, request: Request[Any, Any, Any], log_out_all: FromDishka[LogOutAll]
-    ) -> Response[None]:
+    async def log_out_all(self, actor: Actor, log_out_all: FromDishka[LogOutAll]) -> Response[None]:
         """End every session of the caller."""
-        await log_out_all(LogOutAllCommand(actor=required_identity(request)))
+        await log_out_all(LogOutAllCommand(actor=actor))
         return Response(None, status_code=HTTP_204_NO_CONTENT, headers=expired_refresh_cookie())
 
     @get("/sessions", opt=_OWN, summary="List sessions", responses=error_responses())
     @inject
     async def list_sessions(
-        self, request: Request[Any, Any, Any], list_sessions: FromDishka[ListSessions]
+        self, actor: Actor, list_sessions: FromDishka[ListSessions]
     ) -> SessionsResponse:
         """The caller's active sessions: device, IP, when opened and last used."""
-        views = await list_sessions(ListSessionsCommand(actor=required_identity(request)))
+        views = await list_sessions(ListSessionsCommand(actor=actor))
         return SessionsResponse(
             sessions=[
                 SessionItem(
@@ -218,10 +214,8 @@ class SessionsController(Controller):
     async def revoke_session(
         self,
         session_id: FromPath[UUID],
-        request: Request[Any, Any, Any],
+        actor: Actor,
         revoke_session: FromDishka[RevokeSession],
     ) -> None:
         """End one session; another user's id answers 404."""
-        await revoke_session(
-            RevokeSessionCommand(actor=required_identity(request), session_id=session_id)
-        )
+        await revoke_session(RevokeSessionCommand(actor=actor, session_id=session_id))

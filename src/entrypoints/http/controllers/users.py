@@ -16,7 +16,7 @@ from application.users.register_user import RegisterUser, RegisterUserCommand
 from application.users.session_policy import ClientInfo
 from application.users.update_user import UpdateUser, UpdateUserCommand
 from entrypoints.config.settings import Settings
-from entrypoints.http.auth import presented_token, required_identity, requires
+from entrypoints.http.auth import Actor, presented_token, requires
 from entrypoints.http.controllers.sessions import requested_delivery, signed_in
 from entrypoints.http.device_cookie import DEVICE_COOKIE, device_cookie
 from entrypoints.http.openapi import WRITE_CONFLICT, error_responses
@@ -134,13 +134,14 @@ class UsersController(Controller):
     )
     @inject
     async def current_user(
-        self, request: Request[Any, Any, Any], get_current_user: FromDishka[GetCurrentUser]
+        self,
+        actor: Actor,
+        request: Request[Any, Any, Any],
+        get_current_user: FromDishka[GetCurrentUser],
     ) -> UserResponse:
         """The caller's account, with the token the request carried."""
         result = await get_current_user(
-            GetCurrentUserCommand(
-                actor=required_identity(request), access_token=presented_token(request)
-            )
+            GetCurrentUserCommand(actor=actor, access_token=presented_token(request))
         )
         return UserResponse(user=User.of(result))
 
@@ -157,6 +158,7 @@ class UsersController(Controller):
     @inject
     async def update_user(
         self,
+        actor: Actor,
         request: Request[Any, Any, Any],
         data: JSONBody[UpdateUserRequest],
         update_user: FromDishka[UpdateUser],
@@ -168,7 +170,7 @@ class UsersController(Controller):
         """
         changes = data.user
         command = UpdateUserCommand(
-            actor=required_identity(request),
+            actor=actor,
             access_token=presented_token(request),
             current_password=(
                 None if changes.current_password is UNSET else changes.current_password

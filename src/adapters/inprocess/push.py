@@ -5,11 +5,11 @@ from collections import deque
 from loguru import logger
 
 from adapters.webpush.sender import endpoint_origin
-from application.notifications.ports import PushMessage, PushOutcome
+from application.notifications.ports import PushMessage, PushOutcome, PushSender
 from domain.notifications.push import PushSubscription
 
 
-class InMemoryPushSender:
+class InMemoryPushSender(PushSender):
     """The `PushSender` port without a push service: what was sent, in order, and a log line.
 
     Only the last `history` messages are kept, so a long-running process without a push

@@ -3,12 +3,12 @@
 import logging
 from collections import deque
 
-from application.notifications.ports import SmsMessage
+from application.notifications.ports import SmsMessage, SmsSender
 
 _log = logging.getLogger(__name__)
 
 
-class InMemorySmsSender:
+class InMemorySmsSender(SmsSender):
     """The `SmsSender` port without a gateway: the last `history` messages, and a log line.
 
     The log line names the recipient only, never the body, which may hold a code.

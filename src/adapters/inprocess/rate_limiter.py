@@ -3,7 +3,7 @@
 import math
 
 from application.common.ports.clock import Clock
-from application.common.ports.rate_limits import RateLimit, RateLimitDecision
+from application.common.ports.rate_limits import RateLimit, RateLimitDecision, RateLimiter
 
 
 def gcra(
@@ -26,7 +26,7 @@ def gcra(
     return decision, candidate
 
 
-class InMemoryRateLimiter:
+class InMemoryRateLimiter(RateLimiter):
     """The `RateLimiter` port in a dict; exact, but private to one process."""
 
     def __init__(self, clock: Clock) -> None:

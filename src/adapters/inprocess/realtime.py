@@ -3,10 +3,10 @@
 import asyncio
 from collections.abc import AsyncIterator, Sequence
 
-from application.common.ports.realtime import RoomMessage
+from application.common.ports.realtime import RealtimeBroadcaster, RoomMessage
 
 
-class InMemoryRealtimeBroadcaster:
+class InMemoryRealtimeBroadcaster(RealtimeBroadcaster):
     """The `RealtimeBroadcaster` port for a single process (tests, embedded mode).
 
     - A publish is delivered to this broadcaster's reader only if the room is joined at that

@@ -5,14 +5,14 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 
-from application.common.ports.cache import CacheUnavailableError
+from application.common.ports.cache import Cache, CacheUnavailableError
 
 _INTEGER = re.compile(rb"0|-?[1-9][0-9]*")
 _INT64_MIN = -(2**63)
 _INT64_MAX = 2**63 - 1
 
 
-class InMemoryCache:
+class InMemoryCache(Cache):
     """The `Cache` port in a bounded LRU map, behaving as Redis does; private to one process.
 
     Expiry follows `clock`; an expired value reads as missing and is dropped when touched.
