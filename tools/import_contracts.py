@@ -24,7 +24,11 @@ class StandardLibraryOnlyContract(Contract):
     source_modules = fields.ListField(subfield=fields.ModuleField())
     allowed_modules = fields.ListField(subfield=fields.StringField(), required=False)
 
-    def check(self, graph: ImportGraph, verbose: bool) -> ContractCheck:  # noqa: ARG002, FBT001
+    def check(
+        self,
+        graph: ImportGraph,
+        verbose: bool,  # noqa: ARG002, FBT001 - import-linter's signature for Contract.check
+    ) -> ContractCheck:
         """Collect every import of a package outside the allowed set."""
         # import-linter sets each field's parsed value on the instance, over the class's field
         # object, and its types do not say so: read the values from the instance.

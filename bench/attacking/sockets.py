@@ -6,7 +6,9 @@ import contextlib
 import json
 import time
 
+import httpx
 from tests.support.server import RunningServer
+from websockets.asyncio.client import connect
 
 from bench.attacking.harness import Setup, Tally, register, run_loop, started
 from bench.attacking.measure import BYSTANDER, Result, Watch, finish
@@ -52,9 +54,6 @@ async def _unauthenticated(port: int, until: float, tally: Tally, gate: asyncio.
 
 async def _legitimate(port: int, token: str, *, with_ticket: bool) -> tuple[bool, float, str]:
     """One attempt of the user to get a live socket: by a ticket, or by the `auth` message."""
-    import httpx  # noqa: PLC0415
-    from websockets.asyncio.client import connect  # noqa: PLC0415
-
     started = time.perf_counter()
     url = f"ws://127.0.0.1:{port}/ws"
     try:

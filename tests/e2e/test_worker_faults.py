@@ -392,7 +392,9 @@ def test_a_postgres_restart_loses_no_event_and_no_job(deployment: Deployment) ->
     # and enqueues every periodic job anew, which the worker runs once each.
     _wait_for_count(deployment.scheduler, "this scheduler leads", 2)
     led_again = _logged_at(deployment.scheduler, "this scheduler leads", 2) - outage.ended_at
-    print(f"pg: the scheduler led again {led_again:.2f}s after the return")  # noqa: T201
+    print(  # noqa: T201 - the measured delay, shown by pytest -s
+        f"pg: the scheduler led again {led_again:.2f}s after the return"
+    )
     assert led_again <= RECOVERY_BOUND_SECONDS
     for job, ran in PERIODIC_RUNS.items():
         _wait_for_count(deployment.scheduler, rf"enqueued {job}", 2)

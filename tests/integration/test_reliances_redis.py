@@ -9,7 +9,14 @@ import uuid
 from typing import Any
 
 import pytest
+from redis.asyncio import Redis
+from redis.asyncio.connection import AbstractConnection
+from redis.utils import check_protocol_version
+from taskiq import BrokerMessage
 
+from adapters.redis.realtime import RedisRealtimeBroadcaster
+from adapters.taskiq.queue import create_broker
+from application.common.ports.realtime import RoomMessage
 from tests.support.reliance import Reliance
 
 pytestmark = pytest.mark.integration
@@ -26,10 +33,6 @@ async def test_redis_py_pubsub_connection_reads_frames_the_way_the_broadcaster_e
     redis_url: str, protocol: int | None
 ) -> None:
     """The broadcaster writes and reads the pub/sub connection itself, below `PubSub`."""
-    from redis.asyncio import Redis  # noqa: PLC0415
-    from redis.asyncio.connection import AbstractConnection  # noqa: PLC0415
-    from redis.utils import check_protocol_version  # noqa: PLC0415
-
     options: dict[str, Any] = {} if protocol is None else {"protocol": protocol}
     client = Redis.from_url(redis_url, **options)
     channel = f"reliance:{uuid.uuid4().hex}".encode()
@@ -125,11 +128,6 @@ async def test_redis_py_serves_the_broadcaster_on_either_protocol(
     redis_url: str, protocol: int
 ) -> None:
     """The broadcaster end to end, on both wire protocols it branches on."""
-    from redis.asyncio import Redis  # noqa: PLC0415
-
-    from adapters.redis.realtime import RedisRealtimeBroadcaster  # noqa: PLC0415
-    from application.common.ports.realtime import RoomMessage  # noqa: PLC0415
-
     client = Redis.from_url(redis_url, protocol=protocol)
     broadcaster = RedisRealtimeBroadcaster(
         client, channel_prefix=f"reliance:{uuid.uuid4().hex}:", keepalive_seconds=0.2
@@ -174,11 +172,6 @@ async def test_taskiq_redis_private_ack_and_stream_layout_serve_the_reclaiming_l
     redis_url: str,
 ) -> None:
     """The reclaiming `listen` reads jobs from `data` fields and acks with `_ack_generator`."""
-    from redis.asyncio import Redis  # noqa: PLC0415
-    from taskiq import BrokerMessage  # noqa: PLC0415
-
-    from adapters.taskiq.queue import create_broker  # noqa: PLC0415
-
     stream, group = f"reliance:jobs:{uuid.uuid4().hex}", "reliance"
     broker = create_broker(
         redis_url, stream=stream, group=group, redeliver_after_seconds=0.05, prefetch=5

@@ -8,11 +8,22 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import msgspec
+import psycopg
 import pytest
 import sqlalchemy as sa
+from aiokafka.client import AIOKafkaClient
+from aiokafka.errors import KafkaConnectionError
+from psycopg.pq import TransactionStatus
+from psycopg.types.json import Jsonb
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from adapters.sqlalchemy.precompiled import (
+    PrecompiledStatements,
+    execute_on_driver,
+    fetch_all,
+    fetch_all_on_driver,
+)
 from tests.support.kafka_cluster import kafka_mock_cluster
 from tests.support.network import closed_port
 from tests.support.postgres import engine_for_tests
@@ -29,9 +40,6 @@ REALTIME = "adapters/redis/realtime.py (RedisRealtimeBroadcaster)"
 
 async def test_aiokafka_client_bootstrap_fetches_metadata_or_raises() -> None:
     """The Kafka probe calls `AIOKafkaClient.bootstrap`, which aiokafka does not document."""
-    from aiokafka.client import AIOKafkaClient  # noqa: PLC0415
-    from aiokafka.errors import KafkaConnectionError  # noqa: PLC0415
-
     with Reliance("aiokafka", where="adapters/kafka/health.py (KafkaProbe)") as aiokafka:
         with kafka_mock_cluster() as address:
             client = AIOKafkaClient(
@@ -83,9 +91,6 @@ async def test_sqlalchemy_autocommit_isolation_is_the_psycopg_autocommit_flag(
     migrated_url: str,
 ) -> None:
     """The unit of work reads and flips autocommit on the psycopg connection."""
-    import psycopg  # noqa: PLC0415
-    from psycopg.pq import TransactionStatus  # noqa: PLC0415
-
     engine = engine_for_tests(migrated_url, autocommit=True)
     try:
         with Reliance(
@@ -123,9 +128,9 @@ async def test_sqlalchemy_begin_sends_nothing_and_psycopg_autocommit_can_flip_un
     engine: AsyncEngine, probe_table: sa.Table
 ) -> None:
     """A commit-time insert runs alone, in autocommit, under SQLAlchemy's open transaction."""
-    from psycopg.pq import TransactionStatus  # noqa: PLC0415
-
     row_id = uuid.uuid4()
+    probe = probe_table.name
+    insert = f'INSERT INTO "{probe}" (id, n) VALUES (%(id)s, 1)'  # noqa: S608 - the probe table
     with Reliance(
         "sqlalchemy", "psycopg", where="adapters/sqlalchemy/deferred_inserts.py (send)"
     ) as sqlalchemy:
@@ -149,10 +154,7 @@ async def test_sqlalchemy_begin_sends_nothing_and_psycopg_autocommit_can_flip_un
             await driver.set_autocommit(True)
             try:
                 async with driver.cursor() as cursor:
-                    await cursor.execute(
-                        f'INSERT INTO "{probe_table.name}" (id, n) VALUES (%(id)s, 1)',  # noqa: S608
-                        {"id": row_id},
-                    )
+                    await cursor.execute(insert, {"id": row_id})
             finally:
                 await driver.set_autocommit(False)
             await connection.commit()
@@ -172,13 +174,6 @@ async def test_precompiled_sql_runs_on_psycopg_and_through_exec_driver_sql(
     engine: AsyncEngine, probe_table: sa.Table
 ) -> None:
     """SQL compiled by a standalone psycopg dialect, run straight on psycopg with named values."""
-    from adapters.sqlalchemy.precompiled import (  # noqa: PLC0415
-        PrecompiledStatements,
-        execute_on_driver,
-        fetch_all,
-        fetch_all_on_driver,
-    )
-
     insert_two = PrecompiledStatements(
         lambda: sa.insert(probe_table).values(
             [
@@ -217,8 +212,6 @@ async def test_precompiled_sql_runs_on_psycopg_and_through_exec_driver_sql(
 
 async def test_json_serializer_may_return_bytes(engine: AsyncEngine) -> None:
     """JSON goes through msgspec, whose encoder returns bytes, not the str SQLAlchemy documents."""
-    from psycopg.types.json import Jsonb  # noqa: PLC0415
-
     document = {"a": [1, "é"], "b": None}
     with Reliance(
         "sqlalchemy",

@@ -30,7 +30,9 @@ class Inbox:
     def __init__(self) -> None:
         self.messages: list[tuple[str, list[str], bytes]] = []
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(  # noqa: N802 - the name aiosmtpd calls the hook by
+        self, server: Any, session: Any, envelope: Any
+    ) -> str:
         self.messages.append((envelope.mail_from, envelope.rcpt_tos, envelope.content))
         return "250 OK"
 

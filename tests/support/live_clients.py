@@ -295,7 +295,11 @@ class SmsGateway:
                 self.end_headers()
                 self.wfile.write(body)
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            def log_message(
+                self,
+                format: str,  # noqa: A002 - BaseHTTPRequestHandler's name for it
+                *args: Any,
+            ) -> None:
                 return
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)

@@ -43,7 +43,9 @@ class Inbox:
         self._mails: list[Mail] = []
         self._changed = threading.Condition()
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+    async def handle_DATA(  # noqa: N802 - the name aiosmtpd calls the hook by
+        self, server: Any, session: Any, envelope: Any
+    ) -> str:
         parsed = email.message_from_bytes(envelope.content, policy=email.policy.default)
         assert isinstance(parsed, EmailMessage)
         with self._changed:
@@ -171,7 +173,9 @@ class Processes:
             process.terminate()
         for process in self.started:
             process.stop()
-            print(f"===== {process.name} (exit {process.popen.returncode})\n{process.log()}")  # noqa: T201
+            print(  # noqa: T201 - pytest shows a failed test's output
+                f"===== {process.name} (exit {process.popen.returncode})\n{process.log()}"
+            )
 
 
 @contextmanager

@@ -19,5 +19,6 @@ def test_events_are_handed_over_once() -> None:
 
 
 def test_an_event_needs_an_aware_time() -> None:
+    naive = datetime(2026, 1, 1)  # noqa: DTZ001 - the point of the test
     with pytest.raises(ValueError, match="timezone-aware"):
-        CounterIncremented(aggregate_id="c", occurred_at=datetime(2026, 1, 1), amount=1)  # noqa: DTZ001
+        CounterIncremented(aggregate_id="c", occurred_at=naive, amount=1)

@@ -1,5 +1,6 @@
 """The identity and profile use cases on in-memory adapters: state, results and events."""
 
+import asyncio
 from dataclasses import replace
 from datetime import timedelta
 
@@ -289,8 +290,6 @@ async def test_passwords_are_normalized_the_same_way_at_sign_in(world: IdentityW
 
 
 async def test_parallel_wrong_guesses_cannot_overrun_the_limit(world: IdentityWorld) -> None:
-    import asyncio  # noqa: PLC0415
-
     await world.register("ada")
 
     async def guess() -> str:

@@ -10,10 +10,26 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
+import granian
 import msgspec
 import pytest
+from dishka import AsyncContainer, Provider, Scope, make_async_container
+from dishka.integrations.litestar import setup_dishka
+from litestar import Litestar, Request, Response, WebSocket, get, post, websocket
+from litestar.connection import ASGIConnection
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.handlers import BaseRouteHandler
+from litestar.params import JSONBody
+from litestar.testing import TestClient
 from msgspec import Meta
 
+from entrypoints.cli import serve
+from entrypoints.cli.serve import _LOGGING_INTO_LOGURU
+from entrypoints.config.loader import load_settings
+from entrypoints.http.client_input import ClientRequest
+from entrypoints.http.controllers.docs import OPENAPI_JSON_PATH, api_reference
+from entrypoints.http.errors import EXCEPTION_HANDLERS, http_error_handler, validation_error_handler
+from entrypoints.http.middleware.request_id import RequestIdMiddleware
 from tests.support.reliance import Reliance
 
 # --- Litestar ------------------------------------------------------------------------------
@@ -30,13 +46,6 @@ class _UserRequest(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 @contextmanager
 def _validation_app() -> Iterator[tuple[Any, list[Any]]]:
     """A Litestar app with a msgspec body, Portico's error handlers, and what they were given."""
-    from litestar import Litestar, Request, Response, post  # noqa: PLC0415
-    from litestar.exceptions import HTTPException, ValidationException  # noqa: PLC0415
-    from litestar.params import JSONBody  # noqa: PLC0415
-    from litestar.testing import TestClient  # noqa: PLC0415
-
-    from entrypoints.http.errors import http_error_handler, validation_error_handler  # noqa: PLC0415
-
     seen: list[Any] = []
 
     def on_validation(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
@@ -147,12 +156,6 @@ def test_litestar_reads_a_data_parameter_through_the_request_class(
     body: bytes, status: int, key: str | None
 ) -> None:
     """`ClientRequest.json` decodes every body, which only works if Litestar calls it."""
-    from litestar import Litestar, post  # noqa: PLC0415
-    from litestar.params import JSONBody  # noqa: PLC0415
-    from litestar.testing import TestClient  # noqa: PLC0415
-
-    from entrypoints.http.client_input import ClientRequest  # noqa: PLC0415
-    from entrypoints.http.errors import EXCEPTION_HANDLERS  # noqa: PLC0415
 
     @post("/users")
     async def register(data: JSONBody[_UserRequest]) -> None:
@@ -206,12 +209,6 @@ def test_litestar_names_a_routes_body_type_in_its_signature_model(
     Litestar converts the body leniently (``"false"`` would be a boolean); the path and the
     query must stay lenient, since they arrive as text.
     """
-    from litestar import Litestar, post  # noqa: PLC0415
-    from litestar.params import JSONBody  # noqa: PLC0415
-    from litestar.testing import TestClient  # noqa: PLC0415
-
-    from entrypoints.http.client_input import ClientRequest  # noqa: PLC0415
-    from entrypoints.http.errors import EXCEPTION_HANDLERS  # noqa: PLC0415
 
     @post("/switches/{owner:int}")
     async def switch(owner: int, page: int, data: JSONBody[_Switches]) -> dict[str, Any]:
@@ -241,10 +238,6 @@ def test_litestar_names_a_routes_body_type_in_its_signature_model(
 
 def test_litestar_runs_every_request_through_a_replaced_asgi_handler_with_scope_state() -> None:
     """The app wraps `Litestar.asgi_handler` in its middleware, which writes `scope["state"]`."""
-    from litestar import Litestar, Request, get  # noqa: PLC0415
-    from litestar.testing import TestClient  # noqa: PLC0415
-
-    from entrypoints.http.middleware.request_id import RequestIdMiddleware  # noqa: PLC0415
 
     @get("/id")
     async def request_id(request: Request[Any, Any, Any]) -> str:
@@ -268,11 +261,6 @@ def test_litestar_runs_every_request_through_a_replaced_asgi_handler_with_scope_
 
 def test_litestar_render_plugins_take_the_document_url_from_get_openapi_json_route() -> None:
     """The API reference names its document's URL by overriding a plugin method."""
-    from litestar import Litestar  # noqa: PLC0415
-    from litestar.testing import TestClient  # noqa: PLC0415
-
-    from entrypoints.http.controllers.docs import OPENAPI_JSON_PATH, api_reference  # noqa: PLC0415
-
     with Reliance(
         "litestar", where="entrypoints/http/controllers/docs.py (ApiReferencePlugin)"
     ) as litestar:
@@ -294,13 +282,6 @@ class _PerRequest:
 
 def test_dishka_litestar_integration_keeps_the_container_in_connection_state() -> None:
     """The guard, the SSE stream and the WebSocket gateway read `state.dishka_container`."""
-    from dishka import AsyncContainer, Provider, Scope, make_async_container  # noqa: PLC0415
-    from dishka.integrations.litestar import setup_dishka  # noqa: PLC0415
-    from litestar import Litestar, Request, WebSocket, get, websocket  # noqa: PLC0415
-    from litestar.connection import ASGIConnection  # noqa: PLC0415
-    from litestar.handlers import BaseRouteHandler  # noqa: PLC0415
-    from litestar.testing import TestClient  # noqa: PLC0415
-
     provider = Provider(scope=Scope.REQUEST)
     provider.provide(_PerRequest)
     guarded: list[object] = []
@@ -357,11 +338,6 @@ def test_dishka_litestar_integration_keeps_the_container_in_connection_state() -
 
 def test_granian_server_takes_the_options_serve_passes(monkeypatch: pytest.MonkeyPatch) -> None:
     """`portico serve` builds `granian.server.Server`, the class `granian.Granian` names."""
-    import granian  # noqa: PLC0415
-
-    from entrypoints.cli import serve  # noqa: PLC0415
-    from entrypoints.config.loader import load_settings  # noqa: PLC0415
-
     passed: list[tuple[tuple[Any, ...], dict[str, Any]]] = []
 
     class Recorder:
@@ -392,8 +368,6 @@ def test_granian_logs_to_the_loggers_portico_routes_into_loguru(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Portico configures granian's loggers by name, `_granian` (private) among them."""
-    from entrypoints.cli.serve import _LOGGING_INTO_LOGURU  # noqa: PLC0415
-
     names = ("_granian", "granian.access")
     applied: list[dict[str, Any]] = []
     monkeypatch.setattr(logging.config, "dictConfig", applied.append)

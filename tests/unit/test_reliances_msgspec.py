@@ -10,6 +10,8 @@ import msgspec
 import pytest
 from msgspec import Meta
 
+from entrypoints.config.loader import ConfigurationError, load_settings
+from entrypoints.http.decode_errors import field_error, is_malformed_json, malformed_json_message
 from tests.support.reliance import Reliance
 
 # --- msgspec -------------------------------------------------------------------------------
@@ -46,8 +48,6 @@ def test_msgspec_validation_messages_keep_the_wording_the_api_parses(
     document: object, expected: tuple[str, str]
 ) -> None:
     """The API turns msgspec's messages into field-keyed ones by matching their wording."""
-    from entrypoints.http.decode_errors import field_error  # noqa: PLC0415
-
     with Reliance("msgspec", where="entrypoints/http/decode_errors.py (field_error)") as ms:
         try:
             msgspec.json.decode(msgspec.json.encode(document), type=_Fields)
@@ -67,8 +67,6 @@ def test_msgspec_validation_messages_keep_the_wording_the_api_parses(
 @pytest.mark.parametrize("body", [b"{bad", b'{"user": {"email": "a"', b"\xff\xfe", b""])
 def test_msgspec_decode_errors_keep_the_wording_that_marks_malformed_json(body: bytes) -> None:
     """A 400 is told apart from other 400s by the wording of msgspec's DecodeError."""
-    from entrypoints.http.decode_errors import is_malformed_json  # noqa: PLC0415
-
     with Reliance("msgspec", where="entrypoints/http/decode_errors.py (is_malformed_json)") as ms:
         try:
             msgspec.json.decode(body)
@@ -107,8 +105,6 @@ def test_msgspec_raises_beside_decode_error_what_portico_translates(
 
 
 def test_msgspec_words_a_number_beyond_a_double_as_out_of_range() -> None:
-    from entrypoints.http.decode_errors import malformed_json_message  # noqa: PLC0415
-
     with Reliance(
         "msgspec", where="entrypoints/http/decode_errors.py (malformed_json_message)"
     ) as ms:
@@ -140,8 +136,6 @@ def test_msgspec_convert_messages_name_the_setting_at_fault(
     environment: dict[str, str], variable: str, problem: str, tmp_path: Path
 ) -> None:
     """The loader finds the bad setting in the " - at `$.section.field`" end of the message."""
-    from entrypoints.config.loader import ConfigurationError, load_settings  # noqa: PLC0415
-
     with Reliance("msgspec", where="entrypoints/config/loader.py (_explain, _plain_reason)") as ms:
         try:
             load_settings(environment, env_file=tmp_path / "absent.env")

@@ -11,8 +11,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+import jwt
 import pytest
 
+from adapters.memory.system import ManualClock, SequentialIdGenerator
+from adapters.security.jwt_tokens import JwtTokenIssuer
+from domain.users.values import Role, UserId
 from tests.support.reliance import Reliance
 
 # --- PyJWT ---------------------------------------------------------------------------------
@@ -30,12 +34,6 @@ def test_pyjwt_algorithm_objects_sign_and_tokens_match_jwt_encode(
     algorithm: str, digest: Any
 ) -> None:
     """Tokens are signed with PyJWT's algorithm object and a pre-encoded header."""
-    import jwt  # noqa: PLC0415
-
-    from adapters.memory.system import ManualClock, SequentialIdGenerator  # noqa: PLC0415
-    from adapters.security.jwt_tokens import JwtTokenIssuer  # noqa: PLC0415
-    from domain.users.values import Role, UserId  # noqa: PLC0415
-
     secret = "k" * 64
     with Reliance("pyjwt", where="adapters/security/jwt_tokens.py (JwtTokenIssuer)") as pyjwt:
         from jwt.utils import base64url_encode  # noqa: PLC0415 - under the reliance

@@ -35,7 +35,10 @@ async def test_redis_py_check_protocol_version_reads_an_unset_protocol_as_the_de
         "redis", where="adapters/redis/realtime.py (RedisRealtimeBroadcaster.__init__)"
     ) as redis:
         from redis.asyncio import Redis  # noqa: PLC0415 - under the reliance
-        from redis.utils import DEFAULT_RESP_VERSION, check_protocol_version  # noqa: PLC0415
+        from redis.utils import (  # noqa: PLC0415 - under the reliance
+            DEFAULT_RESP_VERSION,
+            check_protocol_version,
+        )
 
         for protocol, expected in ((3, True), ("3", True), (2, False), ("2", False)):
             redis.check(

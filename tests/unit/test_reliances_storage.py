@@ -7,6 +7,14 @@ import inspect
 import re
 import warnings
 
+import sqlalchemy as sa
+
+from adapters.sqlalchemy import precompiled
+from adapters.sqlalchemy.articles import _LOCKED_BY_SLUG, _SAVE
+from adapters.sqlalchemy.deferred_inserts import _STATEMENTS
+from adapters.sqlalchemy.sessions import _LIVE_ROLE
+from adapters.sqlalchemy.tables import outbox, sessions
+from adapters.sqlalchemy.users import _BY_EMAIL
 from tests.support.reliance import Reliance
 
 # --- aiokafka ------------------------------------------------------------------------------
@@ -36,20 +44,13 @@ def test_aiokafka_low_level_client_takes_what_the_probe_passes() -> None:
 
 def test_sqlalchemy_psycopg_dialect_compiles_named_pyformat_placeholders() -> None:
     """Precompiled statements are compiled once, standalone, and run as psycopg SQL."""
-    import sqlalchemy as sa  # noqa: PLC0415
-
-    from adapters.sqlalchemy import precompiled  # noqa: PLC0415
-    from adapters.sqlalchemy.articles import _LOCKED_BY_SLUG, _SAVE  # noqa: PLC0415
-    from adapters.sqlalchemy.deferred_inserts import _STATEMENTS  # noqa: PLC0415
-    from adapters.sqlalchemy.sessions import _LIVE_ROLE  # noqa: PLC0415
-    from adapters.sqlalchemy.tables import outbox, sessions  # noqa: PLC0415
-    from adapters.sqlalchemy.users import _BY_EMAIL  # noqa: PLC0415
-
     with Reliance(
         "sqlalchemy",
         where="adapters/sqlalchemy/precompiled.py (PrecompiledStatements) and deferred_inserts.py",
     ) as sqlalchemy:
-        from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg  # noqa: PLC0415
+        from sqlalchemy.dialects.postgresql.psycopg import (  # noqa: PLC0415 - under the reliance
+            PGDialect_psycopg,
+        )
 
         dialect = PGDialect_psycopg()  # type: ignore[no-untyped-call]
         sqlalchemy.check(

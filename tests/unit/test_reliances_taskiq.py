@@ -8,6 +8,14 @@ import inspect
 from collections.abc import AsyncGenerator
 from typing import Any
 
+from taskiq import AckableMessage, AsyncBroker, BrokerMessage
+
+from adapters.taskiq.queue import (
+    RUN_JOB,
+    ReclaimingRedisStreamBroker,
+    TaskiqTaskQueue,
+    create_broker,
+)
 from tests.support.reliance import Reliance
 
 # --- taskiq-redis --------------------------------------------------------------------------
@@ -15,8 +23,6 @@ from tests.support.reliance import Reliance
 
 def test_taskiq_redis_stream_broker_keeps_the_attributes_and_private_ack_the_queue_uses() -> None:
     """`ReclaimingRedisStreamBroker.listen` reads the parent's attributes and `_ack_generator`."""
-    from adapters.taskiq.queue import ReclaimingRedisStreamBroker, create_broker  # noqa: PLC0415
-
     with Reliance(
         "taskiq-redis", where="adapters/taskiq/queue.py (ReclaimingRedisStreamBroker.listen)"
     ) as taskiq_redis:
@@ -47,7 +53,7 @@ def test_taskiq_redis_stream_broker_keeps_the_attributes_and_private_ack_the_que
             isinstance(consumer_name, str) and consumer_name,
             f"RedisStreamBroker.consumer_name is {consumer_name!r}, not a generated name",
         )
-        from redis.asyncio import ConnectionPool  # noqa: PLC0415
+        from redis.asyncio import ConnectionPool  # noqa: PLC0415 - under the reliance
 
         taskiq_redis.check(
             isinstance(broker.connection_pool, ConnectionPool),
@@ -74,8 +80,6 @@ def _taskiq_queue_broker(finished: list[str] | None = None) -> Any:
 
     Each acknowledgement is logged with the jobs that had finished by then (`finished`).
     """
-    from taskiq import AckableMessage, AsyncBroker, BrokerMessage  # noqa: PLC0415
-
     done = finished if finished is not None else []
 
     class QueueBroker(AsyncBroker):
@@ -105,8 +109,6 @@ def _taskiq_queue_broker(finished: list[str] | None = None) -> Any:
 
 async def test_taskiq_async_kicker_sends_a_task_by_name() -> None:
     """The job queue enqueues the one job task by name, with taskiq's `AsyncKicker`."""
-    from adapters.taskiq.queue import RUN_JOB, TaskiqTaskQueue  # noqa: PLC0415
-
     broker = _taskiq_queue_broker()
     with Reliance(
         "taskiq",
@@ -150,8 +152,8 @@ async def test_taskiq_receiver_acks_after_execution_and_abandons_jobs_past_the_g
         "taskiq", where="entrypoints/worker/receiver.py (run_jobs_until_stopped)"
     ) as taskiq:
         from taskiq.acks import AcknowledgeType  # noqa: PLC0415 - under the reliance
-        from taskiq.kicker import AsyncKicker  # noqa: PLC0415
-        from taskiq.receiver import Receiver  # noqa: PLC0415
+        from taskiq.kicker import AsyncKicker  # noqa: PLC0415 - under the reliance
+        from taskiq.receiver import Receiver  # noqa: PLC0415 - under the reliance
 
         receiver = Receiver(
             broker,

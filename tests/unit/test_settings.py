@@ -3,7 +3,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from entrypoints.cli.commands import app
 from entrypoints.config import ConfigurationError, Settings, load_settings
 from entrypoints.config.loader import setting_specs
 
@@ -216,10 +218,6 @@ def test_a_vapid_key_that_is_not_a_p256_key_is_refused_without_echoing_it() -> N
 
 
 def test_the_keys_portico_push_keys_prints_are_accepted() -> None:
-    from typer.testing import CliRunner  # noqa: PLC0415 - only this test drives the CLI
-
-    from entrypoints.cli.commands import app  # noqa: PLC0415
-
     printed = CliRunner().invoke(app, ["push", "keys"])
     assert printed.exit_code == 0, printed.output
     private_key = printed.output.splitlines()[0].removeprefix("PUSH_VAPID_PRIVATE_KEY=")

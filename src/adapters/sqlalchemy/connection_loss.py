@@ -123,7 +123,8 @@ async def translated_driver_failure(
     if watch is None or driver is None or not (driver.broken or driver.closed):
         return exc
     # Pool._invalidate bumps the pool's generation: tests/integration/test_connection_loss.py
-    connection.sync_engine.pool._invalidate(raw, exc, _checkin=False)  # noqa: SLF001
+    # It is what SQLAlchemy itself calls on a disconnect; no public method does the same.
+    connection.sync_engine.pool._invalidate(raw, exc, _checkin=False)  # noqa: SLF001 - see above
     error = watch.lost(connection.sync_connection, exc)
     await connection.invalidate(exc)
     return error

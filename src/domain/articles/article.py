@@ -62,7 +62,7 @@ class Article(AggregateRoot):
     def publish(
         cls,
         *,
-        id: ArticleId,  # noqa: A002
+        id: ArticleId,  # noqa: A002 - the aggregate's identity is its id
         author_id: UserId,
         slug: Slug,
         title: Title,

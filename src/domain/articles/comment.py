@@ -37,7 +37,7 @@ class Comment(AggregateRoot):
     def post(
         cls,
         *,
-        id: CommentId,  # noqa: A002
+        id: CommentId,  # noqa: A002 - the aggregate's identity is its id
         article: Article,
         author_id: UserId,
         body: CommentBody,

@@ -70,7 +70,7 @@ class User(AggregateRoot):
     def register(
         cls,
         *,
-        id: UserId,  # noqa: A002
+        id: UserId,  # noqa: A002 - the aggregate's identity is its id
         username: Username,
         email: Email,
         password_hash: str,

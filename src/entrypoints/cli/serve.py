@@ -241,7 +241,7 @@ def _header_timeout_protocol() -> type:
     The timer starts when the connection is made (so a client that sends nothing is cut off
     too) and again at the first byte of each later request; the end of the headers stops it.
     """
-    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol  # noqa: PLC0415
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol  # noqa: PLC0415 - optional
 
     timeout = float(os.environ.get(HEADER_TIMEOUT_ENV, "5"))
 

@@ -64,10 +64,10 @@ def setting_specs() -> list[SettingSpec]:
     assert isinstance(root, msgspec.inspect.StructType)  # noqa: S101 - Settings is a Struct
     for section in root.fields:
         section_type = section.type
-        assert isinstance(section_type, msgspec.inspect.StructType)  # noqa: S101
+        assert isinstance(section_type, msgspec.inspect.StructType)  # noqa: S101 - a Section
         for field in section_type.fields:
             field_type = field.type
-            assert isinstance(field_type, msgspec.inspect.Metadata)  # noqa: S101
+            assert isinstance(field_type, msgspec.inspect.Metadata)  # noqa: S101 - from_env's Meta
             extra = field_type.extra or {}
             specs.append(
                 SettingSpec(

@@ -115,8 +115,7 @@ async def limit_writes(
     rule_name = handler.opt.get(WRITE_RATE_LIMIT)
     if not isinstance(rule_name, str):
         return
-    # Imported here: entrypoints.http.auth imports this module.
-    from entrypoints.http.auth import required_identity  # noqa: PLC0415
+    from entrypoints.http.auth import required_identity  # noqa: PLC0415 - auth imports this module
 
     identity = required_identity(connection)
     container: AsyncContainer = connection.state.dishka_container

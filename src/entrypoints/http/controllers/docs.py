@@ -63,7 +63,7 @@ class ApiReferencePlugin(ScalarRenderPlugin):
 
     # Litestar's render plugins call this: tests/unit/test_reliances_http_stack.py
     @staticmethod
-    def get_openapi_json_route(request: Request[Any, Any, Any]) -> str:  # noqa: ARG004
+    def get_openapi_json_route(request: Request[Any, Any, Any]) -> str:  # noqa: ARG004 - fixed path
         """The path of the OpenAPI document."""
         return OPENAPI_JSON_PATH
 
