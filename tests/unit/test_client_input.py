@@ -9,13 +9,18 @@ import asyncio
 from typing import Any
 
 import pytest
-from litestar import Request
+from litestar import Litestar, Request, get
+from litestar.routes import HTTPRoute
 
 from entrypoints.http.client_input import (
+    BOOLEAN_MESSAGE,
+    INTEGER_MESSAGE,
     MAX_JSON_DEPTH,
     NUL_MESSAGE,
+    ONCE_MESSAGE,
     MalformedInputError,
     NulCharacterError,
+    ParameterError,
     check_percent_encoding,
     decode_json,
     nul_field,
@@ -119,20 +124,72 @@ def test_nesting_is_bounded_by_one_stated_depth_on_every_python() -> None:
     assert (refused.value.key, refused.value.message) == ("body", "is nested too deeply")
 
 
+@get("/articles", sync_to_thread=False)
+def _listed(
+    tag: str | None = None,
+    limit: int | None = None,
+    unread: bool = False,
+    ids: list[str] | None = None,
+) -> None:
+    """A route with a text, an integer, a boolean and a repeatable query parameter."""
+
+
+_ROUTE = next(
+    handler
+    for route in Litestar(route_handlers=[_listed]).routes
+    if isinstance(route, HTTPRoute)
+    for handler in route.route_handlers
+)
+
+
+def _refusal(query: str) -> ParameterError | None:
+    scope: Any = {
+        "type": "http",
+        "method": "GET",
+        "path": "/articles",
+        "raw_path": b"/articles",
+        "query_string": query.encode(),
+        "headers": [],
+        "state": {},
+        "route_handler": _ROUTE,
+    }
+    try:
+        asyncio.run(refuse_hostile_text(Request(scope)))
+    except ParameterError as refused:
+        return refused
+    return None
+
+
 def test_the_query_parameter_named_for_a_nul_is_the_first_the_client_wrote() -> None:
     names = [f"p{index}" for index in range(16)]
     for first in (names[0], names[-1], names[7]):
         ordered = [first, *(name for name in names if name != first)]
-        query = "&".join(f"{name}=%00" for name in ordered).encode()
-        scope: Any = {
-            "type": "http",
-            "method": "GET",
-            "path": "/articles",
-            "raw_path": b"/articles",
-            "query_string": query,
-            "headers": [],
-            "state": {},
-        }
-        with pytest.raises(NulCharacterError) as refused:
-            asyncio.run(refuse_hostile_text(Request(scope)))
-        assert refused.value.field == first
+        refused = _refusal("&".join(f"{name}=%00" for name in ordered))
+        assert isinstance(refused, NulCharacterError)
+        assert refused.field == first
+
+
+@pytest.mark.parametrize(
+    ("query", "field", "message"),
+    [
+        ("limit=1.0", "limit", INTEGER_MESSAGE),
+        ("limit=1e1", "limit", INTEGER_MESSAGE),
+        ("limit=+1", "limit", INTEGER_MESSAGE),
+        ("unread=1", "unread", BOOLEAN_MESSAGE),
+        ("unread=True", "unread", BOOLEAN_MESSAGE),
+        ("tag=a&tag=b", "tag", ONCE_MESSAGE),
+        ("limit=1&tag=a&limit=2", "limit", ONCE_MESSAGE),
+    ],
+)
+def test_a_query_is_read_as_the_document_writes_it(query: str, field: str, message: str) -> None:
+    refused = _refusal(query)
+    assert refused is not None
+    assert (refused.field, refused.message) == (field, message)
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["", "limit=20&tag=a&unread=true", "limit=-1&unread=false", "limit=", "ids=a&ids=b", "x=1&x=2"],
+)
+def test_a_query_the_document_allows_passes(query: str) -> None:
+    assert _refusal(query) is None

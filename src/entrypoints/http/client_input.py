@@ -20,13 +20,17 @@ permission) is refused for that first, as for every other validation.
 """
 
 import re
+from dataclasses import dataclass
 from functools import cache
 from typing import Any
 from urllib.parse import parse_qsl, unquote_to_bytes
 
 import msgspec
 from litestar import Request
+from litestar.constants import RESERVED_KWARGS
 from litestar.exceptions import ValidationException
+from litestar.handlers import HTTPRouteHandler
+from litestar.params import ParameterKwarg
 
 from entrypoints.http.decode_errors import malformed_json_message
 
@@ -56,13 +60,88 @@ class MalformedInputError(Exception):
         self.message = message
 
 
-class NulCharacterError(Exception):
+class ParameterError(Exception):
+    """A parameter the route could read, but not as its type says; `field` names it."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field} {message}")
+        self.field = field
+        self.message = message
+
+
+class NulCharacterError(ParameterError):
     """A text value carries NUL; `field` names it as the error envelope does."""
 
     def __init__(self, field: str) -> None:
-        super().__init__(f"{field} {NUL_MESSAGE}")
-        self.field = field
-        self.message = NUL_MESSAGE
+        super().__init__(field, NUL_MESSAGE)
+
+
+ONCE_MESSAGE = "may be given only once"
+INTEGER_MESSAGE = "must be an integer"
+BOOLEAN_MESSAGE = "must be true or false"
+_INTEGER_TEXT = re.compile(r"-?[0-9]+")
+_PATH_PARAMETER = re.compile(r"\{(\w+)")
+_BOOLEAN_TEXT = frozenset({"true", "false"})
+
+
+@dataclass(frozen=True, slots=True)
+class _QueryRules:
+    """What the query of one route may hold, beyond what Litestar's conversion checks."""
+
+    single: frozenset[str]
+    integers: frozenset[str]
+    booleans: frozenset[str]
+
+
+@cache
+def _query_rules(handler: HTTPRouteHandler) -> _QueryRules:
+    """The route's query parameters by kind, read once from its signature.
+
+    Litestar converts query text leniently (``1.0`` and ``1e1`` pass as the integer 1, and
+    of a repeated key it reads one value), where the document promises an integer, a
+    boolean, or one value; these rules make the answer keep that promise.
+    """
+    dependencies = handler.resolve_dependencies()
+    in_path = {name for path in handler.paths for name in _PATH_PARAMETER.findall(path)}
+    single: set[str] = set()
+    integers: set[str] = set()
+    booleans: set[str] = set()
+    for name, parameter in handler.parsed_fn_signature.parameters.items():
+        definition = parameter.kwarg_definition
+        if name in RESERVED_KWARGS or name in dependencies or name in in_path:
+            continue
+        key = name
+        if isinstance(definition, ParameterKwarg):
+            if definition.header or definition.cookie:
+                continue
+            key = definition.query or name
+        if parameter.is_non_string_sequence:
+            continue
+        single.add(key)
+        kinds = {arm.annotation for arm in (parameter, *parameter.inner_types)}
+        if int in kinds and bool not in kinds:
+            integers.add(key)
+        if bool in kinds:
+            booleans.add(key)
+    return _QueryRules(frozenset(single), frozenset(integers), frozenset(booleans))
+
+
+def _check_query(handler: HTTPRouteHandler, query: str) -> None:
+    rules = _query_rules(handler)
+    seen: set[str] = set()
+    for key, value in parse_qsl(query, keep_blank_values=True):
+        if NUL in key or NUL in value:
+            raise NulCharacterError("query" if NUL in key else key)
+        if key in rules.single:
+            if key in seen:
+                raise ParameterError(key, ONCE_MESSAGE)
+            seen.add(key)
+        if not value:
+            continue
+        if key in rules.integers and not _INTEGER_TEXT.fullmatch(value):
+            raise ParameterError(key, INTEGER_MESSAGE)
+        if key in rules.booleans and value not in _BOOLEAN_TEXT:
+            raise ParameterError(key, BOOLEAN_MESSAGE)
 
 
 def decode_json(raw: bytes | str, *, part: str = "body") -> Any:
@@ -147,10 +226,12 @@ def check_percent_encoding(raw: bytes, *, part: str) -> None:
 async def refuse_hostile_text(request: Request[Any, Any, Any]) -> None:
     """The app's `before_request` hook: the path and query of every routed request.
 
-    Only a NUL in the raw path or query, percent-encoded or not, can put one in a decoded
-    parameter, so the parameters are only walked when the raw text holds one. The query is
-    walked in the order the client wrote it (Litestar's `MultiDict` does not keep that
-    order), so the field named is always the first that holds a NUL.
+    Only a NUL in the raw path, percent-encoded or not, can put one in a decoded path
+    parameter, so those are only walked when the raw path holds one. The query is walked in
+    the order the client wrote it (Litestar's `MultiDict` does not keep that order), so the
+    field named is always the first at fault: a NUL anywhere, a key given twice that the
+    route reads once, or an integer or boolean written otherwise than JSON Schema writes it
+    (an empty value is left to Litestar, which reads it as no value).
     """
     scope = request.scope
     raw_path: bytes = scope.get("raw_path") or scope["path"].encode()
@@ -161,10 +242,9 @@ async def refuse_hostile_text(request: Request[Any, Any, Any]) -> None:
         for name, value in request.path_params.items():
             if isinstance(value, str) and NUL in value:
                 raise NulCharacterError(name)
-    if any(nul in query for nul in _NUL_IN_TARGET):
-        for name, value in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
-            if NUL in name or NUL in value:
-                raise NulCharacterError("query" if NUL in name else name)
+    handler = scope.get("route_handler")
+    if query and isinstance(handler, HTTPRouteHandler):
+        _check_query(handler, query.decode("latin-1"))
 
 
 @cache

@@ -41,7 +41,7 @@ from application.common.errors import (
     TooManyRequestsError,
 )
 from domain.shared.errors import DomainError
-from entrypoints.http.client_input import MalformedInputError, NulCharacterError
+from entrypoints.http.client_input import MalformedInputError, ParameterError
 from entrypoints.http.decode_errors import field_error, is_malformed_json
 from entrypoints.http.middleware.repeat_on_lost_connection import note_repeatable
 
@@ -194,9 +194,9 @@ async def envelope_framework_pages(response: Response[Any]) -> Response[Any]:
 
 
 def refused_input_handler(
-    _: Request[Any, Any, Any], exc: MalformedInputError | NulCharacterError
+    _: Request[Any, Any, Any], exc: MalformedInputError | ParameterError
 ) -> Response[ErrorBody]:
-    """Input the edge refused (client_input.py): malformed is 400, a NUL in text is 422."""
+    """Input the edge refused (client_input.py): malformed is 400, a bad parameter 422."""
     if isinstance(exc, MalformedInputError):
         return _response(HTTP_400_BAD_REQUEST, envelope(exc.key, exc.message))
     return _response(HTTP_422_UNPROCESSABLE_ENTITY, envelope(exc.field, exc.message))
@@ -225,7 +225,7 @@ EXCEPTION_HANDLERS: Mapping[type[Exception], Callable[..., Response[ErrorBody]]]
     ApplicationError: application_error_handler,
     DomainError: domain_error_handler,
     MalformedInputError: refused_input_handler,
-    NulCharacterError: refused_input_handler,
+    ParameterError: refused_input_handler,
     ValidationException: validation_error_handler,
     HTTPException: http_error_handler,
     Exception: unexpected_error_handler,
