@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 from redis.exceptions import RedisError
 
-from adapters.inprocess.cache import InMemoryCache
+from adapters.inprocess.cache import InProcessCache
 from adapters.redis.cache import RedisCache
 from adapters.redis.client import create_redis_client
 from application.common.ports.cache import Cache, CacheUnavailableError
@@ -43,7 +43,7 @@ async def cache(
     backend: str, clock: FakeClock, request: pytest.FixtureRequest
 ) -> AsyncIterator[Cache]:
     if backend == "memory":
-        yield InMemoryCache(clock=clock)
+        yield InProcessCache(clock=clock)
         return
     client = create_redis_client(
         request.getfixturevalue("redis_url"), timeout_seconds=2, client_name="tests"
@@ -177,7 +177,7 @@ async def test_a_ttl_under_one_second_is_a_programming_error(
 
 
 async def test_memory_a_value_lives_exactly_its_ttl(clock: FakeClock) -> None:
-    cache = InMemoryCache(clock=clock)
+    cache = InProcessCache(clock=clock)
     await cache.set("k", b"v", ttl_seconds=5)
     clock.now += 4.999
     assert await cache.get("k") == b"v"
@@ -186,14 +186,14 @@ async def test_memory_a_value_lives_exactly_its_ttl(clock: FakeClock) -> None:
 
 
 async def test_memory_an_expired_value_is_missing_to_increment(clock: FakeClock) -> None:
-    cache = InMemoryCache(clock=clock)
+    cache = InProcessCache(clock=clock)
     await cache.set("n", b"41", ttl_seconds=1)
     clock.now += 1
     assert await cache.increment("n") == 1
 
 
 async def test_memory_increment_keeps_the_expiry_of_a_stored_value(clock: FakeClock) -> None:
-    cache = InMemoryCache(clock=clock)
+    cache = InProcessCache(clock=clock)
     await cache.set("n", b"41", ttl_seconds=5)
     clock.now += 4
     assert await cache.increment("n") == 42
@@ -202,7 +202,7 @@ async def test_memory_increment_keeps_the_expiry_of_a_stored_value(clock: FakeCl
 
 
 async def test_memory_evicts_the_least_recently_used_key_when_full() -> None:
-    cache = InMemoryCache(max_entries=2)
+    cache = InProcessCache(max_entries=2)
     await cache.set("a", b"1", ttl_seconds=60)
     await cache.set("b", b"2", ttl_seconds=60)
     assert await cache.get("a") == b"1"
@@ -213,7 +213,7 @@ async def test_memory_evicts_the_least_recently_used_key_when_full() -> None:
 
 
 async def test_memory_overwriting_a_key_when_full_evicts_nothing() -> None:
-    cache = InMemoryCache(max_entries=2)
+    cache = InProcessCache(max_entries=2)
     await cache.set("a", b"1", ttl_seconds=60)
     await cache.set("b", b"2", ttl_seconds=60)
     await cache.set("a", b"3", ttl_seconds=60)
@@ -222,7 +222,7 @@ async def test_memory_overwriting_a_key_when_full_evicts_nothing() -> None:
 
 
 async def test_memory_evicts_values_before_counters() -> None:
-    cache = InMemoryCache(max_entries=2)
+    cache = InProcessCache(max_entries=2)
     await cache.increment("generation")
     await cache.set("a", b"1", ttl_seconds=60)
     await cache.set("b", b"2", ttl_seconds=60)
@@ -232,7 +232,7 @@ async def test_memory_evicts_values_before_counters() -> None:
 
 
 async def test_memory_evicts_the_least_recently_used_counter_when_only_counters_are_left() -> None:
-    cache = InMemoryCache(max_entries=2)
+    cache = InProcessCache(max_entries=2)
     await cache.increment("x")
     await cache.increment("y")
     await cache.get("x")
@@ -246,7 +246,7 @@ async def test_memory_evicts_the_least_recently_used_counter_when_only_counters_
 
 
 async def test_memory_an_expired_value_read_as_missing_frees_its_room(clock: FakeClock) -> None:
-    cache = InMemoryCache(clock=clock, max_entries=2)
+    cache = InProcessCache(clock=clock, max_entries=2)
     await cache.set("short", b"1", ttl_seconds=1)
     await cache.set("long", b"2", ttl_seconds=60)
     assert await cache.get("short") == b"1"
@@ -259,14 +259,14 @@ async def test_memory_an_expired_value_read_as_missing_frees_its_room(clock: Fak
 
 @pytest.mark.parametrize("value", [b"", b"+1", b"01", b" 1", b"1.5", b"9223372036854775808"])
 async def test_memory_increments_only_what_redis_reads_as_an_integer(value: bytes) -> None:
-    cache = InMemoryCache()
+    cache = InProcessCache()
     await cache.set("k", value, ttl_seconds=60)
     with pytest.raises(CacheUnavailableError):
         await cache.increment("k")
 
 
 async def test_memory_a_counter_at_the_64_bit_limit_does_not_overflow() -> None:
-    cache = InMemoryCache()
+    cache = InProcessCache()
     await cache.set("k", b"9223372036854775806", ttl_seconds=60)
     assert await cache.increment("k") == 9223372036854775807
     with pytest.raises(CacheUnavailableError):
@@ -276,7 +276,7 @@ async def test_memory_a_counter_at_the_64_bit_limit_does_not_overflow() -> None:
 
 def test_memory_max_entries_must_be_positive() -> None:
     with pytest.raises(ValueError, match="max_entries"):
-        InMemoryCache(max_entries=0)
+        InProcessCache(max_entries=0)
 
 
 @pytest.mark.integration

@@ -20,8 +20,8 @@ from domain.users.one_time_token import (
     TokenPurpose,
 )
 from domain.users.values import Email, UserId
-from tests.support.identity import stored_user
 from tests.support.postgres import engine_for_tests, truncate_all
+from tests.support.users import stored_user
 
 NOW = datetime(2026, 7, 1, tzinfo=UTC)
 ADA = UserId(UUID(int=1))

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from adapters.inprocess.rate_limiter import InMemoryRateLimiter
+from adapters.inprocess.rate_limiter import InProcessRateLimiter
 from adapters.memory.system import ManualClock
 from adapters.redis.client import create_redis_client
 from adapters.redis.rate_limiter import RedisRateLimiter
@@ -20,7 +20,7 @@ FIVE_PER_MINUTE = RateLimit(limit=5, window_seconds=60)
 @pytest.fixture(params=["memory", pytest.param("redis", marks=pytest.mark.integration)])
 async def limiter(request: pytest.FixtureRequest) -> AsyncIterator[RateLimiter]:
     if request.param == "memory":
-        yield InMemoryRateLimiter(ManualClock(datetime.now(UTC)))
+        yield InProcessRateLimiter(ManualClock(datetime.now(UTC)))
         return
     client = create_redis_client(
         request.getfixturevalue("redis_url"), timeout_seconds=2, client_name="tests"

@@ -12,7 +12,7 @@ from loguru import logger
 from redis.asyncio import Redis
 from redis.asyncio.connection import parse_url
 
-from adapters.inprocess.realtime import InMemoryRealtimeBroadcaster
+from adapters.inprocess.realtime import InProcessRealtimeBroadcaster
 from adapters.redis.client import create_redis_client
 from adapters.redis.realtime import RedisRealtimeBroadcaster
 from application.common.ports.realtime import RealtimeBroadcaster, RoomMessage
@@ -175,7 +175,7 @@ async def make_process(backend: str, request: pytest.FixtureRequest) -> AsyncIte
     def make() -> Process:
         name = f"tests-realtime-{uuid.uuid4().hex}"
         if backend == "memory":
-            process = Process(InMemoryRealtimeBroadcaster(), None, prefix, name)
+            process = Process(InProcessRealtimeBroadcaster(), None, prefix, name)
         else:
             client = create_redis_client(
                 request.getfixturevalue("redis_url"), timeout_seconds=2, client_name=name

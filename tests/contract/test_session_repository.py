@@ -15,8 +15,8 @@ from adapters.sqlalchemy.users import SqlUserRepository
 from application.users.ports import SessionRepository, UserRepository
 from domain.users.session import Session
 from domain.users.values import UserId
-from tests.support.identity import stored_user
 from tests.support.postgres import engine_for_tests, truncate_all
+from tests.support.users import stored_user
 
 NOW = datetime(2026, 6, 1, tzinfo=UTC)
 ADA, BOB = UserId(UUID(int=1)), UserId(UUID(int=2))

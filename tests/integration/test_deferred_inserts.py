@@ -28,8 +28,8 @@ from adapters.sqlalchemy.users import SqlUserRepository
 from domain.users.session import Session
 from domain.users.values import UserId
 from tests.support.events import Counter
-from tests.support.identity import stored_user
 from tests.support.postgres import engine_for_tests, truncate_all
+from tests.support.users import stored_user
 
 pytestmark = pytest.mark.integration
 

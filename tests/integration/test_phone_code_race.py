@@ -8,7 +8,7 @@ from uuid import UUID
 
 import pytest
 
-from adapters.memory.security import SequentialSecretTokens
+from adapters.memory.security import SequentialOpaqueTokens
 from adapters.memory.system import ManualClock, SequentialIdGenerator
 from adapters.sqlalchemy.notifications.phone_verifications import SqlPhoneVerificationRepository
 from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
@@ -44,7 +44,7 @@ async def test_parallel_wrong_codes_cannot_outnumber_the_attempts(
     clean_database: Any, migrated_url: str
 ) -> None:
     engine = engine_for_tests(migrated_url, autocommit=True)
-    secrets = SequentialSecretTokens()
+    secrets = SequentialOpaqueTokens()
     clock = ManualClock(NOW)
     try:
         async with engine.connect() as connection:

@@ -28,7 +28,7 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from loguru import logger
 
-from adapters.inprocess.push import InMemoryPushSender
+from adapters.inprocess.push import InProcessPushSender
 from adapters.webpush.sender import (
     MAX_PAYLOAD,
     TOKEN_LIFETIME,
@@ -457,7 +457,7 @@ async def test_aclose_closes_only_a_client_the_sender_made() -> None:
 
 
 async def test_the_memory_sender_keeps_messages_and_answers_gone_when_told() -> None:
-    sender = InMemoryPushSender()
+    sender = InProcessPushSender()
     browser = Browser()
     kept = browser.subscribe("https://push.example:8443/send/secret-path")
     dropped = browser.subscribe("https://push.example/send/dropped")

@@ -21,17 +21,17 @@ from application.users.resend_verification import ResendVerificationCommand
 from application.users.update_user import UpdateUserCommand
 from application.users.verify_email import VerifyEmailCommand
 from domain.shared.errors import DomainError
-from tests.support.identity import IdentityWorld
+from tests.support.users import UsersWorld
 
 
 @pytest.fixture
-async def world() -> IdentityWorld:
-    world = IdentityWorld()
+async def world() -> UsersWorld:
+    world = UsersWorld()
     await world.register("ada")
     return world
 
 
-async def test_registration_mails_a_templated_verification_link(world: IdentityWorld) -> None:
+async def test_registration_mails_a_templated_verification_link(world: UsersWorld) -> None:
     await world.queue.drain()
     message = world.mailer.last_to("ada@test.com")
     assert message.subject == "Confirm your email address"
@@ -60,7 +60,7 @@ def test_a_template_missing_a_value_fails_loudly() -> None:
         JinjaTemplateRenderer().render_email("verify_email", {"username": "ada"})
 
 
-async def test_verifying_marks_the_email_once(world: IdentityWorld) -> None:
+async def test_verifying_marks_the_email_once(world: UsersWorld) -> None:
     token = await world.mailed_token("ada@test.com")
     await world.verify_email()(VerifyEmailCommand(token=token))
     user = await world.users.get_by_username("ada")
@@ -72,7 +72,7 @@ async def test_verifying_marks_the_email_once(world: IdentityWorld) -> None:
     assert caught.value.field == "token"
 
 
-async def test_an_expired_verification_link_is_refused(world: IdentityWorld) -> None:
+async def test_an_expired_verification_link_is_refused(world: UsersWorld) -> None:
     token = await world.mailed_token("ada@test.com")
     world.clock.advance(timedelta(hours=49))
     with pytest.raises(OneTimeTokenNotFoundError):
@@ -80,7 +80,7 @@ async def test_an_expired_verification_link_is_refused(world: IdentityWorld) -> 
 
 
 async def test_reset_answers_the_same_for_unknown_emails_and_mails_nothing(
-    world: IdentityWorld,
+    world: UsersWorld,
 ) -> None:
     await world.queue.drain()
     before = len(world.mailer.sent)
@@ -89,7 +89,7 @@ async def test_reset_answers_the_same_for_unknown_emails_and_mails_nothing(
     assert len(world.mailer.sent) == before
 
 
-async def test_reset_replaces_the_password_and_ends_every_session(world: IdentityWorld) -> None:
+async def test_reset_replaces_the_password_and_ends_every_session(world: UsersWorld) -> None:
     session = await world.log_in()(LogInCommand(email="ada@test.com", password="password123"))
     await world.request_password_reset()(RequestPasswordResetCommand(email="ADA@test.com"))
     token = await world.mailed_token("ada@test.com")
@@ -110,7 +110,7 @@ async def test_reset_replaces_the_password_and_ends_every_session(world: Identit
 
 
 async def test_a_weak_new_password_is_refused_before_the_token_is_spent(
-    world: IdentityWorld,
+    world: UsersWorld,
 ) -> None:
     await world.request_password_reset()(RequestPasswordResetCommand(email="ada@test.com"))
     token = await world.mailed_token("ada@test.com")
@@ -123,7 +123,7 @@ async def test_a_weak_new_password_is_refused_before_the_token_is_spent(
     )
 
 
-async def test_tokens_do_not_cross_purposes(world: IdentityWorld) -> None:
+async def test_tokens_do_not_cross_purposes(world: UsersWorld) -> None:
     verification = await world.mailed_token("ada@test.com")
     with pytest.raises(OneTimeTokenNotFoundError):
         await world.confirm_password_reset()(
@@ -135,14 +135,14 @@ async def test_tokens_do_not_cross_purposes(world: IdentityWorld) -> None:
         await world.verify_email()(VerifyEmailCommand(token=reset))
 
 
-async def test_reset_requests_are_limited_per_email(world: IdentityWorld) -> None:
+async def test_reset_requests_are_limited_per_email(world: UsersWorld) -> None:
     for _ in range(5):
         await world.request_password_reset()(RequestPasswordResetCommand(email="ghost@test.com"))
     with pytest.raises(TooManyRequestsError):
         await world.request_password_reset()(RequestPasswordResetCommand(email="ghost@test.com"))
 
 
-async def test_a_banned_account_gets_no_reset_link(world: IdentityWorld) -> None:
+async def test_a_banned_account_gets_no_reset_link(world: UsersWorld) -> None:
     await world.queue.drain()
     user = await world.users.get_by_username("ada")
     assert user is not None
@@ -154,7 +154,7 @@ async def test_a_banned_account_gets_no_reset_link(world: IdentityWorld) -> None
     assert len(world.mailer.sent) == before
 
 
-async def test_a_completed_reset_voids_every_other_reset_link(world: IdentityWorld) -> None:
+async def test_a_completed_reset_voids_every_other_reset_link(world: UsersWorld) -> None:
     await world.request_password_reset()(RequestPasswordResetCommand(email="ada@test.com"))
     first = await world.mailed_token("ada@test.com")
     await world.request_password_reset()(RequestPasswordResetCommand(email="ada@test.com"))
@@ -169,7 +169,7 @@ async def test_a_completed_reset_voids_every_other_reset_link(world: IdentityWor
         )
 
 
-async def test_a_new_email_is_unverified_until_its_own_link_is_used(world: IdentityWorld) -> None:
+async def test_a_new_email_is_unverified_until_its_own_link_is_used(world: UsersWorld) -> None:
     await world.verify_email()(VerifyEmailCommand(token=await world.mailed_token("ada@test.com")))
     user = await world.users.get_by_username("ada")
     assert user is not None
@@ -189,7 +189,7 @@ async def test_a_new_email_is_unverified_until_its_own_link_is_used(world: Ident
     assert verified.email_verified_at is not None
 
 
-async def test_resend_mails_a_new_link_only_while_unverified(world: IdentityWorld) -> None:
+async def test_resend_mails_a_new_link_only_while_unverified(world: UsersWorld) -> None:
     user = await world.users.get_by_username("ada")
     assert user is not None
     me = Identity(user_id=user.id, role=user.role)

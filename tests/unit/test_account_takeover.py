@@ -25,26 +25,26 @@ from application.users.verify_email import VerifyEmailCommand
 from domain.shared.errors import DomainError
 from domain.users.one_time_token import TokenPurpose
 from domain.users.values import Email
-from tests.support.identity import IdentityWorld
+from tests.support.users import UsersWorld
 
 STOLEN = "stolen-access-token"
 
 
 @pytest.fixture
-async def world() -> IdentityWorld:
-    return IdentityWorld()
+async def world() -> UsersWorld:
+    return UsersWorld()
 
 
-async def signed_in(world: IdentityWorld, name: str = "ada") -> Identity:
+async def signed_in(world: UsersWorld, name: str = "ada") -> Identity:
     return world.identity_of(await world.register(name))
 
 
-async def change(world: IdentityWorld, actor: Identity, **fields: str) -> None:
+async def change(world: UsersWorld, actor: Identity, **fields: str) -> None:
     await world.update_user()(UpdateUserCommand(actor=actor, access_token=STOLEN, **fields))
 
 
 async def test_an_old_sign_in_cannot_change_the_email_or_password_without_the_password(
-    world: IdentityWorld,
+    world: UsersWorld,
 ) -> None:
     me = await signed_in(world)
     world.clock.advance(timedelta(minutes=11))
@@ -66,7 +66,7 @@ async def test_an_old_sign_in_cannot_change_the_email_or_password_without_the_pa
 
 @pytest.mark.parametrize("fields", [{"bio": "a bio"}, {"password": "a-new-password"}])
 async def test_a_blank_current_password_is_refused_whatever_the_change(
-    world: IdentityWorld, fields: dict[str, str]
+    world: UsersWorld, fields: dict[str, str]
 ) -> None:
     me = await signed_in(world)
     with pytest.raises(DomainError) as refused:
@@ -74,19 +74,19 @@ async def test_a_blank_current_password_is_refused_whatever_the_change(
     assert (refused.value.field, refused.value.message) == (CURRENT_PASSWORD, "can't be blank")
 
 
-async def test_a_fresh_sign_in_is_its_own_proof(world: IdentityWorld) -> None:
+async def test_a_fresh_sign_in_is_its_own_proof(world: UsersWorld) -> None:
     me = await signed_in(world)
     world.clock.advance(timedelta(minutes=9))
     await change(world, me, password="a-new-password")
 
 
-async def test_changing_the_email_to_its_own_value_needs_no_proof(world: IdentityWorld) -> None:
+async def test_changing_the_email_to_its_own_value_needs_no_proof(world: UsersWorld) -> None:
     me = await signed_in(world)
     world.clock.advance(timedelta(hours=1))
     await change(world, me, email="ADA@test.com ", username="ada2")
 
 
-async def test_guessing_the_current_password_is_counted_per_account(world: IdentityWorld) -> None:
+async def test_guessing_the_current_password_is_counted_per_account(world: UsersWorld) -> None:
     me = await signed_in(world)
     world.clock.advance(timedelta(hours=1))
     for _ in range(10):
@@ -97,7 +97,7 @@ async def test_guessing_the_current_password_is_counted_per_account(world: Ident
 
 
 async def test_an_email_change_mails_the_old_address_a_restore_link_built_at_commit(
-    world: IdentityWorld,
+    world: UsersWorld,
 ) -> None:
     me = await signed_in(world)
     await change(world, me, email="mallory@evil.test", password="taken-over-1")
@@ -114,7 +114,7 @@ async def test_an_email_change_mails_the_old_address_a_restore_link_built_at_com
 
 
 async def test_the_restore_link_takes_the_address_back_and_signs_everyone_out(
-    world: IdentityWorld,
+    world: UsersWorld,
 ) -> None:
     me = await signed_in(world)
     await change(world, me, email="mallory@evil.test", password="taken-over-1")
@@ -140,7 +140,7 @@ async def test_the_restore_link_takes_the_address_back_and_signs_everyone_out(
 
 
 async def test_a_restore_waits_while_another_account_holds_the_address(
-    world: IdentityWorld,
+    world: UsersWorld,
 ) -> None:
     me = await signed_in(world)
     await change(world, me, email="ada@new.test")
@@ -154,7 +154,7 @@ async def test_a_restore_waits_while_another_account_holds_the_address(
         await world.restore_email()(RestoreEmailCommand(token=token, password="mine-again-1"))
 
 
-async def test_a_reset_link_dies_with_an_email_change(world: IdentityWorld) -> None:
+async def test_a_reset_link_dies_with_an_email_change(world: UsersWorld) -> None:
     me = await signed_in(world)
     await world.request_password_reset()(RequestPasswordResetCommand(email="ada@test.com"))
     await world.queue.drain()
@@ -167,7 +167,7 @@ async def test_a_reset_link_dies_with_an_email_change(world: IdentityWorld) -> N
 
 
 async def test_a_verification_link_proves_only_the_address_it_was_mailed_to(
-    world: IdentityWorld,
+    world: UsersWorld,
 ) -> None:
     mallory = await signed_in(world, "mallory")
     await world.queue.drain()
@@ -180,7 +180,7 @@ async def test_a_verification_link_proves_only_the_address_it_was_mailed_to(
     assert user.email_verified_at is None
 
 
-async def test_a_reset_verifies_only_the_address_it_was_mailed_to(world: IdentityWorld) -> None:
+async def test_a_reset_verifies_only_the_address_it_was_mailed_to(world: UsersWorld) -> None:
     await signed_in(world)
     await world.request_password_reset()(RequestPasswordResetCommand(email="ada@test.com"))
     reset = await world.mailed_token("ada@test.com")
@@ -194,7 +194,7 @@ async def test_a_reset_verifies_only_the_address_it_was_mailed_to(world: Identit
     assert world.mailer.last_to("ada@test.com").subject == "Your password was reset"
 
 
-async def test_a_reset_voids_the_outstanding_verification_links(world: IdentityWorld) -> None:
+async def test_a_reset_voids_the_outstanding_verification_links(world: UsersWorld) -> None:
     await signed_in(world)
     verification = await world.mailed_token("ada@test.com")
     await world.request_password_reset()(RequestPasswordResetCommand(email="ada@test.com"))
@@ -206,7 +206,7 @@ async def test_a_reset_voids_the_outstanding_verification_links(world: IdentityW
         await world.verify_email()(VerifyEmailCommand(token=verification))
 
 
-async def test_signing_out_everywhere_voids_the_outstanding_links(world: IdentityWorld) -> None:
+async def test_signing_out_everywhere_voids_the_outstanding_links(world: UsersWorld) -> None:
     me = await signed_in(world)
     verification = await world.mailed_token("ada@test.com")
     await world.request_password_reset()(RequestPasswordResetCommand(email="ada@test.com"))
@@ -221,7 +221,7 @@ async def test_signing_out_everywhere_voids_the_outstanding_links(world: Identit
 
 
 async def test_reset_and_restore_links_count_as_security_mail_and_verification_does_not(
-    world: IdentityWorld,
+    world: UsersWorld,
 ) -> None:
     await signed_in(world)
     user = await world.users.get_by_username("ada")

@@ -5,8 +5,8 @@ from uuid import UUID
 
 import pytest
 
-from adapters.inprocess.cache import InMemoryCache
-from adapters.inprocess.realtime import InMemoryRealtimeBroadcaster
+from adapters.inprocess.cache import InProcessCache
+from adapters.inprocess.realtime import InProcessRealtimeBroadcaster
 from application.common.ports.cache import CacheUnavailableError
 from domain.users.values import UserId
 from entrypoints.http.realtime.admission import AdmissionRefusedError, WaitingRoom, client_key
@@ -78,7 +78,7 @@ class _Clock:
 
 
 async def test_a_ticket_stands_for_its_token_once() -> None:
-    tickets = LiveTickets(InMemoryCache(), ttl_seconds=30)
+    tickets = LiveTickets(InProcessCache(), ttl_seconds=30)
     ticket = await tickets.issue("the.access.token")
     assert await tickets.redeem(ticket) == "the.access.token"
     assert await tickets.redeem(ticket) is None
@@ -86,7 +86,7 @@ async def test_a_ticket_stands_for_its_token_once() -> None:
 
 async def test_a_ticket_expires_and_unknown_or_forged_ones_are_refused() -> None:
     clock = _Clock()
-    tickets = LiveTickets(InMemoryCache(clock=clock), ttl_seconds=30)
+    tickets = LiveTickets(InProcessCache(clock=clock), ttl_seconds=30)
     ticket = await tickets.issue("token")
     clock.now = 31
     assert await tickets.redeem(ticket) is None
@@ -96,7 +96,7 @@ async def test_a_ticket_expires_and_unknown_or_forged_ones_are_refused() -> None
 
 
 async def test_the_cache_holds_neither_the_ticket_nor_the_token_in_clear() -> None:
-    cache = InMemoryCache()
+    cache = InProcessCache()
     tickets = LiveTickets(cache, ttl_seconds=30)
     ticket = await tickets.issue("secret-token")
     stored = repr(vars(cache))
@@ -104,7 +104,7 @@ async def test_the_cache_holds_neither_the_ticket_nor_the_token_in_clear() -> No
     assert "secret-token" not in stored
 
 
-class _BrokenCache(InMemoryCache):
+class _BrokenCache(InProcessCache):
     async def set(self, key: str, value: bytes, *, ttl_seconds: int) -> None:
         raise CacheUnavailableError("down")
 
@@ -125,7 +125,7 @@ async def test_a_cache_outage_is_told_apart_from_a_bad_ticket() -> None:
 
 @pytest.fixture
 async def hub() -> AsyncIterator[ConnectionHub]:
-    broadcaster = InMemoryRealtimeBroadcaster()
+    broadcaster = InProcessRealtimeBroadcaster()
     hub = ConnectionHub(queue_size=8, max_per_user=5)
     hub.start(broadcaster)
     yield hub

@@ -12,7 +12,7 @@ from uuid import UUID
 
 import pytest
 
-from adapters.inprocess.realtime import InMemoryRealtimeBroadcaster
+from adapters.inprocess.realtime import InProcessRealtimeBroadcaster
 from application.common.errors import NotFoundError
 from application.common.ports.realtime import RoomMessage
 from application.notifications.views import user_room
@@ -32,7 +32,7 @@ from application.users.revoke_session import RevokeSessionCommand
 from application.users.session_policy import ClientInfo
 from domain.users.values import UserId
 from entrypoints.http.realtime.hub import ConnectionHub, LiveConnection
-from tests.support.identity import IdentityWorld
+from tests.support.users import UsersWorld
 
 ADA = UserId(UUID(int=1))
 BOB = UserId(UUID(int=2))
@@ -46,7 +46,7 @@ def notification(user_id: UserId, text: str) -> RoomMessage:
     return RoomMessage(room=user_room(user_id), payload=body.encode())
 
 
-async def published(broadcaster: InMemoryRealtimeBroadcaster) -> list[RoomMessage]:
+async def published(broadcaster: InProcessRealtimeBroadcaster) -> list[RoomMessage]:
     """What the broadcaster has queued for its reader so far, without waiting for more."""
     received: list[RoomMessage] = []
     reader = broadcaster.messages()
@@ -100,14 +100,14 @@ def test_which_sessions_a_control_message_ends() -> None:
 
 
 @pytest.fixture
-async def world() -> AsyncIterator[IdentityWorld]:
-    world = IdentityWorld()
+async def world() -> AsyncIterator[UsersWorld]:
+    world = UsersWorld()
     yield world
     await world.broadcaster.close()
 
 
 async def test_the_closer_publishes_only_once_the_transaction_commits(
-    world: IdentityWorld,
+    world: UsersWorld,
 ) -> None:
     await world.broadcaster.join(user_room(ADA))
     uow = world.uow()
@@ -119,7 +119,7 @@ async def test_the_closer_publishes_only_once_the_transaction_commits(
     assert read_sessions_ended(message.payload) == SessionsEnded(sessions=frozenset({LAPTOP}))
 
 
-async def test_a_rollback_publishes_nothing(world: IdentityWorld) -> None:
+async def test_a_rollback_publishes_nothing(world: UsersWorld) -> None:
     await world.broadcaster.join(user_room(ADA))
     uow = world.uow()
     async with uow:
@@ -129,7 +129,7 @@ async def test_a_rollback_publishes_nothing(world: IdentityWorld) -> None:
     assert await published(world.broadcaster) == []
 
 
-async def test_no_session_named_publishes_nothing(world: IdentityWorld) -> None:
+async def test_no_session_named_publishes_nothing(world: UsersWorld) -> None:
     await world.broadcaster.join(user_room(ADA))
     uow = world.uow()
     async with uow:
@@ -138,7 +138,7 @@ async def test_no_session_named_publishes_nothing(world: IdentityWorld) -> None:
     assert await published(world.broadcaster) == []
 
 
-class BrokenBroadcaster(InMemoryRealtimeBroadcaster):
+class BrokenBroadcaster(InProcessRealtimeBroadcaster):
     """Redis is down: every publish fails."""
 
     async def publish(self, message: RoomMessage) -> None:
@@ -149,7 +149,7 @@ class BrokenBroadcaster(InMemoryRealtimeBroadcaster):
 
 
 async def test_a_failed_publish_is_logged_and_the_commit_stands(
-    world: IdentityWorld, caplog: pytest.LogCaptureFixture
+    world: UsersWorld, caplog: pytest.LogCaptureFixture
 ) -> None:
     closer = LiveSessionCloser(BrokenBroadcaster())
     uow = world.uow()
@@ -168,8 +168,8 @@ async def test_a_failed_publish_is_logged_and_the_commit_stands(
 
 
 @pytest.fixture
-async def hub() -> AsyncIterator[tuple[ConnectionHub, InMemoryRealtimeBroadcaster]]:
-    broadcaster = InMemoryRealtimeBroadcaster()
+async def hub() -> AsyncIterator[tuple[ConnectionHub, InProcessRealtimeBroadcaster]]:
+    broadcaster = InProcessRealtimeBroadcaster()
     hub = ConnectionHub(queue_size=8, max_per_user=5)
     hub.start(broadcaster)
     yield hub, broadcaster
@@ -182,14 +182,14 @@ async def received(connection: LiveConnection) -> str:
 
 
 async def test_the_hub_ends_only_the_named_sessions_connections(
-    hub: tuple[ConnectionHub, InMemoryRealtimeBroadcaster],
+    hub: tuple[ConnectionHub, InProcessRealtimeBroadcaster],
 ) -> None:
     connections, broadcaster = hub
     laptop = await connections.attach(ADA, session_id=LAPTOP)
     phone = await connections.attach(ADA, session_id=PHONE)
     bobs = await connections.attach(BOB, session_id=LAPTOP)
     closer = LiveSessionCloser(broadcaster)
-    uow = IdentityWorld().uow()
+    uow = UsersWorld().uow()
     async with uow:
         closer.end_after_commit(uow, ADA, sessions=[LAPTOP])
         await uow.commit()
@@ -204,7 +204,7 @@ async def test_the_hub_ends_only_the_named_sessions_connections(
 
 
 async def test_the_hub_ends_every_session_but_the_one_kept(
-    hub: tuple[ConnectionHub, InMemoryRealtimeBroadcaster],
+    hub: tuple[ConnectionHub, InProcessRealtimeBroadcaster],
 ) -> None:
     connections, broadcaster = hub
     laptop = await connections.attach(ADA, session_id=LAPTOP)
@@ -219,7 +219,7 @@ async def test_the_hub_ends_every_session_but_the_one_kept(
 
 
 async def test_the_hub_follows_a_connection_to_its_new_session(
-    hub: tuple[ConnectionHub, InMemoryRealtimeBroadcaster],
+    hub: tuple[ConnectionHub, InProcessRealtimeBroadcaster],
 ) -> None:
     connections, broadcaster = hub
     socket = await connections.attach(ADA, session_id=LAPTOP)
@@ -238,7 +238,7 @@ async def test_the_hub_follows_a_connection_to_its_new_session(
 # --- the use cases -------------------------------------------------------------------------
 
 
-async def sign_in(world: IdentityWorld, device: str) -> AuthenticatedUser:
+async def sign_in(world: UsersWorld, device: str) -> AuthenticatedUser:
     return await world.log_in()(
         LogInCommand(
             email="ada@test.com",
@@ -248,14 +248,14 @@ async def sign_in(world: IdentityWorld, device: str) -> AuthenticatedUser:
     )
 
 
-async def ended_by(world: IdentityWorld, user_id: UserId) -> list[SessionsEnded]:
+async def ended_by(world: UsersWorld, user_id: UserId) -> list[SessionsEnded]:
     messages = await published(world.broadcaster)
     assert all(message.room == user_room(user_id) for message in messages)
     return [ended for m in messages if (ended := read_sessions_ended(m.payload)) is not None]
 
 
 @pytest.fixture
-async def signed_in(world: IdentityWorld) -> tuple[IdentityWorld, AuthenticatedUser, UUID]:
+async def signed_in(world: UsersWorld) -> tuple[UsersWorld, AuthenticatedUser, UUID]:
     """Ada on a laptop and a phone, with the test listening to her room."""
     await world.register("ada")
     laptop = await sign_in(world, "laptop")
@@ -266,7 +266,7 @@ async def signed_in(world: IdentityWorld) -> tuple[IdentityWorld, AuthenticatedU
 
 
 async def test_log_out_ends_the_live_channels_of_its_session(
-    signed_in: tuple[IdentityWorld, AuthenticatedUser, UUID],
+    signed_in: tuple[UsersWorld, AuthenticatedUser, UUID],
 ) -> None:
     world, laptop, _ = signed_in
     me = world.identity_of(laptop)
@@ -276,7 +276,7 @@ async def test_log_out_ends_the_live_channels_of_its_session(
 
 
 async def test_log_out_all_ends_the_live_channels_of_every_session(
-    signed_in: tuple[IdentityWorld, AuthenticatedUser, UUID],
+    signed_in: tuple[UsersWorld, AuthenticatedUser, UUID],
 ) -> None:
     world, laptop, phone = signed_in
     me = world.identity_of(laptop)
@@ -287,7 +287,7 @@ async def test_log_out_all_ends_the_live_channels_of_every_session(
 
 
 async def test_revoking_a_session_ends_only_its_live_channels(
-    signed_in: tuple[IdentityWorld, AuthenticatedUser, UUID],
+    signed_in: tuple[UsersWorld, AuthenticatedUser, UUID],
 ) -> None:
     world, laptop, phone = signed_in
     me = world.identity_of(laptop)
@@ -298,7 +298,7 @@ async def test_revoking_a_session_ends_only_its_live_channels(
 
 
 async def test_revoking_someone_elses_session_publishes_nothing(
-    signed_in: tuple[IdentityWorld, AuthenticatedUser, UUID],
+    signed_in: tuple[UsersWorld, AuthenticatedUser, UUID],
 ) -> None:
     world, _, phone = signed_in
     bob = world.identity_of(await world.register("bob"))
@@ -309,7 +309,7 @@ async def test_revoking_someone_elses_session_publishes_nothing(
 
 
 async def test_a_ban_ends_the_live_channels_of_every_session(
-    signed_in: tuple[IdentityWorld, AuthenticatedUser, UUID],
+    signed_in: tuple[UsersWorld, AuthenticatedUser, UUID],
 ) -> None:
     world, laptop, phone = signed_in
     ban = BanUser(world.uow(), world.users, world.sessions, world.clock, world.live_sessions)
@@ -321,7 +321,7 @@ async def test_a_ban_ends_the_live_channels_of_every_session(
 
 
 async def test_lifting_a_ban_ends_nothing(
-    signed_in: tuple[IdentityWorld, AuthenticatedUser, UUID],
+    signed_in: tuple[UsersWorld, AuthenticatedUser, UUID],
 ) -> None:
     world, laptop, _ = signed_in
     ban = BanUser(world.uow(), world.users, world.sessions, world.clock, world.live_sessions)

@@ -9,22 +9,22 @@ from application.common.errors import InvalidCredentialsError, TooManyRequestsEr
 from application.common.ports.rate_limits import RateLimit
 from application.users.log_in import LogInCommand, SignedIn
 from application.users.session_policy import ClientInfo
-from tests.support.identity import IdentityWorld
+from tests.support.users import UsersWorld
 
 RIGHT = "password123"
 WRONG = "wrong-password"
 
 
 @pytest.fixture
-async def world() -> IdentityWorld:
-    world = IdentityWorld()
+async def world() -> UsersWorld:
+    world = UsersWorld()
     await world.register("ada")
     await world.register("bob")
     return world
 
 
 async def sign_in(
-    world: IdentityWorld,
+    world: UsersWorld,
     password: str = RIGHT,
     *,
     ip: str = "198.51.100.1",
@@ -42,7 +42,7 @@ async def sign_in(
 
 
 async def outcome(
-    world: IdentityWorld,
+    world: UsersWorld,
     password: str = RIGHT,
     *,
     ip: str = "198.51.100.1",
@@ -58,7 +58,7 @@ async def outcome(
     return "200"
 
 
-async def test_a_sign_in_hands_out_a_new_device_token_each_time(world: IdentityWorld) -> None:
+async def test_a_sign_in_hands_out_a_new_device_token_each_time(world: UsersWorld) -> None:
     first = await sign_in(world)
     second = await sign_in(world, device=first.device_token)
     assert first.device_token
@@ -67,7 +67,7 @@ async def test_a_sign_in_hands_out_a_new_device_token_each_time(world: IdentityW
 
 
 async def test_the_owners_known_device_signs_in_after_thousands_of_failures_elsewhere(
-    world: IdentityWorld,
+    world: UsersWorld,
 ) -> None:
     known = (await sign_in(world, ip="203.0.113.7")).device_token
     attacks = [await outcome(world, WRONG, ip="192.0.2.66") for _ in range(2_000)]
@@ -80,7 +80,7 @@ async def test_the_owners_known_device_signs_in_after_thousands_of_failures_else
     assert owner.username == "ada"
 
 
-async def test_one_client_is_strictly_limited_per_account_and_ip(world: IdentityWorld) -> None:
+async def test_one_client_is_strictly_limited_per_account_and_ip(world: UsersWorld) -> None:
     for _ in range(10):
         assert await outcome(world, WRONG, ip="192.0.2.1") == "401"
     with pytest.raises(TooManyRequestsError) as caught:
@@ -93,7 +93,7 @@ async def test_one_client_is_strictly_limited_per_account_and_ip(world: Identity
 
 
 async def test_untrusted_clients_together_are_slowed_down_not_shut_out(
-    world: IdentityWorld,
+    world: UsersWorld,
 ) -> None:
     world.throttle = replace(world.throttle, untrusted=RateLimit(limit=20, window_seconds=3_600))
     results = [await outcome(world, WRONG, ip=f"192.0.2.{i}") for i in range(1, 41)]
@@ -109,7 +109,7 @@ async def test_untrusted_clients_together_are_slowed_down_not_shut_out(
 
 
 async def test_a_known_device_is_not_counted_against_untrusted_clients(
-    world: IdentityWorld,
+    world: UsersWorld,
 ) -> None:
     world.throttle = replace(world.throttle, untrusted=RateLimit(limit=5, window_seconds=3_600))
     known = (await sign_in(world)).device_token
@@ -119,7 +119,7 @@ async def test_a_known_device_is_not_counted_against_untrusted_clients(
     assert await outcome(world, device=known) == "200"
 
 
-async def test_a_known_device_is_itself_limited_strictly(world: IdentityWorld) -> None:
+async def test_a_known_device_is_itself_limited_strictly(world: UsersWorld) -> None:
     known = (await sign_in(world)).device_token
     for _ in range(10):
         assert await outcome(world, WRONG, ip="192.0.2.1", device=known) == "401"
@@ -127,7 +127,7 @@ async def test_a_known_device_is_itself_limited_strictly(world: IdentityWorld) -
     assert await outcome(world, ip="192.0.2.3") == "200"
 
 
-async def test_only_a_live_token_of_this_account_is_trusted(world: IdentityWorld) -> None:
+async def test_only_a_live_token_of_this_account_is_trusted(world: UsersWorld) -> None:
     bobs = (await sign_in(world, name="bob")).device_token
     adas = (await sign_in(world)).device_token
     for device in (bobs, "device-999", "forged"):
@@ -142,7 +142,7 @@ async def test_only_a_live_token_of_this_account_is_trusted(world: IdentityWorld
 
 
 async def test_an_attempt_refused_by_the_account_limit_gives_back_its_client_count(
-    world: IdentityWorld,
+    world: UsersWorld,
 ) -> None:
     world.throttle = replace(
         world.throttle,
@@ -157,6 +157,6 @@ async def test_an_attempt_refused_by_the_account_limit_gives_back_its_client_cou
     assert caught.value.retry_after_seconds == 720  # the account's limit, not the client's
 
 
-async def test_an_unknown_email_is_limited_like_a_real_one(world: IdentityWorld) -> None:
+async def test_an_unknown_email_is_limited_like_a_real_one(world: UsersWorld) -> None:
     results = [await outcome(world, WRONG, ip="192.0.2.1", name="nobody") for _ in range(12)]
     assert results == ["401"] * 10 + ["429"] * 2

@@ -10,7 +10,7 @@ from uuid import UUID
 
 import pytest
 
-from adapters.inprocess.rate_limiter import InMemoryRateLimiter
+from adapters.inprocess.rate_limiter import InProcessRateLimiter
 from adapters.memory.mailer import InMemoryMailer
 from adapters.memory.system import ManualClock
 from adapters.templates.jinja import JinjaTemplateRenderer
@@ -48,7 +48,7 @@ from application.users.resend_verification import ResendVerificationCommand
 from domain.notifications.notification import Channel, Notification, NotificationKind, Subject
 from domain.users.events import UserFollowed
 from domain.users.values import UserId
-from tests.support.identity import IdentityWorld
+from tests.support.users import UsersWorld
 from tests.unit.test_notification_use_cases import (
     APP_NAME,
     NotificationWorld,
@@ -186,7 +186,7 @@ async def test_the_email_cap_is_per_address_whatever_its_case(world: Notificatio
     assert normalized_recipient(Channel.SMS, "+1 (415) 555-0100") == "+14155550100"
     assert masked_recipient(Channel.EMAIL, "Bob@Test.com") == "b***@test.com"
     assert masked_recipient(Channel.SMS, "+14155550100") == "+1********00"
-    limiter = InMemoryRateLimiter(world.clock)
+    limiter = InProcessRateLimiter(world.clock)
     recipient_caps = RecipientCaps(limiter, caps(email=1))
     assert await recipient_caps.admit(Channel.EMAIL, "bob@test.com", security=False)
     assert not await recipient_caps.admit(Channel.EMAIL, "BOB@test.com", security=False)
@@ -276,7 +276,7 @@ async def test_templated_email_over_its_cap_is_logged_and_not_sent(
 ) -> None:
     clock = ManualClock()
     mailer = InMemoryMailer()
-    recipient_caps = RecipientCaps(InMemoryRateLimiter(clock), caps(email=2, security_email=3))
+    recipient_caps = RecipientCaps(InProcessRateLimiter(clock), caps(email=2, security_email=3))
     send = SendTemplatedEmail(JinjaTemplateRenderer(), mailer, recipient_caps)
     with caplog.at_level(logging.WARNING):
         outcomes = [await send(templated()) for _ in range(3)]
@@ -409,7 +409,7 @@ def test_calling_codes_parse_and_are_checked() -> None:
 
 
 async def test_verification_resends_are_limited_per_account() -> None:
-    identity = IdentityWorld()
+    identity = UsersWorld()
     registered = await identity.register("mallory")
     actor = identity.identity_of(registered)
     await identity.queue.drain()
@@ -426,7 +426,7 @@ async def test_verification_resends_are_limited_per_account() -> None:
 
 
 async def test_no_resend_while_the_limiter_is_down() -> None:
-    identity = IdentityWorld()
+    identity = UsersWorld()
     actor = identity.identity_of(await identity.register("mallory"))
     identity.limiter = UnavailableLimiter()
     with pytest.raises(DependencyUnavailableError):

@@ -13,10 +13,10 @@ import pytest
 from dishka import Provider, Scope, make_async_container, provide
 
 from adapters.inprocess.event_bus import received
-from adapters.inprocess.push import InMemoryPushSender
-from adapters.inprocess.rate_limiter import InMemoryRateLimiter
-from adapters.inprocess.realtime import InMemoryRealtimeBroadcaster
-from adapters.inprocess.sms import InMemorySmsSender
+from adapters.inprocess.push import InProcessPushSender
+from adapters.inprocess.rate_limiter import InProcessRateLimiter
+from adapters.inprocess.realtime import InProcessRealtimeBroadcaster
+from adapters.inprocess.sms import InProcessSmsSender
 from adapters.memory.database import InMemoryDatabase
 from adapters.memory.host_resolver import InMemoryHostResolver
 from adapters.memory.mailer import InMemoryMailer
@@ -30,7 +30,7 @@ from adapters.memory.notifications.phone_verifications import (
 from adapters.memory.notifications.preferences import InMemoryNotificationPreferencesRepository
 from adapters.memory.notifications.push_subscriptions import InMemoryPushSubscriptionRepository
 from adapters.memory.processed_events import InMemoryProcessedEvents
-from adapters.memory.security import SequentialSecretTokens
+from adapters.memory.security import SequentialOpaqueTokens
 from adapters.memory.system import ManualClock, SequentialIdGenerator
 from adapters.memory.unit_of_work import InMemoryUnitOfWork
 from adapters.memory.users import InMemoryUserRepository
@@ -56,7 +56,6 @@ from application.events.handle_event import HandleEvent, HandleEventCommand
 from application.events.received_event import ReceivedEvent
 from application.notifications import handlers
 from application.notifications.count_unread_notifications import CountUnreadNotifications
-from application.notifications.creating import NotificationDraft, NotificationFactory
 from application.notifications.deliver_notification import (
     DELIVER_NOTIFICATION,
     PUSH_TTL_SECONDS,
@@ -82,6 +81,7 @@ from application.notifications.mark_notifications_read import (
     MarkNotificationsRead,
     MarkNotificationsReadCommand,
 )
+from application.notifications.notification_factory import NotificationDraft, NotificationFactory
 from application.notifications.notify_user import NotifyUser, NotifyUserCommand
 from application.notifications.ports import (
     DeliveryStatus,
@@ -256,7 +256,7 @@ class MailerThenOutage(FlakyMailer):
         self._outage.began.set()
 
 
-class PickyPushSender(InMemoryPushSender):
+class PickyPushSender(InProcessPushSender):
     """Refuses for good the endpoints in `refusing`; otherwise the memory push sender."""
 
     def __init__(self) -> None:
@@ -303,14 +303,14 @@ class NotificationWorld:
         self.followers = InMemoryFollowerReader(self.database)
         self.processed = InMemoryProcessedEvents(self.database)
         self.queue = RecordingQueue()
-        self.broadcaster = InMemoryRealtimeBroadcaster()
+        self.broadcaster = InProcessRealtimeBroadcaster()
         self.renderer = JinjaTemplateRenderer()
         self.mailer = FlakyMailer()
-        self.sms = InMemorySmsSender()
+        self.sms = InProcessSmsSender()
         self.push = PickyPushSender()
         self.links = NotificationLinks(public_url=PUBLIC_URL, app_name=APP_NAME)
-        self.secrets = SequentialSecretTokens()
-        self.limiter: RateLimiter = InMemoryRateLimiter(self.clock)
+        self.secrets = SequentialOpaqueTokens()
+        self.limiter: RateLimiter = InProcessRateLimiter(self.clock)
         self.phone_policy = PhoneCodePolicy(
             ttl=timedelta(minutes=10),
             sends=RateLimit(limit=3, window_seconds=3600),

@@ -14,17 +14,17 @@ from application.events.ports import TransientDeliveryError
 from application.events.purge_outbox import PurgeOutbox, PurgeOutboxCommand
 from application.events.relay_outbox import RelayOutbox, RelayPolicy
 from application.events.replay_outbox import ReplayOutbox, ReplayOutboxCommand
-from tests.support.content import ContentWorld
+from tests.support.articles import ArticlesWorld
 
 POLICY = RelayPolicy(batch_size=3, retry_base=timedelta(seconds=1), retry_max=timedelta(seconds=30))
 
 
 @pytest.fixture
-def world() -> ContentWorld:
-    return ContentWorld()
+def world() -> ArticlesWorld:
+    return ArticlesWorld()
 
 
-def relay(world: ContentWorld, publisher: Any) -> RelayOutbox:
+def relay(world: ArticlesWorld, publisher: Any) -> RelayOutbox:
     return RelayOutbox(
         uow=world.uow(),
         outbox=InMemoryOutboxStore(world.database),
@@ -34,11 +34,11 @@ def relay(world: ContentWorld, publisher: Any) -> RelayOutbox:
     )
 
 
-async def pending(world: ContentWorld) -> int:
+async def pending(world: ArticlesWorld) -> int:
     return len(await InMemoryOutboxReader(world.database).pending(limit=1000))
 
 
-async def test_batches_go_out_in_order_and_are_marked_sent(world: ContentWorld) -> None:
+async def test_batches_go_out_in_order_and_are_marked_sent(world: ArticlesWorld) -> None:
     author = await world.writer("alice")
     for number in range(3):
         await world.publish(author, f"a{number}")
@@ -50,7 +50,7 @@ async def test_batches_go_out_in_order_and_are_marked_sent(world: ContentWorld) 
     assert await pending(world) == 0
 
 
-async def test_a_failed_batch_waits_with_backoff_and_is_never_dropped(world: ContentWorld) -> None:
+async def test_a_failed_batch_waits_with_backoff_and_is_never_dropped(world: ArticlesWorld) -> None:
     await world.writer("alice")
     publisher = InMemoryEventPublisher()
     publisher.fail_next(2)
@@ -77,7 +77,7 @@ def test_the_backoff_doubles_up_to_its_cap() -> None:
     assert POLICY.retry_delay(10_000) == timedelta(seconds=30)
 
 
-async def test_purge_removes_only_rows_sent_before_the_retention(world: ContentWorld) -> None:
+async def test_purge_removes_only_rows_sent_before_the_retention(world: ArticlesWorld) -> None:
     await world.writer("alice")
     await relay(world, InMemoryEventPublisher())()
     world.clock.advance(timedelta(days=2))
@@ -90,7 +90,7 @@ async def test_purge_removes_only_rows_sent_before_the_retention(world: ContentW
     assert await pending(world) == 1
 
 
-async def test_replay_sends_again_what_occurred_since(world: ContentWorld) -> None:
+async def test_replay_sends_again_what_occurred_since(world: ArticlesWorld) -> None:
     await world.writer("alice")
     world.clock.advance(timedelta(hours=1))
     since = world.clock.now()
@@ -107,7 +107,7 @@ async def test_replay_sends_again_what_occurred_since(world: ContentWorld) -> No
 
 
 async def test_a_handler_waiting_on_its_database_keeps_the_events_for_a_retry() -> None:
-    world = ContentWorld()
+    world = ArticlesWorld()
     await world.writer("alice")
     calls: list[str] = []
 

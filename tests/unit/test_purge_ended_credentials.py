@@ -7,13 +7,13 @@ from application.users.purge_ended_credentials import (
     PurgeEndedCredentials,
     PurgeEndedCredentialsCommand,
 )
-from tests.support.identity import IdentityWorld
+from tests.support.users import UsersWorld
 
 GRACE = PurgeEndedCredentialsCommand(grace=timedelta(days=1))
 
 
 async def test_ended_sessions_and_spent_tokens_go_after_the_grace_period() -> None:
-    world = IdentityWorld()
+    world = UsersWorld()
     leaving, staying = await world.register("leaving"), await world.register("staying")
     staying_id = world.identity_of(staying).user_id
     await world.log_out()(LogOutCommand(actor=world.identity_of(leaving)))

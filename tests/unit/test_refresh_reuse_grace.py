@@ -11,33 +11,33 @@ from application.users.log_in import LogInCommand
 from application.users.refresh_session import RefreshSessionCommand
 from application.users.session_policy import ClientInfo, SessionPolicy
 from domain.users.session import Session
-from tests.support.identity import IdentityWorld
+from tests.support.users import UsersWorld
 
 TAB = ClientInfo(device="Firefox/130", ip="10.0.0.1")
 GRACE = timedelta(seconds=5)
 
 
 @pytest.fixture
-async def world() -> IdentityWorld:
-    world = IdentityWorld()
+async def world() -> UsersWorld:
+    world = UsersWorld()
     await world.register("ada")
     return world
 
 
-async def sign_in(world: IdentityWorld) -> AuthenticatedUser:
+async def sign_in(world: UsersWorld) -> AuthenticatedUser:
     return await world.log_in()(
         LogInCommand(email="ada@test.com", password="password123", client=TAB)
     )
 
 
 async def refresh(
-    world: IdentityWorld, token: str | None, client: ClientInfo = TAB
+    world: UsersWorld, token: str | None, client: ClientInfo = TAB
 ) -> AuthenticatedUser:
     assert token is not None
     return await world.refresh_session()(RefreshSessionCommand(refresh_token=token, client=client))
 
 
-async def session_of(world: IdentityWorld, result: AuthenticatedUser) -> Session:
+async def session_of(world: UsersWorld, result: AuthenticatedUser) -> Session:
     session_id = world.identity_of(result).session_id
     assert session_id is not None
     session = await world.sessions.get(session_id)
@@ -46,7 +46,7 @@ async def session_of(world: IdentityWorld, result: AuthenticatedUser) -> Session
 
 
 async def test_a_repeat_within_the_grace_period_gets_the_same_pair(
-    world: IdentityWorld, caplog: pytest.LogCaptureFixture
+    world: UsersWorld, caplog: pytest.LogCaptureFixture
 ) -> None:
     signed = await sign_in(world)
     first = await refresh(world, signed.refresh_token)
@@ -61,7 +61,7 @@ async def test_a_repeat_within_the_grace_period_gets_the_same_pair(
     assert (await refresh(world, second.refresh_token)).username == "ada", "the pair works"
 
 
-async def test_a_repeated_access_token_expires_with_the_first(world: IdentityWorld) -> None:
+async def test_a_repeated_access_token_expires_with_the_first(world: UsersWorld) -> None:
     signed = await sign_in(world)
     first = await refresh(world, signed.refresh_token)
     world.clock.advance(timedelta(seconds=3))
@@ -74,7 +74,7 @@ async def test_a_repeated_access_token_expires_with_the_first(world: IdentityWor
 
 
 async def test_a_repeat_after_the_grace_period_revokes_the_session(
-    world: IdentityWorld, caplog: pytest.LogCaptureFixture
+    world: UsersWorld, caplog: pytest.LogCaptureFixture
 ) -> None:
     signed = await sign_in(world)
     first = await refresh(world, signed.refresh_token)
@@ -98,7 +98,7 @@ async def test_a_repeat_after_the_grace_period_revokes_the_session(
     ],
 )
 async def test_a_repeat_from_another_client_revokes_the_session(
-    world: IdentityWorld, other: ClientInfo
+    world: UsersWorld, other: ClientInfo
 ) -> None:
     signed = await sign_in(world)
     first = await refresh(world, signed.refresh_token)
@@ -110,7 +110,7 @@ async def test_a_repeat_from_another_client_revokes_the_session(
 
 
 async def test_a_token_rotated_twice_since_is_a_replay_even_within_the_grace_period(
-    world: IdentityWorld,
+    world: UsersWorld,
 ) -> None:
     signed = await sign_in(world)
     first = await refresh(world, signed.refresh_token)
@@ -123,7 +123,7 @@ async def test_a_token_rotated_twice_since_is_a_replay_even_within_the_grace_per
 
 
 async def test_a_repeat_of_an_ended_session_is_refused_without_reviving_it(
-    world: IdentityWorld,
+    world: UsersWorld,
 ) -> None:
     signed = await sign_in(world)
     first = await refresh(world, signed.refresh_token)
@@ -136,7 +136,7 @@ async def test_a_repeat_of_an_ended_session_is_refused_without_reviving_it(
 
 
 async def test_a_zero_grace_period_treats_every_repeat_as_a_replay(
-    world: IdentityWorld,
+    world: UsersWorld,
 ) -> None:
     world.session_policy = SessionPolicy(
         refresh_ttl=timedelta(days=30), max_lifetime=timedelta(days=90), reuse_grace=timedelta(0)

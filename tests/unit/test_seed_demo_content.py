@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from adapters.inprocess.cache import InMemoryCache
+from adapters.inprocess.cache import InProcessCache
 from adapters.memory.articles import (
     ARTICLES,
     COMMENTS,
@@ -36,7 +36,7 @@ class SeedWorld:
     database: InMemoryDatabase = field(default_factory=InMemoryDatabase)
     clock: ManualClock = field(default_factory=ManualClock)
     hasher: InMemoryPasswordHasher = field(default_factory=InMemoryPasswordHasher)
-    cache: InMemoryCache = field(default_factory=InMemoryCache)
+    cache: InProcessCache = field(default_factory=InProcessCache)
 
     def seeder(self) -> SeedDemoContent:
         return SeedDemoContent(

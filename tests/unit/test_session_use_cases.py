@@ -20,12 +20,12 @@ from application.users.refresh_session import RefreshSessionCommand
 from application.users.revoke_session import RevokeSessionCommand
 from application.users.session_policy import ClientInfo
 from application.users.update_user import UpdateUserCommand
-from tests.support.identity import IdentityWorld
+from tests.support.users import UsersWorld
 
 
 @pytest.fixture
-async def world() -> IdentityWorld:
-    world = IdentityWorld()
+async def world() -> UsersWorld:
+    world = UsersWorld()
     await world.register("ada")
     await world.register("bob")
     world.database.table("sessions").clear()  # start from users signed in nowhere
@@ -33,7 +33,7 @@ async def world() -> IdentityWorld:
 
 
 async def sign_in(
-    world: IdentityWorld, name: str = "ada", device: str = "laptop"
+    world: UsersWorld, name: str = "ada", device: str = "laptop"
 ) -> AuthenticatedUser:
     return await world.log_in()(
         LogInCommand(
@@ -44,12 +44,12 @@ async def sign_in(
     )
 
 
-def refresh(world: IdentityWorld, token: str | None) -> Awaitable[AuthenticatedUser]:
+def refresh(world: UsersWorld, token: str | None) -> Awaitable[AuthenticatedUser]:
     assert token is not None
     return world.refresh_session()(RefreshSessionCommand(refresh_token=token))
 
 
-async def test_log_in_opens_a_session_and_returns_its_refresh_token(world: IdentityWorld) -> None:
+async def test_log_in_opens_a_session_and_returns_its_refresh_token(world: UsersWorld) -> None:
     signed = await sign_in(world)
     assert signed.refresh_token
     identity = world.identity_of(signed)
@@ -57,7 +57,7 @@ async def test_log_in_opens_a_session_and_returns_its_refresh_token(world: Ident
     assert [(s.device, s.ip, s.current) for s in sessions] == [("laptop", "10.0.0.1", True)]
 
 
-async def test_refresh_rotates_and_the_new_token_works(world: IdentityWorld) -> None:
+async def test_refresh_rotates_and_the_new_token_works(world: UsersWorld) -> None:
     signed = await sign_in(world)
     first = await refresh(world, signed.refresh_token)
     assert first.refresh_token != signed.refresh_token
@@ -65,7 +65,7 @@ async def test_refresh_rotates_and_the_new_token_works(world: IdentityWorld) -> 
     assert second.username == "ada"
 
 
-async def test_reusing_a_rotated_token_revokes_the_whole_session(world: IdentityWorld) -> None:
+async def test_reusing_a_rotated_token_revokes_the_whole_session(world: UsersWorld) -> None:
     signed = await sign_in(world)
     rotated = await refresh(world, signed.refresh_token)
     world.clock.advance(world.session_policy.reuse_grace + timedelta(seconds=1))
@@ -75,19 +75,19 @@ async def test_reusing_a_rotated_token_revokes_the_whole_session(world: Identity
         await refresh(world, rotated.refresh_token)
 
 
-async def test_an_unknown_token_is_refused(world: IdentityWorld) -> None:
+async def test_an_unknown_token_is_refused(world: UsersWorld) -> None:
     with pytest.raises(AuthenticationRequiredError):
         await refresh(world, "never-issued")
 
 
-async def test_a_session_expires_after_its_ttl_without_refresh(world: IdentityWorld) -> None:
+async def test_a_session_expires_after_its_ttl_without_refresh(world: UsersWorld) -> None:
     signed = await sign_in(world)
     world.clock.advance(timedelta(days=31))
     with pytest.raises(AuthenticationRequiredError):
         await refresh(world, signed.refresh_token)
 
 
-async def test_log_out_ends_only_this_session(world: IdentityWorld) -> None:
+async def test_log_out_ends_only_this_session(world: UsersWorld) -> None:
     laptop = await sign_in(world, device="laptop")
     phone = await sign_in(world, device="phone")
     await world.log_out()(LogOutCommand(actor=world.identity_of(laptop)))
@@ -97,7 +97,7 @@ async def test_log_out_ends_only_this_session(world: IdentityWorld) -> None:
     await world.log_out()(LogOutCommand(actor=world.identity_of(laptop)))
 
 
-async def test_log_out_all_ends_every_session_of_the_user_only(world: IdentityWorld) -> None:
+async def test_log_out_all_ends_every_session_of_the_user_only(world: UsersWorld) -> None:
     laptop, phone, other = await sign_in(world), await sign_in(world), await sign_in(world, "bob")
     revoked = await world.log_out_all()(LogOutAllCommand(actor=world.identity_of(laptop)))
     assert revoked == 2
@@ -108,7 +108,7 @@ async def test_log_out_all_ends_every_session_of_the_user_only(world: IdentityWo
 
 
 async def test_sessions_list_marks_the_current_one_and_hides_ended_ones(
-    world: IdentityWorld,
+    world: UsersWorld,
 ) -> None:
     laptop = await sign_in(world, device="laptop")
     phone = await sign_in(world, device="phone")
@@ -118,7 +118,7 @@ async def test_sessions_list_marks_the_current_one_and_hides_ended_ones(
     assert [(s.device, s.current) for s in sessions] == [("phone", True)]
 
 
-async def test_a_user_cannot_revoke_someone_elses_session(world: IdentityWorld) -> None:
+async def test_a_user_cannot_revoke_someone_elses_session(world: UsersWorld) -> None:
     ada = await sign_in(world, "ada")
     bob = await sign_in(world, "bob")
     bobs_session = world.identity_of(bob).session_id
@@ -134,7 +134,7 @@ async def test_a_user_cannot_revoke_someone_elses_session(world: IdentityWorld) 
         )
 
 
-async def test_revoking_ones_own_session_ends_it(world: IdentityWorld) -> None:
+async def test_revoking_ones_own_session_ends_it(world: UsersWorld) -> None:
     laptop = await sign_in(world)
     me = world.identity_of(laptop)
     assert me.session_id is not None
@@ -143,7 +143,7 @@ async def test_revoking_ones_own_session_ends_it(world: IdentityWorld) -> None:
         await refresh(world, laptop.refresh_token)
 
 
-async def test_a_banned_user_cannot_refresh(world: IdentityWorld) -> None:
+async def test_a_banned_user_cannot_refresh(world: UsersWorld) -> None:
     signed = await sign_in(world)
     user = await world.users.get_by_username("ada")
     assert user is not None
@@ -155,14 +155,14 @@ async def test_a_banned_user_cannot_refresh(world: IdentityWorld) -> None:
         await refresh(world, signed.refresh_token)
 
 
-async def test_log_out_with_a_token_without_session_is_harmless(world: IdentityWorld) -> None:
+async def test_log_out_with_a_token_without_session_is_harmless(world: UsersWorld) -> None:
     user = await world.users.get_by_username("ada")
     assert user is not None
     await world.log_out()(LogOutCommand(actor=Identity(user_id=user.id, role=user.role)))
 
 
 async def test_registration_signs_the_new_user_in() -> None:
-    world = IdentityWorld()
+    world = UsersWorld()
     registered = await world.register("cy")
     assert registered.refresh_token
     me = world.identity_of(registered)
@@ -170,7 +170,7 @@ async def test_registration_signs_the_new_user_in() -> None:
     assert session.current
 
 
-async def test_changing_the_password_ends_the_other_sessions_only(world: IdentityWorld) -> None:
+async def test_changing_the_password_ends_the_other_sessions_only(world: UsersWorld) -> None:
     laptop, phone = await sign_in(world, device="laptop"), await sign_in(world, device="phone")
     await world.update_user()(
         UpdateUserCommand(
@@ -182,11 +182,11 @@ async def test_changing_the_password_ends_the_other_sessions_only(world: Identit
     assert (await refresh(world, laptop.refresh_token)).username == "ada"
 
 
-def authenticate(world: IdentityWorld) -> Authenticate:
+def authenticate(world: UsersWorld) -> Authenticate:
     return Authenticate(world.tokens, world.sessions, world.clock)
 
 
-async def test_a_token_works_only_while_its_session_lives(world: IdentityWorld) -> None:
+async def test_a_token_works_only_while_its_session_lives(world: UsersWorld) -> None:
     signed = await sign_in(world)
     identity = await authenticate(world)(AuthenticateCommand(token=signed.token))
     assert identity.session_id == world.identity_of(signed).session_id
@@ -195,7 +195,7 @@ async def test_a_token_works_only_while_its_session_lives(world: IdentityWorld) 
         await authenticate(world)(AuthenticateCommand(token=signed.token))
 
 
-async def test_a_banned_users_tokens_stop_at_once(world: IdentityWorld) -> None:
+async def test_a_banned_users_tokens_stop_at_once(world: UsersWorld) -> None:
     signed = await sign_in(world)
     user = await world.users.get_by_username("ada")
     assert user is not None
@@ -205,7 +205,7 @@ async def test_a_banned_users_tokens_stop_at_once(world: IdentityWorld) -> None:
         await authenticate(world)(AuthenticateCommand(token=signed.token))
 
 
-async def test_a_token_without_a_session_is_refused(world: IdentityWorld) -> None:
+async def test_a_token_without_a_session_is_refused(world: UsersWorld) -> None:
     user = await world.users.get_by_username("ada")
     assert user is not None
     bare = world.tokens.issue_access_token(user_id=user.id, role=user.role)
@@ -214,7 +214,7 @@ async def test_a_token_without_a_session_is_refused(world: IdentityWorld) -> Non
 
 
 async def test_current_user_hands_back_the_presented_token_and_mints_none(
-    world: IdentityWorld,
+    world: UsersWorld,
 ) -> None:
     signed = await sign_in(world)
     me = world.identity_of(signed)
@@ -225,7 +225,7 @@ async def test_current_user_hands_back_the_presented_token_and_mints_none(
 
 
 async def test_refreshing_cannot_stretch_a_session_past_its_maximum_lifetime(
-    world: IdentityWorld,
+    world: UsersWorld,
 ) -> None:
     signed = await sign_in(world)
     token = signed.refresh_token

@@ -13,7 +13,7 @@ from dishka import Provider, Scope, provide
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from adapters.inprocess.rate_limiter import InMemoryRateLimiter
+from adapters.inprocess.rate_limiter import InProcessRateLimiter
 from application.common.permissions import Permission
 from application.common.ports.clock import Clock
 from application.common.ports.rate_limits import (
@@ -204,7 +204,7 @@ class WritesStoreDown:
     """The limiter's store is down for the write rules only (sign-up still works)."""
 
     def __init__(self, clock: Clock) -> None:
-        self._memory = InMemoryRateLimiter(clock)
+        self._memory = InProcessRateLimiter(clock)
 
     async def acquire(self, key: str, rate: RateLimit) -> RateLimitDecision:
         if key.startswith(WRITE_RULES):

@@ -12,7 +12,7 @@ _INT64_MIN = -(2**63)
 _INT64_MAX = 2**63 - 1
 
 
-class InMemoryCache(Cache):
+class InProcessCache(Cache):
     """The `Cache` port in a bounded LRU map, behaving as Redis does; private to one process.
 
     Expiry follows `clock`; an expired value reads as missing and is dropped when touched.

@@ -9,7 +9,7 @@ from application.notifications.ports import PushMessage, PushOutcome, PushSender
 from domain.notifications.push import PushSubscription
 
 
-class InMemoryPushSender(PushSender):
+class InProcessPushSender(PushSender):
     """The `PushSender` port without a push service: what was sent, in order, and a log line.
 
     Only the last `history` messages are kept, so a long-running process without a push

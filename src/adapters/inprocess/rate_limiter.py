@@ -26,7 +26,7 @@ def gcra(
     return decision, candidate
 
 
-class InMemoryRateLimiter(RateLimiter):
+class InProcessRateLimiter(RateLimiter):
     """The `RateLimiter` port in a dict; exact, but private to one process."""
 
     def __init__(self, clock: Clock) -> None:

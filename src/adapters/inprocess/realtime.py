@@ -6,7 +6,7 @@ from collections.abc import AsyncIterator, Sequence
 from application.common.ports.realtime import RealtimeBroadcaster, RoomMessage
 
 
-class InMemoryRealtimeBroadcaster(RealtimeBroadcaster):
+class InProcessRealtimeBroadcaster(RealtimeBroadcaster):
     """The `RealtimeBroadcaster` port for a single process (tests, embedded mode).
 
     - A publish is delivered to this broadcaster's reader only if the room is joined at that

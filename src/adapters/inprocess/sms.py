@@ -8,7 +8,7 @@ from application.notifications.ports import SmsMessage, SmsSender
 _log = logging.getLogger(__name__)
 
 
-class InMemorySmsSender(SmsSender):
+class InProcessSmsSender(SmsSender):
     """The `SmsSender` port without a gateway: the last `history` messages, and a log line.
 
     The log line names the recipient only, never the body, which may hold a code.

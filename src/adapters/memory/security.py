@@ -7,7 +7,7 @@ from uuid import UUID
 
 from application.common.ports.clock import Clock
 from application.common.ports.ids import IdGenerator
-from application.common.ports.secret_tokens import SecretTokens
+from application.common.ports.opaque_tokens import OpaqueTokens
 from application.users.ports import AccessClaims, InvalidTokenError, PasswordHasher, TokenIssuer
 from domain.users.values import Password, Role, UserId
 
@@ -78,7 +78,7 @@ class InMemoryTokenIssuer(TokenIssuer):
         return claims
 
 
-class SequentialSecretTokens(SecretTokens):
+class SequentialOpaqueTokens(OpaqueTokens):
     """Predictable tokens (``secret-1``, ``secret-2``, …) and a plain SHA-256, for tests."""
 
     def __init__(self) -> None:

@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from application.articles.loading import load_article
+from application.articles.article_access import load_article
 from application.articles.ports import ArticleRepository, CommentRepository, CommentView
 from application.common.errors import AuthenticationRequiredError
 from application.common.identity import Identity

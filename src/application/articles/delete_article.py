@@ -2,8 +2,8 @@
 
 from dataclasses import dataclass
 
+from application.articles.article_access import ensure_author, load_article
 from application.articles.errors import ArticleNotFoundError
-from application.articles.loading import ensure_author, load_article
 from application.articles.ports import ArticleRepository
 from application.articles.read_cache import invalidate_content_reads
 from application.common.identity import Identity

@@ -2,8 +2,8 @@
 
 from dataclasses import dataclass
 
+from application.articles.article_access import load_article
 from application.articles.errors import CommentDeletionForbiddenError, CommentNotFoundError
-from application.articles.loading import load_article
 from application.articles.ports import ArticleRepository, CommentRepository
 from application.common.identity import Identity
 from application.common.permissions import Permission, role_allows

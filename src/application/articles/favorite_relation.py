@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from datetime import datetime
 
-from application.articles.loading import load_article, view_of
+from application.articles.article_access import load_article, view_of
 from application.articles.ports import ArticleReader, ArticleRepository, ArticleView
 from application.articles.read_cache import invalidate_content_reads
 from application.common.identity import Identity

@@ -3,8 +3,8 @@
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from application.articles.article_access import view_of
 from application.articles.errors import SlugTakenError
-from application.articles.loading import view_of
 from application.articles.ports import ArticleReader, ArticleRepository, ArticleView
 from application.articles.read_cache import invalidate_content_reads
 from application.common.identity import Identity

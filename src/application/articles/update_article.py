@@ -3,7 +3,7 @@
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from application.articles.loading import ensure_author, load_article, view_of
+from application.articles.article_access import ensure_author, load_article, view_of
 from application.articles.ports import ArticleReader, ArticleRepository, ArticleView
 from application.articles.read_cache import invalidate_content_reads
 from application.common.identity import Identity

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from application.common.ports.task_queue import TaskQueue
 from application.common.ports.unit_of_work import UnitOfWork
-from application.notifications.creating import NotificationDraft, NotificationFactory
+from application.notifications.notification_factory import NotificationDraft, NotificationFactory
 from application.notifications.ports import FollowerReader
 from domain.notifications.notification import NotificationKind, Subject
 from domain.users.values import UserId

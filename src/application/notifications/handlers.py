@@ -12,11 +12,11 @@ from uuid import UUID
 
 from application.events.event_handler import EventHandler
 from application.events.received_event import ReceivedEvent
-from application.notifications.creating import NotificationDraft
 from application.notifications.fan_out_to_followers import (
     FanOutToFollowers,
     FanOutToFollowersCommand,
 )
+from application.notifications.notification_factory import NotificationDraft
 from application.notifications.notify_user import NotifyUser, NotifyUserCommand
 from application.users.ports import UserRepository
 from domain.notifications.notification import NotificationKind, Subject

@@ -4,7 +4,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from application.common.ports.unit_of_work import UnitOfWork
-from application.notifications.creating import NotificationDraft, NotificationFactory
+from application.notifications.notification_factory import NotificationDraft, NotificationFactory
 from domain.notifications.notification import Notification
 from domain.users.values import UserId
 

@@ -3,8 +3,8 @@
 from application.common.ports.clock import Clock
 from application.common.ports.task_queue import TaskQueue
 from application.common.ports.unit_of_work import UnitOfWork
-from application.notifications.creating import enqueue_deliveries
 from application.notifications.delivery_policy import DeliverySweepPolicy
+from application.notifications.notification_factory import enqueue_deliveries
 from application.notifications.ports import DeliveryLog
 
 REQUEUE_BATCH = 500

@@ -11,8 +11,8 @@ from application.common.errors import (
     TooManyRequestsError,
 )
 from application.common.ports.clock import Clock
+from application.common.ports.opaque_tokens import OpaqueTokens
 from application.common.ports.rate_limits import RateLimit, RateLimiter, RateLimiterUnavailableError
-from application.common.ports.secret_tokens import SecretTokens
 from application.common.ports.task_queue import TaskQueue
 from application.common.ports.unit_of_work import UnitOfWork
 from application.notifications.ports import PhoneVerificationRepository
@@ -114,7 +114,7 @@ class SetPhoneNumber:
         *,
         uow: UnitOfWork,
         phones: PhoneVerificationRepository,
-        secrets: SecretTokens,
+        secrets: OpaqueTokens,
         limiter: RateLimiter,
         queue: TaskQueue,
         clock: Clock,

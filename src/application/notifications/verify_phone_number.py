@@ -4,7 +4,7 @@ from dataclasses import dataclass, field
 
 from application.common.errors import NotFoundError
 from application.common.ports.clock import Clock
-from application.common.ports.secret_tokens import SecretTokens
+from application.common.ports.opaque_tokens import OpaqueTokens
 from application.common.ports.unit_of_work import UnitOfWork
 from application.notifications.ports import PhoneVerificationRepository
 from application.notifications.set_phone_number import PhoneNumberState
@@ -39,7 +39,7 @@ class VerifyPhoneNumber:
         *,
         uow: UnitOfWork,
         phones: PhoneVerificationRepository,
-        secrets: SecretTokens,
+        secrets: OpaqueTokens,
         clock: Clock,
         users: UserRepository,
         notices: SecurityNotices,

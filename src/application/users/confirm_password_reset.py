@@ -3,7 +3,7 @@
 from dataclasses import dataclass, field
 
 from application.common.ports.clock import Clock
-from application.common.ports.secret_tokens import SecretTokens
+from application.common.ports.opaque_tokens import OpaqueTokens
 from application.common.ports.unit_of_work import UnitOfWork
 from application.users.live_sessions import LiveSessionCloser
 from application.users.one_time_tokens import redeem
@@ -47,7 +47,7 @@ class ConfirmPasswordReset:
         users: UserRepository,
         sessions: SessionRepository,
         tokens: OneTimeTokenRepository,
-        secrets: SecretTokens,
+        secrets: OpaqueTokens,
         hasher: PasswordHasher,
         notices: SecurityNotices,
         live_sessions: LiveSessionCloser,

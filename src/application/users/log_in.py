@@ -11,8 +11,8 @@ from application.common.errors import (
 )
 from application.common.ports.clock import Clock
 from application.common.ports.ids import IdGenerator
+from application.common.ports.opaque_tokens import OpaqueTokens
 from application.common.ports.rate_limits import RateLimit, RateLimiter, RateLimiterUnavailableError
-from application.common.ports.secret_tokens import SecretTokens
 from application.common.ports.unit_of_work import UnitOfWork
 from application.users.authenticated_user import AuthenticatedUser
 from application.users.errors import AccountBannedError
@@ -115,7 +115,7 @@ class LogIn:
         throttle: LoginThrottle,
         devices: DeviceTrust,
         sessions: SessionRepository,
-        secrets: SecretTokens,
+        secrets: OpaqueTokens,
         session_policy: SessionPolicy,
         clock: Clock,
         ids: IdGenerator,

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta
 from urllib.parse import quote
 
 from application.common.ports.clock import Clock
-from application.common.ports.secret_tokens import SecretTokens
+from application.common.ports.opaque_tokens import OpaqueTokens
 from application.common.ports.task_queue import TaskQueue
 from application.notifications.send_templated_email import (
     SEND_TEMPLATED_EMAIL,
@@ -63,7 +63,7 @@ class OneTimeTokenMailer:
         self,
         *,
         tokens: OneTimeTokenRepository,
-        secrets: SecretTokens,
+        secrets: OpaqueTokens,
         queue: TaskQueue,
         policy: OneTimeTokenPolicy,
         clock: Clock,
@@ -130,7 +130,7 @@ async def redeem(
     *,
     tokens: OneTimeTokenRepository,
     users: UserRepository,
-    secrets: SecretTokens,
+    secrets: OpaqueTokens,
     now: datetime,
 ) -> tuple[OneTimeToken, User]:
     """Spend a link's token in the open transaction; the token and its account.

@@ -9,7 +9,7 @@ from uuid import UUID
 
 from application.common.errors import AuthenticationRequiredError
 from application.common.ports.clock import Clock
-from application.common.ports.secret_tokens import SecretTokens
+from application.common.ports.opaque_tokens import OpaqueTokens
 from application.common.ports.unit_of_work import UnitOfWork
 from application.users.authenticated_user import AuthenticatedUser
 from application.users.errors import AccountBannedError
@@ -55,7 +55,7 @@ class RefreshSession:
         uow: UnitOfWork,
         users: UserRepository,
         sessions: SessionRepository,
-        secrets: SecretTokens,
+        secrets: OpaqueTokens,
         tokens: TokenIssuer,
         policy: SessionPolicy,
         clock: Clock,

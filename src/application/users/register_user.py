@@ -4,7 +4,7 @@ from dataclasses import dataclass, field
 
 from application.common.ports.clock import Clock
 from application.common.ports.ids import IdGenerator
-from application.common.ports.secret_tokens import SecretTokens
+from application.common.ports.opaque_tokens import OpaqueTokens
 from application.common.ports.unit_of_work import UnitOfWork
 from application.users.authenticated_user import AuthenticatedUser
 from application.users.log_in import SignedIn
@@ -53,7 +53,7 @@ class RegisterUser:
         tokens: TokenIssuer,
         clock: Clock,
         ids: IdGenerator,
-        secrets: SecretTokens,
+        secrets: OpaqueTokens,
         token_mailer: OneTimeTokenMailer,
         sessions: SessionRepository,
         session_policy: SessionPolicy,

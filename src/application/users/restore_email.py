@@ -3,7 +3,7 @@
 from dataclasses import dataclass, field
 
 from application.common.ports.clock import Clock
-from application.common.ports.secret_tokens import SecretTokens
+from application.common.ports.opaque_tokens import OpaqueTokens
 from application.common.ports.unit_of_work import UnitOfWork
 from application.users.errors import EmailTakenError, OneTimeTokenNotFoundError
 from application.users.live_sessions import LiveSessionCloser
@@ -49,7 +49,7 @@ class RestoreEmail:
         users: UserRepository,
         sessions: SessionRepository,
         tokens: OneTimeTokenRepository,
-        secrets: SecretTokens,
+        secrets: OpaqueTokens,
         hasher: PasswordHasher,
         live_sessions: LiveSessionCloser,
         clock: Clock,

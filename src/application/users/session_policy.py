@@ -5,7 +5,7 @@ from datetime import timedelta
 
 from application.common.ports.clock import Clock
 from application.common.ports.ids import IdGenerator
-from application.common.ports.secret_tokens import SecretTokens
+from application.common.ports.opaque_tokens import OpaqueTokens
 from application.users.ports import SessionRepository
 from domain.users.session import Session
 from domain.users.values import UserId
@@ -43,7 +43,7 @@ async def open_session(
     user_id: UserId,
     client: ClientInfo,
     sessions: SessionRepository,
-    secrets: SecretTokens,
+    secrets: OpaqueTokens,
     policy: SessionPolicy,
     clock: Clock,
     ids: IdGenerator,

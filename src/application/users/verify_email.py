@@ -3,7 +3,7 @@
 from dataclasses import dataclass, field
 
 from application.common.ports.clock import Clock
-from application.common.ports.secret_tokens import SecretTokens
+from application.common.ports.opaque_tokens import OpaqueTokens
 from application.common.ports.unit_of_work import UnitOfWork
 from application.users.errors import OneTimeTokenNotFoundError
 from application.users.one_time_tokens import redeem
@@ -36,7 +36,7 @@ class VerifyEmail:
         uow: UnitOfWork,
         users: UserRepository,
         tokens: OneTimeTokenRepository,
-        secrets: SecretTokens,
+        secrets: OpaqueTokens,
         clock: Clock,
     ) -> None:
         self._uow = uow

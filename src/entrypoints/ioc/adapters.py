@@ -7,10 +7,10 @@ from dishka import AsyncContainer, Provider, Scope, collect, decorate, provide
 from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from adapters.cache.content import CachingArticleReader
-from adapters.inprocess.cache import InMemoryCache
+from adapters.cache.articles import CachingArticleReader
+from adapters.inprocess.cache import InProcessCache
 from adapters.inprocess.event_bus import InProcessEventBus
-from adapters.inprocess.rate_limiter import InMemoryRateLimiter
+from adapters.inprocess.rate_limiter import InProcessRateLimiter
 from adapters.kafka.health import KafkaProbe
 from adapters.kafka.publisher import KafkaEventPublisher
 from adapters.redis.cache import RedisCache
@@ -21,10 +21,10 @@ from adapters.redis.rate_limiter import RedisRateLimiter
 from adapters.security.argon2_hasher import Argon2PasswordHasher
 from adapters.security.device_trust import HmacDeviceTrust
 from adapters.security.jwt_tokens import JwtTokenIssuer
-from adapters.security.secret_tokens import HmacSecretTokens
+from adapters.security.opaque_tokens import HmacOpaqueTokens
 from adapters.smtp.health import SmtpProbe
+from adapters.sqlalchemy.article_reader import SqlArticleReader, SqlCommentReader
 from adapters.sqlalchemy.articles import SqlArticleRepository, SqlCommentRepository
-from adapters.sqlalchemy.content_reader import SqlArticleReader, SqlCommentReader
 from adapters.sqlalchemy.engine import create_engine
 from adapters.sqlalchemy.health import SqlDatabaseProbe
 from adapters.sqlalchemy.one_time_tokens import SqlOneTimeTokenRepository
@@ -46,8 +46,8 @@ from application.common.ports.cache import Cache
 from application.common.ports.clock import Clock
 from application.common.ports.events import EventPublisher
 from application.common.ports.ids import IdGenerator
+from application.common.ports.opaque_tokens import OpaqueTokens
 from application.common.ports.rate_limits import RateLimiter
-from application.common.ports.secret_tokens import SecretTokens
 from application.common.ports.unit_of_work import UnitOfWork
 from application.events.ports import OutboxReader, OutboxStore, ProcessedEvents
 from application.events.received_event import ReceivedEvent
@@ -152,11 +152,11 @@ class SecurityProvider(Provider):
         hasher.close()
 
     @provide
-    def secret_tokens(self, settings: Settings) -> SecretTokens:
+    def opaque_tokens(self, settings: Settings) -> OpaqueTokens:
         """Refresh and one-time tokens, fingerprinted under a key derived from JWT_SECRET."""
         if settings.auth.jwt_secret is None:
             raise RuntimeError("JWT_SECRET must be resolved before the container is built")
-        return HmacSecretTokens(key=f"{settings.auth.jwt_secret}:opaque-tokens")
+        return HmacOpaqueTokens(key=f"{settings.auth.jwt_secret}:opaque-tokens")
 
     @provide
     def device_trust(self, settings: Settings, clock: Clock) -> DeviceTrust:
@@ -207,7 +207,7 @@ class RateLimitProvider(Provider):
 
     scope = Scope.APP
 
-    memory = provide(InMemoryRateLimiter, provides=RateLimiter, when=~REDIS)
+    memory = provide(InProcessRateLimiter, provides=RateLimiter, when=~REDIS)
 
     @provide(provides=RateLimiter, when=REDIS)
     def redis(self, client: Redis) -> RedisRateLimiter:
@@ -221,9 +221,9 @@ class CacheProvider(Provider):
     scope = Scope.APP
 
     @provide(provides=Cache, when=~REDIS)
-    def memory(self) -> InMemoryCache:
+    def memory(self) -> InProcessCache:
         """A bounded LRU cache private to this process."""
-        return InMemoryCache()
+        return InProcessCache()
 
     @provide(provides=Cache, when=REDIS)
     def redis(self, client: Redis) -> RedisCache:

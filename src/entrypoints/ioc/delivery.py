@@ -7,7 +7,7 @@ from pathlib import Path
 from dishka import AsyncContainer, Provider, Scope, provide
 from taskiq import AsyncBroker
 
-from adapters.inprocess.sms import InMemorySmsSender
+from adapters.inprocess.sms import InProcessSmsSender
 from adapters.inprocess.task_queue import InProcessTaskQueue
 from adapters.mail.file_mailer import FileMailer
 from adapters.smtp.mailer import SmtpMailer
@@ -85,7 +85,7 @@ class SmsProvider(Provider):
     @provide(when=~SMS)
     def kept(self) -> SmsSender:
         """Keep and log what would have been sent."""
-        return InMemorySmsSender()
+        return InProcessSmsSender()
 
 
 class TaskQueueProvider(Provider):

@@ -6,8 +6,8 @@ from datetime import timedelta
 from dishka import Provider, Scope, provide, provide_all
 from redis.asyncio import Redis
 
-from adapters.inprocess.push import InMemoryPushSender
-from adapters.inprocess.realtime import InMemoryRealtimeBroadcaster
+from adapters.inprocess.push import InProcessPushSender
+from adapters.inprocess.realtime import InProcessRealtimeBroadcaster
 from adapters.redis.realtime import RedisRealtimeBroadcaster
 from adapters.sqlalchemy.notifications.delivery_log import SqlDeliveryLog
 from adapters.sqlalchemy.notifications.followers import SqlFollowerReader
@@ -21,7 +21,6 @@ from application.common.ports.cache import Cache
 from application.common.ports.rate_limits import RateLimit
 from application.common.ports.realtime import RealtimeBroadcaster
 from application.notifications.count_unread_notifications import CountUnreadNotifications
-from application.notifications.creating import NotificationFactory
 from application.notifications.deliver_notification import DeliverNotification
 from application.notifications.delivery_policy import DeliverySweepPolicy
 from application.notifications.fan_out_to_followers import FanOutPolicy, FanOutToFollowers
@@ -31,6 +30,7 @@ from application.notifications.links import NotificationLinks
 from application.notifications.list_notifications import ListNotifications
 from application.notifications.mark_all_notifications_read import MarkAllNotificationsRead
 from application.notifications.mark_notifications_read import MarkNotificationsRead
+from application.notifications.notification_factory import NotificationFactory
 from application.notifications.notify_user import NotifyUser
 from application.notifications.ports import (
     DeliveryLog,
@@ -105,7 +105,7 @@ class RealtimeProvider(Provider):
     @provide(when=~REDIS)
     async def memory(self) -> AsyncIterator[RealtimeBroadcaster]:
         """One process: the embedded mode, where jobs run beside the sockets."""
-        broadcaster = InMemoryRealtimeBroadcaster()
+        broadcaster = InProcessRealtimeBroadcaster()
         yield broadcaster
         await broadcaster.close()
 
@@ -137,7 +137,7 @@ class PushProvider(Provider):
     @provide(when=~PUSH)
     def kept(self) -> PushSender:
         """Keep and log what would have been pushed."""
-        return InMemoryPushSender()
+        return InProcessPushSender()
 
     @provide
     def host_resolver(self, settings: Settings) -> HostResolver:

@@ -22,7 +22,7 @@ from entrypoints.http.schemas.constraints import (
     SINGLE_LINE_TEXT,
     stated,
 )
-from entrypoints.http.schemas.users import Profile, Struct
+from entrypoints.http.schemas.users import Profile, RequestBody
 
 _WRITTEN = "Not blank; no control characters but tab, newline and CR."
 TitleText = Annotated[
@@ -76,7 +76,7 @@ TagNames = Annotated[
 ]
 
 
-class NewArticle(Struct):
+class NewArticle(RequestBody):
     """Publication fields; `tagList` may be left out."""
 
     title: TitleText
@@ -85,13 +85,13 @@ class NewArticle(Struct):
     tag_list: TagNames = msgspec.field(default_factory=list, name="tagList")
 
 
-class NewArticleRequest(Struct):
+class NewArticleRequest(RequestBody):
     """``{"article": {...}}`` for POST /api/articles."""
 
     article: NewArticle
 
 
-class UpdateArticle(Struct):
+class UpdateArticle(RequestBody):
     """Changes to one's article; a field left out stays, and `tagList` may not be null."""
 
     title: TitleText | UnsetType = UNSET
@@ -100,19 +100,19 @@ class UpdateArticle(Struct):
     tag_list: TagNames | UnsetType = msgspec.field(default=UNSET, name="tagList")
 
 
-class UpdateArticleRequest(Struct):
+class UpdateArticleRequest(RequestBody):
     """``{"article": {...}}`` for PUT /api/articles/{slug}."""
 
     article: UpdateArticle
 
 
-class NewComment(Struct):
+class NewComment(RequestBody):
     """What the comment says."""
 
     body: CommentText
 
 
-class NewCommentRequest(Struct):
+class NewCommentRequest(RequestBody):
     """``{"comment": {...}}`` for POST /api/articles/{slug}/comments."""
 
     comment: NewComment

@@ -11,7 +11,7 @@ from domain.notifications.phone import E164_PATTERN
 from domain.notifications.preferences import NotificationPreferences
 from domain.notifications.push import AUTH_BYTES, ENDPOINT_MAX, P256DH_BYTES
 from entrypoints.http.schemas.constraints import END_OF_TEXT, stated
-from entrypoints.http.schemas.users import Struct
+from entrypoints.http.schemas.users import RequestBody
 
 Short = Annotated[str, Meta(max_length=4096)]
 
@@ -138,7 +138,7 @@ class MarkedResponse(msgspec.Struct, kw_only=True, rename="camel"):
     unread_count: int
 
 
-class PreferencesBody(Struct):
+class PreferencesBody(RequestBody):
     """``{"preferences": {kind: {channel: bool}}}``: only the switches given change."""
 
     preferences: Annotated[
@@ -163,14 +163,14 @@ class PreferencesResponse(msgspec.Struct, kw_only=True):
         )
 
 
-class PushKeys(Struct):
+class PushKeys(RequestBody):
     """The browser's public key and auth secret, base64url."""
 
     p256dh: P256dhKey
     auth: AuthSecret
 
 
-class PushSubscriptionBody(Struct, rename="camel"):
+class PushSubscriptionBody(RequestBody, rename="camel"):
     """A browser's `PushSubscription.toJSON()`; `expirationTime` is accepted and ignored.
 
     Closed like every request body: the Push API's `PushSubscriptionJSON` has these three
@@ -182,7 +182,7 @@ class PushSubscriptionBody(Struct, rename="camel"):
     expiration_time: int | float | None = None
 
 
-class PushUnsubscribeBody(Struct):
+class PushUnsubscribeBody(RequestBody):
     """Which subscription to forget."""
 
     endpoint: Short
@@ -194,7 +194,7 @@ class VapidKeyResponse(msgspec.Struct, kw_only=True, rename="camel"):
     public_key: str | None
 
 
-class PhoneBody(Struct):
+class PhoneBody(RequestBody):
     """A phone number in international form."""
 
     phone: Annotated[
@@ -209,7 +209,7 @@ class PhoneBody(Struct):
     ]
 
 
-class PhoneCodeBody(Struct):
+class PhoneCodeBody(RequestBody):
     """The code received by SMS."""
 
     code: Annotated[str, Meta(max_length=32)]

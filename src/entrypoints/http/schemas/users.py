@@ -88,11 +88,11 @@ ImageUrl = Annotated[
 ]
 
 
-class Struct(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+class RequestBody(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     """Request bodies: unknown fields are refused, so typos do not pass silently."""
 
 
-class NewUser(Struct):
+class NewUser(RequestBody):
     """Registration fields."""
 
     username: Username
@@ -100,26 +100,26 @@ class NewUser(Struct):
     password: NewPassword
 
 
-class NewUserRequest(Struct):
+class NewUserRequest(RequestBody):
     """``{"user": {...}}`` for POST /api/users."""
 
     user: NewUser
 
 
-class LoginUser(Struct):
+class LoginUser(RequestBody):
     """Sign-in fields."""
 
     email: SignInEmail
     password: TypedPassword
 
 
-class LoginUserRequest(Struct):
+class LoginUserRequest(RequestBody):
     """``{"user": {...}}`` for POST /api/users/login."""
 
     user: LoginUser
 
 
-class UpdateUser(Struct):
+class UpdateUser(RequestBody):
     """Changes to one's own account; a field left out is left as it is."""
 
     username: Username | UnsetType = UNSET
@@ -133,7 +133,7 @@ class UpdateUser(Struct):
     """The step-up proof for an email or password change, once the sign-in is not recent."""
 
 
-class UpdateUserRequest(Struct):
+class UpdateUserRequest(RequestBody):
     """``{"user": {...}}`` for PUT /api/user."""
 
     user: UpdateUser
@@ -192,7 +192,7 @@ class ProfileResponse(msgspec.Struct, kw_only=True):
     profile: Profile
 
 
-class RefreshRequest(Struct):
+class RefreshRequest(RequestBody):
     """For clients without cookies: ``{"refreshToken": "..."}``."""
 
     refresh_token: Annotated[str, Meta(max_length=512)] = msgspec.field(name="refreshToken")
@@ -215,26 +215,26 @@ class SessionsResponse(msgspec.Struct, kw_only=True):
     sessions: list[SessionItem]
 
 
-class VerificationRequest(Struct):
+class VerificationRequest(RequestBody):
     """``{"token": "..."}`` from the verification email."""
 
     token: Annotated[str, Meta(max_length=512)]
 
 
-class PasswordResetRequest(Struct):
+class PasswordResetRequest(RequestBody):
     """``{"email": "..."}``."""
 
     email: Email
 
 
-class PasswordResetConfirmation(Struct):
+class PasswordResetConfirmation(RequestBody):
     """``{"token": "...", "password": "..."}``."""
 
     token: Annotated[str, Meta(max_length=512)]
     password: NewPassword
 
 
-class EmailRestoration(Struct):
+class EmailRestoration(RequestBody):
     """``{"token": "...", "password": "..."}``: the link's token and a new password."""
 
     token: Annotated[str, Meta(max_length=512)]

@@ -1,9 +1,9 @@
-"""The secret tokens port: unguessable tokens and codes, and the form stored in their place."""
+"""The opaque tokens port: unguessable tokens and codes, and the form stored in their place."""
 
 from typing import Protocol
 
 
-class SecretTokens(Protocol):
+class OpaqueTokens(Protocol):
     """Makes unguessable opaque tokens (refresh, verification, reset) and their stored form."""
 
     def new_token(self) -> str:

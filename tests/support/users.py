@@ -1,12 +1,12 @@
-"""The identity use cases wired on in-memory adapters, for fast tests of the core."""
+"""The users use cases wired on in-memory adapters, for fast tests of the core."""
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from adapters.inprocess.cache import InMemoryCache
-from adapters.inprocess.rate_limiter import InMemoryRateLimiter
-from adapters.inprocess.realtime import InMemoryRealtimeBroadcaster
+from adapters.inprocess.cache import InProcessCache
+from adapters.inprocess.rate_limiter import InProcessRateLimiter
+from adapters.inprocess.realtime import InProcessRealtimeBroadcaster
 from adapters.inprocess.task_queue import InProcessTaskQueue
 from adapters.memory.database import InMemoryDatabase
 from adapters.memory.device_trust import InMemoryDeviceTrust
@@ -15,7 +15,7 @@ from adapters.memory.one_time_tokens import InMemoryOneTimeTokenRepository
 from adapters.memory.security import (
     InMemoryPasswordHasher,
     InMemoryTokenIssuer,
-    SequentialSecretTokens,
+    SequentialOpaqueTokens,
 )
 from adapters.memory.sessions import InMemorySessionRepository
 from adapters.memory.system import ManualClock, SequentialIdGenerator
@@ -63,7 +63,7 @@ from domain.users.values import Email, UserId, Username
 
 
 @dataclass
-class IdentityWorld:
+class UsersWorld:
     """Every identity use case, sharing one in-memory database, clock and id source."""
 
     clock: ManualClock = field(default_factory=ManualClock)
@@ -74,13 +74,13 @@ class IdentityWorld:
     def __post_init__(self) -> None:
         self.tokens = InMemoryTokenIssuer(clock=self.clock, ids=self.ids, ttl=timedelta(minutes=15))
         self.users = InMemoryUserRepository(self.database)
-        self.cache = InMemoryCache()
+        self.cache = InProcessCache()
         self.profiles = InMemoryProfileReader(self.database)
-        self.limiter: RateLimiter = InMemoryRateLimiter(self.clock)
+        self.limiter: RateLimiter = InProcessRateLimiter(self.clock)
         self.sessions = InMemorySessionRepository(self.database)
-        self.broadcaster = InMemoryRealtimeBroadcaster()
+        self.broadcaster = InProcessRealtimeBroadcaster()
         self.live_sessions = LiveSessionCloser(self.broadcaster)
-        self.secrets = SequentialSecretTokens()
+        self.secrets = SequentialOpaqueTokens()
         self.session_policy = SessionPolicy(
             refresh_ttl=timedelta(days=30),
             max_lifetime=timedelta(days=90),

@@ -1,4 +1,4 @@
-"""Anonymous content reads served from the cache, under the current content generation."""
+"""Anonymous article reads served from the cache, under the current content generation."""
 
 import hashlib
 import logging

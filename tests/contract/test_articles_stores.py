@@ -1,4 +1,4 @@
-"""The content repositories and readers, on the memory and PostgreSQL adapters alike."""
+"""The articles repositories and readers, on the memory and PostgreSQL adapters alike."""
 
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
@@ -16,8 +16,8 @@ from adapters.memory.articles import (
 )
 from adapters.memory.database import InMemoryDatabase
 from adapters.memory.users import InMemoryUserRepository
+from adapters.sqlalchemy.article_reader import SqlArticleReader, SqlCommentReader
 from adapters.sqlalchemy.articles import SqlArticleRepository, SqlCommentRepository
-from adapters.sqlalchemy.content_reader import SqlArticleReader, SqlCommentReader
 from adapters.sqlalchemy.users import SqlUserRepository
 from application.articles.errors import SlugTakenError
 from application.articles.ports import (

@@ -1,4 +1,4 @@
-"""The content routes in-process on PostgreSQL, with the content cache in Redis, up or down."""
+"""The articles routes in-process on PostgreSQL, with the content cache in Redis, up or down."""
 
 import logging
 import uuid

@@ -1,4 +1,4 @@
-"""Identity against `portico serve` on PostgreSQL: sessions, bans, limits, permissions."""
+"""Users against `portico serve` on PostgreSQL: sessions, bans, limits, permissions."""
 
 import subprocess
 import uuid

@@ -1,4 +1,4 @@
-"""The identity routes in-process on PostgreSQL: guard, permissions, envelopes, ownership."""
+"""The users routes in-process on PostgreSQL: guard, permissions, envelopes, ownership."""
 
 import uuid
 from collections.abc import AsyncIterator

@@ -1,4 +1,4 @@
-"""The content use cases wired on in-memory adapters, beside the identity ones."""
+"""The articles use cases wired on in-memory adapters, beside the users ones."""
 
 from dataclasses import dataclass
 
@@ -22,11 +22,11 @@ from application.articles.publish_article import PublishArticle, PublishArticleC
 from application.articles.unfavorite_article import UnfavoriteArticle
 from application.articles.update_article import UpdateArticle
 from application.common.identity import Identity
-from tests.support.identity import IdentityWorld
+from tests.support.users import UsersWorld
 
 
 @dataclass
-class ContentWorld(IdentityWorld):
+class ArticlesWorld(UsersWorld):
     """Every identity and content use case, on one in-memory database."""
 
     def __post_init__(self) -> None:

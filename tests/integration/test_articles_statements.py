@@ -11,8 +11,8 @@ import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from adapters.sqlalchemy.article_reader import SqlArticleReader, SqlCommentReader
 from adapters.sqlalchemy.articles import SqlArticleRepository, SqlCommentRepository
-from adapters.sqlalchemy.content_reader import SqlArticleReader, SqlCommentReader
 from adapters.sqlalchemy.users import SqlUserRepository
 from application.articles.ports import ArticleQuery
 from domain.articles.article import Article

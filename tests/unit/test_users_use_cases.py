@@ -1,4 +1,4 @@
-"""The identity and profile use cases on in-memory adapters: state, results and events."""
+"""The users and profiles use cases on in-memory adapters: state, results and events."""
 
 import asyncio
 from dataclasses import replace
@@ -27,16 +27,16 @@ from application.users.register_user import RegisterUserCommand
 from application.users.update_user import UpdateUserCommand
 from domain.shared.errors import DomainError
 from domain.users.values import Email
-from tests.support.identity import IdentityWorld
+from tests.support.users import UsersWorld
 
 
 @pytest.fixture
-def world() -> IdentityWorld:
-    return IdentityWorld()
+def world() -> UsersWorld:
+    return UsersWorld()
 
 
 async def test_register_stores_a_hashed_password_and_raises_user_registered(
-    world: IdentityWorld,
+    world: UsersWorld,
 ) -> None:
     result = await world.register("ada", password="password123")
     assert (result.username, result.email, result.bio, result.image) == (
@@ -52,7 +52,7 @@ async def test_register_stores_a_hashed_password_and_raises_user_registered(
     assert world.identity_of(result).user_id == stored.id
 
 
-async def test_usernames_are_unique_without_case(world: IdentityWorld) -> None:
+async def test_usernames_are_unique_without_case(world: UsersWorld) -> None:
     await world.register("ada")
     with pytest.raises(UsernameTakenError):
         await world.register_user()(
@@ -61,7 +61,7 @@ async def test_usernames_are_unique_without_case(world: IdentityWorld) -> None:
     assert world.event_types() == ["user.registered"]
 
 
-async def test_emails_are_unique_after_normalizing(world: IdentityWorld) -> None:
+async def test_emails_are_unique_after_normalizing(world: UsersWorld) -> None:
     await world.register("ada")
     with pytest.raises(EmailTakenError):
         await world.register_user()(
@@ -79,7 +79,7 @@ async def test_emails_are_unique_after_normalizing(world: IdentityWorld) -> None
     ],
 )
 async def test_register_names_the_invalid_field(
-    world: IdentityWorld, username: str, email: str, password: str, field: str
+    world: UsersWorld, username: str, email: str, password: str, field: str
 ) -> None:
     with pytest.raises(DomainError) as caught:
         await world.register_user()(
@@ -89,7 +89,7 @@ async def test_register_names_the_invalid_field(
     assert world.event_types() == []
 
 
-async def test_log_in_with_the_right_password(world: IdentityWorld) -> None:
+async def test_log_in_with_the_right_password(world: UsersWorld) -> None:
     await world.register("ada")
     result = await world.log_in()(LogInCommand(email="ADA@test.com", password="password123"))
     assert result.username == "ada"
@@ -100,7 +100,7 @@ async def test_log_in_with_the_right_password(world: IdentityWorld) -> None:
     [("ada@test.com", "wrong-password"), ("nobody@test.com", "password123"), ("not-an-email", "x")],
 )
 async def test_log_in_failures_look_the_same_and_cost_a_verification(
-    world: IdentityWorld, email: str, password: str
+    world: UsersWorld, email: str, password: str
 ) -> None:
     await world.register("ada")
     before = world.hasher.verifications
@@ -114,14 +114,14 @@ async def test_log_in_failures_look_the_same_and_cost_a_verification(
     ("email", "password", "field"), [("", "x", "email"), ("a@b.co", "", "password")]
 )
 async def test_log_in_with_a_blank_field_names_it(
-    world: IdentityWorld, email: str, password: str, field: str
+    world: UsersWorld, email: str, password: str, field: str
 ) -> None:
     with pytest.raises(DomainError) as caught:
         await world.log_in()(LogInCommand(email=email, password=password))
     assert (caught.value.field, caught.value.message) == (field, "can't be blank")
 
 
-async def test_a_banned_user_cannot_log_in(world: IdentityWorld) -> None:
+async def test_a_banned_user_cannot_log_in(world: UsersWorld) -> None:
     await world.register("ada")
     user = await world.users.get_by_username("ada")
     assert user is not None
@@ -131,7 +131,7 @@ async def test_a_banned_user_cannot_log_in(world: IdentityWorld) -> None:
         await world.log_in()(LogInCommand(email="ada@test.com", password="password123"))
 
 
-async def test_an_outdated_hash_is_upgraded_on_log_in(world: IdentityWorld) -> None:
+async def test_an_outdated_hash_is_upgraded_on_log_in(world: UsersWorld) -> None:
     await world.register("ada")
     world.hasher = type(world.hasher)(version=2)
     await world.log_in()(LogInCommand(email="ada@test.com", password="password123"))
@@ -141,7 +141,7 @@ async def test_an_outdated_hash_is_upgraded_on_log_in(world: IdentityWorld) -> N
 
 
 async def test_update_changes_only_what_was_sent_and_says_what_changed(
-    world: IdentityWorld,
+    world: UsersWorld,
 ) -> None:
     me = world.identity_of(await world.register("ada"))
     result = await world.update_user()(
@@ -161,7 +161,7 @@ async def test_update_changes_only_what_was_sent_and_says_what_changed(
     assert changed == [("bio",), ("bio",)]
 
 
-async def test_update_refuses_a_username_taken_by_someone_else(world: IdentityWorld) -> None:
+async def test_update_refuses_a_username_taken_by_someone_else(world: UsersWorld) -> None:
     await world.register("bob")
     me = world.identity_of(await world.register("ada"))
     with pytest.raises(UsernameTakenError):
@@ -174,7 +174,7 @@ async def test_update_refuses_a_username_taken_by_someone_else(world: IdentityWo
     assert renamed.username == "Ada"
 
 
-async def test_changing_the_password_raises_password_changed(world: IdentityWorld) -> None:
+async def test_changing_the_password_raises_password_changed(world: UsersWorld) -> None:
     me = world.identity_of(await world.register("ada"))
     await world.update_user()(
         UpdateUserCommand(actor=me, access_token="presented", password="bonjour1")
@@ -185,7 +185,7 @@ async def test_changing_the_password_raises_password_changed(world: IdentityWorl
         await world.log_in()(LogInCommand(email="ada@test.com", password="password123"))
 
 
-async def test_a_deleted_account_no_longer_authenticates(world: IdentityWorld) -> None:
+async def test_a_deleted_account_no_longer_authenticates(world: UsersWorld) -> None:
     me = world.identity_of(await world.register("ada"))
     world.database.table("users").clear()
     with pytest.raises(AuthenticationRequiredError):
@@ -193,7 +193,7 @@ async def test_a_deleted_account_no_longer_authenticates(world: IdentityWorld) -
 
 
 async def test_follow_and_unfollow_are_idempotent_and_raise_one_event_each(
-    world: IdentityWorld,
+    world: UsersWorld,
 ) -> None:
     await world.register("celeb")
     me = world.identity_of(await world.register("fan"))
@@ -211,7 +211,7 @@ async def test_follow_and_unfollow_are_idempotent_and_raise_one_event_each(
     assert follow_events == ["user.followed", "user.unfollowed"]
 
 
-async def test_nobody_follows_themselves(world: IdentityWorld) -> None:
+async def test_nobody_follows_themselves(world: UsersWorld) -> None:
     me = world.identity_of(await world.register("ada"))
     with pytest.raises(SelfFollowError) as caught:
         await world.follow_user()(FollowCommand(actor=me, username="ada"))
@@ -221,7 +221,7 @@ async def test_nobody_follows_themselves(world: IdentityWorld) -> None:
     assert not any(t.endswith("followed") for t in world.event_types())
 
 
-async def test_unknown_profiles_are_not_found(world: IdentityWorld) -> None:
+async def test_unknown_profiles_are_not_found(world: UsersWorld) -> None:
     me = world.identity_of(await world.register("ada"))
     with pytest.raises(ProfileNotFoundError):
         await world.get_profile()(GetProfileCommand(username="ghost", viewer=None))
@@ -229,7 +229,7 @@ async def test_unknown_profiles_are_not_found(world: IdentityWorld) -> None:
         await world.follow_user()(FollowCommand(actor=me, username="ghost"))
 
 
-async def test_tokens_expire_with_the_clock(world: IdentityWorld) -> None:
+async def test_tokens_expire_with_the_clock(world: UsersWorld) -> None:
     result = await world.register("ada")
     world.clock.advance(timedelta(minutes=16))
     with pytest.raises(Exception, match="expired"):
@@ -244,7 +244,7 @@ class DownLimiter:
         raise RateLimiterUnavailableError("down")
 
 
-async def test_ten_failed_logins_lock_that_client_out_for_the_window(world: IdentityWorld) -> None:
+async def test_ten_failed_logins_lock_that_client_out_for_the_window(world: UsersWorld) -> None:
     await world.register("ada")
     for _ in range(10):
         with pytest.raises(InvalidCredentialsError):
@@ -257,20 +257,20 @@ async def test_ten_failed_logins_lock_that_client_out_for_the_window(world: Iden
     assert result.username == "ada"
 
 
-async def test_successful_logins_do_not_count_against_the_account(world: IdentityWorld) -> None:
+async def test_successful_logins_do_not_count_against_the_account(world: UsersWorld) -> None:
     await world.register("ada")
     for _ in range(15):
         await world.log_in()(LogInCommand(email="ada@test.com", password="password123"))
 
 
-async def test_the_login_limiter_fails_closed_by_default(world: IdentityWorld) -> None:
+async def test_the_login_limiter_fails_closed_by_default(world: UsersWorld) -> None:
     await world.register("ada")
     world.limiter = DownLimiter()
     with pytest.raises(DependencyUnavailableError):
         await world.log_in()(LogInCommand(email="ada@test.com", password="password123"))
 
 
-async def test_the_login_limiter_can_be_told_to_fail_open(world: IdentityWorld) -> None:
+async def test_the_login_limiter_can_be_told_to_fail_open(world: UsersWorld) -> None:
     await world.register("ada")
     world.limiter = DownLimiter()
     world.throttle = replace(world.throttle, fail_open=True)
@@ -280,7 +280,7 @@ async def test_the_login_limiter_can_be_told_to_fail_open(world: IdentityWorld) 
         await world.log_in()(LogInCommand(email="ada@test.com", password="wrong-password"))
 
 
-async def test_passwords_are_normalized_the_same_way_at_sign_in(world: IdentityWorld) -> None:
+async def test_passwords_are_normalized_the_same_way_at_sign_in(world: UsersWorld) -> None:
     full_width = "\uff50\uff41\uff53\uff53\uff57\uff4f\uff52\uff44\uff11\uff12\uff13"
     decomposed = "cafe\u0301-au-lait"
     for name, password in (("wide", full_width), ("accent", decomposed)):
@@ -289,7 +289,7 @@ async def test_passwords_are_normalized_the_same_way_at_sign_in(world: IdentityW
         assert result.username == name
 
 
-async def test_parallel_wrong_guesses_cannot_overrun_the_limit(world: IdentityWorld) -> None:
+async def test_parallel_wrong_guesses_cannot_overrun_the_limit(world: UsersWorld) -> None:
     await world.register("ada")
 
     async def guess() -> str:
@@ -306,7 +306,7 @@ async def test_parallel_wrong_guesses_cannot_overrun_the_limit(world: IdentityWo
     assert outcomes.count("429") == 30
 
 
-async def test_control_characters_are_refused_in_the_bio(world: IdentityWorld) -> None:
+async def test_control_characters_are_refused_in_the_bio(world: UsersWorld) -> None:
     me = world.identity_of(await world.register("ada"))
     for bio in ("a\x00b", "bell\x07", "\u202eevil"):
         with pytest.raises(DomainError) as caught:
@@ -320,6 +320,6 @@ async def test_control_characters_are_refused_in_the_bio(world: IdentityWorld) -
     assert ok.bio == "line one\nline two\ttab"
 
 
-async def test_impossible_usernames_are_not_found(world: IdentityWorld) -> None:
+async def test_impossible_usernames_are_not_found(world: UsersWorld) -> None:
     with pytest.raises(ProfileNotFoundError):
         await world.get_profile()(GetProfileCommand(username="a\x00b", viewer=None))

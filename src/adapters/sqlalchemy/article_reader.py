@@ -1,4 +1,4 @@
-"""The content read side in PostgreSQL: every request is one statement.
+"""The articles read side in PostgreSQL: every request is one statement.
 
 These reads serve most of the API's traffic, so their statements are compiled once per
 variant and run as driver SQL (see `precompiled`); rows are read by position.
@@ -53,14 +53,14 @@ def _paged(
     return paged if first_page else paged.offset(sa.bindparam("offset", type_=sa.Integer))
 
 
-def _following(author_id: sa.ColumnElement[Any], *, viewer: bool) -> sa.ColumnElement[bool]:
-    if not viewer:
+def _following(author_id: sa.ColumnElement[Any], *, signed_in: bool) -> sa.ColumnElement[bool]:
+    if not signed_in:
         return sa.false()
     return sa.exists().where(follows.c.follower_id == _VIEWER, follows.c.followee_id == author_id)
 
 
-def _favorited(article_id: sa.ColumnElement[Any], *, viewer: bool) -> sa.ColumnElement[bool]:
-    if not viewer:
+def _favorited(article_id: sa.ColumnElement[Any], *, signed_in: bool) -> sa.ColumnElement[bool]:
+    if not signed_in:
         return sa.false()
     return sa.exists().where(favorites.c.user_id == _VIEWER, favorites.c.article_id == article_id)
 
@@ -118,7 +118,7 @@ def _conditions(
 def _shown(
     source: sa.FromClause,
     *,
-    viewer: bool,
+    signed_in: bool,
     body: sa.ColumnElement[Any],
 ) -> list[sa.ColumnElement[Any]]:
     """The columns of an article view, in the order `_article_view` reads them."""
@@ -134,8 +134,8 @@ def _shown(
         users.c.image,
         tag_names(source.c.id),
         _favorites_count(source.c.id),
-        _favorited(source.c.id, viewer=viewer),
-        _following(source.c.author_id, viewer=viewer),
+        _favorited(source.c.id, signed_in=signed_in),
+        _following(source.c.author_id, signed_in=signed_in),
     ]
 
 
@@ -144,7 +144,7 @@ def _build_page(  # noqa: PLR0917 - `PrecompiledStatements` passes the variant b
     author: bool,  # noqa: FBT001 - part of the variant key
     favorited: bool,  # noqa: FBT001 - part of the variant key
     followed: bool,  # noqa: FBT001 - part of the variant key
-    viewer: bool,  # noqa: FBT001 - part of the variant key
+    signed_in: bool,  # noqa: FBT001 - part of the variant key
     limit: int | None,
     first_page: bool,  # noqa: FBT001 - part of the variant key
 ) -> sa.Select[Any]:
@@ -171,7 +171,7 @@ def _build_page(  # noqa: PLR0917 - `PrecompiledStatements` passes the variant b
         first_page=first_page,
     ).subquery("page")
     return (
-        sa.select(*_shown(matches, viewer=viewer, body=sa.null()), counted.c.total)
+        sa.select(*_shown(matches, signed_in=signed_in, body=sa.null()), counted.c.total)
         .select_from(
             counted.outerjoin(matches, sa.true()).outerjoin(
                 users, users.c.id == matches.c.author_id
@@ -181,9 +181,9 @@ def _build_page(  # noqa: PLR0917 - `PrecompiledStatements` passes the variant b
     )
 
 
-def _build_by_slug(viewer: bool) -> sa.Select[Any]:  # noqa: FBT001 - the variant key
+def _build_by_slug(signed_in: bool) -> sa.Select[Any]:  # noqa: FBT001 - the variant key
     return (
-        sa.select(*_shown(articles, viewer=viewer, body=articles.c.body))
+        sa.select(*_shown(articles, signed_in=signed_in, body=articles.c.body))
         .select_from(articles.join(users, users.c.id == articles.c.author_id))
         .where(articles.c.slug == sa.bindparam("slug", type_=sa.String))
     )
@@ -197,7 +197,7 @@ def _build_tags() -> sa.Select[Any]:
     )
 
 
-def _build_comments(viewer: bool) -> sa.Select[Any]:  # noqa: FBT001 - the variant key
+def _build_comments(signed_in: bool) -> sa.Select[Any]:  # noqa: FBT001 - the variant key
     page = _paged(
         sa.select(comments)
         .where(comments.c.article_id == articles.c.id)
@@ -212,7 +212,7 @@ def _build_comments(viewer: bool) -> sa.Select[Any]:  # noqa: FBT001 - the varia
             users.c.username,
             users.c.bio,
             users.c.image,
-            _following(page.c.author_id, viewer=viewer),
+            _following(page.c.author_id, signed_in=signed_in),
         )
         .select_from(
             articles.outerjoin(page, sa.true()).outerjoin(users, users.c.id == page.c.author_id)

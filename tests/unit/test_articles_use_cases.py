@@ -1,4 +1,4 @@
-"""The content use cases on in-memory adapters: state, results, rules and events."""
+"""The articles use cases on in-memory adapters: state, results, rules and events."""
 
 from dataclasses import replace
 from datetime import timedelta
@@ -28,24 +28,24 @@ from application.common.identity import Identity
 from application.profiles.follow_relation import FollowCommand
 from domain.shared.errors import DomainError
 from domain.users.values import Role
-from tests.support.content import ContentWorld
+from tests.support.articles import ArticlesWorld
 
 FIRST_PAGE = PageRequest()
 
 
 @pytest.fixture
-def world() -> ContentWorld:
-    return ContentWorld()
+def world() -> ArticlesWorld:
+    return ArticlesWorld()
 
 
-async def listed(world: ContentWorld, viewer: Identity | None = None, **filters: str) -> list[str]:
+async def listed(world: ArticlesWorld, viewer: Identity | None = None, **filters: str) -> list[str]:
     page = await world.list_articles()(
         ListArticlesCommand(page=FIRST_PAGE, viewer=viewer, **filters)
     )
     return [article.slug for article in page.articles]
 
 
-async def test_publish_makes_a_slug_and_raises_article_published(world: ContentWorld) -> None:
+async def test_publish_makes_a_slug_and_raises_article_published(world: ArticlesWorld) -> None:
     author = await world.writer("alice")
     article = await world.publish(author, "How to Train Your Dragon", tags=("dragons", "howto"))
     assert article.slug == "how-to-train-your-dragon"
@@ -56,7 +56,7 @@ async def test_publish_makes_a_slug_and_raises_article_published(world: ContentW
     assert world.event_types()[-1] == "article.published"
 
 
-async def test_equal_titles_get_distinct_slugs(world: ContentWorld) -> None:
+async def test_equal_titles_get_distinct_slugs(world: ArticlesWorld) -> None:
     author = await world.writer("alice")
     slugs = {(await world.publish(author, "Same title")).slug for _ in range(3)}
     assert len(slugs) == 3
@@ -67,12 +67,12 @@ async def test_equal_titles_get_distinct_slugs(world: ContentWorld) -> None:
     ("title", "slug"),
     [("Ünïcödé  Tïtle!", "unicode-title"), ("日本語", "article"), ("--a--b--", "a-b")],
 )
-async def test_slugs_are_ascii_words(world: ContentWorld, title: str, slug: str) -> None:
+async def test_slugs_are_ascii_words(world: ArticlesWorld, title: str, slug: str) -> None:
     author = await world.writer("alice")
     assert (await world.publish(author, title)).slug == slug
 
 
-async def test_tags_are_trimmed_deduplicated_and_kept_in_order(world: ContentWorld) -> None:
+async def test_tags_are_trimmed_deduplicated_and_kept_in_order(world: ArticlesWorld) -> None:
     author = await world.writer("alice")
     article = await world.publish(author, tags=(" b ", "a", "b", "c"))
     assert article.tags == ("b", "a", "c")
@@ -92,7 +92,7 @@ async def test_tags_are_trimmed_deduplicated_and_kept_in_order(world: ContentWor
     ],
 )
 async def test_publish_names_the_invalid_field(
-    world: ContentWorld, field: str, changes: dict[str, Any]
+    world: ArticlesWorld, field: str, changes: dict[str, Any]
 ) -> None:
     author = await world.writer("alice")
     command = PublishArticleCommand(actor=author, title="T", description="D", body="B")
@@ -102,7 +102,7 @@ async def test_publish_names_the_invalid_field(
     assert await listed(world) == []
 
 
-async def test_only_the_author_updates_and_the_slug_stays(world: ContentWorld) -> None:
+async def test_only_the_author_updates_and_the_slug_stays(world: ArticlesWorld) -> None:
     alice, bob = await world.writer("alice"), await world.writer("bob")
     article = await world.publish(alice, "First title", tags=("a", "b"))
     with pytest.raises(NotArticleAuthorError):
@@ -118,7 +118,7 @@ async def test_only_the_author_updates_and_the_slug_stays(world: ContentWorld) -
 
 
 async def test_an_update_that_changes_nothing_keeps_updated_at_and_raises_nothing(
-    world: ContentWorld,
+    world: ArticlesWorld,
 ) -> None:
     alice = await world.writer("alice")
     article = await world.publish(alice)
@@ -131,7 +131,7 @@ async def test_an_update_that_changes_nothing_keeps_updated_at_and_raises_nothin
     assert len(world.database.outbox) == events
 
 
-async def test_an_empty_tag_list_removes_every_tag(world: ContentWorld) -> None:
+async def test_an_empty_tag_list_removes_every_tag(world: ArticlesWorld) -> None:
     alice = await world.writer("alice")
     article = await world.publish(alice, tags=("a",))
     updated = await world.update_article()(
@@ -142,7 +142,7 @@ async def test_an_empty_tag_list_removes_every_tag(world: ContentWorld) -> None:
 
 
 async def test_only_the_author_deletes_and_comments_and_favorites_go_too(
-    world: ContentWorld,
+    world: ArticlesWorld,
 ) -> None:
     alice, bob = await world.writer("alice"), await world.writer("bob")
     article = await world.publish(alice)
@@ -158,7 +158,7 @@ async def test_only_the_author_deletes_and_comments_and_favorites_go_too(
     assert world.database.table("favorites") == {}
 
 
-async def test_a_moderator_may_not_delete_someone_elses_article(world: ContentWorld) -> None:
+async def test_a_moderator_may_not_delete_someone_elses_article(world: ArticlesWorld) -> None:
     alice = await world.writer("alice")
     moderator = replace(await world.writer("mod"), role=Role.MODERATOR)
     article = await world.publish(alice)
@@ -166,7 +166,7 @@ async def test_a_moderator_may_not_delete_someone_elses_article(world: ContentWo
         await world.delete_article()(DeleteArticleCommand(actor=moderator, slug=article.slug))
 
 
-async def test_favorites_count_once_and_raise_one_event_each_way(world: ContentWorld) -> None:
+async def test_favorites_count_once_and_raise_one_event_each_way(world: ArticlesWorld) -> None:
     alice, bob = await world.writer("alice"), await world.writer("bob")
     article = await world.publish(alice)
     for _ in range(2):
@@ -181,7 +181,7 @@ async def test_favorites_count_once_and_raise_one_event_each_way(world: ContentW
     assert world.event_types().count("article.unfavorited") == 1
 
 
-async def test_unknown_slugs_are_not_found_everywhere(world: ContentWorld) -> None:
+async def test_unknown_slugs_are_not_found_everywhere(world: ArticlesWorld) -> None:
     alice = await world.writer("alice")
     for call in (
         world.favorite_article()(FavoriteCommand(actor=alice, slug="nope")),
@@ -193,7 +193,7 @@ async def test_unknown_slugs_are_not_found_everywhere(world: ContentWorld) -> No
             await call
 
 
-async def test_lists_are_newest_first_with_ties_broken_by_id(world: ContentWorld) -> None:
+async def test_lists_are_newest_first_with_ties_broken_by_id(world: ArticlesWorld) -> None:
     alice = await world.writer("alice")
     first = await world.publish(alice, "one")
     second = await world.publish(alice, "two")
@@ -202,7 +202,7 @@ async def test_lists_are_newest_first_with_ties_broken_by_id(world: ContentWorld
     assert await listed(world) == [third.slug, second.slug, first.slug]
 
 
-async def test_filters_combine_and_the_total_counts_every_match(world: ContentWorld) -> None:
+async def test_filters_combine_and_the_total_counts_every_match(world: ArticlesWorld) -> None:
     alice, bob = await world.writer("alice"), await world.writer("bob")
     for index in range(3):
         await world.publish(alice, f"a{index}", tags=("x",))
@@ -227,7 +227,7 @@ def test_page_requests_are_bounded(limit: int, offset: int) -> None:
         PageRequest(limit=limit, offset=offset)
 
 
-async def test_the_feed_holds_only_followed_authors(world: ContentWorld) -> None:
+async def test_the_feed_holds_only_followed_authors(world: ArticlesWorld) -> None:
     alice, bob, carol = [await world.writer(name) for name in ("alice", "bob", "carol")]
     bobs = await world.publish(bob, "by bob")
     await world.publish(carol, "by carol")
@@ -239,7 +239,7 @@ async def test_the_feed_holds_only_followed_authors(world: ContentWorld) -> None
     assert page.articles[0].author.following is True
 
 
-async def test_comments_are_listed_newest_first_with_integer_ids(world: ContentWorld) -> None:
+async def test_comments_are_listed_newest_first_with_integer_ids(world: ArticlesWorld) -> None:
     alice, bob = await world.writer("alice"), await world.writer("bob")
     article = await world.publish(alice)
     first = await world.comment(bob, article.slug, "first")
@@ -253,7 +253,7 @@ async def test_comments_are_listed_newest_first_with_integer_ids(world: ContentW
     assert world.event_types().count("comment.added") == 2
 
 
-async def test_a_comment_is_deleted_by_its_author_or_a_moderator_only(world: ContentWorld) -> None:
+async def test_a_comment_is_deleted_by_its_author_or_a_moderator_only(world: ArticlesWorld) -> None:
     alice, bob = await world.writer("alice"), await world.writer("bob")
     moderator = replace(await world.writer("mod"), role=Role.MODERATOR)
     article = await world.publish(alice)
@@ -268,7 +268,7 @@ async def test_a_comment_is_deleted_by_its_author_or_a_moderator_only(world: Con
     assert world.database.table("comments") == {}
 
 
-async def test_a_comment_is_found_only_under_its_own_article(world: ContentWorld) -> None:
+async def test_a_comment_is_found_only_under_its_own_article(world: ArticlesWorld) -> None:
     alice = await world.writer("alice")
     one, other = await world.publish(alice, "one"), await world.publish(alice, "other")
     comment = await world.comment(alice, one.slug)
@@ -280,7 +280,7 @@ async def test_a_comment_is_found_only_under_its_own_article(world: ContentWorld
 
 
 async def test_tags_are_ordered_by_use_and_vanish_with_their_last_article(
-    world: ContentWorld,
+    world: ArticlesWorld,
 ) -> None:
     alice = await world.writer("alice")
     await world.publish(alice, "one", tags=("rare", "common"))
@@ -292,7 +292,7 @@ async def test_tags_are_ordered_by_use_and_vanish_with_their_last_article(
 
 
 async def test_writes_that_change_anonymous_reads_bump_the_content_generation(
-    world: ContentWorld,
+    world: ArticlesWorld,
 ) -> None:
     alice = await world.writer("alice")
     generation = await world.cache.get(CONTENT_GENERATION_KEY)

@@ -1,4 +1,4 @@
-"""Content against `portico serve` on PostgreSQL: ownership (BOLA), roles, bad input, cache."""
+"""Articles against `portico serve` on PostgreSQL: ownership (BOLA), roles, bad input, cache."""
 
 import uuid
 from collections.abc import Iterator

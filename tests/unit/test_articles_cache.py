@@ -1,4 +1,4 @@
-"""Anonymous content reads come from the cache, go stale on writes, and survive its failure."""
+"""Anonymous article reads come from the cache, go stale on writes, and survive its failure."""
 
 from collections import Counter
 from collections.abc import Sequence
@@ -6,13 +6,13 @@ from collections.abc import Sequence
 import pytest
 from loguru import logger
 
-from adapters.cache.content import CachingArticleReader
-from adapters.inprocess.cache import InMemoryCache
+from adapters.cache.articles import CachingArticleReader
+from adapters.inprocess.cache import InProcessCache
 from application.articles.ports import ArticlePage, ArticleQuery, ArticleReader, ArticleView
 from application.articles.read_cache import CONTENT_GENERATION_KEY, invalidate_content_reads
 from application.common.ports.cache import CacheUnavailableError
 from domain.users.values import UserId
-from tests.support.content import ContentWorld
+from tests.support.articles import ArticlesWorld
 
 QUERY = ArticleQuery(limit=20, offset=0)
 
@@ -54,22 +54,22 @@ class BrokenCache:
 
 
 @pytest.fixture
-async def world() -> ContentWorld:
-    world = ContentWorld()
+async def world() -> ArticlesWorld:
+    world = ArticlesWorld()
     alice = await world.writer("alice")
     await world.publish(alice, "Cached", tags=("t",))
     return world
 
 
 def caching(
-    world: ContentWorld, cache: object | None = None
+    world: ArticlesWorld, cache: object | None = None
 ) -> tuple[CachingArticleReader, CountingReader]:
     counting = CountingReader(world.article_reader)
     reader = CachingArticleReader(counting, cache or world.cache, ttl_seconds=60)  # type: ignore[arg-type]
     return reader, counting
 
 
-async def test_anonymous_reads_are_served_from_the_cache(world: ContentWorld) -> None:
+async def test_anonymous_reads_are_served_from_the_cache(world: ArticlesWorld) -> None:
     reader, counting = caching(world)
     for _ in range(3):
         article = await reader.by_slug("cached", viewer=None)
@@ -83,7 +83,7 @@ async def test_anonymous_reads_are_served_from_the_cache(world: ContentWorld) ->
     assert counting.calls == {"by_slug": 1, "page": 1, "tags": 1}
 
 
-async def test_signed_in_reads_and_the_feed_always_reach_the_database(world: ContentWorld) -> None:
+async def test_signed_in_reads_and_the_feed_always_reach_the_database(world: ArticlesWorld) -> None:
     reader, counting = caching(world)
     viewer = (await world.writer("bob")).user_id
     for _ in range(2):
@@ -94,7 +94,7 @@ async def test_signed_in_reads_and_the_feed_always_reach_the_database(world: Con
 
 
 async def test_each_query_has_its_own_entry_and_a_missing_article_is_not_cached(
-    world: ContentWorld,
+    world: ArticlesWorld,
 ) -> None:
     reader, counting = caching(world)
     await reader.page(QUERY, viewer=None)
@@ -104,7 +104,7 @@ async def test_each_query_has_its_own_entry_and_a_missing_article_is_not_cached(
     assert counting.calls == {"page": 2, "by_slug": 2}
 
 
-async def test_a_write_makes_every_cached_read_stale(world: ContentWorld) -> None:
+async def test_a_write_makes_every_cached_read_stale(world: ArticlesWorld) -> None:
     reader, counting = caching(world)
     await reader.page(QUERY, viewer=None)
     await world.publish(await world.writer("bob"), "Fresh")
@@ -115,7 +115,7 @@ async def test_a_write_makes_every_cached_read_stale(world: ContentWorld) -> Non
     assert counting.calls == {"page": 3}
 
 
-async def test_an_unreadable_entry_is_reloaded(world: ContentWorld) -> None:
+async def test_an_unreadable_entry_is_reloaded(world: ArticlesWorld) -> None:
     reader, counting = caching(world)
     await reader.tags()
     generation = (await world.cache.get(CONTENT_GENERATION_KEY) or b"0").decode()
@@ -125,9 +125,9 @@ async def test_an_unreadable_entry_is_reloaded(world: ContentWorld) -> None:
 
 
 async def test_a_failing_cache_falls_back_to_the_database_and_says_so_once(
-    world: ContentWorld,
+    world: ArticlesWorld,
 ) -> None:
-    working, _ = caching(world, InMemoryCache())
+    working, _ = caching(world, InProcessCache())
     await working.tags()  # the process-wide outage log starts from "up"
     reader, counting = caching(world, BrokenCache())
     lines: list[str] = []
@@ -145,9 +145,9 @@ async def test_a_failing_cache_falls_back_to_the_database_and_says_so_once(
     assert sum(line.startswith("content cache available again") for line in lines) == 1, lines
 
 
-async def test_entries_expire_with_their_ttl(world: ContentWorld) -> None:
+async def test_entries_expire_with_their_ttl(world: ArticlesWorld) -> None:
     now = [0.0]
-    cache = InMemoryCache(clock=lambda: now[0])
+    cache = InProcessCache(clock=lambda: now[0])
     reader, counting = caching(world, cache)
     await reader.tags()
     now[0] = 59.0

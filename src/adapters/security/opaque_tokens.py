@@ -5,13 +5,13 @@ import hashlib
 import hmac
 import secrets
 
-from application.common.ports.secret_tokens import SecretTokens
+from application.common.ports.opaque_tokens import OpaqueTokens
 
 _SUCCESSOR_LABEL = b"portico refresh-token successor v1"
 
 
-class HmacSecretTokens(SecretTokens):
-    """The `SecretTokens` port: 256-bit random tokens, fingerprinted with HMAC-SHA256.
+class HmacOpaqueTokens(OpaqueTokens):
+    """The `OpaqueTokens` port: 256-bit random tokens, fingerprinted with HMAC-SHA256.
 
     The fingerprint is keyed, so a leaked table of fingerprints cannot be checked against
     guessed tokens without the key as well. Successors are HMAC-SHA256 under a second key
