@@ -1,9 +1,10 @@
 """Jobs: from a job's name to its use case, and the taskiq task that runs them."""
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from typing import Any
 
 from dishka import AsyncContainer
 from dishka.integrations.taskiq import FromDishka, inject
@@ -123,13 +124,11 @@ class JobRetryPolicy:
 def register_jobs(broker: AsyncBroker) -> None:
     """Declare the taskiq task that runs every job, with dishka injecting per message.
 
-    A failed run waits its backoff inside the task, then enqueues the next attempt and
-    returns; the message is acknowledged only then, so a worker that dies while waiting
-    leaves it to be redelivered. While Redis is down the next attempt waits for it (the
-    job queue logs that outage once) rather than being dropped. After the last attempt
-    the job is logged and dropped.
+    What a failed run does is `JobAttempts.settle`'s business. The message is acknowledged
+    only once the task returns, so a worker that dies while a job waits leaves it to be
+    redelivered.
     """
-    queue = TaskiqTaskQueue(broker)
+    attempts = JobAttempts(TaskiqTaskQueue(broker))
 
     @inject(patch_module=True)
     async def portico_run_job(
@@ -139,33 +138,69 @@ def register_jobs(broker: AsyncBroker) -> None:
         request: FromDishka[AsyncContainer],
         policy: FromDishka[JobRetryPolicy],
     ) -> None:
-        try:
-            await run_job(request, task, payload)
-        except Exception as exc:  # noqa: BLE001 - any failure of a job means "retry"
-            if attempt >= policy.max_attempts:
-                logger.error("job {} failed {} times; giving up: {}", task, attempt, exc)
-                return
-            delay = policy.delay(attempt)
-            logger.warning("job {} failed (attempt {}); retrying in {:.1f}s", task, attempt, delay)
-            await asyncio.sleep(delay)
-            await _enqueue_once_reachable(queue, task, payload, attempt=attempt + 1)
+        await attempts.settle(
+            run_job(request, task, payload),
+            JobRun(task=task, payload=payload, attempt=attempt),
+            policy,
+        )
 
     broker.register_task(portico_run_job, task_name=RUN_JOB)
 
 
-async def _enqueue_once_reachable(
-    queue: TaskiqTaskQueue, task: str, payload: Mapping[str, str], *, attempt: int
-) -> None:
-    """Enqueue the job's next run, trying again while Redis is down (`_REQUEUE_WAIT_SECONDS`).
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobRun:
+    """One run of a job, as its message names it."""
 
-    The job in hand may be the only record of it, so it is not dropped for an outage.
+    task: str
+    payload: Mapping[str, str]
+    attempt: int
+
+
+class JobAttempts:
+    """Runs a job and decides what its failure means.
+
+    - A dependency that is down (`DependencyUnavailableError`: the database, the job queue,
+      the realtime hub) is not the job's fault: the run is enqueued again after a short
+      wait, as the same attempt, however long the outage lasts. Nothing is logged per run:
+      the adapter that met the outage logs it, and its end, once for the process.
+    - Any other failure spends an attempt: one WARNING, the backoff of `JobRetryPolicy`, then
+      the next attempt; after the last, one ERROR and the job is dropped.
+
+    While Redis is down the next run waits for it rather than being dropped: the job in hand
+    may be the only record of it.
     """
-    wait = 0.1
-    while True:
+
+    def __init__(self, queue: TaskiqTaskQueue) -> None:
+        self._queue = queue
+
+    async def settle(
+        self, running: Coroutine[Any, Any, None], run: JobRun, policy: JobRetryPolicy
+    ) -> None:
+        """Await the job's run, then act on how it ended."""
         try:
-            await queue.enqueue_attempt(task, payload, attempt=attempt)
+            await running
         except DependencyUnavailableError:
-            await asyncio.sleep(wait)
-            wait = min(wait * 2, _REQUEUE_WAIT_SECONDS)
-        else:
-            return
+            await asyncio.sleep(min(policy.retry_base_seconds, _REQUEUE_WAIT_SECONDS))
+            await self._requeue(run, attempt=run.attempt)
+        except Exception as exc:  # noqa: BLE001 - any other failure of a job means "retry"
+            if run.attempt >= policy.max_attempts:
+                logger.error("job {} failed {} times; giving up: {}", run.task, run.attempt, exc)
+                return
+            delay = policy.delay(run.attempt)
+            logger.warning(
+                "job {} failed (attempt {}); retrying in {:.1f}s", run.task, run.attempt, delay
+            )
+            await asyncio.sleep(delay)
+            await self._requeue(run, attempt=run.attempt + 1)
+
+    async def _requeue(self, run: JobRun, *, attempt: int) -> None:
+        """Enqueue the job's next run, trying again while Redis is down."""
+        wait = 0.1
+        while True:
+            try:
+                await self._queue.enqueue_attempt(run.task, run.payload, attempt=attempt)
+            except DependencyUnavailableError:
+                await asyncio.sleep(wait)
+                wait = min(wait * 2, _REQUEUE_WAIT_SECONDS)
+            else:
+                return
