@@ -19,7 +19,8 @@ Attacks (`--only NAME`, repeatable) and their targets:
 - `ws-unauth`: 1,000 sockets on `/ws` that never authenticate, reopened as they are
   closed, for 35 s, while a registered user connects and authenticates every 2 s. Once
   with the default admission, tickets only (the user takes a ticket each time), and once
-  with a waiting room of 1,000 (`--ws-rooms`; the user sends `auth`). Target: every one of
+  with a waiting room of 1,000 under uvicorn (`--ws-setups`; the user sends `auth`;
+  production settings refuse a waiting room under granian). Target: every one of
   the user's attempts gets `auth_ok`.
 - `slow-bodies`: 900 connections, each sending all but 10 bytes of a 1 MB body to
   `POST /api/users`, then disconnecting. Target: peak RSS at most the baseline plus
@@ -107,7 +108,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--ws-sockets", type=int, default=1000)
     parser.add_argument("--ws-seconds", type=float, default=35.0)
     parser.add_argument(
-        "--ws-rooms", type=_ints, default=[0, 1000], help="WS_MAX_UNAUTHENTICATED values"
+        "--ws-setups",
+        type=_setups,
+        default=[("granian", 0), ("uvicorn", 1000)],
+        help="SERVER:ROOM,... where ROOM is WS_MAX_UNAUTHENTICATED (0: tickets only; "
+        "production refuses a room under granian)",
     )
     parser.add_argument("--body-connections", type=int, default=900)
     parser.add_argument("--body-bytes", type=int, default=MB)

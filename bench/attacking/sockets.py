@@ -82,12 +82,12 @@ async def _legitimate(port: int, token: str, *, with_ticket: bool) -> tuple[bool
 
 
 def ws_unauth(setup: Setup, args: argparse.Namespace) -> list[Result]:
-    """Once per admission (`--ws-rooms`): tickets only (0), or a waiting room of N places."""
-    return [_ws_unauth(setup, args, room) for room in args.ws_rooms]
+    """Once per setup (`--ws-setups`): tickets only (0), or a waiting room of N places."""
+    return [_ws_unauth(setup, args, server, room) for server, room in args.ws_setups]
 
 
-def _ws_unauth(setup: Setup, args: argparse.Namespace, room: int) -> Result:
-    with started(setup, args.server, WS_MAX_UNAUTHENTICATED=str(room)) as (running, port):
+def _ws_unauth(setup: Setup, args: argparse.Namespace, server: str, room: int) -> Result:
+    with started(setup, server, WS_MAX_UNAUTHENTICATED=str(room)) as (running, port):
         _, token = register(running.base_url)
         tally = Tally()
         attempts: list[tuple[bool, float, str]] = []
@@ -108,7 +108,7 @@ def _ws_unauth(setup: Setup, args: argparse.Namespace, room: int) -> Result:
                 await tally.gather(*sockets)
 
             run_loop(attack)
-        return _ws_result(args, tally, attempts, running, watch, room=room)
+        return _ws_result(args, tally, attempts, running, watch, server=server, room=room)
 
 
 def _ws_result(
@@ -118,6 +118,7 @@ def _ws_result(
     running: RunningServer,
     watch: Watch,
     *,
+    server: str,
     room: int,
 ) -> Result:
     failed = [a for a in attempts if not a[0]]
@@ -139,7 +140,7 @@ def _ws_result(
         tally=tally,
         name="ws-unauth",
         size=size,
-        server=args.server,
+        server=server,
         running=running,
         watch=watch,
         checks=checks,

@@ -307,8 +307,9 @@ async def _big_frames(base_url: str, count: int, pid: int) -> tuple[float, list[
             id="granian-waiting-room",
             marks=pytest.mark.xfail(
                 strict=True,
-                reason="granian 2.8 reads a whole frame (up to 16 MiB) before the app sees it; "
-                "documented in docs/notifications.md, Message size",
+                reason="granian 2.8 reads a whole frame (up to 16 MiB) before the app sees it, "
+                "so production settings refuse a waiting room under granian "
+                "(test_production_guards.py); docs/notifications.md, Message size",
             ),
         ),
     ],

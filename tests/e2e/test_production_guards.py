@@ -3,7 +3,8 @@
 - `portico seed` refuses APP_ENV=production (exit 2, one line, nothing written), and takes
   its password from standard input or generates one; never from the command line.
 - In production, an unset or plain-http APP_PUBLIC_URL stops `portico serve` with exit 2
-  and one line naming it.
+  and one line naming it; so does a waiting room for the WebSocket `auth` message under
+  granian, which reads a whole frame before the app can refuse it.
 - Sign-up keeps the spec's 409 for a taken email, and is limited per client: past
   RATE_LIMIT_REGISTRATIONS_PER_IP the answer is 429 with Retry-After, while sign-in from
   the same client goes on; login and reset answer alike for known and unknown emails.
@@ -155,6 +156,21 @@ def test_production_serve_without_an_https_public_url_exits_2_with_one_line(
     assert line.startswith(
         "portico: configuration error: APP_PUBLIC_URL: must be set to the https://"
     )
+
+
+def test_production_serve_refuses_a_waiting_room_under_granian(tmp_path: Path) -> None:
+    """granian would buffer a 16 MiB frame per waiting socket; uvicorn refuses it unread."""
+    env = production_env(
+        "postgresql://postgres@127.0.0.1:1/none",
+        tmp_path / "data",
+        APP_SERVER="granian",
+        WS_MAX_UNAUTHENTICATED="1000",
+    )
+    result = run_portico("serve", "--port", str(free_port()), env=env, cwd=tmp_path, timeout=30)
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("portico: configuration error: WS_MAX_UNAUTHENTICATED: must be 0")
+    assert "APP_SERVER=uvicorn" in line
 
 
 @pytest.fixture(scope="module")

@@ -133,6 +133,23 @@ def test_production_refuses_a_public_url_that_is_not_https(public_url: str | Non
     assert "\n" not in str(caught.value)
 
 
+def test_production_opens_a_waiting_room_for_the_auth_message_only_under_uvicorn() -> None:
+    """granian buffers a whole frame, up to 16 MiB, before the app can refuse it."""
+    production = {
+        "APP_ENV": "production",
+        "JWT_SECRET": STRONG_SECRET,
+        "DATABASE_URL": "postgresql://db/a",
+        "APP_PUBLIC_URL": "https://portico.example.com",
+    }
+    assert load(**production).websocket.max_unauthenticated == 0
+    with pytest.raises(ConfigurationError) as caught:
+        load(**production, WS_MAX_UNAUTHENTICATED="10")
+    assert caught.value.variable == "WS_MAX_UNAUTHENTICATED"
+    assert "APP_SERVER=uvicorn" in caught.value.problem
+    assert load(**production, WS_MAX_UNAUTHENTICATED="10", APP_SERVER="uvicorn").app.server
+    assert load(WS_MAX_UNAUTHENTICATED="10").websocket.max_unauthenticated == 10
+
+
 def test_outside_production_the_public_url_may_be_plain_http() -> None:
     assert load(APP_PUBLIC_URL="http://localhost:8000").app.public_url == "http://localhost:8000"
 

@@ -207,6 +207,18 @@ def _check_production(settings: Settings) -> None:
             "DATABASE_URL",
             "must be set when APP_ENV=production (the embedded database is for development)",
         )
+    if (
+        settings.is_production
+        and settings.app.server == "granian"
+        and settings.websocket.max_unauthenticated > 0
+    ):
+        raise ConfigurationError(
+            "WS_MAX_UNAUTHENTICATED",
+            "must be 0 under APP_SERVER=granian when APP_ENV=production: granian reads a "
+            "whole WebSocket frame (up to 16 MiB) before the app can refuse it, so each socket "
+            "waiting for its auth message could hold 16 MiB; open a waiting room under "
+            "APP_SERVER=uvicorn, which refuses an oversized frame from its header",
+        )
     if settings.is_production and not _is_https_url(settings.app.public_url):
         raise ConfigurationError(
             "APP_PUBLIC_URL",

@@ -209,7 +209,8 @@ class WebSocketSettings(Section, frozen=True, kw_only=True):
         from_env(
             "WS_MAX_UNAUTHENTICATED",
             "Sockets per process allowed to wait for their auth message; more are refused; "
-            "0 (the default) admits only sockets with a ticket.",
+            "0 (the default) admits only sockets with a ticket; in production, above 0 "
+            "needs APP_SERVER=uvicorn.",
             ge=0,
         ),
     ] = 0
