@@ -1,9 +1,11 @@
-"""Jobs on taskiq's Redis Streams broker: delivered, retried with backoff, redelivered."""
+"""Jobs on taskiq's Redis Streams broker: delivered, retried, redelivered, kept by Redis."""
 
 import asyncio
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -23,6 +25,7 @@ from entrypoints.bootstrap import with_signing_secret
 from entrypoints.config import load_settings
 from entrypoints.ioc import make_container
 from entrypoints.worker.receiver import run_jobs_until_stopped
+from tests.support.faults import private_redis
 from tests.support.slow_jobs import SLOW_JOB
 
 pytestmark = pytest.mark.integration
@@ -139,3 +142,39 @@ async def test_a_job_whose_worker_died_is_redelivered_to_another(
             doomed.kill()
         await survivor.shutdown()
     assert finished == ["report"]
+
+
+async def test_jobs_waiting_in_a_redis_with_an_append_only_file_survive_its_restart(
+    migrated_url: str, tmp_path: Path
+) -> None:
+    """As deployed (`appendonly yes`), a Redis restart loses no job that waits for a worker."""
+    mail_dir = tmp_path / "mail"
+    root = Path(tempfile.mkdtemp(prefix="portico-jobs-aof-"))
+    recipients = [f"reader{n}@example.com" for n in range(12)]
+    try:
+        with private_redis(root / "redis", append_only=True) as redis_server:
+            settings = jobs_settings(redis_server.url, migrated_url, tmp_path, mail_dir)
+            container = make_container(settings)
+            stop = asyncio.Event()
+            try:
+                queue = await container.get(TaskQueue)
+                for recipient in recipients:
+                    email = SendTemplatedEmailCommand(
+                        to=recipient, template=EMAIL.template, context=EMAIL.context
+                    )
+                    await queue.enqueue(SEND_TEMPLATED_EMAIL, email.as_payload())
+                await asyncio.to_thread(redis_server.restart, down_for=0.5)
+                worker = asyncio.create_task(run_jobs_until_stopped(container, settings, stop))
+                async with asyncio.timeout(30):
+                    while len(mail_in(mail_dir)) < len(recipients):  # noqa: ASYNC110 - files
+                        await asyncio.sleep(0.05)
+                stop.set()
+                await asyncio.wait_for(worker, timeout=15)
+            finally:
+                await container.close()
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+    sent = sorted(
+        next(r for r in recipients if r in message.read_text()) for message in mail_in(mail_dir)
+    )
+    assert sent == sorted(recipients), "each waiting job ran once after the restart"

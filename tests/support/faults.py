@@ -4,7 +4,8 @@
   shared server; `restart` stops it (fast shutdown: sessions are terminated), keeps it
   down for a while and starts it again on the same socket.
 - `private_redis` is a `redis-server` (the machine's binary) on a unix
-  socket of the test's directory, restarted the same way; nothing is kept on disk.
+  socket of the test's directory, restarted the same way; nothing is kept on disk, unless
+  it is asked to keep an append-only file, as the deployment files configure Redis.
 - `Load` runs request loops concurrently and keeps each answer with its time, so a test
   can compare them with the windows in which a server was down.
 """
@@ -95,8 +96,9 @@ def private_postgres(data_dir: Path) -> Iterator[PrivatePostgres]:
 class PrivateRedis:
     """A Redis server of the test's own on a unix socket, which the test may restart."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, *, append_only: bool = False) -> None:
         self._dir = data_dir
+        self._append_only = append_only
         self._socket = data_dir / "redis.sock"
         self.url = f"unix://{self._socket}"
         self._process: subprocess.Popen[bytes] | None = None
@@ -112,7 +114,8 @@ class PrivateRedis:
             [
                 self._binary,
                 *("--port", "0", "--unixsocket", str(self._socket)),
-                *("--save", "", "--appendonly", "no", "--dir", str(self._dir)),
+                *("--save", "", "--dir", str(self._dir)),
+                *("--appendonly", "yes" if self._append_only else "no"),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -136,7 +139,11 @@ class PrivateRedis:
         self._process = None
 
     def restart(self, *, down_for: float) -> Outage:
-        """Stop it, wait `down_for` seconds, start it again: an empty Redis, as after a crash."""
+        """Stop it, wait `down_for` seconds, start it again.
+
+        Without an append-only file it comes back empty, as after a crash; with one, it
+        comes back with what it held, as a deployed Redis does (deploy/compose.yaml).
+        """
         began = time.monotonic()
         self.stop()
         time.sleep(down_for)
@@ -145,9 +152,9 @@ class PrivateRedis:
 
 
 @contextmanager
-def private_redis(data_dir: Path) -> Iterator[PrivateRedis]:
+def private_redis(data_dir: Path, *, append_only: bool = False) -> Iterator[PrivateRedis]:
     """A started `PrivateRedis`, stopped afterwards."""
-    server = PrivateRedis(data_dir)
+    server = PrivateRedis(data_dir, append_only=append_only)
     server.start()
     try:
         yield server
