@@ -6,7 +6,8 @@ registers 1,000 users through `POST /api/users`, opens one WebSocket per user on
 authenticates each with its own token (`auth`, answered by `auth_ok`). Then, each round,
 it publishes one `new_notification` to every user's room from its own process through
 `RedisRealtimeBroadcaster.publish_many`: what the worker's `DeliverNotification`
-publishes, one message per notification (built by `new_notification_message`), here
+publishes, one message per notification (encoded by `JsonNotificationEncoder`, the
+`NotificationEncoder` the container provides, into the recipient's `user_room`), here
 batched in one pipeline. The publish time is written in the notification's data; each
 socket records when its copy arrived, and the latency is arrival minus publish start.
 
@@ -352,9 +353,10 @@ async def sign_up(base: str, count: int, concurrency: int) -> list[tuple[str, st
 
 
 def notification_templates(user_ids: Sequence[str]) -> list[Any]:
-    """One encoded `new_notification` per user, as `new_notification_message` builds them."""
-    from application.notifications.views import (  # noqa: PLC0415 - kept out of the clients
-        new_notification_message,
+    """One encoded `new_notification` per user, as `DeliverNotification` publishes them."""
+    from application.common.ports.realtime import (  # noqa: PLC0415 - kept out of the clients
+        RoomMessage,
+        user_room,
     )
     from domain.notifications.notification import (  # noqa: PLC0415 - kept out of the clients
         Channel,
@@ -363,28 +365,36 @@ def notification_templates(user_ids: Sequence[str]) -> list[Any]:
         Subject,
     )
     from domain.users.values import UserId  # noqa: PLC0415 - kept out of the clients
+    from entrypoints.http.schemas.notifications import (  # noqa: PLC0415 - kept out of the clients
+        JsonNotificationEncoder,
+    )
 
+    encoder = JsonNotificationEncoder()
     author = uuid.uuid4()
     article = uuid.uuid4()
+
+    def notification(user_id: str) -> Notification:
+        return Notification(
+            id=uuid.uuid4(),
+            recipient_id=UserId(uuid.UUID(user_id)),
+            kind=NotificationKind.NEW_ARTICLE,
+            actor_id=UserId(author),
+            subject=Subject(type="article", id=str(article)),
+            source=str(uuid.uuid4()),
+            channels=frozenset({Channel.IN_APP}),
+            created_at=datetime.now(UTC),
+            data={
+                "actor_username": "bench-author",
+                "article_title": "How a thousand sockets hear about one article",
+                "article_slug": "how-a-thousand-sockets-hear-about-one-article",
+                "sentAt": _SENT_AT,
+                "round": _ROUND,
+            },
+        )
+
     return [
-        new_notification_message(
-            Notification(
-                id=uuid.uuid4(),
-                recipient_id=UserId(uuid.UUID(user_id)),
-                kind=NotificationKind.NEW_ARTICLE,
-                actor_id=UserId(author),
-                subject=Subject(type="article", id=str(article)),
-                source=str(uuid.uuid4()),
-                channels=frozenset({Channel.IN_APP}),
-                created_at=datetime.now(UTC),
-                data={
-                    "actor_username": "bench-author",
-                    "article_title": "How a thousand sockets hear about one article",
-                    "article_slug": "how-a-thousand-sockets-hear-about-one-article",
-                    "sentAt": _SENT_AT,
-                    "round": _ROUND,
-                },
-            )
+        RoomMessage(
+            user_room(UserId(uuid.UUID(user_id))), encoder.new_notification(notification(user_id))
         )
         for user_id in user_ids
     ]
@@ -670,6 +680,8 @@ def main() -> None:
             "OUTBOX_RELAY_IN_API": "false",
             "WS_IDLE_TIMEOUT_SECONDS": "600",
             "WS_MAX_UNAUTHENTICATED": "1000",
+            # Every socket comes from this one client address: lift the per-address share.
+            "WS_MAX_UNAUTHENTICATED_PER_CLIENT": "1000",
             "JWT_SECRET": secrets.token_urlsafe(48),
         }
         prepare_database(args.database_url, env)

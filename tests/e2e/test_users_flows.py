@@ -1,23 +1,24 @@
 """Users against `portico serve` on PostgreSQL: sessions, bans, limits, permissions."""
 
-import subprocess
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import httpx
 import pytest
 
-from tests.support.mail import mailed_token as mailed_link_token
 from tests.support.network import free_port
-from tests.support.server import PORTICO, RunningServer, clean_env, portico_server, run_portico
+from tests.support.server import (
+    RunningServer,
+    clean_env,
+    portico_server,
+    run_portico,
+    run_portico_with_input,
+)
+from tests.support.user_sessions import BODY_DELIVERY, auth, mailed_token, new_user, refresh
 
 pytestmark = pytest.mark.e2e
-
-BODY_DELIVERY = {"Refresh-Token-Delivery": "body"}
-"""A client that keeps the refresh token itself, as these tests do, asks for it in the body."""
 
 
 @pytest.fixture(scope="module")
@@ -43,27 +44,6 @@ def server(
 def api(server: RunningServer) -> Iterator[httpx.Client]:
     with httpx.Client(base_url=server.base_url, timeout=10) as client:
         yield client
-
-
-def new_user(api: httpx.Client) -> tuple[str, dict[str, Any]]:
-    name = f"u{uuid.uuid4().hex[:12]}"
-    body = {"user": {"username": name, "email": f"{name}@test.com", "password": "password123"}}
-    assert api.post("/api/users", json=body).status_code == 201
-    login = api.post(
-        "/api/users/login",
-        json={"user": {"email": f"{name}@test.com", "password": "password123"}},
-        headers=BODY_DELIVERY,
-    )
-    assert login.status_code == 200, login.text
-    return name, login.json()["user"]
-
-
-def auth(user: dict[str, Any]) -> dict[str, str]:
-    return {"Authorization": f"Token {user['token']}"}
-
-
-def refresh(api: httpx.Client, token: str) -> httpx.Response:
-    return api.post("/api/auth/refresh", json={"refreshToken": token})
 
 
 def test_login_sets_a_hardened_refresh_cookie(api: httpx.Client) -> None:
@@ -225,14 +205,6 @@ def test_an_admin_created_from_the_cli_can_sign_in(
     )
 
 
-def run_portico_with_input(
-    args: list[str], env: dict[str, str], cwd: Path, stdin: str
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [PORTICO, *args], env=env, cwd=cwd, input=stdin, capture_output=True, text=True, check=False
-    )
-
-
 def test_over_the_limit_is_429_with_retry_after(migrated_url: str, tmp_path: Path) -> None:
     env = clean_env(DATABASE_URL=migrated_url, DATA_DIR=str(tmp_path), RATE_LIMIT_AUTH_PER_IP="5")
     with (
@@ -245,13 +217,6 @@ def test_over_the_limit_is_429_with_retry_after(migrated_url: str, tmp_path: Pat
         limited = api.post("/api/users/login", json=body)
         assert limited.status_code == 429
         assert int(limited.headers["retry-after"]) >= 1
-
-
-def mailed_token(
-    env: dict[str, str], address: str, subject: str = "Confirm your email address"
-) -> str:
-    """Wait for the server's file mailer to write that email to `address`; return its token."""
-    return mailed_link_token(env["DATA_DIR"], address, subject)
 
 
 def test_email_verification_through_the_mailed_link(api: httpx.Client, env: dict[str, str]) -> None:

@@ -32,7 +32,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -54,6 +54,13 @@ from tests.support.live_clients import Account
 from tests.support.network import free_port
 from tests.support.notifications import Process, portico_processes, wait_until_live
 from tests.support.server import clean_env, run_portico
+from tests.support.worker_faults import (
+    drained,
+    emails_about_comments,
+    recovery_times,
+    sent_deliveries,
+    stored_comments,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -61,14 +68,11 @@ DOWN_FOR_SECONDS = 1.5
 RECOVERY_BOUND_SECONDS = 10.0
 """Generous: the relay waits at most 5 s between tries, the scheduler checks its lease every
 5 s, and a slow machine needs room."""
-DRAIN_WITHIN_SECONDS = 30.0
 LOAD_BEFORE_SECONDS = 1.0
 LOAD_AFTER_SECONDS = 2.0
 PAUSE_BETWEEN_WRITES_SECONDS = 0.02
 WRITERS = 2
 JOBS_CONCURRENCY = 20
-NEW_COMMENT_CONSUMER = "notifications.new-comment"
-EXPECTED_DELIVERIES = {"in_app": "sent", "email": "sent", "push": "skipped"}
 PERIODIC_RUNS = {
     "purge_ended_credentials": r"purged \d+ sessions and \d+ tokens",
     "purge_sent_events": r"purged \d+ sent events",
@@ -212,126 +216,23 @@ async def _comment_under_load(deployment: Deployment, restart: Any, prefix: str)
     assert acknowledged, load.by_status()
     assert {a.status for a in load.answers} <= {201, 503}, load.by_status()
     print(f"{prefix}: answers {load.by_status()}")  # noqa: T201 - the figures of the run
-    stored = _stored(deployment.postgres, prefix)
+    stored = stored_comments(deployment.postgres, prefix)
     assert acknowledged <= set(stored)
     return outage
-
-
-@dataclass(frozen=True)
-class Handled:
-    """What became of one stored comment's event."""
-
-    relayed_at: datetime | None
-    processed: int
-    notifications: int
-    deliveries: dict[str, str]
-
-
-def _stored(postgres: PrivatePostgres, prefix: str) -> dict[str, Handled]:
-    """Every stored comment of this phase, by its body, and what became of its event."""
-    query = """
-        SELECT c.body, o.sent_at,
-          (SELECT count(*) FROM processed_events p
-            WHERE p.event_id = o.event_id::text AND p.consumer = %(consumer)s),
-          (SELECT count(*) FROM notifications n WHERE n.source = o.event_id::text),
-          (SELECT coalesce(jsonb_object_agg(d.channel, d.status), '{}'::jsonb)
-             FROM notifications n JOIN notification_deliveries d ON d.notification_id = n.id
-            WHERE n.source = o.event_id::text)
-        FROM comments c
-        LEFT JOIN outbox o ON o.aggregate_id = c.id::text AND o.event_type = 'comment.added'
-        WHERE c.body LIKE %(prefix)s
-    """
-    with psycopg.connect(postgres.url) as connection:
-        rows = connection.execute(
-            query, {"consumer": NEW_COMMENT_CONSUMER, "prefix": f"{prefix}-%"}
-        ).fetchall()
-    return {
-        body: Handled(relayed_at=sent, processed=processed, notifications=made, deliveries=done)
-        for body, sent, processed, made, done in rows
-    }
-
-
-def _drained(postgres: PrivatePostgres, prefix: str) -> dict[str, Handled]:
-    """Wait until every stored comment of the phase was handled and delivered; the result."""
-    deadline = time.monotonic() + DRAIN_WITHIN_SECONDS
-    while True:
-        stored = _stored(postgres, prefix)
-        waiting = {
-            body: handled
-            for body, handled in stored.items()
-            if handled.relayed_at is None
-            or handled.processed != 1
-            or handled.notifications != 1
-            or handled.deliveries != EXPECTED_DELIVERIES
-        }
-        if not waiting:
-            return stored
-        if time.monotonic() > deadline:
-            sample = dict(list(waiting.items())[:5])
-            raise AssertionError(f"{len(waiting)} of {len(stored)} never completed: {sample}")
-        time.sleep(0.2)
-
-
-def _emails_about_comments(data_dir: Path) -> int:
-    return sum(
-        1 for path in (data_dir / "mail").glob("*.eml") if "commented on" in path.read_text()
-    )
-
-
-def _sent_deliveries(postgres: PrivatePostgres, channel: str) -> int:
-    with psycopg.connect(postgres.url) as connection:
-        row = connection.execute(
-            "SELECT count(*) FROM notification_deliveries WHERE channel = %s AND status = 'sent'",
-            (channel,),
-        ).fetchone()
-    assert row is not None
-    return int(row[0])
-
-
-def _first_after(postgres: PrivatePostgres, query: str, outage: Outage) -> float:
-    """Seconds from the return to the earliest time `query` (one timestamp) finds after it."""
-    returned = datetime.fromtimestamp(outage.ended_at, UTC)
-    with psycopg.connect(postgres.url) as connection:
-        row = connection.execute(query, {"returned": returned}).fetchone()
-    assert row is not None
-    assert row[0] is not None, f"nothing after the return: {query}"
-    return float((row[0] - returned).total_seconds())
-
-
-def _recovery_times(postgres: PrivatePostgres, outage: Outage) -> dict[str, float]:
-    """How soon after the return each part of the worker did its work again."""
-    return {
-        "relay": _first_after(
-            postgres, "SELECT min(sent_at) FROM outbox WHERE sent_at > %(returned)s", outage
-        ),
-        "consumers": _first_after(
-            postgres,
-            "SELECT min(processed_at) FROM processed_events WHERE processed_at > %(returned)s",
-            outage,
-        ),
-        # Jobs enqueued after the return: only a receiver reading again can have run them.
-        "jobs": _first_after(
-            postgres,
-            """SELECT min(d.updated_at) FROM notification_deliveries d
-               JOIN notifications n ON n.id = d.notification_id
-               WHERE d.status = 'sent' AND n.created_at > %(returned)s""",
-            outage,
-        ),
-    }
 
 
 def _assert_handled_once(deployment: Deployment, prefix: str, outage: Outage) -> None:
     """Every event of the phase handled once, its jobs completed, and no email sent twice.
 
-    Every delivery has ended `sent` or `skipped` (`_drained`), and a delivery is recorded
+    Every delivery has ended `sent` or `skipped` (`drained`), and a delivery is recorded
     as sent only after its email was written, so one file per sent email delivery, over
     the whole run, means no email went twice and none was lost.
     """
-    handled = _drained(deployment.postgres, prefix)
-    emails = _emails_about_comments(deployment.data_dir)
-    sent = _sent_deliveries(deployment.postgres, "email")
+    handled = drained(deployment.postgres, prefix)
+    emails = emails_about_comments(deployment.data_dir)
+    sent = sent_deliveries(deployment.postgres, "email")
     assert emails == sent, f"{emails} emails for {sent} sent email deliveries"
-    recovery = _recovery_times(deployment.postgres, outage)
+    recovery = recovery_times(deployment.postgres, outage)
     print(  # noqa: T201 - the figures of the run
         f"{prefix}: down {outage.ended - outage.began:.2f}s; {len(handled)} events handled "
         f"once, {3 * len(handled)} jobs completed, {emails} emails in all, one each; "

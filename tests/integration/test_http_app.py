@@ -4,85 +4,24 @@ import asyncio
 import inspect
 import io
 import json
-from collections.abc import AsyncIterator, Sequence
-from typing import Annotated, Any
+from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
-import msgspec
 import pytest
 import sqlalchemy as sa
-from dishka import Provider, Scope, provide
-from litestar import Litestar, post
+from litestar import Litestar
 from litestar.handlers import HTTPRouteHandler
-from litestar.params import JSONBody
 from litestar.testing import AsyncTestClient
 from litestar.utils.sync import AsyncCallable
 from loguru import logger
 
-from adapters.memory.health import InMemoryHealthProbe
-from application.common.errors import ConflictError, NotFoundError
-from application.health.ports import HealthProbe
-from domain.shared.errors import DomainError
-from entrypoints.config import load_settings
-from entrypoints.http.app import create_app
-from entrypoints.http.auth import PUBLIC
-from entrypoints.ioc import make_container
 from entrypoints.logs import configure_logging
+from tests.support.http_app import IN_FLIGHT, LIMIT, FailingRedis, build_app, records
 from tests.support.network import closed_port
 from tests.support.postgres import engine_for_tests
 
 pytestmark = pytest.mark.integration
-
-LIMIT = 4096
-
-
-class Greeting(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    name: Annotated[str, msgspec.Meta(min_length=1, max_length=50)]
-    times: Annotated[int, msgspec.Meta(ge=1, le=10)] = 1
-
-
-@post("/test/echo", status_code=200, opt=PUBLIC)
-async def echo(data: JSONBody[Greeting]) -> Greeting:
-    return data
-
-
-@post("/test/boom", opt=PUBLIC)
-async def boom() -> None:
-    raise RuntimeError("internal detail: password=hunter2 at /srv/app/secret.py")
-
-
-@post("/test/missing", opt=PUBLIC)
-async def missing() -> None:
-    raise NotFoundError("does not exist", field="article")
-
-
-@post("/test/rule", opt=PUBLIC)
-async def broken_rule() -> None:
-    raise DomainError("an article needs a title")
-
-
-IN_FLIGHT = {"now": 0, "most": 0}
-
-
-@post("/test/hold", status_code=200, opt=PUBLIC)
-async def hold() -> None:
-    IN_FLIGHT["now"] += 1
-    IN_FLIGHT["most"] = max(IN_FLIGHT["most"], IN_FLIGHT["now"])
-    await asyncio.sleep(0.02)
-    IN_FLIGHT["now"] -= 1
-
-
-@post("/test/conflict", opt=PUBLIC)
-async def conflict() -> None:
-    raise ConflictError("has already been taken", field="username")
-
-
-class FailingRedis(Provider):
-    @provide(scope=Scope.APP, override=True)
-    def probes(self) -> Sequence[HealthProbe]:
-        redis = InMemoryHealthProbe("redis")
-        redis.fail_with(ConnectionRefusedError("refused"))
-        return [InMemoryHealthProbe("database"), redis]
 
 
 @pytest.fixture
@@ -92,14 +31,6 @@ def log_lines() -> io.StringIO:
     return buffer
 
 
-def build_app(url: str, *overrides: Provider, **env: str) -> Litestar:
-    settings = load_settings(
-        {"DATABASE_URL": url, "MAX_REQUEST_BODY_BYTES": str(LIMIT), **env}, env_file=None
-    )
-    handlers = [echo, boom, missing, conflict, broken_rule, hold]
-    return create_app(make_container(settings, *overrides), settings, extra_handlers=handlers)
-
-
 @pytest.fixture
 async def client(
     migrated_url: str, log_lines: io.StringIO
@@ -107,10 +38,6 @@ async def client(
     async with AsyncTestClient(build_app(migrated_url)) as client:
         yield client
     logger.remove()
-
-
-def records(buffer: io.StringIO) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in buffer.getvalue().splitlines()]
 
 
 async def test_liveness(client: AsyncTestClient[Litestar]) -> None:

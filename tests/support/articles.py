@@ -22,6 +22,7 @@ from application.articles.publish_article import PublishArticle, PublishArticleC
 from application.articles.unfavorite_article import UnfavoriteArticle
 from application.articles.update_article import UpdateArticle
 from application.common.identity import Identity
+from application.common.ports.unit_of_work import UnitOfWork
 from tests.support.users import UsersWorld
 
 
@@ -36,14 +37,14 @@ class ArticlesWorld(UsersWorld):
         self.article_reader = InMemoryArticleReader(self.database)
         self.comment_reader = InMemoryCommentReader(self.database)
 
-    def publish_article(self) -> PublishArticle:
+    def publish_article(self, uow: UnitOfWork | None = None) -> PublishArticle:
         return PublishArticle(
-            uow=self.uow(),
+            uow=self.uow() if uow is None else uow,
             articles=self.articles,
             reader=self.article_reader,
             clock=self.clock,
             ids=self.ids,
-            cache=self.cache,
+            read_cache=self.read_cache,
         )
 
     def update_article(self) -> UpdateArticle:
@@ -52,12 +53,12 @@ class ArticlesWorld(UsersWorld):
             articles=self.articles,
             reader=self.article_reader,
             clock=self.clock,
-            cache=self.cache,
+            read_cache=self.read_cache,
         )
 
     def delete_article(self) -> DeleteArticle:
         return DeleteArticle(
-            uow=self.uow(), articles=self.articles, clock=self.clock, cache=self.cache
+            uow=self.uow(), articles=self.articles, clock=self.clock, read_cache=self.read_cache
         )
 
     def favorite_article(self) -> FavoriteArticle:
@@ -66,7 +67,7 @@ class ArticlesWorld(UsersWorld):
             articles=self.articles,
             reader=self.article_reader,
             clock=self.clock,
-            cache=self.cache,
+            read_cache=self.read_cache,
         )
 
     def unfavorite_article(self) -> UnfavoriteArticle:
@@ -75,7 +76,7 @@ class ArticlesWorld(UsersWorld):
             articles=self.articles,
             reader=self.article_reader,
             clock=self.clock,
-            cache=self.cache,
+            read_cache=self.read_cache,
         )
 
     def get_article(self) -> GetArticle:

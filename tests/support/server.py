@@ -37,6 +37,15 @@ def run_portico(
     )
 
 
+def run_portico_with_input(
+    args: list[str], env: dict[str, str], cwd: Path, stdin: str
+) -> subprocess.CompletedProcess[str]:
+    """Run one `portico` command with `stdin` typed into it, as at a prompt."""
+    return subprocess.run(
+        [PORTICO, *args], env=env, cwd=cwd, input=stdin, capture_output=True, text=True, check=False
+    )
+
+
 @dataclass
 class RunningServer:
     """A `portico serve` process and where to reach it."""

@@ -22,6 +22,7 @@ from adapters.memory.system import ManualClock, SequentialIdGenerator
 from adapters.memory.unit_of_work import InMemoryUnitOfWork
 from adapters.memory.users import InMemoryProfileReader, InMemoryUserRepository
 from adapters.templates.jinja import JinjaTemplateRenderer
+from application.articles.read_cache import ContentReadCache
 from application.common.identity import Identity
 from application.common.ports.rate_limits import RateLimit, RateLimiter
 from application.notifications.recipient_caps import MessageCaps, RecipientCaps
@@ -33,6 +34,8 @@ from application.notifications.send_templated_email import (
 from application.profiles.follow_user import FollowUser
 from application.profiles.get_profile import GetProfile
 from application.profiles.unfollow_user import UnfollowUser
+from application.users.account_opener import AccountOpener
+from application.users.account_recovery import AccountRecovery
 from application.users.authenticated_user import AuthenticatedUser
 from application.users.confirm_password_reset import ConfirmPasswordReset
 from application.users.get_current_user import GetCurrentUser
@@ -54,6 +57,7 @@ from application.users.resend_verification import ResendVerification, ResendVeri
 from application.users.restore_email import RestoreEmail
 from application.users.revoke_session import RevokeSession
 from application.users.security_notices import SecurityNotices
+from application.users.session_opener import SessionOpener
 from application.users.session_policy import SessionPolicy
 from application.users.step_up import StepUpPolicy
 from application.users.update_user import UpdateUser
@@ -75,6 +79,7 @@ class UsersWorld:
         self.tokens = InMemoryTokenIssuer(clock=self.clock, ids=self.ids, ttl=timedelta(minutes=15))
         self.users = InMemoryUserRepository(self.database)
         self.cache = InProcessCache()
+        self.read_cache = ContentReadCache(self.cache)
         self.profiles = InMemoryProfileReader(self.database)
         self.limiter: RateLimiter = InProcessRateLimiter(self.clock)
         self.sessions = InMemorySessionRepository(self.database)
@@ -122,16 +127,23 @@ class UsersWorld:
     def register_user(self) -> RegisterUser:
         return RegisterUser(
             uow=self.uow(),
-            users=self.users,
-            hasher=self.hasher,
+            account_opener=self.account_opener(),
+            token_mailer=self.token_mailer(),
+            session_opener=self.session_opener(),
+        )
+
+    def account_opener(self) -> AccountOpener:
+        return AccountOpener(users=self.users, hasher=self.hasher, clock=self.clock, ids=self.ids)
+
+    def session_opener(self) -> SessionOpener:
+        return SessionOpener(
+            sessions=self.sessions,
+            secrets=self.secrets,
             tokens=self.tokens,
+            devices=self.devices,
+            policy=self.session_policy,
             clock=self.clock,
             ids=self.ids,
-            secrets=self.secrets,
-            token_mailer=self.token_mailer(),
-            sessions=self.sessions,
-            session_policy=self.session_policy,
-            devices=self.devices,
         )
 
     def token_mailer(self) -> OneTimeTokenMailer:
@@ -164,16 +176,21 @@ class UsersWorld:
             token_mailer=self.token_mailer(),
         )
 
-    def confirm_password_reset(self) -> ConfirmPasswordReset:
-        return ConfirmPasswordReset(
-            uow=self.uow(),
+    def account_recovery(self) -> AccountRecovery:
+        return AccountRecovery(
             users=self.users,
             sessions=self.sessions,
             tokens=self.one_time_tokens,
             secrets=self.secrets,
+            live_sessions=self.live_sessions,
+        )
+
+    def confirm_password_reset(self) -> ConfirmPasswordReset:
+        return ConfirmPasswordReset(
+            uow=self.uow(),
+            recovery=self.account_recovery(),
             hasher=self.hasher,
             notices=self.notices,
-            live_sessions=self.live_sessions,
             clock=self.clock,
         )
 
@@ -181,11 +198,8 @@ class UsersWorld:
         return RestoreEmail(
             uow=self.uow(),
             users=self.users,
-            sessions=self.sessions,
-            tokens=self.one_time_tokens,
-            secrets=self.secrets,
+            recovery=self.account_recovery(),
             hasher=self.hasher,
-            live_sessions=self.live_sessions,
             clock=self.clock,
         )
 
@@ -210,15 +224,10 @@ class UsersWorld:
             uow=self.uow(),
             users=self.users,
             hasher=self.hasher,
-            tokens=self.tokens,
             limiter=self.limiter,
             throttle=self.throttle,
             devices=self.devices,
-            sessions=self.sessions,
-            secrets=self.secrets,
-            session_policy=self.session_policy,
-            clock=self.clock,
-            ids=self.ids,
+            session_opener=self.session_opener(),
         )
 
     def refresh_session(self) -> RefreshSession:
@@ -262,7 +271,7 @@ class UsersWorld:
             live_sessions=self.live_sessions,
             step_up=self.step_up,
             limiter=self.limiter,
-            cache=self.cache,
+            read_cache=self.read_cache,
         )
 
     def resend_verification(self) -> ResendVerification:

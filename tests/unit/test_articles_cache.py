@@ -9,7 +9,7 @@ from loguru import logger
 from adapters.cache.articles import CachingArticleReader
 from adapters.inprocess.cache import InProcessCache
 from application.articles.ports import ArticlePage, ArticleQuery, ArticleReader, ArticleView
-from application.articles.read_cache import CONTENT_GENERATION_KEY, invalidate_content_reads
+from application.articles.read_cache import CONTENT_GENERATION_KEY, ContentReadCache
 from application.common.ports.cache import CacheUnavailableError
 from domain.users.values import UserId
 from tests.support.articles import ArticlesWorld
@@ -110,9 +110,21 @@ async def test_a_write_makes_every_cached_read_stale(world: ArticlesWorld) -> No
     await world.publish(await world.writer("bob"), "Fresh")
     page = await reader.page(QUERY, viewer=None)
     assert [a.slug for a in page.articles] == ["fresh", "cached"]
-    await invalidate_content_reads(world.cache)
+    await world.read_cache.invalidate()
     await reader.page(QUERY, viewer=None)
     assert counting.calls == {"page": 3}
+
+
+async def test_a_write_commits_and_answers_when_the_cache_cannot_be_invalidated(
+    world: ArticlesWorld, caplog: pytest.LogCaptureFixture
+) -> None:
+    world.read_cache = ContentReadCache(BrokenCache())  # type: ignore[arg-type]
+    article = await world.publish(await world.writer("bob"), "Fresh")
+    assert article.slug == "fresh"
+    assert world.event_types()[-1] == "article.published"
+    assert any(
+        record.getMessage().startswith("content cache unavailable") for record in caplog.records
+    ), caplog.records
 
 
 async def test_an_unreadable_entry_is_reloaded(world: ArticlesWorld) -> None:

@@ -26,6 +26,7 @@ from application.articles.update_article import UpdateArticleCommand
 from application.common.errors import InvalidInputError
 from application.common.identity import Identity
 from application.profiles.follow_relation import FollowCommand
+from application.users.update_user import UpdateUserCommand
 from domain.shared.errors import DomainError
 from domain.users.values import Role
 from tests.support.articles import ArticlesWorld
@@ -295,9 +296,54 @@ async def test_writes_that_change_anonymous_reads_bump_the_content_generation(
     world: ArticlesWorld,
 ) -> None:
     alice = await world.writer("alice")
-    generation = await world.cache.get(CONTENT_GENERATION_KEY)
+    generations = [await world.cache.get(CONTENT_GENERATION_KEY)]
     article = await world.publish(alice)
-    after_publish = await world.cache.get(CONTENT_GENERATION_KEY)
-    assert after_publish != generation
-    await world.favorite_article()(FavoriteCommand(actor=alice, slug=article.slug))
-    assert await world.cache.get(CONTENT_GENERATION_KEY) != after_publish
+    generations.append(await world.cache.get(CONTENT_GENERATION_KEY))
+    favor = FavoriteCommand(actor=alice, slug=article.slug)
+    await world.favorite_article()(favor)
+    generations.append(await world.cache.get(CONTENT_GENERATION_KEY))
+    await world.unfavorite_article()(favor)
+    generations.append(await world.cache.get(CONTENT_GENERATION_KEY))
+    await world.update_article()(
+        UpdateArticleCommand(actor=alice, slug=article.slug, body="Another body")
+    )
+    generations.append(await world.cache.get(CONTENT_GENERATION_KEY))
+    await world.update_user()(
+        UpdateUserCommand(actor=alice, access_token="token", bio="Writes about dragons")
+    )
+    generations.append(await world.cache.get(CONTENT_GENERATION_KEY))
+    await world.delete_article()(DeleteArticleCommand(actor=alice, slug=article.slug))
+    generations.append(await world.cache.get(CONTENT_GENERATION_KEY))
+    assert generations == [None, b"1", b"2", b"3", b"4", b"5", b"6"]
+
+
+async def test_writes_that_change_nothing_leave_the_cached_reads(world: ArticlesWorld) -> None:
+    alice = await world.writer("alice")
+    article = await world.publish(alice)
+    generation = await world.cache.get(CONTENT_GENERATION_KEY)
+    favor = FavoriteCommand(actor=alice, slug=article.slug)
+    await world.unfavorite_article()(favor)
+    await world.update_article()(UpdateArticleCommand(actor=alice, slug=article.slug))
+    await world.update_user()(UpdateUserCommand(actor=alice, access_token="token"))
+    with pytest.raises(NotArticleAuthorError):
+        await world.delete_article()(
+            DeleteArticleCommand(actor=await world.writer("bob"), slug=article.slug)
+        )
+    assert await world.cache.get(CONTENT_GENERATION_KEY) == generation
+
+
+async def test_cached_reads_go_stale_only_once_the_outermost_transaction_commits(
+    world: ArticlesWorld,
+) -> None:
+    alice = await world.writer("alice")
+    uow = world.uow()
+    publish = world.publish_article(uow)
+    command = PublishArticleCommand(actor=alice, title="Nested", description="d", body="b")
+    async with uow:
+        await publish(command)
+    assert await world.cache.get(CONTENT_GENERATION_KEY) is None  # rolled back
+    async with uow:
+        await publish(command)
+        assert await world.cache.get(CONTENT_GENERATION_KEY) is None  # not committed yet
+        await uow.commit()
+    assert await world.cache.get(CONTENT_GENERATION_KEY) == b"1"

@@ -1,8 +1,8 @@
 """The edge's checks of client text (entrypoints/http/client_input.py), and what they rely on.
 
-The end-to-end answers, against `portico serve`, are tests/e2e/test_hostile_inputs.py; what
-msgspec and Litestar do that these checks build on, tests/unit/test_reliances_msgspec.py and
-tests/unit/test_reliances_http_stack.py.
+The end-to-end answers, against `portico serve`, are tests/e2e/test_hostile_inputs_payloads.py
+and tests/e2e/test_hostile_inputs_transport.py; what msgspec and Litestar do that these checks
+build on, tests/unit/test_reliances_msgspec.py and tests/unit/test_reliances_http_stack.py.
 """
 
 import asyncio

@@ -14,8 +14,7 @@ import pytest
 
 from adapters.inprocess.realtime import InProcessRealtimeBroadcaster
 from application.common.errors import NotFoundError
-from application.common.ports.realtime import RoomMessage
-from application.notifications.views import user_room
+from application.common.ports.realtime import RoomMessage, user_room
 from application.users.authenticated_user import AuthenticatedUser
 from application.users.ban_user import BanUser, BanUserCommand
 from application.users.live_sessions import (

@@ -7,7 +7,8 @@ import pytest
 
 from application.common.errors import InvalidCredentialsError, TooManyRequestsError
 from application.common.ports.rate_limits import RateLimit
-from application.users.log_in import LogInCommand, SignedIn
+from application.users.authenticated_user import SignedIn
+from application.users.log_in import LogInCommand
 from application.users.session_policy import ClientInfo
 from tests.support.users import UsersWorld
 

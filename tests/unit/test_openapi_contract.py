@@ -3,15 +3,19 @@
 Every route declares the errors only it knows (`responses=error_responses(...)`), and gets
 the ones its other declarations imply; every error is documented with the one envelope
 schema; private operations need the token and public ones nothing; OPTIONS lists every
-method of a path. Nothing is started: the app is built and its document generated.
+method of a path; a route that calls a use case is described by that use case's docstring.
+Nothing is started: the app is built and its document generated.
 """
 
+import inspect
 import re
 from collections.abc import Iterator
-from typing import Any
+from typing import Annotated, Any, get_args, get_origin, get_type_hints
 
 import msgspec
 import pytest
+from dishka import FromComponent
+from dishka.integrations.litestar import FromDishka, inject
 from hypothesis import HealthCheck, Phase, find, settings
 from hypothesis import strategies as st
 from litestar import Litestar, MediaType, get, post
@@ -20,6 +24,7 @@ from litestar.routes import HTTPRoute
 from litestar.testing import TestClient
 from litestar.types import Message, Receive, ReceiveMessage, Scope, Send
 
+from application.articles.list_tags import ListTags
 from entrypoints.http.app import ROUTE_HANDLERS
 from entrypoints.http.auth import DEPENDENCIES
 from entrypoints.http.errors import envelope_bytes
@@ -29,6 +34,8 @@ from entrypoints.http.openapi import (
     BEARER_SCHEME,
     TOKEN_SCHEME,
     ErrorEnvelope,
+    described_by,
+    error_responses,
 )
 from entrypoints.http.rate_limits import WRITE_RATE_LIMIT
 from entrypoints.http.schemas.closed_structs import WITHOUT_NUL
@@ -85,6 +92,80 @@ def test_a_route_added_without_declared_errors_is_caught() -> None:
 
     bare = Litestar(route_handlers=[*ROUTE_HANDLERS, forgotten], dependencies=DEPENDENCIES)
     assert undeclared(bare) == ["GET /api/forgotten"]
+
+
+_FROM_CONTAINER = FromComponent()
+"""The marker `FromDishka[T]` puts on a parameter: `T` comes from the container."""
+CALLING_NO_USE_CASE = {
+    "GET /health/live",
+    "GET /api/push/vapid-public-key",
+    "POST /api/notifications/live-ticket",
+    "GET /api/notifications/stream",
+}
+"""The routes described by their own docstring, since they call no use case."""
+
+
+def use_cases(handler: HTTPRouteHandler) -> list[type]:
+    """The use cases the handler asks the container for: its `FromDishka[...]` parameters
+    whose type is a class of `application`.
+
+    `@inject` gives the handler Litestar sees a signature without them; dishka keeps the
+    function as written in `__dishka_orig_func__`, which is read here.
+    """
+    written = getattr(handler.fn, "__dishka_orig_func__", handler.fn)
+    return [
+        get_args(hint)[0]
+        for hint in get_type_hints(written, include_extras=True).values()
+        if get_origin(hint) is Annotated
+        and _FROM_CONTAINER in get_args(hint)[1:]
+        and isinstance(get_args(hint)[0], type)
+        and get_args(hint)[0].__module__.startswith("application.")
+    ]
+
+
+def misdescribed(app: Litestar, document: dict[str, Any]) -> dict[str, list[str]]:
+    """Each operation calling use cases whose description is none of their docstrings."""
+    return {
+        name: [use_case.__name__ for use_case in called]
+        for name, handler, operation in operations(app, document)
+        if (called := use_cases(handler))
+        and operation.get("description") not in {inspect.getdoc(u) for u in called}
+    }
+
+
+def test_a_route_that_calls_a_use_case_is_described_by_its_docstring(
+    app: Litestar, document: dict[str, Any]
+) -> None:
+    """The rules are written once, in the use case, and the document shows them."""
+    assert misdescribed(app, document) == {}
+    calling_none = {
+        name for name, handler, _ in operations(app, document) if not use_cases(handler)
+    }
+    assert calling_none == CALLING_NO_USE_CASE
+
+
+def test_every_operation_has_a_summary_and_a_description(
+    app: Litestar, document: dict[str, Any]
+) -> None:
+    for name, _, operation in operations(app, document):
+        assert operation.get("summary"), name
+        assert operation.get("description"), name
+
+
+def test_a_route_described_otherwise_than_by_its_use_case_is_caught() -> None:
+    @get("/api/tags-again", description="Tags.", responses=error_responses())
+    @inject
+    async def tags_again(list_tags: FromDishka[ListTags]) -> None:
+        del list_tags
+
+    @get("/api/tags-as-said", description=described_by(ListTags), responses=error_responses())
+    @inject
+    async def tags_as_said(list_tags: FromDishka[ListTags]) -> None:
+        del list_tags
+
+    bare = Litestar(route_handlers=[tags_again, tags_as_said], dependencies=DEPENDENCIES)
+    document = bare.openapi_schema.to_schema()
+    assert misdescribed(bare, document) == {"GET /api/tags-again": ["ListTags"]}
 
 
 def test_the_envelope_is_one_component_and_what_the_errors_module_sends(

@@ -18,7 +18,7 @@ from adapters.memory.security import InMemoryPasswordHasher
 from adapters.memory.system import ManualClock, SequentialIdGenerator
 from adapters.memory.unit_of_work import InMemoryUnitOfWork
 from adapters.memory.users import FOLLOWS, USERS, InMemoryUserRepository
-from application.articles.read_cache import CONTENT_GENERATION_KEY
+from application.articles.read_cache import CONTENT_GENERATION_KEY, ContentReadCache
 from application.common.errors import InvalidInputError
 from application.demo.seed_content import SeedDemoContent, SeedDemoContentCommand, SeedReport
 from application.demo.vocabulary import DEMO_TAGS
@@ -46,7 +46,7 @@ class SeedWorld:
             comments=InMemoryCommentRepository(self.database),
             hasher=self.hasher,
             clock=self.clock,
-            cache=self.cache,
+            read_cache=ContentReadCache(self.cache),
         )
 
     async def seed(self, **overrides: Any) -> SeedReport:

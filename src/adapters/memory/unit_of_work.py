@@ -6,11 +6,11 @@ from types import TracebackType
 from typing import Any, Self
 
 from adapters.memory.database import InMemoryDatabase
-from application.common.after_commit import AfterCommit, run_after_commit
-from application.common.correlation import current_request_id
+from application.common.after_commit import AfterCommit
 from application.common.outbox import OutboxMessage
 from application.common.ports.ids import IdGenerator
 from application.common.ports.unit_of_work import UnitOfWork
+from application.common.transaction_bookkeeping import TransactionBookkeeping
 from domain.shared.aggregate import AggregateRoot
 
 
@@ -25,20 +25,15 @@ class InMemoryUnitOfWork(UnitOfWork):
 
     def __init__(self, database: InMemoryDatabase, ids: IdGenerator) -> None:
         self._database = database
-        self._ids = ids
-        self._tracked: list[AggregateRoot] = []
+        self._book = TransactionBookkeeping(ids)
         self._snapshot: tuple[dict[str, dict[Any, Any]], list[OutboxMessage]] | None = None
-        self._depth = 0
-        self._rollback_only = False
-        self._after_commit: list[AfterCommit] = []
 
     async def __aenter__(self) -> Self:
-        if self._depth:
-            self._depth += 1
+        if self._book.join():
             return self
         await self._database.lock.acquire()
         self._begin()
-        self._depth = 1
+        self._book.open()
         return self
 
     async def __aexit__(
@@ -47,68 +42,46 @@ class InMemoryUnitOfWork(UnitOfWork):
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        if self._depth > 1:
-            self._depth -= 1
-            if exc is not None:
-                self._rollback_only = True
+        if self._book.leave_nested(failed=exc is not None):
             return
-        self._depth = 0
-        self._rollback_only = False
         try:
-            if self._snapshot is not None:
-                await self.rollback()
+            self._restore()
         finally:
             self._snapshot = None
-            self._tracked.clear()
-            self._after_commit.clear()
+            self._book.close()
             self._database.lock.release()
 
     def after_commit(self, callback: AfterCommit) -> None:
         """Run `callback` after the outermost commit; a rollback drops it."""
-        self._ensure_active()
-        self._after_commit.append(callback)
+        self._book.after_commit(callback)
 
     def track(self, aggregate: AggregateRoot) -> None:
         """Collect this aggregate's events at commit; tracking twice is harmless."""
-        if not any(tracked is aggregate for tracked in self._tracked):
-            self._tracked.append(aggregate)
+        self._book.track(aggregate)
 
     async def commit(self) -> Sequence[OutboxMessage]:
         """Keep the changes, append the collected events to the outbox, start afresh.
 
         Inside a nested block this does nothing yet: the outermost commit keeps it all.
         """
-        self._ensure_active()
-        if self._depth > 1:
+        if not self._book.commit_due():
             return []
-        if self._rollback_only:
-            raise RuntimeError("a nested block failed; this transaction can only roll back")
-        request_id = current_request_id.get()
-        messages = [
-            OutboxMessage(event_id=self._ids.new_id(), event=event, request_id=request_id)
-            for aggregate in self._tracked
-            for event in aggregate.pull_events()
-        ]
+        messages = self._book.outbox_messages()
         self._database.outbox.extend(messages)
-        self._tracked.clear()
         self._begin()
-        await run_after_commit(self._after_commit)
+        await self._book.run_after_commit()
         return messages
 
     async def rollback(self) -> None:
         """Restore the state the transaction started from."""
-        self._ensure_active()
-        assert self._snapshot is not None  # noqa: S101 - narrowed by _ensure_active
-        self._database.tables, self._database.outbox = self._snapshot
-        for aggregate in self._tracked:
-            aggregate.pull_events()
-        self._tracked.clear()
-        self._after_commit.clear()
+        self._book.ensure_active()
+        self._restore()
+        self._book.discard()
         self._begin()
 
     def _begin(self) -> None:
         self._snapshot = (copy.deepcopy(self._database.tables), list(self._database.outbox))
 
-    def _ensure_active(self) -> None:
-        if self._snapshot is None:
-            raise RuntimeError("the unit of work is not inside `async with`")
+    def _restore(self) -> None:
+        assert self._snapshot is not None  # noqa: S101 - taken on entry and after each commit
+        self._database.tables, self._database.outbox = self._snapshot

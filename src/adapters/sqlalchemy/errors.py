@@ -41,8 +41,7 @@ DEADLOCK_DETECTED: Final = "40P01"
 class WriteConflictError(ConflictError):
     """The transaction lost a race with another and was rolled back; retrying may succeed."""
 
-    def __init__(self) -> None:
-        super().__init__("conflicted with a concurrent change; nothing was saved, try again")
+    message = "conflicted with a concurrent change; nothing was saved, try again"
 
 
 def _caller_gone() -> ApplicationError:

@@ -10,11 +10,11 @@ from adapters.sqlalchemy import deferred_inserts
 from adapters.sqlalchemy.connection_loss import note_commit_sent
 from adapters.sqlalchemy.errors import translated
 from adapters.sqlalchemy.outbox import outbox_inserts
-from application.common.after_commit import AfterCommit, run_after_commit
-from application.common.correlation import current_request_id
+from application.common.after_commit import AfterCommit
 from application.common.outbox import OutboxMessage
 from application.common.ports.ids import IdGenerator
 from application.common.ports.unit_of_work import UnitOfWork
+from application.common.transaction_bookkeeping import TransactionBookkeeping
 from domain.shared.aggregate import AggregateRoot
 
 AUTOCOMMIT = "AUTOCOMMIT"
@@ -49,17 +49,11 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
 
     def __init__(self, connection: AsyncConnection, ids: IdGenerator) -> None:
         self._connection = connection
-        self._ids = ids
-        self._tracked: list[AggregateRoot] = []
-        self._active = False
+        self._book = TransactionBookkeeping(ids)
         self._restore_autocommit = False
-        self._depth = 0
-        self._rollback_only = False
-        self._after_commit: list[AfterCommit] = []
 
     async def __aenter__(self) -> Self:
-        if self._depth:
-            self._depth += 1
+        if self._book.join():
             return self
         raw = await self._connection.get_raw_connection()
         # AUTOCOMMIT is psycopg's flag: tests/integration/test_reliances_storage.py
@@ -71,8 +65,7 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
         if not self._connection.in_transaction():
             await self._connection.begin()
         deferred_inserts.start_deferring(self._connection)
-        self._active = True
-        self._depth = 1
+        self._book.open()
         return self
 
     async def __aexit__(
@@ -81,13 +74,8 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        if self._depth > 1:
-            self._depth -= 1
-            if exc is not None:
-                self._rollback_only = True
+        if self._book.leave_nested(failed=exc is not None):
             return
-        self._depth = 0
-        self._rollback_only = False
         try:
             if self._connection.in_transaction():
                 await self._connection.rollback()
@@ -95,60 +83,39 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
             if self._restore_autocommit and not self._connection.invalidated:
                 await self._connection.execution_options(isolation_level=AUTOCOMMIT)
         finally:
-            self._discard_tracked()
+            deferred_inserts.discard(self._connection)
             deferred_inserts.stop_deferring(self._connection)
-            self._active = False
+            self._book.close()
         race = translated(exc) if exc is not None else None
         if race is not None:
             raise race from exc
 
     def after_commit(self, callback: AfterCommit) -> None:
         """Run `callback` after the outermost commit; a rollback drops it."""
-        self._ensure_active()
-        self._after_commit.append(callback)
+        self._book.after_commit(callback)
 
     def track(self, aggregate: AggregateRoot) -> None:
         """Collect this aggregate's events at commit; tracking twice is harmless."""
-        if not any(tracked is aggregate for tracked in self._tracked):
-            self._tracked.append(aggregate)
+        self._book.track(aggregate)
 
     async def commit(self) -> Sequence[OutboxMessage]:
         """Write the collected events to the outbox and commit, all in one transaction.
 
         Inside a nested block this does nothing yet: the outermost commit writes it all.
         """
-        self._ensure_active()
-        if self._depth > 1:
+        if not self._book.commit_due():
             return []
-        if self._rollback_only:
-            raise RuntimeError("a nested block failed; this transaction can only roll back")
-        request_id = current_request_id.get()
-        messages = [
-            OutboxMessage(event_id=self._ids.new_id(), event=event, request_id=request_id)
-            for aggregate in self._tracked
-            for event in aggregate.pull_events()
-        ]
-        self._tracked.clear()
+        messages = self._book.outbox_messages()
         inserts = deferred_inserts.take(self._connection) + outbox_inserts(messages)
         await deferred_inserts.send(self._connection, inserts, at_commit=True)
         note_commit_sent(self._connection)
         await self._connection.commit()
-        await run_after_commit(self._after_commit)
+        await self._book.run_after_commit()
         return messages
 
     async def rollback(self) -> None:
         """Discard the transaction's changes and the events raised in it."""
-        self._ensure_active()
+        self._book.ensure_active()
         await self._connection.rollback()
-        self._discard_tracked()
-
-    def _discard_tracked(self) -> None:
         deferred_inserts.discard(self._connection)
-        self._after_commit.clear()
-        for aggregate in self._tracked:
-            aggregate.pull_events()
-        self._tracked.clear()
-
-    def _ensure_active(self) -> None:
-        if not self._active:
-            raise RuntimeError("the unit of work is not inside `async with`")
+        self._book.discard()

@@ -5,9 +5,8 @@ from dataclasses import dataclass
 from application.articles.article_access import ensure_author, load_article
 from application.articles.errors import ArticleNotFoundError
 from application.articles.ports import ArticleRepository
-from application.articles.read_cache import invalidate_content_reads
+from application.articles.read_cache import ContentReadCache
 from application.common.identity import Identity
-from application.common.ports.cache import Cache
 from application.common.ports.clock import Clock
 from application.common.ports.unit_of_work import UnitOfWork
 
@@ -31,12 +30,17 @@ class DeleteArticle:
     """
 
     def __init__(
-        self, *, uow: UnitOfWork, articles: ArticleRepository, clock: Clock, cache: Cache
+        self,
+        *,
+        uow: UnitOfWork,
+        articles: ArticleRepository,
+        clock: Clock,
+        read_cache: ContentReadCache,
     ) -> None:
         self._uow = uow
         self._articles = articles
         self._clock = clock
-        self._cache = cache
+        self._read_cache = read_cache
 
     async def __call__(self, command: DeleteArticleCommand) -> None:
         """Remove the article."""
@@ -47,5 +51,5 @@ class DeleteArticle:
                 raise ArticleNotFoundError
             article.delete(by=command.actor.user_id, now=self._clock.now())
             self._uow.track(article)
+            self._read_cache.invalidate_after_commit(self._uow)
             await self._uow.commit()
-        await invalidate_content_reads(self._cache)

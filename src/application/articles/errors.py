@@ -9,42 +9,32 @@ class ArticleNotFoundError(NotFoundError):
     """No article has this slug."""
 
     field = "article"
-
-    def __init__(self) -> None:
-        super().__init__("not found")
+    message = "not found"
 
 
 class CommentNotFoundError(NotFoundError):
     """The article has no comment with this id."""
 
     field = "comment"
-
-    def __init__(self) -> None:
-        super().__init__("not found")
+    message = "not found"
 
 
 class NotArticleAuthorError(PermissionDeniedError):
     """Only the author may change or delete the article."""
 
     field = "article"
-
-    def __init__(self) -> None:
-        super().__init__(FORBIDDEN)
+    message = FORBIDDEN
 
 
 class CommentDeletionForbiddenError(PermissionDeniedError):
     """Only the comment's author, or a moderator, may delete it."""
 
     field = "comment"
-
-    def __init__(self) -> None:
-        super().__init__(FORBIDDEN)
+    message = FORBIDDEN
 
 
 class SlugTakenError(ConflictError):
     """Another article already has this slug."""
 
     field = "slug"
-
-    def __init__(self) -> None:
-        super().__init__("has already been taken")
+    message = "has already been taken"

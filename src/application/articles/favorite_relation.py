@@ -5,9 +5,8 @@ from datetime import datetime
 
 from application.articles.article_access import load_article, view_of
 from application.articles.ports import ArticleReader, ArticleRepository, ArticleView
-from application.articles.read_cache import invalidate_content_reads
+from application.articles.read_cache import ContentReadCache
 from application.common.identity import Identity
-from application.common.ports.cache import Cache
 from application.common.ports.clock import Clock
 from application.common.ports.unit_of_work import UnitOfWork
 from domain.articles.article import Article
@@ -38,13 +37,13 @@ class FavoriteRelationUseCase:
         articles: ArticleRepository,
         reader: ArticleReader,
         clock: Clock,
-        cache: Cache,
+        read_cache: ContentReadCache,
     ) -> None:
         self._uow = uow
         self._articles = articles
         self._reader = reader
         self._clock = clock
-        self._cache = cache
+        self._read_cache = read_cache
 
     async def __call__(self, command: FavoriteCommand) -> ArticleView:
         """Apply the change and return the article as the caller now sees it."""
@@ -53,10 +52,9 @@ class FavoriteRelationUseCase:
             changed = await self.change(article, command.actor.user_id, now=self._clock.now())
             if changed:
                 self._uow.track(article)
+                self._read_cache.invalidate_after_commit(self._uow)
             view = await view_of(self._reader, command.slug, command.actor)
             await self._uow.commit()
-        if changed:
-            await invalidate_content_reads(self._cache)
         return view
 
     async def change(self, article: Article, user_id: UserId, *, now: datetime) -> bool:

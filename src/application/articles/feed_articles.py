@@ -19,7 +19,7 @@ class FeedArticles:
     """List the articles of the users the caller follows.
 
     Rules:
-    - Newest first, ties by id; `total` counts every article of the feed.
+    - Newest first, ties by id; the count covers every article of the feed.
     - Someone who follows nobody gets an empty feed.
     """
 

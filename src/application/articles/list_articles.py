@@ -28,15 +28,17 @@ class ListArticles:
     - Newest first; articles published at the same instant are ordered by id.
     - `tag`, `author` (a username) and `favorited` (a username) combine with AND; a filter
       naming nothing that exists matches nothing.
-    - `total` counts every match, not just the page. Bodies are left out.
-    - A filter no tag or username could satisfy matches nothing, without a query.
+    - The count covers every match, not just the page. Bodies are left out.
     """
 
     def __init__(self, reader: ArticleReader) -> None:
         self._reader = reader
 
     async def __call__(self, command: ListArticlesCommand) -> ArticlePage:
-        """Read the page and the total."""
+        """Read the page and the total.
+
+        A filter no tag or username could satisfy matches nothing, without a query.
+        """
         if not _could_match(command):
             return ArticlePage(articles=[], total=0)
         query = ArticleQuery(

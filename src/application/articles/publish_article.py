@@ -6,9 +6,8 @@ from dataclasses import dataclass
 from application.articles.article_access import view_of
 from application.articles.errors import SlugTakenError
 from application.articles.ports import ArticleReader, ArticleRepository, ArticleView
-from application.articles.read_cache import invalidate_content_reads
+from application.articles.read_cache import ContentReadCache
 from application.common.identity import Identity
-from application.common.ports.cache import Cache
 from application.common.ports.clock import Clock
 from application.common.ports.ids import IdGenerator
 from application.common.ports.unit_of_work import UnitOfWork
@@ -45,14 +44,14 @@ class PublishArticle:
         reader: ArticleReader,
         clock: Clock,
         ids: IdGenerator,
-        cache: Cache,
+        read_cache: ContentReadCache,
     ) -> None:
         self._uow = uow
         self._articles = articles
         self._reader = reader
         self._clock = clock
         self._ids = ids
-        self._cache = cache
+        self._read_cache = read_cache
 
     async def __call__(self, command: PublishArticleCommand) -> ArticleView:
         """Store the article and return it as its author sees it."""
@@ -82,6 +81,6 @@ class PublishArticle:
                     if candidate != slug:
                         raise
             self._uow.track(article)
+            self._read_cache.invalidate_after_commit(self._uow)
             await self._uow.commit()
-        await invalidate_content_reads(self._cache)
         return await view_of(self._reader, str(article.slug), command.actor)

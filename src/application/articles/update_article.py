@@ -5,9 +5,8 @@ from dataclasses import dataclass
 
 from application.articles.article_access import ensure_author, load_article, view_of
 from application.articles.ports import ArticleReader, ArticleRepository, ArticleView
-from application.articles.read_cache import invalidate_content_reads
+from application.articles.read_cache import ContentReadCache
 from application.common.identity import Identity
-from application.common.ports.cache import Cache
 from application.common.ports.clock import Clock
 from application.common.ports.unit_of_work import UnitOfWork
 from application.common.unchanged import UNCHANGED, Unchanged
@@ -46,13 +45,13 @@ class UpdateArticle:
         articles: ArticleRepository,
         reader: ArticleReader,
         clock: Clock,
-        cache: Cache,
+        read_cache: ContentReadCache,
     ) -> None:
         self._uow = uow
         self._articles = articles
         self._reader = reader
         self._clock = clock
-        self._cache = cache
+        self._read_cache = read_cache
 
     async def __call__(self, command: UpdateArticleCommand) -> ArticleView:
         """Apply the changes and return the article as its author now sees it."""
@@ -72,8 +71,7 @@ class UpdateArticle:
             if changed:
                 await self._articles.save(article)
                 self._uow.track(article)
+                self._read_cache.invalidate_after_commit(self._uow)
             view = await view_of(self._reader, str(article.slug), command.actor)
             await self._uow.commit()
-        if changed:
-            await invalidate_content_reads(self._cache)
         return view

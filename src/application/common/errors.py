@@ -1,20 +1,15 @@
 """Errors the use cases raise. The HTTP layer maps each class to one status, in one table."""
 
+from domain.shared.errors import ExplainedError
 
-class ApplicationError(Exception):
+
+class ApplicationError(ExplainedError):
     """An expected failure of a use case.
 
-    `field` names what the error is about (a body field, or a resource such as ``article``)
-    and becomes the key of the error envelope; the message is safe to show to clients.
+    `field` names what the error is about (a body field, or a resource such as ``article``);
+    the message is safe to show to clients. A subclass that always says the same sets
+    `message` (and `field`) as class attributes instead of taking them.
     """
-
-    field: str = "request"
-
-    def __init__(self, message: str, *, field: str | None = None) -> None:
-        super().__init__(message)
-        self.message = message
-        if field is not None:
-            self.field = field
 
 
 class NotFoundError(ApplicationError):
@@ -36,7 +31,7 @@ class DependencyUnavailableError(ApplicationError):
     """
 
     def __init__(
-        self, message: str, *, field: str | None = None, retry_after_seconds: int = 5
+        self, message: str | None = None, *, field: str | None = None, retry_after_seconds: int = 5
     ) -> None:
         super().__init__(message, field=field)
         self.retry_after_seconds = retry_after_seconds

@@ -11,9 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from application.articles.ports import ArticleRepository, CommentRepository
-from application.articles.read_cache import invalidate_content_reads
+from application.articles.read_cache import ContentReadCache
 from application.common.errors import ApplicationError, InvalidInputError
-from application.common.ports.cache import Cache
 from application.common.ports.clock import Clock
 from application.common.ports.unit_of_work import UnitOfWork
 from application.demo.seed_plan import (
@@ -95,9 +94,7 @@ class NoDemoAuthorError(ApplicationError):
     """Every demo username or email is held by some other account, so nobody can write."""
 
     field = "users"
-
-    def __init__(self) -> None:
-        super().__init__("no demo user could be created or reused to write the articles")
+    message = "no demo user could be created or reused to write the articles"
 
 
 class SeedDemoContent:
@@ -130,7 +127,7 @@ class SeedDemoContent:
         comments: CommentRepository,
         hasher: PasswordHasher,
         clock: Clock,
-        cache: Cache,
+        read_cache: ContentReadCache,
     ) -> None:
         self._uow = uow
         self._users = users
@@ -138,7 +135,7 @@ class SeedDemoContent:
         self._comments = comments
         self._hasher = hasher
         self._clock = clock
-        self._cache = cache
+        self._read_cache = read_cache
 
     async def __call__(
         self, command: SeedDemoContentCommand, progress: Callable[[int], None] | None = None
@@ -154,7 +151,7 @@ class SeedDemoContent:
             await self._store_articles(command, roster, anchor, tally, advance)
         report = SeedReport(**tally)
         if report.created_total:
-            await invalidate_content_reads(self._cache)
+            await self._read_cache.invalidate()
         return report
 
     async def _store_users(

@@ -9,7 +9,7 @@ from uuid import UUID
 
 from application.common.errors import DependencyUnavailableError
 from application.common.ports.clock import Clock
-from application.common.ports.realtime import RealtimeBroadcaster
+from application.common.ports.realtime import RealtimeBroadcaster, RoomMessage, user_room
 from application.common.ports.unit_of_work import UnitOfWork
 from application.notifications.delivery_outcomes import DeliveryOutcomes
 from application.notifications.delivery_policy import DeliverySweepPolicy
@@ -19,6 +19,7 @@ from application.notifications.ports import (
     DeliveryStatus,
     EmailMessage,
     Mailer,
+    NotificationEncoder,
     NotificationRepository,
     PhoneVerificationRepository,
     PushMessage,
@@ -31,7 +32,6 @@ from application.notifications.ports import (
     TemplateRenderer,
 )
 from application.notifications.recipient_caps import RecipientCaps
-from application.notifications.views import new_notification_message
 from application.users.ports import UserRepository
 from domain.notifications.notification import SECURITY_KINDS, Channel, Notification
 from domain.users.user import User
@@ -76,8 +76,9 @@ class DeliverNotification:
       sent or skipped, or being sent by another run, is left alone, so a redelivered or
       swept job sends nothing twice while the first run is alive; pending and failed ones,
       and claims older than the sweep's threshold (a run that died), are (re)tried.
-    - In-app: the live message goes to the recipient's room, reaching every socket and
-      stream they have open on any API process.
+    - In-app: the live message is encoded once (`NotificationEncoder`) and published to
+      the recipient's room, reaching every socket and stream they have open on any API
+      process.
     - Email goes only to the account's address once it is verified; SMS only to a
       verified phone number; push to every browser subscription, forgetting those the push
       service says are gone. A channel with nowhere to go is recorded as skipped.
@@ -106,6 +107,7 @@ class DeliverNotification:
         phones: PhoneVerificationRepository,
         push_subscriptions: PushSubscriptionRepository,
         broadcaster: RealtimeBroadcaster,
+        encoder: NotificationEncoder,
         renderer: TemplateRenderer,
         mailer: Mailer,
         sms: SmsSender,
@@ -122,6 +124,7 @@ class DeliverNotification:
         self._phones = phones
         self._push_subscriptions = push_subscriptions
         self._broadcaster = broadcaster
+        self._encoder = encoder
         self._renderer = renderer
         self._mailer = mailer
         self._sms = sms
@@ -164,13 +167,18 @@ class DeliverNotification:
 
     async def _deliver(self, notification: Notification, channel: Channel) -> None:
         if channel is Channel.IN_APP:
-            await self._broadcaster.publish(new_notification_message(notification))
+            await self._publish_live(notification)
         elif channel is Channel.EMAIL:
             await self._send_email(notification)
         elif channel is Channel.SMS:
             await self._send_sms(notification)
         else:
             await self._send_push(notification)
+
+    async def _publish_live(self, notification: Notification) -> None:
+        payload = self._encoder.new_notification(notification)
+        room = user_room(notification.recipient_id)
+        await self._broadcaster.publish(RoomMessage(room=room, payload=payload))
 
     async def _recipient(self, notification: Notification) -> User:
         recipient = await self._users.get(notification.recipient_id)

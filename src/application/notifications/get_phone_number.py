@@ -6,7 +6,7 @@ from domain.users.values import UserId
 
 
 class GetPhoneNumber:
-    """Read the caller's number, masked; None if they gave none."""
+    """Read the caller's number, masked, and whether it is verified; nothing if none was given."""
 
     def __init__(self, phones: PhoneVerificationRepository) -> None:
         self._phones = phones

@@ -1,17 +1,25 @@
 """Event handlers that turn what happened into notifications for the people it concerns.
 
-Each handler reads the event, names the recipients and the display values its templates
-need, and leaves the rest (preferences, idempotency, delivery) to the use cases. Events
-written by an older version may lack the newer display fields; those fall back to "".
+Each handler reads the event into its typed payload (`event_payloads`), names the recipients
+and the display values its templates need, and leaves the rest (preferences, idempotency,
+delivery) to the use cases. Events written by an older version may lack the newer display
+fields; those fall back to "".
 Other users are named by username, never by internal id (a UUIDv7 tells when the account
 was made). The worker's handler table (`entrypoints/worker/handlers.py`) says which event
 reaches which handler.
 """
 
-from uuid import UUID
-
 from application.events.event_handler import EventHandler
 from application.events.received_event import ReceivedEvent
+from application.notifications.event_payloads import (
+    ArticleActivity,
+    ArticleFavoritedPayload,
+    ArticlePublishedPayload,
+    CommentAddedPayload,
+    PasswordChangedPayload,
+    UserFollowedPayload,
+    UserSignedInPayload,
+)
 from application.notifications.fan_out_to_followers import (
     FanOutToFollowers,
     FanOutToFollowersCommand,
@@ -26,35 +34,24 @@ FORMER_MEMBER = "a former member"
 """Shown for an actor whose account is gone; no username can look like it (it has spaces)."""
 
 
-def _user_id(value: object) -> UserId:
-    return UserId(UUID(str(value)))
-
-
 async def _username(users: UserRepository, user_id: UserId) -> str:
     user = await users.get(user_id)
     return FORMER_MEMBER if user is None else str(user.username)
 
 
 async def _article_draft(
-    event: ReceivedEvent,
-    kind: NotificationKind,
-    *,
-    actor: UserId,
-    article_id: str,
-    title_key: str,
-    slug_key: str,
-    users: UserRepository,
+    event: ReceivedEvent, kind: NotificationKind, activity: ArticleActivity, users: UserRepository
 ) -> NotificationDraft:
     """A draft about an article, with the actor's name and the article's title and slug."""
     return NotificationDraft(
         kind=kind,
-        actor_id=actor,
-        subject=Subject(type="article", id=article_id),
+        actor_id=activity.actor,
+        subject=Subject(type="article", id=activity.article_id),
         source=event.event_id,
         data={
-            "actor_username": await _username(users, actor),
-            "article_title": str(event.payload.get(title_key, "")),
-            "article_slug": str(event.payload.get(slug_key, "")),
+            "actor_username": await _username(users, activity.actor),
+            "article_title": activity.title,
+            "article_slug": activity.slug,
         },
     )
 
@@ -71,17 +68,16 @@ class NotifyNewFollower(EventHandler):
 
     async def __call__(self, event: ReceivedEvent) -> None:
         """Notify the followee."""
-        follower = _user_id(event.aggregate_id)
-        username = await _username(self._users, follower)
+        followed = UserFollowedPayload.from_event(event)
+        username = await _username(self._users, followed.follower)
         draft = NotificationDraft(
             kind=NotificationKind.NEW_FOLLOWER,
-            actor_id=follower,
+            actor_id=followed.follower,
             subject=Subject(type="user", id=username),
             source=event.event_id,
             data={"actor_username": username},
         )
-        recipient = _user_id(event.payload["followee_id"])
-        await self._notify(NotifyUserCommand(recipient=recipient, draft=draft))
+        await self._notify(NotifyUserCommand(recipient=followed.followee_id, draft=draft))
 
 
 class NotifyFollowersOfArticle(EventHandler):
@@ -96,17 +92,11 @@ class NotifyFollowersOfArticle(EventHandler):
 
     async def __call__(self, event: ReceivedEvent) -> None:
         """Fan the notification out to the author's followers."""
-        author = _user_id(event.payload["author_id"])
+        published = ArticlePublishedPayload.from_event(event)
         draft = await _article_draft(
-            event,
-            NotificationKind.NEW_ARTICLE,
-            actor=author,
-            article_id=event.aggregate_id,
-            title_key="title",
-            slug_key="slug",
-            users=self._users,
+            event, NotificationKind.NEW_ARTICLE, published.activity, self._users
         )
-        await self._fan_out(FanOutToFollowersCommand(followee=author, draft=draft))
+        await self._fan_out(FanOutToFollowersCommand(followee=published.author_id, draft=draft))
 
 
 class NotifyArticleAuthorOfComment(EventHandler):
@@ -118,17 +108,11 @@ class NotifyArticleAuthorOfComment(EventHandler):
 
     async def __call__(self, event: ReceivedEvent) -> None:
         """Notify the article's author."""
+        comment = CommentAddedPayload.from_event(event)
         draft = await _article_draft(
-            event,
-            NotificationKind.NEW_COMMENT,
-            actor=_user_id(event.payload["author_id"]),
-            article_id=str(event.payload["article_id"]),
-            title_key="article_title",
-            slug_key="article_slug",
-            users=self._users,
+            event, NotificationKind.NEW_COMMENT, comment.activity, self._users
         )
-        recipient = _user_id(event.payload["article_author_id"])
-        await self._notify(NotifyUserCommand(recipient=recipient, draft=draft))
+        await self._notify(NotifyUserCommand(recipient=comment.article_author_id, draft=draft))
 
 
 class NotifyAuthorOfFavorite(EventHandler):
@@ -140,17 +124,11 @@ class NotifyAuthorOfFavorite(EventHandler):
 
     async def __call__(self, event: ReceivedEvent) -> None:
         """Notify the article's author."""
+        favorited = ArticleFavoritedPayload.from_event(event)
         draft = await _article_draft(
-            event,
-            NotificationKind.ARTICLE_FAVORITED,
-            actor=_user_id(event.payload["user_id"]),
-            article_id=event.aggregate_id,
-            title_key="title",
-            slug_key="slug",
-            users=self._users,
+            event, NotificationKind.ARTICLE_FAVORITED, favorited.activity, self._users
         )
-        recipient = _user_id(event.payload["author_id"])
-        await self._notify(NotifyUserCommand(recipient=recipient, draft=draft))
+        await self._notify(NotifyUserCommand(recipient=favorited.author_id, draft=draft))
 
 
 class NotifyOfSignIn(EventHandler):
@@ -161,19 +139,19 @@ class NotifyOfSignIn(EventHandler):
 
     async def __call__(self, event: ReceivedEvent) -> None:
         """Notify the user who signed in."""
-        user = _user_id(event.aggregate_id)
+        signed_in = UserSignedInPayload.from_event(event)
         draft = NotificationDraft(
             kind=NotificationKind.NEW_LOGIN,
             actor_id=None,
-            subject=Subject(type="session", id=str(event.payload["session_id"])),
+            subject=Subject(type="session", id=signed_in.session_id),
             source=event.event_id,
             data={
-                "device": str(event.payload.get("device", "unknown")),
-                "ip_address": str(event.payload.get("ip", "unknown")),
+                "device": signed_in.device,
+                "ip_address": signed_in.ip,
                 "signed_in_at": event.occurred_at.isoformat(),
             },
         )
-        await self._notify(NotifyUserCommand(recipient=user, draft=draft))
+        await self._notify(NotifyUserCommand(recipient=signed_in.user_id, draft=draft))
 
 
 class NotifyOfPasswordChange(EventHandler):
@@ -188,7 +166,7 @@ class NotifyOfPasswordChange(EventHandler):
 
     async def __call__(self, event: ReceivedEvent) -> None:
         """Notify the user whose password changed."""
-        user = _user_id(event.aggregate_id)
+        user = PasswordChangedPayload.from_event(event).user_id
         draft = NotificationDraft(
             kind=NotificationKind.PASSWORD_CHANGED,
             actor_id=None,

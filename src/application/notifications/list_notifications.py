@@ -17,7 +17,12 @@ class ListNotificationsCommand:
 
 
 class ListNotifications:
-    """List the caller's in-app notifications, newest first; never anyone else's."""
+    """List the caller's in-app notifications, newest first; never anyone else's.
+
+    Rules:
+    - Only the unread ones, when asked.
+    - The count covers every match, not just the page.
+    """
 
     def __init__(self, notifications: NotificationRepository) -> None:
         self._notifications = notifications

@@ -29,7 +29,8 @@ class MarkNotificationsRead:
 
     Rules:
     - Only the caller's own notifications are touched. Someone else's id is treated as
-      one that does not exist, so ids cannot be probed.
+      one that does not exist, so ids cannot be probed: marking one by its id, either is
+      `NotFoundError`.
     - Marking a read notification again keeps its first read time.
     - At most 100 ids per call.
     """

@@ -1,8 +1,8 @@
 """Notifications ports: the stores behind notifications, and the means of delivering them.
 
 The stores keep notifications, preferences, deliveries, push subscriptions and phone
-numbers, and read who follows whom. Delivery renders templates and sends email, SMS and
-push; the host resolver vets push endpoints.
+numbers, and read who follows whom. Delivery encodes the live message, renders templates
+and sends email, SMS and push; the host resolver vets push endpoints.
 """
 
 from collections.abc import Mapping, Sequence
@@ -250,6 +250,19 @@ class FollowerReader(Protocol):
         self, followee: UserId, *, after: UserId | None, limit: int
     ) -> Sequence[UserId]:
         """Up to `limit` followers of `followee`, by id, after `after` (keyset paging)."""
+        ...
+
+
+class NotificationEncoder(Protocol):
+    """Encodes the live messages about a notification, in the format its clients read.
+
+    The format belongs to the edge that serves the clients; the core only says which
+    message it sends. Each call encodes once: the payload is published to the recipient's
+    room and forwarded unchanged to every socket and stream there.
+    """
+
+    def new_notification(self, notification: Notification) -> bytes:
+        """The message announcing `notification` to its recipient's live connections."""
         ...
 
 

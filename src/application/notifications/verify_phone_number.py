@@ -27,8 +27,9 @@ class VerifyPhoneNumber:
 
     Rules:
     - No number given yet: `NotFoundError` keyed ``phone``.
-    - A wrong code counts against the code's five attempts, and that count is kept even
-      though the call fails; after the fifth, or once expired, a new code is needed.
+    - A wrong, expired or used-up code is `PhoneCodeError` keyed ``code``. A wrong code
+      counts against the code's five attempts, and that count is kept even though the call
+      fails; after the fifth, or once expired, a new code is needed.
     - A number that becomes verified is a security change: the account's address is told,
       in a notice built in this transaction, since text messages about the account go to
       that number from now on.

@@ -7,9 +7,7 @@ class ProfileNotFoundError(NotFoundError):
     """No user has this username."""
 
     field = "profile"
-
-    def __init__(self) -> None:
-        super().__init__("not found")
+    message = "not found"
 
 
 class SelfFollowError(PermissionDeniedError):
@@ -21,6 +19,4 @@ class SelfFollowError(PermissionDeniedError):
     """
 
     field = "profile"
-
-    def __init__(self) -> None:
-        super().__init__("cannot be yourself")
+    message = "cannot be yourself"

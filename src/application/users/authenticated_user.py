@@ -1,6 +1,6 @@
 """What the users context's use cases return: the account and a fresh access token."""
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 from domain.users.user import User
 
@@ -27,3 +27,16 @@ class AuthenticatedUser:
             token=token,
             refresh_token=refresh_token,
         )
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SignedIn(AuthenticatedUser):
+    """The account and its new tokens, and a new device token to present next time."""
+
+    device_token: str = field(repr=False)
+
+    @classmethod
+    def of_sign_in(cls, account: AuthenticatedUser, device_token: str) -> "SignedIn":
+        """`account`, carrying `device_token` as well."""
+        values = {f.name: getattr(account, f.name) for f in fields(account)}
+        return cls(**values, device_token=device_token)

@@ -19,11 +19,13 @@ class BanUserCommand:
 
 
 class BanUser:
-    """Ban or unban.
+    """Ban a user, or lift the ban.
 
     Rules:
+    - The user must exist (`NotFoundError`).
     - A banned user cannot sign in or refresh; every session they have is revoked at once,
       and their WebSockets and SSE streams close in every API process.
+    - A user whose ban is lifted may sign in again.
     - Banning twice, or unbanning someone not banned, changes nothing and records no
       event, even when two operators race: the account is locked from read to commit.
     """

@@ -3,18 +3,16 @@
 from dataclasses import dataclass, field
 
 from application.common.ports.clock import Clock
-from application.common.ports.opaque_tokens import OpaqueTokens
 from application.common.ports.unit_of_work import UnitOfWork
-from application.users.live_sessions import LiveSessionCloser
-from application.users.one_time_tokens import redeem
-from application.users.ports import (
-    OneTimeTokenRepository,
-    PasswordHasher,
-    SessionRepository,
-    UserRepository,
-)
+from application.users.account_recovery import AccountRecovery
+from application.users.ports import PasswordHasher
 from application.users.security_notices import SecurityNotices
-from domain.users.one_time_token import LINKS_VOIDED_BY_ACCOUNT_CHANGES, TokenPurpose
+from domain.users.one_time_token import (
+    LINKS_VOIDED_BY_ACCOUNT_CHANGES,
+    OneTimeToken,
+    TokenPurpose,
+)
+from domain.users.user import User
 from domain.users.values import Password
 
 
@@ -31,7 +29,8 @@ class ConfirmPasswordReset:
 
     Rules:
     - The new password must meet the policy; it is checked before the token is spent.
-    - The token is single-use and expires; any bad token gets the same answer.
+    - The token is single-use and expires; any bad token gets the same error,
+      `OneTimeTokenNotFoundError`.
     - Every session of the account is revoked, and its live channels closed: whoever had
       it is signed out.
     - Every other reset and verification link of the account stops working too.
@@ -44,45 +43,36 @@ class ConfirmPasswordReset:
         self,
         *,
         uow: UnitOfWork,
-        users: UserRepository,
-        sessions: SessionRepository,
-        tokens: OneTimeTokenRepository,
-        secrets: OpaqueTokens,
+        recovery: AccountRecovery,
         hasher: PasswordHasher,
         notices: SecurityNotices,
-        live_sessions: LiveSessionCloser,
         clock: Clock,
     ) -> None:
         self._uow = uow
-        self._users = users
-        self._sessions = sessions
-        self._tokens = tokens
-        self._secrets = secrets
+        self._recovery = recovery
         self._hasher = hasher
         self._notices = notices
-        self._live_sessions = live_sessions
         self._clock = clock
 
     async def __call__(self, command: ConfirmPasswordResetCommand) -> None:
         """Consume the token, change the password, revoke the sessions: one transaction."""
         password = Password.parse(command.password)
         now = self._clock.now()
-        async with self._uow:
-            token, user = await redeem(
-                command.token,
-                TokenPurpose.RESET_PASSWORD,
-                tokens=self._tokens,
-                users=self._users,
-                secrets=self._secrets,
-                now=now,
-            )
-            await self._tokens.invalidate_all(user.id, LINKS_VOIDED_BY_ACCOUNT_CHANGES, now=now)
+
+        async def reset(token: OneTimeToken, user: User) -> None:
             user.change_password_hash(await self._hasher.hash(password), now=now)
             if token.proves(user.email):
                 user.verify_email(now=now)
-            await self._users.save(user)
-            await self._sessions.revoke_all_for_user(user.id, at=now, reason="password reset")
-            self._live_sessions.end_after_commit(self._uow, user.id)
+
+        async with self._uow:
+            user = await self._recovery.recover(
+                self._uow,
+                command.token,
+                TokenPurpose.RESET_PASSWORD,
+                change=reset,
+                voids=LINKS_VOIDED_BY_ACCOUNT_CHANGES,
+                reason="password reset",
+                now=now,
+            )
             self._notices.password_reset(self._uow, user, at=now)
-            self._uow.track(user)
             await self._uow.commit()

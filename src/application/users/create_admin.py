@@ -2,11 +2,8 @@
 
 from dataclasses import dataclass, field
 
-from application.common.ports.clock import Clock
-from application.common.ports.ids import IdGenerator
 from application.common.ports.unit_of_work import UnitOfWork
-from application.users.new_account import open_account
-from application.users.ports import PasswordHasher, UserRepository
+from application.users.account_opener import AccountOpener
 from domain.users.values import Role, UserId
 
 
@@ -28,32 +25,17 @@ class CreateAdmin:
       that the account was made an administrator.
     """
 
-    def __init__(
-        self,
-        *,
-        uow: UnitOfWork,
-        users: UserRepository,
-        hasher: PasswordHasher,
-        clock: Clock,
-        ids: IdGenerator,
-    ) -> None:
+    def __init__(self, *, uow: UnitOfWork, account_opener: AccountOpener) -> None:
         self._uow = uow
-        self._users = users
-        self._hasher = hasher
-        self._clock = clock
-        self._ids = ids
+        self._account_opener = account_opener
 
     async def __call__(self, command: CreateAdminCommand) -> UserId:
         """Create the account and return its id."""
         async with self._uow:
-            user = await open_account(
+            user = await self._account_opener.open(
                 username=command.username,
                 email=command.email,
                 password=command.password,
-                users=self._users,
-                hasher=self._hasher,
-                clock=self._clock,
-                ids=self._ids,
                 role=Role.ADMIN,
             )
             self._uow.track(user)

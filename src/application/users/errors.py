@@ -9,27 +9,21 @@ class UsernameTakenError(ConflictError):
     """Another account has this username (compared without case)."""
 
     field = "username"
-
-    def __init__(self) -> None:
-        super().__init__(TAKEN)
+    message = TAKEN
 
 
 class EmailTakenError(ConflictError):
     """Another account has this email."""
 
     field = "email"
-
-    def __init__(self) -> None:
-        super().__init__(TAKEN)
+    message = TAKEN
 
 
 class AccountBannedError(PermissionDeniedError):
     """The account is banned, so it may not sign in."""
 
     field = "account"
-
-    def __init__(self) -> None:
-        super().__init__("is banned")
+    message = "is banned"
 
 
 class OneTimeTokenNotFoundError(NotFoundError):
@@ -40,6 +34,4 @@ class OneTimeTokenNotFoundError(NotFoundError):
     """
 
     field = "token"
-
-    def __init__(self) -> None:
-        super().__init__("is invalid or has expired")
+    message = "is invalid or has expired"

@@ -33,6 +33,8 @@ class ListSessions:
 
     Rules:
     - Only the caller's own sessions are listed; revoked and expired ones are left out.
+    - Each shows its device, its IP address, when it was opened and last used, and
+      whether it is the one making this request.
     """
 
     def __init__(self, sessions: SessionRepository, clock: Clock) -> None:

@@ -12,9 +12,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from uuid import UUID
 
-from application.common.ports.realtime import RealtimeBroadcaster, RoomMessage
+from application.common.ports.realtime import RealtimeBroadcaster, RoomMessage, user_room
 from application.common.ports.unit_of_work import UnitOfWork
-from application.notifications.views import user_room
 from domain.users.values import UserId
 
 _log = logging.getLogger(__name__)

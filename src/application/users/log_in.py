@@ -2,28 +2,20 @@
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 
 from application.common.errors import (
     DependencyUnavailableError,
     InvalidCredentialsError,
     TooManyRequestsError,
 )
-from application.common.ports.clock import Clock
-from application.common.ports.ids import IdGenerator
-from application.common.ports.opaque_tokens import OpaqueTokens
 from application.common.ports.rate_limits import RateLimit, RateLimiter, RateLimiterUnavailableError
 from application.common.ports.unit_of_work import UnitOfWork
-from application.users.authenticated_user import AuthenticatedUser
+from application.users.authenticated_user import SignedIn
 from application.users.errors import AccountBannedError
-from application.users.ports import (
-    DeviceTrust,
-    PasswordHasher,
-    SessionRepository,
-    TokenIssuer,
-    UserRepository,
-)
-from application.users.session_policy import ClientInfo, SessionPolicy, open_session
+from application.users.ports import DeviceTrust, PasswordHasher, UserRepository
+from application.users.session_opener import SessionOpener
+from application.users.session_policy import ClientInfo
 from domain.shared.errors import DomainError
 from domain.users.user import User
 from domain.users.values import BLANK, Email, TypedPassword
@@ -62,29 +54,16 @@ class LogInCommand:
     device_token: str | None = field(default=None, repr=False)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class SignedIn(AuthenticatedUser):
-    """The account and its new tokens, and a new device token to present next time."""
-
-    device_token: str = field(repr=False)
-
-    @classmethod
-    def of_sign_in(cls, account: AuthenticatedUser, device_token: str) -> "SignedIn":
-        """`account`, carrying `device_token` as well."""
-        values = {f.name: getattr(account, f.name) for f in fields(account)}
-        return cls(**values, device_token=device_token)
-
-
 class LogIn:
     """Check the credentials and issue an access token.
 
     Rules:
-    - A blank email or password is a `DomainError` naming the field; anything else that is wrong is
-      one answer, "credentials invalid", whether the account exists or not, and it takes
-      as long either way.
+    - A blank email or password is a `DomainError` naming the field; anything else that is
+      wrong is one answer, `InvalidCredentialsError`, whether the account exists or not, and
+      it takes as long either way.
     - The password policy is not applied here, so accounts made under an older policy can
       still sign in.
-    - A banned account is refused after its password checked out.
+    - A banned account is refused (`AccountBannedError`) after its password checked out.
     - Failures are limited (`TooManyRequestsError`, before the password is checked,
       whether or not the new attempt is right) so that guessing is slow and nobody else
       can lock the owner out:
@@ -100,8 +79,6 @@ class LogIn:
     - A hash made with weaker parameters than today's is replaced on a successful sign-in.
     - Each successful sign-in opens a session with its own rotating refresh token, and
       gives the client a new device token for the account.
-    - The account is read and its password checked before the transaction opens, so no
-      transaction, and none of its snapshot, is held while the hash waits for a thread.
     """
 
     def __init__(
@@ -110,31 +87,25 @@ class LogIn:
         uow: UnitOfWork,
         users: UserRepository,
         hasher: PasswordHasher,
-        tokens: TokenIssuer,
         limiter: RateLimiter,
         throttle: LoginThrottle,
         devices: DeviceTrust,
-        sessions: SessionRepository,
-        secrets: OpaqueTokens,
-        session_policy: SessionPolicy,
-        clock: Clock,
-        ids: IdGenerator,
+        session_opener: SessionOpener,
     ) -> None:
         self._uow = uow
         self._users = users
         self._hasher = hasher
-        self._tokens = tokens
         self._limiter = limiter
         self._throttle = throttle
         self._devices = devices
-        self._sessions = sessions
-        self._secrets = secrets
-        self._session_policy = session_policy
-        self._clock = clock
-        self._ids = ids
+        self._session_opener = session_opener
 
     async def __call__(self, command: LogInCommand) -> SignedIn:
-        """Authenticate and return the account with new access, refresh and device tokens."""
+        """Authenticate and return the account with new access, refresh and device tokens.
+
+        The account is read and its password checked before the transaction opens, so no
+        transaction, and none of its snapshot, is held while the hash waits for a thread.
+        """
         if not command.email.strip():
             raise DomainError(BLANK, field="email")
         if not command.password:
@@ -156,29 +127,10 @@ class LogIn:
         async with self._uow:
             if self._hasher.needs_rehash(user.password_hash):
                 await self._upgrade_password_hash(user, password)
-            session, refresh_token = await open_session(
-                user_id=user.id,
-                client=command.client,
-                sessions=self._sessions,
-                secrets=self._secrets,
-                policy=self._session_policy,
-                clock=self._clock,
-                ids=self._ids,
-            )
-            user.signed_in(
-                session_id=str(session.id),
-                device=session.device,
-                ip=session.ip,
-                now=self._clock.now(),
-            )
+            opened = await self._session_opener.sign_in(user, command.client)
             self._uow.track(user)
             await self._uow.commit()
-        token = self._tokens.issue_access_token(
-            user_id=user.id, role=user.role, session_id=session.id
-        )
-        return SignedIn.of_sign_in(
-            AuthenticatedUser.of(user, token, refresh_token), self._devices.issue(account)
-        )
+        return self._session_opener.hand_over(user, opened, account=account)
 
     def _counters(self, account: str, command: LogInCommand) -> tuple[_Counter, ...]:
         """The limits this attempt counts against: its known device's, or its address's."""

@@ -37,12 +37,10 @@ class RefreshSession:
 
     Rules:
     - An unknown, expired or revoked token is `AuthenticationRequiredError` and changes nothing.
-    - The new refresh token is a keyed function of the old one, and the new access token is
-      dated at the rotation with an id drawn from the new refresh token, so the same pair
-      can be answered again without either being stored.
-    - A token rotated at most the grace period ago, presented by the client that rotated
-      it (same IP and User-Agent), whose successor is still current, gets that same pair
-      again and changes nothing: two tabs refreshing with one cookie both succeed.
+    - A token rotated at most the grace period (REFRESH_REUSE_GRACE_SECONDS) ago,
+      presented by the client that rotated it (same IP and User-Agent), whose successor is
+      still current, gets that same pair again and changes nothing: two tabs refreshing
+      with one cookie both succeed.
     - Any other rotated token is a replay: the whole session is revoked, and
       `AuthenticationRequiredError`.
     - A banned user's session is revoked and refused.
@@ -69,7 +67,12 @@ class RefreshSession:
         self._clock = clock
 
     async def __call__(self, command: RefreshSessionCommand) -> AuthenticatedUser:
-        """Rotate; answer a repeat within the grace period again; revoke on any other reuse."""
+        """Rotate; answer a repeat within the grace period again; revoke on any other reuse.
+
+        The new refresh token is a keyed function of the old one, and the new access token
+        is dated at the rotation with an id drawn from the new refresh token, so the same
+        pair can be answered again without either being stored.
+        """
         now = self._clock.now()
         presented, client = command.refresh_token, self._client_fingerprint(command.client)
         refresh_token = self._secrets.successor(presented)

@@ -3,18 +3,12 @@
 from dataclasses import dataclass, field
 
 from application.common.ports.clock import Clock
-from application.common.ports.opaque_tokens import OpaqueTokens
 from application.common.ports.unit_of_work import UnitOfWork
+from application.users.account_recovery import AccountRecovery
 from application.users.errors import EmailTakenError, OneTimeTokenNotFoundError
-from application.users.live_sessions import LiveSessionCloser
-from application.users.one_time_tokens import redeem
-from application.users.ports import (
-    OneTimeTokenRepository,
-    PasswordHasher,
-    SessionRepository,
-    UserRepository,
-)
-from domain.users.one_time_token import TokenPurpose
+from application.users.ports import PasswordHasher, UserRepository
+from domain.users.one_time_token import OneTimeToken, TokenPurpose
+from domain.users.user import User
 from domain.users.values import Password
 
 
@@ -32,7 +26,7 @@ class RestoreEmail:
     Rules:
     - The token is single-use and expires (EMAIL_RESTORE_TTL_SECONDS, days rather than
       hours, since the owner may not read the old mailbox at once); any bad token gets
-      the same answer as a bad reset token.
+      the same error as a bad reset token, `OneTimeTokenNotFoundError`.
     - The account gets back the address the link was mailed to, verified (the link
       proves it), and the new password: whoever changed the address may know the old one.
       The password must meet the policy; it is checked before the token is spent.
@@ -47,35 +41,22 @@ class RestoreEmail:
         *,
         uow: UnitOfWork,
         users: UserRepository,
-        sessions: SessionRepository,
-        tokens: OneTimeTokenRepository,
-        secrets: OpaqueTokens,
+        recovery: AccountRecovery,
         hasher: PasswordHasher,
-        live_sessions: LiveSessionCloser,
         clock: Clock,
     ) -> None:
         self._uow = uow
         self._users = users
-        self._sessions = sessions
-        self._tokens = tokens
-        self._secrets = secrets
+        self._recovery = recovery
         self._hasher = hasher
-        self._live_sessions = live_sessions
         self._clock = clock
 
     async def __call__(self, command: RestoreEmailCommand) -> None:
         """Consume the token, restore the address, replace the password, end the sessions."""
         password = Password.parse(command.password)
         now = self._clock.now()
-        async with self._uow:
-            token, user = await redeem(
-                command.token,
-                TokenPurpose.RESTORE_EMAIL,
-                tokens=self._tokens,
-                users=self._users,
-                secrets=self._secrets,
-                now=now,
-            )
+
+        async def restore(token: OneTimeToken, user: User) -> None:
             if token.email is None:
                 raise OneTimeTokenNotFoundError
             holder = await self._users.get_by_email(token.email)
@@ -84,9 +65,15 @@ class RestoreEmail:
             user.restore_email(
                 token.email, password_hash=await self._hasher.hash(password), now=now
             )
-            await self._tokens.invalidate_all(user.id, tuple(TokenPurpose), now=now)
-            await self._users.save(user)
-            await self._sessions.revoke_all_for_user(user.id, at=now, reason="email restored")
-            self._live_sessions.end_after_commit(self._uow, user.id)
-            self._uow.track(user)
+
+        async with self._uow:
+            await self._recovery.recover(
+                self._uow,
+                command.token,
+                TokenPurpose.RESTORE_EMAIL,
+                change=restore,
+                voids=tuple(TokenPurpose),
+                reason="email restored",
+                now=now,
+            )
             await self._uow.commit()

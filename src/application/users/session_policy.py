@@ -1,14 +1,7 @@
-"""How long sign-in sessions last, and opening one."""
+"""How long sign-in sessions last, and where one is opened from."""
 
 from dataclasses import dataclass
 from datetime import timedelta
-
-from application.common.ports.clock import Clock
-from application.common.ports.ids import IdGenerator
-from application.common.ports.opaque_tokens import OpaqueTokens
-from application.users.ports import SessionRepository
-from domain.users.session import Session
-from domain.users.values import UserId
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -36,28 +29,3 @@ class ClientInfo:
 
     device: str = "unknown"
     ip: str = "unknown"
-
-
-async def open_session(
-    *,
-    user_id: UserId,
-    client: ClientInfo,
-    sessions: SessionRepository,
-    secrets: OpaqueTokens,
-    policy: SessionPolicy,
-    clock: Clock,
-    ids: IdGenerator,
-) -> tuple[Session, str]:
-    """Store a new session; return it with its refresh token (the only copy in clear)."""
-    refresh_token = secrets.new_token()
-    session = Session.open(
-        id=ids.new_id(),
-        user_id=user_id,
-        token_hash=secrets.fingerprint(refresh_token),
-        now=clock.now(),
-        ttl=policy.refresh_ttl,
-        device=client.device,
-        ip=client.ip,
-    )
-    await sessions.add(session)
-    return session, refresh_token

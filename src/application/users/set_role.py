@@ -21,7 +21,7 @@ class SetRole:
     """Assign a role.
 
     Rules:
-    - The user must exist.
+    - The user must exist (`NotFoundError`).
     - It is live on the user's next request: each authenticated request reads the role.
     - Assigning the role the user already has changes nothing and records no event.
     """

@@ -2,10 +2,9 @@
 
 from dataclasses import dataclass, field
 
-from application.articles.read_cache import invalidate_content_reads
+from application.articles.read_cache import ContentReadCache
 from application.common.errors import AuthenticationRequiredError
 from application.common.identity import Identity
-from application.common.ports.cache import Cache
 from application.common.ports.clock import Clock
 from application.common.ports.rate_limits import RateLimiter
 from application.common.ports.unit_of_work import UnitOfWork
@@ -51,13 +50,14 @@ class UpdateUser:
 
     Rules:
     - Only the caller's own account can be changed through this use case.
-    - A new username or email must be valid and free; a new password must meet the policy.
+    - Fields left out stay as they are; an empty bio or image clears it.
+    - A new username or email must be valid and free (`UsernameTakenError`,
+      `EmailTakenError`); a new password must meet the policy.
     - Changing the email or the password needs a recent proof of the password: the
-      session signed in within the step-up window, or `current_password` is right;
-      otherwise `StepUpRequiredError` naming `currentPassword`. A wrong
-      `current_password` counts as a failed sign-in of the account; a blank one is a
-      `DomainError`, whether or not the change needs it.
-    - An empty bio or image is stored as none.
+      session signed in within the step-up window (STEP_UP_WINDOW_SECONDS), or
+      `current_password` is right; otherwise `StepUpRequiredError` naming
+      `currentPassword`. A wrong `current_password` counts as a failed sign-in of the
+      account; a blank one is a `DomainError`, whether or not the change needs it.
     - `UserProfileUpdated` names what changed; `PasswordChanged` says the password did.
     - The owner is told at the address on file before the change: an email change mails
       the old address a link that restores it (`RestoreEmail`); a password change mails
@@ -84,7 +84,7 @@ class UpdateUser:
         live_sessions: LiveSessionCloser,
         step_up: StepUpPolicy,
         limiter: RateLimiter,
-        cache: Cache,
+        read_cache: ContentReadCache,
     ) -> None:
         self._uow = uow
         self._users = users
@@ -97,7 +97,7 @@ class UpdateUser:
         self._live_sessions = live_sessions
         self._step_up = step_up
         self._limiter = limiter
-        self._cache = cache
+        self._read_cache = read_cache
 
     async def __call__(self, command: UpdateUserCommand) -> AuthenticatedUser:
         """Apply the changes and return the account with the token presented."""
@@ -168,9 +168,9 @@ class UpdateUser:
                 self._notices.schedule(self._uow, restore)
                 verification = await self._token_mailer.issue(user, TokenPurpose.VERIFY_EMAIL)
                 self._notices.schedule(self._uow, verification)
+            if (user.username, user.profile) != shown_before:
+                self._read_cache.invalidate_after_commit(self._uow)
             await self._users.save(user)
             self._uow.track(user)
             await self._uow.commit()
-        if (user.username, user.profile) != shown_before:
-            await invalidate_content_reads(self._cache)
         return AuthenticatedUser.of(user, command.access_token)

@@ -23,7 +23,7 @@ class VerifyEmail:
 
     Rules:
     - The token is single-use and expires; a used, expired, unknown or reset token is
-      refused with the same answer.
+      refused with the same error, `OneTimeTokenNotFoundError`.
     - The token proves only the address it was mailed to: if the account's address has
       changed since, it is refused the same way, so a link mailed to one address cannot
       verify another.

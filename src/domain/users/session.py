@@ -13,9 +13,7 @@ class SessionRevokedError(DomainError):
     """The session was revoked (logout, reuse detected, password reset) or has expired."""
 
     field = "token"
-
-    def __init__(self) -> None:
-        super().__init__("is invalid")
+    message = "is invalid"
 
 
 @dataclass(slots=True, kw_only=True)

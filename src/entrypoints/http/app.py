@@ -157,6 +157,7 @@ def create_app(
             title=API_TITLE,
             version=API_VERSION,
             description="The RealWorld Conduit API and the operations around it.",
+            use_handler_docstrings=True,  # routes calling no use case: openapi.described_by
             path="/schema",
             components=OPENAPI_COMPONENTS,
             openapi_router=Router(

@@ -20,8 +20,14 @@ status in another shape, such as the readiness report's 503, stands in for the e
 marks private operations with the token schemes and public ones with none, and
 `DocumentedOperation` adds what Litestar's `ResponseSpec` cannot say: `Retry-After` on
 every 429 and 503 in the envelope, and ``security: []`` on public operations.
+
+What an operation does, and its rules, are the docstring of the use case it calls:
+``description=described_by(UseCase)``. The use case names the errors it raises; the
+route's `responses` say how each is answered. A route that calls no use case is described
+by its own docstring.
 """
 
+import inspect
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import TypeGuard
@@ -163,6 +169,18 @@ def error_responses(
         HTTP_503_SERVICE_UNAVAILABLE: unavailable,
     }
     return {status: _envelope(reason) for status, reason in declared.items() if reason}
+
+
+def described_by(use_case: type) -> str:
+    """The description of a route that calls `use_case`: that use case's docstring.
+
+    So the rules are written once, in the core, in its own terms; the route adds only what
+    is HTTP's (statuses, headers, cookies) in its `responses` and `response_description`.
+    """
+    description = inspect.getdoc(use_case)
+    if not description:
+        raise TypeError(f"{use_case.__qualname__} has no docstring to describe its routes")
+    return description
 
 
 def derived_errors(route: HTTPRoute, handler: HTTPRouteHandler) -> dict[int, list[str]]:

@@ -42,6 +42,7 @@ from application.articles.ports import (
     CommentReader,
     CommentRepository,
 )
+from application.articles.read_cache import ContentReadCache
 from application.common.ports.cache import Cache
 from application.common.ports.clock import Clock
 from application.common.ports.events import EventPublisher
@@ -219,6 +220,7 @@ class CacheProvider(Provider):
     """The cache in Redis when it is configured, else in the process; and what it serves."""
 
     scope = Scope.APP
+    read_cache = provide(ContentReadCache)
 
     @provide(provides=Cache, when=~REDIS)
     def memory(self) -> InProcessCache:

@@ -28,6 +28,8 @@ from application.notifications.send_templated_email import SendTemplatedEmail
 from application.profiles.follow_user import FollowUser
 from application.profiles.get_profile import GetProfile
 from application.profiles.unfollow_user import UnfollowUser
+from application.users.account_opener import AccountOpener
+from application.users.account_recovery import AccountRecovery
 from application.users.authenticate import Authenticate
 from application.users.ban_user import BanUser
 from application.users.confirm_password_reset import ConfirmPasswordReset
@@ -47,6 +49,7 @@ from application.users.resend_verification import ResendVerification, ResendVeri
 from application.users.restore_email import RestoreEmail
 from application.users.revoke_session import RevokeSession
 from application.users.security_notices import SecurityNotices
+from application.users.session_opener import SessionOpener
 from application.users.session_policy import SessionPolicy
 from application.users.set_role import SetRole
 from application.users.step_up import StepUpPolicy
@@ -210,6 +213,9 @@ class UseCaseProvider(Provider):
         SecurityNotices,
         SendTemplatedEmail,
         OneTimeTokenMailer,
+        SessionOpener,
+        AccountOpener,
+        AccountRecovery,
         PublishArticle,
         GetArticle,
         ListArticles,

@@ -1,4 +1,7 @@
-"""Providers for notifications: their stores, push, the realtime fan-out, and the use cases."""
+"""Providers for notifications: their stores, push, the realtime fan-out, and the use cases.
+
+The live messages' encoder comes from the HTTP schemas, in every process that delivers.
+"""
 
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -36,6 +39,7 @@ from application.notifications.ports import (
     DeliveryLog,
     FollowerReader,
     HostResolver,
+    NotificationEncoder,
     NotificationPreferencesRepository,
     NotificationRepository,
     PhoneVerificationRepository,
@@ -64,6 +68,7 @@ from domain.notifications.notification import NotificationKind
 from entrypoints.config.loader import push_allowlist
 from entrypoints.config.settings import Settings
 from entrypoints.http.realtime.tickets import LiveTickets
+from entrypoints.http.schemas.notifications import JsonNotificationEncoder
 from entrypoints.ioc.markers import PUSH, REDIS
 
 HOUR = 3_600
@@ -88,10 +93,13 @@ class RealtimeProvider(Provider):
     """Fan-out over Redis pub/sub when Redis is configured, else within this process.
 
     The closer of ended sessions' live channels publishes through it, in every process.
+    The live messages are encoded by the HTTP schema's encoder, so the API process and
+    the worker, which both deliver, send what the REST routes return.
     """
 
     scope = Scope.APP
     live_sessions = provide(LiveSessionCloser)
+    encoder = provide(JsonNotificationEncoder, provides=NotificationEncoder)
 
     @provide(when=REDIS)
     async def redis(self, client: Redis, settings: Settings) -> AsyncIterator[RealtimeBroadcaster]:

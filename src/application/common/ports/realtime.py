@@ -4,6 +4,8 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
+from domain.users.values import UserId
+
 
 @dataclass(frozen=True, slots=True)
 class RoomMessage:
@@ -11,6 +13,11 @@ class RoomMessage:
 
     room: str
     payload: bytes
+
+
+def user_room(user_id: UserId) -> str:
+    """The room holding every live connection of one user, on every process."""
+    return f"user:{user_id}"
 
 
 class RealtimeBroadcaster(Protocol):

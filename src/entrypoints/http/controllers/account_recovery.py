@@ -18,7 +18,7 @@ from application.users.resend_verification import ResendVerification, ResendVeri
 from application.users.restore_email import RestoreEmail, RestoreEmailCommand
 from application.users.verify_email import VerifyEmail, VerifyEmailCommand
 from entrypoints.http.auth import Actor
-from entrypoints.http.openapi import WRITE_CONFLICT, error_responses
+from entrypoints.http.openapi import WRITE_CONFLICT, described_by, error_responses
 from entrypoints.http.rate_limits import auth_route
 from entrypoints.http.schemas.users import (
     Accepted,
@@ -42,13 +42,13 @@ class AccountRecoveryController(Controller):
         status_code=HTTP_204_NO_CONTENT,
         opt=auth_route(),
         summary="Verify email",
+        description=described_by(VerifyEmail),
         responses=error_responses(not_found=_UNUSABLE_LINK, conflict=WRITE_CONFLICT),
     )
     @inject
     async def verify_email(
         self, data: JSONBody[VerificationRequest], verify_email: FromDishka[VerifyEmail]
     ) -> None:
-        """Spend the token mailed at registration; 404 when it is used, expired or unknown."""
         await verify_email(VerifyEmailCommand(token=data.token))
 
     @post(
@@ -56,6 +56,7 @@ class AccountRecoveryController(Controller):
         status_code=HTTP_204_NO_CONTENT,
         opt=auth_route(permission=Permission.MANAGE_OWN_ACCOUNT),
         summary="Resend the verification link",
+        description=described_by(ResendVerification),
         responses=error_responses(
             conflict=WRITE_CONFLICT,
             too_many_requests="Too many links were mailed to this account lately.",
@@ -68,7 +69,6 @@ class AccountRecoveryController(Controller):
         actor: Actor,
         resend_verification: FromDishka[ResendVerification],
     ) -> None:
-        """Mail another link to the caller's address, unless it is already verified."""
         await resend_verification(ResendVerificationCommand(actor=actor))
 
     @post(
@@ -76,6 +76,7 @@ class AccountRecoveryController(Controller):
         status_code=HTTP_202_ACCEPTED,
         opt=auth_route(),
         summary="Ask for a reset",
+        description=described_by(RequestPasswordReset),
         responses=error_responses(
             conflict=WRITE_CONFLICT,
             too_many_requests="Too many reset links were asked for this address lately.",
@@ -87,7 +88,6 @@ class AccountRecoveryController(Controller):
         data: JSONBody[PasswordResetRequest],
         request_password_reset: FromDishka[RequestPasswordReset],
     ) -> Accepted:
-        """Mail a reset link if the account exists; the answer never says whether it does."""
         await request_password_reset(RequestPasswordResetCommand(email=data.email))
         return Accepted()
 
@@ -96,6 +96,7 @@ class AccountRecoveryController(Controller):
         status_code=HTTP_204_NO_CONTENT,
         opt=auth_route(),
         summary="Reset the password",
+        description=described_by(ConfirmPasswordReset),
         responses=error_responses(not_found=_UNUSABLE_LINK, conflict=WRITE_CONFLICT),
     )
     @inject
@@ -104,7 +105,6 @@ class AccountRecoveryController(Controller):
         data: JSONBody[PasswordResetConfirmation],
         confirm_password_reset: FromDishka[ConfirmPasswordReset],
     ) -> None:
-        """Set the new password and sign out every session."""
         await confirm_password_reset(
             ConfirmPasswordResetCommand(token=data.token, password=data.password)
         )
@@ -114,6 +114,7 @@ class AccountRecoveryController(Controller):
         status_code=HTTP_204_NO_CONTENT,
         opt=auth_route(),
         summary="Take back the address",
+        description=described_by(RestoreEmail),
         responses=error_responses(
             not_found=_UNUSABLE_LINK,
             conflict=f"Another account has taken the address since. {WRITE_CONFLICT}",
@@ -123,9 +124,4 @@ class AccountRecoveryController(Controller):
     async def restore_email(
         self, data: JSONBody[EmailRestoration], restore_email: FromDishka[RestoreEmail]
     ) -> None:
-        """Undo an email change with the link mailed to the old address.
-
-        Restores that address, verified, sets the new password and signs out every
-        session; 404 for a bad token, 409 if another account has taken the address since.
-        """
         await restore_email(RestoreEmailCommand(token=data.token, password=data.password))

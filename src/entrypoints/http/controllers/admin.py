@@ -14,7 +14,7 @@ from application.users.ban_user import BanUser, BanUserCommand
 from application.users.set_role import SetRole, SetRoleCommand
 from domain.users.values import Role
 from entrypoints.http.auth import requires
-from entrypoints.http.openapi import WRITE_CONFLICT, error_responses
+from entrypoints.http.openapi import WRITE_CONFLICT, described_by, error_responses
 
 _ON_A_USER = error_responses(not_found="No user has this username.", conflict=WRITE_CONFLICT)
 
@@ -42,16 +42,22 @@ class AdminUsersController(Controller):
         "/role",
         status_code=HTTP_204_NO_CONTENT,
         summary="Set a user's role",
+        description=described_by(SetRole),
         responses=_ON_A_USER,
     )
     @inject
     async def set_role(
         self, username: FromPath[str], data: JSONBody[RoleChange], set_role: FromDishka[SetRole]
     ) -> None:
-        """Takes effect on the user's next request."""
         await set_role(SetRoleCommand(username=username, role=data.role))
 
-    @post("/ban", status_code=HTTP_204_NO_CONTENT, summary="Ban a user", responses=_ON_A_USER)
+    @post(
+        "/ban",
+        status_code=HTTP_204_NO_CONTENT,
+        summary="Ban a user",
+        description=described_by(BanUser),
+        responses=_ON_A_USER,
+    )
     @inject
     async def ban(
         self,
@@ -59,12 +65,16 @@ class AdminUsersController(Controller):
         ban_user: FromDishka[BanUser],
         data: JSONBody[BanRequest | None] = None,
     ) -> None:
-        """No sign-in, no refresh, every session ended at once."""
         reason = data.reason if data else BanRequest().reason
         await ban_user(BanUserCommand(username=username, reason=reason))
 
-    @delete("/ban", status_code=HTTP_204_NO_CONTENT, summary="Lift a ban", responses=_ON_A_USER)
+    @delete(
+        "/ban",
+        status_code=HTTP_204_NO_CONTENT,
+        summary="Lift a ban",
+        description=described_by(BanUser),
+        responses=_ON_A_USER,
+    )
     @inject
     async def unban(self, username: FromPath[str], ban_user: FromDishka[BanUser]) -> None:
-        """The user may sign in again."""
         await ban_user(BanUserCommand(username=username, banned=False))

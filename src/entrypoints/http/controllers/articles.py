@@ -20,7 +20,7 @@ from application.articles.update_article import UpdateArticle, UpdateArticleComm
 from application.common.permissions import Permission
 from application.common.unchanged import UNCHANGED
 from entrypoints.http.auth import PUBLIC, Actor, OptionalActor, requires
-from entrypoints.http.openapi import WRITE_CONFLICT, error_responses
+from entrypoints.http.openapi import WRITE_CONFLICT, described_by, error_responses
 from entrypoints.http.rate_limits import ARTICLES, FAVORITES, limit_writes, write_route
 from entrypoints.http.schemas.articles import (
     Article,
@@ -46,7 +46,12 @@ class ArticlesController(Controller):
     tags = ["articles"]  # noqa: RUF012 - Litestar reads this class attribute
     guards = [limit_writes]  # noqa: RUF012 - counts the routes naming a write_route rule
 
-    @get(opt=PUBLIC, summary="List articles", responses=error_responses())
+    @get(
+        opt=PUBLIC,
+        summary="List articles",
+        description=described_by(ListArticles),
+        responses=error_responses(),
+    )
     @inject
     async def list_articles(
         self,
@@ -59,7 +64,6 @@ class ArticlesController(Controller):
         limit: Limit = None,
         offset: Offset = None,
     ) -> ArticlesResponse:
-        """Newest first; filters combine; `articlesCount` counts every match."""
         page = await list_articles(
             ListArticlesCommand(
                 tag=tag,
@@ -75,6 +79,7 @@ class ArticlesController(Controller):
         "/feed",
         opt=requires(Permission.READ_CONTENT),
         summary="Feed",
+        description=described_by(FeedArticles),
         responses=error_responses(),
     )
     @inject
@@ -85,7 +90,6 @@ class ArticlesController(Controller):
         limit: Limit = None,
         offset: Offset = None,
     ) -> ArticlesResponse:
-        """Articles by the users the caller follows, newest first."""
         page = await feed_articles(
             FeedArticlesCommand(actor=actor, page=PageRequest.of(limit=limit, offset=offset))
         )
@@ -95,6 +99,7 @@ class ArticlesController(Controller):
         status_code=HTTP_201_CREATED,
         opt=write_route(ARTICLES, Permission.WRITE_CONTENT),
         summary="Create article",
+        description=described_by(PublishArticle),
         responses=error_responses(conflict=WRITE_CONFLICT),
     )
     @inject
@@ -104,7 +109,6 @@ class ArticlesController(Controller):
         data: JSONBody[NewArticleRequest],
         publish_article: FromDishka[PublishArticle],
     ) -> ArticleResponse:
-        """Publish; the slug comes from the title and is made unique."""
         article = data.article
         view = await publish_article(
             PublishArticleCommand(
@@ -121,13 +125,13 @@ class ArticlesController(Controller):
         "/{slug:str}",
         opt=PUBLIC,
         summary="Get article",
+        description=described_by(GetArticle),
         responses=error_responses(not_found=_NO_ARTICLE),
     )
     @inject
     async def get_article(
         self, slug: str, actor: OptionalActor, get_article: FromDishka[GetArticle]
     ) -> ArticleResponse:
-        """The article with its body."""
         view = await get_article(GetArticleCommand(slug=slug, viewer=actor))
         return ArticleResponse(article=Article.of(view))
 
@@ -135,6 +139,7 @@ class ArticlesController(Controller):
         "/{slug:str}",
         opt=_WRITE,
         summary="Update article",
+        description=described_by(UpdateArticle),
         responses=error_responses(
             forbidden=_NOT_THE_AUTHOR, not_found=_NO_ARTICLE, conflict=WRITE_CONFLICT
         ),
@@ -147,7 +152,6 @@ class ArticlesController(Controller):
         data: JSONBody[UpdateArticleRequest],
         update_article: FromDishka[UpdateArticle],
     ) -> ArticleResponse:
-        """Change the fields sent; only the author may. The slug stays."""
         changes = data.article
         view = await update_article(
             UpdateArticleCommand(
@@ -166,6 +170,7 @@ class ArticlesController(Controller):
         status_code=HTTP_204_NO_CONTENT,
         opt=_WRITE,
         summary="Delete article",
+        description=described_by(DeleteArticle),
         responses=error_responses(
             forbidden=_NOT_THE_AUTHOR, not_found=_NO_ARTICLE, conflict=WRITE_CONFLICT
         ),
@@ -177,7 +182,6 @@ class ArticlesController(Controller):
         actor: Actor,
         delete_article: FromDishka[DeleteArticle],
     ) -> None:
-        """Delete with its comments and favorites; only the author may."""
         await delete_article(DeleteArticleCommand(actor=actor, slug=slug))
 
     @post(
@@ -185,6 +189,7 @@ class ArticlesController(Controller):
         status_code=HTTP_200_OK,
         opt=write_route(FAVORITES, Permission.WRITE_CONTENT),
         summary="Favorite",
+        description=described_by(FavoriteArticle),
         responses=error_responses(not_found=_NO_ARTICLE, conflict=WRITE_CONFLICT),
     )
     @inject
@@ -194,7 +199,6 @@ class ArticlesController(Controller):
         actor: Actor,
         favorite_article: FromDishka[FavoriteArticle],
     ) -> ArticleResponse:
-        """Add to the caller's favorites; twice is harmless."""
         view = await favorite_article(FavoriteCommand(actor=actor, slug=slug))
         return ArticleResponse(article=Article.of(view))
 
@@ -203,6 +207,7 @@ class ArticlesController(Controller):
         status_code=HTTP_200_OK,
         opt=write_route(FAVORITES, Permission.WRITE_CONTENT),
         summary="Unfavorite",
+        description=described_by(UnfavoriteArticle),
         responses=error_responses(not_found=_NO_ARTICLE, conflict=WRITE_CONFLICT),
     )
     @inject
@@ -212,13 +217,18 @@ class ArticlesController(Controller):
         actor: Actor,
         unfavorite_article: FromDishka[UnfavoriteArticle],
     ) -> ArticleResponse:
-        """Remove from the caller's favorites."""
         view = await unfavorite_article(FavoriteCommand(actor=actor, slug=slug))
         return ArticleResponse(article=Article.of(view))
 
 
-@get("/api/tags", opt=PUBLIC, tags=["tags"], summary="List tags", responses=error_responses())
+@get(
+    "/api/tags",
+    opt=PUBLIC,
+    tags=["tags"],
+    summary="List tags",
+    description=described_by(ListTags),
+    responses=error_responses(),
+)
 @inject
 async def list_tags(list_tags: FromDishka[ListTags]) -> TagsResponse:
-    """Every tag in use, most used first."""
     return TagsResponse(tags=list(await list_tags()))

@@ -11,7 +11,7 @@ from application.articles.list_comments import ListComments, ListCommentsCommand
 from application.articles.pagination import MAX_LIMIT, PageRequest
 from application.common.permissions import Permission
 from entrypoints.http.auth import PUBLIC, Actor, OptionalActor, requires
-from entrypoints.http.openapi import WRITE_CONFLICT, error_responses
+from entrypoints.http.openapi import WRITE_CONFLICT, described_by, error_responses
 from entrypoints.http.rate_limits import COMMENTS, limit_writes, write_route
 from entrypoints.http.schemas.articles import (
     Comment,
@@ -35,6 +35,7 @@ class CommentsController(Controller):
     @get(
         opt=PUBLIC,
         summary="List comments",
+        description=described_by(ListComments),
         responses=error_responses(not_found=_NO_ARTICLE),
     )
     @inject
@@ -46,7 +47,6 @@ class CommentsController(Controller):
         limit: CommentPageLimit = None,
         offset: PageOffset = None,
     ) -> CommentsResponse:
-        """Newest first; the first 100 unless `limit` and `offset` say otherwise."""
         comments = await list_comments(
             ListCommentsCommand(
                 slug=slug,
@@ -60,6 +60,7 @@ class CommentsController(Controller):
         status_code=HTTP_201_CREATED,
         opt=write_route(COMMENTS, Permission.WRITE_CONTENT),
         summary="Add comment",
+        description=described_by(AddComment),
         responses=error_responses(not_found=_NO_ARTICLE, conflict=WRITE_CONFLICT),
     )
     @inject
@@ -70,7 +71,6 @@ class CommentsController(Controller):
         data: JSONBody[NewCommentRequest],
         add_comment: FromDishka[AddComment],
     ) -> CommentResponse:
-        """Comment on the article."""
         view = await add_comment(AddCommentCommand(actor=actor, slug=slug, body=data.comment.body))
         return CommentResponse(comment=Comment.of(view))
 
@@ -79,6 +79,7 @@ class CommentsController(Controller):
         status_code=HTTP_204_NO_CONTENT,
         opt=_WRITE,
         summary="Delete comment",
+        description=described_by(DeleteComment),
         responses=error_responses(
             forbidden="Only the comment's author or a moderator may.",
             not_found="No article has this slug, or it has no comment with this id.",
@@ -93,5 +94,4 @@ class CommentsController(Controller):
         actor: Actor,
         delete_comment: FromDishka[DeleteComment],
     ) -> None:
-        """Delete; the comment's author or a moderator may."""
         await delete_comment(DeleteCommentCommand(actor=actor, slug=slug, comment_id=comment_id))

@@ -11,7 +11,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
 from application.health.check_readiness import CheckReadiness, CheckReadinessCommand
 from entrypoints.config.settings import Settings
 from entrypoints.http.auth import PUBLIC
-from entrypoints.http.openapi import error_responses
+from entrypoints.http.openapi import described_by, error_responses
 
 
 class Liveness(msgspec.Struct, frozen=True, kw_only=True):
@@ -51,6 +51,8 @@ class HealthController(Controller):
     @get(
         "/ready",
         summary="Readiness",
+        description=described_by(CheckReadiness),
+        response_description="Every configured dependency answered its probe in time.",
         cache=False,
         responses={
             HTTP_503_SERVICE_UNAVAILABLE: ResponseSpec(
@@ -64,7 +66,6 @@ class HealthController(Controller):
         check_readiness: FromDishka[CheckReadiness],
         settings: FromDishka[Settings],
     ) -> Response[Readiness]:
-        """Probe every configured dependency for real; 503 names any that is down."""
         command = CheckReadinessCommand(timeout_seconds=settings.app.readiness_timeout_seconds)
         report = await check_readiness(command)
         body = Readiness(

@@ -11,7 +11,7 @@ from application.profiles.follow_user import FollowUser
 from application.profiles.get_profile import GetProfile, GetProfileCommand
 from application.profiles.unfollow_user import UnfollowUser
 from entrypoints.http.auth import PUBLIC, Actor, OptionalActor
-from entrypoints.http.openapi import WRITE_CONFLICT, error_responses
+from entrypoints.http.openapi import WRITE_CONFLICT, described_by, error_responses
 from entrypoints.http.rate_limits import FOLLOWS, limit_writes, write_route
 from entrypoints.http.schemas.users import Profile, ProfileResponse
 
@@ -25,7 +25,12 @@ class ProfilesController(Controller):
     tags = ["profiles"]  # noqa: RUF012 - Litestar reads this class attribute
     guards = [limit_writes]  # noqa: RUF012 - counts the routes naming a write_route rule
 
-    @get(opt=PUBLIC, summary="Get profile", responses=error_responses(not_found=_NO_USER))
+    @get(
+        opt=PUBLIC,
+        summary="Get profile",
+        description=described_by(GetProfile),
+        responses=error_responses(not_found=_NO_USER),
+    )
     @inject
     async def get_profile(
         self,
@@ -33,7 +38,6 @@ class ProfilesController(Controller):
         actor: OptionalActor,
         get_profile: FromDishka[GetProfile],
     ) -> ProfileResponse:
-        """Anyone may look; `following` tells whether the caller follows this user."""
         view = await get_profile(GetProfileCommand(username=username, viewer=actor))
         return ProfileResponse(profile=Profile.of(view))
 
@@ -42,6 +46,7 @@ class ProfilesController(Controller):
         status_code=HTTP_200_OK,
         opt=write_route(FOLLOWS, Permission.FOLLOW_USERS),
         summary="Follow",
+        description=described_by(FollowUser),
         responses=error_responses(
             forbidden="Nobody may follow themselves.",
             not_found=_NO_USER,
@@ -55,7 +60,6 @@ class ProfilesController(Controller):
         actor: Actor,
         follow_user: FromDishka[FollowUser],
     ) -> ProfileResponse:
-        """Follow this user; following twice is harmless."""
         view = await follow_user(FollowCommand(actor=actor, username=username))
         return ProfileResponse(profile=Profile.of(view))
 
@@ -64,6 +68,7 @@ class ProfilesController(Controller):
         status_code=HTTP_200_OK,
         opt=write_route(FOLLOWS, Permission.FOLLOW_USERS),
         summary="Unfollow",
+        description=described_by(UnfollowUser),
         responses=error_responses(not_found=_NO_USER, conflict=WRITE_CONFLICT),
     )
     @inject
@@ -73,6 +78,5 @@ class ProfilesController(Controller):
         actor: Actor,
         unfollow_user: FromDishka[UnfollowUser],
     ) -> ProfileResponse:
-        """Stop following this user; harmless when not followed, oneself included."""
         view = await unfollow_user(FollowCommand(actor=actor, username=username))
         return ProfileResponse(profile=Profile.of(view))

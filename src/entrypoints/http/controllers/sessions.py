@@ -21,7 +21,7 @@ from application.users.revoke_session import RevokeSession, RevokeSessionCommand
 from application.users.session_policy import ClientInfo
 from entrypoints.config.settings import Settings
 from entrypoints.http.auth import Actor
-from entrypoints.http.openapi import WRITE_CONFLICT, error_responses
+from entrypoints.http.openapi import WRITE_CONFLICT, described_by, error_responses
 from entrypoints.http.rate_limits import EdgeRateLimits, auth_route
 from entrypoints.http.schemas.users import (
     RefreshRequest,
@@ -35,6 +35,12 @@ REFRESH_COOKIE = "refresh_token"
 COOKIE_PATH = "/api/auth"
 DELIVERY_HEADER = "Refresh-Token-Delivery"
 _OWN = auth_route(permission=Permission.MANAGE_OWN_ACCOUNT)
+TOKEN_DELIVERY = (
+    f"The session's refresh token comes as the httpOnly `{REFRESH_COOKIE}` cookie, sent only "
+    f"to {COOKIE_PATH}, or instead as `refreshToken` in the user object when the request "
+    f"sends `{DELIVERY_HEADER}: body`."
+)
+"""Where a sign-in's refresh token goes: `requested_delivery` and `signed_in`."""
 
 
 _COOKIE_VALUE = re.compile(r"[A-Za-z0-9_.~-]*")
@@ -116,6 +122,13 @@ class SessionsController(Controller):
         status_code=HTTP_200_OK,
         opt=auth_route(),
         summary="Refresh",
+        description=described_by(RefreshSession),
+        response_description=(
+            "The account, with a new access token. The new refresh token goes back the way "
+            "the old one came: as `refreshToken` in the user object for a token sent in the "
+            f"body, as the `{REFRESH_COOKIE}` cookie alone for one sent as the cookie, so a "
+            "page script that calls refresh never sees the token its cookie holds."
+        ),
         responses=error_responses(
             unauthorized="The refresh token is missing, unknown, expired or was reused.",
             forbidden="The account is banned.",
@@ -131,16 +144,6 @@ class SessionsController(Controller):
         limits: FromDishka[EdgeRateLimits],
         data: JSONBody[RefreshRequest | None] = None,
     ) -> Response[UserResponse]:
-        """Rotate the refresh token; a reused one revokes its session.
-
-        The same token sent again within `REFRESH_REUSE_GRACE_SECONDS`, from the same IP
-        and User-Agent, gets the same answer as the first time (two tabs refreshing at
-        once); from elsewhere, or later, it is a reuse.
-
-        The new token goes back the way the old one came: in the body for a token sent in
-        the body, as the cookie alone for one sent as the cookie, so a page script that
-        calls refresh never sees the token its cookie holds.
-        """
         token: str | None
         if data:
             token, delivery = data.refresh_token, RefreshTokenDelivery.BODY
@@ -160,11 +163,11 @@ class SessionsController(Controller):
         status_code=HTTP_204_NO_CONTENT,
         opt=_OWN,
         summary="Log out",
+        description=described_by(LogOut),
         responses=error_responses(conflict=WRITE_CONFLICT),
     )
     @inject
     async def log_out(self, actor: Actor, log_out: FromDishka[LogOut]) -> Response[None]:
-        """End this session."""
         await log_out(LogOutCommand(actor=actor))
         return Response(None, status_code=HTTP_204_NO_CONTENT, headers=expired_refresh_cookie())
 
@@ -173,20 +176,25 @@ class SessionsController(Controller):
         status_code=HTTP_204_NO_CONTENT,
         opt=_OWN,
         summary="Log out everywhere",
+        description=described_by(LogOutAll),
         responses=error_responses(conflict=WRITE_CONFLICT),
     )
     @inject
     async def log_out_all(self, actor: Actor, log_out_all: FromDishka[LogOutAll]) -> Response[None]:
-        """End every session of the caller."""
         await log_out_all(LogOutAllCommand(actor=actor))
         return Response(None, status_code=HTTP_204_NO_CONTENT, headers=expired_refresh_cookie())
 
-    @get("/sessions", opt=_OWN, summary="List sessions", responses=error_responses())
+    @get(
+        "/sessions",
+        opt=_OWN,
+        summary="List sessions",
+        description=described_by(ListSessions),
+        responses=error_responses(),
+    )
     @inject
     async def list_sessions(
         self, actor: Actor, list_sessions: FromDishka[ListSessions]
     ) -> SessionsResponse:
-        """The caller's active sessions: device, IP, when opened and last used."""
         views = await list_sessions(ListSessionsCommand(actor=actor))
         return SessionsResponse(
             sessions=[
@@ -206,6 +214,7 @@ class SessionsController(Controller):
         "/sessions/{session_id:uuid}",
         opt=_OWN,
         summary="Revoke a session",
+        description=described_by(RevokeSession),
         responses=error_responses(
             not_found="None of the caller's sessions has this id.", conflict=WRITE_CONFLICT
         ),
@@ -217,5 +226,4 @@ class SessionsController(Controller):
         actor: Actor,
         revoke_session: FromDishka[RevokeSession],
     ) -> None:
-        """End one session; another user's id answers 404."""
         await revoke_session(RevokeSessionCommand(actor=actor, session_id=session_id))

@@ -17,9 +17,13 @@ from application.users.session_policy import ClientInfo
 from application.users.update_user import UpdateUser, UpdateUserCommand
 from entrypoints.config.settings import Settings
 from entrypoints.http.auth import Actor, presented_token, requires
-from entrypoints.http.controllers.sessions import requested_delivery, signed_in
+from entrypoints.http.controllers.sessions import (
+    TOKEN_DELIVERY,
+    requested_delivery,
+    signed_in,
+)
 from entrypoints.http.device_cookie import DEVICE_COOKIE, device_cookie
-from entrypoints.http.openapi import WRITE_CONFLICT, error_responses
+from entrypoints.http.openapi import WRITE_CONFLICT, described_by, error_responses
 from entrypoints.http.rate_limits import EdgeRateLimits, auth_route, registration_route
 from entrypoints.http.schemas.users import (
     LoginUserRequest,
@@ -28,6 +32,13 @@ from entrypoints.http.schemas.users import (
     User,
     UserResponse,
 )
+
+SIGNED_IN = (
+    f"Signed in: the account, with an access token. {TOKEN_DELIVERY} A device cookie "
+    f"`{DEVICE_COOKIE}` comes too; sent back when signing in, it exempts this client from "
+    "other clients' failed attempts on the account."
+)
+"""What registering and signing in answer, besides what their use cases say."""
 
 
 def client_info(request: Request[Any, Any, Any], limits: EdgeRateLimits) -> ClientInfo:
@@ -49,6 +60,8 @@ class UsersController(Controller):
         status_code=HTTP_201_CREATED,
         opt=registration_route(),
         summary="Register",
+        description=described_by(RegisterUser),
+        response_description=SIGNED_IN,
         responses=error_responses(
             conflict=f"The username or the email is already taken. {WRITE_CONFLICT}"
         ),
@@ -62,10 +75,6 @@ class UsersController(Controller):
         settings: FromDishka[Settings],
         limits: FromDishka[EdgeRateLimits],
     ) -> Response[UserResponse]:
-        """Open an account and sign in; 409 if the username or email is taken.
-
-        Sets the refresh and device cookies as a sign-in does.
-        """
         user = data.user
         result = await register_user(
             RegisterUserCommand(
@@ -88,6 +97,8 @@ class UsersController(Controller):
         status_code=HTTP_200_OK,
         opt=auth_route(),
         summary="Log in",
+        description=described_by(LogIn),
+        response_description=SIGNED_IN,
         responses=error_responses(
             unauthorized="The email and the password do not match an account.",
             forbidden="The account is banned.",
@@ -105,13 +116,6 @@ class UsersController(Controller):
         settings: FromDishka[Settings],
         limits: FromDishka[EdgeRateLimits],
     ) -> Response[UserResponse]:
-        """Exchange email and password for tokens; 401 when they do not match.
-
-        Opens a session: the refresh token comes as an httpOnly cookie, or instead as
-        `refreshToken` in the user object when the client sends
-        `Refresh-Token-Delivery: body`. A device cookie comes too; sent back here, it
-        exempts this client from other clients' failed attempts on the account.
-        """
         result = await log_in(
             LogInCommand(
                 email=data.user.email,
@@ -130,6 +134,7 @@ class UsersController(Controller):
         "/user",
         opt=requires(Permission.MANAGE_OWN_ACCOUNT),
         summary="Current user",
+        description=described_by(GetCurrentUser),
         responses=error_responses(),
     )
     @inject
@@ -139,7 +144,6 @@ class UsersController(Controller):
         request: Request[Any, Any, Any],
         get_current_user: FromDishka[GetCurrentUser],
     ) -> UserResponse:
-        """The caller's account, with the token the request carried."""
         result = await get_current_user(
             GetCurrentUserCommand(actor=actor, access_token=presented_token(request))
         )
@@ -149,6 +153,7 @@ class UsersController(Controller):
         "/user",
         opt=auth_route(permission=Permission.MANAGE_OWN_ACCOUNT),
         summary="Update user",
+        description=described_by(UpdateUser),
         responses=error_responses(
             forbidden="A new email or password needs `currentPassword`, missing or wrong.",
             conflict=f"The new username or email is already taken. {WRITE_CONFLICT}",
@@ -163,11 +168,6 @@ class UsersController(Controller):
         data: JSONBody[UpdateUserRequest],
         update_user: FromDishka[UpdateUser],
     ) -> UserResponse:
-        """Change the fields sent; an empty bio or image clears it.
-
-        A new email or password needs `currentPassword` once the session's sign-in is older
-        than STEP_UP_WINDOW_SECONDS (403 naming `currentPassword` otherwise).
-        """
         changes = data.user
         command = UpdateUserCommand(
             actor=actor,

@@ -6,8 +6,7 @@ from uuid import UUID
 
 from loguru import logger
 
-from application.common.ports.realtime import RealtimeBroadcaster
-from application.notifications.views import user_room
+from application.common.ports.realtime import RealtimeBroadcaster, user_room
 from application.users.live_sessions import read_sessions_ended
 from domain.users.values import UserId
 from entrypoints.http.realtime.admission import WaitingRoom

@@ -28,7 +28,6 @@ from application.notifications.mark_notifications_read import (
     MarkNotificationsRead,
     MarkNotificationsReadCommand,
 )
-from application.notifications.views import notification_document
 from domain.shared.errors import DomainError
 from entrypoints.config.settings import WebSocketSettings
 from entrypoints.http.client_input import MalformedInputError, NulCharacterError, decode_json
@@ -47,6 +46,7 @@ from entrypoints.http.realtime.protocol import (
     read_frame,
     still_live,
 )
+from entrypoints.http.schemas.notifications import Notification
 
 _RATE_WINDOW_SECONDS = 60.0
 _encoder = msgspec.json.Encoder()
@@ -232,7 +232,7 @@ class GatewaySession:
             {
                 "type": "notifications",
                 "data": {
-                    "notifications": [notification_document(item) for item in page.items],
+                    "notifications": [Notification.of(item) for item in page.items],
                     "notificationsCount": page.total,
                 },
             },

@@ -27,7 +27,6 @@ from application.common.errors import (
 )
 from application.common.identity import Identity
 from application.common.ports.clock import Clock
-from application.notifications.views import NEW_NOTIFICATION
 from application.users.authenticate import Authenticate, AuthenticateCommand
 from entrypoints.config.settings import WebSocketSettings
 from entrypoints.http.auth import required_identity
@@ -39,6 +38,7 @@ from entrypoints.http.realtime.hub import (
     ServerFullError,
     TooManyConnectionsError,
 )
+from entrypoints.http.schemas.notifications import NEW_NOTIFICATION
 
 RETRY_MILLISECONDS = 3_000
 FULL_RETRY_AFTER_SECONDS = 5

@@ -1,12 +1,21 @@
-"""Notification, preference, push and phone bodies, as they cross the wire."""
+"""Notification, preference, push and phone bodies, as they cross the wire.
 
+A notification is declared once, here: the REST routes return `Notification`, and the
+live channels (WebSocket and SSE) push `NewNotificationMessage` around the same struct,
+encoded by `JsonNotificationEncoder`, the `NotificationEncoder` the container provides.
+"""
+
+from datetime import UTC, datetime
 from typing import Annotated, Any
+from uuid import UUID
 
 import msgspec
 from msgspec import Meta
 
+from application.notifications.ports import NotificationEncoder
 from application.notifications.set_phone_number import PhoneNumberState
 from domain.notifications.notification import SECURITY_KINDS, Channel, NotificationKind
+from domain.notifications.notification import Notification as DomainNotification
 from domain.notifications.phone import E164_PATTERN
 from domain.notifications.preferences import NotificationPreferences
 from domain.notifications.push import AUTH_BYTES, ENDPOINT_MAX, P256DH_BYTES
@@ -107,9 +116,65 @@ class Notification(msgspec.Struct, kw_only=True, rename="camel"):
     read_at: str | None
 
     @classmethod
-    def of(cls, document: dict[str, Any]) -> "Notification":
-        """From `notification_document`, which the live channels send as it is."""
-        return msgspec.convert(document, cls)
+    def of(cls, notification: DomainNotification) -> "Notification":
+        """What the recipient sees of a stored notification, over REST and live alike."""
+        data = dict(notification.data)
+        actor_username = data.get("actor_username")
+        return cls(
+            id=str(notification.id),
+            kind=notification.kind.value,
+            actor=None if actor_username is None else NotificationActor(username=actor_username),
+            subject=_public_subject(notification),
+            data=data,
+            created_at=_timestamp(notification.created_at),
+            read_at=None if notification.read_at is None else _timestamp(notification.read_at),
+        )
+
+
+def _public_subject(notification: DomainNotification) -> NotificationSubject:
+    """The subject as clients see it: a user by username, never by internal id.
+
+    Notifications stored before users were named by username carry the id; they show the
+    actor's username instead (empty when there is none), so no stored row leaks an id.
+    """
+    subject = notification.subject
+    if subject.type == "user" and _is_uuid(subject.id):
+        return NotificationSubject(type="user", id=notification.data.get("actor_username", ""))
+    return NotificationSubject(type=subject.type, id=subject.id)
+
+
+def _is_uuid(text: str) -> bool:
+    try:
+        UUID(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _timestamp(moment: datetime) -> str:
+    """ISO 8601 in UTC with ``Z``, as the rest of the API writes times."""
+    return moment.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+NEW_NOTIFICATION = "new_notification"
+"""The type of the live message announcing a notification, and the SSE event's name."""
+
+
+class NewNotificationMessage(msgspec.Struct, tag_field="type", tag=NEW_NOTIFICATION):
+    """``{"type": "new_notification", "data": {...}}``: what a WebSocket receives."""
+
+    data: Notification
+
+
+class JsonNotificationEncoder(NotificationEncoder):
+    """The live messages as compact UTF-8 JSON, from the structs the REST routes return."""
+
+    def __init__(self) -> None:
+        self._encoder = msgspec.json.Encoder()
+
+    def new_notification(self, notification: DomainNotification) -> bytes:
+        """One `NewNotificationMessage`, encoded once for every connection in the room."""
+        return self._encoder.encode(NewNotificationMessage(data=Notification.of(notification)))
 
 
 class NotificationsResponse(msgspec.Struct, kw_only=True, rename="camel"):

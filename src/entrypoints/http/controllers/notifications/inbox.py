@@ -19,9 +19,8 @@ from application.notifications.mark_notifications_read import (
     MarkNotificationsRead,
     MarkNotificationsReadCommand,
 )
-from application.notifications.views import notification_document
 from entrypoints.http.auth import Actor
-from entrypoints.http.openapi import WRITE_CONFLICT, error_responses
+from entrypoints.http.openapi import WRITE_CONFLICT, described_by, error_responses
 from entrypoints.http.schemas.notifications import (
     MarkedResponse,
     Notification,
@@ -46,7 +45,12 @@ class NotificationsController(Controller):
     path = "/api/notifications"
     tags = ["notifications"]  # noqa: RUF012 - Litestar reads this class attribute
 
-    @get("/", summary="List notifications", responses=error_responses())
+    @get(
+        "/",
+        summary="List notifications",
+        description=described_by(ListNotifications),
+        responses=error_responses(),
+    )
     @inject
     async def list_notifications(
         self,
@@ -55,9 +59,8 @@ class NotificationsController(Controller):
         *,
         limit: PageLimit = None,
         offset: PageOffset = None,
-        unread: bool = Parameter(default=False),
+        unread: bool = Parameter(default=False, description="Only the unread ones."),
     ) -> NotificationsResponse:
-        """Newest first; `unread=true` keeps only the unread ones."""
         page = await list_notifications(
             ListNotificationsCommand(
                 recipient=actor.user_id,
@@ -66,22 +69,27 @@ class NotificationsController(Controller):
             )
         )
         return NotificationsResponse(
-            notifications=[Notification.of(notification_document(item)) for item in page.items],
+            notifications=[Notification.of(item) for item in page.items],
             notifications_count=page.total,
         )
 
-    @get("/unread-count", summary="Count unread notifications", responses=error_responses())
+    @get(
+        "/unread-count",
+        summary="Count unread notifications",
+        description=described_by(CountUnreadNotifications),
+        responses=error_responses(),
+    )
     @inject
     async def unread_count(
         self, actor: Actor, count_unread: FromDishka[CountUnreadNotifications]
     ) -> UnreadCountResponse:
-        """The badge number."""
         return UnreadCountResponse(unread_count=await count_unread(actor.user_id))
 
     @post(
         "/{notification_id:str}/read",
         status_code=HTTP_200_OK,
         summary="Mark one read",
+        description=described_by(MarkNotificationsRead),
         responses=error_responses(
             not_found="None of the caller's notifications has this id.",
             conflict=WRITE_CONFLICT,
@@ -94,7 +102,6 @@ class NotificationsController(Controller):
         notification_id: FromPath[str],
         mark_read: FromDishka[MarkNotificationsRead],
     ) -> NotificationResponse:
-        """404 when it does not exist or is someone else's."""
         marked = await mark_read(
             MarkNotificationsReadCommand(
                 recipient=actor.user_id,
@@ -102,12 +109,17 @@ class NotificationsController(Controller):
                 require_all=True,
             )
         )
-        return NotificationResponse(notification=Notification.of(notification_document(marked[0])))
+        return NotificationResponse(notification=Notification.of(marked[0]))
 
     @post(
         "/read-all",
         status_code=HTTP_200_OK,
         summary="Mark all read",
+        description=described_by(MarkAllNotificationsRead),
+        response_description=(
+            "How many were unread and are now read, and how many are unread now: those "
+            "that arrived meanwhile."
+        ),
         responses=error_responses(conflict=WRITE_CONFLICT),
     )
     @inject
@@ -117,6 +129,5 @@ class NotificationsController(Controller):
         mark_all_read: FromDishka[MarkAllNotificationsRead],
         count_unread: FromDishka[CountUnreadNotifications],
     ) -> MarkedResponse:
-        """How many were unread, and how many are now (those that arrived meanwhile)."""
         marked = await mark_all_read(actor.user_id)
         return MarkedResponse(marked=marked, unread_count=await count_unread(actor.user_id))

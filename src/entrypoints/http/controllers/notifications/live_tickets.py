@@ -31,10 +31,7 @@ class LiveTicketsController(Controller):
     async def live_ticket(
         self, request: Request[Any, Any, Any], tickets: FromDishka[LiveTickets]
     ) -> LiveTicketResponse:
-        """Single use, within `expiresIn` seconds: ``/ws?ticket=...`` is authenticated at once.
-
-        503 with Retry-After when the cache that keeps tickets is unreachable.
-        """
+        """Single use, within `expiresIn` seconds: ``/ws?ticket=...`` is authenticated at once."""
         try:
             ticket = await tickets.issue(presented_token(request))
         except TicketUnavailableError:

@@ -16,7 +16,7 @@ from application.notifications.verify_phone_number import (
     VerifyPhoneNumberCommand,
 )
 from entrypoints.http.auth import Actor
-from entrypoints.http.openapi import WRITE_CONFLICT, error_responses
+from entrypoints.http.openapi import WRITE_CONFLICT, described_by, error_responses
 from entrypoints.http.rate_limits import EdgeRateLimits, auth_route
 from entrypoints.http.schemas.notifications import PhoneBody, PhoneCodeBody, PhoneResponse
 
@@ -30,18 +30,27 @@ class PhoneNumberController(Controller):
     path = "/api/user/phone"
     tags = ["notifications"]  # noqa: RUF012 - Litestar reads this class attribute
 
-    @get("/", summary="Read the phone number", responses=error_responses())
+    @get(
+        "/",
+        summary="Read the phone number",
+        description=described_by(GetPhoneNumber),
+        responses=error_responses(),
+    )
     @inject
     async def phone(self, actor: Actor, get_phone: FromDishka[GetPhoneNumber]) -> PhoneResponse:
-        """Masked, with whether it is verified; null when none was given."""
         return PhoneResponse.of(await get_phone(actor.user_id))
 
     @put(
         "/",
         opt=_PHONE_CODES,
         summary="Set the phone number and text it a code",
+        description=described_by(SetPhoneNumber),
         responses=error_responses(
             conflict=WRITE_CONFLICT,
+            unprocessable=(
+                "The number's calling code is not on SMS_ALLOWED_CALLING_CODES; the envelope "
+                "keys it `phone`."
+            ),
             too_many_requests="Too many codes for this account, this client or this number.",
             unavailable="The hourly budget of texts is spent, or its store is unreachable.",
         ),
@@ -55,12 +64,6 @@ class PhoneNumberController(Controller):
         set_phone: FromDishka[SetPhoneNumber],
         limits: FromDishka[EdgeRateLimits],
     ) -> PhoneResponse:
-        """Unverified until the code comes back; calling again resends a code.
-
-        Codes are limited per account, per client IP and per number (429), and by an hourly
-        budget across all users (503 with Retry-After); a number outside the allowed
-        countries is a 422 keyed ``phone``.
-        """
         state = await set_phone(
             SetPhoneNumberCommand(
                 user_id=actor.user_id,
@@ -75,8 +78,11 @@ class PhoneNumberController(Controller):
         status_code=HTTP_200_OK,
         opt=_PHONE_CODES,
         summary="Verify the phone number",
+        description=described_by(VerifyPhoneNumber),
         responses=error_responses(
-            not_found="The caller has no phone number to verify.", conflict=WRITE_CONFLICT
+            not_found="The caller has no phone number to verify.",
+            conflict=WRITE_CONFLICT,
+            unprocessable="The code is wrong, expired or used up; the envelope keys it `code`.",
         ),
     )
     @inject
@@ -86,7 +92,6 @@ class PhoneNumberController(Controller):
         data: JSONBody[PhoneCodeBody],
         verify_phone: FromDishka[VerifyPhoneNumber],
     ) -> PhoneResponse:
-        """422 for a wrong or expired code."""
         state = await verify_phone(VerifyPhoneNumberCommand(user_id=actor.user_id, code=data.code))
         return PhoneResponse.of(state)
 
@@ -94,9 +99,9 @@ class PhoneNumberController(Controller):
         "/",
         status_code=HTTP_204_NO_CONTENT,
         summary="Remove the phone number",
+        description=described_by(RemovePhoneNumber),
         responses=error_responses(conflict=WRITE_CONFLICT),
     )
     @inject
     async def remove(self, actor: Actor, remove_phone: FromDishka[RemovePhoneNumber]) -> None:
-        """No more texts; harmless when there was no number."""
         await remove_phone(actor.user_id)

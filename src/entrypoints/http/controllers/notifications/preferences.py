@@ -10,7 +10,7 @@ from application.notifications.update_notification_preferences import (
     UpdateNotificationPreferencesCommand,
 )
 from entrypoints.http.auth import Actor
-from entrypoints.http.openapi import WRITE_CONFLICT, error_responses
+from entrypoints.http.openapi import WRITE_CONFLICT, described_by, error_responses
 from entrypoints.http.schemas.notifications import PreferencesBody, PreferencesResponse
 
 
@@ -20,16 +20,20 @@ class NotificationPreferencesController(Controller):
     path = "/api/notifications/preferences"
     tags = ["notifications"]  # noqa: RUF012 - Litestar reads this class attribute
 
-    @get(summary="Read notification preferences", responses=error_responses())
+    @get(
+        summary="Read notification preferences",
+        description=described_by(GetNotificationPreferences),
+        responses=error_responses(),
+    )
     @inject
     async def preferences(
         self, actor: Actor, get_preferences: FromDishka[GetNotificationPreferences]
     ) -> PreferencesResponse:
-        """Every kind and channel, defaults included."""
         return PreferencesResponse.of(await get_preferences(actor.user_id))
 
     @put(
         summary="Change notification preferences",
+        description=described_by(UpdateNotificationPreferences),
         responses=error_responses(conflict=WRITE_CONFLICT),
     )
     @inject
@@ -39,7 +43,6 @@ class NotificationPreferencesController(Controller):
         data: JSONBody[PreferencesBody],
         update_preferences: FromDishka[UpdateNotificationPreferences],
     ) -> PreferencesResponse:
-        """Flip the switches given; 422 for an unknown kind or channel."""
         updated = await update_preferences(
             UpdateNotificationPreferencesCommand(user_id=actor.user_id, changes=data.preferences)
         )

@@ -13,7 +13,7 @@ from application.notifications.unsubscribe_from_push import (
 )
 from entrypoints.config.settings import Settings
 from entrypoints.http.auth import PUBLIC, Actor
-from entrypoints.http.openapi import WRITE_CONFLICT, error_responses
+from entrypoints.http.openapi import WRITE_CONFLICT, described_by, error_responses
 from entrypoints.http.schemas.notifications import (
     PushSubscriptionBody,
     PushUnsubscribeBody,
@@ -43,6 +43,7 @@ class PushSubscriptionsController(Controller):
         "/subscriptions",
         status_code=HTTP_201_CREATED,
         summary="Subscribe a browser",
+        description=described_by(SubscribeToPush),
         responses=error_responses(
             forbidden="The endpoint's host is not a push service on `PUSH_ALLOWED_HOSTS`.",
             conflict=WRITE_CONFLICT,
@@ -55,7 +56,6 @@ class PushSubscriptionsController(Controller):
         data: JSONBody[PushSubscriptionBody],
         subscribe: FromDishka[SubscribeToPush],
     ) -> PushSubscriptionBody:
-        """Store the browser's subscription; subscribing again replaces it."""
         await subscribe(
             SubscribeToPushCommand(
                 user_id=actor.user_id,
@@ -70,6 +70,7 @@ class PushSubscriptionsController(Controller):
         "/subscriptions",
         status_code=HTTP_204_NO_CONTENT,
         summary="Unsubscribe a browser",
+        description=described_by(UnsubscribeFromPush),
         responses=error_responses(conflict=WRITE_CONFLICT),
     )
     @inject
@@ -79,5 +80,4 @@ class PushSubscriptionsController(Controller):
         data: JSONBody[PushUnsubscribeBody],
         unsubscribe: FromDishka[UnsubscribeFromPush],
     ) -> None:
-        """Forget the caller's subscription at that endpoint; harmless if there is none."""
         await unsubscribe(UnsubscribeFromPushCommand(user_id=actor.user_id, endpoint=data.endpoint))
