@@ -38,6 +38,16 @@ EXPECTED_PUBLIC = {
     ("GET", "/api/articles/{slug:str}/comments"),
     ("GET", "/api/tags"),
     ("GET", "/api/push/vapid-public-key"),
+    # The pages behind emailed links (docs/pages.md).
+    ("GET", "/verify-email"),
+    ("POST", "/verify-email"),
+    ("GET", "/reset-password"),
+    ("POST", "/reset-password"),
+    ("GET", "/restore-email"),
+    ("POST", "/restore-email"),
+    ("GET", "/article/{slug:str}"),
+    ("GET", "/profile/{username:str}"),
+    ("GET", "/settings"),
 }
 
 

@@ -1,7 +1,7 @@
 """Issuing one-time tokens and mailing them: what verification and reset share."""
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from urllib.parse import quote
 
@@ -19,15 +19,34 @@ from domain.users.one_time_token import OneTimeToken, TokenPurpose
 from domain.users.user import User
 from domain.users.values import Email
 
+BUILT_IN_LINK_PATHS: Mapping[TokenPurpose, str] = {
+    TokenPurpose.VERIFY_EMAIL: "/verify-email?token={token}",
+    TokenPurpose.RESET_PASSWORD: "/reset-password?token={token}",
+    TokenPurpose.RESTORE_EMAIL: "/restore-email?token={token}",
+}
+"""Where each link leads under the service's own address: the pages it serves there."""
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OneTimeTokenPolicy:
-    """How long tokens last, and the public address that emailed links point to."""
+    """How long tokens last, and where emailed links point.
+
+    A link is `public_url` followed by its purpose's path, whose ``{token}`` is replaced by
+    the token (percent-encoded): by default the service's own pages, or a web frontend's.
+    """
 
     verification_ttl: timedelta
     reset_ttl: timedelta
     restore_ttl: timedelta
     public_url: str
+    link_paths: Mapping[TokenPurpose, str] = field(
+        default_factory=lambda: dict(BUILT_IN_LINK_PATHS)
+    )
+
+    def link(self, purpose: TokenPurpose, token: str) -> str:
+        """The emailed link that carries `token` for `purpose`."""
+        path = self.link_paths[purpose].replace("{token}", quote(token, safe=""))
+        return f"{self.public_url.rstrip('/')}{path}"
 
     def ttl(self, purpose: TokenPurpose) -> timedelta:
         """The lifetime for tokens of `purpose`."""
@@ -42,11 +61,6 @@ _TEMPLATES = {
     TokenPurpose.VERIFY_EMAIL: "verify_email",
     TokenPurpose.RESET_PASSWORD: "reset_password",
     TokenPurpose.RESTORE_EMAIL: EMAIL_CHANGED,
-}
-_PATHS = {
-    TokenPurpose.VERIFY_EMAIL: "/verify-email",
-    TokenPurpose.RESET_PASSWORD: "/reset-password",
-    TokenPurpose.RESTORE_EMAIL: "/restore-email",
 }
 
 
@@ -103,7 +117,7 @@ class OneTimeTokenMailer:
                 ttl=ttl,
             )
         )
-        link = f"{self._policy.public_url.rstrip('/')}{_PATHS[purpose]}?token={quote(token)}"
+        link = self._policy.link(purpose, token)
         hours = int(ttl.total_seconds() // 3600) or 1
         return SendTemplatedEmailCommand(
             to=str(address),

@@ -149,6 +149,7 @@ def _check_rules(settings: Settings) -> None:
     _check_addresses(settings)
     _check_pairings(settings)
     cors_policy(settings)
+    _check_links(settings)
 
 
 def cors_policy(settings: Settings) -> CorsPolicy | None:
@@ -304,6 +305,46 @@ def _check_addresses(settings: Settings) -> None:
                 raise ConfigurationError(
                     "KAFKA_BOOTSTRAP_SERVERS", f"expected host:port, got {server.strip()!r}"
                 )
+
+
+_PLACEHOLDER = re.compile(r"\{[^{}]*\}")
+
+
+def _check_links(settings: Settings) -> None:
+    """Check the link settings: a frontend's address, and each pattern.
+
+    LINKS_FRONTEND_URL is an http(s) address (https in production) with no query or
+    fragment; each LINKS_*_PATH starts with `/`, `?` or `#` and holds its one placeholder.
+    """
+    links = settings.links
+    url = links.frontend_url
+    if url is not None:
+        try:
+            parts = urlsplit(url)
+            well_formed = parts.scheme in {"http", "https"} and bool(parts.hostname)
+        except ValueError:
+            well_formed = False
+        if not well_formed or parts.query or parts.fragment or not _is_plain(url):
+            raise ConfigurationError(
+                "LINKS_FRONTEND_URL", f"expected http(s)://host[/path]; got {url!r}"
+            )
+        if settings.is_production and not _is_https_url(url):
+            raise ConfigurationError(
+                "LINKS_FRONTEND_URL", f"must be https:// when APP_ENV=production; got {url!r}"
+            )
+    for variable, (pattern, placeholder) in links.path_patterns().items():
+        found = _PLACEHOLDER.findall(pattern)
+        expected = [placeholder] if placeholder else []
+        if not pattern.startswith(("/", "?", "#")) or found != expected or not _is_plain(pattern):
+            wanted = f"holding {placeholder} once" if placeholder else "with no placeholder"
+            raise ConfigurationError(
+                variable, f"expected a path starting with /, ? or #, {wanted}; got {pattern!r}"
+            )
+
+
+def _is_plain(text: str) -> bool:
+    """Printable, with no whitespace: safe in a Location header and in a mail."""
+    return text.isprintable() and not any(character.isspace() for character in text)
 
 
 def _first_line(exc: BaseException) -> str:

@@ -54,6 +54,8 @@ from entrypoints.http.middleware.request_id import RequestIdMiddleware
 from entrypoints.http.middleware.security_headers import SecurityHeadersMiddleware
 from entrypoints.http.openapi import COMPONENTS as OPENAPI_COMPONENTS
 from entrypoints.http.openapi import document_routes
+from entrypoints.http.pages import FORM_PATHS, PAGES
+from entrypoints.http.pages.state import Pages
 from entrypoints.http.realtime.gateway import gateway
 from entrypoints.http.realtime.hub import ConnectionHub
 from entrypoints.http.realtime.stream import notification_stream
@@ -78,6 +80,7 @@ ROUTE_HANDLERS: tuple[ControllerRouterHandler, ...] = (
     notification_stream,
     gateway,
     api_reference,
+    PAGES,
 )
 """Every route the app serves, before `extra_handlers`."""
 API_TITLE = "Portico"
@@ -174,6 +177,7 @@ def create_app(
     document_routes(app)
     app.state.realtime_hub = hub
     app.state.websocket_settings = settings.websocket
+    Pages.from_settings(settings).install(app.state)
     handler: Any = RepeatOnLostConnectionMiddleware(app.asgi_handler)
     if settings.app.max_concurrent_requests:
         handler = ConcurrencyLimitMiddleware(
@@ -186,6 +190,7 @@ def create_app(
         max_body_bytes=settings.app.max_request_body_bytes,
         budget=BodyBudget(settings.app.body_buffer_budget_bytes),
         read_timeout_seconds=settings.app.body_read_timeout_seconds,
+        form_paths=FORM_PATHS,
     )
     handler = AllowedMethodsMiddleware(handler, routes=app.routes)
     cross_origin = cors_policy(settings)

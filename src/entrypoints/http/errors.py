@@ -68,11 +68,14 @@ _HTTP_ERROR_KEYS: Mapping[int, tuple[str, str | None]] = {
 
 
 def loggable_path(scope: Scope) -> str:
-    """The path as it came on the wire, still percent-encoded.
+    """The path as it came on the wire, still percent-encoded, without its query.
 
     A decoded newline could forge a log line; anything unprintable left over is escaped.
+    The query is cut even where a server's ``raw_path`` holds it (httpx's ASGI transport
+    does), since it may carry a link's token (``/reset-password?token=...``).
     """
     raw: bytes = scope.get("raw_path") or scope.get("path", "").encode()
+    raw = raw.split(b"?", 1)[0]
     text = raw.decode("latin-1")
     return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
 
@@ -116,7 +119,8 @@ def _response(
     return Response(content=body, status_code=status, media_type=MediaType.JSON, headers=headers)
 
 
-def _status_of(error: ApplicationError) -> int:
+def status_of(error: ApplicationError) -> int:
+    """The status of a use case's expected failure, by `APPLICATION_ERROR_STATUS`."""
     for cls in type(error).__mro__:
         status = APPLICATION_ERROR_STATUS.get(cls)
         if status is not None:
@@ -131,7 +135,7 @@ def application_error_handler(
     headers = None
     if isinstance(exc, TooManyRequestsError | DependencyUnavailableError):
         headers = {"Retry-After": str(exc.retry_after_seconds)}
-    return _response(_status_of(exc), envelope(exc.field, exc.message), headers)
+    return _response(status_of(exc), envelope(exc.field, exc.message), headers)
 
 
 def validation_error_handler(

@@ -1,5 +1,6 @@
 """Providers for the use cases; each is built per request from the ports it declares."""
 
+import dataclasses
 from datetime import timedelta
 
 from dishka import Provider, Scope, provide, provide_all
@@ -55,6 +56,7 @@ from application.users.set_role import SetRole
 from application.users.step_up import StepUpPolicy
 from application.users.update_user import UpdateUser
 from application.users.verify_email import VerifyEmail
+from domain.users.one_time_token import TokenPurpose
 from entrypoints.config.settings import Settings
 from entrypoints.http.client_address import ClientAddressResolver, parse_networks
 from entrypoints.http.rate_limits import (
@@ -100,12 +102,24 @@ class PolicyProvider(Provider):
 
     @provide
     def one_time_token_policy(self, settings: Settings) -> OneTimeTokenPolicy:
-        """Link lifetimes, and where links point."""
-        return OneTimeTokenPolicy(
+        """Link lifetimes, and where links point: the built-in pages, or a web frontend's."""
+        links = settings.links
+        policy = OneTimeTokenPolicy(
             verification_ttl=timedelta(seconds=settings.auth.email_verification_ttl_seconds),
             reset_ttl=timedelta(seconds=settings.auth.password_reset_ttl_seconds),
             restore_ttl=timedelta(seconds=settings.auth.email_restore_ttl_seconds),
             public_url=settings.app.public_url,
+        )
+        if links.frontend_url is None:
+            return policy
+        return dataclasses.replace(
+            policy,
+            public_url=links.frontend_url,
+            link_paths={
+                TokenPurpose.VERIFY_EMAIL: links.verify_email_path,
+                TokenPurpose.RESET_PASSWORD: links.reset_password_path,
+                TokenPurpose.RESTORE_EMAIL: links.restore_email_path,
+            },
         )
 
     @provide

@@ -160,8 +160,17 @@ class NotificationPolicyProvider(Provider):
 
     @provide
     def links(self, settings: Settings) -> NotificationLinks:
-        """Links into the web app at APP_PUBLIC_URL."""
-        return NotificationLinks(public_url=settings.app.public_url, app_name=settings.app.name)
+        """Links to the built-in landing pages at APP_PUBLIC_URL, or into a web frontend."""
+        links = settings.links
+        if links.frontend_url is None:
+            return NotificationLinks(public_url=settings.app.public_url, app_name=settings.app.name)
+        return NotificationLinks(
+            public_url=links.frontend_url,
+            app_name=settings.app.name,
+            article_path=links.article_path,
+            profile_path=links.profile_path,
+            settings_path=links.settings_path,
+        )
 
     @provide
     def fan_out(self, settings: Settings) -> FanOutPolicy:

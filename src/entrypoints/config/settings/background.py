@@ -54,7 +54,7 @@ class SchedulerSettings(Section, frozen=True, kw_only=True):
         int,
         from_env(
             "SCHEDULER_PURGE_INTERVAL_SECONDS",
-            "How often ended sessions, used tokens and sent events are purged.",
+            "How often ended sessions, used tokens, sent events and old notifications are purged.",
             ge=60,
         ),
     ] = 3600

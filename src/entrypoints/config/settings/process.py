@@ -160,6 +160,73 @@ class CorsSettings(Section, frozen=True, kw_only=True):
     ] = 600
 
 
+class LinksSettings(Section, frozen=True, kw_only=True):
+    """Where emailed links lead: Portico's own pages, or a web frontend's (docs/pages.md)."""
+
+    frontend_url: Annotated[
+        str | None,
+        from_env(
+            "LINKS_FRONTEND_URL",
+            "A web frontend (`https://app.example.com`) that emailed links open, built from "
+            "the LINKS_*_PATH patterns; unset: Portico's own pages under APP_PUBLIC_URL.",
+        ),
+    ] = None
+    verify_email_path: Annotated[
+        str,
+        from_env(
+            "LINKS_VERIFY_EMAIL_PATH",
+            "With LINKS_FRONTEND_URL: its page that confirms an address; `{token}` is the "
+            "link's token.",
+        ),
+    ] = "/verify-email?token={token}"
+    reset_password_path: Annotated[
+        str,
+        from_env(
+            "LINKS_RESET_PASSWORD_PATH",
+            "With LINKS_FRONTEND_URL: its page that sets a new password; `{token}` as above.",
+        ),
+    ] = "/reset-password?token={token}"  # noqa: S105 - a path, not a password
+    restore_email_path: Annotated[
+        str,
+        from_env(
+            "LINKS_RESTORE_EMAIL_PATH",
+            "With LINKS_FRONTEND_URL: its page that undoes an email change; `{token}` as above.",
+        ),
+    ] = "/restore-email?token={token}"
+    article_path: Annotated[
+        str,
+        from_env(
+            "LINKS_ARTICLE_PATH",
+            "With LINKS_FRONTEND_URL: its page of an article; `{slug}` is the article's slug.",
+        ),
+    ] = "/article/{slug}"
+    profile_path: Annotated[
+        str,
+        from_env(
+            "LINKS_PROFILE_PATH",
+            "With LINKS_FRONTEND_URL: its page of a profile; `{username}` is the user's name.",
+        ),
+    ] = "/profile/{username}"
+    settings_path: Annotated[
+        str,
+        from_env(
+            "LINKS_SETTINGS_PATH",
+            "With LINKS_FRONTEND_URL: its account settings page.",
+        ),
+    ] = "/settings"
+
+    def path_patterns(self) -> dict[str, tuple[str, str]]:
+        """Each pattern's variable, its value and the one placeholder it must hold."""
+        return {
+            "LINKS_VERIFY_EMAIL_PATH": (self.verify_email_path, "{token}"),
+            "LINKS_RESET_PASSWORD_PATH": (self.reset_password_path, "{token}"),
+            "LINKS_RESTORE_EMAIL_PATH": (self.restore_email_path, "{token}"),
+            "LINKS_ARTICLE_PATH": (self.article_path, "{slug}"),
+            "LINKS_PROFILE_PATH": (self.profile_path, "{username}"),
+            "LINKS_SETTINGS_PATH": (self.settings_path, ""),
+        }
+
+
 class WebSocketSettings(Section, frozen=True, kw_only=True):
     """The live channels: the WebSocket gateway at /ws and the SSE stream."""
 

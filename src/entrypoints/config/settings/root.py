@@ -18,6 +18,7 @@ from entrypoints.config.settings.process import (
     AppSettings,
     CorsSettings,
     ExternalApiSettings,
+    LinksSettings,
     WebSocketSettings,
 )
 from entrypoints.config.settings.security import AuthSettings, RateLimitSettings
@@ -29,6 +30,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
 
     app: AppSettings = msgspec.field(default_factory=AppSettings)
     cors: CorsSettings = msgspec.field(default_factory=CorsSettings)
+    links: LinksSettings = msgspec.field(default_factory=LinksSettings)
     database: DatabaseSettings = msgspec.field(default_factory=DatabaseSettings)
     auth: AuthSettings = msgspec.field(default_factory=AuthSettings)
     cache: CacheSettings = msgspec.field(default_factory=CacheSettings)

@@ -23,6 +23,7 @@ from entrypoints.http.errors import (
 )
 
 JSON_MEDIA_TYPES = frozenset({"application/json"})
+FORM_MEDIA_TYPE = "application/x-www-form-urlencoded"
 _NO_BODY_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 _WARN_EVERY_SECONDS = 10.0
 _BURST_FRACTION = 4
@@ -115,6 +116,8 @@ class BodyGuardMiddleware:
       the limit; Litestar's ``request_max_body_size`` is set to the same limit.
     - A body whose Content-Type is not JSON (``application/json`` or ``+json``) gets 415:
       the API speaks JSON only, and guessing would accept form posts meant for elsewhere.
+      Only the paths in `form_paths` (the pages' forms) also take an HTML form
+      (``application/x-www-form-urlencoded``).
     - The body is then read whole before the request goes on (to the concurrency limit,
       which so never waits on a client), into one buffer sized by its Content-Length,
       inside the process's `BodyBudget`. When the budget is full the request gets 503 with
@@ -136,6 +139,7 @@ class BodyGuardMiddleware:
         read_timeout_seconds: float = 15.0,
         retry_after_seconds: int = 2,
         media_types: Iterable[str] = JSON_MEDIA_TYPES,
+        form_paths: Iterable[str] = (),
     ) -> None:
         self._app = app
         self._max = max_body_bytes
@@ -143,6 +147,7 @@ class BodyGuardMiddleware:
         self._timeout = read_timeout_seconds
         self._retry_after = str(retry_after_seconds).encode()
         self._media_types = frozenset(media_types)
+        self._form_paths = frozenset(form_paths)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Check the declared body, read it, then pass the request on."""
@@ -159,7 +164,7 @@ class BodyGuardMiddleware:
             return
         chunked = b"transfer-encoding" in headers
         has_body = bool(declared) or chunked
-        if has_body and not self._accepts(headers.get(b"content-type", b"")):
+        if has_body and not self._accepts(headers.get(b"content-type", b""), scope["path"]):
             await _reject(send, 415, "content_type", "must be application/json")
             return
         receive = _noting_disconnect(scope, receive)
@@ -211,8 +216,10 @@ class BodyGuardMiddleware:
         finally:
             self._budget.release(reserved)
 
-    def _accepts(self, content_type: bytes) -> bool:
+    def _accepts(self, content_type: bytes, path: str) -> bool:
         media_type = content_type.split(b";", 1)[0].strip().lower().decode("latin-1")
+        if media_type == FORM_MEDIA_TYPE:
+            return path in self._form_paths
         return media_type in self._media_types or media_type.endswith("+json")
 
 

@@ -1,12 +1,14 @@
 """Security headers on every HTTP response, each set computed once when the app is built.
 
 - `X-Content-Type-Options: nosniff`: a browser never runs a JSON body as script or page.
-- `Referrer-Policy: no-referrer`: the only pages are the API reference, and nothing here
-  needs to know where a visitor came from; a CDN the reference loads from learns nothing.
+- `Referrer-Policy: no-referrer`: nothing here needs to know where a visitor came from; a
+  CDN the API reference loads from learns nothing, and the pages behind emailed links,
+  whose address may hold a link's token, never hand it on.
 - Framing is denied twice: `X-Frame-Options: DENY` for old browsers, CSP `frame-ancestors`.
 - `Content-Security-Policy`: `default-src 'none'` on everything but HTML pages, so a
   response opened as a document can load and run nothing; HTML pages get the policy they
-  were written for (`page_policy`).
+  were written for: a route's own `opt["content_security_policy"]` (the pages behind
+  emailed links), else `page_policy` (the API reference).
 - `Strict-Transport-Security` when the service is reached over https
   (`APP_PUBLIC_URL`), for a year. Neither `includeSubDomains` nor `preload`: both bind
   other hosts of the domain, which only the operator can decide, at the proxy.
@@ -32,7 +34,8 @@ class SecurityHeadersMiddleware:
 
     Which set a response gets depends on its route, looked up by identity in a table built
     here from the app's routes:
-    - a route whose media type is HTML gets `page_policy` as its CSP;
+    - a route naming its own policy in ``opt["content_security_policy"]`` gets it;
+    - any other route whose media type is HTML gets `page_policy` as its CSP;
     - a route whose declared answer is or wraps one of `token_bodies` gets
       `Cache-Control: no-store`, so no browser or proxy cache keeps the token. Deriving it
       from the return type means a new route answering with a token cannot forget it;
@@ -65,7 +68,11 @@ class SecurityHeadersMiddleware:
                 continue
             for handler in route.route_handlers:
                 media_type = handler.media_type
-                if getattr(media_type, "value", media_type).startswith(HTML_MEDIA_TYPE):
+                own_policy = handler.opt.get("content_security_policy")
+                if isinstance(own_policy, str):
+                    policy_header = (b"content-security-policy", own_policy.encode())
+                    self._by_route[id(handler)] = (*common, policy_header)
+                elif getattr(media_type, "value", media_type).startswith(HTML_MEDIA_TYPE):
                     self._by_route[id(handler)] = page_headers
                 elif _answers_with(
                     handler.parsed_fn_signature.return_type.annotation, token_bodies
