@@ -102,11 +102,14 @@ def deferred_signals() -> Iterator[None]:
 
 
 @contextmanager
-def resolved_database(settings: Settings, *, export: bool = False) -> Iterator[Settings]:
+def resolved_database(
+    settings: Settings, *, export: bool = False, lifecycle_level: str = "DEBUG"
+) -> Iterator[Settings]:
     """Yield settings whose DATABASE_URL points at a server, starting the embedded one if unset.
 
     With `export`, the URL is also put in the environment, so that server worker processes
-    started from here use the same database. The embedded server is let go on exit.
+    started from here use the same database. The embedded server is let go on exit. Its
+    start and release are logged at `lifecycle_level` (`portico -v` asks for INFO).
     """
     if settings.database.url is not None:
         yield settings
@@ -114,7 +117,7 @@ def resolved_database(settings: Settings, *, export: bool = False) -> Iterator[S
     embedded = EmbeddedPostgres(Path(settings.app.data_dir) / "postgres")
     with deferred_signals():
         url = embedded.start()
-    logger.info("embedded PostgreSQL running with data in {}", embedded.data_dir)
+    logger.log(lifecycle_level, "embedded PostgreSQL running with data in {}", embedded.data_dir)
     try:
         if export:
             os.environ["DATABASE_URL"] = url
@@ -122,7 +125,7 @@ def resolved_database(settings: Settings, *, export: bool = False) -> Iterator[S
         yield msgspec.structs.replace(settings, database=database)
     finally:
         embedded.stop()
-        logger.info("embedded PostgreSQL released")
+        logger.log(lifecycle_level, "embedded PostgreSQL released")
 
 
 def ensure_database_reachable(settings: Settings) -> None:

@@ -33,6 +33,6 @@ def main() -> None:
         )
         raise SystemExit(2)
     os.environ.setdefault(GRANIAN_ALLOCATOR_ENV, GRANIAN_ALLOCATOR_CONF)
-    from entrypoints.cli.commands import run  # noqa: PLC0415 - only once the Python is known to fit
+    from entrypoints.cli.commands import run
 
     run()

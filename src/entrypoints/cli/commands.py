@@ -1,4 +1,10 @@
-"""The `portico` command: serve, worker, scheduler, db, users, outbox, config, seed."""
+"""The `portico` command: serve, worker, scheduler, db, users, outbox, config, seed.
+
+Building this tree imports typer and the command modules only; each command loads the
+application, the adapters and the database driver when it runs (entrypoints/cli/tree.py).
+"""
+
+from typing import Annotated
 
 import typer
 
@@ -7,17 +13,35 @@ from entrypoints.cli.db import db_app
 from entrypoints.cli.outbox import outbox_app
 from entrypoints.cli.push import push_app
 from entrypoints.cli.seed import seed
-from entrypoints.cli.serve import serve
+from entrypoints.cli.serve_command import serve
+from entrypoints.cli.tree import PorticoGroup, PorticoTyper, set_verbose
 from entrypoints.cli.users import users_app
 from entrypoints.cli.worker import scheduler, worker
 
-app = typer.Typer(
+app = PorticoTyper(
     name="portico",
+    cls=PorticoGroup,
     help="Run and operate Portico.",
     no_args_is_help=True,
-    pretty_exceptions_show_locals=False,
-    add_completion=False,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+    context_settings={"show_default": True},
 )
+
+
+@app.callback()
+def main(
+    verbose: Annotated[  # noqa: FBT002 - typer declares flags as boolean defaults
+        bool,
+        typer.Option(
+            "--verbose", "-v", help="Log lifecycle steps (the embedded database) at INFO."
+        ),
+    ] = False,
+) -> None:
+    """Run and operate Portico."""
+    set_verbose(verbose)
+
+
 app.command()(serve)
 app.add_typer(db_app, name="db")
 app.add_typer(config_app, name="config")

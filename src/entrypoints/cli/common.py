@@ -1,41 +1,35 @@
-"""Helpers every command shares: settings or a one-line failure, and clean exits."""
+"""Helpers every command shares: settings or a one-line failure, and clean exits.
 
-import asyncio
+Only the standard library and typer load with this module; the settings loader, the
+container and the database come in when a command calls for them (entrypoints/cli/tree.py).
+"""
+
 import signal
-import sys
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from types import FrameType
-from typing import NoReturn, TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-import typer
-from dishka import AsyncContainer
-
-from adapters.embedded_postgres.server import (
-    EmbeddedPostgresError,
-    EmbeddedPostgresMissingError,
-)
-from adapters.sqlalchemy.errors import DATABASE_ERRORS, described
-from application.common.errors import ApplicationError
-from domain.shared.errors import DomainError
-from entrypoints.bootstrap import (
-    DatabaseUnreachableError,
-    ensure_database_reachable,
-    resolved_database,
-    setup_logging,
-    with_signing_secret,
-)
 from entrypoints.cli.exit_codes import ExitCode
-from entrypoints.config import ConfigurationError, Settings, load_settings
-from entrypoints.ioc import make_container
+from entrypoints.cli.tree import fail, lifecycle_level
+
+if TYPE_CHECKING:
+    from dishka import AsyncContainer
+
+    from entrypoints.config import Settings
+
+__all__ = [
+    "StopRequestedError",
+    "database_or_exit",
+    "database_ready",
+    "fail",
+    "run_in_request_scope",
+    "settings_or_exit",
+    "stop_on_signals",
+    "with_signing_secret_logged",
+]
 
 T = TypeVar("T")
-
-
-def fail(message: str, code: ExitCode) -> NoReturn:
-    """Print one line to stderr and exit with `code`; no traceback."""
-    print(f"portico: {message}", file=sys.stderr)  # noqa: T201 - the CLI's error channel
-    raise typer.Exit(int(code))
 
 
 class StopRequestedError(SystemExit):
@@ -57,18 +51,41 @@ def stop_on_signals() -> None:
         signal.signal(signum, request_stop)
 
 
-def settings_or_exit() -> Settings:
+def settings_or_exit() -> "Settings":
     """Load and validate the settings, configure logging, or exit 2 naming the variable."""
+    from entrypoints.config.loader import ConfigurationError, load_settings
+    from entrypoints.logs import configure_logging
+
     try:
         settings = load_settings()
     except ConfigurationError as exc:
         fail(f"configuration error: {exc}", ExitCode.CONFIGURATION)
-    setup_logging(settings)
+    configure_logging(
+        level=settings.app.log_level,
+        json_format=settings.app.log_format == "json",
+        secrets=_known_secrets(settings),
+        sql_echo=settings.database.echo,
+    )
     return settings
 
 
-def with_signing_secret_logged(settings: Settings) -> Settings:
+def _known_secrets(settings: "Settings") -> list[str]:
+    """The configured secrets, as `entrypoints.bootstrap.known_secrets` finds them.
+
+    That function parses the database and Redis URLs with SQLAlchemy; with neither set
+    there is nothing to parse, and a command such as `config check` need not load it.
+    """
+    if settings.database.url or settings.cache.redis_url:
+        from entrypoints.bootstrap import known_secrets
+
+        return known_secrets(settings)
+    return [settings.auth.jwt_secret] if settings.auth.jwt_secret else []
+
+
+def with_signing_secret_logged(settings: "Settings") -> "Settings":
     """The settings with a JWT secret resolved, and the log scrubbing it from then on."""
+    from entrypoints.bootstrap import setup_logging, with_signing_secret
+
     resolved = with_signing_secret(settings)
     if resolved is not settings:
         setup_logging(resolved)
@@ -76,15 +93,24 @@ def with_signing_secret_logged(settings: Settings) -> Settings:
 
 
 @contextmanager
-def database_or_exit(settings: Settings, *, export: bool = False) -> Iterator[Settings]:
+def database_or_exit(settings: "Settings", *, export: bool = False) -> Iterator["Settings"]:
     """`resolved_database`, or one line and an exit when there is no database to resolve.
 
     Without DATABASE_URL and without the `embedded` extra the exit is 2 (configuration); an
-    embedded server that does not start exits 3.
+    embedded server that does not start exits 3. Its start and stop are logged at DEBUG,
+    or at INFO under `portico -v`.
     """
+    from adapters.embedded_postgres.server import (
+        EmbeddedPostgresError,
+        EmbeddedPostgresMissingError,
+    )
+    from entrypoints.bootstrap import resolved_database
+
     stack = ExitStack()
     try:
-        resolved = stack.enter_context(resolved_database(settings, export=export))
+        resolved = stack.enter_context(
+            resolved_database(settings, export=export, lifecycle_level=lifecycle_level())
+        )
     except EmbeddedPostgresMissingError as exc:
         fail(str(exc), ExitCode.CONFIGURATION)
     except EmbeddedPostgresError as exc:
@@ -94,12 +120,14 @@ def database_or_exit(settings: Settings, *, export: bool = False) -> Iterator[Se
 
 
 @contextmanager
-def database_ready(settings: Settings) -> Iterator[Settings]:
+def database_ready(settings: "Settings") -> Iterator["Settings"]:
     """The settings with a reachable database: the embedded one is started if needed.
 
     Exits 3 with one line when the database does not answer; stops the embedded one when
     the block ends.
     """
+    from entrypoints.bootstrap import DatabaseUnreachableError, ensure_database_reachable
+
     with database_or_exit(settings) as resolved:
         try:
             ensure_database_reachable(resolved)
@@ -108,13 +136,20 @@ def database_ready(settings: Settings) -> Iterator[Settings]:
         yield resolved
 
 
-def run_in_request_scope(action: Callable[[AsyncContainer], Awaitable[T]]) -> T:
+def run_in_request_scope(action: "Callable[[AsyncContainer], Awaitable[T]]") -> T:
     """Run `action` in a request scope of the usual container, on the configured database.
 
     The embedded database is started when DATABASE_URL is unset, and stopped afterwards.
     An unreachable database exits 3; a use case's expected error, or a database error,
     exits 1; each with one line and no traceback.
     """
+    import asyncio
+
+    from adapters.sqlalchemy.errors import DATABASE_ERRORS, described
+    from application.common.errors import ApplicationError
+    from domain.shared.errors import DomainError
+    from entrypoints.ioc import make_container
+
     stop_on_signals()
     with database_ready(settings_or_exit()) as resolved:
 

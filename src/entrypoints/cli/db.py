@@ -1,35 +1,31 @@
 """`portico db`: Alembic migrations against the configured (or embedded) database."""
 
+import re
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import sqlalchemy as sa
 import typer
-from alembic import command
-from alembic.config import Config
-from alembic.util.exc import CommandError
 
-import adapters.sqlalchemy as sqlalchemy_adapters
-from adapters.sqlalchemy.engine import to_psycopg_url
-from entrypoints.bootstrap import (
-    DatabaseUnreachableError,
-    ensure_database_reachable,
-)
-from entrypoints.cli.common import database_or_exit, fail, settings_or_exit, stop_on_signals
-from entrypoints.cli.exit_codes import ExitCode
+from entrypoints.cli.tree import command_group
 
-MIGRATIONS_DIR = Path(sqlalchemy_adapters.__file__).resolve().parent / "migrations"
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+MIGRATIONS_DIR = Path(__file__).resolve().parents[2] / "adapters" / "sqlalchemy" / "migrations"
 VERSION_TABLE = "alembic_version"
+_RELATIVE_DOWN = re.compile(r"^-\d+$")
 
-db_app = typer.Typer(help="Apply, revert and create database migrations.", no_args_is_help=True)
+db_app = command_group("Apply, revert and create database migrations.")
 
 
-def alembic_config(database_url: str) -> Config:
+def alembic_config(database_url: str) -> "Config":
     """An Alembic configuration for this project, pointed at `database_url`.
 
     The URL travels in `attributes`, not in the ini options, so a password with ``%`` in
     it survives and never lands in a file.
     """
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     config.set_main_option("version_table", VERSION_TABLE)
@@ -48,6 +44,13 @@ def alembic_config(database_url: str) -> Config:
 
 
 def _run(action: str, revision: str | None = None, **options: object) -> None:
+    from alembic import command
+    from alembic.util.exc import CommandError
+
+    from entrypoints.bootstrap import DatabaseUnreachableError, ensure_database_reachable
+    from entrypoints.cli.common import database_or_exit, fail, settings_or_exit, stop_on_signals
+    from entrypoints.cli.exit_codes import ExitCode
+
     stop_on_signals()
     settings = settings_or_exit()
     with database_or_exit(settings) as resolved:
@@ -82,6 +85,10 @@ def _run(action: str, revision: str | None = None, **options: object) -> None:
 
 def _drop_version_table(url: str) -> None:
     """At base nothing is applied, so the bookkeeping table goes too: the schema is empty."""
+    import sqlalchemy as sa
+
+    from adapters.sqlalchemy.engine import to_psycopg_url
+
     engine = sa.create_engine(to_psycopg_url(url))
     try:
         with engine.begin() as connection:
@@ -92,17 +99,28 @@ def _drop_version_table(url: str) -> None:
 
 @db_app.command()
 def upgrade(
-    revision: Annotated[str, typer.Argument(help="Target revision.")] = "head",
+    revision: Annotated[str, typer.Argument(metavar="REVISION", help="Target revision.")] = "head",
 ) -> None:
     """Apply migrations up to REVISION (default: head)."""
     _run("upgrade", revision)
 
 
-@db_app.command()
+@db_app.command(context_settings={"ignore_unknown_options": True})
 def downgrade(
-    revision: Annotated[str, typer.Argument(help="Target revision, `-1`, or `base`.")] = "-1",
+    revision: Annotated[
+        str,
+        typer.Argument(metavar="REVISION", help="Target revision, -N (N steps back), or base."),
+    ] = "-1",
 ) -> None:
-    """Revert migrations down to REVISION; `base` leaves an empty schema."""
+    """Revert migrations down to REVISION; `base` leaves an empty schema.
+
+    A relative revision needs no `--`: `portico db downgrade -2` reverts two migrations.
+    """
+    if revision.startswith("-") and not _RELATIVE_DOWN.match(revision):
+        raise typer.BadParameter(
+            f"{revision!r} is neither a revision nor -N; give a revision, -N or base",
+            param_hint="'REVISION'",
+        )
     _run("downgrade", revision)
 
 
@@ -124,7 +142,9 @@ def history() -> None:
 
 @db_app.command()
 def revision(
-    message: Annotated[str, typer.Option("--message", "-m", help="What the migration does.")],
+    message: Annotated[
+        str, typer.Option("--message", "-m", metavar="MESSAGE", help="What the migration does.")
+    ],
     autogenerate: Annotated[  # noqa: FBT002 - typer declares flags as boolean defaults
         bool, typer.Option("--autogenerate/--empty", help="Diff the tables against the database.")
     ] = True,

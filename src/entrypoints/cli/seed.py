@@ -5,32 +5,34 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from dishka import AsyncContainer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from application.common.errors import ApplicationError
-from application.demo.seed_content import SeedDemoContent, SeedDemoContentCommand, SeedReport
-from application.demo.seed_plan import DEMO_EMAIL_DOMAIN
-from domain.shared.errors import DomainError
-from entrypoints.cli.common import fail, run_in_request_scope, settings_or_exit
 from entrypoints.cli.exit_codes import ExitCode
+from entrypoints.cli.tree import fail
+
+if TYPE_CHECKING:
+    from dishka import AsyncContainer
+
+    from application.demo.seed_content import SeedDemoContentCommand, SeedReport
 
 GENERATED_PASSWORD_BYTES = 18
 """24 URL-safe characters, 144 random bits: beyond guessing, short enough to type."""
 
 
 def seed(  # noqa: PLR0917 - typer maps each parameter to an option
-    users: Annotated[int, typer.Option(help="How many demo users (1 to 100000).")] = 10,
-    articles: Annotated[int, typer.Option(help="How many articles (0 to 100000).")] = 50,
+    users: Annotated[
+        int, typer.Option(metavar="N", help="How many demo users (1 to 100000).")
+    ] = 10,
+    articles: Annotated[
+        int, typer.Option(metavar="N", help="How many articles (0 to 100000).")
+    ] = 50,
     comments: Annotated[
-        int, typer.Option(help="How many comments in all, spread over the articles.")
+        int, typer.Option(metavar="N", help="How many comments in all, spread over the articles.")
     ] = 200,
     random_seed: Annotated[
-        int, typer.Option("--seed", help="The same seed makes the same content.")
+        int, typer.Option("--seed", metavar="N", help="The same seed makes the same content.")
     ] = 1,
     password_stdin: Annotated[  # noqa: FBT002 - typer declares flags as boolean defaults
         bool,
@@ -50,6 +52,12 @@ def seed(  # noqa: PLR0917 - typer maps each parameter to an option
     Refuses APP_ENV=production unless --force-production. New demo users share one
     password, never logged; users that already exist keep theirs.
     """
+    from application.common.errors import ApplicationError
+    from application.demo.seed_content import SeedDemoContentCommand
+    from application.demo.seed_plan import DEMO_EMAIL_DOMAIN
+    from domain.shared.errors import DomainError
+    from entrypoints.cli.common import settings_or_exit
+
     if settings_or_exit().is_production and not force_production:
         fail(
             "refusing to seed demo accounts with APP_ENV=production; "
@@ -80,7 +88,7 @@ def seed(  # noqa: PLR0917 - typer maps each parameter to an option
 
 def _stdin_password() -> str:
     """The first line of standard input; exits 2 with one line when there is none."""
-    password = sys.stdin.readline().rstrip("\r\n")
+    password = sys.stdin.readline().rstrip("\r\n") if sys.stdin is not None else ""
     if not password:
         fail("no password on standard input", ExitCode.CONFIGURATION)
     return password
@@ -90,10 +98,12 @@ def _generated_password() -> str:
     return secrets.token_urlsafe(GENERATED_PASSWORD_BYTES)
 
 
-def _seed(command: SeedDemoContentCommand) -> SeedReport:
+def _seed(command: "SeedDemoContentCommand") -> "SeedReport":
     """Run the use case with a progress bar; errors become one line."""
+    from application.demo.seed_content import SeedDemoContent
+    from entrypoints.cli.common import run_in_request_scope
 
-    async def action(request: AsyncContainer) -> SeedReport:
+    async def action(request: "AsyncContainer") -> "SeedReport":
         seed_content: SeedDemoContent = await request.get(SeedDemoContent)
         with _progress_bar(command.total_items) as advance:
             return await seed_content(command, advance)
@@ -104,6 +114,15 @@ def _seed(command: SeedDemoContentCommand) -> SeedReport:
 @contextmanager
 def _progress_bar(total: int) -> Iterator[Callable[[int], None]]:
     """A bar on stderr when it is a terminal, so stdout keeps only the summary; else silent."""
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+    )
+
     console = Console(stderr=True)
     with Progress(
         TextColumn("seeding"),
@@ -118,7 +137,7 @@ def _progress_bar(total: int) -> Iterator[Callable[[int], None]]:
         yield lambda handled: progress.advance(task, handled)
 
 
-def _summary(report: SeedReport) -> str:
+def _summary(report: "SeedReport") -> str:
     """One line: what was created, and what was already there."""
     return (
         f"created {report.users_created} users, {report.articles_created} articles, "

@@ -1,4 +1,4 @@
-"""`portico serve`: the HTTP API on granian (the faster server in bench/asgi_servers.py) or uvicorn.
+"""What `portico serve` runs: the HTTP API on granian (faster in bench/asgi_servers.py) or uvicorn.
 
 granian holds about 155 KB per open WebSocket (its WebSocket layer's buffers), uvicorn about
 20 KB (bench/ws_fanout.py); processes that mostly hold live connections may prefer uvicorn
@@ -16,9 +16,8 @@ import os
 import resource
 import socket
 from importlib.util import find_spec
-from typing import Annotated, Any
+from typing import Any
 
-import typer
 from granian.constants import Interfaces
 from granian.http import HTTP1Settings
 from granian.server import Server
@@ -59,20 +58,8 @@ _LOGGING_INTO_LOGURU = {
 }
 
 
-def serve(
-    host: Annotated[str | None, typer.Option(help="Interface to bind. [default: APP_HOST]")] = None,
-    port: Annotated[
-        int | None, typer.Option(min=1, max=65535, help="Port to listen on. [default: APP_PORT]")
-    ] = None,
-    workers: Annotated[
-        int | None, typer.Option(min=1, max=64, help="Worker processes. [default: APP_WORKERS]")
-    ] = None,
-) -> None:
-    """Serve the HTTP API until SIGINT or SIGTERM, then drain and exit 0.
-
-    Without DATABASE_URL (outside production) an embedded PostgreSQL is started first and
-    stopped on exit. The database must answer before the server starts (exit 3 if not).
-    """
+def serve_until_stopped(*, host: str | None, port: int | None, workers: int | None) -> None:
+    """`portico serve` (entrypoints/cli/serve_command.py) once its arguments are parsed."""
     stop_on_signals()
     settings = settings_or_exit()
     if settings.app.server == "uvicorn" and not all(map(find_spec, UVICORN_EXTRA_MODULES)):
@@ -198,7 +185,7 @@ def _run_uvicorn(
     backlog. It has no timeout for a request's head: HeaderTimeoutHttpToolsProtocol adds one,
     and reads it from the environment, because spawned workers rebuild it by name.
     """
-    import uvicorn  # noqa: PLC0415 - only loaded when chosen
+    import uvicorn
 
     os.environ[HEADER_TIMEOUT_ENV] = str(settings.app.header_read_timeout_seconds)
     uvicorn.run(
@@ -241,7 +228,7 @@ def _header_timeout_protocol() -> type:
     The timer starts when the connection is made (so a client that sends nothing is cut off
     too) and again at the first byte of each later request; the end of the headers stops it.
     """
-    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol  # noqa: PLC0415 - optional
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
     timeout = float(os.environ.get(HEADER_TIMEOUT_ENV, "5"))
 

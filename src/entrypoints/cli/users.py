@@ -1,43 +1,49 @@
 """`portico users`: administrators, roles and bans, for operators."""
 
 import sys
-from typing import Annotated, TypeVar
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from dishka import AsyncContainer
 
-from application.users.ban_user import BanUser, BanUserCommand
-from application.users.create_admin import CreateAdmin, CreateAdminCommand
-from application.users.set_role import SetRole, SetRoleCommand
-from domain.users.values import Role
-from entrypoints.cli.common import fail, run_in_request_scope
 from entrypoints.cli.exit_codes import ExitCode
+from entrypoints.cli.tree import command_group, fail
 
-users_app = typer.Typer(help="Manage accounts: administrators, roles, bans.", no_args_is_help=True)
-T = TypeVar("T")
+if TYPE_CHECKING:
+    from dishka import AsyncContainer
+
+users_app = command_group("Manage accounts: administrators, roles, bans.")
 
 
 def _read_password(password_stdin: bool) -> str:  # noqa: FBT001 - mirrors the flag
     if password_stdin:
-        password = sys.stdin.readline().rstrip("\n")
+        password = sys.stdin.readline().rstrip("\n") if sys.stdin is not None else ""
         if not password:
             fail("no password on standard input", ExitCode.CONFIGURATION)
         return password
+    if sys.stdin is None or not sys.stdin.isatty():
+        fail(
+            "no terminal to prompt for the password; "
+            "pipe it in with --password-stdin (one line on standard input)",
+            ExitCode.CONFIGURATION,
+        )
     return str(typer.prompt("Password", hide_input=True, confirmation_prompt=True))
 
 
 @users_app.command("create-admin")
 def create_admin(
-    email: Annotated[str, typer.Option(help="The administrator's email.")],
-    username: Annotated[str, typer.Option(help="The administrator's username.")],
+    email: Annotated[str, typer.Option(metavar="EMAIL", help="The administrator's email.")],
+    username: Annotated[str, typer.Option(metavar="NAME", help="The administrator's username.")],
     password_stdin: Annotated[  # noqa: FBT002 - typer declares flags as boolean defaults
         bool, typer.Option("--password-stdin", help="Read the password from standard input.")
     ] = False,
 ) -> None:
     """Create an administrator; prompts for the password unless --password-stdin."""
+    from application.users.create_admin import CreateAdmin, CreateAdminCommand
+    from entrypoints.cli.common import run_in_request_scope
+
     password = _read_password(password_stdin)
 
-    async def action(request: AsyncContainer) -> None:
+    async def action(request: "AsyncContainer") -> None:
         use_case = await request.get(CreateAdmin)
         await use_case(CreateAdminCommand(username=username, email=email, password=password))
 
@@ -47,12 +53,25 @@ def create_admin(
 
 @users_app.command("set-role")
 def set_role(
-    username: Annotated[str, typer.Argument(help="Whose role to change.")],
-    role: Annotated[Role, typer.Argument(help="user, moderator or admin.")],
+    username: Annotated[str, typer.Argument(metavar="USERNAME", help="Whose role to change.")],
+    role_name: Annotated[
+        str, typer.Argument(metavar="ROLE", help="user, moderator or admin.", show_default=False)
+    ],
 ) -> None:
     """Give a user another role."""
+    from application.users.set_role import SetRole, SetRoleCommand
+    from domain.users.values import Role
+    from entrypoints.cli.common import run_in_request_scope
 
-    async def action(request: AsyncContainer) -> None:
+    try:
+        role = Role(role_name)
+    except ValueError:
+        roles = ", ".join(f"'{member.value}'" for member in Role)
+        raise typer.BadParameter(
+            f"{role_name!r} is not a role; use one of {roles}", param_hint="'ROLE'"
+        ) from None
+
+    async def action(request: "AsyncContainer") -> None:
         await (await request.get(SetRole))(SetRoleCommand(username=username, role=role))
 
     run_in_request_scope(action)
@@ -61,14 +80,16 @@ def set_role(
 
 @users_app.command("ban")
 def ban(
-    username: Annotated[str, typer.Argument(help="Whom to ban.")],
+    username: Annotated[str, typer.Argument(metavar="USERNAME", help="Whom to ban.")],
     reason: Annotated[
-        str, typer.Option(help="Kept with the ban, for the record.")
+        str, typer.Option(metavar="REASON", help="Kept with the ban, for the record.")
     ] = "banned by an operator",
 ) -> None:
     """Ban a user: no sign-in, no refresh, every session ended."""
+    from application.users.ban_user import BanUser, BanUserCommand
+    from entrypoints.cli.common import run_in_request_scope
 
-    async def action(request: AsyncContainer) -> None:
+    async def action(request: "AsyncContainer") -> None:
         await (await request.get(BanUser))(BanUserCommand(username=username, reason=reason))
 
     run_in_request_scope(action)
@@ -76,10 +97,14 @@ def ban(
 
 
 @users_app.command("unban")
-def unban(username: Annotated[str, typer.Argument(help="Whose ban to lift.")]) -> None:
+def unban(
+    username: Annotated[str, typer.Argument(metavar="USERNAME", help="Whose ban to lift.")],
+) -> None:
     """Lift a ban."""
+    from application.users.ban_user import BanUser, BanUserCommand
+    from entrypoints.cli.common import run_in_request_scope
 
-    async def action(request: AsyncContainer) -> None:
+    async def action(request: "AsyncContainer") -> None:
         await (await request.get(BanUser))(BanUserCommand(username=username, banned=False))
 
     run_in_request_scope(action)

@@ -1,28 +1,21 @@
 """`portico worker` and `portico scheduler`: the background processes beside the API."""
 
-import asyncio
 import contextlib
 import signal
 from collections.abc import Coroutine
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from aiokafka.errors import KafkaError
-from dishka import AsyncContainer
-from loguru import logger
-from sqlalchemy.ext.asyncio import AsyncEngine
 
-from adapters.sqlalchemy.lease import PostgresAdvisoryLease
-from application.common.ports.task_queue import TaskQueue
-from entrypoints.cli.common import database_ready, fail, settings_or_exit, stop_on_signals
 from entrypoints.cli.exit_codes import ExitCode
-from entrypoints.config import Settings
-from entrypoints.ioc import make_container
-from entrypoints.worker.consumers import consume_until_stopped
-from entrypoints.worker.handler_table import HandlerTable
-from entrypoints.worker.receiver import run_jobs_until_stopped
-from entrypoints.worker.relay import relay_until_stopped, sweep_deliveries_until_stopped
-from entrypoints.worker.scheduler import periodic_schedule, schedule_while_leading
+from entrypoints.cli.tree import fail
+
+if TYPE_CHECKING:
+    import asyncio
+
+    from dishka import AsyncContainer
+
+    from entrypoints.config import Settings
 
 SCHEDULER_LEASE = "portico.scheduler"
 """The advisory lock that makes one scheduler lead however many run."""
@@ -49,6 +42,12 @@ def worker(
     once per event. With JOBS_QUEUE=redis it runs the background jobs, acknowledging each
     when done. Flags switch the parts off, so they can be scaled apart.
     """
+    import asyncio
+
+    from loguru import logger
+
+    from entrypoints.cli.common import database_ready, settings_or_exit, stop_on_signals
+
     stop_on_signals()
     settings = settings_or_exit()
     if not (relay or consumers or jobs):
@@ -58,8 +57,10 @@ def worker(
     logger.info("worker stopped")
 
 
-def stop_event_on_signals() -> asyncio.Event:
+def stop_event_on_signals() -> "asyncio.Event":
     """An event that SIGINT or SIGTERM sets, so the loops can finish what is in hand."""
+    import asyncio
+
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -67,7 +68,15 @@ def stop_event_on_signals() -> asyncio.Event:
     return stop
 
 
-async def _run(settings: Settings, *, relay: bool, consumers: bool, jobs: bool) -> None:
+async def _run(settings: "Settings", *, relay: bool, consumers: bool, jobs: bool) -> None:
+    import asyncio
+
+    from loguru import logger
+
+    from entrypoints.ioc import make_container
+    from entrypoints.worker.receiver import run_jobs_until_stopped
+    from entrypoints.worker.relay import relay_until_stopped, sweep_deliveries_until_stopped
+
     stop = stop_event_on_signals()
     container = make_container(settings)
     parts: list[Coroutine[Any, Any, Any]] = []
@@ -103,8 +112,18 @@ async def _run(settings: Settings, *, relay: bool, consumers: bool, jobs: bool) 
         await container.close()
 
 
-async def _supervised(container: AsyncContainer, settings: Settings, stop: asyncio.Event) -> None:
+async def _supervised(
+    container: "AsyncContainer", settings: "Settings", stop: "asyncio.Event"
+) -> None:
     """Keep the consumer loop running: after a failure (the broker down), start it again."""
+    import asyncio
+
+    from aiokafka.errors import KafkaError
+    from loguru import logger
+
+    from entrypoints.worker.consumers import consume_until_stopped
+    from entrypoints.worker.handler_table import HandlerTable
+
     failures = 0
     while not stop.is_set():
         try:
@@ -122,16 +141,31 @@ def scheduler() -> None:
     """Enqueue the periodic housekeeping jobs until SIGINT or SIGTERM, then exit 0.
 
     Every SCHEDULER_PURGE_INTERVAL_SECONDS it enqueues the purge of ended sessions and used
-    tokens, and of sent outbox rows older than OUTBOX_RETENTION_SECONDS. Several may run:
-    one leads (a PostgreSQL advisory lock), the others stand by and take over if it dies.
+    tokens, of sent outbox rows older than OUTBOX_RETENTION_SECONDS, and of notifications
+    older than NOTIFICATIONS_RETENTION_DAYS. Several may run: one leads (a PostgreSQL
+    advisory lock), the others stand by and take over if it dies.
     """
+    import asyncio
+
+    from loguru import logger
+
+    from entrypoints.cli.common import database_ready, settings_or_exit, stop_on_signals
+
     stop_on_signals()
     with database_ready(settings_or_exit()) as resolved:
         count = asyncio.run(_schedule(resolved))
     logger.info("scheduler stopped after enqueueing {} jobs", count)
 
 
-async def _schedule(settings: Settings) -> int:
+async def _schedule(settings: "Settings") -> int:
+
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from adapters.sqlalchemy.lease import PostgresAdvisoryLease
+    from application.common.ports.task_queue import TaskQueue
+    from entrypoints.ioc import make_container
+    from entrypoints.worker.scheduler import periodic_schedule, schedule_while_leading
+
     stop = stop_event_on_signals()
     container = make_container(settings)
     try:

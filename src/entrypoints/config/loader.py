@@ -5,15 +5,12 @@ import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar
 from urllib.parse import urlsplit
 
 import msgspec
 from dotenv import dotenv_values
-from redis.asyncio.connection import parse_url as parse_redis_url
 
-from adapters.sqlalchemy.engine import to_psycopg_url
-from adapters.webpush.sender import vapid_public_key
 from domain.notifications.push_endpoint import PushServiceAllowlist
 from entrypoints.config.cors import (
     CorsPolicy,
@@ -22,7 +19,6 @@ from entrypoints.config.cors import (
     parse_origins,
 )
 from entrypoints.config.settings import Settings
-from entrypoints.http.client_address import parse_networks
 
 ENV_FILE_VARIABLE = "PORTICO_ENV_FILE"
 MIN_JWT_SECRET_BYTES = 32
@@ -33,6 +29,8 @@ _REDIS_SCHEMES = frozenset({"redis", "rediss", "unix"})
 _MSGSPEC_PATH = re.compile(r"^(?P<reason>.*) - at `\$\.(?P<section>\w+)\.(?P<field>\w+)`")
 _HOST_PORT = re.compile(r"^[A-Za-z0-9.\-\[\]:]+:\d{1,5}$")
 _Parsed = TypeVar("_Parsed")
+SettingSource = Literal["default", "env file", "environment"]
+"""Where a setting's value comes from, as `portico config show` names it."""
 
 
 class ConfigurationError(Exception):
@@ -92,14 +90,11 @@ def load_settings(
 ) -> Settings:
     """Build validated settings; the process environment wins over the `.env` file.
 
-    An empty value counts as unset. Raises ConfigurationError naming the first bad variable.
+    An empty value counts as unset. Raises ConfigurationError naming the first bad variable,
+    or PORTICO_ENV_FILE when the file it names cannot be read.
     """
     environ = os.environ if environ is None else environ
-    values: dict[str, str] = {}
-    env_path = env_file or Path(environ.get(ENV_FILE_VARIABLE, ".env"))
-    if env_path.is_file():
-        values.update({k: v for k, v in dotenv_values(env_path).items() if v is not None})
-    values.update(environ)
+    values = {**_env_file_values(environ, env_file), **environ}
 
     specs = {(spec.section, spec.field): spec for spec in setting_specs()}
     raw: dict[str, dict[str, str]] = {}
@@ -113,6 +108,57 @@ def load_settings(
         raise _explain(exc, raw, specs) from None
     _check_rules(settings)
     return settings
+
+
+def setting_sources(
+    environ: Mapping[str, str] | None = None,
+    *,
+    env_file: Path | None = None,
+) -> dict[str, SettingSource]:
+    """Where each variable's value comes from, by the rules of `load_settings`."""
+    environ = os.environ if environ is None else environ
+    from_file = _env_file_values(environ, env_file)
+    sources: dict[str, SettingSource] = {}
+    for spec in setting_specs():
+        if spec.variable in environ:
+            set_here = bool(environ[spec.variable].strip())
+            sources[spec.variable] = "environment" if set_here else "default"
+        elif from_file.get(spec.variable, "").strip():
+            sources[spec.variable] = "env file"
+        else:
+            sources[spec.variable] = "default"
+    return sources
+
+
+def _env_file_values(environ: Mapping[str, str], env_file: Path | None) -> dict[str, str]:
+    """The `.env` file's values: `env_file`, else PORTICO_ENV_FILE's, else `./.env` if any.
+
+    A file PORTICO_ENV_FILE names must exist and be readable, and so must a `./.env` that
+    is there; a missing `./.env` (or `env_file`) is fine.
+    """
+    named = environ.get(ENV_FILE_VARIABLE, "").strip()
+    if env_file is None and named:
+        path, variable = Path(named), ENV_FILE_VARIABLE
+        hint = f"point {ENV_FILE_VARIABLE} at a readable file, or unset it"
+    else:
+        path = env_file or Path(".env")
+        variable, hint = str(path), "make it readable, or remove it"
+        if not path.is_file():
+            return {}
+    try:
+        with path.open(encoding="utf-8") as stream:
+            parsed = dotenv_values(stream=stream)
+    except FileNotFoundError:
+        problem = "no such file"
+    except IsADirectoryError:
+        problem = "a directory, not a file"
+    except PermissionError:
+        problem = "permission denied"
+    except (OSError, UnicodeDecodeError) as exc:
+        problem = _first_line(exc)
+    else:
+        return {key: value for key, value in parsed.items() if value is not None}
+    raise ConfigurationError(variable, f"cannot read {str(path)!r} ({problem}); {hint}")
 
 
 def _explain(
@@ -264,6 +310,8 @@ def _check_pairings(settings: Settings) -> None:
             "set SMS_BASE_URL, SMS_ACCOUNT_SID, SMS_AUTH_TOKEN and SMS_FROM together",
         )
     if settings.push.vapid_private_key is not None:
+        from adapters.webpush.sender import vapid_public_key  # noqa: PLC0415 - cryptography, when needed
+
         try:
             vapid_public_key(settings.push.vapid_private_key)
         except ValueError:
@@ -279,11 +327,15 @@ def _check_pairings(settings: Settings) -> None:
 
 def _check_addresses(settings: Settings) -> None:
     if settings.app.trusted_proxies is not None:
+        from entrypoints.http.client_address import parse_networks  # noqa: PLC0415 - no Litestar for the CLI
+
         try:
             parse_networks(settings.app.trusted_proxies)
         except ValueError as exc:
             raise ConfigurationError("TRUSTED_PROXIES", _first_line(exc)) from None
     if settings.database.url is not None:
+        from adapters.sqlalchemy.engine import to_psycopg_url  # noqa: PLC0415 - SQLAlchemy, when needed
+
         try:
             to_psycopg_url(settings.database.url)
         except Exception as exc:  # noqa: BLE001 - any parse failure is a configuration error
@@ -294,6 +346,8 @@ def _check_addresses(settings: Settings) -> None:
             raise ConfigurationError(
                 "REDIS_URL", f"unsupported scheme {scheme!r}; use redis://, rediss:// or unix://"
             )
+        from redis.asyncio.connection import parse_url as parse_redis_url  # noqa: PLC0415
+
         try:
             # parse_url is undocumented in redis-py: tests/unit/test_reliances_redis.py
             parse_redis_url(settings.cache.redis_url)
