@@ -7,11 +7,13 @@ VENV_BIN := .venv/bin
 PYTEST_ARGS ?=
 ATTACK_ARGS ?=
 FUZZ_ARGS ?=
+CONFORMANCE_URL ?= http://127.0.0.1:8000
+CONFORMANCE_FOLDERS ?=
 
 PY ?= python3.13
 PY_VENV = .venv-$(notdir $(PY))
 
-.PHONY: help uv install run test test-py lint fmt migrate bench attack fuzz clean
+.PHONY: help uv install run test test-py lint fmt migrate bench attack fuzz conformance clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-8s %s\n", $$1, $$2}'
@@ -69,6 +71,9 @@ attack: install ## Run the denial-of-service attacks of bench/attacks.py; fail i
 
 fuzz: install ## Fuzz the API contract at length (bench/fuzz.py: 50,000 cases signed in, 30,000 without); fail on any failure
 	$(VENV_BIN)/python bench/fuzz.py $(FUZZ_ARGS)
+
+conformance: ## Run the official RealWorld API suite (tools/realworld/) against a running server (make run first)
+	tools/conformance.sh $(CONFORMANCE_URL) $(CONFORMANCE_FOLDERS)
 
 clean: ## Remove local state: the virtualenv, caches and the embedded database
 	rm -rf .venv .venv-* .data .mypy_cache .ruff_cache .pytest_cache
