@@ -17,6 +17,7 @@ from entrypoints.config import load_settings
 from entrypoints.http.app import create_app
 from entrypoints.http.auth import requires
 from entrypoints.ioc import make_container
+from tests.support.http_app import register
 from tests.support.network import closed_port
 
 pytestmark = pytest.mark.integration
@@ -71,15 +72,6 @@ async def app(clean_database: Any, migrated_url: str, tmp_path: Any) -> AsyncIte
 async def client(app: Litestar) -> AsyncIterator[AsyncTestClient[Litestar]]:
     async with AsyncTestClient(app) as client:
         yield client
-
-
-async def register(client: AsyncTestClient[Litestar], name: str) -> str:
-    response = await client.post(
-        "/api/users",
-        json={"user": {"username": name, "email": f"{name}@test.com", "password": "password123"}},
-    )
-    assert response.status_code == 201, response.text
-    return str(response.json()["user"]["token"])
 
 
 def test_only_the_intended_routes_are_public(app: Litestar) -> None:
@@ -155,20 +147,6 @@ async def test_a_user_changes_only_their_own_account(client: AsyncTestClient[Lit
     assert response.json()["user"]["username"] == "ada"
     bob = await client.get("/api/profiles/bob")
     assert bob.json()["profile"]["bio"] is None
-
-
-async def test_following_oneself_is_forbidden_and_unfollowing_oneself_harmless(
-    client: AsyncTestClient[Litestar],
-) -> None:
-    ada = {"Authorization": f"Token {await register(client, 'ada')}"}
-    followed = await client.post("/api/profiles/ada/follow", headers=ada)
-    assert (followed.status_code, followed.json()) == (
-        403,
-        {"errors": {"profile": ["cannot be yourself"]}},
-    )
-    unfollowed = await client.delete("/api/profiles/ada/follow", headers=ada)
-    assert unfollowed.status_code == 200, unfollowed.text
-    assert unfollowed.json()["profile"]["following"] is False
 
 
 async def test_hostile_registration_bodies_get_4xx_envelopes(

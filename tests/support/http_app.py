@@ -1,5 +1,6 @@
 """The HTTP app as the in-process integration tests build it: the real container and routes,
-plus test routes that echo, fail and hold, and a provider whose Redis probe is down.
+plus test routes that echo, fail and hold, and a provider whose Redis probe is down; and
+`register`, which signs a user up through such an app and returns the access token.
 """
 
 import asyncio
@@ -12,6 +13,7 @@ import msgspec
 from dishka import Provider, Scope, provide
 from litestar import Litestar, post
 from litestar.params import JSONBody
+from litestar.testing import AsyncTestClient
 
 from adapters.memory.health import InMemoryHealthProbe
 from application.common.errors import ConflictError, NotFoundError
@@ -80,6 +82,15 @@ def build_app(url: str, *overrides: Provider, **env: str) -> Litestar:
     )
     handlers = [echo, boom, missing, conflict, broken_rule, hold]
     return create_app(make_container(settings, *overrides), settings, extra_handlers=handlers)
+
+
+async def register(client: AsyncTestClient[Litestar], name: str) -> str:
+    response = await client.post(
+        "/api/users",
+        json={"user": {"username": name, "email": f"{name}@test.com", "password": "password123"}},
+    )
+    assert response.status_code == 201, response.text
+    return str(response.json()["user"]["token"])
 
 
 def records(buffer: io.StringIO) -> list[dict[str, Any]]:

@@ -12,6 +12,7 @@ from adapters.memory.database import InMemoryDatabase
 from adapters.memory.device_trust import InMemoryDeviceTrust
 from adapters.memory.mailer import InMemoryMailer
 from adapters.memory.one_time_tokens import InMemoryOneTimeTokenRepository
+from adapters.memory.profiles import InMemoryProfileReader
 from adapters.memory.security import (
     InMemoryPasswordHasher,
     InMemoryTokenIssuer,
@@ -20,7 +21,7 @@ from adapters.memory.security import (
 from adapters.memory.sessions import InMemorySessionRepository
 from adapters.memory.system import ManualClock, SequentialIdGenerator
 from adapters.memory.unit_of_work import InMemoryUnitOfWork
-from adapters.memory.users import InMemoryProfileReader, InMemoryUserRepository
+from adapters.memory.users import InMemoryUserRepository
 from adapters.templates.jinja import JinjaTemplateRenderer
 from application.articles.read_cache import ContentReadCache
 from application.common.identity import Identity

@@ -1,4 +1,4 @@
-"""The users and profiles use cases on in-memory adapters: state, results and events."""
+"""The users use cases on in-memory adapters: state, results and events."""
 
 import asyncio
 from dataclasses import replace
@@ -17,9 +17,6 @@ from application.common.ports.rate_limits import (
     RateLimitDecision,
     RateLimiterUnavailableError,
 )
-from application.profiles.errors import ProfileNotFoundError, SelfFollowError
-from application.profiles.follow_relation import FollowCommand
-from application.profiles.get_profile import GetProfileCommand
 from application.users.errors import AccountBannedError, EmailTakenError, UsernameTakenError
 from application.users.get_current_user import GetCurrentUserCommand
 from application.users.log_in import LogInCommand
@@ -192,43 +189,6 @@ async def test_a_deleted_account_no_longer_authenticates(world: UsersWorld) -> N
         await world.get_current_user()(GetCurrentUserCommand(actor=me, access_token="presented"))
 
 
-async def test_follow_and_unfollow_are_idempotent_and_raise_one_event_each(
-    world: UsersWorld,
-) -> None:
-    await world.register("celeb")
-    me = world.identity_of(await world.register("fan"))
-    for _ in range(2):
-        view = await world.follow_user()(FollowCommand(actor=me, username="celeb"))
-        assert view.following
-    seen = await world.get_profile()(GetProfileCommand(username="celeb", viewer=me))
-    assert seen.following
-    anonymous = await world.get_profile()(GetProfileCommand(username="celeb", viewer=None))
-    assert not anonymous.following
-    for _ in range(2):
-        view = await world.unfollow_user()(FollowCommand(actor=me, username="celeb"))
-        assert not view.following
-    follow_events = [t for t in world.event_types() if t.startswith("user.")][2:]
-    assert follow_events == ["user.followed", "user.unfollowed"]
-
-
-async def test_nobody_follows_themselves(world: UsersWorld) -> None:
-    me = world.identity_of(await world.register("ada"))
-    with pytest.raises(SelfFollowError) as caught:
-        await world.follow_user()(FollowCommand(actor=me, username="ada"))
-    assert (caught.value.field, caught.value.message) == ("profile", "cannot be yourself")
-    view = await world.unfollow_user()(FollowCommand(actor=me, username="ada"))
-    assert not view.following, "unfollowing oneself is as harmless as any unfollow"
-    assert not any(t.endswith("followed") for t in world.event_types())
-
-
-async def test_unknown_profiles_are_not_found(world: UsersWorld) -> None:
-    me = world.identity_of(await world.register("ada"))
-    with pytest.raises(ProfileNotFoundError):
-        await world.get_profile()(GetProfileCommand(username="ghost", viewer=None))
-    with pytest.raises(ProfileNotFoundError):
-        await world.follow_user()(FollowCommand(actor=me, username="ghost"))
-
-
 async def test_tokens_expire_with_the_clock(world: UsersWorld) -> None:
     result = await world.register("ada")
     world.clock.advance(timedelta(minutes=16))
@@ -318,8 +278,3 @@ async def test_control_characters_are_refused_in_the_bio(world: UsersWorld) -> N
         UpdateUserCommand(actor=me, access_token="presented", bio="line one\nline two\ttab")
     )
     assert ok.bio == "line one\nline two\ttab"
-
-
-async def test_impossible_usernames_are_not_found(world: UsersWorld) -> None:
-    with pytest.raises(ProfileNotFoundError):
-        await world.get_profile()(GetProfileCommand(username="a\x00b", viewer=None))

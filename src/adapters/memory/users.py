@@ -3,7 +3,6 @@
 from datetime import datetime
 
 from adapters.memory.database import InMemoryDatabase, detached
-from application.profiles.ports import ProfileReader, ProfileView
 from application.users.errors import EmailTakenError, UsernameTakenError
 from application.users.ports import UserRepository
 from domain.users.user import User
@@ -88,26 +87,3 @@ class InMemoryUserRepository(UserRepository):
                 raise UsernameTakenError
             if other.email == user.email:
                 raise EmailTakenError
-
-
-class InMemoryProfileReader(ProfileReader):
-    """The `ProfileReader` port over the in-memory database."""
-
-    def __init__(self, database: InMemoryDatabase) -> None:
-        self._database = database
-
-    async def by_username(self, username: str, *, viewer: UserId | None) -> ProfileView | None:
-        """The profile, and whether `viewer` follows it."""
-        if not Username.could_exist(username):
-            return None
-        users: dict[UserId, User] = self._database.table(USERS)
-        user = next((u for u in users.values() if str(u.username) == username), None)
-        if user is None:
-            return None
-        follows = self._database.table(FOLLOWS)
-        return ProfileView(
-            username=str(user.username),
-            bio=user.profile.bio,
-            image=user.profile.image,
-            following=viewer is not None and (viewer, user.id) in follows,
-        )

@@ -30,10 +30,11 @@ from adapters.sqlalchemy.health import SqlDatabaseProbe
 from adapters.sqlalchemy.one_time_tokens import SqlOneTimeTokenRepository
 from adapters.sqlalchemy.outbox import SqlOutboxReader, SqlOutboxStore
 from adapters.sqlalchemy.processed_events import SqlProcessedEvents
+from adapters.sqlalchemy.profiles import SqlProfileReader
 from adapters.sqlalchemy.request_connection import RequestConnection
 from adapters.sqlalchemy.sessions import SqlSessionRepository
 from adapters.sqlalchemy.unit_of_work import SqlAlchemyUnitOfWork
-from adapters.sqlalchemy.users import SqlProfileReader, SqlUserRepository
+from adapters.sqlalchemy.users import SqlUserRepository
 from adapters.system.clock import SystemClock
 from adapters.system.uuid7 import Uuid7Generator
 from application.articles.ports import (

@@ -20,9 +20,10 @@ from adapters.memory.notifications.push_subscriptions import InMemoryPushSubscri
 from adapters.memory.one_time_tokens import InMemoryOneTimeTokenRepository
 from adapters.memory.outbox import InMemoryOutboxReader, InMemoryOutboxStore
 from adapters.memory.processed_events import InMemoryProcessedEvents
+from adapters.memory.profiles import InMemoryProfileReader
 from adapters.memory.sessions import InMemorySessionRepository
 from adapters.memory.unit_of_work import InMemoryUnitOfWork
-from adapters.memory.users import InMemoryProfileReader, InMemoryUserRepository
+from adapters.memory.users import InMemoryUserRepository
 from application.articles.ports import (
     ArticleReader,
     ArticleRepository,
