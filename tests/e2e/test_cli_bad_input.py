@@ -75,9 +75,13 @@ def test_create_admin_without_a_terminal_names_password_stdin(tmp_path: Path, cl
     assert "--password-stdin" in line
 
 
-@pytest.mark.parametrize("command", [["users", "create-admin"], ["seed"]])
+@pytest.mark.parametrize(
+    ("command", "otherwise"),
+    [(["users", "create-admin"], "to be prompted"), (["seed"], "to have one generated")],
+    ids=["users create-admin", "seed"],
+)
 def test_password_stdin_on_a_closed_stdin_exits_2_with_one_line(
-    tmp_path: Path, command: list[str]
+    tmp_path: Path, command: list[str], otherwise: str
 ) -> None:
     extra = ["--email", "a@b.example", "--username", "root"] if command[0] == "users" else []
     result = run_without_stdin(
@@ -89,7 +93,10 @@ def test_password_stdin_on_a_closed_stdin_exits_2_with_one_line(
         closed=True,
     )
     assert result.returncode == 2
-    assert one_line(result) == "portico: no password on standard input"
+    assert one_line(result) == (
+        "portico: no password on standard input; pipe one line holding it in, "
+        f"or leave out --password-stdin {otherwise}"
+    )
 
 
 @pytest.mark.parametrize("target", ["/nonexistent/portico.env", "."])

@@ -76,10 +76,16 @@ def test_seeding_twice_creates_the_data_once(
 @pytest.mark.parametrize(
     ("arguments", "message"),
     [
-        (("--users", "0"), "portico: --users must be between 1 and 100000"),
+        (
+            ("--users", "0"),
+            "portico: --users must be between 1 and 100000; pass a number in that range",
+        ),
         (
             ("--articles", "0", "--comments", "5"),
-            "portico: --comments requires at least one article",
+            (
+                "portico: --comments requires at least one article; "
+                "pass --articles 1 or more, or --comments 0"
+            ),
         ),
     ],
 )
@@ -97,9 +103,19 @@ def test_a_bad_argument_exits_2_with_one_line(
     [
         (
             "short\n",
-            "portico: the password on standard input is too short (minimum is 8 characters)",
+            (
+                "portico: the password on standard input is too short (minimum is 8 characters); "
+                "pipe in a password of 8 to 256 characters, "
+                "or leave out --password-stdin to have one generated"
+            ),
         ),
-        ("", "portico: no password on standard input"),
+        (
+            "",
+            (
+                "portico: no password on standard input; pipe one line holding it in, "
+                "or leave out --password-stdin to have one generated"
+            ),
+        ),
     ],
 )
 def test_a_bad_password_on_stdin_exits_2_with_one_line_and_writes_nothing(

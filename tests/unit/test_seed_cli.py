@@ -24,6 +24,10 @@ PRODUCTION = {
     "DATABASE_URL": "postgresql://unused@127.0.0.1:1/unused",
     "APP_PUBLIC_URL": "https://portico.example.com",
 }
+NO_PASSWORD = (
+    "portico: no password on standard input; pipe one line holding it in, "
+    "or leave out --password-stdin to have one generated"
+)
 PASSWORD_LINE = re.compile(
     r"^password of the (?P<users>\d+) demo users created "
     r"\(sign in as <username>@example\.com\), shown only this once: (?P<password>\S+)$"
@@ -113,10 +117,14 @@ async def test_a_password_on_stdin_is_used_and_never_printed(world: SeedWorld) -
     [
         (
             "short\n",
-            "portico: the password on standard input is too short (minimum is 8 characters)",
+            (
+                "portico: the password on standard input is too short (minimum is 8 characters); "
+                "pipe in a password of 8 to 256 characters, "
+                "or leave out --password-stdin to have one generated"
+            ),
         ),
-        ("", "portico: no password on standard input"),
-        ("\n", "portico: no password on standard input"),
+        ("", NO_PASSWORD),
+        ("\n", NO_PASSWORD),
     ],
 )
 def test_a_bad_password_on_stdin_exits_2_with_one_line(

@@ -34,7 +34,10 @@ def main(
     verbose: Annotated[  # noqa: FBT002 - typer declares flags as boolean defaults
         bool,
         typer.Option(
-            "--verbose", "-v", help="Log lifecycle steps (the embedded database) at INFO."
+            "--verbose",
+            "-v",
+            help="Log lifecycle steps (the embedded database) at INFO; "
+            "print the traceback of an unexpected error.",
         ),
     ] = False,
 ) -> None:

@@ -5,22 +5,26 @@ container and the database come in when a command calls for them (entrypoints/cl
 """
 
 import signal
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager
 from types import FrameType
 from typing import TYPE_CHECKING, TypeVar
 
 from entrypoints.cli.exit_codes import ExitCode
-from entrypoints.cli.tree import fail, lifecycle_level
+from entrypoints.cli.tree import fail, lifecycle_level, with_hint
 
 if TYPE_CHECKING:
     from dishka import AsyncContainer
 
+    from application.common.errors import ApplicationError
+    from domain.shared.errors import DomainError
     from entrypoints.config import Settings
+    from entrypoints.config.loader import ConfigurationError
 
 __all__ = [
     "StopRequestedError",
     "database_or_exit",
+    "database_reachable_or_exit",
     "database_ready",
     "fail",
     "run_in_request_scope",
@@ -59,7 +63,7 @@ def settings_or_exit() -> "Settings":
     try:
         settings = load_settings()
     except ConfigurationError as exc:
-        fail(f"configuration error: {exc}", ExitCode.CONFIGURATION)
+        fail(configuration_error_line(exc), ExitCode.CONFIGURATION)
     configure_logging(
         level=settings.app.log_level,
         json_format=settings.app.log_format == "json",
@@ -67,6 +71,23 @@ def settings_or_exit() -> "Settings":
         sql_echo=settings.database.echo,
     )
     return settings
+
+
+def configuration_error_line(exc: "ConfigurationError") -> str:
+    """`configuration error: VAR: problem; <where to fix it>`.
+
+    A setting's problem is fixed where the setting comes from. A problem with the env file
+    itself (PORTICO_ENV_FILE, an unreadable `.env`) already says what to do.
+    """
+    from entrypoints.config.loader import setting_specs
+
+    line = f"configuration error: {exc}"
+    if exc.variable in {spec.variable for spec in setting_specs()}:
+        return (
+            f"{line}; set {exc.variable} in the environment or the env file "
+            "(see docs/configuration.md)"
+        )
+    return with_hint(line, "fix the environment or the env file (see docs/configuration.md)")
 
 
 def _known_secrets(settings: "Settings") -> list[str]:
@@ -111,10 +132,16 @@ def database_or_exit(settings: "Settings", *, export: bool = False) -> Iterator[
         resolved = stack.enter_context(
             resolved_database(settings, export=export, lifecycle_level=lifecycle_level())
         )
-    except EmbeddedPostgresMissingError as exc:
-        fail(str(exc), ExitCode.CONFIGURATION)
+    except EmbeddedPostgresMissingError:
+        fail(
+            "DATABASE_URL is not set and the embedded PostgreSQL is not installed; set "
+            "DATABASE_URL=postgresql://user:password@host:5432/portico, or install "
+            "'portico[embedded]' to run a local one",
+            ExitCode.CONFIGURATION,
+        )
     except EmbeddedPostgresError as exc:
-        fail(str(exc), ExitCode.DEPENDENCY_UNAVAILABLE)
+        log = f"{settings.app.data_dir}/postgres/log"
+        fail(with_hint(str(exc), f"see {log}"), ExitCode.DEPENDENCY_UNAVAILABLE)
     with stack:
         yield resolved
 
@@ -126,26 +153,39 @@ def database_ready(settings: "Settings") -> Iterator["Settings"]:
     Exits 3 with one line when the database does not answer; stops the embedded one when
     the block ends.
     """
-    from entrypoints.bootstrap import DatabaseUnreachableError, ensure_database_reachable
-
     with database_or_exit(settings) as resolved:
-        try:
-            ensure_database_reachable(resolved)
-        except DatabaseUnreachableError as exc:
-            fail(str(exc), ExitCode.DEPENDENCY_UNAVAILABLE)
+        database_reachable_or_exit(resolved)
         yield resolved
 
 
-def run_in_request_scope(action: "Callable[[AsyncContainer], Awaitable[T]]") -> T:
+def database_reachable_or_exit(settings: "Settings") -> None:
+    """Return when the database answers; else one line naming it (password hidden), exit 3."""
+    from entrypoints.bootstrap import DatabaseUnreachableError, ensure_database_reachable
+
+    try:
+        ensure_database_reachable(settings)
+    except DatabaseUnreachableError as exc:
+        fail(
+            f"{exc}; start the database, or point DATABASE_URL at one that answers",
+            ExitCode.DEPENDENCY_UNAVAILABLE,
+        )
+
+
+def run_in_request_scope(
+    action: "Callable[[AsyncContainer], Awaitable[T]]",
+    *,
+    hints: "Mapping[type[Exception], str] | None" = None,
+) -> T:
     """Run `action` in a request scope of the usual container, on the configured database.
 
     The embedded database is started when DATABASE_URL is unset, and stopped afterwards.
     An unreachable database exits 3; a use case's expected error, or a database error,
-    exits 1; each with one line and no traceback.
+    exits 1; each with one line and no traceback, ending in what to do (`hints` by error
+    class for the command's own errors).
     """
     import asyncio
 
-    from adapters.sqlalchemy.errors import DATABASE_ERRORS, described
+    from adapters.sqlalchemy.errors import DATABASE_ERRORS
     from application.common.errors import ApplicationError
     from domain.shared.errors import DomainError
     from entrypoints.ioc import make_container
@@ -164,6 +204,43 @@ def run_in_request_scope(action: "Callable[[AsyncContainer], Awaitable[T]]") -> 
         try:
             return asyncio.run(scoped())
         except (ApplicationError, DomainError) as exc:
-            fail(f"{exc.field} {exc}", ExitCode.FAILURE)
+            fail(expected_error_line(exc, hints), ExitCode.FAILURE)
         except DATABASE_ERRORS as exc:
-            fail(described(exc), ExitCode.FAILURE)
+            fail(database_error_line(exc), ExitCode.FAILURE)
+
+
+def expected_error_line(
+    exc: "ApplicationError | DomainError", hints: "Mapping[type[Exception], str] | None" = None
+) -> str:
+    """`<field> <message>; <what to do>` for a use case's expected error.
+
+    `hints` says what to do about a command's own errors; others get their kind's hint.
+    """
+    from application.common.errors import (
+        ConflictError,
+        DependencyUnavailableError,
+        NotFoundError,
+    )
+
+    if hints is not None and type(exc) in hints:
+        hint = hints[type(exc)]
+    elif isinstance(exc, NotFoundError):
+        hint = "check the name and run the command again"
+    elif isinstance(exc, ConflictError):
+        hint = f"choose another {exc.field}"
+    elif isinstance(exc, DependencyUnavailableError):
+        hint = "run the command again once the service is back"
+    else:
+        hint = "correct the value and run the command again"
+    return with_hint(f"{exc.field} {exc}", hint)
+
+
+def database_error_line(exc: BaseException) -> str:
+    """What the database said, and what to do: migrate when the schema is missing."""
+    from sqlalchemy.exc import ProgrammingError
+
+    from adapters.sqlalchemy.errors import described
+
+    if isinstance(exc, ProgrammingError):
+        return f"{described(exc)}; then run the command again"
+    return f"{described(exc)}; check the database server and its log, then run the command again"

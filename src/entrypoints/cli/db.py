@@ -47,8 +47,14 @@ def _run(action: str, revision: str | None = None, **options: object) -> None:
     from alembic import command
     from alembic.util.exc import CommandError
 
-    from entrypoints.bootstrap import DatabaseUnreachableError, ensure_database_reachable
-    from entrypoints.cli.common import database_or_exit, fail, settings_or_exit, stop_on_signals
+    from adapters.sqlalchemy.errors import DATABASE_ERRORS
+    from entrypoints.cli.common import (
+        database_or_exit,
+        database_reachable_or_exit,
+        fail,
+        settings_or_exit,
+        stop_on_signals,
+    )
     from entrypoints.cli.exit_codes import ExitCode
 
     stop_on_signals()
@@ -56,10 +62,7 @@ def _run(action: str, revision: str | None = None, **options: object) -> None:
     with database_or_exit(settings) as resolved:
         url = resolved.database.url
         assert url is not None  # noqa: S101 - resolved_database guarantees it
-        try:
-            ensure_database_reachable(resolved)
-        except DatabaseUnreachableError as exc:
-            fail(str(exc), ExitCode.DEPENDENCY_UNAVAILABLE)
+        database_reachable_or_exit(resolved)
         config = alembic_config(url)
         try:
             match action:
@@ -80,7 +83,27 @@ def _run(action: str, revision: str | None = None, **options: object) -> None:
                         autogenerate=bool(options.get("autogenerate")),
                     )
         except CommandError as exc:
-            fail(f"migration error: {exc}", ExitCode.FAILURE)
+            fail(migration_error_line(exc), ExitCode.FAILURE)
+        except DATABASE_ERRORS as exc:
+            fail(failed_migration_line(exc), ExitCode.FAILURE)
+
+
+def migration_error_line(exc: Exception) -> str:
+    """Alembic's refusal (an unknown revision, a database behind its head), and what to do."""
+    what = f"migration error: {str(exc).rstrip('.')}"
+    if "not up to date" in what:
+        return f"{what}; run 'portico db upgrade' first"
+    return f"{what}; check the revision against 'portico db history'"
+
+
+def failed_migration_line(exc: Exception) -> str:
+    """A migration the database refused: each runs in its own transaction, so it left nothing."""
+    reason = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    detail = reason[0] if reason else type(exc).__name__
+    return (
+        f"migration failed: {detail}; fix the cause and run it again (the failing migration "
+        "was rolled back, and 'portico db current' shows where the schema stands)"
+    )
 
 
 def _drop_version_table(url: str) -> None:

@@ -15,7 +15,9 @@ from entrypoints.cli.tree import fail
 if TYPE_CHECKING:
     from dishka import AsyncContainer
 
+    from application.common.errors import ApplicationError
     from application.demo.seed_content import SeedDemoContentCommand, SeedReport
+    from domain.shared.errors import DomainError
 
 GENERATED_PASSWORD_BYTES = 18
 """24 URL-safe characters, 144 random bits: beyond guessing, short enough to type."""
@@ -74,8 +76,7 @@ def seed(  # noqa: PLR0917 - typer maps each parameter to an option
             password=password,
         )
     except (ApplicationError, DomainError) as exc:
-        option = "the password on standard input" if exc.field == "password" else f"--{exc.field}"
-        fail(f"{option} {exc}", ExitCode.CONFIGURATION)
+        fail(_refused_input_line(exc), ExitCode.CONFIGURATION)
     started = time.monotonic()
     report = _seed(command)
     typer.echo(f"{_summary(report)} in {time.monotonic() - started:.1f}s")
@@ -86,11 +87,29 @@ def seed(  # noqa: PLR0917 - typer maps each parameter to an option
         )
 
 
+def _refused_input_line(exc: "ApplicationError | DomainError") -> str:
+    """What is wrong with an option or the password on standard input, and what to give."""
+    from domain.users.values import PASSWORD_MAX, PASSWORD_MIN
+
+    if exc.field == "password":
+        return (
+            f"the password on standard input {exc}; pipe in a password of {PASSWORD_MIN} to "
+            f"{PASSWORD_MAX} characters, or leave out --password-stdin to have one generated"
+        )
+    if exc.field == "comments" and "article" in str(exc):
+        return f"--comments {exc}; pass --articles 1 or more, or --comments 0"
+    return f"--{exc.field} {exc}; pass a number in that range"
+
+
 def _stdin_password() -> str:
     """The first line of standard input; exits 2 with one line when there is none."""
     password = sys.stdin.readline().rstrip("\r\n") if sys.stdin is not None else ""
     if not password:
-        fail("no password on standard input", ExitCode.CONFIGURATION)
+        fail(
+            "no password on standard input; pipe one line holding it in, "
+            "or leave out --password-stdin to have one generated",
+            ExitCode.CONFIGURATION,
+        )
     return password
 
 
@@ -100,7 +119,7 @@ def _generated_password() -> str:
 
 def _seed(command: "SeedDemoContentCommand") -> "SeedReport":
     """Run the use case with a progress bar; errors become one line."""
-    from application.demo.seed_content import SeedDemoContent
+    from application.demo.seed_content import NoDemoAuthorError, SeedDemoContent
     from entrypoints.cli.common import run_in_request_scope
 
     async def action(request: "AsyncContainer") -> "SeedReport":
@@ -108,7 +127,13 @@ def _seed(command: "SeedDemoContentCommand") -> "SeedReport":
         with _progress_bar(command.total_items) as advance:
             return await seed_content(command, advance)
 
-    return run_in_request_scope(action)
+    return run_in_request_scope(
+        action,
+        hints={
+            NoDemoAuthorError: "every demo username or email belongs to another account: "
+            "seed an empty database, or rename those accounts"
+        },
+    )
 
 
 @contextmanager

@@ -23,12 +23,9 @@ from granian.http import HTTP1Settings
 from granian.server import Server
 from loguru import logger
 
-from entrypoints.bootstrap import (
-    DatabaseUnreachableError,
-    ensure_database_reachable,
-)
 from entrypoints.cli.common import (
     database_or_exit,
+    database_reachable_or_exit,
     fail,
     settings_or_exit,
     stop_on_signals,
@@ -64,19 +61,20 @@ def serve_until_stopped(*, host: str | None, port: int | None, workers: int | No
     settings = settings_or_exit()
     if settings.app.server == "uvicorn" and not all(map(find_spec, UVICORN_EXTRA_MODULES)):
         fail(
-            "APP_SERVER=uvicorn needs the uvicorn extra: install 'portico[uvicorn]', "
+            "APP_SERVER=uvicorn needs the uvicorn extra; install 'portico[uvicorn]', "
             "or unset APP_SERVER to serve with granian",
             ExitCode.CONFIGURATION,
         )
     address = host or settings.app.host
     bind_port = port or settings.app.port
     if not _port_is_free(address, bind_port):
-        fail(f"{address}:{bind_port} is already in use", ExitCode.DEPENDENCY_UNAVAILABLE)
+        fail(
+            f"{address}:{bind_port} is already in use; stop what listens there, "
+            "or serve on another port (--port or APP_PORT)",
+            ExitCode.DEPENDENCY_UNAVAILABLE,
+        )
     with database_or_exit(settings, export=True) as resolved:
-        try:
-            ensure_database_reachable(resolved)
-        except DatabaseUnreachableError as exc:
-            fail(str(exc), ExitCode.DEPENDENCY_UNAVAILABLE)
+        database_reachable_or_exit(resolved)
         _run(with_signing_secret_logged(resolved), address=address, port=bind_port, workers=workers)
     logger.info("stopped")
 

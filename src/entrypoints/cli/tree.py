@@ -7,10 +7,13 @@ database driver inside its function, when it runs.
 
 Every error is one line on stderr, `portico: <what is wrong>; <what to do>`, with the exit
 codes of docs/operations.md: the parser's own usage errors (an unknown option, a missing
-value, a number out of range) exit 2 like a bad setting, never in a boxed panel.
+value, a number out of range) exit 2 like a bad setting, never in a boxed panel. An
+exception no command expected is a bug: one line naming it and exit 1, its traceback only
+under `portico -v`.
 """
 
 import sys
+import traceback
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
@@ -28,13 +31,37 @@ _verbose = [False]
 
 
 def fail(message: str, code: ExitCode) -> NoReturn:
-    """Print one line to stderr and exit with `code`; no traceback."""
-    print(f"portico: {message}", file=sys.stderr)  # noqa: T201 - the CLI's error channel
+    """Print `portico: <message>` as one line on stderr and exit with `code`; no traceback.
+
+    `message` is `<what is wrong>; <what to do>`; a line break in it (a driver's message
+    quoted whole) becomes a space.
+    """
+    print(f"portico: {_one_line(message)}", file=sys.stderr)  # noqa: T201 - the CLI's error channel
     raise typer.Exit(int(code))
 
 
+def with_hint(problem: str, hint: str) -> str:
+    """`<problem>; <hint>`, unless the problem, written elsewhere, already says what to do."""
+    return problem if "; " in problem else f"{problem}; {hint}"
+
+
+def unexpected_error_line(exc: BaseException, *, traceback_shown: bool) -> str:
+    """The one line for an exception no command expected: a bug, with how to report it."""
+    first_lines = str(exc).strip().splitlines()
+    what = f"{type(exc).__name__}: {first_lines[0]}" if first_lines else type(exc).__name__
+    if traceback_shown:
+        how = "report it with the traceback above"
+    else:
+        how = "rerun with -v for the traceback and report it"
+    return f"unexpected error ({what}); this is a bug: {how}"
+
+
+def _one_line(text: str) -> str:
+    return " ".join(line.strip() for line in text.splitlines() if line.strip())
+
+
 def set_verbose(verbose: bool) -> None:  # noqa: FBT001 - mirrors the flag
-    """Remember `portico -v`: lifecycle lines (the embedded database) are logged at INFO."""
+    """Remember `portico -v`: lifecycle lines at INFO, and a bug's traceback printed."""
     _verbose[0] = verbose
 
 
@@ -145,10 +172,18 @@ class PorticoGroup(TyperGroup):
             print(f"portico: {usage_line(exc, path)}", file=sys.stderr)  # noqa: T201
             sys.exit(int(ExitCode.CONFIGURATION))
         except typer.TyperException as exc:
-            print(f"portico: {' '.join(exc.format_message().split())}", file=sys.stderr)  # noqa: T201
+            path = _command_path(self, prog_name, sys.argv[1:] if args is None else args)
+            line = with_hint(" ".join(exc.format_message().split()), f"see '{path} --help'")
+            print(f"portico: {line}", file=sys.stderr)  # noqa: T201
             sys.exit(exc.exit_code)
         except typer.Abort:
             print("portico: aborted; nothing was changed", file=sys.stderr)  # noqa: T201
+            sys.exit(int(ExitCode.FAILURE))
+        except Exception as exc:  # noqa: BLE001 - a bug: one line, the traceback under -v
+            if _verbose[0]:
+                traceback.print_exception(exc, file=sys.stderr)
+            line = unexpected_error_line(exc, traceback_shown=_verbose[0])
+            print(f"portico: {_one_line(line)}", file=sys.stderr)  # noqa: T201
             sys.exit(int(ExitCode.FAILURE))
         sys.exit(result if isinstance(result, int) else int(ExitCode.OK))
 

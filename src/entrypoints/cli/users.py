@@ -18,7 +18,11 @@ def _read_password(password_stdin: bool) -> str:  # noqa: FBT001 - mirrors the f
     if password_stdin:
         password = sys.stdin.readline().rstrip("\n") if sys.stdin is not None else ""
         if not password:
-            fail("no password on standard input", ExitCode.CONFIGURATION)
+            fail(
+                "no password on standard input; pipe one line holding it in, "
+                "or leave out --password-stdin to be prompted",
+                ExitCode.CONFIGURATION,
+            )
         return password
     if sys.stdin is None or not sys.stdin.isatty():
         fail(

@@ -51,7 +51,11 @@ def worker(
     stop_on_signals()
     settings = settings_or_exit()
     if not (relay or consumers or jobs):
-        fail("nothing to run: every part is switched off", ExitCode.CONFIGURATION)
+        fail(
+            "nothing to run: every part is switched off; "
+            "leave out one of --no-relay, --no-consumers, --no-jobs",
+            ExitCode.CONFIGURATION,
+        )
     with database_ready(settings) as resolved:
         asyncio.run(_run(resolved, relay=relay, consumers=consumers, jobs=jobs))
     logger.info("worker stopped")
