@@ -81,6 +81,24 @@ async def test_an_expired_or_unknown_token_is_not_consumed(tokens: OneTimeTokenR
     assert await tokens.consume("nope", TokenPurpose.VERIFY_EMAIL, now=NOW) is None
 
 
+async def test_finding_a_usable_token_takes_what_consume_would_and_leaves_it(
+    tokens: OneTimeTokenRepository,
+) -> None:
+    verify, later = TokenPurpose.VERIFY_EMAIL, NOW + timedelta(minutes=1)
+    await tokens.add(token("h1"))
+    await tokens.add(token("h2"))
+    found = await tokens.find_usable("h1", verify, now=later)
+    assert found is not None
+    assert (found.user_id, found.used_at, found.email) == (ADA, None, ADDRESS)
+    assert await tokens.find_usable("h1", verify, now=later) is not None  # still unspent
+    assert await tokens.find_usable("h1", TokenPurpose.RESET_PASSWORD, now=later) is None
+    assert await tokens.find_usable("h1", verify, now=NOW + timedelta(hours=2)) is None
+    assert await tokens.find_usable("nope", verify, now=later) is None
+    assert await tokens.consume("h2", verify, now=later) is not None
+    assert await tokens.find_usable("h2", verify, now=later) is None
+    assert await tokens.consume("h1", verify, now=later) is not None
+
+
 @pytest.mark.integration
 async def test_racing_consumers_on_postgres_have_one_winner(migrated_url: str) -> None:
     engine = engine_for_tests(migrated_url)

@@ -38,6 +38,7 @@ from application.profiles.unfollow_user import UnfollowUser
 from application.users.account_opener import AccountOpener
 from application.users.account_recovery import AccountRecovery
 from application.users.authenticated_user import AuthenticatedUser
+from application.users.check_link_token import CheckLinkToken
 from application.users.confirm_password_reset import ConfirmPasswordReset
 from application.users.get_current_user import GetCurrentUser
 from application.users.issue_password_reset import (
@@ -163,6 +164,11 @@ class UsersWorld:
             tokens=self.one_time_tokens,
             secrets=self.secrets,
             clock=self.clock,
+        )
+
+    def check_link_token(self) -> CheckLinkToken:
+        return CheckLinkToken(
+            users=self.users, tokens=self.one_time_tokens, secrets=self.secrets, clock=self.clock
         )
 
     def request_password_reset(self) -> RequestPasswordReset:

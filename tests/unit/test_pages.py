@@ -2,7 +2,8 @@
 
 Each flow follows the link a mail carries, submits the page's form, and checks the account
 changed; every bad input (missing, malformed, forged, expired or used token, a replayed form,
-a wrong or missing CSRF value, a cross-site post) gets a page with a 4xx and changes nothing.
+a wrong or missing CSRF value, a cross-site post, a wrong method) gets a page with a 4xx and
+changes nothing. A link whose token can no longer be spent says so when it is opened.
 """
 
 import base64
@@ -116,6 +117,43 @@ def mailed_link(tmp_path: Path, address: str, subject: str, path: str) -> str:
     return path_and_query(link_in(mailed(tmp_path, address, subject), path))
 
 
+TOKEN_PATHS = ["/verify-email", "/reset-password", "/restore-email"]
+_SUBJECTS = {
+    "/verify-email": "Confirm your email address",
+    "/reset-password": "Reset your password",
+    "/restore-email": "The email address of your account was changed",
+}
+
+
+async def link_to(client: Client, tmp_path: Path, path: str) -> str:
+    """A fresh account ada, and the link to `path` mailed to ada@test.com."""
+    user = await register(client)
+    if path == "/reset-password":
+        asked = await client.post("/api/auth/password-reset", json={"email": "ada@test.com"})
+        assert asked.status_code == 202, asked.text
+    if path == "/restore-email":
+        changed = await client.put(
+            "/api/user",
+            json={"user": {"email": "mallory@test.com"}},
+            headers={"Authorization": f"Token {user['token']}"},
+        )
+        assert changed.status_code == 200, changed.text
+    return mailed_link(tmp_path, "ada@test.com", _SUBJECTS[path], path)
+
+
+def with_new_password(fields: dict[str, str]) -> dict[str, str]:
+    """A form's fields, filled in; the verification form ignores the passwords."""
+    return {**fields, "password": NEW_PASSWORD, "confirm": NEW_PASSWORD}
+
+
+def assert_link_unusable(page: Any) -> None:
+    assert page.status_code == 410, page.text
+    assert "This link can no longer be used" in page.text
+    assert "It has expired, it was used already, or it is not a link we sent." in page.text
+    assert page.headers["content-security-policy"] == PAGE_POLICY
+    assert "set-cookie" not in page.headers  # no form, so no CSRF value either
+
+
 async def open_form(client: Client, link: str) -> dict[str, str]:
     page = await client.get(link)
     assert page.status_code == 200, page.text
@@ -219,23 +257,24 @@ async def test_an_expired_link_gets_a_page_and_changes_nothing(
     assert not await verified(database, "ada@test.com")
 
 
-@pytest.mark.parametrize("path", ["/verify-email", "/reset-password", "/restore-email"])
-async def test_bad_links_and_forms_get_a_page_with_a_4xx(client: Client, path: str) -> None:
+@pytest.mark.parametrize("path", TOKEN_PATHS)
+async def test_bad_links_and_forms_get_a_page_with_a_4xx(
+    client: Client, tmp_path: Path, clock: ManualClock, path: str
+) -> None:
     assert (await client.get(path)).status_code == 400  # no token
     assert (await client.get(f"{path}?token=")).status_code == 400
     assert (await client.get(f"{path}?token=%3Cscript%3E")).status_code == 400
     assert (await client.get(f"{path}?token=a&token=b")).status_code == 422
-    forged = "F" * 43
-    fields = await open_form(client, f"{path}?token={forged}")
-    body = {**fields, "password": NEW_PASSWORD, "confirm": NEW_PASSWORD}
-    spent = await client.post(path, data=body)
-    assert spent.status_code == 410, spent.text
+    body = with_new_password(await open_form(client, await link_to(client, tmp_path, path)))
     wrong = await client.post(path, data={**body, "csrf": "0" * 64})
     assert wrong.status_code == 403
     other_link = await client.post(path, data={**body, "token": "G" * 43})
     assert other_link.status_code == 403  # a CSRF value is bound to its link's token
     cross_site = await client.post(path, data=body, headers={"Sec-Fetch-Site": "cross-site"})
     assert cross_site.status_code == 403
+    clock.advance(timedelta(days=30))  # the link expires while its form is open
+    expired = await client.post(path, data=body)
+    assert expired.status_code == 410, expired.text
     client.cookies.clear()
     no_cookie = await client.post(path, data=body)
     assert no_cookie.status_code == 403
@@ -246,9 +285,86 @@ async def test_bad_links_and_forms_get_a_page_with_a_4xx(client: Client, path: s
         path, content=b"token=%ff%fe", headers={"Content-Type": "application/x-www-form-urlencoded"}
     )
     assert not_utf8.status_code == 400
-    for response in (spent, wrong, other_link, cross_site, no_cookie, empty, not_utf8):
+    for response in (expired, wrong, other_link, cross_site, no_cookie, empty, not_utf8):
         assert response.headers["content-type"].startswith("text/html")
         assert response.headers["content-security-policy"] == PAGE_POLICY
+
+
+@pytest.mark.parametrize("path", TOKEN_PATHS)
+async def test_opening_a_link_that_cannot_be_spent_says_so_before_any_form(
+    client: Client, tmp_path: Path, clock: ManualClock, path: str
+) -> None:
+    forged = await client.get(f"{path}?token={'F' * 43}")
+    assert_link_unusable(forged)
+    link = await link_to(client, tmp_path, path)
+    other_purpose = next(other for other in TOKEN_PATHS if other != path)
+    assert_link_unusable(await client.get(link.replace(path, other_purpose, 1)))
+    await open_form(client, link)  # usable until it expires
+    clock.advance(timedelta(days=30))
+    assert_link_unusable(await client.get(link))
+    assert forged.text == (await client.get(link)).text  # one answer for forged and expired
+
+
+@pytest.mark.parametrize("path", TOKEN_PATHS)
+async def test_opening_a_link_spends_nothing_and_a_used_one_says_so(
+    client: Client, tmp_path: Path, path: str
+) -> None:
+    link = await link_to(client, tmp_path, path)
+    await open_form(client, link)
+    fields = await open_form(client, link)  # opened twice: a mail scanner, then its reader
+    done = await client.post(path, data=with_new_password(fields))
+    assert done.status_code == 200, done.text
+    assert_link_unusable(await client.get(link))
+    replayed = await client.post(path, data=with_new_password(fields))
+    assert replayed.status_code == 410  # the form opened before it was used is refused too
+
+
+async def test_a_verification_link_to_an_address_the_account_left_says_so_when_opened(
+    client: Client, tmp_path: Path, database: InMemoryDatabase
+) -> None:
+    user = await register(client)
+    link = mailed_link(tmp_path, "ada@test.com", "Confirm your email address", "/verify-email")
+    changed = await client.put(
+        "/api/user",
+        json={"user": {"email": "mallory@test.com"}},
+        headers={"Authorization": f"Token {user['token']}"},
+    )
+    assert changed.status_code == 200, changed.text
+    assert_link_unusable(await client.get(link))
+    assert not await verified(database, "mallory@test.com")
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "allowed"),
+    [
+        ("PUT", "/verify-email", {"GET", "POST", "OPTIONS"}),
+        ("DELETE", "/reset-password?token=x", {"GET", "POST", "OPTIONS"}),
+        ("PATCH", "/restore-email", {"GET", "POST", "OPTIONS"}),
+        ("DELETE", "/settings", {"GET", "OPTIONS"}),
+        ("POST", "/article/how-to-train", {"GET", "OPTIONS"}),
+        ("PUT", "/profile/ada/", {"GET", "OPTIONS"}),
+    ],
+)
+async def test_a_wrong_method_on_a_page_gets_a_page(
+    client: Client, method: str, path: str, allowed: set[str]
+) -> None:
+    response = await client.request(method, path)
+    assert response.status_code == 405
+    assert response.headers["content-type"].startswith("text/html")
+    assert response.headers["content-security-policy"] == PAGE_POLICY
+    assert response.headers["cache-control"] == "no-store"
+    assert set(response.headers["allow"].split(", ")) == allowed
+    assert "This page cannot be used that way" in response.text
+    assert "Nothing was changed." in response.text
+
+
+async def test_a_wrong_method_on_the_api_keeps_its_json(client: Client) -> None:
+    response = await client.delete("/api/user")
+    assert response.status_code == 405
+    assert response.headers["content-type"].startswith("application/json")
+    assert response.json() == {"errors": {"method": ["is not allowed on this route"]}}
+    assert set(response.headers["allow"].split(", ")) == {"GET", "PUT", "OPTIONS"}
+    assert "style-src" not in response.headers["content-security-policy"]
 
 
 async def test_a_wrong_csrf_value_leaves_the_link_usable(client: Client, tmp_path: Path) -> None:
@@ -260,9 +376,10 @@ async def test_a_wrong_csrf_value_leaves_the_link_usable(client: Client, tmp_pat
 
 
 async def test_the_pages_headers_keep_them_self_contained_and_tokens_out_of_referers(
-    client: Client,
+    client: Client, tmp_path: Path
 ) -> None:
-    page = await client.get(f"/reset-password?token={'T' * 43}")
+    page = await client.get(await link_to(client, tmp_path, "/reset-password"))
+    assert page.status_code == 200, page.text
     headers = page.headers
     assert headers["content-security-policy"] == PAGE_POLICY
     for directive in ("default-src 'none'", "form-action 'self'", "frame-ancestors 'none'"):
@@ -284,17 +401,21 @@ async def test_the_pages_headers_keep_them_self_contained_and_tokens_out_of_refe
     assert "samesite=strict" in cookie
 
 
-async def test_no_log_line_carries_a_links_token(client: Client) -> None:
-    token = "S3cretLinkToken" + "x" * 28
+async def test_no_log_line_carries_a_links_token(client: Client, tmp_path: Path) -> None:
+    await register(client)
+    link = mailed_link(tmp_path, "ada@test.com", "Confirm your email address", "/verify-email")
+    forged = "S3cretLinkToken" + "x" * 28
     lines: list[str] = []
     sink = logger.add(lambda message: lines.append(str(message)), level="DEBUG")
     try:
-        fields = await open_form(client, f"/verify-email?token={token}")
+        fields = await open_form(client, link)
         await client.post("/verify-email", data=fields)
+        await client.get(f"/verify-email?token={forged}")
     finally:
         logger.remove(sink)
     assert any("GET /verify-email 200" in line for line in lines), lines
-    assert not [line for line in lines if token in line]
+    assert any("GET /verify-email 410" in line for line in lines), lines
+    assert not [line for line in lines for token in (fields["token"], forged) if token in line]
 
 
 async def test_form_bodies_are_taken_by_the_pages_only(client: Client) -> None:
@@ -330,13 +451,14 @@ async def test_with_a_frontend_links_and_landing_pages_lead_there(
         await register(client)
         text = mailed(tmp_path, "ada@test.com", "Confirm your email address")
         assert "https://app.example.com/conduit/#/verify?code=" in text
+        token = text.split("#/verify?code=", 1)[1].split()[0]
         article = await client.get("/article/a b", follow_redirects=False)
         assert article.status_code == 302
         assert article.headers["location"] == "https://app.example.com/conduit/#/article/a%20b"
         settings = await client.get("/settings", follow_redirects=False)
         assert settings.headers["location"] == "https://app.example.com/conduit/settings"
         # A link mailed before the frontend was set still works on the built-in page.
-        assert (await client.get(f"/verify-email?token={'T' * 43}")).status_code == 200
+        assert (await client.get(f"/verify-email?token={token}")).status_code == 200
 
 
 def test_the_pages_are_not_in_the_api_document(tmp_path: Path, clock: ManualClock) -> None:

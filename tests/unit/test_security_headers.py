@@ -126,12 +126,15 @@ def test_a_websocket_passes_untouched() -> None:
         assert socket.receive_text() == "ping"
 
 
-async def test_a_response_start_without_headers_gets_them() -> None:
+async def started(headers: list[tuple[bytes, bytes]] | None) -> list[Message]:
+    """What the middleware sends for a bare app (no route matched) starting with `headers`."""
     sent: list[Message] = []
 
     async def bare_app(scope: Scope, receive: Receive, send: Send) -> None:
-        # ASGI makes `headers` optional, Litestar's TypedDict does not: its absence is the case.
-        await send({"type": "http.response.start", "status": 204})  # type: ignore[arg-type]
+        start: dict[str, Any] = {"type": "http.response.start", "status": 204}
+        if headers is not None:
+            start["headers"] = headers
+        await send(start)  # type: ignore[arg-type]
         await send({"type": "http.response.body", "body": b"", "more_body": False})
 
     async def record(message: Message) -> None:
@@ -144,6 +147,23 @@ async def test_a_response_start_without_headers_gets_them() -> None:
         bare_app, routes=[], page_policy=PAGE_POLICY, token_bodies=(), strict_transport=False
     )
     await middleware(partial_scope(type="http", headers=[]), nothing, record)
+    return sent
+
+
+async def test_a_response_start_without_headers_gets_them() -> None:
+    # ASGI makes `headers` optional, Litestar's TypedDict does not: its absence is the case.
+    sent = await started(None)
     assert sent[0]["type"] == "http.response.start"
     assert (b"content-security-policy", API_POLICY.encode()) in sent[0]["headers"]
     assert sent[1]["type"] == "http.response.body"
+
+
+async def test_an_unmatched_response_bringing_its_own_policy_keeps_it_alone() -> None:
+    own = (b"Content-Security-Policy", PAGE_POLICY.encode())
+    start = (await started([own]))[0]
+    assert start["type"] == "http.response.start"
+    headers = start["headers"]
+    assert [value for name, value in headers if name.lower() == b"content-security-policy"] == [
+        PAGE_POLICY.encode()
+    ]
+    assert (b"x-content-type-options", b"nosniff") in headers

@@ -30,11 +30,24 @@ class InMemoryOneTimeTokenRepository(OneTimeTokenRepository):
         self, token_hash: str, purpose: TokenPurpose, *, now: datetime
     ) -> OneTimeToken | None:
         """Mark used and return it, if usable for this purpose."""
-        token = self._tokens.get(token_hash)
-        if token is None or token.purpose is not purpose or not token.usable(now):
+        token = self._usable(token_hash, purpose, now)
+        if token is None:
             return None
         token.used_at = now
         return copy.copy(token)
+
+    async def find_usable(
+        self, token_hash: str, purpose: TokenPurpose, *, now: datetime
+    ) -> OneTimeToken | None:
+        """A copy, if usable for this purpose."""
+        token = self._usable(token_hash, purpose, now)
+        return None if token is None else copy.copy(token)
+
+    def _usable(self, token_hash: str, purpose: TokenPurpose, now: datetime) -> OneTimeToken | None:
+        token = self._tokens.get(token_hash)
+        if token is None or token.purpose is not purpose or not token.usable(now):
+            return None
+        return token
 
     async def invalidate_all(
         self, user_id: UserId, purposes: Collection[TokenPurpose], *, now: datetime

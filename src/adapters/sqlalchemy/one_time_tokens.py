@@ -37,27 +37,18 @@ class SqlOneTimeTokenRepository(OneTimeTokenRepository):
         """One conditional UPDATE ... RETURNING: only one racing caller can win."""
         statement = (
             sa.update(one_time_tokens)
-            .where(
-                one_time_tokens.c.token_hash == token_hash,
-                one_time_tokens.c.purpose == purpose.value,
-                one_time_tokens.c.used_at.is_(None),
-                one_time_tokens.c.expires_at > now,
-            )
+            .where(*_usable(token_hash, purpose, now))
             .values(used_at=now)
             .returning(one_time_tokens)
         )
-        row = (await self._connection.execute(statement)).mappings().first()
-        if row is None:
-            return None
-        return OneTimeToken(
-            token_hash=row["token_hash"],
-            user_id=UserId(row["user_id"]),
-            purpose=TokenPurpose(row["purpose"]),
-            email=None if row["email"] is None else Email(row["email"]),
-            created_at=row["created_at"],
-            expires_at=row["expires_at"],
-            used_at=row["used_at"],
-        )
+        return _token_of((await self._connection.execute(statement)).mappings().first())
+
+    async def find_usable(
+        self, token_hash: str, purpose: TokenPurpose, *, now: datetime
+    ) -> OneTimeToken | None:
+        """One SELECT under the conditions `consume` updates under; no lock is taken."""
+        statement = sa.select(one_time_tokens).where(*_usable(token_hash, purpose, now))
+        return _token_of((await self._connection.execute(statement)).mappings().first())
 
     async def invalidate_all(
         self, user_id: UserId, purposes: Collection[TokenPurpose], *, now: datetime
@@ -83,3 +74,29 @@ class SqlOneTimeTokenRepository(OneTimeTokenRepository):
             .returning(one_time_tokens.c.token_hash)
         )
         return len(result.all())
+
+
+def _usable(
+    token_hash: str, purpose: TokenPurpose, now: datetime
+) -> tuple[sa.ColumnElement[bool], ...]:
+    """The token by its hash, if it has this purpose, is unused and has not expired."""
+    return (
+        one_time_tokens.c.token_hash == token_hash,
+        one_time_tokens.c.purpose == purpose.value,
+        one_time_tokens.c.used_at.is_(None),
+        one_time_tokens.c.expires_at > now,
+    )
+
+
+def _token_of(row: sa.RowMapping | None) -> OneTimeToken | None:
+    if row is None:
+        return None
+    return OneTimeToken(
+        token_hash=row["token_hash"],
+        user_id=UserId(row["user_id"]),
+        purpose=TokenPurpose(row["purpose"]),
+        email=None if row["email"] is None else Email(row["email"]),
+        created_at=row["created_at"],
+        expires_at=row["expires_at"],
+        used_at=row["used_at"],
+    )

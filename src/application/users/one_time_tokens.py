@@ -138,6 +138,22 @@ class OneTimeTokenMailer:
         await self._queue.enqueue(SEND_TEMPLATED_EMAIL, email.as_payload())
 
 
+def _serves(token: OneTimeToken, user: User | None) -> bool:
+    """Whether a usable token still serves its account, by what its purpose asks of it.
+
+    The account must still exist. A verification link proves only the address it was
+    mailed to, so that must still be the account's address; a restore link must name the
+    address it gives back. A reset link asks nothing more.
+    """
+    if user is None:
+        return False
+    if token.purpose is TokenPurpose.VERIFY_EMAIL:
+        return token.proves(user.email)
+    if token.purpose is TokenPurpose.RESTORE_EMAIL:
+        return token.email is not None
+    return True
+
+
 async def redeem(
     token: str,
     purpose: TokenPurpose,
@@ -149,12 +165,32 @@ async def redeem(
 ) -> tuple[OneTimeToken, User]:
     """Spend a link's token in the open transaction; the token and its account.
 
-    A used, expired, unknown or wrong-purpose token, or one whose account is gone, is
-    refused with one answer (`OneTimeTokenNotFoundError`), so a caller learns nothing
-    from which.
+    A used, expired, unknown or wrong-purpose token, or one whose account is gone or that
+    no longer serves it (`_serves`), is refused with one answer
+    (`OneTimeTokenNotFoundError`), so a caller learns nothing from which; the caller's
+    transaction must then roll back, which leaves the token unspent.
     """
     spent = await tokens.consume(secrets.fingerprint(token), purpose, now=now)
     user = await users.get(spent.user_id, for_update=True) if spent else None
-    if spent is None or user is None:
+    if spent is None or user is None or not _serves(spent, user):
         raise OneTimeTokenNotFoundError
     return spent, user
+
+
+async def redeemable(
+    token: str,
+    purpose: TokenPurpose,
+    *,
+    tokens: OneTimeTokenRepository,
+    users: UserRepository,
+    secrets: OpaqueTokens,
+    now: datetime,
+) -> bool:
+    """Whether `redeem` would accept the token now; it reads, and locks or spends nothing.
+
+    The same conditions as `redeem`, by the same lookups, so the answer says no more than a
+    refusal to spend does: an unknown, wrong-purpose, used or expired token is one miss.
+    """
+    found = await tokens.find_usable(secrets.fingerprint(token), purpose, now=now)
+    user = await users.get(found.user_id) if found else None
+    return found is not None and _serves(found, user)

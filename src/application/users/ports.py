@@ -141,6 +141,15 @@ class OneTimeTokenRepository(Protocol):
         """
         ...
 
+    async def find_usable(
+        self, token_hash: str, purpose: TokenPurpose, *, now: datetime
+    ) -> OneTimeToken | None:
+        """The token `consume` would take now, by the same conditions, left as it is.
+
+        An unknown, wrong-purpose, used or expired token is None alike, by one lookup.
+        """
+        ...
+
     async def invalidate_all(
         self, user_id: UserId, purposes: Collection[TokenPurpose], *, now: datetime
     ) -> None:

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 from application.common.ports.clock import Clock
 from application.common.ports.unit_of_work import UnitOfWork
 from application.users.account_recovery import AccountRecovery
-from application.users.errors import EmailTakenError, OneTimeTokenNotFoundError
+from application.users.errors import EmailTakenError
 from application.users.ports import PasswordHasher, UserRepository
 from domain.users.one_time_token import OneTimeToken, TokenPurpose
 from domain.users.user import User
@@ -57,8 +57,7 @@ class RestoreEmail:
         now = self._clock.now()
 
         async def restore(token: OneTimeToken, user: User) -> None:
-            if token.email is None:
-                raise OneTimeTokenNotFoundError
+            assert token.email is not None  # noqa: S101 - `redeem` refuses a link naming none
             holder = await self._users.get_by_email(token.email)
             if holder is not None and holder.id != user.id:
                 raise EmailTakenError

@@ -5,7 +5,6 @@ from dataclasses import dataclass, field
 from application.common.ports.clock import Clock
 from application.common.ports.opaque_tokens import OpaqueTokens
 from application.common.ports.unit_of_work import UnitOfWork
-from application.users.errors import OneTimeTokenNotFoundError
 from application.users.one_time_tokens import redeem
 from application.users.ports import OneTimeTokenRepository, UserRepository
 from domain.users.one_time_token import TokenPurpose
@@ -25,8 +24,8 @@ class VerifyEmail:
     - The token is single-use and expires; a used, expired, unknown or reset token is
       refused with the same error, `OneTimeTokenNotFoundError`.
     - The token proves only the address it was mailed to: if the account's address has
-      changed since, it is refused the same way, so a link mailed to one address cannot
-      verify another.
+      changed since, it is refused the same way (`redeem`), so a link mailed to one address
+      cannot verify another.
     - Verifying an already verified email is harmless.
     """
 
@@ -49,7 +48,7 @@ class VerifyEmail:
         """Consume the token and verify."""
         now = self._clock.now()
         async with self._uow:
-            token, user = await redeem(
+            _, user = await redeem(
                 command.token,
                 TokenPurpose.VERIFY_EMAIL,
                 tokens=self._tokens,
@@ -57,8 +56,6 @@ class VerifyEmail:
                 secrets=self._secrets,
                 now=now,
             )
-            if not token.proves(user.email):
-                raise OneTimeTokenNotFoundError
             user.verify_email(now=now)
             await self._users.save(user)
             self._uow.track(user)

@@ -7,6 +7,7 @@ from typing import Any
 from dishka import AsyncContainer
 from dishka.integrations.litestar import setup_dishka
 from litestar import Litestar, Router
+from litestar.exceptions import MethodNotAllowedException
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.types import ControllerRouterHandler
@@ -54,7 +55,7 @@ from entrypoints.http.middleware.request_id import RequestIdMiddleware
 from entrypoints.http.middleware.security_headers import SecurityHeadersMiddleware
 from entrypoints.http.openapi import COMPONENTS as OPENAPI_COMPONENTS
 from entrypoints.http.openapi import document_routes
-from entrypoints.http.pages import FORM_PATHS, PAGES
+from entrypoints.http.pages import FORM_PATHS, PAGE_WRONG_METHOD_HANDLER, PAGES
 from entrypoints.http.pages.state import Pages
 from entrypoints.http.realtime.gateway import gateway
 from entrypoints.http.realtime.hub import ConnectionHub
@@ -150,7 +151,10 @@ def create_app(
         route_handlers=[*ROUTE_HANDLERS, *extra_handlers],
         guards=[authenticate],
         dependencies=DEPENDENCIES,
-        exception_handlers=dict(EXCEPTION_HANDLERS),  # type: ignore[arg-type]
+        exception_handlers={
+            **EXCEPTION_HANDLERS,  # type: ignore[dict-item]
+            MethodNotAllowedException: PAGE_WRONG_METHOD_HANDLER,
+        },
         request_class=ClientRequest,
         before_request=refuse_hostile_text,
         after_request=envelope_framework_pages,

@@ -33,6 +33,7 @@ from application.users.account_opener import AccountOpener
 from application.users.account_recovery import AccountRecovery
 from application.users.authenticate import Authenticate
 from application.users.ban_user import BanUser
+from application.users.check_link_token import CheckLinkToken
 from application.users.confirm_password_reset import ConfirmPasswordReset
 from application.users.create_admin import CreateAdmin
 from application.users.get_current_user import GetCurrentUser
@@ -224,6 +225,7 @@ class UseCaseProvider(Provider):
         IssuePasswordReset,
         ConfirmPasswordReset,
         RestoreEmail,
+        CheckLinkToken,
         SecurityNotices,
         SendTemplatedEmail,
         OneTimeTokenMailer,

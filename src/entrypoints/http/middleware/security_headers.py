@@ -27,6 +27,7 @@ STRICT_TRANSPORT = "max-age=31536000"
 HTML_MEDIA_TYPE = "text/html"
 
 Header = tuple[bytes, bytes]
+_POLICY = b"content-security-policy"
 
 
 class SecurityHeadersMiddleware:
@@ -39,7 +40,9 @@ class SecurityHeadersMiddleware:
     - a route whose declared answer is or wraps one of `token_bodies` gets
       `Cache-Control: no-store`, so no browser or proxy cache keeps the token. Deriving it
       from the return type means a new route answering with a token cannot forget it;
-    - anything else, unmatched paths included, gets the API set.
+    - anything else, unmatched paths included, gets the API set; but a response that
+      matched no route and brings its own policy keeps it (a page answering a wrong method
+      on its path: pages/errors.py), with the rest of the set.
     """
 
     def __init__(
@@ -60,6 +63,7 @@ class SecurityHeadersMiddleware:
         if strict_transport:
             common.append((b"strict-transport-security", STRICT_TRANSPORT.encode()))
         self._api_headers = (*common, (b"content-security-policy", API_POLICY.encode()))
+        self._common_headers = tuple(common)
         page_headers = (*common, (b"content-security-policy", page_policy.encode()))
         token_headers = (*self._api_headers, (b"cache-control", b"no-store"))
         self._by_route: dict[int, tuple[Header, ...]] = {}
@@ -89,8 +93,12 @@ class SecurityHeadersMiddleware:
             if message["type"] == "http.response.start":
                 # Litestar sets the matched handler in the shared scope while routing:
                 # tests/unit/test_security_headers.py
-                added = self._by_route.get(id(scope.get("route_handler")), self._api_headers)
-                message["headers"] = [*message.get("headers", ()), *added]
+                handler: object | None = scope.get("route_handler")
+                headers = message.get("headers", ())
+                added = self._by_route.get(id(handler), self._api_headers)
+                if handler is None and any(k.lower() == _POLICY for k, _ in headers):
+                    added = self._common_headers
+                message["headers"] = [*headers, *added]
             await send(message)
 
         await self._app(scope, receive, send_with_headers)

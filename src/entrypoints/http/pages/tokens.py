@@ -1,10 +1,12 @@
 """The pages a one-time link opens: confirm an address, set a new password, undo an email change.
 
-A GET only shows a form that carries the link's token (moved out of the address into a
-hidden field) and a CSRF value; it changes nothing, since mail scanners fetch links. The
-form's POST spends the token through the use case the API calls. Whatever the input (a
-missing, malformed, forged, expired or used token; a replayed form; a wrong CSRF value), the
-answer is a page saying what happened, with a 4xx status, and nothing changes.
+A GET checks that the link's token could still be spent (`CheckLinkToken`), then shows a
+form that carries it (moved out of the address into a hidden field) and a CSRF value; it
+changes nothing, since mail scanners fetch links. The form's POST spends the token through
+the use case the API calls, which checks it again: it may have been spent meanwhile.
+Whatever the input (a missing, malformed, forged, expired or used token; a replayed form; a
+wrong CSRF value), the answer is a page saying what happened, with a 4xx status, and
+nothing changes.
 """
 
 import re
@@ -25,6 +27,7 @@ from litestar.status_codes import (
 )
 from litestar.types import ControllerRouterHandler
 
+from application.users.check_link_token import CheckLinkToken, CheckLinkTokenCommand
 from application.users.confirm_password_reset import (
     ConfirmPasswordReset,
     ConfirmPasswordResetCommand,
@@ -33,6 +36,7 @@ from application.users.errors import EmailTakenError, OneTimeTokenNotFoundError
 from application.users.restore_email import RestoreEmail, RestoreEmailCommand
 from application.users.verify_email import VerifyEmail, VerifyEmailCommand
 from domain.shared.errors import DomainError
+from domain.users.one_time_token import TokenPurpose
 from domain.users.values import PASSWORD_MAX, PASSWORD_MIN
 from entrypoints.http.auth import PUBLIC
 from entrypoints.http.pages.rendering import PAGE_POLICY
@@ -63,9 +67,10 @@ Form = Mapping[str, str]
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class _Link:
-    """One kind of link: its path, and what its pages say."""
+    """One kind of link: its path, its token's purpose, and what its pages say."""
 
     path: str
+    token_purpose: TokenPurpose
     purpose: str
     title: str
     when_unusable: str
@@ -73,18 +78,21 @@ class _Link:
 
 _VERIFY = _Link(
     path=VERIFY_EMAIL,
+    token_purpose=TokenPurpose.VERIFY_EMAIL,
     purpose="verify-email",
     title="Confirm your email address",
     when_unusable="Sign in and ask for a new confirmation email from your account settings.",
 )
 _RESET = _Link(
     path=RESET_PASSWORD,
+    token_purpose=TokenPurpose.RESET_PASSWORD,
     purpose="reset-password",
     title="Choose a new password",
     when_unusable="Ask for a new password reset link; the newest link is the one that works.",
 )
 _RESTORE = _Link(
     path=RESTORE_EMAIL,
+    token_purpose=TokenPurpose.RESTORE_EMAIL,
     purpose="restore-email",
     title="Take back your email address",
     when_unusable="If your account's address was changed without your consent, ask for a "
@@ -136,17 +144,21 @@ async def _read_form(request: Request[Any, Any, Any]) -> Form | None:
     return {name: values[0] for name, values in fields.items()}
 
 
-def _show_form(
+async def _show_form(
     request: Request[Any, Any, Any],
     link: _Link,
     token: str | None,
+    check: CheckLinkToken,
     template: str,
     **extra: Any,
 ) -> Response[str]:
+    """The link's form, once its token is known to be spendable; else what the POST says."""
     pages = pages_of(request)
     token = _token_in(token)
     if token is None:
         return _incomplete(pages)
+    if not await check(CheckLinkTokenCommand(token=token, purpose=link.token_purpose)):
+        return _unusable(pages, link)
     csrf, cookie = pages.guard.issue(request, link.purpose, token)
     return pages.render(
         template,
@@ -203,14 +215,15 @@ _INTROS = {
 _SUBMIT = {"reset-password": "Set my new password", "restore-email": "Restore my address"}
 
 
-def _password_page(
-    request: Request[Any, Any, Any], link: _Link, token: str | None
+async def _password_page(
+    request: Request[Any, Any, Any], link: _Link, token: str | None, check: CheckLinkToken
 ) -> Response[str]:
     """The new password, twice, under what the link does."""
-    return _show_form(
+    return await _show_form(
         request,
         link,
         token,
+        check,
         "new_password.html",
         paragraphs=_INTROS[link.purpose],
         submit=_SUBMIT[link.purpose],
@@ -264,11 +277,14 @@ async def _set_password(
 
 
 @get(VERIFY_EMAIL, media_type=MediaType.HTML, opt=PAGE_OPT, cache=False, name="page:verify-email")
+@inject
 async def confirm_email_page(
-    request: Request[Any, Any, Any], token: str | None = None
+    request: Request[Any, Any, Any],
+    check_link_token: FromDishka[CheckLinkToken],
+    token: str | None = None,
 ) -> Response[str]:
     """A button that confirms the address; pressing it posts the link's token."""
-    return _show_form(request, _VERIFY, token, "confirm_email.html")
+    return await _show_form(request, _VERIFY, token, check_link_token, "confirm_email.html")
 
 
 @post(VERIFY_EMAIL, media_type=MediaType.HTML, status_code=HTTP_200_OK, opt=FORM_OPT)
@@ -290,11 +306,14 @@ async def confirm_email(
 
 
 @get(RESET_PASSWORD, media_type=MediaType.HTML, opt=PAGE_OPT, cache=False, name="page:reset")
+@inject
 async def reset_password_page(
-    request: Request[Any, Any, Any], token: str | None = None
+    request: Request[Any, Any, Any],
+    check_link_token: FromDishka[CheckLinkToken],
+    token: str | None = None,
 ) -> Response[str]:
     """The new password, twice."""
-    return _password_page(request, _RESET, token)
+    return await _password_page(request, _RESET, token, check_link_token)
 
 
 @post(RESET_PASSWORD, media_type=MediaType.HTML, status_code=HTTP_200_OK, opt=FORM_OPT)
@@ -315,11 +334,14 @@ async def reset_password(
 
 
 @get(RESTORE_EMAIL, media_type=MediaType.HTML, opt=PAGE_OPT, cache=False, name="page:restore")
+@inject
 async def restore_email_page(
-    request: Request[Any, Any, Any], token: str | None = None
+    request: Request[Any, Any, Any],
+    check_link_token: FromDishka[CheckLinkToken],
+    token: str | None = None,
 ) -> Response[str]:
     """What undoing the change does, and the new password, twice."""
-    return _password_page(request, _RESTORE, token)
+    return await _password_page(request, _RESTORE, token, check_link_token)
 
 
 @post(RESTORE_EMAIL, media_type=MediaType.HTML, status_code=HTTP_200_OK, opt=FORM_OPT)
