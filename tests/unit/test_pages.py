@@ -27,7 +27,7 @@ from application.common.ports.clock import Clock
 from domain.users.values import Email
 from entrypoints.bootstrap import with_signing_secret
 from entrypoints.config import load_settings
-from entrypoints.config.loader import ConfigurationError
+from entrypoints.config.errors import ConfigurationError
 from entrypoints.http.app import create_app
 from entrypoints.http.pages import PAGE_POLICY
 from entrypoints.http.pages.rendering import STYLESHEET

@@ -10,7 +10,8 @@ import msgspec
 import pytest
 from msgspec import Meta
 
-from entrypoints.config.loader import ConfigurationError, load_settings
+from entrypoints.config.errors import ConfigurationError
+from entrypoints.config.loader import load_settings
 from entrypoints.http.decode_errors import field_error, is_malformed_json, malformed_json_message
 from tests.support.reliance import Reliance
 

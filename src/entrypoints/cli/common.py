@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from application.common.errors import ApplicationError
     from domain.shared.errors import DomainError
     from entrypoints.config import Settings
-    from entrypoints.config.loader import ConfigurationError
+    from entrypoints.config.errors import ConfigurationError
 
 __all__ = [
     "StopRequestedError",
@@ -57,7 +57,8 @@ def stop_on_signals() -> None:
 
 def settings_or_exit() -> "Settings":
     """Load and validate the settings, configure logging, or exit 2 naming the variable."""
-    from entrypoints.config.loader import ConfigurationError, load_settings
+    from entrypoints.config.errors import ConfigurationError
+    from entrypoints.config.loader import load_settings
     from entrypoints.logs import configure_logging
 
     try:
