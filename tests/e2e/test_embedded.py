@@ -63,6 +63,8 @@ def test_upgrade_then_downgrade_base_leaves_an_empty_embedded_schema(tmp_path: P
 def test_sigterm_during_start_up_still_stops_the_embedded_database(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     env = clean_env(DATA_DIR=str(data_dir))
+    # Migrated, so that serve's start-up waits on nothing but the signal.
+    assert run_portico("db", "upgrade", env=env, cwd=tmp_path).returncode == 0
     process = subprocess.Popen(
         [PORTICO, "serve", "--port", str(free_port())],
         env=env,

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.network import closed_port
+from tests.support.network import closed_port, free_port
+from tests.support.postgres import isolated_schema
 from tests.support.server import clean_env, run_portico
 
 pytestmark = pytest.mark.e2e
@@ -18,6 +19,19 @@ def test_an_unreachable_database_is_named_in_one_line(tmp_path: Path) -> None:
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith("portico: database postgresql://nope@127.0.0.1:")
     assert "unreachable" in line
+
+
+def test_a_schema_behind_the_code_stops_serve_in_one_line(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    with isolated_schema(postgres_url, prefix="unmigrated") as url:
+        result = run_portico(
+            "serve", "--port", str(free_port()), env=clean_env(DATABASE_URL=url), cwd=tmp_path
+        )
+    assert result.returncode == 3
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("portico: the database schema is at no migration, this code needs ")
+    assert line.endswith("; run 'portico db upgrade' first")
 
 
 def test_the_database_password_is_hidden_in_the_error(tmp_path: Path) -> None:

@@ -26,6 +26,7 @@ __all__ = [
     "database_or_exit",
     "database_reachable_or_exit",
     "database_ready",
+    "database_schema_current_or_exit",
     "fail",
     "run_in_request_scope",
     "settings_or_exit",
@@ -170,6 +171,20 @@ def database_reachable_or_exit(settings: "Settings") -> None:
             f"{exc}; start the database, or point DATABASE_URL at one that answers",
             ExitCode.DEPENDENCY_UNAVAILABLE,
         )
+
+
+def database_schema_current_or_exit(settings: "Settings") -> None:
+    """Return when the schema holds every migration this code needs; else one line, exit 3.
+
+    Serving an older schema would answer 500 on the first request that reads a new table.
+    """
+    from entrypoints.cli.db import schema_behind
+
+    url = settings.database.url
+    assert url is not None  # noqa: S101 - the caller resolved the database
+    behind = schema_behind(url)
+    if behind is not None:
+        fail(f"{behind}; run 'portico db upgrade' first", ExitCode.DEPENDENCY_UNAVAILABLE)
 
 
 def run_in_request_scope(

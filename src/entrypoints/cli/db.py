@@ -1,5 +1,6 @@
 """`portico db`: Alembic migrations against the configured (or embedded) database."""
 
+import logging
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -41,6 +42,43 @@ def alembic_config(database_url: str) -> "Config":
         config.set_section_option(hooks, f"{hook}.options", options)
     config.attributes["database_url"] = database_url
     return config
+
+
+def schema_behind(database_url: str) -> str | None:
+    """What the schema at `database_url` lacks of the migrations this code needs; else None.
+
+    A schema ahead of this code (a newer release migrated it) is not refused: a rolling
+    deploy runs the old and the new release on one schema for a while.
+    """
+    alembic_log = logging.getLogger("alembic")
+    level = alembic_log.level
+    alembic_log.setLevel(logging.WARNING)  # its INFO lines narrate migrations; none run here
+    try:
+        return _schema_behind(database_url)
+    finally:
+        alembic_log.setLevel(level)
+
+
+def _schema_behind(database_url: str) -> str | None:
+    import sqlalchemy as sa
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    from adapters.sqlalchemy.engine import to_psycopg_url
+
+    script = ScriptDirectory.from_config(alembic_config(database_url))
+    head = script.get_current_head()
+    engine = sa.create_engine(to_psycopg_url(database_url), poolclass=sa.NullPool)
+    try:
+        with engine.connect() as connection:
+            context = MigrationContext.configure(connection, opts={"version_table": VERSION_TABLE})
+            current = context.get_current_revision()
+    finally:
+        engine.dispose()
+    known = {revision.revision for revision in script.walk_revisions()}
+    if current == head or (current is not None and current not in known):
+        return None
+    return f"the database schema is at {current or 'no migration'}, this code needs {head}"
 
 
 def _run(action: str, revision: str | None = None, **options: object) -> None:

@@ -26,6 +26,7 @@ from loguru import logger
 from entrypoints.cli.common import (
     database_or_exit,
     database_reachable_or_exit,
+    database_schema_current_or_exit,
     fail,
     settings_or_exit,
     stop_on_signals,
@@ -75,6 +76,7 @@ def serve_until_stopped(*, host: str | None, port: int | None, workers: int | No
         )
     with database_or_exit(settings, export=True) as resolved:
         database_reachable_or_exit(resolved)
+        database_schema_current_or_exit(resolved)
         _run(with_signing_secret_logged(resolved), address=address, port=bind_port, workers=workers)
     logger.info("stopped")
 
