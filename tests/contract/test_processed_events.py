@@ -8,7 +8,7 @@ with the transaction it was written in.
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -52,12 +52,19 @@ class Harness:
             async with uow:
                 yield uow, processed
 
-    async def claim(self, consumer: str, event_id: str) -> bool:
+    async def claim(self, consumer: str, event_id: str, *, at: datetime = NOW) -> bool:
         """Claim in a transaction of its own, and commit it."""
         async with self.transaction() as (uow, processed):
-            claimed = await processed.claim(consumer, event_id, at=NOW)
+            claimed = await processed.claim(consumer, event_id, at=at)
             await uow.commit()
         return claimed
+
+    async def purge(self, cutoff: datetime, *, limit: int) -> int:
+        """Purge one batch in a transaction of its own, and commit it."""
+        async with self.transaction() as (uow, processed):
+            purged = await processed.purge_older_than(cutoff, limit=limit)
+            await uow.commit()
+        return purged
 
 
 @pytest.fixture(params=["memory", pytest.param("sqlalchemy", marks=pytest.mark.integration)])
@@ -143,3 +150,33 @@ async def test_a_racing_claim_waits_for_the_first_transaction_and_follows_its_ou
 async def test_of_many_racing_claims_exactly_one_wins(harness: Harness) -> None:
     results = await asyncio.gather(*(harness.claim(MAILER, EVENT) for _ in range(5)))
     assert sorted(results) == [False] * 4 + [True]
+
+
+async def test_records_older_than_the_cutoff_are_purged_oldest_first_in_batches(
+    harness: Harness,
+) -> None:
+    day = timedelta(days=1)
+    assert await harness.claim(MAILER, EVENT, at=NOW - 3 * day)
+    assert await harness.claim(INBOX, EVENT, at=NOW - 2 * day)
+    assert await harness.claim(MAILER, OTHER_EVENT, at=NOW - 2 * day)
+    assert await harness.claim(INBOX, OTHER_EVENT, at=NOW)
+    assert await harness.purge(NOW - day, limit=2) == 2
+    assert await harness.claim(MAILER, EVENT), "the oldest record went first"
+    assert await harness.purge(NOW - day, limit=2) == 1
+    assert await harness.purge(NOW - day, limit=2) == 0
+    assert not await harness.claim(INBOX, OTHER_EVENT), "a record newer than the cutoff stays"
+
+
+async def test_a_record_made_at_the_cutoff_is_kept(harness: Harness) -> None:
+    assert await harness.claim(MAILER, EVENT, at=NOW)
+    assert await harness.purge(NOW, limit=10) == 0
+    assert not await harness.claim(MAILER, EVENT)
+
+
+async def test_a_purge_rolled_back_with_its_transaction_keeps_the_records(
+    harness: Harness,
+) -> None:
+    assert await harness.claim(MAILER, EVENT, at=NOW - timedelta(days=1))
+    async with harness.transaction() as (_, processed):
+        assert await processed.purge_older_than(NOW, limit=10) == 1
+    assert not await harness.claim(MAILER, EVENT), "the record is still there"

@@ -76,6 +76,7 @@ JOBS_CONCURRENCY = 20
 PERIODIC_RUNS = {
     "purge_ended_credentials": r"purged \d+ sessions and \d+ tokens",
     "purge_sent_events": r"purged \d+ sent events",
+    "purge_processed_events": r"purged \d+ processed-event records",
     "purge_old_notifications": r"purged \d+ old notifications",
 }
 _TROUBLE = re.compile(r"\bERROR\b|\bCRITICAL\b|Traceback")

@@ -3,8 +3,19 @@
 import asyncio
 from collections.abc import Callable, Mapping
 
+import pytest
+
 from adapters.memory.lease import InMemoryLease
-from entrypoints.worker.scheduler import schedule_until_stopped, schedule_while_leading
+from application.events.purge_processed_events import PURGE_PROCESSED_EVENTS
+from entrypoints.config import load_settings
+from entrypoints.ioc import make_container
+from entrypoints.ioc.memory import InMemoryPersistenceProvider
+from entrypoints.worker.jobs import PERIODIC_JOBS, run_job
+from entrypoints.worker.scheduler import (
+    periodic_schedule,
+    schedule_until_stopped,
+    schedule_while_leading,
+)
 
 
 class RecordingQueue:
@@ -105,3 +116,38 @@ async def test_a_leader_that_loses_its_lease_stops_enqueueing() -> None:
     stop.set()
     await running
     assert len(queue.jobs) == enqueued_when_lost, "it kept enqueueing without the lease"
+
+
+def test_every_purge_is_scheduled_at_the_purge_interval() -> None:
+    settings = load_settings({"SCHEDULER_PURGE_INTERVAL_SECONDS": "600"}, env_file=None)
+    assert periodic_schedule(settings) == {
+        "purge_ended_credentials": 600.0,
+        "purge_sent_events": 600.0,
+        "purge_processed_events": 600.0,
+        "purge_old_notifications": 600.0,
+    }
+
+
+async def test_the_scheduler_enqueues_the_purge_of_processed_events_at_start() -> None:
+    queue = RecordingQueue()
+    stop = asyncio.Event()
+    schedule = periodic_schedule(load_settings({}, env_file=None))
+    running = asyncio.create_task(schedule_until_stopped(queue, schedule, stop))
+    await eventually(lambda: len(queue.jobs) == len(PERIODIC_JOBS))
+    stop.set()
+    await running
+    assert PURGE_PROCESSED_EVENTS in queue.jobs
+    assert sorted(queue.jobs) == sorted(PERIODIC_JOBS)
+
+
+@pytest.mark.parametrize("job", PERIODIC_JOBS)
+async def test_each_periodic_job_runs_its_use_case_from_the_container(job: str) -> None:
+    settings = load_settings(
+        {"DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none"}, env_file=None
+    )
+    container = make_container(settings, InMemoryPersistenceProvider())
+    try:
+        async with container() as request:
+            await run_job(request, job, {})
+    finally:
+        await container.close()

@@ -21,3 +21,13 @@ class InMemoryProcessedEvents(ProcessedEvents):
             return False
         table[consumer, event_id] = at
         return True
+
+    async def purge_older_than(self, cutoff: datetime, *, limit: int) -> int:
+        """Delete the oldest up to `limit` records made before `cutoff`."""
+        table: dict[tuple[str, str], datetime] = self._database.table(PROCESSED_EVENTS)
+        doomed = sorted(
+            (key for key, at in table.items() if at < cutoff), key=lambda key: (table[key], key)
+        )[:limit]
+        for key in doomed:
+            del table[key]
+        return len(doomed)

@@ -2,6 +2,7 @@
 
 from datetime import datetime
 
+import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -28,3 +29,18 @@ class SqlProcessedEvents(ProcessedEvents):
             .returning(processed_events.c.event_id)
         )
         return (await self._connection.execute(statement)).first() is not None
+
+    async def purge_older_than(self, cutoff: datetime, *, limit: int) -> int:
+        """One DELETE of the oldest batch, found through the index on `processed_at`."""
+        table = processed_events
+        oldest = (
+            sa.select(table.c.consumer, table.c.event_id)
+            .where(table.c.processed_at < cutoff)
+            .order_by(table.c.processed_at)
+            .limit(limit)
+        )
+        statement = sa.delete(table).where(
+            sa.tuple_(table.c.consumer, table.c.event_id).in_(oldest)
+        )
+        result = await self._connection.execute(statement)
+        return int(result.rowcount or 0)

@@ -85,6 +85,14 @@ class ProcessedEvents(Protocol):
         """
         ...
 
+    async def purge_older_than(self, cutoff: datetime, *, limit: int) -> int:
+        """Delete up to `limit` of the oldest records made before `cutoff`.
+
+        Returns how many were deleted; fewer than `limit` means none older remain. An event
+        redelivered after its record went is handled again.
+        """
+        ...
+
 
 class TransientDeliveryError(Exception):
     """Something a handler needs (the database, a broker) is down: the event must wait.

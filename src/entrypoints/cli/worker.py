@@ -145,9 +145,10 @@ def scheduler() -> None:
     """Enqueue the periodic housekeeping jobs until SIGINT or SIGTERM, then exit 0.
 
     Every SCHEDULER_PURGE_INTERVAL_SECONDS it enqueues the purge of ended sessions and used
-    tokens, of sent outbox rows older than OUTBOX_RETENTION_SECONDS, and of notifications
-    older than NOTIFICATIONS_RETENTION_DAYS. Several may run: one leads (a PostgreSQL
-    advisory lock), the others stand by and take over if it dies.
+    tokens, of sent outbox rows older than OUTBOX_RETENTION_SECONDS, of the consumers'
+    records of handled events older than PROCESSED_EVENTS_RETENTION_SECONDS, and of
+    notifications older than NOTIFICATIONS_RETENTION_DAYS. Several may run: one leads (a
+    PostgreSQL advisory lock), the others stand by and take over if it dies.
     """
     import asyncio
 

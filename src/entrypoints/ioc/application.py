@@ -22,6 +22,7 @@ from application.demo.seed_content import SeedDemoContent
 from application.events.handle_event import HandleEvent
 from application.events.outbox_status import GetOutboxStatus
 from application.events.purge_outbox import PurgeOutbox
+from application.events.purge_processed_events import PurgeProcessedEvents
 from application.events.relay_outbox import RelayOutbox, RelayPolicy
 from application.events.replay_outbox import ReplayOutbox
 from application.health.check_readiness import CheckReadiness
@@ -250,5 +251,6 @@ class UseCaseProvider(Provider):
         GetOutboxStatus,
         ReplayOutbox,
         HandleEvent,
+        PurgeProcessedEvents,
         PurgeEndedCredentials,
     )

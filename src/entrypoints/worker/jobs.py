@@ -14,6 +14,11 @@ from taskiq import AsyncBroker
 from adapters.taskiq.queue import RUN_JOB, TaskiqTaskQueue
 from application.common.errors import DependencyUnavailableError
 from application.events.purge_outbox import PURGE_SENT_EVENTS, PurgeOutbox, PurgeOutboxCommand
+from application.events.purge_processed_events import (
+    PURGE_PROCESSED_EVENTS,
+    PurgeProcessedEvents,
+    PurgeProcessedEventsCommand,
+)
 from application.notifications.deliver_notification import (
     DELIVER_NOTIFICATION,
     DeliverNotification,
@@ -78,7 +83,12 @@ async def run_job(request: AsyncContainer, task: str, payload: Mapping[str, str]
 _REQUEUE_WAIT_SECONDS = 2.0
 """The longest wait between tries to enqueue a job's next run while Redis is down."""
 
-PERIODIC_JOBS = (PURGE_ENDED_CREDENTIALS, PURGE_SENT_EVENTS, PURGE_OLD_NOTIFICATIONS)
+PERIODIC_JOBS = (
+    PURGE_ENDED_CREDENTIALS,
+    PURGE_SENT_EVENTS,
+    PURGE_PROCESSED_EVENTS,
+    PURGE_OLD_NOTIFICATIONS,
+)
 """The jobs `portico scheduler` enqueues on a timer."""
 
 
@@ -99,6 +109,14 @@ async def run_periodic_job(request: AsyncContainer, task: str) -> None:
             PurgeOutboxCommand(retention=timedelta(seconds=settings.outbox.retention_seconds))
         )
         logger.info("purged {} sent events", purged)
+    elif task == PURGE_PROCESSED_EVENTS:
+        purge_processed = await request.get(PurgeProcessedEvents)
+        forgotten = await purge_processed(
+            PurgeProcessedEventsCommand(
+                retention=timedelta(seconds=settings.outbox.processed_events_retention_seconds)
+            )
+        )
+        logger.info("purged {} processed-event records", forgotten)
     elif task == PURGE_OLD_NOTIFICATIONS:
         purge_notifications = await request.get(PurgeOldNotifications)
         removed = await purge_notifications(

@@ -54,7 +54,8 @@ class SchedulerSettings(Section, frozen=True, kw_only=True):
         int,
         from_env(
             "SCHEDULER_PURGE_INTERVAL_SECONDS",
-            "How often ended sessions, used tokens, sent events and old notifications are purged.",
+            "How often ended sessions, used tokens, sent events, handled-event records and old "
+            "notifications are purged.",
             ge=60,
         ),
     ] = 3600
@@ -69,7 +70,7 @@ class SchedulerSettings(Section, frozen=True, kw_only=True):
 
 
 class OutboxSettings(Section, frozen=True, kw_only=True):
-    """The relay that publishes the outbox, and how long sent rows are kept."""
+    """The outbox relay, and how long sent rows and the consumers' records are kept."""
 
     bus: Annotated[
         Literal["auto", "redis-streams"],
@@ -104,6 +105,16 @@ class OutboxSettings(Section, frozen=True, kw_only=True):
     retention_seconds: Annotated[
         int,
         from_env("OUTBOX_RETENTION_SECONDS", "Sent rows are purged after this.", ge=60),
+    ] = 7 * 86_400
+    processed_events_retention_seconds: Annotated[
+        int,
+        from_env(
+            "PROCESSED_EVENTS_RETENTION_SECONDS",
+            "The consumers' record of which events they handled is purged after this; it must "
+            "exceed how long the bus may redeliver an event (Kafka's topic retention, 7 days by "
+            "default), or a late redelivery is handled again.",
+            ge=60,
+        ),
     ] = 7 * 86_400
 
 
