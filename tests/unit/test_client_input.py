@@ -79,6 +79,25 @@ def test_json_without_nul_decodes_as_it_is_and_the_last_of_a_repeated_key_wins()
     assert decode_json(b'{"n": 1000000000000000000000000000000}') == {"n": 10**30}
 
 
+@pytest.mark.parametrize(
+    ("raw", "decoded"),
+    [
+        (b'{"n": 1.0}', {"n": 1}),
+        (b'{"n": 1e3}', {"n": 1000}),
+        (b'{"n": -0.0}', {"n": 0}),
+        (b'{"n": 1.5}', {"n": 1.5}),
+        (b'{"n": 9007199254740992.0}', {"n": 9007199254740992}),
+        (b'{"n": 1e300}', {"n": 1e300}),
+    ],
+)
+def test_a_number_without_a_fraction_is_an_integer_as_json_schema_counts_it(
+    raw: bytes, decoded: dict[str, float]
+) -> None:
+    value = decode_json(raw)
+    assert value == decoded
+    assert type(value["n"]) is type(decoded["n"])
+
+
 def test_the_nul_walk_survives_nesting_deeper_than_the_interpreter_stack() -> None:
     value: Any = "\x00"
     for _ in range(100_000):

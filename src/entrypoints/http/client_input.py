@@ -11,7 +11,9 @@
 - A JSON object naming a key twice keeps the last value, as JavaScript's ``JSON.parse``
   and every other decoder Portico's clients are likely to use do.
 - A body must be of its route's type exactly as JSON says it: ``"false"`` is not a
-  boolean, nor ``"1"`` a number (`strictly_typed`, 422 naming the field). Litestar converts
+  boolean, nor ``"1"`` a number (`strictly_typed`, 422 naming the field). A number with no
+  fractional part is an integer however it is written (``1.0``, ``1e3``), as JSON Schema
+  has it. Litestar converts
   a route's parameters leniently, which the path and the query need, since they arrive as
   text; the body gets no such leeway, so it means what the OpenAPI document says it does.
 
@@ -19,6 +21,7 @@ The checks run after the guard, so a request the guard refuses (rate limit, toke
 permission) is refused for that first, as for every other validation.
 """
 
+import math
 import re
 from dataclasses import dataclass
 from functools import cache
@@ -45,7 +48,23 @@ _NUL_ESCAPE = b"\\u0000"
 _NUL_ESCAPE_TEXT = _NUL_ESCAPE.decode()
 _NUL_IN_TARGET = (b"%00", b"\x00")
 _BAD_ESCAPE = re.compile(rb"%(?![0-9A-Fa-f]{2})")
-_any_json = msgspec.json.Decoder()
+EXACT_INTEGER_LIMIT = 1 << 53
+"""Past this, a double no longer holds every integer, so a written fraction is kept."""
+
+
+def _number_with_a_point(text: str) -> float | int:
+    """A JSON number written with a fraction or exponent: an integer if it has no fraction.
+
+    JSON Schema counts ``1.0`` and ``1e3`` as integers, so a body's ``integer`` field takes
+    them, as the OpenAPI document that describes it says.
+    """
+    number = float(text)
+    if not math.isfinite(number):
+        raise msgspec.DecodeError("Number out of range")
+    return int(number) if number.is_integer() and abs(number) <= EXACT_INTEGER_LIMIT else number
+
+
+_any_json = msgspec.json.Decoder(float_hook=_number_with_a_point)
 _UNDECODED = object()
 _BODY_PARAMETER = "data"
 _FIELD_PATH = re.compile(r"`\$\.(.+)`$")
