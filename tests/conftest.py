@@ -15,6 +15,7 @@ from tests.support.postgres import (
     truncate_all,
 )
 from tests.support.redis_server import redis_server
+from tests.support.s3_server import s3_server
 
 
 @pytest.fixture(scope="session")
@@ -59,3 +60,14 @@ def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 def project_root() -> Path:
     """The repository's root directory."""
     return Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """An S3-compatible server (moto, checking presigned URLs as S3 does) for this session.
+
+    Its credentials are `tests.support.s3_server.ACCESS_KEY_ID` and `SECRET_ACCESS_KEY`;
+    buckets outlive a test, so each test makes its own.
+    """
+    with s3_server() as endpoint:
+        yield endpoint

@@ -303,7 +303,7 @@ async def test_readiness_probes_a_configured_redis_for_real(
     async with AsyncTestClient(build_app(migrated_url, REDIS_URL=redis_url)) as client:
         response = await client.get("/health/ready")
     assert response.status_code == 200
-    assert set(response.json()["dependencies"]) == {"database", "redis"}
+    assert set(response.json()["dependencies"]) == {"database", "redis", "file_storage"}
 
 
 async def test_an_unreachable_redis_is_a_503_naming_it_never_a_500(migrated_url: str) -> None:

@@ -21,6 +21,7 @@ from entrypoints.http.controllers.docs import API_REFERENCE_POLICY
 from entrypoints.http.middleware.security_headers import API_POLICY
 from entrypoints.http.schemas.users import UserResponse
 from entrypoints.ioc import make_container
+from tests.support.files import png
 
 pytestmark = pytest.mark.integration
 
@@ -31,6 +32,7 @@ TOKEN_ROUTES = {
     ("POST", "/api/auth/refresh"),
     ("GET", "/api/user"),
     ("PUT", "/api/user"),
+    ("PUT", "/api/user/avatar"),
 }
 EVERYWHERE = {
     "x-content-type-options": "nosniff",
@@ -99,6 +101,17 @@ async def test_every_response_that_carries_a_token_is_not_stored(make_app: AppFa
         responses["GET", "/api/user"] = await client.get("/api/user", headers=auth)
         responses["PUT", "/api/user"] = await client.put(
             "/api/user", json={"user": {"bio": "hello"}}, headers=auth
+        )
+        avatar = await client.post(
+            "/api/files?purpose=avatar&name=me.png",
+            content=png(),
+            headers={**auth, "Content-Type": "image/png"},
+        )
+        assert avatar.status_code == 201, avatar.text
+        responses["PUT", "/api/user/avatar"] = await client.put(
+            "/api/user/avatar",
+            json={"avatar": {"fileId": avatar.json()["file"]["id"]}},
+            headers=auth,
         )
         tags = await client.get("/api/tags")
     assert set(responses) == TOKEN_ROUTES

@@ -39,6 +39,11 @@ EXPECTED_PUBLIC = {
     ("GET", "/api/articles/{slug:str}/comments"),
     ("GET", "/api/tags"),
     ("GET", "/api/push/vapid-public-key"),
+    # Public files and their thumbnails; a direct upload's URL carries its own signature.
+    ("GET", "/api/files/{file_id:uuid}"),
+    ("GET", "/api/files/{file_id:uuid}/thumbnail"),
+    ("PUT", "/api/files/{file_id:uuid}/content"),
+    ("GET", "/api/articles/{slug:str}/images"),
     # The pages behind emailed links (docs/pages.md).
     ("GET", "/verify-email"),
     ("POST", "/verify-email"),

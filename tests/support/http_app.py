@@ -6,6 +6,7 @@ plus test routes that echo, fail and hold, and a provider whose Redis probe is d
 import asyncio
 import io
 import json
+import tempfile
 from collections.abc import Sequence
 from typing import Annotated, Any
 
@@ -77,8 +78,10 @@ class FailingRedis(Provider):
 
 
 def build_app(url: str, *overrides: Provider, **env: str) -> Litestar:
+    data_dir = tempfile.mkdtemp(prefix="portico-http-app-")
     settings = load_settings(
-        {"DATABASE_URL": url, "MAX_REQUEST_BODY_BYTES": str(LIMIT), **env}, env_file=None
+        {"DATABASE_URL": url, "MAX_REQUEST_BODY_BYTES": str(LIMIT), "DATA_DIR": data_dir, **env},
+        env_file=None,
     )
     handlers = [echo, boom, missing, conflict, broken_rule, hold]
     return create_app(make_container(settings, *overrides), settings, extra_handlers=handlers)

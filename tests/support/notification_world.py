@@ -16,6 +16,8 @@ from adapters.inprocess.rate_limiter import InProcessRateLimiter
 from adapters.inprocess.realtime import InProcessRealtimeBroadcaster
 from adapters.inprocess.sms import InProcessSmsSender
 from adapters.memory.database import InMemoryDatabase
+from adapters.memory.file_storage import InMemoryFileStorage
+from adapters.memory.files import InMemoryFileRepository
 from adapters.memory.host_resolver import InMemoryHostResolver
 from adapters.memory.notifications.delivery_log import InMemoryDeliveryLog
 from adapters.memory.notifications.followers import InMemoryFollowerReader
@@ -32,6 +34,7 @@ from adapters.templates.jinja import JinjaTemplateRenderer
 from application.common.ports.rate_limits import RateLimit, RateLimiter
 from application.events.handle_event import HandleEvent, HandleEventCommand
 from application.events.received_event import ReceivedEvent
+from application.files.delete_article_images import DeleteArticleImages
 from application.notifications.deliver_notification import (
     DELIVER_NOTIFICATION,
     DeliverNotification,
@@ -363,6 +366,17 @@ class WorldProvider(Provider):
     @provide
     def users(self) -> UserRepository:
         return self._world.users
+
+    @provide
+    def delete_article_images(self, uow: InMemoryUnitOfWork) -> DeleteArticleImages:
+        """The files context's handler in the table too, on this world's database."""
+        world = self._world
+        return DeleteArticleImages(
+            uow=uow,
+            files=InMemoryFileRepository(world.database),
+            storage=InMemoryFileStorage(),
+            clock=world.clock,
+        )
 
 
 async def followed_author(world: NotificationWorld, followers: int) -> tuple[UserId, list[UserId]]:

@@ -41,6 +41,9 @@ USAGE_ERRORS = [
     (["outbox", "replay"], "Missing option '--since'", "portico outbox replay"),
     (["outbox", "purge", "--retention-seconds", "-5"], "Invalid value", "portico outbox purge"),
     (["push", "keys", "--force"], "No such option: --force", "portico push keys"),
+    (["files", "gc", "--force"], "No such option: --force", "portico files gc"),
+    (["files", "stats", "all"], "Got unexpected extra argument(s) (all)", "portico files stats"),
+    (["files", "du"], "No such command 'du'", "portico files"),
     (["frobnicate"], "No such command 'frobnicate'", "portico"),
     (["--verbose", "--quiet"], "No such option: --quiet", "portico"),
 ]
@@ -92,6 +95,9 @@ def test_a_usage_error_is_one_line_naming_the_help_and_exits_2(
         ["outbox"],
         ["outbox", "purge"],
         ["push"],
+        ["files"],
+        ["files", "stats"],
+        ["files", "gc"],
     ],
     ids=lambda args: " ".join(args) or "portico",
 )

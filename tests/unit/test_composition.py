@@ -117,12 +117,12 @@ async def test_the_event_bus_follows_the_settings(tmp_path: Path) -> None:
     [
         pytest.param(
             {"JOBS_QUEUE": "redis", "OUTBOX_RELAY_IN_API": "false"},
-            {"SqlDatabaseProbe", "RedisProbe"},
+            {"SqlDatabaseProbe", "RedisProbe", "LocalStorageProbe"},
             id="the-worker-relays-and-sends-mail",
         ),
         pytest.param(
             {"JOBS_QUEUE": "in-process", "OUTBOX_RELAY_IN_API": "true"},
-            {"SqlDatabaseProbe", "RedisProbe", "KafkaProbe", "SmtpProbe"},
+            {"SqlDatabaseProbe", "RedisProbe", "KafkaProbe", "SmtpProbe", "LocalStorageProbe"},
             id="the-api-relays-and-sends-mail",
         ),
     ],

@@ -118,13 +118,20 @@ async def test_a_leader_that_loses_its_lease_stops_enqueueing() -> None:
     assert len(queue.jobs) == enqueued_when_lost, "it kept enqueueing without the lease"
 
 
-def test_every_purge_is_scheduled_at_the_purge_interval() -> None:
-    settings = load_settings({"SCHEDULER_PURGE_INTERVAL_SECONDS": "600"}, env_file=None)
+def test_every_purge_is_scheduled_at_the_purge_interval_and_file_garbage_at_its_own() -> None:
+    settings = load_settings(
+        {
+            "SCHEDULER_PURGE_INTERVAL_SECONDS": "600",
+            "SCHEDULER_FILE_GARBAGE_INTERVAL_SECONDS": "900",
+        },
+        env_file=None,
+    )
     assert periodic_schedule(settings) == {
         "purge_ended_credentials": 600.0,
         "purge_sent_events": 600.0,
         "purge_processed_events": 600.0,
         "purge_old_notifications": 600.0,
+        "collect_file_garbage": 900.0,
     }
 
 

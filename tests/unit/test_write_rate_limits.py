@@ -31,6 +31,7 @@ from entrypoints.http.rate_limits import (
     COMMENTS,
     FAVORITES,
     FOLLOWS,
+    UPLOADS,
     WRITE_RATE_LIMIT,
     WRITE_RULES,
     limit_writes,
@@ -51,6 +52,8 @@ WRITE_ROUTES = {
     ("DELETE", "/api/articles/{slug:str}/favorite"): FAVORITES,
     ("POST", "/api/articles/{slug:str}/comments"): COMMENTS,
     ("POST", "/api/articles"): ARTICLES,
+    ("POST", "/api/files"): UPLOADS,
+    ("POST", "/api/files/uploads"): UPLOADS,
 }
 
 

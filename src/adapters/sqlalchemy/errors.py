@@ -62,6 +62,7 @@ VANISHED_REFERENCE: Mapping[str, Callable[[], ApplicationError]] = {
     "fk_favorites_user_id_users": _caller_gone,
     "fk_follows_follower_id_users": _caller_gone,
     "fk_sessions_user_id_users": _caller_gone,
+    "fk_files_owner_id_users": _caller_gone,
     "fk_retired_refresh_tokens_session_id_sessions": _caller_gone,
     "fk_push_subscriptions_user_id_users": _caller_gone,
     "fk_phone_numbers_user_id_users": _caller_gone,

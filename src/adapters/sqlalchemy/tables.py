@@ -315,3 +315,45 @@ phone_numbers = sa.Table(
     sa.Column("verified_at", sa.DateTime(timezone=True), nullable=True),
     comment="Each user's phone number in E.164 and its verification; only the code's hash.",
 )
+
+files = sa.Table(
+    "files",
+    metadata,
+    sa.Column("id", sa.Uuid, primary_key=True),
+    sa.Column("owner_id", sa.Uuid, sa.ForeignKey("users.id", ondelete="CASCADE"), nullable=False),
+    sa.Column("purpose", sa.String(16), nullable=False),
+    sa.Column("name", sa.String(255), nullable=False),
+    sa.Column("content_type", sa.String(255), nullable=False),
+    sa.Column("size", sa.BigInteger, nullable=False),
+    sa.Column("sha256", sa.String(64), nullable=False),
+    sa.Column("storage_key", sa.String(255), nullable=False),
+    sa.Column("thumbnail_key", sa.String(255), nullable=True),
+    sa.Column("backend", sa.String(32), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column(
+        "article_id",
+        sa.Uuid,
+        nullable=True,
+        comment=(
+            "The article an image is shown with. No foreign key: the images are deleted "
+            "by the handler of article.deleted, which finds them by this id."
+        ),
+    ),
+    sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
+    sa.UniqueConstraint("storage_key"),
+    sa.UniqueConstraint("thumbnail_key"),
+    sa.CheckConstraint("purpose IN ('avatar', 'article_image', 'attachment')", name="purpose"),
+    sa.CheckConstraint("status IN ('pending', 'ready', 'rejected', 'deleted')", name="status"),
+    sa.CheckConstraint("size >= 0", name="size_not_negative"),
+    sa.Index(
+        "ix_files_in_use_owner_id",
+        "owner_id",
+        postgresql_where=sa.text("status IN ('pending', 'ready')"),
+    ),
+    sa.Index(
+        "ix_files_article_id", "article_id", postgresql_where=sa.text("article_id IS NOT NULL")
+    ),
+    sa.Index("ix_files_status_updated_at", "status", "updated_at"),
+    comment="Uploaded files; the bytes are in storage under storage_key, derived from the id.",
+)

@@ -1,4 +1,4 @@
-"""The `portico` command: serve, worker, scheduler, db, users, outbox, config, seed.
+"""The `portico` command: serve, worker, scheduler, db, users, outbox, files, config, seed.
 
 Building this tree imports typer and the command modules only; each command loads the
 application, the adapters and the database driver when it runs (entrypoints/cli/tree.py).
@@ -10,6 +10,7 @@ import typer
 
 from entrypoints.cli.config import config_app
 from entrypoints.cli.db import db_app
+from entrypoints.cli.files import files_app
 from entrypoints.cli.outbox import outbox_app
 from entrypoints.cli.push import push_app
 from entrypoints.cli.seed import seed
@@ -50,6 +51,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(config_app, name="config")
 app.add_typer(users_app, name="users")
 app.add_typer(outbox_app, name="outbox")
+app.add_typer(files_app, name="files")
 app.add_typer(push_app, name="push")
 app.command()(worker)
 app.command()(scheduler)

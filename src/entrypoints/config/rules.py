@@ -91,6 +91,23 @@ def check_pairings(settings: Settings) -> None:
         raise ConfigurationError("JOBS_QUEUE", "`redis` needs REDIS_URL")
     if settings.outbox.bus == "redis-streams" and settings.cache.redis_url is None:
         raise ConfigurationError("EVENT_BUS", "`redis-streams` needs REDIS_URL")
+    _check_storage(settings)
+
+
+def _check_storage(settings: Settings) -> None:
+    storage = settings.storage
+    if storage.backend == "s3" and storage.s3_bucket is None:
+        raise ConfigurationError("S3_BUCKET", "must be set when STORAGE_BACKEND=s3")
+    if (storage.s3_access_key_id is None) != (storage.s3_secret_access_key is None):
+        raise ConfigurationError(
+            "S3_ACCESS_KEY_ID", "set S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY together"
+        )
+    for variable, url in (
+        ("S3_ENDPOINT_URL", storage.s3_endpoint_url),
+        ("S3_PUBLIC_ENDPOINT_URL", storage.s3_public_endpoint_url),
+    ):
+        if url is not None and urlsplit(url).scheme not in {"http", "https"}:
+            raise ConfigurationError(variable, f"must be an http(s):// address; got {url!r}")
 
 
 def check_addresses(settings: Settings) -> None:

@@ -29,6 +29,11 @@ from entrypoints.http.controllers.docs import (
     ApiReferencePlugin,
     api_reference,
 )
+from entrypoints.http.controllers.files import (
+    ArticleImagesController,
+    FilesController,
+    set_avatar,
+)
 from entrypoints.http.controllers.health import HealthController
 from entrypoints.http.controllers.notifications.inbox import NotificationsController
 from entrypoints.http.controllers.notifications.live_tickets import LiveTicketsController
@@ -45,7 +50,11 @@ from entrypoints.http.controllers.users import UsersController
 from entrypoints.http.errors import EXCEPTION_HANDLERS, envelope_framework_pages
 from entrypoints.http.middleware.access_log import AccessLogMiddleware
 from entrypoints.http.middleware.allowed_methods import AllowedMethodsMiddleware
-from entrypoints.http.middleware.body_guard import BodyBudget, BodyGuardMiddleware
+from entrypoints.http.middleware.body_guard import (
+    BodyBudget,
+    BodyGuardMiddleware,
+    StreamedBodyRoutes,
+)
 from entrypoints.http.middleware.concurrency_limit import ConcurrencyLimitMiddleware
 from entrypoints.http.middleware.cors import CorsMiddleware
 from entrypoints.http.middleware.repeat_on_lost_connection import (
@@ -73,6 +82,9 @@ ROUTE_HANDLERS: tuple[ControllerRouterHandler, ...] = (
     ArticlesController,
     CommentsController,
     list_tags,
+    FilesController,
+    ArticleImagesController,
+    set_avatar,
     NotificationsController,
     LiveTicketsController,
     NotificationPreferencesController,
@@ -98,13 +110,14 @@ def create_app(
     """Build the app around a container; the app closes the container when it shuts down.
 
     The request id, access log, security headers, CORS, body guard and concurrency limit
-    wrap the whole ASGI handler, so they cover unmatched routes too. CORS sits outside the
-    body guard and the queue, so their refusals carry its headers and preflights never wait;
-    it is left out when no origin is allowed. The APP-scope objects (engine, clients,
-    probes) are built at start-up, so a bad setting fails the start rather than the first
-    request. Inside them all, around each request's dependency scope, a request whose
-    database connection died before it committed anything runs once more
-    (`RepeatOnLostConnectionMiddleware`).
+    wrap the whole ASGI handler, so they cover unmatched routes too; an upload, whose body
+    streams for as long as it takes, passes the guard straight to the handler, past the
+    concurrency limit. CORS sits outside the body guard and the queue, so their refusals
+    carry its headers and preflights never wait; it is left out when no origin is allowed.
+    The APP-scope objects (engine, clients, probes) are built at start-up, so a bad setting
+    fails the start rather than the first request. Inside them all, around each request's
+    dependency scope, a request whose database connection died before it committed
+    anything runs once more (`RepeatOnLostConnectionMiddleware`).
     `extra_handlers` lets tests and extensions mount more routes. The OpenAPI document's
     errors and security are derived from each route's declarations (`document_routes`), and
     OPTIONS lists every method of its path (`AllowedMethodsMiddleware`).
@@ -182,10 +195,11 @@ def create_app(
     app.state.realtime_hub = hub
     app.state.websocket_settings = settings.websocket
     Pages.from_settings(settings).install(app.state)
-    handler: Any = RepeatOnLostConnectionMiddleware(app.asgi_handler)
+    unqueued: Any = RepeatOnLostConnectionMiddleware(app.asgi_handler)
+    handler = unqueued
     if settings.app.max_concurrent_requests:
         handler = ConcurrencyLimitMiddleware(
-            handler,
+            unqueued,
             limit=settings.app.max_concurrent_requests,
             max_body_bytes=settings.app.max_request_body_bytes,
         )
@@ -195,6 +209,8 @@ def create_app(
         budget=BodyBudget(settings.app.body_buffer_budget_bytes),
         read_timeout_seconds=settings.app.body_read_timeout_seconds,
         form_paths=FORM_PATHS,
+        streamed_routes=StreamedBodyRoutes(app.routes),
+        streaming_app=unqueued,
     )
     handler = AllowedMethodsMiddleware(handler, routes=app.routes)
     cross_origin = cors_policy(settings)

@@ -17,9 +17,11 @@ from litestar.status_codes import (
     HTTP_403_FORBIDDEN,
     HTTP_404_NOT_FOUND,
     HTTP_405_METHOD_NOT_ALLOWED,
+    HTTP_408_REQUEST_TIMEOUT,
     HTTP_409_CONFLICT,
     HTTP_413_REQUEST_ENTITY_TOO_LARGE,
     HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+    HTTP_416_REQUESTED_RANGE_NOT_SATISFIABLE,
     HTTP_422_UNPROCESSABLE_ENTITY,
     HTTP_429_TOO_MANY_REQUESTS,
     HTTP_500_INTERNAL_SERVER_ERROR,
@@ -40,6 +42,12 @@ from application.common.errors import (
     PermissionDeniedError,
     TooManyRequestsError,
 )
+from domain.files.errors import (
+    FileStateError,
+    FileTooLargeError,
+    StorageQuotaExceededError,
+    UnsupportedFileTypeError,
+)
 from domain.shared.errors import DomainError
 from entrypoints.http.client_input import MalformedInputError, ParameterError
 from entrypoints.http.decode_errors import field_error, is_malformed_json
@@ -59,11 +67,22 @@ APPLICATION_ERROR_STATUS: Mapping[type[ApplicationError], int] = {
 }
 """The table from application errors to statuses; a subclass inherits its parent's row."""
 
+DOMAIN_ERROR_STATUS: Mapping[type[DomainError], int] = {
+    FileTooLargeError: HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+    StorageQuotaExceededError: HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+    UnsupportedFileTypeError: HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+    FileStateError: HTTP_409_CONFLICT,
+}
+"""The broken rules answered otherwise than 422: a rule about a body's size or type, which
+HTTP has statuses of its own for, or one about the current state of the file a request
+names, which no request schema can express. A subclass inherits its parent's row."""
+
 _HTTP_ERROR_KEYS: Mapping[int, tuple[str, str | None]] = {
     HTTP_404_NOT_FOUND: ("route", "not found"),
     HTTP_405_METHOD_NOT_ALLOWED: ("method", "is not allowed on this route"),
     HTTP_413_REQUEST_ENTITY_TOO_LARGE: ("body", "is too large"),
     HTTP_415_UNSUPPORTED_MEDIA_TYPE: ("content_type", "is not supported"),
+    HTTP_416_REQUESTED_RANGE_NOT_SATISFIABLE: ("range", "is not satisfiable"),
 }
 
 
@@ -121,11 +140,20 @@ def _response(
 
 def status_of(error: ApplicationError) -> int:
     """The status of a use case's expected failure, by `APPLICATION_ERROR_STATUS`."""
+    return _looked_up(error, APPLICATION_ERROR_STATUS, default=HTTP_400_BAD_REQUEST)
+
+
+def domain_status_of(error: DomainError) -> int:
+    """The status of a broken business rule, by `DOMAIN_ERROR_STATUS`; 422 when it has no row."""
+    return _looked_up(error, DOMAIN_ERROR_STATUS, default=HTTP_422_UNPROCESSABLE_ENTITY)
+
+
+def _looked_up(error: Exception, table: Mapping[Any, int], *, default: int) -> int:
     for cls in type(error).__mro__:
-        status = APPLICATION_ERROR_STATUS.get(cls)
+        status = table.get(cls)
         if status is not None:
             return int(status)
-    return HTTP_400_BAD_REQUEST
+    return default
 
 
 def application_error_handler(
@@ -207,8 +235,11 @@ def refused_input_handler(
 
 
 def domain_error_handler(_: Request[Any, Any, Any], exc: DomainError) -> Response[ErrorBody]:
-    """A broken business rule is the client's to fix: 422, keyed by what the rule is about."""
-    return _response(HTTP_422_UNPROCESSABLE_ENTITY, envelope(exc.field, exc.message))
+    """A broken business rule is the client's to fix, keyed by what the rule is about.
+
+    422, or the status `DOMAIN_ERROR_STATUS` gives it (a body too large or of a refused type).
+    """
+    return _response(domain_status_of(exc), envelope(exc.field, exc.message))
 
 
 def _plain(message: str) -> str:
@@ -219,13 +250,39 @@ def _plain(message: str) -> str:
 def connection_lost_handler(
     request: Request[Any, Any, Any], exc: ConnectionLostError
 ) -> Response[ErrorBody]:
-    """A 503 like any outage, marked so the request runs once more before it is sent."""
-    note_repeatable(request.scope, exc)
+    """A 503 like any outage, marked so the request runs once more before it is sent.
+
+    Not a request whose body was streamed: nobody holds that body to read it again.
+    """
+    if not request.scope.get("state", {}).get(_BODY_STREAMED):
+        note_repeatable(request.scope, exc)
     return application_error_handler(request, exc)
+
+
+_BODY_STREAMED = "body_streamed"
+
+
+def note_body_streamed(scope: Scope) -> None:
+    """Note that the handler reads the request's body as a stream, which cannot be replayed."""
+    scope.setdefault("state", {})[_BODY_STREAMED] = True
+
+
+class BodyStalledError(Exception):
+    """A streamed body stopped arriving: no chunk came within the read timeout."""
+
+
+def body_stalled_handler(_: Request[Any, Any, Any], __: BodyStalledError) -> Response[ErrorBody]:
+    """408, and the connection is closed, since the rest of the body is not read."""
+    return _response(
+        HTTP_408_REQUEST_TIMEOUT,
+        envelope("body", "stopped arriving; send it again"),
+        {"Connection": "close"},
+    )
 
 
 EXCEPTION_HANDLERS: Mapping[type[Exception], Callable[..., Response[ErrorBody]]] = {
     ConnectionLostError: connection_lost_handler,
+    BodyStalledError: body_stalled_handler,
     ApplicationError: application_error_handler,
     DomainError: domain_error_handler,
     MalformedInputError: refused_input_handler,

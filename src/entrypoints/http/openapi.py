@@ -5,7 +5,8 @@ cause. The statuses a route can answer come from two places:
 
 - what the route already declares, read here once the app is built: being public or
   not (401 for a missing or bad token, or only for a bad one), a `permission` (403), a
-  JSON body (400, 408, 413, 415, 422 and the body budget's 503), a typed path parameter
+  JSON body (400, 408, 413, 415, 422 and the body budget's 503), a streamed body (400,
+  408, 422; the route declares its own 413 and 415), a typed path parameter
   (404 when it does not parse), a per-IP or per-user rate limit (429, and 503 when its
   store is down and limits fail closed); and what every route can answer (400 for a path
   or query that is not percent-encoded UTF-8, 422 for a bad parameter, 503 when a server
@@ -19,7 +20,9 @@ cause. The statuses a route can answer come from two places:
 status in another shape, such as the readiness report's 503, stands in for the envelope),
 marks private operations with the token schemes and public ones with none, and
 `DocumentedOperation` adds what Litestar's `ResponseSpec` cannot say: `Retry-After` on
-every 429 and 503 in the envelope, and ``security: []`` on public operations.
+every 429 and 503 in the envelope, and ``security: []`` on public operations. A route whose
+body or answers its signature cannot show (a body it streams, a file's bytes) names a
+subclass of it as its ``operation_class``, which adds them.
 
 What an operation does, and its rules, are the docstring of the use case it calls:
 ``description=described_by(UseCase)``. The use case names the errors it raises; the
@@ -58,6 +61,7 @@ from litestar.status_codes import (
     HTTP_409_CONFLICT,
     HTTP_413_REQUEST_ENTITY_TOO_LARGE,
     HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+    HTTP_416_REQUESTED_RANGE_NOT_SATISFIABLE,
     HTTP_422_UNPROCESSABLE_ENTITY,
     HTTP_429_TOO_MANY_REQUESTS,
     HTTP_503_SERVICE_UNAVAILABLE,
@@ -138,6 +142,19 @@ _WITH_BODY: Mapping[int, str] = {
         "The process holds as many request bodies as APP_BODY_BUFFER_BUDGET_BYTES allows."
     ),
 }
+_WITH_STREAMED_BODY: Mapping[int, str] = {
+    HTTP_400_BAD_REQUEST: "Content-Length is not a number, or the body is not what its "
+    "Content-Type says (a form that is not valid `multipart/form-data`).",
+    HTTP_408_REQUEST_TIMEOUT: (
+        "The body stopped arriving for longer than APP_BODY_READ_TIMEOUT_SECONDS."
+    ),
+    HTTP_422_UNPROCESSABLE_ENTITY: (
+        "A field of the body or the query is missing, of the wrong type or breaks a rule; "
+        "the envelope names it."
+    ),
+}
+"""What a route that streams its body (``request_max_body_size=None``) answers of it; its
+limits of size and type are its own, declared by the route."""
 _RATE_LIMITED_STORE_DOWN = (
     "The rate limiter's store is unreachable and RATE_LIMIT_FAIL_OPEN is off."
 )
@@ -151,6 +168,9 @@ def error_responses(
     forbidden: str | None = None,
     not_found: str | None = None,
     conflict: str | None = None,
+    content_too_large: str | None = None,
+    unsupported_media_type: str | None = None,
+    range_not_satisfiable: str | None = None,
     unprocessable: str | None = None,
     too_many_requests: str | None = None,
     unavailable: str | None = None,
@@ -164,6 +184,9 @@ def error_responses(
         HTTP_403_FORBIDDEN: forbidden,
         HTTP_404_NOT_FOUND: not_found,
         HTTP_409_CONFLICT: conflict,
+        HTTP_413_REQUEST_ENTITY_TOO_LARGE: content_too_large,
+        HTTP_415_UNSUPPORTED_MEDIA_TYPE: unsupported_media_type,
+        HTTP_416_REQUESTED_RANGE_NOT_SATISFIABLE: range_not_satisfiable,
         HTTP_422_UNPROCESSABLE_ENTITY: unprocessable,
         HTTP_429_TOO_MANY_REQUESTS: too_many_requests,
         HTTP_503_SERVICE_UNAVAILABLE: unavailable,
@@ -200,6 +223,9 @@ def derived_errors(route: HTTPRoute, handler: HTTPRouteHandler) -> dict[int, lis
     if "data" in handler.parsed_fn_signature.parameters:
         for status, text in _WITH_BODY.items():
             add(status, text)
+    if handler.resolve_request_max_body_size() is None:
+        for status, text in _WITH_STREAMED_BODY.items():
+            add(status, text)
     typed = sorted(p.name for p in route.path_parameters.values() if p.type is not str)
     if typed:
         add(HTTP_404_NOT_FOUND, f"`{'`, `'.join(typed)}` does not parse, so no route matches.")
@@ -233,7 +259,8 @@ def document_routes(app: Litestar) -> None:
         errors = {s: _envelope(*texts) for s, texts in sorted(reasons.items()) if s not in own}
         handler.responses = {**own, **errors}
         handler.security = None if handler.opt.get("public") else ACCESS_TOKEN
-        handler.operation_class = DocumentedOperation
+        if not issubclass(handler.operation_class, DocumentedOperation):
+            handler.operation_class = DocumentedOperation
 
 
 @dataclass

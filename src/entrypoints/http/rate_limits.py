@@ -12,7 +12,8 @@ one budget per user shared by every route naming the rule (a follow and an unfol
 the same one).
 
 Tests walk the routes and fail if an auth route has no per-IP limit, or a follow, favorite,
-comment or article-creation route has no per-user one, so one cannot be added without.
+comment, article-creation or upload route has no per-user one, so one cannot be added
+without.
 """
 
 import logging
@@ -36,7 +37,8 @@ FOLLOWS = "follows"
 FAVORITES = "favorites"
 COMMENTS = "comments"
 ARTICLES = "articles"
-WRITE_RULES = (FOLLOWS, FAVORITES, COMMENTS, ARTICLES)
+UPLOADS = "uploads"
+WRITE_RULES = (FOLLOWS, FAVORITES, COMMENTS, ARTICLES, UPLOADS)
 WRITE_RATE_LIMIT = "write_rate_limit"
 _log = logging.getLogger(__name__)
 _failing_open = OutageLog("rate limiter", what_waits="limits fail open until it is back")

@@ -68,6 +68,7 @@ from entrypoints.http.rate_limits import (
     FAVORITES,
     FOLLOWS,
     REGISTRATION,
+    UPLOADS,
     EdgeRateLimits,
 )
 
@@ -183,6 +184,7 @@ class PolicyProvider(Provider):
             FAVORITES: (limits.favorites_per_user_limit, limits.favorites_per_user_window_seconds),
             COMMENTS: (limits.comments_per_user_limit, limits.comments_per_user_window_seconds),
             ARTICLES: (limits.articles_per_user_limit, limits.articles_per_user_window_seconds),
+            UPLOADS: (limits.uploads_per_user_limit, limits.uploads_per_user_window_seconds),
         }
         return EdgeRateLimits(
             rules={

@@ -17,6 +17,7 @@ from entrypoints.ioc.application import PolicyProvider, UseCaseProvider
 from entrypoints.ioc.config import ConfigProvider
 from entrypoints.ioc.delivery import DeliveryProvider, SmsProvider, TaskQueueProvider
 from entrypoints.ioc.events import EventHandlerProvider
+from entrypoints.ioc.files import FilePolicyProvider, FileStorageProvider, FileUseCaseProvider
 from entrypoints.ioc.notifications import (
     NotificationPolicyProvider,
     NotificationStoreProvider,
@@ -48,6 +49,9 @@ def default_providers() -> list[Provider]:
         PushProvider(),
         NotificationPolicyProvider(),
         NotificationUseCaseProvider(),
+        FileStorageProvider(),
+        FilePolicyProvider(),
+        FileUseCaseProvider(),
         EventHandlerProvider(),
     ]
 

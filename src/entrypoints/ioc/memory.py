@@ -11,6 +11,8 @@ from adapters.memory.articles import (
     InMemoryCommentRepository,
 )
 from adapters.memory.database import InMemoryDatabase
+from adapters.memory.file_storage import InMemoryFileStorage
+from adapters.memory.files import InMemoryFileRepository
 from adapters.memory.notifications.delivery_log import InMemoryDeliveryLog
 from adapters.memory.notifications.followers import InMemoryFollowerReader
 from adapters.memory.notifications.inbox import InMemoryNotificationRepository
@@ -32,6 +34,7 @@ from application.articles.ports import (
 )
 from application.common.ports.unit_of_work import UnitOfWork
 from application.events.ports import OutboxReader, OutboxStore, ProcessedEvents
+from application.files.ports import FileRepository, FileStorage
 from application.health.ports import HealthProbe
 from application.notifications.ports import (
     DeliveryLog,
@@ -60,6 +63,11 @@ class InMemoryPersistenceProvider(Provider):
     def probes(self) -> Sequence[HealthProbe]:
         """Nothing outside the process to probe."""
         return []
+
+    @provide(scope=Scope.APP, override=True)
+    def file_storage(self) -> FileStorage:
+        """Uploaded bytes in memory, gone with the container, as the records are."""
+        return InMemoryFileStorage()
 
     @provide(scope=Scope.APP)
     def database(self) -> InMemoryDatabase:
@@ -134,4 +142,7 @@ class InMemoryPersistenceProvider(Provider):
     )
     followers = provide(
         InMemoryFollowerReader, provides=FollowerReader, scope=Scope.REQUEST, override=True
+    )
+    files = provide(
+        InMemoryFileRepository, provides=FileRepository, scope=Scope.REQUEST, override=True
     )

@@ -6,6 +6,7 @@ types travel on. The consumer name is what `processed_events` deduplicates on: r
 one lets a redelivered or replayed event run its handler again.
 """
 
+from application.files.delete_article_images import DeleteArticleImages
 from application.notifications.handlers import (
     NotifyArticleAuthorOfComment,
     NotifyAuthorOfFavorite,
@@ -35,5 +36,6 @@ EVENT_HANDLERS = HandlerTable(
         consumer="notifications.password-changed",
         handler=NotifyOfPasswordChange,
     ),
+    on_event("article.deleted", consumer="files.article-images", handler=DeleteArticleImages),
 )
 """Every handler of the application, in the order an event's handlers run."""

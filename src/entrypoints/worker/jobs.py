@@ -5,6 +5,7 @@ from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
+from uuid import UUID
 
 from dishka import AsyncContainer
 from dishka.integrations.taskiq import FromDishka, inject
@@ -19,6 +20,12 @@ from application.events.purge_processed_events import (
     PurgeProcessedEvents,
     PurgeProcessedEventsCommand,
 )
+from application.files.collect_file_garbage import (
+    COLLECT_FILE_GARBAGE,
+    CollectFileGarbage,
+    CollectFileGarbageCommand,
+)
+from application.files.make_thumbnail import MAKE_THUMBNAIL, MakeThumbnail, MakeThumbnailCommand
 from application.notifications.deliver_notification import (
     DELIVER_NOTIFICATION,
     DeliverNotification,
@@ -54,6 +61,7 @@ from application.users.purge_ended_credentials import (
     PurgeEndedCredentials,
     PurgeEndedCredentialsCommand,
 )
+from domain.files.values import FileId
 from entrypoints.config import Settings
 
 
@@ -76,6 +84,16 @@ async def run_job(request: AsyncContainer, task: str, payload: Mapping[str, str]
     elif task == ISSUE_PASSWORD_RESET:
         issue = await request.get(IssuePasswordReset)
         await issue(IssuePasswordResetCommand(email=payload["email"]))
+    elif task == MAKE_THUMBNAIL:
+        settings = await request.get(Settings)
+        make_thumbnail = await request.get(MakeThumbnail)
+        await make_thumbnail(
+            MakeThumbnailCommand(
+                file_id=FileId(UUID(payload["file_id"])),
+                max_edge=settings.storage.thumbnail_max_edge,
+                max_pixels=settings.storage.max_image_pixels,
+            )
+        )
     else:
         raise LookupError(f"no job is registered as {task!r}")
 
@@ -88,8 +106,28 @@ PERIODIC_JOBS = (
     PURGE_SENT_EVENTS,
     PURGE_PROCESSED_EVENTS,
     PURGE_OLD_NOTIFICATIONS,
+    COLLECT_FILE_GARBAGE,
 )
 """The jobs `portico scheduler` enqueues on a timer."""
+
+ORPHAN_GRACE_FLOOR = timedelta(days=1)
+"""The least age of an object no record names before it is collected."""
+
+
+def file_garbage_command(settings: Settings, *, dry_run: bool = False) -> CollectFileGarbageCommand:
+    """The collection the scheduler runs, and `portico files gc` too.
+
+    The orphan grace must outlast the longest upload: an upload through the API (like a
+    thumbnail being made) stores its object before the record naming it commits, so an
+    unnamed object younger than the grace may be one still in flight, and S3 dates a
+    multipart object from when its upload began. The grace is a day, or
+    FILES_PENDING_TTL_SECONDS when longer: far past any upload the size limits allow, at
+    the cost of an orphan's bytes lingering that long.
+    """
+    pending_ttl = timedelta(seconds=settings.storage.pending_ttl_seconds)
+    return CollectFileGarbageCommand(
+        pending_ttl=pending_ttl, orphan_grace=max(ORPHAN_GRACE_FLOOR, pending_ttl), dry_run=dry_run
+    )
 
 
 async def run_periodic_job(request: AsyncContainer, task: str) -> None:
@@ -125,6 +163,16 @@ async def run_periodic_job(request: AsyncContainer, task: str) -> None:
             )
         )
         logger.info("purged {} old notifications", removed)
+    elif task == COLLECT_FILE_GARBAGE:
+        collect = await request.get(CollectFileGarbage)
+        garbage = await collect(file_garbage_command(settings))
+        logger.info(
+            "collected {} expired uploads, {} discarded files and {} orphan objects ({} bytes)",
+            garbage.expired_uploads,
+            garbage.discarded_records,
+            garbage.orphan_objects,
+            garbage.orphan_bytes,
+        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -11,13 +11,16 @@ from adapters.system.outage_log import OutageLog
 from application.common.errors import DependencyUnavailableError
 from application.common.ports.lease import ExclusiveLease
 from application.common.ports.task_queue import TaskQueue
+from application.files.collect_file_garbage import COLLECT_FILE_GARBAGE
 from entrypoints.config import Settings
 from entrypoints.worker.jobs import PERIODIC_JOBS
 
 
 def periodic_schedule(settings: Settings) -> Mapping[str, float]:
-    """Every periodic job and its interval in seconds."""
-    return dict.fromkeys(PERIODIC_JOBS, float(settings.scheduler.purge_interval_seconds))
+    """Every periodic job and its interval in seconds: the purges', or the file collection's."""
+    schedule = dict.fromkeys(PERIODIC_JOBS, float(settings.scheduler.purge_interval_seconds))
+    schedule[COLLECT_FILE_GARBAGE] = float(settings.scheduler.file_garbage_interval_seconds)
+    return schedule
 
 
 async def schedule_until_stopped(

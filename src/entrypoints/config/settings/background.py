@@ -67,6 +67,15 @@ class SchedulerSettings(Section, frozen=True, kw_only=True):
             ge=0,
         ),
     ] = 86_400
+    file_garbage_interval_seconds: Annotated[
+        int,
+        from_env(
+            "SCHEDULER_FILE_GARBAGE_INTERVAL_SECONDS",
+            "How often expired direct uploads, deleted files' bytes and objects no file names "
+            "are removed; each run lists every stored object.",
+            ge=60,
+        ),
+    ] = 3600
 
 
 class OutboxSettings(Section, frozen=True, kw_only=True):

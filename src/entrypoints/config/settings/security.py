@@ -178,6 +178,17 @@ class RateLimitSettings(Section, frozen=True, kw_only=True):
     articles_per_user_window_seconds: Annotated[
         int, from_env("RATE_LIMIT_ARTICLES_PER_USER_WINDOW_SECONDS", "That window.", ge=1)
     ] = 3_600
+    uploads_per_user_limit: Annotated[
+        int,
+        from_env(
+            "RATE_LIMIT_UPLOADS_PER_USER",
+            "Uploads and started direct uploads one user may make per window.",
+            ge=1,
+        ),
+    ] = 100
+    uploads_per_user_window_seconds: Annotated[
+        int, from_env("RATE_LIMIT_UPLOADS_PER_USER_WINDOW_SECONDS", "That window.", ge=1)
+    ] = 3_600
     failed_logins_per_account: Annotated[
         int,
         from_env(

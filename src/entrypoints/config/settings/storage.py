@@ -1,8 +1,11 @@
 """Where state is kept: PostgreSQL, Redis, and files."""
 
-from typing import Annotated
+from typing import Annotated, Literal
 
+from domain.files.policy import LARGEST_FILE_BYTES
 from entrypoints.config.settings.section import Section, from_env
+
+MIB = 1_048_576
 
 
 class DatabaseSettings(Section, frozen=True, kw_only=True):
@@ -65,4 +68,102 @@ class CacheSettings(Section, frozen=True, kw_only=True):
 
 
 class StorageSettings(Section, frozen=True, kw_only=True):
-    """File storage, local or S3; filled by the uploads feature."""
+    """Where uploaded files are kept: a local directory or an S3 bucket."""
+
+    backend: Annotated[
+        Literal["local", "s3"],
+        from_env("STORAGE_BACKEND", "`local` (a directory) or `s3` (any S3-compatible service)."),
+    ] = "local"
+    local_dir: Annotated[
+        str | None,
+        from_env("STORAGE_LOCAL_DIR", "The directory of `local`; default DATA_DIR/uploads."),
+    ] = None
+    s3_endpoint_url: Annotated[
+        str | None,
+        from_env("S3_ENDPOINT_URL", "The S3 service's address; unset means AWS in S3_REGION."),
+    ] = None
+    s3_public_endpoint_url: Annotated[
+        str | None,
+        from_env(
+            "S3_PUBLIC_ENDPOINT_URL",
+            "The address clients reach S3 at, for presigned URLs; default S3_ENDPOINT_URL.",
+        ),
+    ] = None
+    s3_bucket: Annotated[
+        str | None, from_env("S3_BUCKET", "The bucket files go to; required by `s3`.")
+    ] = None
+    s3_region: Annotated[str, from_env("S3_REGION", "The bucket's region.")] = "us-east-1"
+    s3_access_key_id: Annotated[
+        str | None,
+        from_env("S3_ACCESS_KEY_ID", "Unset means the AWS default chain (role, profile)."),
+    ] = None
+    s3_secret_access_key: Annotated[
+        str | None,
+        from_env("S3_SECRET_ACCESS_KEY", "The secret of S3_ACCESS_KEY_ID.", secret=True),
+    ] = None
+    presign_expiry_seconds: Annotated[
+        int,
+        from_env(
+            "FILES_PRESIGN_EXPIRY_SECONDS",
+            "How long a direct upload's or download's presigned URL works.",
+            ge=10,
+            le=3600,
+        ),
+    ] = 300
+    redirect_downloads: Annotated[
+        bool,
+        from_env(
+            "FILES_REDIRECT_DOWNLOADS",
+            "With `s3`, answer a download with a redirect to a presigned URL.",
+        ),
+    ] = True
+    avatar_max_bytes: Annotated[
+        int,
+        from_env("FILES_AVATAR_MAX_BYTES", "Largest avatar image.", ge=1024, le=1 << 30),
+    ] = 5 * MIB
+    article_image_max_bytes: Annotated[
+        int,
+        from_env("FILES_ARTICLE_IMAGE_MAX_BYTES", "Largest article image.", ge=1024, le=1 << 30),
+    ] = 10 * MIB
+    attachment_max_bytes: Annotated[
+        int,
+        from_env(
+            "FILES_ATTACHMENT_MAX_BYTES", "Largest attachment.", ge=1024, le=LARGEST_FILE_BYTES
+        ),
+    ] = 256 * MIB
+    quota_bytes: Annotated[
+        int,
+        from_env(
+            "FILES_QUOTA_BYTES",
+            "Bytes one user's pending and ready files may take together.",
+            ge=1024,
+            le=1 << 44,
+        ),
+    ] = 1024 * MIB
+    max_image_pixels: Annotated[
+        int,
+        from_env(
+            "FILES_MAX_IMAGE_PIXELS",
+            "Most pixels an image may declare; more is refused as a decompression bomb.",
+            ge=1,
+            le=89_000_000,
+        ),
+    ] = 40_000_000
+    thumbnail_max_edge: Annotated[
+        int,
+        from_env(
+            "FILES_THUMBNAIL_MAX_EDGE",
+            "Longer side of image thumbnails, which are what the public sees of images.",
+            ge=16,
+            le=4096,
+        ),
+    ] = 1024
+    pending_ttl_seconds: Annotated[
+        int,
+        from_env(
+            "FILES_PENDING_TTL_SECONDS",
+            "A direct upload not completed this long after it started is discarded.",
+            ge=60,
+            le=7 * 86_400,
+        ),
+    ] = 3600

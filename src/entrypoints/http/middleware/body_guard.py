@@ -2,21 +2,28 @@
 
 Bounds on a body: its size (413), its media type (415), the time it may take to arrive
 (408), and the bytes the whole process holds for bodies at once (503). A client that leaves
-mid-body is logged once at INFO, never as an error.
+mid-body is logged once at INFO, never as an error. The routes that stream their body
+(uploads) opt out of the size, type and buffering, and keep only the pace (`StreamedBodyRoutes`).
 """
 
 import asyncio
 import contextlib
 import ctypes
+import re
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from pathlib import Path
+from uuid import UUID
 
 from litestar.enums import ScopeType
+from litestar.routes import HTTPRoute
+from litestar.routes.base import BaseRoute
 from litestar.types import ASGIApp, Receive, ReceiveMessage, Scope, Send
 from loguru import logger
 
 from entrypoints.http.errors import (
     CLIENT_DISCONNECTED_STATUS,
+    BodyStalledError,
     envelope_bytes,
     log_client_disconnect,
     mark_client_disconnected,
@@ -100,6 +107,61 @@ class BodyBudget:
             self._refused_since_warning = 0
 
 
+class StreamedBodyRoutes:
+    """The routes that read their body as a stream, under limits of their own.
+
+    A route opts out of the generic body limit once, the way Litestar's own limit is lifted:
+    its handler declares ``request_max_body_size=None``. Such a route (an upload, limited per
+    purpose while it streams) must never have its body read whole, so the guard learns from
+    here, before routing, which method and path it is: a pattern per route, built from the
+    app's routes when the app is built. Every other route keeps the generic limit.
+    """
+
+    def __init__(self, routes: Iterable[BaseRoute]) -> None:
+        self._routes: list[tuple[frozenset[str], frozenset[str], re.Pattern[str]]] = []
+        for route in routes:
+            if not isinstance(route, HTTPRoute):
+                continue
+            streamed = frozenset(
+                method
+                for handler in route.route_handlers
+                if handler.resolve_request_max_body_size() is None
+                for method in handler.http_methods
+            )
+            if streamed:
+                self._routes.append((streamed, frozenset(route.methods), _path_pattern(route)))
+
+    def streams(self, method: str, path: str) -> bool:
+        """Whether the request reaches a route that reads its body as a stream.
+
+        A method the path does not serve counts too: Litestar answers it 405 without
+        reading the body, which is no reason to read or judge it first.
+        """
+        return any(
+            (method in streamed or method not in served) and pattern.fullmatch(path)
+            for streamed, served, pattern in self._routes
+        )
+
+
+_PARAMETER_TEXT: Mapping[type, str] = {
+    Path: ".*",
+    UUID: "[0-9A-Fa-f-]{32,36}",
+    int: "-?[0-9]+",
+}
+"""What a path parameter of each type may look like; any other is one segment."""
+
+
+def _path_pattern(route: HTTPRoute) -> re.Pattern[str]:
+    """The paths Litestar routes to `route`, as closely as its parameters' types say."""
+    parts = [
+        re.escape(component)
+        if isinstance(component, str)
+        else _PARAMETER_TEXT.get(component.type, "[^/]+")
+        for component in route.path_components
+    ]
+    return re.compile("/" + "/".join(parts) + "/?")
+
+
 class _DisconnectedError(Exception):
     """The client went away before its body had arrived."""
 
@@ -128,6 +190,13 @@ class BodyGuardMiddleware:
       held, whatever the size: the budget drains at least budget/timeout bytes a second.
     - A client that leaves mid-body is logged once at INFO and recorded with status 499;
       the app never sees the request.
+    - A route in `streamed_routes` reads its own body as it arrives, under its own limits,
+      so the generic size and media type are not checked and nothing is buffered or taken
+      from the budget. It goes to `streaming_app` (default `app`): the app passes the
+      handler inside the concurrency limit, which would otherwise read up to the limit
+      into memory and hold a place for as long as an upload takes. Its body must keep
+      arriving: a pause longer than `read_timeout_seconds` ends it with 408
+      (`BodyStalledError`, raised where the handler reads).
     """
 
     def __init__(
@@ -140,8 +209,12 @@ class BodyGuardMiddleware:
         retry_after_seconds: int = 2,
         media_types: Iterable[str] = JSON_MEDIA_TYPES,
         form_paths: Iterable[str] = (),
+        streamed_routes: StreamedBodyRoutes | None = None,
+        streaming_app: ASGIApp | None = None,
     ) -> None:
         self._app = app
+        self._streamed_routes = streamed_routes or StreamedBodyRoutes(())
+        self._streaming_app = streaming_app or app
         self._max = max_body_bytes
         self._budget = budget or BodyBudget(64 * 1_048_576)
         self._timeout = read_timeout_seconds
@@ -158,6 +231,10 @@ class BodyGuardMiddleware:
         declared = _parse_length(headers.get(b"content-length"))
         if declared == -1:
             await _reject(send, 400, "body", "has an invalid Content-Length header")
+            return
+        if self._streamed_routes.streams(scope["method"], scope["path"]):
+            receive = _stalling_after(self._timeout, _noting_disconnect(scope, receive))
+            await self._streaming_app(scope, receive, send)
             return
         if declared is not None and declared > self._max:
             await _reject(send, 413, "body", f"is too large; the limit is {self._max} bytes")
@@ -276,6 +353,29 @@ def _noting_disconnect(scope: Scope, receive: Receive) -> Receive:
         return message
 
     return noting
+
+
+def _stalling_after(seconds: float, receive: Receive) -> Receive:
+    """`receive`, raising `BodyStalledError` when no part of the body comes for `seconds`.
+
+    Once the body has ended, waiting (for a disconnect) is not timed.
+    """
+    body_ended = False
+
+    async def paced() -> ReceiveMessage:
+        nonlocal body_ended
+        if body_ended:
+            return await receive()
+        try:
+            async with asyncio.timeout(seconds):
+                message = await receive()
+        except TimeoutError:
+            logger.info("streamed request body stalled for {seconds:g} s", seconds=seconds)
+            raise BodyStalledError from None
+        body_ended = message["type"] != "http.request" or not message.get("more_body", False)
+        return message
+
+    return paced
 
 
 def _replaying(body: bytes, receive: Receive) -> Receive:

@@ -1,0 +1,1 @@
+"""Files in a directory of this machine: the `local` storage backend."""

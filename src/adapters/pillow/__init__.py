@@ -1,0 +1,1 @@
+"""Image thumbnails with Pillow."""

@@ -1,0 +1,1 @@
+"""The files context: what users upload, the rules it must meet, and who may read it."""
