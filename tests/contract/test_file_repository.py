@@ -441,9 +441,36 @@ async def test_stale_selects_old_pending_and_long_discarded_files(harness: Harne
     )
     async with harness.transaction() as tx:
         stale = await tx.files.stale(
-            pending_before=PENDING_BEFORE, discarded_before=DISCARDED_BEFORE, limit=100
+            backend="local",
+            pending_before=PENDING_BEFORE,
+            discarded_before=DISCARDED_BEFORE,
+            limit=100,
         )
     assert sorted(stored.id.value.int - 1000 for stored in stale) == [1, 4, 5, 6]
+
+
+async def test_stale_names_only_the_files_of_the_backend_collecting(harness: Harness) -> None:
+    old = DISCARDED_BEFORE - timedelta(days=30)
+    await harness.add(
+        make_file(1, status=FileStatus.PENDING, created_at=old, backend="s3"),
+        make_file(2, status=FileStatus.DELETED, created_at=old, updated_at=old, backend="s3"),
+        make_file(3, status=FileStatus.PENDING, created_at=old, backend="local"),
+    )
+    async with harness.transaction() as tx:
+        on_s3 = await tx.files.stale(
+            backend="s3",
+            pending_before=PENDING_BEFORE,
+            discarded_before=DISCARDED_BEFORE,
+            limit=100,
+        )
+        on_disk = await tx.files.stale(
+            backend="local",
+            pending_before=PENDING_BEFORE,
+            discarded_before=DISCARDED_BEFORE,
+            limit=100,
+        )
+    assert sorted(stored.id.value.int - 1000 for stored in on_s3) == [1, 2]
+    assert [stored.id.value.int - 1000 for stored in on_disk] == [3]
 
 
 async def test_stale_returns_the_oldest_first_up_to_the_limit(harness: Harness) -> None:
@@ -469,7 +496,10 @@ async def test_stale_returns_the_oldest_first_up_to_the_limit(harness: Harness) 
     async def numbers(limit: int) -> list[int]:
         async with harness.transaction() as tx:
             stale = await tx.files.stale(
-                pending_before=PENDING_BEFORE, discarded_before=DISCARDED_BEFORE, limit=limit
+                backend="local",
+                pending_before=PENDING_BEFORE,
+                discarded_before=DISCARDED_BEFORE,
+                limit=limit,
             )
         return [stored.id.value.int - 1000 for stored in stale]
 

@@ -181,10 +181,13 @@ class CompletedWhileListed(InMemoryFileRepository):
         self.locked: list[FileId] = []
 
     async def stale(
-        self, *, pending_before: datetime, discarded_before: datetime, limit: int
+        self, *, backend: str, pending_before: datetime, discarded_before: datetime, limit: int
     ) -> Sequence[StoredFile]:
         listed = await super().stale(
-            pending_before=pending_before, discarded_before=discarded_before, limit=limit
+            backend=backend,
+            pending_before=pending_before,
+            discarded_before=discarded_before,
+            limit=limit,
         )
         current = await super().get(self._completing)
         if current is not None and current.status is FileStatus.PENDING:

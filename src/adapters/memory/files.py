@@ -85,14 +85,17 @@ class InMemoryFileRepository(FileRepository):
         return sorted(found, key=lambda stored: (stored.created_at, stored.id.value))
 
     async def stale(
-        self, *, pending_before: datetime, discarded_before: datetime, limit: int
+        self, *, backend: str, pending_before: datetime, discarded_before: datetime, limit: int
     ) -> Sequence[StoredFile]:
         """Pending files by start, discarded ones by their last change; oldest first, ties by id."""
         found = [
             stored
             for stored in self._files.values()
-            if (stored.status is FileStatus.PENDING and stored.created_at < pending_before)
-            or (stored.status in DISCARDED and stored.updated_at < discarded_before)
+            if stored.backend == backend
+            and (
+                (stored.status is FileStatus.PENDING and stored.created_at < pending_before)
+                or (stored.status in DISCARDED and stored.updated_at < discarded_before)
+            )
         ]
         found.sort(key=lambda stored: (_garbage_age(stored), stored.id.value))
         return [self._read(stored) for stored in found[:limit]]

@@ -140,19 +140,20 @@ class SqlFileRepository(FileRepository):
         return [_from_row(row) for row in rows.mappings()]
 
     async def stale(
-        self, *, pending_before: datetime, discarded_before: datetime, limit: int
+        self, *, backend: str, pending_before: datetime, discarded_before: datetime, limit: int
     ) -> Sequence[StoredFile]:
         """Pending files by start, discarded ones by their last change; oldest first, ties by id."""
         statement = (
             sa.select(files)
             .where(
+                files.c.backend == backend,
                 sa.or_(
                     sa.and_(
                         files.c.status == FileStatus.PENDING.value,
                         files.c.created_at < pending_before,
                     ),
                     sa.and_(files.c.status.in_(DISCARDED), files.c.updated_at < discarded_before),
-                )
+                ),
             )
             .order_by(_GARBAGE_AGE, files.c.id)
             .limit(limit)

@@ -89,6 +89,7 @@ class CollectFileGarbage:
         if command.dry_run:
             async with self._uow:
                 stale = await self._files.stale(
+                    backend=self._storage.backend,
                     pending_before=pending_before,
                     discarded_before=discarded_before,
                     limit=DRY_RUN_LIMIT,
@@ -98,6 +99,7 @@ class CollectFileGarbage:
         while True:
             async with self._uow:
                 batch = await self._files.stale(
+                    backend=self._storage.backend,
                     pending_before=pending_before,
                     discarded_before=discarded_before,
                     limit=GARBAGE_BATCH,

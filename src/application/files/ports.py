@@ -187,12 +187,13 @@ class FileRepository(Protocol):
         ...
 
     async def stale(
-        self, *, pending_before: datetime, discarded_before: datetime, limit: int
+        self, *, backend: str, pending_before: datetime, discarded_before: datetime, limit: int
     ) -> Sequence[StoredFile]:
         """What garbage collection clears, oldest first.
 
         Pending files started before `pending_before`, and rejected or deleted files last
-        changed before `discarded_before`.
+        changed before `discarded_before`, whose bytes went to `backend`: a collection
+        clears only what the storage it holds can delete.
         """
         ...
 

@@ -66,7 +66,7 @@ def gc(
 ) -> None:
     """Remove expired direct uploads, deleted files' bytes and orphan objects, now.
 
-    An orphan is an object no file record names, older than an hour (or than
+    An orphan is an object no file record names, older than a day (or than
     FILES_PENDING_TTL_SECONDS, when longer). This is the collection `portico scheduler`
     enqueues every SCHEDULER_FILE_GARBAGE_INTERVAL_SECONDS.
     """
