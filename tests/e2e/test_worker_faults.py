@@ -78,6 +78,7 @@ PERIODIC_RUNS = {
     "purge_sent_events": r"purged \d+ sent events",
     "purge_processed_events": r"purged \d+ processed-event records",
     "purge_old_notifications": r"purged \d+ old notifications",
+    "collect_file_garbage": r"collected \d+ expired uploads",
 }
 _TROUBLE = re.compile(r"\bERROR\b|\bCRITICAL\b|Traceback")
 

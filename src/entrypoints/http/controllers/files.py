@@ -192,6 +192,8 @@ class FilesController(Controller):
             content_too_large="`Content-Length` is not the announced size, or more bytes came.",
             unsupported_media_type="`Content-Type` is not the announced type, or the bytes "
             "are not of a type the purpose takes.",
+            unprocessable="The bytes' SHA-256 is not the one announced, or they break a rule "
+            "of the purpose (an empty file, a broken image, too many pixels).",
         ),
     )
     @inject
