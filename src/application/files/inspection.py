@@ -8,10 +8,6 @@ from domain.files.content import ContentInspector
 from domain.files.errors import UploadMismatchError
 from domain.files.values import Sha256Digest
 
-INSPECT_IN_THREAD_BYTES = 128 * 1024
-"""Chunks this large are hashed in a thread (hashlib lets go of the GIL), while the event
-loop receives the next one; smaller ones cost less than the hand-over."""
-
 
 async def _read_ahead(chunks: AsyncIterable[bytes]) -> AsyncIterator[bytes]:
     """Yield the chunks, asking for the next one before the current one is handed on.
@@ -49,10 +45,7 @@ async def inspected(
     stream ends: storage then keeps only the bytes that were announced.
     """
     async for chunk in _read_ahead(chunks):
-        if len(chunk) >= INSPECT_IN_THREAD_BYTES:
-            await asyncio.to_thread(inspector.feed, chunk)
-        else:
-            inspector.feed(chunk)
+        inspector.feed(chunk)
         yield chunk
     if expected is not None and inspector.finish().sha256 != expected:
         raise UploadMismatchError("the uploaded bytes' SHA-256 is not the one announced")
