@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from adapters.filesystem.file_storage import PART_SUFFIX, LocalFileStorage
-from application.files.ports import ObjectMissingError
+from application.common.errors import DependencyUnavailableError
+from application.files.ports import FILE_STORAGE, ObjectMissingError
 
 MIB = 1024 * 1024
 
@@ -306,3 +307,16 @@ def test_the_chunk_size_must_be_positive(root: Path) -> None:
 
 def test_the_backend_is_named_local(storage: LocalFileStorage) -> None:
     assert storage.backend == "local"
+
+
+async def test_a_disk_that_fails_is_a_503_not_a_500(tmp_path: Path) -> None:
+    root = tmp_path / "store"
+    storage = LocalFileStorage(root)
+    (root / "files").write_bytes(b"a file where a directory must be")
+
+    async def body() -> AsyncIterator[bytes]:
+        yield b"bytes"
+
+    with pytest.raises(DependencyUnavailableError) as refused:
+        await storage.put("files/a", body(), content_type="text/plain")
+    assert refused.value.field == FILE_STORAGE

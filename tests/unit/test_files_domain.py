@@ -932,3 +932,12 @@ def test_a_deleted_attached_image_is_no_longer_public_to_read() -> None:
 def test_inspected_digests_are_sha256() -> None:
     data = b"digest me"
     assert inspect([data]).sha256.value == hashlib.sha256(data).hexdigest()
+
+
+def test_a_negative_size_is_refused_before_anything_counts_it() -> None:
+    policy = UploadPolicy(
+        max_bytes=dict.fromkeys(FilePurpose, 1024), quota_bytes=4096, max_image_pixels=100
+    )
+    with pytest.raises(DomainError) as refused:
+        policy.check_size(FilePurpose.ATTACHMENT, -5)
+    assert (refused.value.field, refused.value.message) == ("size", "must not be negative")

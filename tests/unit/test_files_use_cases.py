@@ -1232,10 +1232,12 @@ async def garbage_scenario(world: FilesWorld) -> dict[str, str]:
     await world.put_object(f"files/{rejected.file.id}", data[:-1] + b"\x01")  # an S3 PUT
     with pytest.raises(UploadMismatchError):
         await complete(world, alice, rejected)
-    await world.put_object("files/orphan-old", b"0123456789")
+    await world.put_object(ORPHAN_OLD, b"0123456789")
+    for foreign in NOT_PORTICOS:
+        await world.put_object(foreign, b"someone else's")
     world.clock.advance(2 * HOUR)
     young = await start(world, alice, png(size=(8, 8)))
-    await world.put_object("files/orphan-young", b"young")
+    await world.put_object(ORPHAN_YOUNG, b"young")
     return {
         "live": live.id,
         "stale": stale.file.id,
@@ -1243,6 +1245,12 @@ async def garbage_scenario(world: FilesWorld) -> dict[str, str]:
         "rejected": rejected.file.id,
         "young": young.file.id,
     }
+
+
+ORPHAN_OLD = "files/0000000a-0000-4000-8000-000000000000"
+ORPHAN_YOUNG = "files/0000000b-0000-4000-8000-000000000000"
+NOT_PORTICOS = ("backups/db.dump", "files/readme.txt", "thumbnails/0000000c.png")
+"""Keys of another shape than Portico's: a shared bucket's, which collection leaves alone."""
 
 
 async def statuses(world: FilesWorld, ids: Mapping[str, str]) -> dict[str, FileStatus | None]:
@@ -1266,7 +1274,7 @@ async def test_collection_removes_expired_uploads_discarded_files_and_old_orphan
         "young": FileStatus.PENDING,
     }
     assert await world.object_keys() == sorted(
-        [f"files/{ids['live']}", f"thumbnails/{ids['live']}.webp", "files/orphan-young"]
+        [f"files/{ids['live']}", f"thumbnails/{ids['live']}.webp", ORPHAN_YOUNG, *NOT_PORTICOS]
     )
     again = await collect(world)
     assert again == FileGarbageReport(
@@ -1311,7 +1319,7 @@ async def test_collection_clears_abandoned_uploads_after_the_orphans_with_the_or
         CollectFileGarbageCommand(pending_ttl=HOUR, orphan_grace=grace)
     )
     assert storage.calls[-2:] == [
-        ("delete", "files/orphan-old"),
+        ("delete", ORPHAN_OLD),
         ("remove_abandoned_uploads", grace),
     ]
     assert [call for call in storage.calls if call[0] == "remove_abandoned_uploads"] == [

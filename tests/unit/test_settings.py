@@ -69,6 +69,14 @@ def test_fixed_variable_names_reach_their_sections() -> None:
             "at least 48 bytes for HS384, got 40",
         ),
         ({"TRUSTED_PROXIES": "10.0.0.0/8, lb"}, "TRUSTED_PROXIES", "'lb'"),
+        ({"STORAGE_BACKEND": "s3"}, "S3_BUCKET", "must be set when STORAGE_BACKEND=s3"),
+        (
+            {"STORAGE_BACKEND": "s3", "S3_BUCKET": "b", "FILES_ATTACHMENT_MAX_BYTES": str(1 << 37)},
+            "FILES_ATTACHMENT_MAX_BYTES",
+            "10,000 parts",
+        ),
+        ({"S3_ACCESS_KEY_ID": "AKIA"}, "S3_ACCESS_KEY_ID", "together"),
+        ({"S3_ENDPOINT_URL": "minio:9000"}, "S3_ENDPOINT_URL", "http(s)://"),
     ],
 )
 def test_an_invalid_value_names_its_variable_in_one_line(

@@ -7,14 +7,17 @@ import re
 import stat
 import tempfile
 import time
-from collections.abc import AsyncIterable, AsyncIterator, Callable
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Final, TypeVar
 
 from adapters.system.api_transfers import TransfersThroughTheApi
+from adapters.system.outage_log import OutageLog
+from application.common.errors import DependencyUnavailableError
 from application.files.ports import (
+    FILE_STORAGE,
     ByteRange,
     FileStorage,
     ObjectMissingError,
@@ -59,6 +62,9 @@ class LocalFileStorage(TransfersThroughTheApi, FileStorage):
         root.mkdir(mode=PRIVATE_DIRECTORY_MODE, parents=True, exist_ok=True)
         self._root = root.resolve()
         self._chunk_size = chunk_size
+        self._outage = OutageLog(
+            "file storage directory", what_waits="file uploads and downloads answer 503"
+        )
 
     @property
     def backend(self) -> str:
@@ -78,12 +84,14 @@ class LocalFileStorage(TransfersThroughTheApi, FileStorage):
         not undone, since the old object is gone by then.
         """
         destination = self._path_for(key)
-        descriptor, part = await _in_thread_to_the_end(
-            partial(_create_part, self._root, destination), abandoned=_discard_part
-        )
+        with self._reported():
+            descriptor, part = await _in_thread_to_the_end(
+                partial(_create_part, self._root, destination), abandoned=_discard_part
+            )
         try:
-            size = await self._write(descriptor, chunks)
-            await _in_thread_to_the_end(partial(_commit_part, descriptor, part, destination))
+            with self._reported():
+                size = await self._write(descriptor, chunks)
+                await _in_thread_to_the_end(partial(_commit_part, descriptor, part, destination))
         except BaseException:
             _discard_part((descriptor, part))
             raise
@@ -101,11 +109,15 @@ class LocalFileStorage(TransfersThroughTheApi, FileStorage):
 
     async def stat(self, key: str) -> StoredObject | None:
         """Size and modification time, if a file is under `key`."""
-        return await asyncio.to_thread(_stat_object, key, self._path_for(key))
+        path = self._path_for(key)
+        with self._reported():
+            return await asyncio.to_thread(_stat_object, key, path)
 
     async def delete(self, key: str) -> bool:
         """Remove the file; False if there was none. Emptied directories are left."""
-        return await asyncio.to_thread(_remove_object, self._path_for(key))
+        path = self._path_for(key)
+        with self._reported():
+            return await asyncio.to_thread(_remove_object, path)
 
     def objects(self, prefix: str = "") -> AsyncIterator[StoredObject]:
         """Every object under `prefix`, one directory read per thread call; parts are not listed.
@@ -125,6 +137,22 @@ class LocalFileStorage(TransfersThroughTheApi, FileStorage):
         """
         cutoff = time.time() - older_than.total_seconds()
         return await asyncio.to_thread(_remove_parts_written_before, self._root, cutoff)
+
+    @contextlib.contextmanager
+    def _reported(self) -> Iterator[None]:
+        """Turn the disk failing (full, unwritable, an I/O error) into a 503, logged once.
+
+        A missing object is not a failure: the calls that meet one give it its meaning
+        before this sees it.
+        """
+        try:
+            yield
+        except OSError as exc:
+            self._outage.down(exc)
+            raise DependencyUnavailableError(
+                "is unavailable; try again shortly", field=FILE_STORAGE
+            ) from exc
+        self._outage.up()
 
     def _path_for(self, key: str) -> Path:
         segments = key.split("/")
@@ -177,17 +205,19 @@ class LocalFileStorage(TransfersThroughTheApi, FileStorage):
     async def _read(
         self, key: str, path: Path, byte_range: ByteRange | None
     ) -> AsyncIterator[bytes]:
-        descriptor, size = await _in_thread_to_the_end(
-            partial(_open_object, key, path), abandoned=lambda opened: os.close(opened[0])
-        )
+        with self._reported():
+            descriptor, size = await _in_thread_to_the_end(
+                partial(_open_object, key, path), abandoned=lambda opened: os.close(opened[0])
+            )
         try:
             offset, stop = 0, size
             if byte_range is not None:
                 offset, stop = byte_range.start, min(byte_range.end + 1, size)
             while offset < stop:
-                chunk = await _in_thread_to_the_end(
-                    partial(os.pread, descriptor, min(self._chunk_size, stop - offset), offset)
-                )
+                with self._reported():
+                    chunk = await _in_thread_to_the_end(
+                        partial(os.pread, descriptor, min(self._chunk_size, stop - offset), offset)
+                    )
                 if not chunk:
                     raise OSError(f"{key} became shorter while it was read")
                 offset += len(chunk)

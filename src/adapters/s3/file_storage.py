@@ -19,6 +19,7 @@ from loguru import logger
 from adapters.system.outage_log import OutageLog
 from application.common.errors import DependencyUnavailableError
 from application.files.ports import (
+    FILE_STORAGE,
     ByteRange,
     FileStorage,
     ObjectMissingError,
@@ -40,7 +41,6 @@ MIN_PART_BYTES: Final = 5 * MIB
 MAX_PARTS: Final = 10_000
 """S3's limit on the parts of one upload: an object holds at most this many parts' bytes."""
 READ_CHUNK_BYTES: Final = 64 * 1024
-FILE_STORAGE: Final = "file_storage"
 """The key of the error envelope for an outage."""
 CHECKSUM_SHA256_HEADER: Final = "x-amz-checksum-sha256"
 """The header of a presigned PUT that pins the body's SHA-256, base64 of the digest's bytes."""
@@ -331,18 +331,19 @@ class S3FileStorage(FileStorage):
         seconds = _whole_seconds(expires_in)
         checksum = base64.b64encode(bytes.fromhex(sha256.value)).decode("ascii")
         signed_at = datetime.now(UTC)
-        url = await signer.generate_presigned_url(
-            "put_object",
-            Params={
-                "Bucket": self._bucket,
-                "Key": key,
-                "ContentLength": size,
-                "ContentType": content_type,
-                "ChecksumSHA256": checksum,
-            },
-            ExpiresIn=seconds,
-            HttpMethod="PUT",
-        )
+        with self._reported():
+            url = await signer.generate_presigned_url(
+                "put_object",
+                Params={
+                    "Bucket": self._bucket,
+                    "Key": key,
+                    "ContentLength": size,
+                    "ContentType": content_type,
+                    "ChecksumSHA256": checksum,
+                },
+                ExpiresIn=seconds,
+                HttpMethod="PUT",
+            )
         return PresignedRequest(
             url=url,
             method="PUT",
@@ -364,17 +365,19 @@ class S3FileStorage(FileStorage):
         """
         signer = await self._signing_client()
         disposition = f"attachment; filename*=UTF-8''{quote(download_name, safe='')}"
-        return await signer.generate_presigned_url(
-            "get_object",
-            Params={
-                "Bucket": self._bucket,
-                "Key": key,
-                "ResponseContentType": content_type,
-                "ResponseContentDisposition": disposition,
-            },
-            ExpiresIn=_whole_seconds(expires_in),
-            HttpMethod="GET",
-        )
+        with self._reported():
+            url: str = await signer.generate_presigned_url(
+                "get_object",
+                Params={
+                    "Bucket": self._bucket,
+                    "Key": key,
+                    "ResponseContentType": content_type,
+                    "ResponseContentDisposition": disposition,
+                },
+                ExpiresIn=_whole_seconds(expires_in),
+                HttpMethod="GET",
+            )
+        return url
 
     async def _start_multipart(self, s3: "S3Client", key: str, content_type: str) -> str:
         with self._reported():
@@ -477,6 +480,9 @@ class S3FileStorage(FileStorage):
     def _reported(self) -> Iterator[None]:
         """Turn an unreachable, failing or refusing service into `DependencyUnavailableError`.
 
+        Credentials that cannot be found or fetched (a role's endpoint down) count as an
+        outage too: every botocore error does.
+
         The answers a caller gives a meaning to (a missing key, an invalid range) are
         handled inside the block and never reach here; any other 4xx is a refusal.
         """
@@ -490,7 +496,7 @@ class S3FileStorage(FileStorage):
             raise DependencyUnavailableError(
                 "is unavailable; try again shortly", field=FILE_STORAGE
             ) from exc
-        except _LINK_ERRORS as exc:
+        except (*_LINK_ERRORS, BotoCoreError) as exc:
             self._outage.down(exc)
             raise DependencyUnavailableError(
                 "is unavailable; try again shortly", field=FILE_STORAGE

@@ -1,6 +1,6 @@
 """Use case: clear what uploads leave behind: stale pending files, deleted bytes, orphans."""
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -8,7 +8,7 @@ from application.common.ports.clock import Clock
 from application.common.ports.unit_of_work import UnitOfWork
 from application.files.delete_file import remove_objects
 from application.files.ports import FileRepository, FileStorage, StoredObject, discard_object
-from domain.files.stored_file import StoredFile
+from domain.files.stored_file import KEY_PREFIXES, StoredFile, is_portico_key
 from domain.files.values import FileStatus
 
 COLLECT_FILE_GARBAGE = "collect_file_garbage"
@@ -54,7 +54,9 @@ class CollectFileGarbage:
     - Rejected and deleted files lose their bytes and thumbnail, then their record.
     - An object that no record names, older than `orphan_grace`, is removed: the bytes of
       an upload whose process died before it recorded the file, or of a deletion whose
-      removal met an outage. So is what puts that never finished left in storage.
+      removal met an outage. Only keys of the shape Portico makes are looked at: anything
+      else in the directory or bucket is left alone.
+    - What puts that never finished left in storage is cleared too.
     - Each step is idempotent, so collections may overlap or be interrupted.
     """
 
@@ -124,7 +126,7 @@ class CollectFileGarbage:
     async def _clear_orphans(self, *, older_than: datetime, dry_run: bool) -> tuple[int, int]:
         count = total = 0
         batch: list[StoredObject] = []
-        async for found in self._storage.objects():
+        async for found in self._portico_objects():
             if found.modified_at < older_than:
                 batch.append(found)
             if len(batch) >= GARBAGE_BATCH:
@@ -133,6 +135,13 @@ class CollectFileGarbage:
                 batch = []
         removed = await self._remove_unreferenced(batch, dry_run=dry_run)
         return count + removed[0], total + removed[1]
+
+    async def _portico_objects(self) -> AsyncIterator[StoredObject]:
+        """The objects under the keys Portico makes; anything else in storage is left alone."""
+        for prefix in KEY_PREFIXES:
+            async for found in self._storage.objects(prefix):
+                if is_portico_key(found.key):
+                    yield found
 
     async def _remove_unreferenced(
         self, batch: list[StoredObject], *, dry_run: bool

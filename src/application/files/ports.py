@@ -51,6 +51,10 @@ class PresignedRequest:
     expires_at: datetime
 
 
+FILE_STORAGE = "file_storage"
+"""What an outage of the storage is reported as: the error's field, the probe's name."""
+
+
 class ObjectMissingError(Exception):
     """No object is stored under the key read."""
 

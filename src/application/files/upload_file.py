@@ -44,7 +44,9 @@ class UploadFile:
       stream (type from magic numbers, markup, image dimensions, the size limit), so a
       refused upload stops at the first bad chunk.
     - Nothing of a refused or interrupted upload is kept: storage drops what it received,
-      and no record is written.
+      and no record is written. Once the commit is under way its outcome may be unknown
+      (a connection lost after COMMIT was sent): the bytes then stay, for a record that
+      may exist, and garbage collection removes them if it does not.
     - The quota is checked again, with the true size, under a per-owner lock in the
       transaction that records the file, so concurrent uploads cannot overrun it together.
     - `file.uploaded` goes out through the outbox; images get a thumbnail job after commit.
@@ -86,6 +88,7 @@ class UploadFile:
         await self._storage.put(
             key, inspected(command.chunks, inspector), content_type="application/octet-stream"
         )
+        committing = False
         try:
             content = inspector.finish()
             async with self._uow:
@@ -103,8 +106,10 @@ class UploadFile:
                 await self._files.add(stored)
                 self._uow.track(stored)
                 enqueue_thumbnail(self._uow, self._queue, stored)
+                committing = True
                 await self._uow.commit()
         except BaseException:
-            await discard_object(self._storage, key)
+            if not committing:
+                await discard_object(self._storage, key)
             raise
         return self._links.view(stored)

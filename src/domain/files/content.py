@@ -20,6 +20,11 @@ from domain.users.values import has_control_characters
 HEAD_LIMIT: Final = 256 * 1024
 """How far into a file its image header is looked for; a JPEG's comes after its metadata."""
 _MAGIC_NEEDED: Final = 12
+_MAGIC_READ: Final = 16
+_DIMENSIONS_RETRY_BYTES: Final = 16 * 1024
+"""How much more of a JPEG's head must arrive before its size is looked for again: its
+segments walked from the start for every small chunk would cost time quadratic in its
+header. The other formats keep their size at a fixed offset, looked up at once."""
 _ACTIVE_MARKERS: Final = (
     "script",
     "html",
@@ -176,6 +181,7 @@ class ContentInspector:
         "_dimensions_checked",
         "_hash",
         "_head",
+        "_head_tried",
         "_marker_tail",
         "_policy",
         "_purpose",
@@ -189,7 +195,8 @@ class ContentInspector:
         self._purpose = purpose
         self._hash = hashlib.sha256()
         self._size = 0
-        self._head = b""
+        self._head = bytearray()
+        self._head_tried = 0
         self._marker_tail = b""
         self._content_type: str | None = None
         self._dimensions_checked = False
@@ -222,7 +229,16 @@ class ContentInspector:
             self._decide_type()
             if self._text_decoder is not None:
                 self._read_text(chunk[taken:])
-        if self._content_type is not None and not self._dimensions_checked:
+        if (
+            self._content_type is not None
+            and not self._dimensions_checked
+            and (
+                self._content_type != JPEG
+                or len(self._head) - self._head_tried >= _DIMENSIONS_RETRY_BYTES
+                or len(self._head) >= HEAD_LIMIT
+                or self._head_tried == 0
+            )
+        ):
             self._check_dimensions(at_end=False)
 
     def finish(self) -> InspectedContent:
@@ -256,12 +272,12 @@ class ContentInspector:
 
     def _decide_type(self) -> None:
         """Name the type from the head; plain text is what is left, and is decoded from here."""
-        detected = magic_type(self._head)
+        detected = magic_type(bytes(self._head[:_MAGIC_READ]))
         if detected is None:
             detected = PLAIN_TEXT
             self._text_decoder = codecs.getincrementaldecoder("utf-8")("strict")
             bom = len(_UTF8_BOM) if self._head.startswith(_UTF8_BOM) else 0
-            self._read_text(self._head[bom:])
+            self._read_text(bytes(self._head[bom:]))
         self._policy.check_type(self._purpose, detected)
         self._content_type = detected
         if detected not in _DIMENSION_READERS:
@@ -304,7 +320,8 @@ class ContentInspector:
 
     def _check_dimensions(self, *, at_end: bool) -> None:
         assert self._content_type is not None  # noqa: S101 - called once the type is known
-        found = image_dimensions(self._content_type, self._head)
+        self._head_tried = len(self._head)
+        found = image_dimensions(self._content_type, bytes(self._head))
         if found == _NEED_MORE:
             if at_end or len(self._head) >= HEAD_LIMIT:
                 raise UnsupportedFileTypeError(
@@ -321,4 +338,4 @@ class ContentInspector:
                 "allowed"
             )
         self._dimensions_checked = True
-        self._head = b""
+        self._head = bytearray()

@@ -10,6 +10,7 @@ from domain.files.errors import (
     UnsupportedFileTypeError,
 )
 from domain.files.values import FilePurpose
+from domain.shared.errors import DomainError
 
 LARGEST_FILE_BYTES = 1 << 40
 """No purpose's limit may exceed this (1 TiB): the bound of the settings and of the API."""
@@ -72,7 +73,9 @@ class UploadPolicy:
         return ALLOWED_TYPES[purpose]
 
     def check_size(self, purpose: FilePurpose, size: int) -> None:
-        """Refuse an empty file, or one larger than `purpose` allows."""
+        """Refuse an empty file, a negative size, or a file larger than `purpose` allows."""
+        if size < 0:
+            raise DomainError("must not be negative", field="size")
         if size == 0:
             raise EmptyFileError
         limit = self.max_bytes[purpose]

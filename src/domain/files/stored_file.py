@@ -1,5 +1,6 @@
 """The StoredFile aggregate: one uploaded file, its checked facts, and who may read it."""
 
+import re
 from datetime import datetime
 from typing import Self
 
@@ -20,6 +21,19 @@ def storage_key_for(file_id: FileId) -> str:
 def thumbnail_key_for(file_id: FileId) -> str:
     """Where an image's thumbnail lives in storage."""
     return f"thumbnails/{file_id}.webp"
+
+
+KEY_PREFIXES = ("files/", "thumbnails/")
+"""Where every key Portico makes starts; storage outside them is not Portico's."""
+_KEY_SHAPE = re.compile(
+    r"\A(?:files/[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}"
+    r"|thumbnails/[0-9a-f]{8}(?:-[0-9a-f]{4}){3}-[0-9a-f]{12}\.webp)\Z"
+)
+
+
+def is_portico_key(key: str) -> bool:
+    """Whether `key` has the shape of a key Portico makes: a file's, or a thumbnail's."""
+    return _KEY_SHAPE.match(key) is not None
 
 
 class StoredFile(AggregateRoot):

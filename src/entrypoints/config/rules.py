@@ -13,6 +13,8 @@ from entrypoints.config.settings import Settings
 MIN_JWT_SECRET_BYTES = 32
 _MIN_SECRET_BYTES_BY_ALGORITHM = {"HS256": 32, "HS384": 48, "HS512": 64}
 """RFC 7518 section 3.2: an HMAC key at least as long as the hash's output."""
+S3_LARGEST_UPLOAD_BYTES = 10_000 * 8 * 1_048_576
+"""S3's 10,000 parts per multipart upload, at the S3 adapter's 8 MiB parts (78 GiB)."""
 _REDIS_SCHEMES = frozenset({"redis", "rediss", "unix"})
 _HOST_PORT = re.compile(r"^[A-Za-z0-9.\-\[\]:]+:\d{1,5}$")
 
@@ -98,6 +100,12 @@ def _check_storage(settings: Settings) -> None:
     storage = settings.storage
     if storage.backend == "s3" and storage.s3_bucket is None:
         raise ConfigurationError("S3_BUCKET", "must be set when STORAGE_BACKEND=s3")
+    if storage.backend == "s3" and storage.attachment_max_bytes > S3_LARGEST_UPLOAD_BYTES:
+        raise ConfigurationError(
+            "FILES_ATTACHMENT_MAX_BYTES",
+            f"must be at most {S3_LARGEST_UPLOAD_BYTES} when STORAGE_BACKEND=s3: a multipart "
+            "upload takes at most 10,000 parts, of 8 MiB here",
+        )
     if (storage.s3_access_key_id is None) != (storage.s3_secret_access_key is None):
         raise ConfigurationError(
             "S3_ACCESS_KEY_ID", "set S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY together"
