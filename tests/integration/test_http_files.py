@@ -894,3 +894,40 @@ async def test_a_download_that_storage_serves_itself_is_a_redirect_no_cache_keep
     assert response.status_code == 307
     assert response.url == download.redirect_url
     assert response.headers["Cache-Control"] == "no-store"
+
+
+async def test_an_upload_past_the_streaming_cap_gets_503_before_its_body_is_read(
+    tmp_path: Path,
+) -> None:
+    app = build_app(tmp_path, InMemoryPersistenceProvider(), APP_MAX_STREAMED_BODIES="1")
+    async with on_this_loop(app) as client:
+        alice = await World(client, InMemoryDatabase()).register()
+        release = asyncio.Event()
+        second_read = False
+
+        async def held() -> AsyncIterator[bytes]:
+            yield png()
+            await release.wait()
+
+        async def never_read() -> AsyncIterator[bytes]:
+            nonlocal second_read
+            second_read = True
+            yield png(noise=1)
+
+        upload = {"purpose": "attachment", "name": "held.png"}
+        first = asyncio.create_task(
+            client.post("/api/files", params=upload, content=held(), headers=alice)
+        )
+        await asyncio.sleep(0.1)  # the first upload is inside, waiting for its last chunk
+        assert not first.done()
+        refused = await client.post(
+            "/api/files", params=upload, content=never_read(), headers=alice
+        )
+        release.set()
+        stored = await first
+        after = await client.post("/api/files", params=upload, content=png(noise=2), headers=alice)
+    assert_envelope(refused, 503, "body")
+    assert int(refused.headers["retry-after"]) >= 1
+    assert not second_read
+    assert stored.status_code == 201, stored.text
+    assert after.status_code == 201, after.text

@@ -97,6 +97,13 @@ def check_pairings(settings: Settings) -> None:
 
 
 def _check_storage(settings: Settings) -> None:
+    connections = settings.database.pool_size + settings.database.max_overflow
+    if settings.app.max_streamed_bodies >= connections:
+        raise ConfigurationError(
+            "APP_MAX_STREAMED_BODIES",
+            f"must be below DATABASE_POOL_SIZE + DATABASE_MAX_OVERFLOW ({connections}): each "
+            "upload holds a connection while it streams, and other requests need some",
+        )
     storage = settings.storage
     if storage.backend == "s3" and storage.s3_bucket is None:
         raise ConfigurationError("S3_BUCKET", "must be set when STORAGE_BACKEND=s3")

@@ -211,6 +211,7 @@ def create_app(
         form_paths=FORM_PATHS,
         streamed_routes=StreamedBodyRoutes(app.routes),
         streaming_app=unqueued,
+        max_streamed=settings.app.max_streamed_bodies,
     )
     handler = AllowedMethodsMiddleware(handler, routes=app.routes)
     cross_origin = cors_policy(settings)

@@ -87,6 +87,16 @@ class AppSettings(Section, frozen=True, kw_only=True):
             le=600,
         ),
     ] = 15.0
+    max_streamed_bodies: Annotated[
+        int,
+        from_env(
+            "APP_MAX_STREAMED_BODIES",
+            "Uploads a process streams at once (each holds a database connection while it "
+            "streams); more get 503 with Retry-After.",
+            ge=1,
+            le=1000,
+        ),
+    ] = 4
     max_concurrent_requests: Annotated[
         int,
         from_env(

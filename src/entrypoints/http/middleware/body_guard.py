@@ -196,7 +196,9 @@ class BodyGuardMiddleware:
       handler inside the concurrency limit, which would otherwise read up to the limit
       into memory and hold a place for as long as an upload takes. Its body must keep
       arriving: a pause longer than `read_timeout_seconds` ends it with 408
-      (`BodyStalledError`, raised where the handler reads).
+      (`BodyStalledError`, raised where the handler reads). At most `max_streamed` stream
+      at once; another gets 503 with Retry-After before its body is read, since each
+      holds a database connection for as long as its client takes.
     """
 
     def __init__(
@@ -211,8 +213,11 @@ class BodyGuardMiddleware:
         form_paths: Iterable[str] = (),
         streamed_routes: StreamedBodyRoutes | None = None,
         streaming_app: ASGIApp | None = None,
+        max_streamed: int = 4,
     ) -> None:
         self._app = app
+        self._max_streamed = max_streamed
+        self._streaming = 0
         self._streamed_routes = streamed_routes or StreamedBodyRoutes(())
         self._streaming_app = streaming_app or app
         self._max = max_body_bytes
@@ -233,8 +238,7 @@ class BodyGuardMiddleware:
             await _reject(send, 400, "body", "has an invalid Content-Length header")
             return
         if self._streamed_routes.streams(scope["method"], scope["path"]):
-            receive = _stalling_after(self._timeout, _noting_disconnect(scope, receive))
-            await self._streaming_app(scope, receive, send)
+            await self._stream(scope, receive, send)
             return
         if declared is not None and declared > self._max:
             await _reject(send, 413, "body", f"is too large; the limit is {self._max} bytes")
@@ -253,6 +257,23 @@ class BodyGuardMiddleware:
             await self._read_then_serve(scope, receive, send, declared)
         else:
             await self._app(scope, receive, send)
+
+    async def _stream(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self._streaming >= self._max_streamed:
+            await _reject(
+                send,
+                503,
+                "body",
+                "too many uploads are in progress; retry shortly",
+                [(b"retry-after", self._retry_after)],
+            )
+            return
+        self._streaming += 1
+        try:
+            receive = _stalling_after(self._timeout, _noting_disconnect(scope, receive))
+            await self._streaming_app(scope, receive, send)
+        finally:
+            self._streaming -= 1
 
     async def _read_then_serve(
         self, scope: Scope, receive: Receive, send: Send, declared: int | None
