@@ -720,6 +720,8 @@ def main() -> None:
             "RATE_LIMIT_REGISTRATIONS_PER_IP": "1000000",
             "APP_WORKERS": "1",
             "DATABASE_POOL_SIZE": str(args.connections),
+            # The concurrent uploads all stream at once, each holding its pooled connection.
+            "APP_MAX_STREAMED_BODIES": str(args.connections),
             # As content.py: the API does not relay the outbox, a `portico worker` would.
             "OUTBOX_RELAY_IN_API": "false",
             # Jobs run in the API process, but attachments that are not images get none.
