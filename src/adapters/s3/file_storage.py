@@ -1,25 +1,27 @@
-"""Files in an S3 bucket (AWS, or any S3-compatible service), through aiobotocore."""
+"""Files in an S3 bucket (AWS, or any S3-compatible service), through aiobotocore.
+
+One class implements the one `FileStorage` port: its methods share the clients, the
+multipart protocol and the outage reporting (`adapters.s3.outages`), so it stays whole
+past the usual length rather than spread one port over several modules.
+"""
 
 import asyncio
 import base64
 import math
-from collections.abc import AsyncIterable, AsyncIterator, Iterator
-from contextlib import AsyncExitStack, contextmanager
+from collections.abc import AsyncIterable, AsyncIterator
+from contextlib import AsyncExitStack
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any, Final, TypeVar, cast
+from typing import TYPE_CHECKING, Final, TypeVar, cast
 from urllib.parse import quote
 
 import aiohttp
 from aiobotocore.config import AioConfig
 from aiobotocore.session import get_session
-from botocore.exceptions import BotoCoreError, ClientError, HTTPClientError
-from botocore.exceptions import ConnectionError as BotocoreConnectionError
+from botocore.exceptions import BotoCoreError, ClientError
 from loguru import logger
 
-from adapters.system.outage_log import OutageLog
-from application.common.errors import DependencyUnavailableError
+from adapters.s3.outages import MISSING_BUCKET_CODES, S3Outages, error_code
 from application.files.ports import (
-    FILE_STORAGE,
     ByteRange,
     FileStorage,
     ObjectMissingError,
@@ -41,20 +43,11 @@ MIN_PART_BYTES: Final = 5 * MIB
 MAX_PARTS: Final = 10_000
 """S3's limit on the parts of one upload: an object holds at most this many parts' bytes."""
 READ_CHUNK_BYTES: Final = 64 * 1024
-"""The key of the error envelope for an outage."""
 CHECKSUM_SHA256_HEADER: Final = "x-amz-checksum-sha256"
 """The header of a presigned PUT that pins the body's SHA-256, base64 of the digest's bytes."""
 
-_LINK_ERRORS: Final = (BotocoreConnectionError, HTTPClientError, aiohttp.ClientError, OSError)
-"""What a request raises when the service cannot be reached or stops answering.
-
-botocore's `ConnectionError` covers refused connections, connect timeouts and closed
-connections; `HTTPClientError` read timeouts and broken response streams; aiohttp's and the
-socket's own errors are what a body read can still raise. `OSError` covers `TimeoutError`.
-"""
 _Page = TypeVar("_Page")
 _MISSING_CODES: Final = frozenset({"404", "NoSuchKey", "NotFound"})
-_MISSING_BUCKET_CODES: Final = frozenset({"404", "NoSuchBucket", "NotFound"})
 
 
 class S3FileStorage(FileStorage):
@@ -124,8 +117,7 @@ class S3FileStorage(FileStorage):
             request_checksum_calculation="when_required",
             response_checksum_validation="when_required",
         )
-        self._outage = OutageLog("file storage", what_waits="file uploads and downloads answer 503")
-        self._refusal_logged = False
+        self._outages = S3Outages(bucket)
         self._opening = asyncio.Lock()
         self._exit_stack: AsyncExitStack | None = None
         self._s3: S3Client | None = None
@@ -149,11 +141,11 @@ class S3FileStorage(FileStorage):
         bucket, its policy and its lifecycle rules are made by whoever runs the service.
         """
         s3 = await self._client()
-        with self._reported():
+        with self._outages.reported():
             try:
                 await s3.head_bucket(Bucket=self._bucket)
             except ClientError as exc:
-                if _error_code(exc) not in _MISSING_BUCKET_CODES:
+                if error_code(exc) not in MISSING_BUCKET_CODES:
                     raise
             else:
                 return False
@@ -168,7 +160,7 @@ class S3FileStorage(FileStorage):
                         },
                     )
             except ClientError as exc:
-                if _error_code(exc) != "BucketAlreadyOwnedByYou":
+                if error_code(exc) != "BucketAlreadyOwnedByYou":
                     raise
                 return False
         return True
@@ -199,14 +191,14 @@ class S3FileStorage(FileStorage):
             rest = b"".join(pending)
             pending.clear()
             if upload_id is None:
-                with self._reported():
+                with self._outages.reported():
                     await s3.put_object(
                         Bucket=self._bucket, Key=key, Body=rest, ContentType=content_type
                     )
                 return total
             if rest:
                 parts.append(await self._upload_part(s3, key, upload_id, len(parts) + 1, rest))
-            with self._reported():
+            with self._outages.reported():
                 await s3.complete_multipart_upload(
                     Bucket=self._bucket,
                     Key=key,
@@ -226,7 +218,7 @@ class S3FileStorage(FileStorage):
         the end, as S3 clamps it.
         """
         s3 = await self._client()
-        with self._reported():
+        with self._outages.reported():
             try:
                 if byte_range is None:
                     response = await s3.get_object(Bucket=self._bucket, Key=key)
@@ -237,7 +229,7 @@ class S3FileStorage(FileStorage):
                         Range=f"bytes={byte_range.start}-{byte_range.end}",
                     )
             except ClientError as exc:
-                code = _error_code(exc)
+                code = error_code(exc)
                 if code in _MISSING_CODES:
                     raise ObjectMissingError(key) from exc
                 if code == "InvalidRange":
@@ -245,7 +237,7 @@ class S3FileStorage(FileStorage):
                 raise
         async with response["Body"] as body:
             while True:
-                with self._reported():
+                with self._outages.reported():
                     chunk = await body.read(READ_CHUNK_BYTES)
                 if not chunk:
                     return
@@ -254,11 +246,11 @@ class S3FileStorage(FileStorage):
     async def stat(self, key: str) -> StoredObject | None:
         """HeadObject: size and last modification time."""
         s3 = await self._client()
-        with self._reported():
+        with self._outages.reported():
             try:
                 head = await s3.head_object(Bucket=self._bucket, Key=key)
             except ClientError as exc:
-                if _error_code(exc) not in _MISSING_CODES:
+                if error_code(exc) not in _MISSING_CODES:
                     raise
                 # A HEAD's 404 has no body to tell a missing object from a missing bucket.
                 await s3.head_bucket(Bucket=self._bucket)
@@ -270,7 +262,7 @@ class S3FileStorage(FileStorage):
         if await self.stat(key) is None:
             return False
         s3 = await self._client()
-        with self._reported():
+        with self._outages.reported():
             await s3.delete_object(Bucket=self._bucket, Key=key)
         return True
 
@@ -300,13 +292,13 @@ class S3FileStorage(FileStorage):
             for upload in page.get("Uploads", []):
                 if upload["Initiated"] >= started_before:
                     continue
-                with self._reported():
+                with self._outages.reported():
                     try:
                         await s3.abort_multipart_upload(
                             Bucket=self._bucket, Key=upload["Key"], UploadId=upload["UploadId"]
                         )
                     except ClientError as exc:
-                        if _error_code(exc) != "NoSuchUpload":
+                        if error_code(exc) != "NoSuchUpload":
                             raise
                         continue
                 removed += 1
@@ -331,7 +323,7 @@ class S3FileStorage(FileStorage):
         seconds = _whole_seconds(expires_in)
         checksum = base64.b64encode(bytes.fromhex(sha256.value)).decode("ascii")
         signed_at = datetime.now(UTC)
-        with self._reported():
+        with self._outages.reported():
             url = await signer.generate_presigned_url(
                 "put_object",
                 Params={
@@ -365,7 +357,7 @@ class S3FileStorage(FileStorage):
         """
         signer = await self._signing_client()
         disposition = f"attachment; filename*=UTF-8''{quote(download_name, safe='')}"
-        with self._reported():
+        with self._outages.reported():
             url: str = await signer.generate_presigned_url(
                 "get_object",
                 Params={
@@ -380,7 +372,7 @@ class S3FileStorage(FileStorage):
         return url
 
     async def _start_multipart(self, s3: "S3Client", key: str, content_type: str) -> str:
-        with self._reported():
+        with self._outages.reported():
             created = await s3.create_multipart_upload(
                 Bucket=self._bucket, Key=key, ContentType=content_type
             )
@@ -394,7 +386,7 @@ class S3FileStorage(FileStorage):
                 f"the object exceeds {MAX_PARTS} parts of {self._part_size} bytes; "
                 "raise the part size"
             )
-        with self._reported():
+        with self._outages.reported():
             sent = await s3.upload_part(
                 Bucket=self._bucket, Key=key, UploadId=upload_id, PartNumber=number, Body=data
             )
@@ -426,7 +418,7 @@ class S3FileStorage(FileStorage):
         """The pages of a listing, each request's failure reported as `_reported` does."""
         page_iterator = aiter(pages)
         while True:
-            with self._reported():
+            with self._outages.reported():
                 try:
                     page = await anext(page_iterator)
                 except StopAsyncIteration:
@@ -475,67 +467,6 @@ class S3FileStorage(FileStorage):
             aws_secret_access_key=self._secret_access_key,
             config=self._config,
         )
-
-    @contextmanager
-    def _reported(self) -> Iterator[None]:
-        """Turn an unreachable, failing or refusing service into `DependencyUnavailableError`.
-
-        Credentials that cannot be found or fetched (a role's endpoint down) count as an
-        outage too: every botocore error does.
-
-        The answers a caller gives a meaning to (a missing key, an invalid range) are
-        handled inside the block and never reach here; any other 4xx is a refusal.
-        """
-        try:
-            yield
-        except ClientError as exc:
-            if _http_status(exc) < 500:
-                self._refused(exc)
-            else:
-                self._outage.down(exc)
-            raise DependencyUnavailableError(
-                "is unavailable; try again shortly", field=FILE_STORAGE
-            ) from exc
-        except (*_LINK_ERRORS, BotoCoreError) as exc:
-            self._outage.down(exc)
-            raise DependencyUnavailableError(
-                "is unavailable; try again shortly", field=FILE_STORAGE
-            ) from exc
-        self._refusal_logged = False
-        self._outage.up()
-
-    def _refused(self, exc: ClientError) -> None:
-        """Record a refusal as an outage, and log the first refusal of an outage at ERROR.
-
-        The refusal's flag is not the outage's: a refusal met in an outage that began as a
-        connection error (the service came back to a bucket that is gone) must still reach
-        the operator, with its hint.
-        """
-        code = _error_code(exc)
-        if exc.operation_name == "HeadBucket" and code in _MISSING_BUCKET_CODES:
-            code = "NoSuchBucket"  # what S3 calls it where an answer has a body to say so
-        error: Any = exc.response.get("Error", {})
-        if not self._refusal_logged:
-            self._refusal_logged = True
-            logger.error(
-                "file storage: S3 refused {} on bucket {} ({}: {}); check S3_BUCKET and the "
-                "credentials",
-                exc.operation_name,
-                self._bucket,
-                code,
-                error.get("Message", ""),
-            )
-        self._outage.down(f"S3 refused {exc.operation_name} on bucket {self._bucket}: {code}")
-
-
-def _error_code(exc: ClientError) -> str:
-    error: Any = exc.response.get("Error", {})
-    return str(error.get("Code", ""))
-
-
-def _http_status(exc: ClientError) -> int:
-    metadata: Any = exc.response.get("ResponseMetadata", {})
-    return int(metadata.get("HTTPStatusCode", 0))
 
 
 def _whole_seconds(expires_in: timedelta) -> int:

@@ -53,7 +53,6 @@ from entrypoints.http.middleware.allowed_methods import AllowedMethodsMiddleware
 from entrypoints.http.middleware.body_guard import (
     BodyBudget,
     BodyGuardMiddleware,
-    StreamedBodyRoutes,
 )
 from entrypoints.http.middleware.concurrency_limit import ConcurrencyLimitMiddleware
 from entrypoints.http.middleware.cors import CorsMiddleware
@@ -62,6 +61,7 @@ from entrypoints.http.middleware.repeat_on_lost_connection import (
 )
 from entrypoints.http.middleware.request_id import RequestIdMiddleware
 from entrypoints.http.middleware.security_headers import SecurityHeadersMiddleware
+from entrypoints.http.middleware.streamed_routes import StreamedBodyRoutes
 from entrypoints.http.openapi import COMPONENTS as OPENAPI_COMPONENTS
 from entrypoints.http.openapi import document_routes
 from entrypoints.http.pages import FORM_PATHS, PAGE_WRONG_METHOD_HANDLER, PAGES
