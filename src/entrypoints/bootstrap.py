@@ -42,6 +42,8 @@ def known_secrets(settings: Settings) -> list[str]:
     secrets: list[str] = []
     if settings.auth.jwt_secret:
         secrets.append(settings.auth.jwt_secret)
+    if settings.audit.signing_key:
+        secrets.append(settings.audit.signing_key)
     for url in (settings.database.url, settings.cache.redis_url):
         if url:
             try:
@@ -61,19 +63,24 @@ def with_signing_secret(settings: Settings) -> Settings:
     """
     if settings.auth.jwt_secret is not None or settings.is_production:
         return settings
-    path = Path(settings.app.data_dir) / "jwt-secret"
+    auth = msgspec.structs.replace(
+        settings.auth, jwt_secret=_development_key(settings, "jwt-secret", "JWT_SECRET")
+    )
+    return msgspec.structs.replace(settings, auth=auth)
+
+
+def _development_key(settings: Settings, name: str, variable: str) -> str:
+    path = Path(settings.app.data_dir) / name
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
         descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        secret = path.read_text().strip()
-    else:
-        secret = secrets.token_urlsafe(48)
-        with os.fdopen(descriptor, "w") as handle:
-            handle.write(secret)
-        logger.warning("JWT_SECRET is not set; generated a development key in {}", path)
-    auth = msgspec.structs.replace(settings.auth, jwt_secret=secret)
-    return msgspec.structs.replace(settings, auth=auth)
+        return path.read_text().strip()
+    secret = secrets.token_urlsafe(48)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(secret)
+    logger.warning("{} is not set; generated a development key in {}", variable, path)
+    return secret
 
 
 @contextmanager

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from adapters.sqlalchemy import precompiled
 from adapters.sqlalchemy.articles import _LOCKED_BY_SLUG, _SAVE
 from adapters.sqlalchemy.deferred_inserts import _STATEMENTS
-from adapters.sqlalchemy.sessions import _LIVE_ROLE
+from adapters.sqlalchemy.sessions import _LIVE_CALLER
 from adapters.sqlalchemy.tables import outbox, sessions
 from adapters.sqlalchemy.users import _BY_EMAIL
 from tests.support.reliance import Reliance
@@ -66,14 +66,14 @@ def test_sqlalchemy_psycopg_dialect_compiles_named_pyformat_placeholders() -> No
         checks = {
             "users by email": (_BY_EMAIL.sql(False), {"key"}),
             "users by email, locked": (_BY_EMAIL.sql(True), {"key"}),
-            "live role": (_LIVE_ROLE.sql(), {"session_id", "user_id", "now"}),
+            "live caller": (_LIVE_CALLER.sql(), {"session_id", "user_id", "now"}),
             "article, locked": (_LOCKED_BY_SLUG.sql(), {"slug"}),
             "article edit": (
                 _SAVE.sql(),
                 {"article_id", "title", "description", "body", "updated_at", "tags", "positions"},
             ),
             "deferred inserts": (
-                _STATEMENTS.sql((sessions, ("id", "user_id"), 2), (outbox, ("event_id",), 1)),
+                _STATEMENTS.sql(None, (sessions, ("id", "user_id"), 2), (outbox, ("event_id",), 1)),
                 {"p0_0_id", "p0_0_user_id", "p0_1_id", "p0_1_user_id", "p1_0_event_id"},
             ),
         }

@@ -34,4 +34,5 @@ def detached(aggregate: _Aggregate) -> _Aggregate:
     """A copy without pending events, as a row stored in or read back from a database is."""
     clone = copy.copy(aggregate)
     clone._pending_events = []  # noqa: SLF001 - a fresh aggregate has no pending events
+    clone._changes = []  # noqa: SLF001 - nor changes waiting for the audit log
     return clone

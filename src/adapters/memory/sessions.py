@@ -8,9 +8,9 @@ from uuid import UUID
 
 from adapters.memory.database import InMemoryDatabase
 from adapters.memory.users import USERS
-from application.users.ports import RefreshTokenMatch, SessionRepository
+from application.users.ports import LiveCaller, RefreshTokenMatch, SessionRepository
 from domain.users.session import Session
-from domain.users.values import Role, UserId
+from domain.users.values import UserId
 
 SESSIONS = "sessions"
 RETIRED = "retired_refresh_tokens"
@@ -120,8 +120,10 @@ class InMemorySessionRepository(SessionRepository):
             del self._retired[token_hash]
         return len(ended)
 
-    async def live_role(self, session_id: UUID, user_id: UserId, *, now: datetime) -> Role | None:
-        """The user's role while the session is active and the user present and unbanned."""
+    async def live_caller(
+        self, session_id: UUID, user_id: UserId, *, now: datetime
+    ) -> LiveCaller | None:
+        """The user as they are, while the session is active and the user present and unbanned."""
         session = self._sessions.get(session_id)
         user = self._database.table(USERS).get(user_id)
         if (
@@ -132,5 +134,4 @@ class InMemorySessionRepository(SessionRepository):
             or user.is_banned
         ):
             return None
-        role: Role = user.role
-        return role
+        return LiveCaller(user.role, str(user.username))

@@ -5,12 +5,15 @@ from collections.abc import Sequence
 from types import TracebackType
 from typing import Any, Self
 
+from adapters.memory.audit import append_chained
 from adapters.memory.database import InMemoryDatabase
 from application.common.after_commit import AfterCommit
 from application.common.outbox import OutboxMessage
+from application.common.ports.clock import Clock
 from application.common.ports.ids import IdGenerator
 from application.common.ports.unit_of_work import UnitOfWork
 from application.common.transaction_bookkeeping import TransactionBookkeeping
+from domain.audit.entry import AuditRecord
 from domain.shared.aggregate import AggregateRoot
 
 
@@ -23,9 +26,18 @@ class InMemoryUnitOfWork(UnitOfWork):
     to the outermost one, as in the PostgreSQL adapter.
     """
 
-    def __init__(self, database: InMemoryDatabase, ids: IdGenerator) -> None:
+    def __init__(
+        self,
+        database: InMemoryDatabase,
+        ids: IdGenerator,
+        clock: Clock | None = None,
+        *,
+        audit: bool = True,
+    ) -> None:
         self._database = database
-        self._book = TransactionBookkeeping(ids)
+        self._book = TransactionBookkeeping(
+            ids, clock.now if clock is not None else None, audit=audit
+        )
         self._snapshot: tuple[dict[str, dict[Any, Any]], list[OutboxMessage]] | None = None
 
     async def __aenter__(self) -> Self:
@@ -59,18 +71,29 @@ class InMemoryUnitOfWork(UnitOfWork):
         """Collect this aggregate's events at commit; tracking twice is harmless."""
         self._book.track(aggregate)
 
-    async def commit(self) -> Sequence[OutboxMessage]:
-        """Keep the changes, append the collected events to the outbox, start afresh.
+    async def commit(self, *, refusing: BaseException | None = None) -> Sequence[OutboxMessage]:
+        """Keep the changes, the collected events and the audit entries; start afresh.
 
         Inside a nested block this does nothing yet: the outermost commit keeps it all.
         """
         if not self._book.commit_due():
             return []
-        messages = self._book.outbox_messages()
+        messages, records = self._book.collect(refusing=refusing)
         self._database.outbox.extend(messages)
+        append_chained(self._database, records)
         self._begin()
         await self._book.run_after_commit()
         return messages
+
+    async def record_refusal(self, record: AuditRecord) -> None:
+        """Append the entry at once, or with the open transaction when nested."""
+        if not self._book.audits:
+            return
+        if self._book.is_open():
+            self._book.add_record(record)
+            return
+        async with self._database.lock:
+            append_chained(self._database, [record])
 
     async def rollback(self) -> None:
         """Restore the state the transaction started from."""

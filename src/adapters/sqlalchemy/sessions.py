@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from adapters.sqlalchemy.deferred_inserts import flush, insert_at_commit
 from adapters.sqlalchemy.precompiled import PrecompiledStatements, fetch_all_on_driver
 from adapters.sqlalchemy.tables import retired_refresh_tokens, sessions, users
-from application.users.ports import RefreshTokenMatch, SessionRepository
+from application.users.ports import LiveCaller, RefreshTokenMatch, SessionRepository
 from domain.users.session import Session
 from domain.users.values import Role, UserId
 
@@ -41,9 +41,9 @@ def _from_row(row: sa.RowMapping) -> Session:
     return Session(id=row["id"], **values)
 
 
-def _build_live_role() -> sa.Select[tuple[str]]:
+def _build_live_caller() -> sa.Select[tuple[str, str]]:
     return (
-        sa.select(users.c.role)
+        sa.select(users.c.role, users.c.username)
         .join(sessions, sessions.c.user_id == users.c.id)
         .where(
             sessions.c.id == sa.bindparam("session_id", type_=sa.Uuid),
@@ -55,7 +55,7 @@ def _build_live_role() -> sa.Select[tuple[str]]:
     )
 
 
-_LIVE_ROLE = PrecompiledStatements(_build_live_role)
+_LIVE_CALLER = PrecompiledStatements(_build_live_caller)
 
 
 class SqlSessionRepository(SessionRepository):
@@ -186,12 +186,14 @@ class SqlSessionRepository(SessionRepository):
         )
         return len(result.all())
 
-    async def live_role(self, session_id: UUID, user_id: UserId, *, now: datetime) -> Role | None:
+    async def live_caller(
+        self, session_id: UUID, user_id: UserId, *, now: datetime
+    ) -> LiveCaller | None:
         """One primary-key read joined to the user, precompiled: it runs on every request."""
         await flush(self._connection)
         rows = await fetch_all_on_driver(
             self._connection,
-            _LIVE_ROLE.sql(),
+            _LIVE_CALLER.sql(),
             {"session_id": session_id, "user_id": user_id.value, "now": now},
         )
-        return Role(rows[0][0]) if rows else None
+        return LiveCaller(Role(rows[0][0]), rows[0][1]) if rows else None

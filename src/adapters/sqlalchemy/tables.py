@@ -357,3 +357,81 @@ files = sa.Table(
     sa.Index("ix_files_status_updated_at", "status", "updated_at"),
     comment="Uploaded files; the bytes are in storage under storage_key, derived from the id.",
 )
+
+audit_entries = sa.Table(
+    "audit_entries",
+    metadata,
+    sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("previous_hash", sa.LargeBinary, nullable=False),
+    sa.Column("hash", sa.LargeBinary, nullable=False),
+    sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("actor_kind", sa.String(16), nullable=False),
+    sa.Column(
+        "actor_user_id",
+        sa.Text,
+        nullable=True,
+        comment="No foreign key: an entry outlives the account it names.",
+    ),
+    sa.Column("actor_username", sa.Text, nullable=True),
+    sa.Column("actor_process", sa.Text, nullable=True),
+    sa.Column("action", sa.Text, nullable=False),
+    sa.Column("target_type", sa.Text, nullable=False),
+    sa.Column("target_id", sa.Text, nullable=True),
+    sa.Column("outcome", sa.String(16), nullable=False),
+    sa.Column("reason", sa.Text, nullable=True),
+    sa.Column("changes", postgresql.JSONB, nullable=False),
+    sa.Column("request_id", sa.Text, nullable=True),
+    sa.Column("client_ip", sa.Text, nullable=True),
+    sa.Column("user_agent", sa.Text, nullable=True),
+    sa.CheckConstraint("outcome IN ('success', 'denied', 'failed')", name="outcome"),
+    sa.Index(
+        "ix_audit_entries_actor_user_id_seq",
+        "actor_user_id",
+        "seq",
+        postgresql_where=sa.text("actor_user_id IS NOT NULL"),
+    ),
+    sa.Index("ix_audit_entries_action_seq", "action", "seq"),
+    sa.Index("ix_audit_entries_target_seq", "target_type", "target_id", "seq"),
+    sa.Index(
+        "ix_audit_entries_refused_seq",
+        "outcome",
+        "seq",
+        postgresql_where=sa.text("outcome <> 'success'"),
+    ),
+    sa.Index("ix_audit_entries_occurred_at", "occurred_at"),
+    sa.Index(
+        "ix_audit_entries_request_id",
+        "request_id",
+        postgresql_where=sa.text("request_id IS NOT NULL"),
+    ),
+    comment=(
+        "The audit log, a hash chain: hash = sha256(content || seq || previous_hash). "
+        "Rows are only ever inserted, through audit_chain_head, and deleted by retention."
+    ),
+)
+
+audit_chain_head = sa.Table(
+    "audit_chain_head",
+    metadata,
+    sa.Column("id", sa.SmallInteger, primary_key=True, autoincrement=False),
+    sa.Column("seq", sa.BigInteger, nullable=False),
+    sa.Column("previous_hash", sa.LargeBinary, nullable=False),
+    sa.Column("hash", sa.LargeBinary, nullable=False),
+    sa.CheckConstraint("id = 1", name="single_row"),
+    comment=(
+        "The last audit entry's number and hash, in one row: updating it is what orders "
+        "every writer's entries into one chain."
+    ),
+)
+
+audit_checkpoints = sa.Table(
+    "audit_checkpoints",
+    metadata,
+    sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("kind", sa.String(16), primary_key=True),
+    sa.Column("hash", sa.LargeBinary, nullable=False),
+    sa.Column("signed_at", sa.DateTime(timezone=True), nullable=False),
+    sa.Column("signature", sa.String(64), nullable=False),
+    sa.CheckConstraint("kind IN ('periodic', 'retention')", name="kind"),
+    comment="HMAC-signed statements of the chain's hash at an entry, under a key kept outside.",
+)

@@ -7,14 +7,17 @@ from typing import Self
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.sqlalchemy import deferred_inserts
+from adapters.sqlalchemy.audit import append_now, chained_inserts
 from adapters.sqlalchemy.connection_loss import note_commit_sent
 from adapters.sqlalchemy.errors import translated
 from adapters.sqlalchemy.outbox import outbox_inserts
 from application.common.after_commit import AfterCommit
 from application.common.outbox import OutboxMessage
+from application.common.ports.clock import Clock
 from application.common.ports.ids import IdGenerator
 from application.common.ports.unit_of_work import UnitOfWork
 from application.common.transaction_bookkeeping import TransactionBookkeeping
+from domain.audit.entry import AuditRecord
 from domain.shared.aggregate import AggregateRoot
 
 AUTOCOMMIT = "AUTOCOMMIT"
@@ -47,9 +50,18 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
     `OutcomeUnknownError` once it was (`adapters.sqlalchemy.connection_loss`).
     """
 
-    def __init__(self, connection: AsyncConnection, ids: IdGenerator) -> None:
+    def __init__(
+        self,
+        connection: AsyncConnection,
+        ids: IdGenerator,
+        clock: Clock | None = None,
+        *,
+        audit: bool = True,
+    ) -> None:
         self._connection = connection
-        self._book = TransactionBookkeeping(ids)
+        self._book = TransactionBookkeeping(
+            ids, clock.now if clock is not None else None, audit=audit
+        )
         self._restore_autocommit = False
 
     async def __aenter__(self) -> Self:
@@ -98,20 +110,36 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
         """Collect this aggregate's events at commit; tracking twice is harmless."""
         self._book.track(aggregate)
 
-    async def commit(self) -> Sequence[OutboxMessage]:
-        """Write the collected events to the outbox and commit, all in one transaction.
+    async def commit(self, *, refusing: BaseException | None = None) -> Sequence[OutboxMessage]:
+        """Write the events to the outbox and the audit entries to their chain, and commit.
+
+        All of it is one transaction.
 
         Inside a nested block this does nothing yet: the outermost commit writes it all.
         """
         if not self._book.commit_due():
             return []
-        messages = self._book.outbox_messages()
+        messages, records = self._book.collect(refusing=refusing)
         inserts = deferred_inserts.take(self._connection) + outbox_inserts(messages)
-        await deferred_inserts.send(self._connection, inserts, at_commit=True)
+        await deferred_inserts.send(
+            self._connection, inserts, at_commit=True, chained=chained_inserts(records)
+        )
         note_commit_sent(self._connection)
         await self._connection.commit()
         await self._book.run_after_commit()
         return messages
+
+    async def record_refusal(self, record: AuditRecord) -> None:
+        """Append the entry in a transaction of its own, or in the open one when nested."""
+        if not self._book.audits:
+            return
+        if self._book.is_open():
+            self._book.add_record(record)
+            return
+        async with self:
+            await append_now(self._connection, [record])
+            note_commit_sent(self._connection)
+            await self._connection.commit()
 
     async def rollback(self) -> None:
         """Discard the transaction's changes and the events raised in it."""

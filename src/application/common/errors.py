@@ -81,3 +81,11 @@ class TooManyRequestsError(ApplicationError):
     def __init__(self, retry_after_seconds: int) -> None:
         super().__init__(f"too many requests; retry in {retry_after_seconds} seconds")
         self.retry_after_seconds = retry_after_seconds
+
+
+class ConcealedDenialError(NotFoundError):
+    """Reads as not found to the caller, but the thing exists and is someone else's.
+
+    Answered exactly like `NotFoundError`, so it leaks nothing; the audit log records it as
+    a denied attempt (a broken object-level authorization probe), which a plain miss is not.
+    """

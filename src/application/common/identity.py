@@ -15,3 +15,4 @@ class Identity:
     role: Role
     session_id: UUID | None = None
     expires_at: datetime | None = None
+    username: str | None = None

@@ -40,14 +40,15 @@ class Authenticate:
             raise AuthenticationRequiredError("is invalid") from None
         if claims.session_id is None:
             raise AuthenticationRequiredError("is invalid")
-        role = await self._sessions.live_role(
+        caller = await self._sessions.live_caller(
             claims.session_id, claims.user_id, now=self._clock.now()
         )
-        if role is None:
+        if caller is None:
             raise AuthenticationRequiredError("is invalid")
         return Identity(
             user_id=claims.user_id,
-            role=role,
+            role=caller.role,
+            username=caller.username,
             session_id=claims.session_id,
             expires_at=claims.expires_at,
         )

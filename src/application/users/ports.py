@@ -73,6 +73,14 @@ class RefreshTokenMatch:
     retired_by: str | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class LiveCaller:
+    """What a live session's user is now: their role and their username."""
+
+    role: Role
+    username: str
+
+
 class SessionRepository(Protocol):
     """Sign-in sessions and the hashes of their refresh tokens."""
 
@@ -115,12 +123,15 @@ class SessionRepository(Protocol):
         """Delete sessions that expired or were revoked before `before`; return how many."""
         ...
 
-    async def live_role(self, session_id: UUID, user_id: UserId, *, now: datetime) -> Role | None:
-        """The user's current role if the session still admits them, else None.
+    async def live_caller(
+        self, session_id: UUID, user_id: UserId, *, now: datetime
+    ) -> LiveCaller | None:
+        """The user's current role and username if the session still admits them, else None.
 
         It admits them when it is the user's, unrevoked and unexpired, and the user exists
         and is not banned. One indexed read, made on every authenticated request, so bans
-        and role changes take effect at once.
+        and role changes take effect at once, and the audit log names the user as they are
+        called now.
         """
         ...
 

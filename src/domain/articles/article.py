@@ -114,15 +114,19 @@ class Article(AggregateRoot):
         """
         changed: list[str] = []
         if title is not None and title != self.title:
+            self.note_change("title", str(self.title), str(title))
             self.title = title
             changed.append("title")
         if description is not None and description != self.description:
+            self.note_change("description", str(self.description), str(description))
             self.description = description
             changed.append("description")
         if body is not None and body != self.body:
+            self.note_change("body", str(self.body), str(body))
             self.body = body
             changed.append("body")
         if tags is not None and tags != self.tags:
+            self.note_change("tags", ",".join(self.tags.names), ",".join(tags.names))
             self.tags = tags
             changed.append("tags")
         if changed:

@@ -110,18 +110,20 @@ class User(AggregateRoot):
         """Change what was given; record one event naming what really changed."""
         changed: list[str] = []
         if username is not None and username != self.username:
+            self.note_change("username", str(self.username), str(username))
             self.username = username
             changed.append("username")
         if email is not None and email != self.email:
+            self.note_change("email", str(self.email), str(email))
             self.email = email
             self.email_verified_at = None
             changed.append("email")
         if profile is not None and profile != self.profile:
-            changed.extend(
-                name
-                for name in ("bio", "image")
-                if getattr(profile, name) != getattr(self.profile, name)
-            )
+            for name in ("bio", "image"):
+                before, after = getattr(self.profile, name), getattr(profile, name)
+                if before != after:
+                    self.note_change(name, before, after)
+                    changed.append(name)
             self.profile = profile
         if changed:
             self.updated_at = now
@@ -133,6 +135,7 @@ class User(AggregateRoot):
 
     def change_password_hash(self, password_hash: str, *, now: datetime) -> None:
         """Store a new hash for a new password, and say so."""
+        self.note_change("password", None, None)
         self.password_hash = password_hash
         self.updated_at = now
         self.record(PasswordChanged(aggregate_id=str(self.id), occurred_at=now))
@@ -170,6 +173,7 @@ class User(AggregateRoot):
             return
         self.email_verified_at = now
         self.updated_at = now
+        self.note_change("email_verified", False, True)  # noqa: FBT003 - a value, not a flag
         self.record(EmailVerified(aggregate_id=str(self.id), occurred_at=now))
 
     def assign_role(self, role: Role, *, now: datetime) -> None:
@@ -177,6 +181,7 @@ class User(AggregateRoot):
         if role is self.role:
             return
         previous, self.role, self.updated_at = self.role, role, now
+        self.note_change("role", previous.value, role.value)
         self.record(
             UserRoleChanged(
                 aggregate_id=str(self.id), occurred_at=now, role=role.value, previous=previous.value
@@ -189,6 +194,7 @@ class User(AggregateRoot):
             return
         self.banned_at = now
         self.updated_at = now
+        self.note_change("banned", False, True)  # noqa: FBT003 - a value, not a flag
         self.record(UserBanned(aggregate_id=str(self.id), occurred_at=now, reason=reason))
 
     def unban(self, *, now: datetime) -> None:
@@ -197,6 +203,7 @@ class User(AggregateRoot):
             return
         self.banned_at = None
         self.updated_at = now
+        self.note_change("banned", True, False)  # noqa: FBT003 - a value, not a flag
         self.record(UserUnbanned(aggregate_id=str(self.id), occurred_at=now))
 
     def follow(self, followee: "User", *, now: datetime) -> None:

@@ -17,6 +17,7 @@ if TYPE_CHECKING:
     from dishka import AsyncContainer
 
     from application.common.errors import ApplicationError
+    from domain.audit.entry import AuditActor
     from domain.shared.errors import DomainError
     from entrypoints.config import Settings
     from entrypoints.config.errors import ConfigurationError
@@ -102,7 +103,7 @@ def _known_secrets(settings: "Settings") -> list[str]:
         from entrypoints.bootstrap import known_secrets
 
         return known_secrets(settings)
-    return [settings.auth.jwt_secret] if settings.auth.jwt_secret else []
+    return [key for key in (settings.auth.jwt_secret, settings.audit.signing_key) if key]
 
 
 def with_signing_secret_logged(settings: "Settings") -> "Settings":
@@ -202,6 +203,7 @@ def run_in_request_scope(
     import asyncio
 
     from adapters.sqlalchemy.errors import DATABASE_ERRORS
+    from application.audit.context import acting_as
     from application.common.errors import ApplicationError
     from domain.shared.errors import DomainError
     from entrypoints.ioc import make_container
@@ -213,7 +215,8 @@ def run_in_request_scope(
             container = make_container(resolved)
             try:
                 async with container() as request:
-                    return await action(request)
+                    with acting_as(operator()):
+                        return await action(request)
             finally:
                 await container.close()
 
@@ -223,6 +226,18 @@ def run_in_request_scope(
             fail(expected_error_line(exc, hints), ExitCode.FAILURE)
         except DATABASE_ERRORS as exc:
             fail(database_error_line(exc), ExitCode.FAILURE)
+
+
+def operator() -> "AuditActor":
+    """The audit actor of a CLI command: ``cli``, with the command and this process."""
+    import click
+
+    from application.audit.context import this_process
+    from domain.audit.entry import ActorKind, AuditActor
+
+    context = click.get_current_context(silent=True)
+    command = context.command_path if context is not None else "portico"
+    return AuditActor.process_of(ActorKind.CLI, f"{command} ({this_process()})")
 
 
 def expected_error_line(

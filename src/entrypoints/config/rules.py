@@ -13,6 +13,8 @@ from entrypoints.config.settings import Settings
 MIN_JWT_SECRET_BYTES = 32
 _MIN_SECRET_BYTES_BY_ALGORITHM = {"HS256": 32, "HS384": 48, "HS512": 64}
 """RFC 7518 section 3.2: an HMAC key at least as long as the hash's output."""
+MIN_AUDIT_KEY_BYTES = 32
+"""An HMAC-SHA256 key as long as the hash: what signs the audit chain's checkpoints."""
 S3_LARGEST_UPLOAD_BYTES = 10_000 * 8 * 1_048_576
 """S3's 10,000 parts per multipart upload, at the S3 adapter's 8 MiB parts (78 GiB)."""
 _REDIS_SCHEMES = frozenset({"redis", "rediss", "unix"})
@@ -33,6 +35,18 @@ def check_production(settings: Settings) -> None:
             "JWT_SECRET",
             f"must be set to a random value of at least {MIN_JWT_SECRET_BYTES} bytes "
             "when APP_ENV=production",
+        )
+    audit_key = settings.audit.signing_key
+    if audit_key is not None and len(audit_key.encode()) < MIN_AUDIT_KEY_BYTES:
+        raise ConfigurationError(
+            "AUDIT_SIGNING_KEY",
+            f"must be at least {MIN_AUDIT_KEY_BYTES} bytes, got {len(audit_key.encode())}",
+        )
+    if settings.is_production and audit_key is None:
+        raise ConfigurationError(
+            "AUDIT_SIGNING_KEY",
+            f"must be set to a random value of at least {MIN_AUDIT_KEY_BYTES} bytes, kept "
+            "away from the database, when APP_ENV=production",
         )
     if settings.is_production and settings.database.url is None:
         raise ConfigurationError(

@@ -20,14 +20,17 @@ from litestar.connection import ASGIConnection
 from litestar.di import NamedDependency, Provide
 from litestar.handlers import BaseRouteHandler
 
+from application.audit.context import ClientContext, current_actor, current_client
 from application.common.errors import AuthenticationRequiredError, PermissionDeniedError
 from application.common.identity import Identity
 from application.common.permissions import Permission, role_allows
 from application.common.ports.rate_limits import RateLimiter
 from application.users.authenticate import Authenticate, AuthenticateCommand
+from domain.audit.entry import AuditActor
 from entrypoints.http.rate_limits import EdgeRateLimits, enforce
 
 PUBLIC = {"public": True}
+_ANONYMOUS = AuditActor.anonymous()
 _SCHEMES = ("token", "bearer")
 _STATE_KEY = "identity"
 
@@ -48,9 +51,16 @@ async def authenticate(
     """The app-wide guard: establish the caller's identity and check the route's demands."""
     # Where dishka keeps it: tests/unit/test_reliances_http_stack.py
     container: AsyncContainer = connection.state.dishka_container
+    limits = await container.get(EdgeRateLimits)
+    current_client.set(
+        ClientContext(
+            limits.client_address.resolve(connection), connection.headers.get("user-agent")
+        )
+    )
+    current_actor.set(_ANONYMOUS)
     if "rate_limit" in handler.opt:
         limiter = await container.get(RateLimiter)
-        await enforce(connection, handler, limiter, await container.get(EdgeRateLimits))
+        await enforce(connection, handler, limiter, limits)
     public = bool(handler.opt.get("public"))
     credentials = _credentials(connection.headers.get("authorization"))
     if credentials is None:
@@ -60,6 +70,7 @@ async def authenticate(
     authenticate_token = await container.get(Authenticate)
     identity = await authenticate_token(AuthenticateCommand(token=credentials))
     connection.state[_STATE_KEY] = identity
+    current_actor.set(AuditActor.user(str(identity.user_id), identity.username))
     permission = handler.opt.get("permission")
     if isinstance(permission, Permission) and not role_allows(identity.role, permission):
         raise PermissionDeniedError("is required: " + permission.value)

@@ -25,6 +25,7 @@ from adapters.security.opaque_tokens import HmacOpaqueTokens
 from adapters.smtp.health import SmtpProbe
 from adapters.sqlalchemy.article_reader import SqlArticleReader, SqlCommentReader
 from adapters.sqlalchemy.articles import SqlArticleRepository, SqlCommentRepository
+from adapters.sqlalchemy.audit import SqlAlchemyAuditLog, SqlAlchemyAuditMaintenance
 from adapters.sqlalchemy.engine import create_engine
 from adapters.sqlalchemy.health import SqlDatabaseProbe
 from adapters.sqlalchemy.one_time_tokens import SqlOneTimeTokenRepository
@@ -44,6 +45,7 @@ from application.articles.ports import (
     CommentRepository,
 )
 from application.articles.read_cache import ContentReadCache
+from application.audit.ports import AuditLog, AuditMaintenance
 from application.common.ports.cache import Cache
 from application.common.ports.clock import Clock
 from application.common.ports.events import EventPublisher
@@ -118,7 +120,17 @@ class DatabaseProvider(Provider):
         finally:
             await connection.close()
 
-    unit_of_work = provide(SqlAlchemyUnitOfWork, provides=UnitOfWork, scope=Scope.REQUEST)
+    @provide(scope=Scope.REQUEST)
+    def unit_of_work(
+        self, connection: AsyncConnection, ids: IdGenerator, clock: Clock, settings: Settings
+    ) -> UnitOfWork:
+        """The request's unit of work, dating its audit entries by the app's clock."""
+        return SqlAlchemyUnitOfWork(connection, ids, clock, audit=settings.audit.enabled)
+
+    audit_log = provide(SqlAlchemyAuditLog, provides=AuditLog, scope=Scope.REQUEST)
+    audit_maintenance = provide(
+        SqlAlchemyAuditMaintenance, provides=AuditMaintenance, scope=Scope.REQUEST
+    )
     outbox_reader = provide(SqlOutboxReader, provides=OutboxReader, scope=Scope.REQUEST)
     outbox_store = provide(SqlOutboxStore, provides=OutboxStore, scope=Scope.REQUEST)
     processed_events = provide(SqlProcessedEvents, provides=ProcessedEvents, scope=Scope.REQUEST)

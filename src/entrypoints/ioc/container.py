@@ -14,6 +14,7 @@ from entrypoints.ioc.adapters import (
     SystemProvider,
 )
 from entrypoints.ioc.application import PolicyProvider, UseCaseProvider
+from entrypoints.ioc.audit import AuditPolicyProvider, AuditUseCaseProvider
 from entrypoints.ioc.config import ConfigProvider
 from entrypoints.ioc.delivery import DeliveryProvider, SmsProvider, TaskQueueProvider
 from entrypoints.ioc.events import EventHandlerProvider
@@ -52,6 +53,8 @@ def default_providers() -> list[Provider]:
         FileStorageProvider(),
         FilePolicyProvider(),
         FileUseCaseProvider(),
+        AuditPolicyProvider(),
+        AuditUseCaseProvider(),
         EventHandlerProvider(),
     ]
 

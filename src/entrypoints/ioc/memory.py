@@ -10,6 +10,7 @@ from adapters.memory.articles import (
     InMemoryCommentReader,
     InMemoryCommentRepository,
 )
+from adapters.memory.audit import InMemoryAuditLog, InMemoryAuditMaintenance
 from adapters.memory.database import InMemoryDatabase
 from adapters.memory.file_storage import InMemoryFileStorage
 from adapters.memory.files import InMemoryFileRepository
@@ -32,6 +33,9 @@ from application.articles.ports import (
     CommentReader,
     CommentRepository,
 )
+from application.audit.ports import AuditLog, AuditMaintenance
+from application.common.ports.clock import Clock
+from application.common.ports.ids import IdGenerator
 from application.common.ports.unit_of_work import UnitOfWork
 from application.events.ports import OutboxReader, OutboxStore, ProcessedEvents
 from application.files.ports import FileRepository, FileStorage
@@ -46,6 +50,7 @@ from application.notifications.ports import (
 )
 from application.profiles.ports import ProfileReader
 from application.users.ports import OneTimeTokenRepository, SessionRepository, UserRepository
+from entrypoints.config.settings import Settings
 
 
 class InMemoryPersistenceProvider(Provider):
@@ -74,8 +79,16 @@ class InMemoryPersistenceProvider(Provider):
         """The one in-memory database of this container."""
         return self._database
 
-    unit_of_work = provide(
-        InMemoryUnitOfWork, provides=UnitOfWork, scope=Scope.REQUEST, override=True
+    @provide(scope=Scope.REQUEST, override=True)
+    def unit_of_work(
+        self, database: InMemoryDatabase, ids: IdGenerator, clock: Clock, settings: Settings
+    ) -> UnitOfWork:
+        """The request's unit of work, dating its audit entries by the app's clock."""
+        return InMemoryUnitOfWork(database, ids, clock, audit=settings.audit.enabled)
+
+    audit_log = provide(InMemoryAuditLog, provides=AuditLog, scope=Scope.REQUEST, override=True)
+    audit_maintenance = provide(
+        InMemoryAuditMaintenance, provides=AuditMaintenance, scope=Scope.REQUEST, override=True
     )
     outbox_reader = provide(
         InMemoryOutboxReader, provides=OutboxReader, scope=Scope.REQUEST, override=True

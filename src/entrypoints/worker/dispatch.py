@@ -2,10 +2,13 @@
 
 from dishka import AsyncContainer
 
+from application.audit.context import acting_as, this_process
 from application.common.errors import DependencyUnavailableError
+from application.events.event_handler import EventHandler
 from application.events.handle_event import HandleEvent, HandleEventCommand
 from application.events.ports import TransientDeliveryError
 from application.events.received_event import ReceivedEvent
+from domain.audit.entry import ActorKind, AuditActor
 from entrypoints.worker.handler_table import HandlerTable
 
 
@@ -46,15 +49,24 @@ async def dispatch(
         if topic is not None and topic in handlers.external_topics
         else handlers.for_event(event.event_type)
     )
+    worker = AuditActor.process_of(ActorKind.WORKER, this_process())
     for subscription in subscriptions:
         try:
-            async with container() as request:
-                handle = await request.get(HandleEvent)
-                handler = await request.get(subscription.handler)
-                await handle(
-                    HandleEventCommand(event=event, consumer=subscription.consumer, handler=handler)
-                )
+            with acting_as(worker):
+                await _handle_once(container, subscription.consumer, subscription.handler, event)
         except Exception as exc:
             if is_outage(exc):
                 raise TransientDeliveryError(f"{type(exc).__name__}: {exc}") from exc
             raise
+
+
+async def _handle_once(
+    container: AsyncContainer,
+    consumer: str,
+    handler_type: type[EventHandler],
+    event: ReceivedEvent,
+) -> None:
+    async with container() as request:
+        handle = await request.get(HandleEvent)
+        handler = await request.get(handler_type)
+        await handle(HandleEventCommand(event=event, consumer=consumer, handler=handler))

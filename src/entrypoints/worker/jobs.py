@@ -13,6 +13,7 @@ from loguru import logger
 from taskiq import AsyncBroker
 
 from adapters.taskiq.queue import RUN_JOB, TaskiqTaskQueue
+from application.audit.context import acting_as, this_process
 from application.common.errors import DependencyUnavailableError
 from application.events.purge_outbox import PURGE_SENT_EVENTS, PurgeOutbox, PurgeOutboxCommand
 from application.events.purge_processed_events import (
@@ -61,12 +62,21 @@ from application.users.purge_ended_credentials import (
     PurgeEndedCredentials,
     PurgeEndedCredentialsCommand,
 )
+from domain.audit.entry import ActorKind, AuditActor
 from domain.files.values import FileId
 from entrypoints.config import Settings
 
 
 async def run_job(request: AsyncContainer, task: str, payload: Mapping[str, str]) -> None:
-    """Run the use case a job names, in the request scope given; LookupError if none."""
+    """Run the use case a job names, in the request scope given; LookupError if none.
+
+    What it changes is audited as done by this worker process.
+    """
+    with acting_as(AuditActor.process_of(ActorKind.WORKER, this_process())):
+        await _run_job(request, task, payload)
+
+
+async def _run_job(request: AsyncContainer, task: str, payload: Mapping[str, str]) -> None:
     if task in PERIODIC_JOBS:
         await run_periodic_job(request, task)
     elif task == SEND_TEMPLATED_EMAIL:

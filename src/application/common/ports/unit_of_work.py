@@ -5,6 +5,7 @@ from types import TracebackType
 from typing import Protocol, Self
 
 from application.common.outbox import OutboxMessage
+from domain.audit.entry import AuditRecord
 from domain.shared.aggregate import AggregateRoot
 
 
@@ -18,6 +19,10 @@ class UnitOfWork(Protocol):
       each tracked aggregate raised are written to the outbox in the same transaction as
       the state change, so either both persist or neither does.
     - After `commit` the unit of work may be used again for a further transaction.
+    - Audit (`application.audit.capture`): at `commit`, each audited use case running in
+      this unit of work gets its entry, written in the same transaction and chained in one
+      total order with every other process's entries. `record_refusal` writes a refused
+      attempt's entry in a transaction of its own.
     """
 
     async def __aenter__(self) -> Self: ...
@@ -33,8 +38,21 @@ class UnitOfWork(Protocol):
         """Collect this aggregate's events when the transaction commits."""
         ...
 
-    async def commit(self) -> Sequence[OutboxMessage]:
-        """Persist every change and the collected events; return the events written."""
+    async def commit(self, *, refusing: BaseException | None = None) -> Sequence[OutboxMessage]:
+        """Persist every change and the collected events; return the events written.
+
+        `refusing` is the error the caller raises once this commit is done (a reused
+        refresh token: the session is revoked, then the refresh refused): the audit entry
+        written with the change records that refusal instead of a success.
+        """
+        ...
+
+    async def record_refusal(self, record: AuditRecord) -> None:
+        """Write a refused attempt's audit entry in a transaction of its own, now.
+
+        Outside a transaction it commits at once. Inside one (a use case nested in an event
+        handler) it joins that transaction, whose outcome it then shares.
+        """
         ...
 
     def after_commit(self, callback: Callable[[], Awaitable[None]]) -> None:

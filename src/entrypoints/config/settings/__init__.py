@@ -10,6 +10,13 @@ that need them. Parsing beyond types lives beside the package (loader.py, cors.p
 from entrypoints.config.settings.messaging import PushSettings
 from entrypoints.config.settings.process import WebSocketSettings
 from entrypoints.config.settings.root import Settings
-from entrypoints.config.settings.security import AuthSettings, RateLimitSettings
+from entrypoints.config.settings.security import AuditSettings, AuthSettings, RateLimitSettings
 
-__all__ = ["AuthSettings", "PushSettings", "RateLimitSettings", "Settings", "WebSocketSettings"]
+__all__ = [
+    "AuditSettings",
+    "AuthSettings",
+    "PushSettings",
+    "RateLimitSettings",
+    "Settings",
+    "WebSocketSettings",
+]

@@ -21,7 +21,7 @@ from entrypoints.config.settings.process import (
     LinksSettings,
     WebSocketSettings,
 )
-from entrypoints.config.settings.security import AuthSettings, RateLimitSettings
+from entrypoints.config.settings.security import AuditSettings, AuthSettings, RateLimitSettings
 from entrypoints.config.settings.storage import CacheSettings, DatabaseSettings, StorageSettings
 
 
@@ -33,6 +33,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     links: LinksSettings = msgspec.field(default_factory=LinksSettings)
     database: DatabaseSettings = msgspec.field(default_factory=DatabaseSettings)
     auth: AuthSettings = msgspec.field(default_factory=AuthSettings)
+    audit: AuditSettings = msgspec.field(default_factory=AuditSettings)
     cache: CacheSettings = msgspec.field(default_factory=CacheSettings)
     mail: MailSettings = msgspec.field(default_factory=MailSettings)
     sms: SmsSettings = msgspec.field(default_factory=SmsSettings)

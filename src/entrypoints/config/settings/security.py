@@ -246,3 +246,52 @@ class RateLimitSettings(Section, frozen=True, kw_only=True):
         bool,
         from_env("RATE_LIMIT_LOGIN_FAIL_OPEN", "The same for the failed sign-in limits."),
     ] = False
+
+
+class AuditSettings(Section, frozen=True, kw_only=True):
+    """The audit log: whether it records, the key that anchors it, and how long it keeps."""
+
+    enabled: Annotated[
+        bool,
+        from_env(
+            "AUDIT_ENABLED",
+            "Record an audit entry for every state-changing use case and every denied attempt.",
+        ),
+    ] = True
+    signing_key: Annotated[
+        str | None,
+        from_env(
+            "AUDIT_SIGNING_KEY",
+            "Signs the audit chain's checkpoints and page cursors; at least 32 bytes, kept "
+            "away from the database; required when APP_ENV=production. Elsewhere, unset "
+            "means a key derived from JWT_SECRET.",
+            secret=True,
+        ),
+    ] = None
+    retention_days: Annotated[
+        int,
+        from_env(
+            "AUDIT_RETENTION_DAYS",
+            "Entries older than this are archived to file storage, then deleted.",
+            ge=1,
+            le=36_500,
+        ),
+    ] = 365
+    checkpoint_interval_seconds: Annotated[
+        int,
+        from_env(
+            "AUDIT_CHECKPOINT_INTERVAL_SECONDS",
+            "How often the scheduler signs a checkpoint of the chain's head (and logs it).",
+            ge=10,
+            le=86_400,
+        ),
+    ] = 300
+    stream_poll_seconds: Annotated[
+        float,
+        from_env(
+            "AUDIT_STREAM_POLL_SECONDS",
+            "How often the admin's live audit stream looks for new entries.",
+            ge=0.1,
+            le=60,
+        ),
+    ] = 1.0

@@ -1,0 +1,116 @@
+"""The audit context's ports: reading the log, and keeping its checkpoints and retention."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Protocol
+
+from domain.audit.chain import Checkpoint
+from domain.audit.entry import AuditEntry, Outcome
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AuditFilter:
+    """Which entries to read; every field left None matches everything.
+
+    `since` is inclusive and `until` exclusive. `target_id` needs `target_type`.
+    """
+
+    actor_id: str | None = None
+    action: str | None = None
+    target_type: str | None = None
+    target_id: str | None = None
+    outcome: Outcome | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+    request_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChainHead:
+    """The last entry ever written: its sequence number and hash (0 and zeros for none)."""
+
+    seq: int
+    hash: bytes
+
+
+class AuditLog(Protocol):
+    """Reads the audit log. Entries are never changed through it.
+
+    Contract:
+    - `newest` is one page of the entries matching `filters`, newest first, strictly
+      before `before_seq` when given: one statement, served by an index for each filter.
+    - `count` counts the matching entries, stopping at `cap`.
+    - `of_user` is `newest` for the entries a user made, or that were done to their
+      account (`target_type` ``user``), limited to `actions`.
+    - `oldest_first` walks entries in chain order after `after_seq`, for verifying,
+      exporting and following the log.
+    """
+
+    async def newest(
+        self, filters: AuditFilter, *, before_seq: int | None, limit: int
+    ) -> Sequence[AuditEntry]:
+        """A page of matching entries, newest first."""
+        ...
+
+    async def count(self, filters: AuditFilter, *, cap: int) -> int:
+        """How many entries match, up to `cap`."""
+        ...
+
+    async def of_user(
+        self, user_id: str, actions: Sequence[str], *, before_seq: int | None, limit: int
+    ) -> Sequence[AuditEntry]:
+        """A page of the user's own security history, newest first."""
+        ...
+
+    async def oldest_first(
+        self, *, after_seq: int, limit: int, filters: AuditFilter | None = None
+    ) -> Sequence[AuditEntry]:
+        """Up to `limit` entries after `after_seq`, in chain order."""
+        ...
+
+    async def head(self) -> ChainHead:
+        """The last entry ever written, including ones since archived."""
+        ...
+
+
+class CheckpointKind(StrEnum):
+    """Why a checkpoint was signed."""
+
+    PERIODIC = "periodic"
+    """Anchors the head of the chain as it stood, so a later rewrite shows."""
+    RETENTION = "retention"
+    """Marks where the chain starts once older entries were archived and deleted."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredCheckpoint:
+    """A checkpoint as kept, with why it was signed."""
+
+    checkpoint: Checkpoint
+    kind: CheckpointKind
+
+
+class AuditMaintenance(Protocol):
+    """Keeps checkpoints, and removes entries once they are archived.
+
+    Contract:
+    - `add_checkpoint` keeps a checkpoint; one per sequence number and kind, a repeat is
+      harmless.
+    - `checkpoints` returns every kept checkpoint in ascending sequence.
+    - `delete_through` removes the entries up to `seq` and the retention checkpoint at
+      `seq` in one transaction, so the chain's new start is always recorded.
+    """
+
+    async def add_checkpoint(self, stored: StoredCheckpoint) -> None:
+        """Keep a signed checkpoint."""
+        ...
+
+    async def checkpoints(self) -> Sequence[StoredCheckpoint]:
+        """Every kept checkpoint, oldest first."""
+        ...
+
+    async def delete_through(self, seq: int, *, start: StoredCheckpoint) -> int:
+        """Delete entries up to `seq`, recording `start` with it; how many went."""
+        ...
