@@ -73,7 +73,7 @@ def test_sqlalchemy_psycopg_dialect_compiles_named_pyformat_placeholders() -> No
                 {"article_id", "title", "description", "body", "updated_at", "tags", "positions"},
             ),
             "deferred inserts": (
-                _STATEMENTS.sql(None, (sessions, ("id", "user_id"), 2), (outbox, ("event_id",), 1)),
+                _STATEMENTS.sql((sessions, ("id", "user_id"), 2), (outbox, ("event_id",), 1)),
                 {"p0_0_id", "p0_0_user_id", "p0_1_id", "p0_1_user_id", "p1_0_event_id"},
             ),
         }

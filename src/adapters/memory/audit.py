@@ -1,4 +1,8 @@
-"""The audit log in memory: the same chain, kept in the in-memory database's tables."""
+"""The audit log in memory: the same chain, kept in the in-memory database's tables.
+
+One transaction runs at a time here, so entries are sealed as they are written, at commit:
+nothing is ever pending, and `SealAuditEntries` finds nothing to do.
+"""
 
 from collections.abc import Sequence
 
@@ -9,9 +13,10 @@ from application.audit.ports import (
     AuditMaintenance,
     ChainHead,
     CheckpointKind,
+    PendingEntry,
     StoredCheckpoint,
 )
-from domain.audit.chain import GENESIS, canonical_content, link
+from domain.audit.chain import GENESIS, seal
 from domain.audit.entry import AuditEntry, AuditRecord
 
 ENTRIES = "audit_entries"
@@ -24,12 +29,9 @@ def append_chained(database: InMemoryDatabase, records: Sequence[AuditRecord]) -
     head_table = database.table(HEAD)
     entries = database.table(ENTRIES)
     head: ChainHead = head_table.get(1, ChainHead(0, GENESIS))
-    for record in records:
-        seq = head.seq + 1
-        entry_hash = link(canonical_content(record), seq, head.hash)
-        entries[seq] = AuditEntry(seq=seq, record=record, previous_hash=head.hash, hash=entry_hash)
-        head = ChainHead(seq, entry_hash)
-    head_table[1] = head
+    for entry in seal(records, after_seq=head.seq, after_hash=head.hash):
+        entries[entry.seq] = entry
+        head_table[1] = ChainHead(entry.seq, entry.hash)
 
 
 def _matches(entry: AuditEntry, filters: AuditFilter) -> bool:
@@ -111,6 +113,20 @@ class InMemoryAuditMaintenance(AuditMaintenance):
 
     def __init__(self, database: InMemoryDatabase) -> None:
         self._database = database
+
+    async def lock_head(self) -> ChainHead | None:
+        """The head; the unit of work's lock already makes this sealer the only one."""
+        head: ChainHead = self._database.table(HEAD).get(1, ChainHead(0, GENESIS))
+        return head
+
+    async def pending(self, limit: int) -> Sequence[PendingEntry]:
+        """Nothing: entries here are sealed at commit."""
+        return [][:limit]
+
+    async def seal(self, sealed: Sequence[tuple[int, AuditEntry]]) -> None:
+        """Nothing is ever pending here, so nothing is ever sealed later."""
+        if sealed:
+            raise ValueError("the in-memory audit log has no pending entries to seal")
 
     async def add_checkpoint(self, stored: StoredCheckpoint) -> None:
         """Keep it, once per sequence number and kind."""

@@ -1,13 +1,12 @@
-"""The audit log in PostgreSQL: entries chained at insert, read by indexed filters.
+"""The audit log in PostgreSQL: entries written with their change, sealed into one chain.
 
-An entry is written by one statement that advances `audit_chain_head` and inserts the
-entry from what that update returns. The update takes the head row's lock, and under
-READ COMMITTED a writer that waited for it reads the head as the previous writer committed
-it, so every process's entries form one chain with no fork and no gap. The statement runs
-last in its transaction (it is the tail of the commit's combined insert,
-`adapters.sqlalchemy.deferred_inserts`), so the lock is held only for the commit's round
-trip. The hash is computed by PostgreSQL's ``sha256`` over the content that
-`domain.audit.chain.canonical_content` encodes in Python.
+An entry is one more row in its transaction's commit statement
+(`adapters.sqlalchemy.deferred_inserts`): writers take no lock and wait for nothing. The
+sealer (`application.audit.seal_audit_entries`) then locks the one head row, reads the
+unsealed entries in the order they were inserted, and gives each its place and hash
+(computed in Python by `domain.audit.chain`); readers see sealed entries only. Chaining at
+the writer instead would make every audited commit wait for the one before it to reach the
+disk, which halves the write throughput of a busy server (see bench/audit.py).
 """
 
 from collections.abc import Sequence
@@ -18,7 +17,7 @@ from psycopg.types.json import Jsonb
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from adapters.sqlalchemy.deferred_inserts import ChainedInsert, send
+from adapters.sqlalchemy.deferred_inserts import PendingInsert
 from adapters.sqlalchemy.tables import audit_chain_head, audit_checkpoints, audit_entries
 from application.audit.ports import (
     AuditFilter,
@@ -26,72 +25,24 @@ from application.audit.ports import (
     AuditMaintenance,
     ChainHead,
     CheckpointKind,
+    PendingEntry,
     StoredCheckpoint,
 )
-from domain.audit.chain import GENESIS, Checkpoint, canonical_content
+from domain.audit.chain import GENESIS, Checkpoint
 from domain.audit.entry import ActorKind, AuditActor, AuditEntry, AuditRecord, Outcome
 from domain.shared.changes import FieldChange
 
-_RECORD_COLUMNS = (
-    "occurred_at",
-    "actor_kind",
-    "actor_user_id",
-    "actor_username",
-    "actor_process",
-    "action",
-    "target_type",
-    "target_id",
-    "outcome",
-    "reason",
-    "changes",
-    "request_id",
-    "client_ip",
-    "user_agent",
-)
+_SEALED = audit_entries.c.seq.is_not(None)
 
 
-def chained_entry(prefix: str) -> sa.Insert:
-    """The statement that appends one entry to the chain; parameters ``prefix + column``."""
-    head = audit_chain_head.c
-    one: sa.ColumnElement[int] = sa.literal_column("1")
-    advanced = (
-        sa.update(audit_chain_head)
-        .where(head.id == one)
-        .values(
-            seq=head.seq + one,
-            previous_hash=head.hash,
-            hash=sa.func.sha256(
-                sa.bindparam(prefix + "content", type_=sa.LargeBinary)
-                .op("||")(sa.func.int8send(head.seq + one))
-                .op("||")(head.hash)
-            ),
-        )
-        .returning(head.seq, head.previous_hash, head.hash)
-        .cte(prefix + "audit_head")
-    )
-    values = [
-        sa.cast(sa.bindparam(prefix + name), audit_entries.c[name].type) for name in _RECORD_COLUMNS
-    ]
-    return sa.insert(audit_entries).from_select(
-        ["seq", "previous_hash", "hash", *_RECORD_COLUMNS],
-        sa.select(advanced.c.seq, advanced.c.previous_hash, advanced.c.hash, *values),
-    )
-
-
-def chained_inserts(records: Sequence[AuditRecord]) -> list[ChainedInsert]:
-    """The records as chained inserts, for `deferred_inserts.send`."""
-    return [ChainedInsert(chained_entry, _row(record)) for record in records]
-
-
-async def append_now(connection: AsyncConnection, records: Sequence[AuditRecord]) -> None:
-    """Append the records inside the connection's current transaction."""
-    await send(connection, [], at_commit=False, chained=chained_inserts(records))
+def audit_inserts(records: Sequence[AuditRecord]) -> list[PendingInsert]:
+    """The records' rows, unsealed, for `deferred_inserts.send`."""
+    return [PendingInsert(audit_entries, _row(record)) for record in records]
 
 
 def _row(record: AuditRecord) -> dict[str, Any]:
     actor = record.actor
     return {
-        "content": canonical_content(record),
         "occurred_at": record.occurred_at,
         "actor_kind": actor.kind.value,
         "actor_user_id": actor.user_id,
@@ -110,8 +61,18 @@ def _row(record: AuditRecord) -> dict[str, Any]:
 
 
 def entry_of(row: sa.RowMapping) -> AuditEntry:
-    """Rebuild an entry exactly as it was written, so its hash can be checked."""
-    record = AuditRecord(
+    """Rebuild a sealed entry exactly as it was written, so its hash can be checked."""
+    return AuditEntry(
+        seq=row["seq"],
+        record=record_of(row),
+        previous_hash=bytes(row["previous_hash"]),
+        hash=bytes(row["hash"]),
+    )
+
+
+def record_of(row: sa.RowMapping) -> AuditRecord:
+    """The record a row holds."""
+    return AuditRecord(
         occurred_at=row["occurred_at"],
         actor=AuditActor(
             kind=ActorKind(row["actor_kind"]),
@@ -129,17 +90,11 @@ def entry_of(row: sa.RowMapping) -> AuditEntry:
         client_ip=row["client_ip"],
         user_agent=row["user_agent"],
     )
-    return AuditEntry(
-        seq=row["seq"],
-        record=record,
-        previous_hash=bytes(row["previous_hash"]),
-        hash=bytes(row["hash"]),
-    )
 
 
 def _conditions(filters: AuditFilter) -> list[sa.ColumnElement[bool]]:
     c = audit_entries.c
-    found: list[sa.ColumnElement[bool]] = []
+    found: list[sa.ColumnElement[bool]] = [_SEALED]
     if filters.actor_id is not None:
         found.append(c.actor_user_id == filters.actor_id)
     if filters.action is not None:
@@ -198,7 +153,7 @@ class SqlAlchemyAuditLog(AuditLog):
     ) -> Sequence[AuditEntry]:
         """The entries they made and those done to their account, each by its own index."""
         c = audit_entries.c
-        bound = [] if before_seq is None else [c.seq < before_seq]
+        bound = [_SEALED] if before_seq is None else [c.seq < before_seq]
         mine = (
             sa.select(audit_entries)
             .where(c.actor_user_id == user_id, c.action.in_(actions), *bound)
@@ -220,7 +175,7 @@ class SqlAlchemyAuditLog(AuditLog):
         self, *, after_seq: int, limit: int, filters: AuditFilter | None = None
     ) -> Sequence[AuditEntry]:
         """A range scan of the primary key."""
-        conditions = _conditions(filters) if filters is not None else []
+        conditions = _conditions(filters or AuditFilter())
         query = (
             sa.select(audit_entries)
             .where(audit_entries.c.seq > after_seq, *conditions)
@@ -244,6 +199,49 @@ class SqlAlchemyAuditMaintenance(AuditMaintenance):
 
     def __init__(self, connection: AsyncConnection) -> None:
         self._connection = connection
+
+    async def lock_head(self) -> ChainHead | None:
+        """``FOR UPDATE SKIP LOCKED``: a sealer never waits for another."""
+        result = await self._connection.execute(
+            sa.select(audit_chain_head.c.seq, audit_chain_head.c.hash)
+            .where(audit_chain_head.c.id == 1)
+            .with_for_update(skip_locked=True)
+        )
+        row = result.first()
+        return None if row is None else ChainHead(row.seq, bytes(row.hash))
+
+    async def pending(self, limit: int) -> Sequence[PendingEntry]:
+        """By the partial index of unsealed entries, in insertion order."""
+        result = await self._connection.execute(
+            sa.select(audit_entries)
+            .where(audit_entries.c.seq.is_(None))
+            .order_by(audit_entries.c.id)
+            .limit(limit)
+        )
+        return [PendingEntry(row["id"], record_of(row)) for row in result.mappings()]
+
+    async def seal(self, sealed: Sequence[tuple[int, AuditEntry]]) -> None:
+        """One UPDATE from a VALUES list for the entries, one for the head."""
+        if not sealed:
+            return
+        values = sa.values(
+            sa.column("id", sa.BigInteger),
+            sa.column("seq", sa.BigInteger),
+            sa.column("previous_hash", sa.LargeBinary),
+            sa.column("hash", sa.LargeBinary),
+            name="sealed",
+        ).data([(key, e.seq, e.previous_hash, e.hash) for key, e in sealed])
+        await self._connection.execute(
+            sa.update(audit_entries)
+            .where(audit_entries.c.id == values.c.id)
+            .values(seq=values.c.seq, previous_hash=values.c.previous_hash, hash=values.c.hash)
+        )
+        last = sealed[-1][1]
+        await self._connection.execute(
+            sa.update(audit_chain_head)
+            .where(audit_chain_head.c.id == 1)
+            .values(seq=last.seq, previous_hash=last.previous_hash, hash=last.hash)
+        )
 
     async def add_checkpoint(self, stored: StoredCheckpoint) -> None:
         """Insert, ignoring a repeat of the same sequence number and kind."""

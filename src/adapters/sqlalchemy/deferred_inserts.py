@@ -12,7 +12,7 @@ to it while one is open and inserts at once otherwise. A repository that defers 
 calls `flush` before it reads or writes its table again, so it always sees its own rows.
 """
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from weakref import WeakKeyDictionary
@@ -35,20 +35,6 @@ class PendingInsert:
     """One row for one table; values are passed to psycopg as they are (wrap JSON)."""
 
     table: sa.Table
-    row: Mapping[str, Any]
-
-
-@dataclass(frozen=True, slots=True)
-class ChainedInsert:
-    """A row whose insert is a statement of its own shape, such as a chained audit entry.
-
-    `build(prefix)` makes the statement, with its parameters named ``prefix + name``.
-
-    At most one goes in each combined statement (it updates a row, which one statement
-    may change only once); `send` sends any others on their own first.
-    """
-
-    build: Callable[[str], sa.Insert]
     row: Mapping[str, Any]
 
 
@@ -101,11 +87,7 @@ def discard(connection: AsyncConnection) -> None:
 
 
 async def send(
-    connection: AsyncConnection,
-    inserts: Sequence[PendingInsert],
-    *,
-    at_commit: bool,
-    chained: Sequence[ChainedInsert] = (),
+    connection: AsyncConnection, inserts: Sequence[PendingInsert], *, at_commit: bool
 ) -> None:
     """Insert the rows in one statement, in the connection's transaction.
 
@@ -117,16 +99,8 @@ async def send(
     yet (PostgreSQL has not even seen its BEGIN), the rows are all it holds, and one
     statement in autocommit is exactly as atomic as BEGIN, the inserts and COMMIT; the
     `commit` that follows then has nothing to do.
-
-    `chained` rows go last, in the order given; all but the last are sent on their own
-    first, and the last joins the one statement.
     """
-    last = chained[-1] if chained else None
-    for earlier in chained[:-1]:
-        await execute_on_driver(
-            connection, _CHAINED.sql(earlier.build, "c_"), _named("c_", earlier)
-        )
-    if not inserts and last is None:
+    if not inserts:
         return
     groups: dict[tuple[sa.Table, tuple[str, ...]], list[Mapping[str, Any]]] = {}
     for insert in inserts:
@@ -134,12 +108,9 @@ async def send(
     if len(inserts) > MAX_ROWS:
         for (table, columns), rows in groups.items():
             await execute_on_driver(connection, _PLAIN.sql(table, columns), rows)
-        if last is not None:
-            await execute_on_driver(connection, _CHAINED.sql(last.build, "c_"), _named("c_", last))
         return
     sql = _STATEMENTS.sql(
-        None if last is None else last.build,
-        *((table, columns, len(rows)) for (table, columns), rows in groups.items()),
+        *((table, columns, len(rows)) for (table, columns), rows in groups.items())
     )
     parameters = {
         f"p{part}_{number}_{name}": value
@@ -147,8 +118,6 @@ async def send(
         for number, row in enumerate(rows)
         for name, value in row.items()
     }
-    if last is not None:
-        parameters.update(_named("c_", last))
     raw = await connection.get_raw_connection()
     driver: Any = raw.driver_connection
     # SQLAlchemy's lazy BEGIN under psycopg: tests/integration/test_reliances_storage.py
@@ -177,18 +146,8 @@ def _build_plain(table: sa.Table, columns: tuple[str, ...]) -> sa.Insert:
     return sa.insert(table).values({name: sa.bindparam(name) for name in columns})
 
 
-def _named(prefix: str, chained: ChainedInsert) -> dict[str, Any]:
-    return {prefix + name: value for name, value in chained.row.items()}
-
-
-def _build_chained(build: Callable[[str], sa.Insert], prefix: str) -> sa.Insert:
-    return build(prefix)
-
-
-def _build(
-    chained: Callable[[str], sa.Insert] | None, *shape: tuple[sa.Table, tuple[str, ...], int]
-) -> sa.Insert:
-    statements = [
+def _build(*shape: tuple[sa.Table, tuple[str, ...], int]) -> sa.Insert:
+    first, *rest = [
         sa.insert(table).values(
             [
                 {name: sa.bindparam(f"p{part}_{number}_{name}") for name in columns}
@@ -197,9 +156,6 @@ def _build(
         )
         for part, (table, columns, rows) in enumerate(shape)
     ]
-    if chained is not None:
-        statements.append(chained("c_"))
-    first, *rest = statements
     if not rest:
         return first
     return first.add_cte(*(insert.cte(f"p{part}") for part, insert in enumerate(rest, 1)))
@@ -207,4 +163,3 @@ def _build(
 
 _STATEMENTS = PrecompiledStatements(_build)
 _PLAIN = PrecompiledStatements(_build_plain)
-_CHAINED = PrecompiledStatements(_build_chained)

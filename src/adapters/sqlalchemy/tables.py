@@ -361,9 +361,15 @@ files = sa.Table(
 audit_entries = sa.Table(
     "audit_entries",
     metadata,
-    sa.Column("seq", sa.BigInteger, primary_key=True, autoincrement=False),
-    sa.Column("previous_hash", sa.LargeBinary, nullable=False),
-    sa.Column("hash", sa.LargeBinary, nullable=False),
+    sa.Column("id", sa.BigInteger, sa.Identity(always=True), primary_key=True),
+    sa.Column(
+        "seq",
+        sa.BigInteger,
+        nullable=True,
+        comment="The entry's place in the chain; NULL until the sealer chains it.",
+    ),
+    sa.Column("previous_hash", sa.LargeBinary, nullable=True),
+    sa.Column("hash", sa.LargeBinary, nullable=True),
     sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("actor_kind", sa.String(16), nullable=False),
     sa.Column(
@@ -384,6 +390,12 @@ audit_entries = sa.Table(
     sa.Column("client_ip", sa.Text, nullable=True),
     sa.Column("user_agent", sa.Text, nullable=True),
     sa.CheckConstraint("outcome IN ('success', 'denied', 'failed')", name="outcome"),
+    sa.CheckConstraint(
+        "(seq IS NULL) = (hash IS NULL) AND (seq IS NULL) = (previous_hash IS NULL)",
+        name="sealed_whole",
+    ),
+    sa.Index("uq_audit_entries_seq", "seq", unique=True),
+    sa.Index("ix_audit_entries_unsealed", "id", postgresql_where=sa.text("seq IS NULL")),
     sa.Index(
         "ix_audit_entries_actor_user_id_seq",
         "actor_user_id",
@@ -405,8 +417,8 @@ audit_entries = sa.Table(
         postgresql_where=sa.text("request_id IS NOT NULL"),
     ),
     comment=(
-        "The audit log, a hash chain: hash = sha256(content || seq || previous_hash). "
-        "Rows are only ever inserted, through audit_chain_head, and deleted by retention."
+        "The audit log. Inserted with the change it records; the sealer then gives each "
+        "entry its seq and hash = sha256(content || seq || previous_hash), in one order."
     ),
 )
 
@@ -419,8 +431,8 @@ audit_chain_head = sa.Table(
     sa.Column("hash", sa.LargeBinary, nullable=False),
     sa.CheckConstraint("id = 1", name="single_row"),
     comment=(
-        "The last audit entry's number and hash, in one row: updating it is what orders "
-        "every writer's entries into one chain."
+        "The last sealed audit entry's number and hash, in one row; a sealer holds its "
+        "lock while it chains, so there is one chain."
     ),
 )
 

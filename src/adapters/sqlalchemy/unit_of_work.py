@@ -7,7 +7,7 @@ from typing import Self
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from adapters.sqlalchemy import deferred_inserts
-from adapters.sqlalchemy.audit import append_now, chained_inserts
+from adapters.sqlalchemy.audit import audit_inserts
 from adapters.sqlalchemy.connection_loss import note_commit_sent
 from adapters.sqlalchemy.errors import translated
 from adapters.sqlalchemy.outbox import outbox_inserts
@@ -111,19 +111,21 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
         self._book.track(aggregate)
 
     async def commit(self, *, refusing: BaseException | None = None) -> Sequence[OutboxMessage]:
-        """Write the events to the outbox and the audit entries to their chain, and commit.
+        """Write the events to the outbox and the audit entries beside them, and commit.
 
-        All of it is one transaction.
+        All of it is one transaction, and one statement (`deferred_inserts`).
 
         Inside a nested block this does nothing yet: the outermost commit writes it all.
         """
         if not self._book.commit_due():
             return []
         messages, records = self._book.collect(refusing=refusing)
-        inserts = deferred_inserts.take(self._connection) + outbox_inserts(messages)
-        await deferred_inserts.send(
-            self._connection, inserts, at_commit=True, chained=chained_inserts(records)
+        inserts = (
+            deferred_inserts.take(self._connection)
+            + outbox_inserts(messages)
+            + audit_inserts(records)
         )
+        await deferred_inserts.send(self._connection, inserts, at_commit=True)
         note_commit_sent(self._connection)
         await self._connection.commit()
         await self._book.run_after_commit()
@@ -137,7 +139,7 @@ class SqlAlchemyUnitOfWork(UnitOfWork):
             self._book.add_record(record)
             return
         async with self:
-            await append_now(self._connection, [record])
+            await deferred_inserts.send(self._connection, audit_inserts([record]), at_commit=True)
             note_commit_sent(self._connection)
             await self._connection.commit()
 

@@ -7,7 +7,7 @@ from enum import StrEnum
 from typing import Protocol
 
 from domain.audit.chain import Checkpoint
-from domain.audit.entry import AuditEntry, Outcome
+from domain.audit.entry import AuditEntry, AuditRecord, Outcome
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -92,16 +92,41 @@ class StoredCheckpoint:
     kind: CheckpointKind
 
 
+@dataclass(frozen=True, slots=True)
+class PendingEntry:
+    """An entry written with its change but not chained yet; `key` orders the writes."""
+
+    key: int
+    record: AuditRecord
+
+
 class AuditMaintenance(Protocol):
-    """Keeps checkpoints, and removes entries once they are archived.
+    """Seals entries into the chain, keeps checkpoints, removes entries once archived.
 
     Contract:
+    - Entries are written with their change and sealed afterwards: `lock_head` takes the
+      chain's head for this transaction (None when another sealer holds it: it is at
+      work), `pending` reads unsealed entries in the order they were written, and `seal`
+      stores their places and hashes and the new head. Readers (`AuditLog`) see sealed
+      entries only.
     - `add_checkpoint` keeps a checkpoint; one per sequence number and kind, a repeat is
       harmless.
     - `checkpoints` returns every kept checkpoint in ascending sequence.
     - `delete_through` removes the entries up to `seq` and the retention checkpoint at
       `seq` in one transaction, so the chain's new start is always recorded.
     """
+
+    async def lock_head(self) -> ChainHead | None:
+        """The head, locked until the transaction ends; None if another sealer has it."""
+        ...
+
+    async def pending(self, limit: int) -> Sequence[PendingEntry]:
+        """Up to `limit` unsealed entries, oldest write first."""
+        ...
+
+    async def seal(self, sealed: Sequence[tuple[int, AuditEntry]]) -> None:
+        """Store each pending entry's (by key) place and hashes, and the last as the head."""
+        ...
 
     async def add_checkpoint(self, stored: StoredCheckpoint) -> None:
         """Keep a signed checkpoint."""

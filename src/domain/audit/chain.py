@@ -3,9 +3,7 @@
 Entry `n` stores ``SHA-256(content(n) || n as 8 bytes big-endian || hash(n-1))``, with
 `GENESIS` before the first. `content` is a canonical JSON encoding of every field of the
 record, so changing any field, removing an entry or inserting one breaks the link of that
-entry or of the next. PostgreSQL computes the same function at insert time (its built-in
-``sha256``), so the database and this module must agree byte for byte; the tests hold them
-to it.
+entry or of the next. `seal` gives records their place and hash; `ChainWalk` checks them.
 
 A chain alone does not stop someone who can rewrite every row from rewriting the hashes too.
 A `Checkpoint` closes that: an HMAC, under a key the database never sees, over a sequence
@@ -52,6 +50,18 @@ def canonical_content(record: AuditRecord) -> bytes:
 def link(content: bytes, seq: int, previous: bytes) -> bytes:
     """The hash of entry `seq` with this content, after an entry whose hash is `previous`."""
     return hashlib.sha256(content + seq.to_bytes(8, "big", signed=True) + previous).digest()
+
+
+def seal(records: Iterable[AuditRecord], *, after_seq: int, after_hash: bytes) -> list[AuditEntry]:
+    """Chain `records`, in the order given, after the entry `after_seq` with `after_hash`."""
+    sealed: list[AuditEntry] = []
+    seq, previous = after_seq, after_hash
+    for record in records:
+        seq += 1
+        entry_hash = link(canonical_content(record), seq, previous)
+        sealed.append(AuditEntry(seq=seq, record=record, previous_hash=previous, hash=entry_hash))
+        previous = entry_hash
+    return sealed
 
 
 class BreakKind(StrEnum):

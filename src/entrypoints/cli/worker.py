@@ -46,7 +46,12 @@ def worker(
 
     from loguru import logger
 
-    from entrypoints.cli.common import database_ready, settings_or_exit, stop_on_signals
+    from entrypoints.cli.common import (
+        database_ready,
+        settings_or_exit,
+        stop_on_signals,
+        with_signing_secret_logged,
+    )
 
     stop_on_signals()
     settings = settings_or_exit()
@@ -56,7 +61,8 @@ def worker(
             "leave out one of --no-relay, --no-consumers, --no-jobs",
             ExitCode.CONFIGURATION,
         )
-    with database_ready(settings) as resolved:
+    # its jobs sign audit checkpoints with the server's key
+    with database_ready(with_signing_secret_logged(settings)) as resolved:
         asyncio.run(_run(resolved, relay=relay, consumers=consumers, jobs=jobs))
     logger.info("worker stopped")
 
@@ -79,7 +85,11 @@ async def _run(settings: "Settings", *, relay: bool, consumers: bool, jobs: bool
 
     from entrypoints.ioc import make_container
     from entrypoints.worker.receiver import run_jobs_until_stopped
-    from entrypoints.worker.relay import relay_until_stopped, sweep_deliveries_until_stopped
+    from entrypoints.worker.relay import (
+        relay_until_stopped,
+        seal_audit_until_stopped,
+        sweep_deliveries_until_stopped,
+    )
 
     stop = stop_event_on_signals()
     container = make_container(settings)
@@ -95,6 +105,11 @@ async def _run(settings: "Settings", *, relay: bool, consumers: bool, jobs: bool
                 container,
                 interval_seconds=settings.notifications.delivery_sweep_interval_seconds,
                 stop=stop,
+            )
+        )
+        parts.append(
+            seal_audit_until_stopped(
+                container, interval_seconds=settings.audit.seal_interval_seconds, stop=stop
             )
         )
     if consumers:
@@ -146,9 +161,11 @@ def scheduler() -> None:
 
     Every SCHEDULER_PURGE_INTERVAL_SECONDS it enqueues the purge of ended sessions and used
     tokens, of sent outbox rows older than OUTBOX_RETENTION_SECONDS, of the consumers'
-    records of handled events older than PROCESSED_EVENTS_RETENTION_SECONDS, and of
-    notifications older than NOTIFICATIONS_RETENTION_DAYS. Several may run: one leads (a
-    PostgreSQL advisory lock), the others stand by and take over if it dies.
+    records of handled events older than PROCESSED_EVENTS_RETENTION_SECONDS, of
+    notifications older than NOTIFICATIONS_RETENTION_DAYS, and the archiving of audit
+    entries older than AUDIT_RETENTION_DAYS; every AUDIT_CHECKPOINT_INTERVAL_SECONDS, a
+    signed checkpoint of the audit chain. Several may run: one leads (a PostgreSQL advisory
+    lock), the others stand by and take over if it dies.
     """
     import asyncio
 

@@ -6,7 +6,11 @@ from dishka import AsyncContainer
 from loguru import logger
 
 from entrypoints.config.settings import Settings
-from entrypoints.worker.relay import relay_until_stopped, sweep_deliveries_until_stopped
+from entrypoints.worker.relay import (
+    relay_until_stopped,
+    seal_audit_until_stopped,
+    sweep_deliveries_until_stopped,
+)
 
 
 class BackgroundRelay:
@@ -15,7 +19,8 @@ class BackgroundRelay:
     It runs when OUTBOX_RELAY_IN_API says so, and by default only when the bus is
     in-process (no Kafka, EVENT_BUS=auto): then and publishing runs the event handlers, so
     `make run` needs nothing installed. With several API processes each relays; their
-    claims never overlap. The sweep for lost delivery jobs runs beside it.
+    claims never overlap. The sweep for lost delivery jobs, and the sealer of audit
+    entries, run beside it.
     """
 
     def __init__(self, container: AsyncContainer, settings: Settings) -> None:
@@ -23,9 +28,11 @@ class BackgroundRelay:
         self._enabled = settings.api_relays_outbox
         self._poll_interval_seconds = settings.outbox.poll_interval_seconds
         self._sweep_interval_seconds = settings.notifications.delivery_sweep_interval_seconds
+        self._seal_interval_seconds = settings.audit.seal_interval_seconds
         self._stop = asyncio.Event()
         self._task: asyncio.Task[int] | None = None
         self._sweep: asyncio.Task[int] | None = None
+        self._sealer: asyncio.Task[int] | None = None
 
     def start(self) -> None:
         """Start relaying in the background, if enabled."""
@@ -46,6 +53,14 @@ class BackgroundRelay:
                 ),
                 name="delivery-sweep",
             )
+            self._sealer = asyncio.create_task(
+                seal_audit_until_stopped(
+                    self._container,
+                    interval_seconds=self._seal_interval_seconds,
+                    stop=self._stop,
+                ),
+                name="audit-sealer",
+            )
             logger.info("outbox relay running in this process")
 
     async def stop(self) -> None:
@@ -55,7 +70,7 @@ class BackgroundRelay:
         self._stop.set()
         try:
             await asyncio.wait_for(
-                asyncio.gather(self._task, *filter(None, [self._sweep])), timeout=10
+                asyncio.gather(self._task, *filter(None, [self._sweep, self._sealer])), timeout=10
             )
         except TimeoutError:
             logger.warning("outbox relay did not stop in 10 s; its batch will be relayed again")

@@ -11,6 +11,7 @@ from application.audit.list_own_activity import ListOwnActivity
 from application.audit.policy import AuditPolicy
 from application.audit.read_audit_feed import ReadAuditFeed
 from application.audit.record_denial import RecordDenial
+from application.audit.seal_audit_entries import SealAuditEntries
 from application.audit.sign_audit_checkpoint import SignAuditCheckpoint
 from application.audit.verify_audit_chain import VerifyAuditChain
 from entrypoints.config.settings import Settings
@@ -48,6 +49,7 @@ class AuditUseCaseProvider(Provider):
         ListOwnActivity,
         ReadAuditFeed,
         RecordDenial,
+        SealAuditEntries,
         SignAuditCheckpoint,
         VerifyAuditChain,
         ArchiveAuditEntries,

@@ -7,6 +7,8 @@ from dishka import AsyncContainer
 from loguru import logger
 
 from adapters.system.outage_log import OutageLog
+from application.audit.seal_audit_entries import BATCH as SEAL_BATCH
+from application.audit.seal_audit_entries import SealAuditEntries
 from application.common.errors import DependencyUnavailableError
 from application.events.relay_outbox import RelayOutbox, RelayPolicy
 from application.notifications.requeue_stale_deliveries import (
@@ -93,3 +95,37 @@ async def sweep_deliveries_until_stopped(
         if found >= REQUEUE_BATCH:
             wait = 0.0
     return requeued
+
+
+async def seal_audit_until_stopped(
+    container: AsyncContainer, *, interval_seconds: float, stop: asyncio.Event
+) -> int:
+    """Chain waiting audit entries until `stop` is set; return how many were sealed.
+
+    It runs beside the relay, wherever that runs. A full batch is followed at once by the
+    next; otherwise it waits `interval_seconds`, doubling up to `_MAX_WAIT_SECONDS` while the
+    database is down. Several processes may run it: only one seals at a time.
+    """
+    sealed = 0
+    failed_in_a_row = 0
+    while not stop.is_set():
+        wait = interval_seconds
+        try:
+            async with container() as request:
+                seal = await request.get(SealAuditEntries)
+                count = await seal()
+            failed_in_a_row = 0
+        except (DependencyUnavailableError, OSError):
+            failed_in_a_row += 1
+            wait = min(interval_seconds * 2**failed_in_a_row, _MAX_WAIT_SECONDS)
+        except Exception:  # noqa: BLE001 - the loop must outlive any one batch
+            failed_in_a_row += 1
+            wait = min(interval_seconds * 2**failed_in_a_row, _MAX_WAIT_SECONDS)
+            logger.exception("audit sealer: a batch failed unexpectedly; retrying")
+        else:
+            sealed += count
+            if count == SEAL_BATCH:
+                continue
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=wait)
+    return sealed

@@ -20,8 +20,8 @@ class UnitOfWork(Protocol):
       the state change, so either both persist or neither does.
     - After `commit` the unit of work may be used again for a further transaction.
     - Audit (`application.audit.capture`): at `commit`, each audited use case running in
-      this unit of work gets its entry, written in the same transaction and chained in one
-      total order with every other process's entries. `record_refusal` writes a refused
+      this unit of work gets its entry, written in the same transaction as the change
+      (`SealAuditEntries` chains it afterwards). `record_refusal` writes a refused
       attempt's entry in a transaction of its own.
     """
 
