@@ -37,9 +37,9 @@ Attacks (`--only NAME`, repeatable) and their targets:
   notification (docs/notifications.md, "Follows").
 
 Server settings: APP_ENV=production with APP_PUBLIC_URL=https://portico.attack.test (only
-used in emailed links), a random JWT_SECRET, the given database, REDIS_URL when Redis
-answers, OUTBOX_RELAY_IN_API=true (the notifications of `follow-toggle` are made by the
-API process's relay and consumer, as in a single-process deployment), and
+used in emailed links), a random JWT_SECRET and AUDIT_SIGNING_KEY, the given database,
+REDIS_URL when Redis answers, OUTBOX_RELAY_IN_API=true (the notifications of `follow-toggle`
+are made by the API process's relay and consumer, as in a single-process deployment), and
 RATE_LIMIT_REGISTRATIONS_PER_IP raised so that repeated runs can register their users
 (sign-up is not an attack here). Everything else is at its default. The server inherits
 the client's open-files limit, raised to the hard limit (as a container's would be).

@@ -33,6 +33,7 @@ class Setup:
     workdir: Path
     source: Path | None = None
     jwt_secret: str = field(default_factory=lambda: secrets.token_urlsafe(48))
+    audit_signing_key: str = field(default_factory=lambda: secrets.token_urlsafe(48))
 
     def env(self, server: str, **extra: str) -> dict[str, str]:
         settings = {
@@ -41,6 +42,7 @@ class Setup:
             "APP_SERVER": server,
             "APP_WORKERS": "1",
             "JWT_SECRET": self.jwt_secret,
+            "AUDIT_SIGNING_KEY": self.audit_signing_key,
             "DATABASE_URL": self.database_url,
             "OUTBOX_RELAY_IN_API": "true",
             "RATE_LIMIT_REGISTRATIONS_PER_IP": "10000",

@@ -74,6 +74,7 @@ PORTICO_IMAGE = "portico:0.1.0"
 LIVE_WITHIN_SECONDS = 2.0
 DEPLOYED_SECRETS = {
     "JWT_SECRET": "compose-topology-test-secret-of-at-least-32-bytes",
+    "AUDIT_SIGNING_KEY": "compose-topology-test-audit-key-of-at-least-32-bytes",
     "POSTGRES_PASSWORD": "compose-topology-test-password",
     "APP_PUBLIC_URL": "https://portico.example.com",
 }
@@ -118,6 +119,12 @@ def test_docker_compose_wants_the_secrets_and_accepts_the_example_env_file(
     bare = config()
     assert bare.returncode != 0
     assert "set JWT_SECRET in deploy/.env" in bare.stderr
+    without_audit_key = {k: v for k, v in DEPLOYED_SECRETS.items() if k != "AUDIT_SIGNING_KEY"}
+    env_file = tmp_path / "without-audit-key.env"
+    env_file.write_text("".join(f"{name}={value}\n" for name, value in without_audit_key.items()))
+    no_audit_key = config("--env-file", str(env_file))
+    assert no_audit_key.returncode != 0
+    assert "set AUDIT_SIGNING_KEY in deploy/.env" in no_audit_key.stderr
     with_example = config("--env-file", str(EXAMPLE_ENV_FILE))
     assert with_example.returncode == 0, with_example.stderr
 
@@ -341,12 +348,18 @@ def test_the_services_run_as_the_file_says_and_a_new_article_reaches_a_follower(
         assert_no_trouble(processes)
 
 
-def test_portico_refuses_the_example_placeholders(tmp_path: Path) -> None:
-    """Filling deploy/.env is not optional: the example's JWT_SECRET stops every service."""
+@pytest.mark.parametrize(
+    ("filled", "refused"),
+    [({}, "JWT_SECRET"), ({"JWT_SECRET": DEPLOYED_SECRETS["JWT_SECRET"]}, "AUDIT_SIGNING_KEY")],
+)
+def test_portico_refuses_the_example_placeholders(
+    tmp_path: Path, filled: dict[str, str], refused: str
+) -> None:
+    """Filling deploy/.env is not optional: each placeholder secret stops every service."""
     environment = service_environment(load_compose()["services"]["api"])
     checked = subprocess.run(
         [PORTICO, "config", "check"],
-        env=clean_env(**environment),
+        env=clean_env(**{**environment, **filled}),
         cwd=tmp_path,
         capture_output=True,
         text=True,
@@ -355,4 +368,4 @@ def test_portico_refuses_the_example_placeholders(tmp_path: Path) -> None:
     )
     assert checked.returncode == 2, checked.stdout
     (line,) = checked.stderr.strip().splitlines()
-    assert "JWT_SECRET" in line
+    assert line.startswith(f"portico: configuration error: {refused}: "), line

@@ -219,6 +219,10 @@ def test_the_shipped_placeholders_refuse_to_start(tmp_path: Path) -> None:
     with_a_real_jwt_secret = {**shipped_settings(), "JWT_SECRET": "k" * 48}
     result = run_portico("config", "check", env=clean_env(**with_a_real_jwt_secret), cwd=tmp_path)
     assert result.returncode == 2, result.stdout + result.stderr
+    assert "AUDIT_SIGNING_KEY" in result.stderr
+    with_a_real_audit_key = {**with_a_real_jwt_secret, "AUDIT_SIGNING_KEY": "a" * 48}
+    result = run_portico("config", "check", env=clean_env(**with_a_real_audit_key), cwd=tmp_path)
+    assert result.returncode == 2, result.stdout + result.stderr
     assert "PUSH_VAPID_PRIVATE_KEY" in result.stderr
 
 
@@ -227,7 +231,11 @@ def test_the_settings_are_valid_once_real_secrets_replace_the_placeholders(
 ) -> None:
     keys = run_portico("push", "keys", env=clean_env(), cwd=tmp_path)
     (vapid_key,) = re.findall(r"^PUSH_VAPID_PRIVATE_KEY=(\S+)$", keys.stdout, re.MULTILINE)
-    real = {"JWT_SECRET": secrets.token_urlsafe(48), "PUSH_VAPID_PRIVATE_KEY": vapid_key}
+    real = {
+        "JWT_SECRET": secrets.token_urlsafe(48),
+        "AUDIT_SIGNING_KEY": secrets.token_urlsafe(48),
+        "PUSH_VAPID_PRIVATE_KEY": vapid_key,
+    }
     settings = {**shipped_settings(), **real}
     result = run_portico("config", "check", env=clean_env(**settings), cwd=tmp_path)
     assert result.returncode == 0, result.stderr

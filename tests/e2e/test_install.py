@@ -23,6 +23,7 @@ from tests.support.server import clean_env, portico_server, run_portico
 pytestmark = pytest.mark.e2e
 
 JWT_SECRET = "install-test-signing-secret-of-at-least-32-bytes"
+AUDIT_SIGNING_KEY = "install-test-audit-signing-key-of-32-bytes-at-least"
 
 
 def _uv() -> list[str]:
@@ -113,6 +114,7 @@ def test_it_migrates_and_serves_against_a_database_url(
     env = clean_env(
         DATABASE_URL=fresh_schema,
         JWT_SECRET=JWT_SECRET,
+        AUDIT_SIGNING_KEY=AUDIT_SIGNING_KEY,
         APP_ENV="production",
         APP_PUBLIC_URL="https://portico.example.com",
         LOG_FORMAT="json",

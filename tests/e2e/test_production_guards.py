@@ -3,8 +3,9 @@
 - `portico seed` refuses APP_ENV=production (exit 2, one line, nothing written), and takes
   its password from standard input or generates one; never from the command line.
 - In production, an unset or plain-http APP_PUBLIC_URL stops `portico serve` with exit 2
-  and one line naming it; so does a waiting room for the WebSocket `auth` message under
-  granian, which reads a whole frame before the app can refuse it.
+  and one line naming it; so do an unset AUDIT_SIGNING_KEY, and a waiting room for the
+  WebSocket `auth` message under granian, which reads a whole frame before the app can
+  refuse it.
 - Sign-up keeps the spec's 409 for a taken email, and is limited per client: past
   RATE_LIMIT_REGISTRATIONS_PER_IP the answer is 429 with Retry-After, while sign-in from
   the same client goes on; login and reset answer alike for known and unknown emails.
@@ -27,6 +28,7 @@ from tests.support.server import PORTICO, RunningServer, clean_env, portico_serv
 pytestmark = pytest.mark.e2e
 
 JWT_SECRET = "production-guards-test-secret-of-at-least-32-bytes"
+AUDIT_SIGNING_KEY = "production-guards-audit-signing-key-of-32-bytes"
 PUBLIC_URL = "https://portico.example.com"
 SMALL_SEED = ("--users", "3", "--articles", "2", "--comments", "2", "--seed", "5")
 REGISTRATIONS_PER_CLIENT = 3
@@ -45,6 +47,7 @@ def production_env(database_url: str, data_dir: Path, **overrides: str) -> dict[
     settings = {
         "APP_ENV": "production",
         "JWT_SECRET": JWT_SECRET,
+        "AUDIT_SIGNING_KEY": AUDIT_SIGNING_KEY,
         "DATABASE_URL": database_url,
         "APP_PUBLIC_URL": PUBLIC_URL,
         "DATA_DIR": str(data_dir),
@@ -156,6 +159,21 @@ def test_production_serve_without_an_https_public_url_exits_2_with_one_line(
     assert line.startswith(
         "portico: configuration error: APP_PUBLIC_URL: must be set to the https://"
     )
+
+
+def test_production_serve_without_an_audit_signing_key_exits_2_with_one_line(
+    tmp_path: Path,
+) -> None:
+    """The process's answer; the key's rules are tests/unit/test_settings.py's."""
+    env = production_env(
+        "postgresql://postgres@127.0.0.1:1/none", tmp_path / "data", AUDIT_SIGNING_KEY=""
+    )
+    assert "AUDIT_SIGNING_KEY" not in env
+    result = run_portico("serve", "--port", str(free_port()), env=env, cwd=tmp_path, timeout=30)
+    assert result.returncode == 2
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("portico: configuration error: AUDIT_SIGNING_KEY: must be set")
+    assert "APP_ENV=production" in line
 
 
 def test_production_serve_refuses_a_waiting_room_under_granian(tmp_path: Path) -> None:

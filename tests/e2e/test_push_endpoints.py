@@ -152,6 +152,7 @@ def test_the_local_testing_escape_stops_a_production_server(tmp_path: Path) -> N
         APP_ENV="production",
         APP_PUBLIC_URL="https://portico.example.com",
         JWT_SECRET="s" * 64,
+        AUDIT_SIGNING_KEY="a" * 32,
         DATABASE_URL="postgresql://portico@127.0.0.1:1/portico",
         PUSH_ALLOW_LOCAL_ENDPOINTS="true",
         APP_PORT=str(free_port()),

@@ -71,12 +71,13 @@ def test_the_env_file_in_the_working_directory_is_read(tmp_path: Path) -> None:
     assert "JWT_SECRET" in result.stderr
 
 
-def test_config_show_masks_secrets(tmp_path: Path) -> None:
+@pytest.mark.parametrize("variable", ["JWT_SECRET", "AUDIT_SIGNING_KEY"])
+def test_config_show_masks_secrets(tmp_path: Path, variable: str) -> None:
     secret = "k" * 40
-    result = run_portico("config", "show", env=clean_env(JWT_SECRET=secret), cwd=tmp_path)
+    result = run_portico("config", "show", env=clean_env(**{variable: secret}), cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert secret not in result.stdout
-    assert "JWT_SECRET" in result.stdout
+    assert variable in result.stdout
 
 
 @pytest.mark.parametrize(

@@ -63,6 +63,7 @@ def fuzz_server_env(database_url: str, data_dir: Path) -> dict[str, str]:
         APP_ENV="production",
         APP_PUBLIC_URL="https://portico.fuzz.test",
         JWT_SECRET=secrets.token_urlsafe(48),
+        AUDIT_SIGNING_KEY=secrets.token_urlsafe(48),
         DATABASE_URL=database_url,
         DATA_DIR=str(data_dir),
         LOG_LEVEL="INFO",

@@ -41,6 +41,7 @@ REACHABLE_DB = {"DATABASE_URL": "postgresql://app:db-pw-123@127.0.0.1:5432/porti
 PRODUCTION = {
     "APP_ENV": "production",
     "JWT_SECRET": "s" * 48,
+    "AUDIT_SIGNING_KEY": "a" * 48,
     "APP_PUBLIC_URL": "https://portico.example.com",
     **REACHABLE_DB,
 }
@@ -164,7 +165,9 @@ CASES: dict[str, Case] = {
         ["config", "check"], 2, env={"REDIS_URL": "http://cache:6379"}
     ),
     "configuration: production rule": Case(
-        ["config", "show"], 2, env={"APP_ENV": "production", "JWT_SECRET": "s" * 48}
+        ["config", "show"],
+        2,
+        env={"APP_ENV": "production", "JWT_SECRET": "s" * 48, "AUDIT_SIGNING_KEY": "a" * 48},
     ),
     "configuration: env file": Case(
         ["config", "check"], 2, env={"PORTICO_ENV_FILE": "/nonexistent/portico.env"}

@@ -17,7 +17,13 @@ from typer.testing import CliRunner, Result
 from entrypoints.cli import db as db_cli
 from entrypoints.cli.commands import app
 
-CLEAN = {"APP_ENV": None, "JWT_SECRET": None, "DATABASE_URL": None, "PORTICO_ENV_FILE": None}
+CLEAN = {
+    "APP_ENV": None,
+    "JWT_SECRET": None,
+    "AUDIT_SIGNING_KEY": None,
+    "DATABASE_URL": None,
+    "PORTICO_ENV_FILE": None,
+}
 
 USAGE_ERRORS = [
     (["seed", "--bogus"], "No such option: --bogus", "portico seed"),

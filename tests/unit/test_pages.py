@@ -490,6 +490,7 @@ def test_a_production_frontend_must_be_https() -> None:
     env = {
         "APP_ENV": "production",
         "JWT_SECRET": "s" * 64,
+        "AUDIT_SIGNING_KEY": "a" * 32,
         "DATABASE_URL": UNREACHABLE,
         "APP_PUBLIC_URL": "https://api.example.com",
         "LINKS_FRONTEND_URL": "http://app.example.com",

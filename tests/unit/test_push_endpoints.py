@@ -376,6 +376,7 @@ def test_the_local_testing_escape_is_refused_in_production() -> None:
         "APP_ENV": "production",
         "APP_PUBLIC_URL": "https://portico.example.com",
         "JWT_SECRET": "s" * 32,
+        "AUDIT_SIGNING_KEY": "a" * 32,
         "DATABASE_URL": "postgresql://db/app",
     }
     assert not load_settings(production, env_file=None).push.allow_local_endpoints

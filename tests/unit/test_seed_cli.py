@@ -21,6 +21,7 @@ SMALL = ["seed", "--users", "3", "--articles", "2", "--comments", "4"]
 PRODUCTION = {
     "APP_ENV": "production",
     "JWT_SECRET": "s" * 48,
+    "AUDIT_SIGNING_KEY": "a" * 48,
     "DATABASE_URL": "postgresql://unused@127.0.0.1:1/unused",
     "APP_PUBLIC_URL": "https://portico.example.com",
 }
@@ -44,7 +45,13 @@ def world(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> SeedWorld:
 
     monkeypatch.setattr(seed_cli, "_seed", seed_in_memory)
     monkeypatch.chdir(tmp_path)
-    for variable in ("APP_ENV", "JWT_SECRET", "DATABASE_URL", "APP_PUBLIC_URL"):
+    for variable in (
+        "APP_ENV",
+        "JWT_SECRET",
+        "AUDIT_SIGNING_KEY",
+        "DATABASE_URL",
+        "APP_PUBLIC_URL",
+    ):
         monkeypatch.delenv(variable, raising=False)
     return world
 

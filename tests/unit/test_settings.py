@@ -1,15 +1,30 @@
+import json
+import logging
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from loguru import logger
 from typer.testing import CliRunner
 
 from entrypoints.cli.commands import app
+from entrypoints.cli.common import settings_or_exit
 from entrypoints.config import ConfigurationError, Settings, load_settings
 from entrypoints.config.loader import setting_specs
+from entrypoints.logs import configure_logging
 
 STRONG_SECRET = "s" * 32
+AUDIT_KEY = "a" * 32
+PRODUCTION = {
+    "APP_ENV": "production",
+    "JWT_SECRET": STRONG_SECRET,
+    "AUDIT_SIGNING_KEY": AUDIT_KEY,
+    "DATABASE_URL": "postgresql://db/a",
+    "APP_PUBLIC_URL": "https://portico.example.com",
+}
+"""Settings that pass every production rule; a test drops or overrides the one it breaks."""
 
 
 def load(**env: str) -> Settings:
@@ -57,6 +72,9 @@ def test_fixed_variable_names_reach_their_sections() -> None:
         ({"REDIS_URL": "http://cache"}, "REDIS_URL", "unsupported scheme 'http'"),
         ({"REDIS_URL": "redis://127.0.0.1:notaport/0"}, "REDIS_URL", "notaport"),
         ({"KAFKA_BOOTSTRAP_SERVERS": "k1:9092,nope"}, "KAFKA_BOOTSTRAP_SERVERS", "'nope'"),
+        ({"AUDIT_SIGNING_KEY": "short"}, "AUDIT_SIGNING_KEY", "at least 32 bytes, got 5"),
+        ({"AUDIT_SIGNING_KEY": "k" * 31}, "AUDIT_SIGNING_KEY", "at least 32 bytes, got 31"),
+        ({"AUDIT_SIGNING_KEY": "é" * 15}, "AUDIT_SIGNING_KEY", "at least 32 bytes, got 30"),
         ({"JWT_SECRET": "short"}, "JWT_SECRET", "at least 32 bytes for HS256, got 5"),
         (
             {"JWT_SECRET": "k" * 48, "JWT_ALGORITHM": "HS512"},
@@ -95,6 +113,13 @@ def test_a_bad_secret_is_never_echoed_back() -> None:
     assert "hunter2" not in str(caught.value)
 
 
+def test_a_bad_audit_signing_key_is_never_echoed_back() -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        load(AUDIT_SIGNING_KEY="hunter2-hunter2")
+    assert caught.value.variable == "AUDIT_SIGNING_KEY"
+    assert "hunter2" not in str(caught.value)
+
+
 def test_production_refuses_to_start_without_a_jwt_secret() -> None:
     with pytest.raises(ConfigurationError) as caught:
         load(APP_ENV="production", DATABASE_URL="postgresql://db/app")
@@ -107,20 +132,43 @@ def test_production_refuses_a_short_jwt_secret() -> None:
     assert caught.value.variable == "JWT_SECRET"
 
 
+def test_production_refuses_to_start_without_an_audit_signing_key() -> None:
+    without_key = {k: v for k, v in PRODUCTION.items() if k != "AUDIT_SIGNING_KEY"}
+    with pytest.raises(ConfigurationError) as caught:
+        load(**without_key)
+    assert caught.value.variable == "AUDIT_SIGNING_KEY"
+    assert str(caught.value).startswith("AUDIT_SIGNING_KEY: ")
+    assert "APP_ENV=production" in caught.value.problem
+    assert "\n" not in str(caught.value)
+
+
+def test_outside_production_the_audit_signing_key_may_be_unset() -> None:
+    assert load(APP_ENV="test").audit.signing_key is None
+
+
+@pytest.mark.parametrize("key", ["k" * 31, "é" * 15 + "k"])
+def test_production_refuses_an_audit_signing_key_under_32_bytes(key: str) -> None:
+    with pytest.raises(ConfigurationError) as caught:
+        load(**{**PRODUCTION, "AUDIT_SIGNING_KEY": key})
+    assert caught.value.variable == "AUDIT_SIGNING_KEY"
+    assert "at least 32 bytes, got 31" in caught.value.problem
+
+
+def test_an_audit_signing_key_is_measured_in_bytes_not_characters() -> None:
+    key = "é" * 16
+    assert load(**{**PRODUCTION, "AUDIT_SIGNING_KEY": key}).audit.signing_key == key
+
+
 def test_production_refuses_the_embedded_database() -> None:
     with pytest.raises(ConfigurationError) as caught:
-        load(APP_ENV="production", JWT_SECRET=STRONG_SECRET)
+        load(APP_ENV="production", JWT_SECRET=STRONG_SECRET, AUDIT_SIGNING_KEY=AUDIT_KEY)
     assert caught.value.variable == "DATABASE_URL"
 
 
-def test_production_starts_with_explicit_secret_database_and_https_public_url() -> None:
-    settings = load(
-        APP_ENV="production",
-        JWT_SECRET=STRONG_SECRET,
-        DATABASE_URL="postgresql://db/a",
-        APP_PUBLIC_URL="https://portico.example.com",
-    )
+def test_production_starts_with_explicit_secrets_database_and_https_public_url() -> None:
+    settings = load(**PRODUCTION)
     assert settings.is_production
+    assert settings.audit.signing_key == AUDIT_KEY
 
 
 @pytest.mark.parametrize(
@@ -129,13 +177,9 @@ def test_production_starts_with_explicit_secret_database_and_https_public_url() 
 )
 def test_production_refuses_a_public_url_that_is_not_https(public_url: str | None) -> None:
     given = {} if public_url is None else {"APP_PUBLIC_URL": public_url}
+    without_url = {k: v for k, v in PRODUCTION.items() if k != "APP_PUBLIC_URL"}
     with pytest.raises(ConfigurationError) as caught:
-        load(
-            APP_ENV="production",
-            JWT_SECRET=STRONG_SECRET,
-            DATABASE_URL="postgresql://db/a",
-            **given,
-        )
+        load(**without_url, **given)
     assert caught.value.variable == "APP_PUBLIC_URL"
     assert "https://" in caught.value.problem
     assert "\n" not in str(caught.value)
@@ -143,18 +187,12 @@ def test_production_refuses_a_public_url_that_is_not_https(public_url: str | Non
 
 def test_production_opens_a_waiting_room_for_the_auth_message_only_under_uvicorn() -> None:
     """granian buffers a whole frame, up to 16 MiB, before the app can refuse it."""
-    production = {
-        "APP_ENV": "production",
-        "JWT_SECRET": STRONG_SECRET,
-        "DATABASE_URL": "postgresql://db/a",
-        "APP_PUBLIC_URL": "https://portico.example.com",
-    }
-    assert load(**production).websocket.max_unauthenticated == 0
+    assert load(**PRODUCTION).websocket.max_unauthenticated == 0
     with pytest.raises(ConfigurationError) as caught:
-        load(**production, WS_MAX_UNAUTHENTICATED="10")
+        load(**PRODUCTION, WS_MAX_UNAUTHENTICATED="10")
     assert caught.value.variable == "WS_MAX_UNAUTHENTICATED"
     assert "APP_SERVER=uvicorn" in caught.value.problem
-    assert load(**production, WS_MAX_UNAUTHENTICATED="10", APP_SERVER="uvicorn").app.server
+    assert load(**PRODUCTION, WS_MAX_UNAUTHENTICATED="10", APP_SERVER="uvicorn").app.server
     assert load(WS_MAX_UNAUTHENTICATED="10").websocket.max_unauthenticated == 10
 
 
@@ -181,9 +219,67 @@ def test_the_env_file_is_found_through_portico_env_file(tmp_path: Path) -> None:
     assert settings.app.name == "from-file"
 
 
-def test_secrets_are_masked_in_the_repr() -> None:
-    settings = load(JWT_SECRET=STRONG_SECRET)
-    assert STRONG_SECRET not in repr(settings)
+@pytest.mark.parametrize("variable", ["JWT_SECRET", "AUDIT_SIGNING_KEY"])
+def test_secrets_are_masked_in_the_repr(variable: str) -> None:
+    secret = "q" * 40
+    settings = load(**{variable: secret})
+    assert secret not in repr(settings)
+    assert secret not in str(settings)
+
+
+@pytest.fixture
+def nothing_configured(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """No setting from this process's environment, and no `.env` in the working directory."""
+    monkeypatch.chdir(tmp_path)
+    for spec in setting_specs():
+        monkeypatch.delenv(spec.variable, raising=False)
+    monkeypatch.delenv("PORTICO_ENV_FILE", raising=False)
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    """Undo a command's logging set-up, so no later test sees libraries routed into loguru."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    configure_logging(level="INFO", json_format=False)
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+@pytest.mark.usefixtures("nothing_configured", "restore_logging")
+@pytest.mark.parametrize("variable", ["JWT_SECRET", "AUDIT_SIGNING_KEY"])
+def test_config_show_masks_each_signing_key(variable: str) -> None:
+    secret = "q" * 40
+    table = CliRunner().invoke(app, ["config", "show"], env={variable: secret})
+    assert table.exit_code == 0, table.output
+    (row,) = [line for line in table.stdout.splitlines() if line.startswith(f"{variable} ")]
+    assert row.split() == [variable, "environment", "***"]
+    as_json = CliRunner().invoke(app, ["config", "show", "--json"], env={variable: secret})
+    assert as_json.exit_code == 0, as_json.output
+    assert json.loads(as_json.stdout)[variable] == {"value": "***", "source": "environment"}
+    assert secret not in table.stdout + as_json.stdout
+
+
+@pytest.mark.usefixtures("nothing_configured", "restore_logging")
+@pytest.mark.parametrize("variable", ["JWT_SECRET", "AUDIT_SIGNING_KEY"])
+@pytest.mark.parametrize("database", [None, "postgresql://u:pg-pass@db/app"])
+def test_the_cli_scrubs_each_signing_key_from_its_logs(
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    variable: str,
+    database: str | None,
+) -> None:
+    """With or without a database URL to parse, the logging a command sets up hides the key."""
+    secret = "q" * 40
+    monkeypatch.setenv(variable, secret)
+    if database is not None:
+        monkeypatch.setenv("DATABASE_URL", database)
+    settings_or_exit()
+    logger.info("signing with {}", secret)
+    logged = capsys.readouterr().err
+    assert "signing with ***" in logged
+    assert secret not in logged
 
 
 def test_every_variable_is_unique_and_described() -> None:

@@ -286,6 +286,16 @@ class AuditSettings(Section, frozen=True, kw_only=True):
             le=86_400,
         ),
     ] = 300
+    seal_interval_seconds: Annotated[
+        float,
+        from_env(
+            "AUDIT_SEAL_INTERVAL_SECONDS",
+            "How often the process that relays the outbox chains new audit entries; an entry "
+            "is readable, and tamper-evident, once chained.",
+            ge=0.05,
+            le=60,
+        ),
+    ] = 0.2
     stream_poll_seconds: Annotated[
         float,
         from_env(
@@ -295,3 +305,7 @@ class AuditSettings(Section, frozen=True, kw_only=True):
             le=60,
         ),
     ] = 1.0
+
+    def __repr__(self) -> str:
+        shown = "None" if self.signing_key is None else "'***'"
+        return f"AuditSettings(enabled={self.enabled!r}, signing_key={shown})"
