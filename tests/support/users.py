@@ -173,7 +173,7 @@ class UsersWorld:
 
     def request_password_reset(self) -> RequestPasswordReset:
         return RequestPasswordReset(
-            queue=self.queue, limiter=self.limiter, throttle=self.reset_throttle
+            uow=self.uow(), queue=self.queue, limiter=self.limiter, throttle=self.reset_throttle
         )
 
     def issue_password_reset(self) -> IssuePasswordReset:

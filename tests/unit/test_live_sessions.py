@@ -29,6 +29,7 @@ from application.users.log_out import LogOutCommand
 from application.users.log_out_all import LogOutAllCommand
 from application.users.revoke_session import RevokeSessionCommand
 from application.users.session_policy import ClientInfo
+from application.users.unban_user import UnbanUser, UnbanUserCommand
 from domain.users.values import UserId
 from entrypoints.http.realtime.hub import ConnectionHub, LiveConnection
 from tests.support.users import UsersWorld
@@ -323,6 +324,6 @@ async def test_lifting_a_ban_ends_nothing(
     signed_in: tuple[UsersWorld, AuthenticatedUser, UUID],
 ) -> None:
     world, laptop, _ = signed_in
-    ban = BanUser(world.uow(), world.users, world.sessions, world.clock, world.live_sessions)
-    await ban(BanUserCommand(username="ada", banned=False))
+    unban = UnbanUser(world.uow(), world.users, world.clock)
+    await unban(UnbanUserCommand(username="ada"))
     assert await ended_by(world, world.identity_of(laptop).user_id) == []

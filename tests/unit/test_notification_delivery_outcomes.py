@@ -54,15 +54,15 @@ class UnitOfWorkThroughOutages(InMemoryUnitOfWork):
         super().__init__(database, ids)
         self._outage = outage
 
-    async def commit(self) -> Sequence[OutboxMessage]:
+    async def commit(self, *, refusing: BaseException | None = None) -> Sequence[OutboxMessage]:
         outage = self._outage
         if not outage.failing_commits:
-            return await super().commit()
+            return await super().commit(refusing=refusing)
         outage.failing_commits -= 1
         outage.failed_commits += 1
         outage.clock.advance(outage.each_takes)
         if outage.commits_land:
-            await super().commit()
+            await super().commit(refusing=refusing)
             raise OutcomeUnknownError("lost after the commit was sent", field="database")
         raise ConnectionLostError("the connection was lost", field="database")
 

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 from application.articles.article_access import load_article
 from application.articles.ports import ArticleRepository, CommentRepository, CommentView
+from application.audit.capture import audited
 from application.common.errors import AuthenticationRequiredError
 from application.common.identity import Identity
 from application.common.ports.clock import Clock
@@ -23,6 +24,7 @@ class AddCommentCommand:
     body: str
 
 
+@audited("comment.add", target="comment")
 class AddComment:
     """Add a comment.
 

@@ -6,6 +6,7 @@ from application.articles.article_access import ensure_author, load_article
 from application.articles.errors import ArticleNotFoundError
 from application.articles.ports import ArticleRepository
 from application.articles.read_cache import ContentReadCache
+from application.audit.capture import audited
 from application.common.identity import Identity
 from application.common.ports.clock import Clock
 from application.common.ports.unit_of_work import UnitOfWork
@@ -19,6 +20,7 @@ class DeleteArticleCommand:
     slug: str
 
 
+@audited("article.delete", target="article", target_id=lambda command: command.slug)
 class DeleteArticle:
     """Delete an article with its comments and favorites.
 

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 from application.articles.article_access import load_article
 from application.articles.errors import CommentDeletionForbiddenError, CommentNotFoundError
 from application.articles.ports import ArticleRepository, CommentRepository
+from application.audit.capture import audited
 from application.common.identity import Identity
 from application.common.permissions import Permission, role_allows
 from application.common.ports.clock import Clock
@@ -21,6 +22,7 @@ class DeleteCommentCommand:
     comment_id: int
 
 
+@audited("comment.delete", target="comment", target_id=lambda command: command.comment_id)
 class DeleteComment:
     """Delete a comment.
 

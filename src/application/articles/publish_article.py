@@ -7,6 +7,7 @@ from application.articles.article_access import view_of
 from application.articles.errors import SlugTakenError
 from application.articles.ports import ArticleReader, ArticleRepository, ArticleView
 from application.articles.read_cache import ContentReadCache
+from application.audit.capture import audited, identify_target
 from application.common.identity import Identity
 from application.common.ports.clock import Clock
 from application.common.ports.ids import IdGenerator
@@ -26,6 +27,7 @@ class PublishArticleCommand:
     tags: Sequence[str] = ()
 
 
+@audited("article.publish", target="article")
 class PublishArticle:
     """Publish an article written by the caller.
 
@@ -80,6 +82,7 @@ class PublishArticle:
                 except SlugTakenError:
                     if candidate != slug:
                         raise
+            identify_target(article.slug)
             self._uow.track(article)
             self._read_cache.invalidate_after_commit(self._uow)
             await self._uow.commit()

@@ -3,10 +3,12 @@
 from datetime import datetime
 
 from application.articles.favorite_relation import FavoriteRelationUseCase
+from application.audit.capture import audited
 from domain.articles.article import Article
 from domain.users.values import UserId
 
 
+@audited("article.unfavorite", target="article", target_id=lambda command: command.slug)
 class UnfavoriteArticle(FavoriteRelationUseCase):
     """Remove an article from the caller's favorites.
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from application.articles.article_access import ensure_author, load_article, view_of
 from application.articles.ports import ArticleReader, ArticleRepository, ArticleView
 from application.articles.read_cache import ContentReadCache
+from application.audit.capture import audited
 from application.common.identity import Identity
 from application.common.ports.clock import Clock
 from application.common.ports.unit_of_work import UnitOfWork
@@ -25,6 +26,7 @@ class UpdateArticleCommand:
     tags: Sequence[str] | Unchanged = UNCHANGED
 
 
+@audited("article.update", target="article", target_id=lambda command: command.slug)
 class UpdateArticle:
     """Edit an article.
 

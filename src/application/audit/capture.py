@@ -15,8 +15,13 @@ Then each call runs in an `AuditScope`, and:
 - a call that raises a denial or a failure (`outcome_of`) writes an entry in a transaction
   of its own, after its own was rolled back, so the rollback does not erase it.
 
-The target's id comes from `target_id` when given (a function of the command), otherwise
-from the first event its aggregates raised on an aggregate of the `target` type.
+The target's id is the one the use case named with `identify_target` once it found it,
+else `target_id` when given (a function of the command), else the first event its
+aggregates raised on an aggregate of the `target` type.
+
+Internal bookkeeping that nobody asked for (relaying the outbox, recording a delivery
+attempt) declares `not_audited` with its reason instead, so every use case that writes
+says which it is.
 """
 
 import functools
@@ -42,6 +47,7 @@ from application.common.errors import (
     TooManyRequestsError,
 )
 from domain.audit.entry import ACTION_PATTERN, AuditRecord, Outcome
+from domain.notifications.phone import PhoneCodeError
 from domain.shared.changes import FieldChange
 from domain.shared.errors import DomainError
 from domain.shared.events import DomainEvent
@@ -50,6 +56,8 @@ _log = logging.getLogger(__name__)
 _ACTION = re.compile(ACTION_PATTERN)
 AUDIT_ATTRIBUTE = "audit_action"
 """The class attribute `audited` sets, naming the use case's `AuditAction`."""
+EXEMPTION_ATTRIBUTE = "audit_exemption"
+"""The class attribute `not_audited` sets: why the use case writes no entry."""
 
 DENIALS: tuple[type[Exception], ...] = (
     AuthenticationRequiredError,
@@ -57,8 +65,11 @@ DENIALS: tuple[type[Exception], ...] = (
     PermissionDeniedError,
     TooManyRequestsError,
     ConcealedDenialError,
+    PhoneCodeError,
 )
-"""Refusals of who the caller is or what they may do: always recorded as ``denied``."""
+"""Refusals of who the caller is or what they may do: always recorded as ``denied``.
+
+A wrong phone code is one (a guess at a secret), though it reads as bad input."""
 UNRECORDED: tuple[type[Exception], ...] = (DomainError, InvalidInputError, NotFoundError)
 """Input refused before anything happened, and plain misses: nothing was attempted on
 anything that exists, and the access log has them. Recording them would let any client
@@ -109,6 +120,7 @@ class AuditScope:
     events: list[DomainEvent] = field(default_factory=list)
     changes: list[FieldChange] = field(default_factory=list)
     refusal: BaseException | None = None
+    found_target_id: str | None = None
 
     def record(self, *, now: datetime, outcome: Outcome, reason: str | None = None) -> AuditRecord:
         """The entry for this call as it ends now."""
@@ -147,6 +159,8 @@ class AuditScope:
         return self.record(now=now, outcome=Outcome.SUCCESS)
 
     def _target_id(self) -> str | None:
+        if self.found_target_id is not None:
+            return self.found_target_id
         resolve = self.declared.target_id
         if resolve is not None:
             try:
@@ -166,6 +180,18 @@ _current_scope: ContextVar[AuditScope | None] = ContextVar("current_audit_scope"
 def current_scope() -> AuditScope | None:
     """The audited call running in this task, if any."""
     return _current_scope.get()
+
+
+def identify_target(target_id: object) -> None:
+    """Name the target of the audited call running now, once the use case has found it.
+
+    For a use case whose command does not name its target (a sign-in names an email, a
+    refresh a token): its entry, and a refusal raised after this, carry `target_id`.
+    Outside an audited call this does nothing.
+    """
+    scope = _current_scope.get()
+    if scope is not None:
+        scope.found_target_id = str(target_id)
 
 
 class RefusalRecorder(Protocol):
@@ -222,6 +248,28 @@ def audited(
         return cls
 
     return decorate
+
+
+def not_audited(reason: str) -> Callable[[UseCase], UseCase]:
+    """Declare that the use case writes no entry, and why.
+
+    For internal bookkeeping nobody asked for (relaying, delivery attempts), consequences
+    of an act whose own entry records it, and reads that refuse no one; never for an act.
+    """
+    if not reason.strip():
+        raise ValueError("say why the use case is not audited")
+
+    def decorate(cls: UseCase) -> UseCase:
+        setattr(cls, EXEMPTION_ATTRIBUTE, reason)
+        return cls
+
+    return decorate
+
+
+def exemption_of(use_case: type) -> str | None:
+    """Why `use_case` declared `not_audited`, if it did."""
+    reason = getattr(use_case, EXEMPTION_ATTRIBUTE, None)
+    return reason if isinstance(reason, str) else None
 
 
 def declared_action(use_case: type) -> AuditAction | None:

@@ -10,7 +10,7 @@ from application.audit.list_audit_entries import (
 )
 from application.audit.policy import DEFAULT_PAGE, SECURITY_ACTIONS, AuditPolicy
 from application.audit.ports import AuditLog
-from domain.audit.entry import ActorKind, AuditActor, AuditEntry
+from domain.audit.entry import ActorKind, AuditActor, AuditEntry, Outcome
 from domain.users.values import UserId
 
 
@@ -24,14 +24,18 @@ class ListOwnActivityCommand:
 
 
 def _without_others(entry: AuditEntry, user_id: str) -> AuditEntry:
-    """The entry as its subject may see it: who else acted, and from where, is not theirs."""
+    """The entry as its subject may see it: who else acted, and from where, is not theirs.
+
+    An anonymous act that succeeded on the account (signing in, resetting the password)
+    was the user's own, and shows whole. A refused one (a wrong password) may be anyone's,
+    so its address and user agent are hidden with the rest.
+    """
     record = entry.record
     if record.actor.user_id == user_id:
         return entry
-    someone = AuditActor(kind=record.actor.kind)
-    if record.actor.kind is ActorKind.ANONYMOUS:
-        # Anonymous acts on one's account (signing in, resetting) were the user's own.
+    if record.actor.kind is ActorKind.ANONYMOUS and record.outcome is Outcome.SUCCESS:
         return entry
+    someone = AuditActor(kind=record.actor.kind)
     hidden = replace(record, actor=someone, client_ip=None, user_agent=None, request_id=None)
     return replace(entry, record=hidden)
 
@@ -42,8 +46,8 @@ class ListOwnActivity:
     Rules:
     - Only entries the user made, or that were made to their account, and only the
       security actions (`SECURITY_ACTIONS`).
-    - Someone else's act on the account (an admin's ban) shows what was done and when,
-      not who did it or from where.
+    - Someone else's act on the account (an admin's ban, a stranger's wrong password)
+      shows what was done and when, not who did it or from where.
     """
 
     def __init__(self, log: AuditLog, policy: AuditPolicy) -> None:

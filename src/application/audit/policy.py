@@ -11,12 +11,15 @@ MAX_RANGE = timedelta(days=366)
 """The widest time range one query may name; a wider one is refused, not slowly served."""
 SECURITY_ACTIONS = (
     "user.register",
+    "user.create_admin",
     "user.login",
     "user.logout",
     "user.logout_all",
     "user.update",
+    "user.password_reset_issue",
     "user.password_reset",
     "user.email_verify",
+    "user.verification_resend",
     "user.email_restore",
     "user.role_change",
     "user.ban",
@@ -29,7 +32,10 @@ SECURITY_ACTIONS = (
     "push.subscribe",
     "push.unsubscribe",
 )
-"""What `GET /api/user/activity` shows a user of their own account's history."""
+"""What `GET /api/user/activity` shows a user of their own account's history.
+
+A reset link asked for is listed by the job that mailed it (`user.password_reset_issue`):
+the request itself (`user.password_reset_request`) names no account, by design."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

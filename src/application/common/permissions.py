@@ -15,6 +15,7 @@ class Permission(StrEnum):
     FOLLOW_USERS = "users:follow"
     MODERATE_CONTENT = "content:moderate"
     MANAGE_USERS = "users:manage"
+    READ_AUDIT = "audit:read"
 
 
 _USER = frozenset(

@@ -12,6 +12,7 @@ from datetime import datetime
 
 from application.articles.ports import ArticleRepository, CommentRepository
 from application.articles.read_cache import ContentReadCache
+from application.audit.capture import audited
 from application.common.errors import ApplicationError, InvalidInputError
 from application.common.ports.clock import Clock
 from application.common.ports.unit_of_work import UnitOfWork
@@ -97,6 +98,7 @@ class NoDemoAuthorError(ApplicationError):
     message = "no demo user could be created or reused to write the articles"
 
 
+@audited("demo.seed", target="demo")
 class SeedDemoContent:
     """Fill the store with demo users, follows, articles, tags, favorites and comments.
 

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 
+from application.audit.capture import not_audited
 from application.common.ports.clock import Clock
 from application.common.ports.unit_of_work import UnitOfWork
 from application.events.event_handler import EventHandler
@@ -18,6 +19,10 @@ class HandleEventCommand:
     handler: EventHandler
 
 
+@not_audited(
+    "bookkeeping: records that a consumer handled an event; whatever its handler changes"
+    " is declared by the handler's own use cases"
+)
 class HandleEvent:
     """Run a handler for an event unless its consumer already did.
 

@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 from datetime import timedelta
 
+from application.audit.capture import audited
 from application.common.ports.clock import Clock
 from application.common.ports.unit_of_work import UnitOfWork
 from application.events.ports import OutboxStore
@@ -18,6 +19,7 @@ class PurgeOutboxCommand:
     retention: timedelta
 
 
+@audited("outbox.purge", target="outbox")
 class PurgeOutbox:
     """Delete sent outbox rows older than the retention period; return how many went."""
 

@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 from datetime import timedelta
 
+from application.audit.capture import audited
 from application.common.ports.clock import Clock
 from application.common.ports.unit_of_work import UnitOfWork
 from application.events.ports import ProcessedEvents
@@ -24,6 +25,7 @@ class PurgeProcessedEventsCommand:
     retention: timedelta
 
 
+@audited("processed_event.purge", target="processed_event")
 class PurgeProcessedEvents:
     """Delete the consumers' records of handled events older than the retention period.
 

@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 from datetime import timedelta
 
+from application.audit.capture import not_audited
 from application.common.ports.clock import Clock
 from application.common.ports.events import EventPublisher, EventPublishError
 from application.common.ports.unit_of_work import UnitOfWork
@@ -32,6 +33,10 @@ class RelayReport:
     error: str | None = None
 
 
+@not_audited(
+    "bookkeeping: moves committed events to the bus, batch after batch; the changes that"
+    " raised them have their entries"
+)
 class RelayOutbox:
     """Publish the oldest due messages of the outbox, then mark them sent.
 

@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 from datetime import datetime
 
+from application.audit.capture import audited
 from application.common.ports.unit_of_work import UnitOfWork
 from application.events.ports import OutboxStore
 
@@ -14,6 +15,7 @@ class ReplayOutboxCommand:
     since: datetime
 
 
+@audited("outbox.replay", target="outbox")
 class ReplayOutbox:
     """Mark messages unsent so the relay publishes them again; return how many.
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from application.articles.article_access import ensure_author, load_article
 from application.articles.ports import ArticleRepository
 from application.articles.read_cache import ContentReadCache
+from application.audit.capture import audited
 from application.common.identity import Identity
 from application.common.ports.clock import Clock
 from application.common.ports.unit_of_work import UnitOfWork
@@ -29,6 +30,7 @@ class AttachArticleImagesCommand:
     file_ids: Sequence[FileId]
 
 
+@audited("article.images_attach", target="article", target_id=lambda command: command.slug)
 class AttachArticleImages:
     """Replace the set of images an article carries.
 
@@ -74,11 +76,13 @@ class AttachArticleImages:
             for stored in wanted:
                 stored.attach_to(article.id, now=now)
                 await self._files.save(stored)
+                self._uow.track(stored)
             kept = set(command.file_ids)
             for stored in await self._files.attached_to(article.id):
                 if stored.id not in kept:
                     stored.detach(now=now)
                     await self._files.save(stored)
+                    self._uow.track(stored)
             self._read_cache.invalidate_after_commit(self._uow)
             await self._uow.commit()
         return [self._links.view(stored) for stored in wanted]

@@ -4,6 +4,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from application.audit.capture import audited
 from application.common.ports.clock import Clock
 from application.common.ports.unit_of_work import UnitOfWork
 from application.files.delete_file import remove_objects
@@ -44,6 +45,7 @@ class FileGarbageReport:
     orphan_bytes: int
 
 
+@audited("file.collect_garbage", target="file")
 class CollectFileGarbage:
     """Remove what no live file needs.
 

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 
+from application.audit.capture import audited
 from application.common.identity import Identity
 from application.common.ports.clock import Clock
 from application.common.ports.task_queue import TaskQueue
@@ -33,6 +34,7 @@ class CompleteDirectUploadCommand:
     file_id: FileId
 
 
+@audited("file.upload_complete", target="file", target_id=lambda command: command.file_id)
 class CompleteDirectUpload:
     """Read the uploaded object back, check it, and make the file ready.
 
@@ -96,16 +98,18 @@ class CompleteDirectUpload:
                 self._uow.track(current)
                 enqueue_thumbnail(self._uow, self._queue, current)
                 await self._uow.commit()
-        except DomainError:
-            await self._reject(command.file_id, stored.storage_key)
+        except DomainError as refused:
+            await self._reject(command.file_id, stored.storage_key, refused)
             raise
         return self._links.view(current)
 
-    async def _reject(self, file_id: FileId, key: str) -> None:
+    async def _reject(self, file_id: FileId, key: str, refused: DomainError) -> None:
+        """Mark the file rejected; the audit entry of that commit records `refused`."""
         async with self._uow:
             current = await self._files.get(file_id, for_update=True)
             if current is not None and current.status is FileStatus.PENDING:
                 current.reject(now=self._clock.now())
                 await self._files.save(current)
-                await self._uow.commit()
+                self._uow.track(current)
+                await self._uow.commit(refusing=refused)
         await discard_object(self._storage, key)

@@ -3,6 +3,7 @@
 from functools import partial
 from uuid import UUID
 
+from application.audit.capture import audited
 from application.common.ports.clock import Clock
 from application.common.ports.unit_of_work import UnitOfWork
 from application.events.event_handler import EventHandler
@@ -13,6 +14,9 @@ from domain.articles.values import ArticleId
 from domain.users.values import UserId
 
 
+@audited(
+    "article.images_delete", target="article", target_id=lambda event: event.payload.get("slug")
+)
 class DeleteArticleImages(EventHandler):
     """On `article.deleted`: delete the images the article carried.
 

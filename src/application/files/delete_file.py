@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 
+from application.audit.capture import audited
 from application.common.identity import Identity
 from application.common.ports.clock import Clock
 from application.common.ports.unit_of_work import UnitOfWork
@@ -23,6 +24,7 @@ class DeleteFileCommand:
     file_id: FileId
 
 
+@audited("file.delete", target="file", target_id=lambda command: command.file_id)
 class DeleteFile:
     """Mark a file deleted and remove its bytes.
 

@@ -1,6 +1,11 @@
 """Errors of the files use cases, beyond the rules the domain enforces."""
 
-from application.common.errors import ConflictError, NotFoundError, PermissionDeniedError
+from application.common.errors import (
+    ConcealedDenialError,
+    ConflictError,
+    NotFoundError,
+    PermissionDeniedError,
+)
 
 
 class StoredFileNotFoundError(NotFoundError):
@@ -8,6 +13,14 @@ class StoredFileNotFoundError(NotFoundError):
 
     field = "file"
     message = "not found"
+
+
+class ConcealedFileError(StoredFileNotFoundError, ConcealedDenialError):
+    """The file exists but is another user's: answered as not found, audited as denied.
+
+    Reading or changing another user's file by its id is an object-level authorization
+    probe (OWASP API1), which the audit log records and the caller cannot tell apart.
+    """
 
 
 class NotFileOwnerError(PermissionDeniedError):

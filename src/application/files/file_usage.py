@@ -2,10 +2,12 @@
 
 from collections.abc import Sequence
 
+from application.audit.capture import not_audited
 from application.common.ports.unit_of_work import UnitOfWork
 from application.files.ports import FileRepository, FileUsage
 
 
+@not_audited("reads only: counts files for operators, and refuses no one")
 class FileUsageReport:
     """Counts and bytes per purpose, status and backend, for operators."""
 

@@ -4,6 +4,7 @@ from dataclasses import dataclass
 
 from application.articles.article_access import load_article
 from application.articles.ports import ArticleRepository
+from application.audit.capture import not_audited
 from application.common.ports.unit_of_work import UnitOfWork
 from application.files.links import FileLinks
 from application.files.ports import FileRepository
@@ -17,6 +18,7 @@ class ListArticleImagesQuery:
     slug: str
 
 
+@not_audited("reads only: the images of an article anyone may read, refused to no one")
 class ListArticleImages:
     """The ready images attached to an article, oldest first."""
 

@@ -3,6 +3,7 @@
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+from application.audit.capture import not_audited
 from application.common.ports.clock import Clock
 from application.common.ports.task_queue import TaskQueue
 from application.common.ports.unit_of_work import UnitOfWork
@@ -41,6 +42,10 @@ class MakeThumbnailCommand:
     max_pixels: int
 
 
+@not_audited(
+    "derived data: a thumbnail follows from an upload, whose entry records it; the job"
+    " runs once per image and changes nothing anyone asked for"
+)
 class MakeThumbnail:
     """Store a small WebP copy of a ready image, stripped of EXIF (GPS positions included).
 

@@ -3,6 +3,7 @@
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
+from application.audit.capture import audited
 from application.common.ports.unit_of_work import UnitOfWork
 from application.files.access import load_file
 from application.files.errors import StoredFileNotFoundError, ThumbnailNotReadyError
@@ -51,6 +52,7 @@ class FileDownload:
         return self._storage.read(self._key, byte_range=byte_range)
 
 
+@audited("file.read", target="file", target_id=lambda query: query.file_id, denials_only=True)
 class ReadFile:
     """Find a file the reader may read, and how its bytes reach them.
 

@@ -3,6 +3,7 @@
 from collections.abc import AsyncIterable
 from dataclasses import dataclass
 
+from application.audit.capture import audited
 from application.common.ports.clock import Clock
 from application.common.ports.unit_of_work import UnitOfWork
 from application.files.errors import StoredFileNotFoundError
@@ -27,6 +28,7 @@ class ReceiveDirectUploadCommand:
     chunks: AsyncIterable[bytes]
 
 
+@audited("file.upload_receive", target="file", target_id=lambda command: command.file_id)
 class ReceiveDirectUpload:
     """Store the bytes of a pending file, as S3 does for a presigned PUT.
 
@@ -38,6 +40,8 @@ class ReceiveDirectUpload:
     - The bytes stream through the same inspection as any upload, and must have the
       announced SHA-256 before storage keeps them, so a refused body leaves nothing. A
       PUT racing the completion can thus only store the bytes completion checked.
+    - Storage keeps the bytes before the audit entry that says so commits (a transaction
+      of its own, holding nothing else): completing the upload is the change of record.
     """
 
     def __init__(
@@ -88,3 +92,5 @@ class ReceiveDirectUpload:
             inspected(command.chunks, inspector, expected=stored.sha256),
             content_type=stored.content_type,
         )
+        async with self._uow:
+            await self._uow.commit()

@@ -3,6 +3,7 @@
 from dataclasses import dataclass, field
 
 from application.articles.read_cache import ContentReadCache
+from application.audit.capture import audited
 from application.common.errors import AuthenticationRequiredError
 from application.common.identity import Identity
 from application.common.ports.clock import Clock
@@ -28,6 +29,7 @@ class SetAvatarCommand:
     file_id: FileId
 
 
+@audited("user.avatar_set", target="user", target_id=lambda command: command.actor.user_id)
 class SetAvatar:
     """Point the caller's profile image at one of their ready avatar files.
 

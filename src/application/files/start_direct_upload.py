@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 
+from application.audit.capture import audited, identify_target
 from application.common.identity import Identity
 from application.common.ports.clock import Clock
 from application.common.ports.ids import IdGenerator
@@ -34,6 +35,7 @@ class DirectUpload:
     upload: PresignedRequest
 
 
+@audited("file.upload_start", target="file")
 class StartDirectUpload:
     """Record a pending file and presign the request that uploads it.
 
@@ -89,6 +91,7 @@ class StartDirectUpload:
                 now=now,
             )
             await self._files.add(stored)
+            identify_target(stored.id)
             await self._uow.commit()
         upload = await self._storage.presign_put(
             stored.storage_key,

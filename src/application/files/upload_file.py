@@ -3,6 +3,7 @@
 from collections.abc import AsyncIterable
 from dataclasses import dataclass
 
+from application.audit.capture import audited
 from application.common.identity import Identity
 from application.common.ports.clock import Clock
 from application.common.ports.ids import IdGenerator
@@ -35,6 +36,7 @@ class UploadFileCommand:
     declared_size: int | None = None
 
 
+@audited("file.upload", target="file")
 class UploadFile:
     """Store an uploaded file and record it as ready.
 

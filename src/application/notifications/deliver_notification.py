@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from functools import partial
 from uuid import UUID
 
+from application.audit.capture import not_audited
 from application.common.errors import DependencyUnavailableError
 from application.common.ports.clock import Clock
 from application.common.ports.realtime import RealtimeBroadcaster, RoomMessage, user_room
@@ -68,6 +69,10 @@ class Undeliverable(Exception):  # noqa: N818 - an outcome, not a failure to ret
     """The channel cannot reach the recipient (no verified phone, no push subscription)."""
 
 
+@not_audited(
+    "delivery bookkeeping: claims and records each attempt to deliver a notification,"
+    " several per notification; the delivery log is its record"
+)
 class DeliverNotification:
     """Send a notification on one channel, and record how it went.
 

@@ -5,6 +5,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from uuid import UUID
 
+from application.audit.capture import not_audited
 from application.common.ports.task_queue import TaskQueue
 from application.common.ports.unit_of_work import UnitOfWork
 from application.notifications.notification_factory import NotificationDraft, NotificationFactory
@@ -61,6 +62,10 @@ class FanOutPolicy:
     batch_size: int
 
 
+@not_audited(
+    "a consequence, not an act: stores the notifications a published article calls for,"
+    " a batch of followers at a time; `article.publish` names who did it"
+)
 class FanOutToFollowers:
     """Notify followers in batches, each batch its own transaction.
 

@@ -1,11 +1,13 @@
 """Use case: mark every notification of the caller read."""
 
+from application.audit.capture import audited
 from application.common.ports.clock import Clock
 from application.common.ports.unit_of_work import UnitOfWork
 from application.notifications.ports import NotificationRepository
 from domain.users.values import UserId
 
 
+@audited("notification.mark_all_read", target="notification")
 class MarkAllNotificationsRead:
     """Mark all of the caller's unread notifications read; return how many there were."""
 

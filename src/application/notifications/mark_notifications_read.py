@@ -4,6 +4,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from uuid import UUID
 
+from application.audit.capture import audited
 from application.common.errors import InvalidInputError, NotFoundError
 from application.common.ports.clock import Clock
 from application.common.ports.unit_of_work import UnitOfWork
@@ -24,6 +25,13 @@ class MarkNotificationsReadCommand:
     require_all: bool = False
 
 
+def _only_id(command: MarkNotificationsReadCommand) -> UUID | None:
+    """The audit target: the notification, when the call names exactly one."""
+    ids = set(command.notification_ids)
+    return next(iter(ids)) if len(ids) == 1 else None
+
+
+@audited("notification.mark_read", target="notification", target_id=_only_id)
 class MarkNotificationsRead:
     """Mark notifications read.
 

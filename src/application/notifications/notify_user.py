@@ -3,6 +3,7 @@
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from application.audit.capture import not_audited
 from application.common.ports.unit_of_work import UnitOfWork
 from application.notifications.notification_factory import NotificationDraft, NotificationFactory
 from domain.notifications.notification import Notification
@@ -17,6 +18,10 @@ class NotifyUserCommand:
     draft: NotificationDraft
 
 
+@not_audited(
+    "a consequence, not an act: stores the notification an audited act's event calls"
+    " for (a follow, a comment); that act's entry names who did it"
+)
 class NotifyUser:
     """Create one notification and schedule its deliveries.
 

@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 from datetime import timedelta
 
+from application.audit.capture import audited
 from application.common.ports.clock import Clock
 from application.common.ports.unit_of_work import UnitOfWork
 from application.notifications.ports import NotificationRepository
@@ -21,6 +22,7 @@ class PurgeOldNotificationsCommand:
     retention: timedelta
 
 
+@audited("notification.purge", target="notification")
 class PurgeOldNotifications:
     """Delete old notifications and their delivery records, a batch per transaction.
 

@@ -1,10 +1,12 @@
 """Use case: forget the caller's phone number."""
 
+from application.audit.capture import audited
 from application.common.ports.unit_of_work import UnitOfWork
 from application.notifications.ports import PhoneVerificationRepository
 from domain.users.values import UserId
 
 
+@audited("phone.remove", target="phone", target_id=lambda user_id: user_id)
 class RemovePhoneNumber:
     """Forget the number; no more texts go out. Forgetting twice is harmless."""
 

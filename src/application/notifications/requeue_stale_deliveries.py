@@ -1,5 +1,6 @@
 """Use case: enqueue again the deliveries whose jobs never ran."""
 
+from application.audit.capture import not_audited
 from application.common.ports.clock import Clock
 from application.common.ports.task_queue import TaskQueue
 from application.common.ports.unit_of_work import UnitOfWork
@@ -10,6 +11,10 @@ from application.notifications.ports import DeliveryLog
 REQUEUE_BATCH = 500
 
 
+@not_audited(
+    "delivery bookkeeping: enqueues again deliveries whose jobs were lost, every few"
+    " seconds; it changes nothing anyone asked for"
+)
 class RequeueStaleDeliveries:
     """Find deliveries still pending long after their notification was created; enqueue them.
 

@@ -5,6 +5,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Self
 
+from application.audit.capture import not_audited
 from application.notifications.ports import EmailMessage, Mailer, TemplateRenderer
 from application.notifications.recipient_caps import RecipientCaps, masked_recipient
 from application.notifications.templated import TemplatedMessageCommand, context_of
@@ -47,6 +48,10 @@ class SendTemplatedEmailCommand(TemplatedMessageCommand):
         )
 
 
+@not_audited(
+    "delivery: sends a message a committed change asked for, and that change has the"
+    " entry; the message may carry a link or code, which an entry must never hold"
+)
 class SendTemplatedEmail:
     """Render and send one email.
 

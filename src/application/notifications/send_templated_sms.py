@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 
+from application.audit.capture import not_audited
 from application.notifications.ports import SmsMessage, SmsSender, TemplateRenderer
 from application.notifications.templated import TemplatedMessageCommand
 
@@ -14,6 +15,10 @@ class SendTemplatedSmsCommand(TemplatedMessageCommand):
     """Which number, with which template and values."""
 
 
+@not_audited(
+    "delivery: sends a message a committed change asked for, and that change has the"
+    " entry; the message may carry a code, which an entry must never hold"
+)
 class SendTemplatedSms:
     """Render and send one text message; a failure propagates so the queue retries."""
 

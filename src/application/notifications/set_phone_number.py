@@ -5,6 +5,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 
+from application.audit.capture import audited
 from application.common.errors import (
     DependencyUnavailableError,
     InvalidInputError,
@@ -86,6 +87,7 @@ class PhoneNumberState:
     verified: bool
 
 
+@audited("phone.set", target="phone", target_id=lambda command: command.user_id)
 class SetPhoneNumber:
     """Store the number unverified and text it a six-digit code.
 

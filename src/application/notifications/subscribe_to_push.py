@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 
+from application.audit.capture import audited
 from application.common.errors import InvalidInputError, PermissionDeniedError
 from application.common.ports.clock import Clock
 from application.common.ports.unit_of_work import UnitOfWork
@@ -42,6 +43,7 @@ class SubscribeToPushCommand:
     auth: str
 
 
+@audited("push.subscribe", target="user", target_id=lambda command: command.user_id)
 class SubscribeToPush:
     """Store the subscription for the caller.
 

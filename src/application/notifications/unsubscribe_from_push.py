@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 
+from application.audit.capture import audited
 from application.common.ports.unit_of_work import UnitOfWork
 from application.notifications.ports import PushSubscriptionRepository
 from domain.users.values import UserId
@@ -15,6 +16,7 @@ class UnsubscribeFromPushCommand:
     endpoint: str
 
 
+@audited("push.unsubscribe", target="user", target_id=lambda command: command.user_id)
 class UnsubscribeFromPush:
     """Forget the subscription; only the caller's own, and forgetting twice is harmless."""
 

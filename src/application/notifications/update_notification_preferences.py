@@ -3,6 +3,7 @@
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from application.audit.capture import audited
 from application.common.errors import InvalidInputError
 from application.common.ports.unit_of_work import UnitOfWork
 from application.notifications.ports import NotificationPreferencesRepository
@@ -19,6 +20,11 @@ class UpdateNotificationPreferencesCommand:
     changes: Mapping[str, Mapping[str, bool]]
 
 
+@audited(
+    "notification.preferences_update",
+    target="notification_preferences",
+    target_id=lambda command: command.user_id,
+)
 class UpdateNotificationPreferences:
     """Change some switches and keep the rest.
 

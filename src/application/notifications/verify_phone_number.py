@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass, field
 
+from application.audit.capture import audited
 from application.common.errors import NotFoundError
 from application.common.ports.clock import Clock
 from application.common.ports.opaque_tokens import OpaqueTokens
@@ -22,6 +23,7 @@ class VerifyPhoneNumberCommand:
     code: str = field(repr=False)
 
 
+@audited("phone.verify", target="phone", target_id=lambda command: command.user_id)
 class VerifyPhoneNumber:
     """Mark the number verified when the code matches.
 
@@ -29,7 +31,8 @@ class VerifyPhoneNumber:
     - No number given yet: `NotFoundError` keyed ``phone``.
     - A wrong, expired or used-up code is `PhoneCodeError` keyed ``code``. A wrong code
       counts against the code's five attempts, and that count is kept even though the call
-      fails; after the fifth, or once expired, a new code is needed.
+      fails (its audit entry records the refusal); after the fifth, or once expired, a new
+      code is needed.
     - A number that becomes verified is a security change: the account's address is told,
       in a notice built in this transaction, since text messages about the account go to
       that number from now on.
@@ -63,9 +66,9 @@ class VerifyPhoneNumber:
             now = self._clock.now()
             try:
                 verification.verify(presented, now=now)
-            except PhoneCodeError:
+            except PhoneCodeError as refused:
                 await self._phones.save(verification)
-                await self._uow.commit()
+                await self._uow.commit(refusing=refused)
                 raise
             await self._phones.save(verification)
             owner = await self._users.get(command.user_id)

@@ -1,5 +1,6 @@
 """Use case: follow another user."""
 
+from application.audit.capture import audited, identify_target
 from application.common.ports.clock import Clock
 from application.common.ports.unit_of_work import UnitOfWork
 from application.profiles.errors import SelfFollowError
@@ -8,6 +9,7 @@ from application.profiles.ports import ProfileView
 from application.users.ports import UserRepository
 
 
+@audited("user.follow", target="user")
 class FollowUser:
     """Follow a user.
 
@@ -27,6 +29,7 @@ class FollowUser:
         """Record the follow and return the profile as the follower now sees it."""
         async with self._uow:
             follower, followee = await load_pair(self._users, command)
+            identify_target(followee.id)
             if follower.id == followee.id:
                 raise SelfFollowError
             now = self._clock.now()

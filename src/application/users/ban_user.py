@@ -1,7 +1,8 @@
-"""Use case: ban a user, or lift the ban (operators, from the CLI)."""
+"""Use case: ban a user (operators, from the CLI or the admin API)."""
 
 from dataclasses import dataclass
 
+from application.audit.capture import audited, identify_target
 from application.common.errors import NotFoundError
 from application.common.ports.clock import Clock
 from application.common.ports.unit_of_work import UnitOfWork
@@ -11,23 +12,22 @@ from application.users.ports import SessionRepository, UserRepository
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class BanUserCommand:
-    """Whom to ban, or unban when `banned` is False, and why."""
+    """Whom to ban, and why."""
 
     username: str
-    banned: bool = True
     reason: str = "banned by an operator"
 
 
+@audited("user.ban", target="user")
 class BanUser:
-    """Ban a user, or lift the ban.
+    """Ban a user.
 
     Rules:
     - The user must exist (`NotFoundError`).
     - A banned user cannot sign in or refresh; every session they have is revoked at once,
       and their WebSockets and SSE streams close in every API process.
-    - A user whose ban is lifted may sign in again.
-    - Banning twice, or unbanning someone not banned, changes nothing and records no
-      event, even when two operators race: the account is locked from read to commit.
+    - Banning twice changes nothing and records no event, even when two operators race:
+      the account is locked from read to commit. `UnbanUser` lifts a ban.
     """
 
     def __init__(
@@ -51,15 +51,12 @@ class BanUser:
             user = await self._users.get_by_username(command.username, for_update=True)
             if user is None:
                 raise NotFoundError("not found", field="user")
-            if command.banned:
-                user.ban(now=now, reason=command.reason)
-            else:
-                user.unban(now=now)
+            identify_target(user.id)
+            user.ban(now=now, reason=command.reason)
             if not user.has_pending_events:
                 return
-            if command.banned:
-                await self._sessions.revoke_all_for_user(user.id, at=now, reason="user banned")
-                self._live_sessions.end_after_commit(self._uow, user.id)
+            await self._sessions.revoke_all_for_user(user.id, at=now, reason="user banned")
+            self._live_sessions.end_after_commit(self._uow, user.id)
             await self._users.save(user)
             self._uow.track(user)
             await self._uow.commit()

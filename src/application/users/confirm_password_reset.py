@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass, field
 
+from application.audit.capture import audited
 from application.common.ports.clock import Clock
 from application.common.ports.unit_of_work import UnitOfWork
 from application.users.account_recovery import AccountRecovery
@@ -24,6 +25,7 @@ class ConfirmPasswordResetCommand:
     password: str = field(repr=False)
 
 
+@audited("user.password_reset", target="user")
 class ConfirmPasswordReset:
     """Replace the password and end every session.
 

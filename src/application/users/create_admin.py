@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass, field
 
+from application.audit.capture import audited
 from application.common.ports.unit_of_work import UnitOfWork
 from application.users.account_opener import AccountOpener
 from domain.users.values import Role, UserId
@@ -16,6 +17,7 @@ class CreateAdminCommand:
     password: str = field(repr=False)
 
 
+@audited("user.create_admin", target="user")
 class CreateAdmin:
     """Register an account with the `admin` role.
 

@@ -1,6 +1,11 @@
 """Errors of the users context's use cases."""
 
-from application.common.errors import ConflictError, NotFoundError, PermissionDeniedError
+from application.common.errors import (
+    ConcealedDenialError,
+    ConflictError,
+    NotFoundError,
+    PermissionDeniedError,
+)
 
 TAKEN = "has already been taken"
 
@@ -35,3 +40,14 @@ class OneTimeTokenNotFoundError(NotFoundError):
 
     field = "token"
     message = "is invalid or has expired"
+
+
+class SessionNotFoundError(NotFoundError):
+    """The caller has no session with this id."""
+
+    field = "session"
+    message = "not found"
+
+
+class ConcealedSessionError(SessionNotFoundError, ConcealedDenialError):
+    """The session exists but is someone else's: answered as not found, audited as denied."""

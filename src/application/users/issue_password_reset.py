@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 
+from application.audit.capture import audited, identify_target
 from application.common.ports.unit_of_work import UnitOfWork
 from application.users.one_time_tokens import OneTimeTokenMailer
 from application.users.ports import UserRepository
@@ -19,6 +20,7 @@ class IssuePasswordResetCommand:
     email: str
 
 
+@audited("user.password_reset_issue", target="user")
 class IssuePasswordReset:
     """Look the address up and, if it has an account that is not banned, mail a link.
 
@@ -44,6 +46,7 @@ class IssuePasswordReset:
             user = await self._users.get_by_email(Email(command.email))
             if user is None or user.is_banned:
                 return
+            identify_target(user.id)
             message = await self._token_mailer.issue(user, TokenPurpose.RESET_PASSWORD)
             await self._uow.commit()
         await self._token_mailer.send(message)

@@ -4,6 +4,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from application.audit.capture import audited, identify_target
 from application.common.errors import (
     DependencyUnavailableError,
     InvalidCredentialsError,
@@ -54,6 +55,7 @@ class LogInCommand:
     device_token: str | None = field(default=None, repr=False)
 
 
+@audited("user.login", target="user")
 class LogIn:
     """Check the credentials and issue an access token.
 
@@ -118,6 +120,8 @@ class LogIn:
         account = str(email) if email else command.email.strip().lower()
         counted = await self._count_attempt(self._counters(account, command))
         user = await self._users.get_by_email(email) if email else None
+        if user is not None:
+            identify_target(user.id)
         matches = await self._hasher.verify(user.password_hash if user else None, password)
         if user is None or not matches:
             raise InvalidCredentialsError("invalid")

@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 
+from application.audit.capture import audited
 from application.common.identity import Identity
 from application.common.ports.clock import Clock
 from application.common.ports.unit_of_work import UnitOfWork
@@ -16,6 +17,7 @@ class LogOutCommand:
     actor: Identity
 
 
+@audited("user.logout", target="session", target_id=lambda command: command.actor.session_id)
 class LogOut:
     """Revoke the session the caller's access token belongs to.
 

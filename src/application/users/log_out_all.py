@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 
+from application.audit.capture import audited
 from application.common.identity import Identity
 from application.common.ports.clock import Clock
 from application.common.ports.unit_of_work import UnitOfWork
@@ -17,6 +18,7 @@ class LogOutAllCommand:
     actor: Identity
 
 
+@audited("user.logout_all", target="user", target_id=lambda command: command.actor.user_id)
 class LogOutAll:
     """Revoke all of the caller's sessions, on every device, this one included.
 

@@ -3,6 +3,7 @@
 from dataclasses import dataclass
 from datetime import timedelta
 
+from application.audit.capture import audited
 from application.common.ports.clock import Clock
 from application.common.ports.unit_of_work import UnitOfWork
 from application.users.ports import OneTimeTokenRepository, SessionRepository
@@ -26,6 +27,7 @@ class PurgeEndedCredentialsCommand:
     grace: timedelta
 
 
+@audited("session.purge", target="session")
 class PurgeEndedCredentials:
     """Delete sessions that expired or were revoked, and tokens expired or used, long enough ago.
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
 
+from application.audit.capture import audited, identify_target
 from application.common.errors import AuthenticationRequiredError
 from application.common.ports.clock import Clock
 from application.common.ports.opaque_tokens import OpaqueTokens
@@ -32,6 +33,7 @@ class RefreshSessionCommand:
     client: ClientInfo = field(default_factory=ClientInfo)
 
 
+@audited("session.refresh", target="session")
 class RefreshSession:
     """Rotate a session's refresh token.
 
@@ -42,8 +44,10 @@ class RefreshSession:
       still current, gets that same pair again and changes nothing: two tabs refreshing
       with one cookie both succeed.
     - Any other rotated token is a replay: the whole session is revoked, and
-      `AuthenticationRequiredError`.
-    - A banned user's session is revoked and refused.
+      `AuthenticationRequiredError`; the audit entry of that revocation records the
+      refusal.
+    - A banned user's session is revoked and refused (`AccountBannedError`), recorded the
+      same way.
     - Otherwise the old token is retired, its successor issued, and the session extended.
     """
 
@@ -81,21 +85,24 @@ class RefreshSession:
             if match is None:
                 raise AuthenticationRequiredError("is invalid")
             session = match.session
+            identify_target(session.id)
             repeat = match.reused and self._is_repeat(match, refresh_token, client, now)
             if match.reused and not repeat:
+                replayed = AuthenticationRequiredError("is invalid")
                 if session.revoke(now=now, reason="refresh token reused"):
                     await self._sessions.save(session)
-                    await self._uow.commit()
+                    await self._uow.commit(refusing=replayed)
                     _log.warning("refresh token reuse: session %s revoked", session.id)
-                raise AuthenticationRequiredError("is invalid")
+                raise replayed
             user = await self._users.get(session.user_id)
             if user is None or not session.is_active(now):
                 raise AuthenticationRequiredError("is invalid")
             if user.is_banned:
+                banned = AccountBannedError()
                 session.revoke(now=now, reason="user banned")
                 await self._sessions.save(session)
-                await self._uow.commit()
-                raise AccountBannedError
+                await self._uow.commit(refusing=banned)
+                raise banned
             if repeat:
                 _log.info("refresh token repeated within the grace period: session %s", session.id)
             else:

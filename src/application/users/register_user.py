@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass, field
 
+from application.audit.capture import audited
 from application.common.ports.unit_of_work import UnitOfWork
 from application.users.account_opener import AccountOpener
 from application.users.authenticated_user import SignedIn
@@ -21,6 +22,7 @@ class RegisterUserCommand:
     client: ClientInfo = field(default_factory=ClientInfo)
 
 
+@audited("user.register", target="user")
 class RegisterUser:
     """Register a user and sign them in.
 

@@ -3,6 +3,7 @@
 import logging
 from dataclasses import dataclass
 
+from application.audit.capture import audited
 from application.common.errors import (
     AuthenticationRequiredError,
     DependencyUnavailableError,
@@ -32,6 +33,7 @@ class ResendVerificationCommand:
     actor: Identity
 
 
+@audited("user.verification_resend", target="user", target_id=lambda command: command.actor.user_id)
 class ResendVerification:
     """Send another verification link.
 

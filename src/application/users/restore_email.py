@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass, field
 
+from application.audit.capture import audited
 from application.common.ports.clock import Clock
 from application.common.ports.unit_of_work import UnitOfWork
 from application.users.account_recovery import AccountRecovery
@@ -20,6 +21,7 @@ class RestoreEmailCommand:
     password: str = field(repr=False)
 
 
+@audited("user.email_restore", target="user")
 class RestoreEmail:
     """Undo an email change the owner did not make.
 

@@ -3,10 +3,11 @@
 from dataclasses import dataclass
 from uuid import UUID
 
-from application.common.errors import NotFoundError
+from application.audit.capture import audited
 from application.common.identity import Identity
 from application.common.ports.clock import Clock
 from application.common.ports.unit_of_work import UnitOfWork
+from application.users.errors import ConcealedSessionError, SessionNotFoundError
 from application.users.live_sessions import LiveSessionCloser
 from application.users.ports import SessionRepository
 
@@ -19,12 +20,14 @@ class RevokeSessionCommand:
     session_id: UUID
 
 
+@audited("session.revoke", target="session", target_id=lambda command: command.session_id)
 class RevokeSession:
     """Revoke one session by id.
 
     Rules:
     - Only the owner may revoke a session; anyone else's id is `NotFoundError`, exactly like an id
-      that does not exist, so ids cannot be probed (OWASP API1).
+      that does not exist, so ids cannot be probed (OWASP API1); the audit log records
+      that attempt as denied (`ConcealedSessionError`).
     - Revoking a session twice is harmless.
     - The session's WebSockets and SSE streams close, in every API process; the caller's
       other sessions keep theirs.
@@ -46,8 +49,10 @@ class RevokeSession:
         """Revoke it."""
         async with self._uow:
             session = await self._sessions.get(command.session_id, for_update=True)
-            if session is None or session.user_id != command.actor.user_id:
-                raise NotFoundError("not found", field="session")
+            if session is None:
+                raise SessionNotFoundError
+            if session.user_id != command.actor.user_id:
+                raise ConcealedSessionError
             if session.revoke(now=self._clock.now(), reason="revoked by owner"):
                 await self._sessions.save(session)
             self._live_sessions.end_after_commit(

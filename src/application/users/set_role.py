@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass
 
+from application.audit.capture import audited, identify_target
 from application.common.errors import NotFoundError
 from application.common.ports.clock import Clock
 from application.common.ports.unit_of_work import UnitOfWork
@@ -17,6 +18,7 @@ class SetRoleCommand:
     role: Role
 
 
+@audited("user.role_change", target="user")
 class SetRole:
     """Assign a role.
 
@@ -37,6 +39,7 @@ class SetRole:
             user = await self._users.get_by_username(command.username, for_update=True)
             if user is None:
                 raise NotFoundError("not found", field="user")
+            identify_target(user.id)
             user.assign_role(command.role, now=self._clock.now())
             if not user.has_pending_events:
                 return

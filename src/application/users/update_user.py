@@ -3,6 +3,7 @@
 from dataclasses import dataclass, field
 
 from application.articles.read_cache import ContentReadCache
+from application.audit.capture import audited
 from application.common.errors import AuthenticationRequiredError
 from application.common.identity import Identity
 from application.common.ports.clock import Clock
@@ -45,6 +46,7 @@ class UpdateUserCommand:
     current_password: str | None = field(default=None, repr=False)
 
 
+@audited("user.update", target="user", target_id=lambda command: command.actor.user_id)
 class UpdateUser:
     """Update the caller's own account.
 

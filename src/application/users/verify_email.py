@@ -2,6 +2,7 @@
 
 from dataclasses import dataclass, field
 
+from application.audit.capture import audited, identify_target
 from application.common.ports.clock import Clock
 from application.common.ports.opaque_tokens import OpaqueTokens
 from application.common.ports.unit_of_work import UnitOfWork
@@ -17,6 +18,7 @@ class VerifyEmailCommand:
     token: str = field(repr=False)
 
 
+@audited("user.email_verify", target="user")
 class VerifyEmail:
     """Mark the account's email as verified.
 
@@ -56,6 +58,7 @@ class VerifyEmail:
                 secrets=self._secrets,
                 now=now,
             )
+            identify_target(user.id)
             user.verify_email(now=now)
             await self._users.save(user)
             self._uow.track(user)

@@ -194,14 +194,14 @@ class StoredFile(AggregateRoot):
         if content.sha256 != self.sha256:
             raise UploadMismatchError("the uploaded object's SHA-256 is not the one announced")
         self.content_type = content.content_type
-        self.status = FileStatus.READY
+        self._set_status(FileStatus.READY)
         self.updated_at = now
         self._record_uploaded(now)
 
     def reject(self, *, now: datetime) -> None:
         """A direct upload failed its checks, or was never made before its deadline."""
         self._require(FileStatus.PENDING, "has no direct upload in progress")
-        self.status = FileStatus.REJECTED
+        self._set_status(FileStatus.REJECTED)
         self.updated_at = now
 
     def delete(self, *, by: UserId, now: datetime) -> bool:
@@ -209,7 +209,7 @@ class StoredFile(AggregateRoot):
         if self.status is FileStatus.DELETED:
             return False
         was_ready = self.status is FileStatus.READY
-        self.status = FileStatus.DELETED
+        self._set_status(FileStatus.DELETED)
         self.updated_at = now
         if was_ready:
             self.record(
@@ -230,18 +230,28 @@ class StoredFile(AggregateRoot):
             raise FileStateError(
                 f"is for {self.purpose.value}; only article_image files go with articles"
             )
-        self.article_id = article_id
+        self._set_article(article_id)
         self.updated_at = now
 
     def detach(self, *, now: datetime) -> None:
         """No longer show this image with its article; it is private to its owner again."""
-        self.article_id = None
+        self._set_article(None)
         self.updated_at = now
 
     def set_thumbnail(self, key: str, *, now: datetime) -> None:
         """A thumbnail of the image was stored under `key`."""
         self.thumbnail_key = key
         self.updated_at = now
+
+    def _set_status(self, status: FileStatus) -> None:
+        self.note_change("status", self.status.value, status.value)
+        self.status = status
+
+    def _set_article(self, article_id: ArticleId | None) -> None:
+        if article_id != self.article_id:
+            before = None if self.article_id is None else str(self.article_id)
+            self.note_change("article", before, None if article_id is None else str(article_id))
+        self.article_id = article_id
 
     def _require(self, status: FileStatus, message: str) -> None:
         if self.status is not status:

@@ -105,11 +105,11 @@ def unban(
     username: Annotated[str, typer.Argument(metavar="USERNAME", help="Whose ban to lift.")],
 ) -> None:
     """Lift a ban."""
-    from application.users.ban_user import BanUser, BanUserCommand
+    from application.users.unban_user import UnbanUser, UnbanUserCommand
     from entrypoints.cli.common import run_in_request_scope
 
     async def action(request: "AsyncContainer") -> None:
-        await (await request.get(BanUser))(BanUserCommand(username=username, banned=False))
+        await (await request.get(UnbanUser))(UnbanUserCommand(username=username))
 
     run_in_request_scope(action)
     typer.echo(f"{username} is no longer banned")

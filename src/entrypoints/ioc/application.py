@@ -56,6 +56,7 @@ from application.users.session_opener import SessionOpener
 from application.users.session_policy import SessionPolicy
 from application.users.set_role import SetRole
 from application.users.step_up import StepUpPolicy
+from application.users.unban_user import UnbanUser
 from application.users.update_user import UpdateUser
 from application.users.verify_email import VerifyEmail
 from domain.users.one_time_token import TokenPurpose
@@ -222,6 +223,7 @@ class UseCaseProvider(Provider):
         CreateAdmin,
         SetRole,
         BanUser,
+        UnbanUser,
         VerifyEmail,
         ResendVerification,
         RequestPasswordReset,

@@ -12,6 +12,7 @@ from msgspec import Meta
 from application.common.permissions import Permission
 from application.users.ban_user import BanUser, BanUserCommand
 from application.users.set_role import SetRole, SetRoleCommand
+from application.users.unban_user import UnbanUser, UnbanUserCommand
 from domain.users.values import Role
 from entrypoints.http.auth import requires
 from entrypoints.http.openapi import WRITE_CONFLICT, described_by, error_responses
@@ -72,9 +73,9 @@ class AdminUsersController(Controller):
         "/ban",
         status_code=HTTP_204_NO_CONTENT,
         summary="Lift a ban",
-        description=described_by(BanUser),
+        description=described_by(UnbanUser),
         responses=_ON_A_USER,
     )
     @inject
-    async def unban(self, username: FromPath[str], ban_user: FromDishka[BanUser]) -> None:
-        await ban_user(BanUserCommand(username=username, banned=False))
+    async def unban(self, username: FromPath[str], unban_user: FromDishka[UnbanUser]) -> None:
+        await unban_user(UnbanUserCommand(username=username))
