@@ -5,7 +5,7 @@ What each failure says, and what to do then: tests/support/reliance.py.
 
 import inspect
 import logging.config
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any
@@ -330,6 +330,63 @@ def test_dishka_litestar_integration_keeps_the_container_in_connection_state() -
         dishka.check(
             len(guarded) == 2 and all(isinstance(c, AsyncContainer) for c in guarded),
             f"guards no longer see an AsyncContainer in connection.state ({guarded!r})",
+        )
+
+
+class _HeldPerRequest:
+    """Something a request scope holds until the scope closes (a pooled connection)."""
+
+    released = 0
+
+
+async def _held_per_request() -> AsyncIterator[_HeldPerRequest]:
+    yield _HeldPerRequest()
+    _HeldPerRequest.released += 1
+
+
+def test_dishka_request_scope_closed_early_releases_at_once_and_closes_again_harmlessly() -> None:
+    """The audit stream closes its request's scope before streaming, and reads in scopes of
+    its own from the app's container (entrypoints/http/realtime/audit_stream.py)."""
+    provider = Provider(scope=Scope.REQUEST)
+    provider.provide(_held_per_request, provides=_HeldPerRequest)
+    seen: dict[str, object] = {}
+
+    @get("/early")
+    async def early(request: Request[Any, Any, Any]) -> str:
+        container: AsyncContainer = request.state.dishka_container
+        await container.get(_HeldPerRequest)
+        await container.close()
+        seen["released_before_answer"] = _HeldPerRequest.released
+        app_container: AsyncContainer = request.app.state.dishka_container
+        async with app_container() as own:
+            seen["own_scope"] = type(await own.get(_HeldPerRequest)).__name__
+        return "ok"
+
+    with Reliance(
+        "dishka",
+        where="entrypoints/http/realtime/audit_stream.py (release_request_scope, AuditFollower)",
+    ) as dishka:
+        _HeldPerRequest.released = 0
+        app = Litestar([early], logging_config=None)
+        setup_dishka(make_async_container(provider), app)
+        with TestClient(app) as client:
+            answer = client.get("/early")
+        dishka.check(
+            (answer.status_code, answer.text) == (200, "ok"),
+            f"closing the request's container early broke the request ({answer.status_code})",
+        )
+        dishka.check(
+            seen.get("released_before_answer") == 1,
+            "closing request.state.dishka_container no longer runs the scope's finalizers",
+        )
+        dishka.check(
+            seen.get("own_scope") == "_HeldPerRequest",
+            "app.state.dishka_container no longer opens a request scope",
+        )
+        dishka.check(
+            _HeldPerRequest.released == 2,  # the early scope, then the own one
+            "the middleware's close after an early close ran the finalizers again "
+            f"({_HeldPerRequest.released} releases)",
         )
 
 

@@ -23,6 +23,7 @@ from entrypoints.http.client_input import ClientRequest, refuse_hostile_text
 from entrypoints.http.controllers.account_recovery import AccountRecoveryController
 from entrypoints.http.controllers.admin import AdminUsersController
 from entrypoints.http.controllers.articles import ArticlesController, list_tags
+from entrypoints.http.controllers.audit import ActivityController, AuditController
 from entrypoints.http.controllers.comments import CommentsController
 from entrypoints.http.controllers.docs import (
     API_REFERENCE_POLICY,
@@ -79,6 +80,8 @@ ROUTE_HANDLERS: tuple[ControllerRouterHandler, ...] = (
     SessionsController,
     AccountRecoveryController,
     AdminUsersController,
+    AuditController,
+    ActivityController,
     ArticlesController,
     CommentsController,
     list_tags,

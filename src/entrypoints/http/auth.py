@@ -6,7 +6,8 @@ counted per client IP first (429 when over it).
 Every route is private unless its handler says ``opt={"public": True}``. A private route
 needs a valid access token (401 before any other check), and the permission it names in
 ``opt={"permission": Permission.X}``, if any (403). A public route still reads a token when
-one is sent, so it can tell who is looking; a bad one is refused there too.
+one is sent, so it can tell who is looking; a bad one is refused there too. A 403 here, and
+a 429 on a route that says how it is audited, go to the audit log (`edge_denials`).
 
 Handlers learn who is calling by declaring the `actor` dependency (`DEPENDENCIES`):
 ``actor: Actor`` on a private route, ``actor: OptionalActor`` on a public one.
@@ -21,12 +22,17 @@ from litestar.di import NamedDependency, Provide
 from litestar.handlers import BaseRouteHandler
 
 from application.audit.context import ClientContext, current_actor, current_client
-from application.common.errors import AuthenticationRequiredError, PermissionDeniedError
+from application.common.errors import (
+    AuthenticationRequiredError,
+    PermissionDeniedError,
+    TooManyRequestsError,
+)
 from application.common.identity import Identity
 from application.common.permissions import Permission, role_allows
 from application.common.ports.rate_limits import RateLimiter
 from application.users.authenticate import Authenticate, AuthenticateCommand
 from domain.audit.entry import AuditActor
+from entrypoints.http.edge_denials import record_missing_permission, record_rate_limited
 from entrypoints.http.rate_limits import EdgeRateLimits, enforce
 
 PUBLIC = {"public": True}
@@ -52,15 +58,18 @@ async def authenticate(
     # Where dishka keeps it: tests/unit/test_reliances_http_stack.py
     container: AsyncContainer = connection.state.dishka_container
     limits = await container.get(EdgeRateLimits)
-    current_client.set(
-        ClientContext(
-            limits.client_address.resolve(connection), connection.headers.get("user-agent")
-        )
+    client = ClientContext(
+        limits.client_address.resolve(connection), connection.headers.get("user-agent")
     )
+    current_client.set(client)
     current_actor.set(_ANONYMOUS)
     if "rate_limit" in handler.opt:
         limiter = await container.get(RateLimiter)
-        await enforce(connection, handler, limiter, limits)
+        try:
+            await enforce(connection, handler, limiter, limits)
+        except TooManyRequestsError:
+            await record_rate_limited(connection, handler, caller=client.ip or "-")
+            raise
     public = bool(handler.opt.get("public"))
     credentials = _credentials(connection.headers.get("authorization"))
     if credentials is None:
@@ -73,6 +82,9 @@ async def authenticate(
     current_actor.set(AuditActor.user(str(identity.user_id), identity.username))
     permission = handler.opt.get("permission")
     if isinstance(permission, Permission) and not role_allows(identity.role, permission):
+        await record_missing_permission(
+            connection, handler, caller=str(identity.user_id), permission=permission
+        )
         raise PermissionDeniedError("is required: " + permission.value)
 
 

@@ -23,6 +23,7 @@ permission) is refused for that first, as for every other validation.
 
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -31,6 +32,7 @@ from urllib.parse import parse_qsl, unquote_to_bytes
 import msgspec
 from litestar import Request
 from litestar.constants import RESERVED_KWARGS
+from litestar.enums import ParamType
 from litestar.exceptions import ValidationException
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import ParameterKwarg
@@ -131,9 +133,9 @@ def _query_rules(handler: HTTPRouteHandler) -> _QueryRules:
             continue
         key = name
         if isinstance(definition, ParameterKwarg):
-            if definition.header or definition.cookie:
+            if definition.param_type is not ParamType.QUERY:
                 continue
-            key = definition.query or name
+            key = definition.name or name
         if parameter.is_non_string_sequence:
             continue
         single.add(key)
@@ -143,6 +145,21 @@ def _query_rules(handler: HTTPRouteHandler) -> _QueryRules:
         if bool in kinds:
             booleans.add(key)
     return _QueryRules(frozenset(single), frozenset(integers), frozenset(booleans))
+
+
+@cache
+def wire_names(handler: HTTPRouteHandler) -> Mapping[str, str]:
+    """The route's parameters a client names otherwise than its handler, by the handler's name.
+
+    ``actor_id`` is sent as ``actorId``: an error about it names what the client sent.
+    """
+    return {
+        name: definition.name
+        for name, parameter in handler.parsed_fn_signature.parameters.items()
+        if isinstance(definition := parameter.kwarg_definition, ParameterKwarg)
+        and definition.name
+        and definition.name != name
+    }
 
 
 def _check_query(handler: HTTPRouteHandler, query: str) -> None:

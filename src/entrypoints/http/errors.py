@@ -11,6 +11,7 @@ from typing import Any
 import msgspec
 from litestar import MediaType, Request, Response
 from litestar.exceptions import HTTPException, ValidationException
+from litestar.handlers import HTTPRouteHandler
 from litestar.status_codes import (
     HTTP_400_BAD_REQUEST,
     HTTP_401_UNAUTHORIZED,
@@ -49,7 +50,7 @@ from domain.files.errors import (
     UnsupportedFileTypeError,
 )
 from domain.shared.errors import DomainError
-from entrypoints.http.client_input import MalformedInputError, ParameterError
+from entrypoints.http.client_input import MalformedInputError, ParameterError, wire_names
 from entrypoints.http.decode_errors import field_error, is_malformed_json
 from entrypoints.http.middleware.repeat_on_lost_connection import note_repeatable
 
@@ -171,10 +172,14 @@ def validation_error_handler(
 ) -> Response[ErrorBody]:
     """Decode errors: a field-level problem is 422, a body that is not JSON at all is 400."""
     fields: dict[str, list[str]] = {}
+    handler = request.scope.get("route_handler")
+    renamed = wire_names(handler) if isinstance(handler, HTTPRouteHandler) else {}
     # ValidationException.extra's shape is undocumented: tests/unit/test_reliances_http_stack.py
     for item in exc.extra if isinstance(exc.extra, list) else []:
         if isinstance(item, dict):
             key, message = field_error(str(item.get("key") or ""), str(item.get("message") or ""))
+            if item.get("source") != "body":
+                key = renamed.get(key, key)
             fields.setdefault(key, []).append(message)
     if fields:
         return _response(HTTP_422_UNPROCESSABLE_ENTITY, {"errors": fields})

@@ -3,7 +3,8 @@
 Per client IP: a route opts in with ``opt=auth_route()`` (public, limited under the ``auth``
 rule), or ``opt=registration_route()`` (the ``auth`` rule and the stricter ``registration``
 one); the app's guard counts each request against ``<rule>:<method> <path>:<client ip>`` for
-every rule the route names, before authentication.
+every rule the route names, before authentication. A route that names what such a refusal
+is (``auth_route(audited_as=...)``) has it written to the audit log (`edge_denials`).
 
 Per user: a write route opts in with ``opt=write_route(FOLLOWS, Permission.X)`` and its
 controller lists ``guards=[limit_writes]``; that guard runs after the app's (so the caller
@@ -30,6 +31,7 @@ from application.common.errors import DependencyUnavailableError, TooManyRequest
 from application.common.permissions import Permission
 from application.common.ports.rate_limits import RateLimit, RateLimiter, RateLimiterUnavailableError
 from entrypoints.http.client_address import ClientAddressResolver
+from entrypoints.http.edge_denials import AUDITED_AS, AuditedAs
 
 AUTH = "auth"
 REGISTRATION = "registration"
@@ -45,14 +47,19 @@ _failing_open = OutageLog("rate limiter", what_waits="limits fail open until it 
 """One per process, so an outage of the store is logged once, not per request."""
 
 
-def auth_route(*, permission: Permission | None = None) -> dict[str, Any]:
+def auth_route(
+    *, permission: Permission | None = None, audited_as: AuditedAs | None = None
+) -> dict[str, Any]:
     """Route options for an authentication route: limited per IP by construction.
 
-    Public unless a `permission` is named, which makes it private and demands it.
+    Public unless a `permission` is named, which makes it private and demands it. A
+    refusal over the limit is written to the audit log as `audited_as`, when given.
     """
-    if permission is None:
-        return {"public": True, "rate_limit": AUTH}
-    return {"permission": permission, "rate_limit": AUTH}
+    options: dict[str, Any] = {"rate_limit": AUTH}
+    options.update({"public": True} if permission is None else {"permission": permission})
+    if audited_as is not None:
+        options[AUDITED_AS] = audited_as
+    return options
 
 
 def registration_route() -> dict[str, Any]:

@@ -23,6 +23,7 @@ from entrypoints.http.controllers.sessions import (
     signed_in,
 )
 from entrypoints.http.device_cookie import DEVICE_COOKIE, device_cookie
+from entrypoints.http.edge_denials import AuditedAs
 from entrypoints.http.openapi import WRITE_CONFLICT, described_by, error_responses
 from entrypoints.http.rate_limits import EdgeRateLimits, auth_route, registration_route
 from entrypoints.http.schemas.users import (
@@ -39,6 +40,8 @@ SIGNED_IN = (
     "other clients' failed attempts on the account."
 )
 """What registering and signing in answer, besides what their use cases say."""
+SIGNING_IN = AuditedAs("user.login", target_type="user")
+"""A sign-in refused over the per-IP limit is audited as the sign-in it stopped."""
 
 
 def client_info(request: Request[Any, Any, Any], limits: EdgeRateLimits) -> ClientInfo:
@@ -95,7 +98,7 @@ class UsersController(Controller):
     @post(
         "/users/login",
         status_code=HTTP_200_OK,
-        opt=auth_route(),
+        opt=auth_route(audited_as=SIGNING_IN),
         summary="Log in",
         description=described_by(LogIn),
         response_description=SIGNED_IN,

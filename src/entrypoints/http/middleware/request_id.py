@@ -9,8 +9,11 @@ from loguru import logger
 from application.common.correlation import current_request_id
 
 REQUEST_ID_HEADER = "x-request-id"
+REQUEST_ID_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}(?![\s\S])"
+"""A request id kept from the caller, and one an audit query may name: 1 to 128 safe
+characters. Ids made here (32 hex digits) match it too."""
 _HEADER_BYTES = REQUEST_ID_HEADER.encode()
-_WELL_FORMED = re.compile(rb"^[A-Za-z0-9][A-Za-z0-9._:\-]{0,127}$")
+_WELL_FORMED = re.compile(REQUEST_ID_PATTERN.encode())
 
 
 def incoming_request_id(scope: Scope) -> str | None:

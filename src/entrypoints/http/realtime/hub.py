@@ -2,6 +2,7 @@
 
 import asyncio
 import contextlib
+from collections import Counter
 from uuid import UUID
 
 from loguru import logger
@@ -85,6 +86,9 @@ class ConnectionHub:
         self._emptied = asyncio.Event()
         self._emptied.set()
         self._live = 0
+        self._held: Counter[str] = Counter()
+        self.stopping = asyncio.Event()
+        """Set when the process stops: streams held with `hold` end on it."""
         self.waiting = WaitingRoom()
         """The sockets that have not authenticated yet: admission.py."""
 
@@ -95,6 +99,7 @@ class ConnectionHub:
 
     async def stop(self, *, grace_seconds: float = 1.0) -> None:
         """Tell every connection the server is going away, give them a moment, stop routing."""
+        self.stopping.set()
         for connections in self._rooms.values():
             for connection in connections:
                 connection.shutting_down.set()
@@ -118,7 +123,30 @@ class ConnectionHub:
 
     def has_room_for(self, user_id: UserId) -> bool:
         """Whether the user may open one more connection on this process."""
-        return len(self._rooms.get(user_room(user_id), ())) < self._max_per_user
+        room = user_room(user_id)
+        return len(self._rooms.get(room, ())) + self._held[room] < self._max_per_user
+
+    def hold(self, user_id: UserId, *, max_live: int) -> "HeldPlace":
+        """A place for a stream fed from elsewhere (the audit log), spending the same budgets.
+
+        It joins no room and receives nothing; it counts against the user's connections and
+        the process's live ones until released. Raises ServerFullError or
+        TooManyConnectionsError as `attach` does.
+        """
+        if self._live >= max_live:
+            raise ServerFullError
+        if not self.has_room_for(user_id):
+            raise TooManyConnectionsError
+        room = user_room(user_id)
+        self._held[room] += 1
+        self._live += 1
+        return HeldPlace(self, room)
+
+    def _release(self, room: str) -> None:
+        self._held[room] -= 1
+        if not self._held[room]:
+            del self._held[room]
+        self._live -= 1
 
     async def attach(
         self,
@@ -218,3 +246,20 @@ class ConnectionHub:
                 delay = min(delay * 2, _ROUTER_RESTART_MAX_SECONDS)
             else:
                 return
+
+
+class HeldPlace(contextlib.AbstractContextManager["HeldPlace"]):
+    """One stream's place in the hub's budgets; released once, at the latest when the block ends."""
+
+    def __init__(self, hub: ConnectionHub, room: str) -> None:
+        self._hub = hub
+        self._room: str | None = room
+
+    def release(self) -> None:
+        """Give the place back; releasing twice is harmless."""
+        if self._room is not None:
+            room, self._room = self._room, None
+            self._hub._release(room)  # noqa: SLF001 - the hub's own bookkeeping
+
+    def __exit__(self, *_: object) -> None:
+        self.release()
