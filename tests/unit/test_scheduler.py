@@ -118,11 +118,12 @@ async def test_a_leader_that_loses_its_lease_stops_enqueueing() -> None:
     assert len(queue.jobs) == enqueued_when_lost, "it kept enqueueing without the lease"
 
 
-def test_every_purge_is_scheduled_at_the_purge_interval_and_file_garbage_at_its_own() -> None:
+def test_every_purge_is_scheduled_at_the_purge_interval_and_the_others_at_their_own() -> None:
     settings = load_settings(
         {
             "SCHEDULER_PURGE_INTERVAL_SECONDS": "600",
             "SCHEDULER_FILE_GARBAGE_INTERVAL_SECONDS": "900",
+            "AUDIT_CHECKPOINT_INTERVAL_SECONDS": "120",
         },
         env_file=None,
     )
@@ -132,6 +133,8 @@ def test_every_purge_is_scheduled_at_the_purge_interval_and_file_garbage_at_its_
         "purge_processed_events": 600.0,
         "purge_old_notifications": 600.0,
         "collect_file_garbage": 900.0,
+        "sign_audit_checkpoint": 120.0,
+        "archive_audit_entries": 600.0,
     }
 
 
@@ -149,8 +152,10 @@ async def test_the_scheduler_enqueues_the_purge_of_processed_events_at_start() -
 
 @pytest.mark.parametrize("job", PERIODIC_JOBS)
 async def test_each_periodic_job_runs_its_use_case_from_the_container(job: str) -> None:
+    """With the settings `portico worker` runs with: its signing keys resolved."""
     settings = load_settings(
-        {"DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none"}, env_file=None
+        {"DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none", "JWT_SECRET": "j" * 48},
+        env_file=None,
     )
     container = make_container(settings, InMemoryPersistenceProvider())
     try:

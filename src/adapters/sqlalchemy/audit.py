@@ -201,13 +201,39 @@ class SqlAlchemyAuditMaintenance(AuditMaintenance):
         self._connection = connection
 
     async def lock_head(self) -> ChainHead | None:
-        """``FOR UPDATE SKIP LOCKED``: a sealer never waits for another."""
-        result = await self._connection.execute(
+        """``FOR UPDATE SKIP LOCKED``: a sealer never waits for another.
+
+        A missing head row (the tables were emptied) is put back at genesis, but only while
+        no entry is sealed: with sealed entries left, a head starting over would fork the
+        chain, so that is refused for an operator to look at.
+        """
+        locked = (
             sa.select(audit_chain_head.c.seq, audit_chain_head.c.hash)
             .where(audit_chain_head.c.id == 1)
             .with_for_update(skip_locked=True)
         )
-        row = result.first()
+        row = (await self._connection.execute(locked)).first()
+        if row is not None:
+            return ChainHead(row.seq, bytes(row.hash))
+        present = await self._connection.execute(
+            sa.select(audit_chain_head.c.id).where(audit_chain_head.c.id == 1)
+        )
+        if present.first() is not None:
+            return None
+        sealed = await self._connection.execute(
+            sa.select(audit_entries.c.id).where(_SEALED).limit(1)
+        )
+        if sealed.first() is not None:
+            raise RuntimeError(
+                "audit_chain_head is missing while sealed audit entries remain; restore it "
+                "(seq and hash of the last entry) before sealing again"
+            )
+        await self._connection.execute(
+            postgresql.insert(audit_chain_head)
+            .values(id=1, seq=0, previous_hash=GENESIS, hash=GENESIS)
+            .on_conflict_do_nothing()
+        )
+        row = (await self._connection.execute(locked)).first()
         return None if row is None else ChainHead(row.seq, bytes(row.hash))
 
     async def pending(self, limit: int) -> Sequence[PendingEntry]:

@@ -16,6 +16,8 @@ from domain.audit.entry import AuditEntry
 
 ARCHIVE_PREFIX = "audit/archive/"
 ARCHIVE_TYPE = "application/x-ndjson"
+ARCHIVE_AUDIT_ENTRIES = "archive_audit_entries"
+"""The periodic job's name."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -10,6 +10,9 @@ from domain.audit.chain import Checkpoint, sign_checkpoint
 
 _log = logging.getLogger(__name__)
 
+SIGN_AUDIT_CHECKPOINT = "sign_audit_checkpoint"
+"""The periodic job's name."""
+
 
 class SignAuditCheckpoint:
     """Sign the head of the chain as it stands, keep the checkpoint, and log it.

@@ -1,4 +1,4 @@
-"""The `portico` command: serve, worker, scheduler, db, users, outbox, files, config, seed.
+"""The `portico` command: serve, worker, scheduler, db, users, outbox, files, audit, config, seed.
 
 Building this tree imports typer and the command modules only; each command loads the
 application, the adapters and the database driver when it runs (entrypoints/cli/tree.py).
@@ -8,6 +8,7 @@ from typing import Annotated
 
 import typer
 
+from entrypoints.cli.audit import audit_app
 from entrypoints.cli.config import config_app
 from entrypoints.cli.db import db_app
 from entrypoints.cli.files import files_app
@@ -52,6 +53,7 @@ app.add_typer(config_app, name="config")
 app.add_typer(users_app, name="users")
 app.add_typer(outbox_app, name="outbox")
 app.add_typer(files_app, name="files")
+app.add_typer(audit_app, name="audit")
 app.add_typer(push_app, name="push")
 app.command()(worker)
 app.command()(scheduler)

@@ -192,13 +192,16 @@ def run_in_request_scope(
     action: "Callable[[AsyncContainer], Awaitable[T]]",
     *,
     hints: "Mapping[type[Exception], str] | None" = None,
+    signing: bool = False,
 ) -> T:
     """Run `action` in a request scope of the usual container, on the configured database.
 
     The embedded database is started when DATABASE_URL is unset, and stopped afterwards.
     An unreachable database exits 3; a use case's expected error, or a database error,
     exits 1; each with one line and no traceback, ending in what to do (`hints` by error
-    class for the command's own errors).
+    class for the command's own errors). `signing` resolves the key the server signs audit
+    checkpoints with when AUDIT_SIGNING_KEY is unset (outside production, derived from the
+    JWT secret, `with_signing_secret_logged`), for a command that signs or checks them.
     """
     import asyncio
 
@@ -209,7 +212,10 @@ def run_in_request_scope(
     from entrypoints.ioc import make_container
 
     stop_on_signals()
-    with database_ready(settings_or_exit()) as resolved:
+    settings = settings_or_exit()
+    if signing and settings.audit.signing_key is None:
+        settings = with_signing_secret_logged(settings)
+    with database_ready(settings) as resolved:
 
         async def scoped() -> T:
             container = make_container(resolved)
@@ -229,13 +235,17 @@ def run_in_request_scope(
 
 
 def operator() -> "AuditActor":
-    """The audit actor of a CLI command: ``cli``, with the command and this process."""
-    import click
+    """The audit actor of a CLI command: ``cli``, with the command and this process.
+
+    The command's context is typer's: typer runs on its own copy of click, whose context
+    stack the `click` package cannot see.
+    """
+    from typer._click.globals import get_current_context
 
     from application.audit.context import this_process
     from domain.audit.entry import ActorKind, AuditActor
 
-    context = click.get_current_context(silent=True)
+    context = get_current_context(silent=True)
     command = context.command_path if context is not None else "portico"
     return AuditActor.process_of(ActorKind.CLI, f"{command} ({this_process()})")
 

@@ -13,7 +13,9 @@ from loguru import logger
 from taskiq import AsyncBroker
 
 from adapters.taskiq.queue import RUN_JOB, TaskiqTaskQueue
+from application.audit.archive_audit_entries import ARCHIVE_AUDIT_ENTRIES, ArchiveAuditEntries
 from application.audit.context import acting_as, this_process
+from application.audit.sign_audit_checkpoint import SIGN_AUDIT_CHECKPOINT, SignAuditCheckpoint
 from application.common.errors import DependencyUnavailableError
 from application.events.purge_outbox import PURGE_SENT_EVENTS, PurgeOutbox, PurgeOutboxCommand
 from application.events.purge_processed_events import (
@@ -117,6 +119,8 @@ PERIODIC_JOBS = (
     PURGE_PROCESSED_EVENTS,
     PURGE_OLD_NOTIFICATIONS,
     COLLECT_FILE_GARBAGE,
+    SIGN_AUDIT_CHECKPOINT,
+    ARCHIVE_AUDIT_ENTRIES,
 )
 """The jobs `portico scheduler` enqueues on a timer."""
 
@@ -183,6 +187,42 @@ async def run_periodic_job(request: AsyncContainer, task: str) -> None:
             garbage.orphan_objects,
             garbage.orphan_bytes,
         )
+    elif task in (SIGN_AUDIT_CHECKPOINT, ARCHIVE_AUDIT_ENTRIES):
+        await _run_audit_job(request, task)
+
+
+async def _run_audit_job(request: AsyncContainer, task: str) -> None:
+    """Sign the chain's head, or apply the retention period.
+
+    A signed checkpoint is logged by the use case itself, with the head's hash: that line,
+    shipped away from the database, is the chain's anchor outside it. A chain that breaks
+    inside the batch due for archiving is an ERROR at every run until someone looks: the
+    job archives and deletes nothing from the break on, and retrying would not mend it.
+    """
+    if task == SIGN_AUDIT_CHECKPOINT:
+        sign = await request.get(SignAuditCheckpoint)
+        if await sign() is None:
+            logger.info("audit checkpoint: no entry since the last one; nothing signed")
+        return
+    archive = await request.get(ArchiveAuditEntries)
+    report = await archive()
+    if report.archived:
+        logger.info(
+            "archived {} audit entries through entry {}; the last batch is {}",
+            report.archived,
+            report.through_seq,
+            report.location,
+        )
+    if report.broken is not None:
+        logger.error(
+            "audit retention stopped: entry {}: {}: {}; nothing from there on was archived "
+            "or deleted: run 'portico audit verify' and see docs/audit.md",
+            report.broken.seq,
+            report.broken.kind.value,
+            report.broken.detail,
+        )
+    elif not report.archived:
+        logger.info("no audit entry is past its retention period")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

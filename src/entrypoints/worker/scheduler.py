@@ -8,6 +8,7 @@ from collections.abc import Callable, Mapping
 from loguru import logger
 
 from adapters.system.outage_log import OutageLog
+from application.audit.sign_audit_checkpoint import SIGN_AUDIT_CHECKPOINT
 from application.common.errors import DependencyUnavailableError
 from application.common.ports.lease import ExclusiveLease
 from application.common.ports.task_queue import TaskQueue
@@ -17,9 +18,14 @@ from entrypoints.worker.jobs import PERIODIC_JOBS
 
 
 def periodic_schedule(settings: Settings) -> Mapping[str, float]:
-    """Every periodic job and its interval in seconds: the purges', or the file collection's."""
+    """Every periodic job and its interval in seconds.
+
+    The purges and the audit log's retention run at the purge interval; the file collection
+    and the audit checkpoint at their own.
+    """
     schedule = dict.fromkeys(PERIODIC_JOBS, float(settings.scheduler.purge_interval_seconds))
     schedule[COLLECT_FILE_GARBAGE] = float(settings.scheduler.file_garbage_interval_seconds)
+    schedule[SIGN_AUDIT_CHECKPOINT] = float(settings.audit.checkpoint_interval_seconds)
     return schedule
 
 
