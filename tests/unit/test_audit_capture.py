@@ -50,7 +50,7 @@ from application.users.revoke_session import RevokeSessionCommand
 from application.users.update_user import UpdateUserCommand
 from domain.articles.values import Title
 from domain.audit.chain import ChainWalk
-from domain.audit.entry import AuditActor, AuditEntry, AuditRecord, Outcome
+from domain.audit.entry import ActorKind, AuditActor, AuditEntry, AuditRecord, Outcome
 from domain.files.values import FileId, FilePurpose
 from domain.notifications.phone import PhoneCodeError
 from domain.shared.changes import REDACTED, FieldChange
@@ -298,7 +298,11 @@ async def test_a_refused_refresh_token_reuse_is_written_once_with_the_revocation
         Outcome.DENIED,
         "authentication_required",
     )
-    assert (record.target_type, record.target_id) == ("session", str(session_id))
+    assert (record.target_type, record.target_id) == (
+        "user",
+        str(world.identity_of(signed).user_id),
+    )
+    assert record.actor.kind is ActorKind.ANONYMOUS
     revoked = await world.sessions.get(session_id)
     assert revoked is not None
     assert revoked.revoked_reason == "refresh token reused"
@@ -325,8 +329,9 @@ async def test_a_banned_users_refresh_is_written_once_as_denied_with_the_revocat
         "session.refresh",
         Outcome.DENIED,
         "account_banned",
-        str(ada.session_id),
+        str(ada.user_id),
     )
+    assert record.actor.user_id == str(ada.user_id)
     revoked = await world.sessions.get(ada.session_id)
     assert revoked is not None
     assert revoked.revoked_reason == "user banned"

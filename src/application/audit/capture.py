@@ -27,26 +27,25 @@ says which it is.
 import functools
 import logging
 import re
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar
 
-from application.audit.context import actor_now, client_now
+from application.audit.context import acting_as, actor_now, client_now, current_client
 from application.common.correlation import current_request_id
 from application.common.errors import (
     AuthenticationRequiredError,
     ConcealedDenialError,
-    ConflictError,
-    DependencyUnavailableError,
     InvalidCredentialsError,
     InvalidInputError,
     NotFoundError,
     PermissionDeniedError,
     TooManyRequestsError,
 )
-from domain.audit.entry import ACTION_PATTERN, AuditRecord, Outcome
+from domain.audit.entry import ACTION_PATTERN, AuditActor, AuditRecord, Outcome
 from domain.notifications.phone import PhoneCodeError
 from domain.shared.changes import FieldChange
 from domain.shared.errors import DomainError
@@ -77,14 +76,15 @@ turn malformed requests into audit writes."""
 
 
 def outcome_of(error: BaseException) -> Outcome | None:
-    """The outcome an error gives its attempt; None when it is not recorded."""
+    """The outcome an error gives its attempt; None when it is not recorded.
+
+    Anything else (a conflict, an outage, an unexpected error) is ``failed``.
+    """
     if isinstance(error, DENIALS):
         return Outcome.DENIED
     if isinstance(error, UNRECORDED):
         return None
-    if isinstance(error, (ConflictError, DependencyUnavailableError, Exception)):
-        return Outcome.FAILED
-    return None
+    return Outcome.FAILED
 
 
 def reason_of(error: BaseException) -> str:
@@ -121,13 +121,14 @@ class AuditScope:
     changes: list[FieldChange] = field(default_factory=list)
     refusal: BaseException | None = None
     found_target_id: str | None = None
+    found_actor: AuditActor | None = None
 
     def record(self, *, now: datetime, outcome: Outcome, reason: str | None = None) -> AuditRecord:
         """The entry for this call as it ends now."""
         client = client_now()
         return AuditRecord(
             occurred_at=now,
-            actor=actor_now(),
+            actor=self.found_actor or actor_now(),
             action=self.declared.action,
             target_type=self.declared.target_type,
             target_id=self._target_id(),
@@ -192,6 +193,36 @@ def identify_target(target_id: object) -> None:
     scope = _current_scope.get()
     if scope is not None:
         scope.found_target_id = str(target_id)
+
+
+def identify_actor(actor: AuditActor) -> None:
+    """Name who acts in the audited call running now, once the use case knows better.
+
+    A refresh comes from an anonymous caller holding a refresh token: once the token names
+    its session, the act is its owner's. Outside an audited call this does nothing.
+    """
+    scope = _current_scope.get()
+    if scope is not None:
+        scope.found_actor = actor
+
+
+@contextmanager
+def acting_on_its_own(actor: AuditActor) -> Iterator[None]:
+    """Run a job or an event handler as an act of its own, by `actor`.
+
+    An in-process job starts as a task of the request that enqueued it, and a task inherits
+    its creator's context variables: without this, it would act inside that request's audit
+    scope, from that request's client. Inside the block there is no scope and no client;
+    the request id stays, tying the job to the request that caused it.
+    """
+    scope_token = _current_scope.set(None)
+    client_token = current_client.set(None)
+    try:
+        with acting_as(actor):
+            yield
+    finally:
+        current_client.reset(client_token)
+        _current_scope.reset(scope_token)
 
 
 class RefusalRecorder(Protocol):

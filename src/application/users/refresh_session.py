@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from uuid import UUID
 
-from application.audit.capture import audited, identify_target
+from application.audit.capture import audited, identify_actor, identify_target
 from application.common.errors import AuthenticationRequiredError
 from application.common.ports.clock import Clock
 from application.common.ports.opaque_tokens import OpaqueTokens
@@ -21,6 +21,7 @@ from application.users.ports import (
     UserRepository,
 )
 from application.users.session_policy import ClientInfo, SessionPolicy
+from domain.audit.entry import AuditActor
 
 _log = logging.getLogger(__name__)
 
@@ -33,7 +34,7 @@ class RefreshSessionCommand:
     client: ClientInfo = field(default_factory=ClientInfo)
 
 
-@audited("session.refresh", target="session")
+@audited("session.refresh", target="user")
 class RefreshSession:
     """Rotate a session's refresh token.
 
@@ -85,7 +86,7 @@ class RefreshSession:
             if match is None:
                 raise AuthenticationRequiredError("is invalid")
             session = match.session
-            identify_target(session.id)
+            identify_target(session.user_id)
             repeat = match.reused and self._is_repeat(match, refresh_token, client, now)
             if match.reused and not repeat:
                 replayed = AuthenticationRequiredError("is invalid")
@@ -97,6 +98,7 @@ class RefreshSession:
             user = await self._users.get(session.user_id)
             if user is None or not session.is_active(now):
                 raise AuthenticationRequiredError("is invalid")
+            identify_actor(AuditActor.user(str(user.id), str(user.username)))
             if user.is_banned:
                 banned = AccountBannedError()
                 session.revoke(now=now, reason="user banned")

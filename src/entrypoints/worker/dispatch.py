@@ -2,7 +2,8 @@
 
 from dishka import AsyncContainer
 
-from application.audit.context import acting_as, this_process
+from application.audit.capture import acting_on_its_own
+from application.audit.context import this_process
 from application.common.errors import DependencyUnavailableError
 from application.events.event_handler import EventHandler
 from application.events.handle_event import HandleEvent, HandleEventCommand
@@ -52,7 +53,7 @@ async def dispatch(
     worker = AuditActor.process_of(ActorKind.WORKER, this_process())
     for subscription in subscriptions:
         try:
-            with acting_as(worker):
+            with acting_on_its_own(worker):
                 await _handle_once(container, subscription.consumer, subscription.handler, event)
         except Exception as exc:
             if is_outage(exc):

@@ -14,7 +14,8 @@ from taskiq import AsyncBroker
 
 from adapters.taskiq.queue import RUN_JOB, TaskiqTaskQueue
 from application.audit.archive_audit_entries import ARCHIVE_AUDIT_ENTRIES, ArchiveAuditEntries
-from application.audit.context import acting_as, this_process
+from application.audit.capture import acting_on_its_own
+from application.audit.context import this_process
 from application.audit.sign_audit_checkpoint import SIGN_AUDIT_CHECKPOINT, SignAuditCheckpoint
 from application.common.errors import DependencyUnavailableError
 from application.events.purge_outbox import PURGE_SENT_EVENTS, PurgeOutbox, PurgeOutboxCommand
@@ -74,7 +75,7 @@ async def run_job(request: AsyncContainer, task: str, payload: Mapping[str, str]
 
     What it changes is audited as done by this worker process.
     """
-    with acting_as(AuditActor.process_of(ActorKind.WORKER, this_process())):
+    with acting_on_its_own(AuditActor.process_of(ActorKind.WORKER, this_process())):
         await _run_job(request, task, payload)
 
 
