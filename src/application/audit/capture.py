@@ -39,9 +39,12 @@ from application.common.correlation import current_request_id
 from application.common.errors import (
     AuthenticationRequiredError,
     ConcealedDenialError,
+    ConnectionLostError,
+    DependencyUnavailableError,
     InvalidCredentialsError,
     InvalidInputError,
     NotFoundError,
+    OutcomeUnknownError,
     PermissionDeniedError,
     TooManyRequestsError,
 )
@@ -312,7 +315,13 @@ def declared_action(use_case: type) -> AuditAction | None:
 async def _record_refusal(
     use_case: object, scope: AuditScope, outcome: Outcome, error: Exception
 ) -> None:
-    """Write the refusal's entry; a failure to write it is logged, never raised over `error`."""
+    """Write the refusal's entry; a failure to write it is logged, never raised over `error`.
+
+    A call that failed because the database connection died is not recorded: the entry
+    could not be written either, and trying would only delay the answer.
+    """
+    if isinstance(error, (ConnectionLostError, OutcomeUnknownError)):
+        return
     recorder: RefusalRecorder | None = getattr(use_case, "_uow", None)
     clock: _Clocked | None = getattr(use_case, "_clock", None)
     if recorder is None:
@@ -322,6 +331,13 @@ async def _record_refusal(
     try:
         await recorder.record_refusal(
             scope.record(now=now, outcome=outcome, reason=reason_of(error))
+        )
+    except (DependencyUnavailableError, OSError) as unavailable:
+        _log.warning(
+            "could not record the %s refusal of %s: %s",
+            outcome,
+            scope.declared.action,
+            unavailable,
         )
     except Exception:  # noqa: BLE001 - the refusal itself must reach the caller
         _log.exception("could not record the %s refusal of %s", outcome, scope.declared.action)

@@ -40,7 +40,8 @@ def worker(
     the in-process bus; several workers may relay at once, each claims its own rows. The
     consumers read Kafka in the KAFKA_CONSUMER_GROUP group and run the registered handlers
     once per event. With JOBS_QUEUE=redis it runs the background jobs, acknowledging each
-    when done. Flags switch the parts off, so they can be scaled apart.
+    when done. Flags switch the parts off, so they can be scaled apart. With METRICS_MODE
+    set, it answers `GET /metrics` on METRICS_WORKER_PORT.
     """
     import asyncio
 
@@ -52,6 +53,7 @@ def worker(
         stop_on_signals,
         with_signing_secret_logged,
     )
+    from entrypoints.tracing import WORKER_SERVICE, start_tracing_if_requested
 
     stop_on_signals()
     settings = settings_or_exit()
@@ -61,6 +63,7 @@ def worker(
             "leave out one of --no-relay, --no-consumers, --no-jobs",
             ExitCode.CONFIGURATION,
         )
+    start_tracing_if_requested(WORKER_SERVICE)
     # its jobs sign audit checkpoints with the server's key
     with database_ready(with_signing_secret_logged(settings)) as resolved:
         asyncio.run(_run(resolved, relay=relay, consumers=consumers, jobs=jobs))
@@ -83,6 +86,7 @@ async def _run(settings: "Settings", *, relay: bool, consumers: bool, jobs: bool
 
     from loguru import logger
 
+    from entrypoints.http.metrics.runtime import ProcessMetrics
     from entrypoints.ioc import make_container
     from entrypoints.worker.receiver import run_jobs_until_stopped
     from entrypoints.worker.relay import (
@@ -93,6 +97,16 @@ async def _run(settings: "Settings", *, relay: bool, consumers: bool, jobs: bool
 
     stop = stop_event_on_signals()
     container = make_container(settings)
+    watched = ProcessMetrics.for_worker(settings)
+    try:
+        await watched.start(container)
+    except OSError as exc:
+        await container.close()
+        fail(
+            f"METRICS_WORKER_PORT {settings.metrics.worker_port} cannot be served "
+            f"({exc.strerror or exc}); stop what listens there, or set another port",
+            ExitCode.DEPENDENCY_UNAVAILABLE,
+        )
     parts: list[Coroutine[Any, Any, Any]] = []
     if relay:
         parts.append(
@@ -128,6 +142,7 @@ async def _run(settings: "Settings", *, relay: bool, consumers: bool, jobs: bool
     try:
         await asyncio.gather(*parts)
     finally:
+        await watched.stop()
         await container.close()
 
 
@@ -171,10 +186,16 @@ def scheduler() -> None:
 
     from loguru import logger
 
-    from entrypoints.cli.common import database_ready, settings_or_exit, stop_on_signals
+    from entrypoints.cli.common import (
+        database_ready,
+        settings_or_exit,
+        stop_on_signals,
+        with_signing_secret_logged,
+    )
 
     stop_on_signals()
-    with database_ready(settings_or_exit()) as resolved:
+    # With the in-process queue the jobs run here, and the checkpoint job signs.
+    with database_ready(with_signing_secret_logged(settings_or_exit())) as resolved:
         count = asyncio.run(_schedule(resolved))
     logger.info("scheduler stopped after enqueueing {} jobs", count)
 
