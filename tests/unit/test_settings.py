@@ -5,6 +5,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import msgspec
 import pytest
 from loguru import logger
 from typer.testing import CliRunner
@@ -12,7 +13,7 @@ from typer.testing import CliRunner
 from entrypoints.cli.commands import app
 from entrypoints.cli.common import settings_or_exit
 from entrypoints.config import ConfigurationError, Settings, load_settings
-from entrypoints.config.loader import setting_specs
+from entrypoints.config.loader import SettingSpec, setting_specs
 from entrypoints.logs import configure_logging
 
 STRONG_SECRET = "s" * 32
@@ -219,12 +220,17 @@ def test_the_env_file_is_found_through_portico_env_file(tmp_path: Path) -> None:
     assert settings.app.name == "from-file"
 
 
-@pytest.mark.parametrize("variable", ["JWT_SECRET", "AUDIT_SIGNING_KEY"])
-def test_secrets_are_masked_in_the_repr(variable: str) -> None:
+@pytest.mark.parametrize(
+    "spec", [spec for spec in setting_specs() if spec.secret], ids=lambda spec: spec.variable
+)
+def test_every_secret_is_masked_in_the_repr_of_the_settings(spec: SettingSpec) -> None:
     secret = "q" * 40
-    settings = load(**{variable: secret})
+    defaults = Settings()
+    section = msgspec.structs.replace(getattr(defaults, spec.section), **{spec.field: secret})
+    settings = msgspec.structs.replace(defaults, **{spec.section: section})
     assert secret not in repr(settings)
     assert secret not in str(settings)
+    assert f"{spec.field}='***'" in repr(section)
 
 
 @pytest.fixture

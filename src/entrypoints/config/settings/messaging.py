@@ -38,10 +38,6 @@ class MailSettings(Section, frozen=True, kw_only=True):
         float, from_env("SMTP_TIMEOUT_SECONDS", "Give up on the relay after this.", gt=0, le=300)
     ] = 10.0
 
-    def __repr__(self) -> str:
-        shown = "None" if self.smtp_password is None else "'***'"
-        return f"MailSettings(smtp_host={self.smtp_host!r}, smtp_password={shown})"
-
 
 class SmsSettings(Section, frozen=True, kw_only=True):
     """The SMS gateway: a Twilio-compatible Messages API."""
@@ -59,10 +55,6 @@ class SmsSettings(Section, frozen=True, kw_only=True):
     sender: Annotated[
         str | None, from_env("SMS_FROM", "The number (E.164) messages come from.")
     ] = None
-
-    def __repr__(self) -> str:
-        shown = "None" if self.auth_token is None else "'***'"
-        return f"SmsSettings(base_url={self.base_url!r}, auth_token={shown})"
 
 
 class PushSettings(Section, frozen=True, kw_only=True):
@@ -120,10 +112,6 @@ class PushSettings(Section, frozen=True, kw_only=True):
         int,
         from_env("PUSH_MAX_SUBSCRIPTIONS_PER_USER", "Browsers one account may subscribe.", ge=1),
     ] = 20
-
-    def __repr__(self) -> str:
-        shown = "None" if self.vapid_private_key is None else "'***'"
-        return f"PushSettings(vapid_private_key={shown}, vapid_subject={self.vapid_subject!r})"
 
 
 class NotificationSettings(Section, frozen=True, kw_only=True):

@@ -116,10 +116,6 @@ class AuthSettings(Section, frozen=True, kw_only=True):
         ),
     ] = 10
 
-    def __repr__(self) -> str:
-        shown = "None" if self.jwt_secret is None else "'***'"
-        return f"AuthSettings(jwt_secret={shown})"
-
 
 class RateLimitSettings(Section, frozen=True, kw_only=True):
     """Rate limits, counted in Redis when REDIS_URL is set (shared), else per process."""
@@ -305,7 +301,3 @@ class AuditSettings(Section, frozen=True, kw_only=True):
             le=60,
         ),
     ] = 1.0
-
-    def __repr__(self) -> str:
-        shown = "None" if self.signing_key is None else "'***'"
-        return f"AuditSettings(enabled={self.enabled!r}, signing_key={shown})"
