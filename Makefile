@@ -57,7 +57,7 @@ fmt: install ## Format and autofix
 migrate: install ## Apply migrations to the configured (or embedded) database
 	$(VENV_BIN)/portico db upgrade
 
-BENCHES = asgi_servers login content files audit relay event_latency ws_fanout cli
+BENCHES = asgi_servers login content files audit metrics relay event_latency ws_fanout cli
 
 bench: install ## Run every benchmark in bench/, print their ratios; fail if a target missed
 	@missed=""; for name in $(BENCHES); do \

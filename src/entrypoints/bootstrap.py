@@ -44,6 +44,8 @@ def known_secrets(settings: Settings) -> list[str]:
         secrets.append(settings.auth.jwt_secret)
     if settings.audit.signing_key:
         secrets.append(settings.audit.signing_key)
+    if settings.metrics.token:
+        secrets.append(settings.metrics.token)
     for url in (settings.database.url, settings.cache.redis_url):
         if url:
             try:

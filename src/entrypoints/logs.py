@@ -11,6 +11,8 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 from loguru import logger
 
+from adapters.opentelemetry.propagation import current_trace_ids
+
 if TYPE_CHECKING:
     from loguru import Message, Record
 
@@ -18,6 +20,10 @@ REDACTED = "***"
 _TEXT_FORMAT = (
     "<green>{time:YYYY-MM-DD HH:mm:ss.SSS}</green> <level>{level: <8}</level> "
     "<cyan>{extra[request_id]}</cyan> <cyan>{extra[logger_name]}</cyan> {message}"
+)
+_TRACED_TEXT_FORMAT = _TEXT_FORMAT.replace(
+    "{extra[request_id]}</cyan>",
+    "{extra[request_id]} trace_id={extra[trace_id]} span_id={extra[span_id]}</cyan>",
 )
 _QUIET_LIBRARIES = {
     "sqlalchemy.engine": logging.WARNING,
@@ -68,13 +74,20 @@ class SecretScrubber:
         return text
 
     def __call__(self, record: "Record") -> None:
-        """Loguru patcher: scrub the message and any bound string values."""
+        """Loguru patcher: scrub the message and any bound string values.
+
+        It also binds the ids of the trace span in progress, if the process traces and one
+        is (``trace_id`` and ``span_id``, beside the request id).
+        """
         record["message"] = self.scrub(record["message"])
         extra = record["extra"]
         extra.setdefault("logger_name", record["name"])
         for key, value in extra.items():
             if isinstance(value, str):
                 extra[key] = self.scrub(value)
+        trace_ids = current_trace_ids()
+        if trace_ids is not None:
+            extra["trace_id"], extra["span_id"] = trace_ids
 
 
 def configure_logging(
@@ -101,7 +114,7 @@ def configure_logging(
         logger.add(
             _ScrubbingTextSink(target, scrubber),
             level=level,
-            format=_TEXT_FORMAT,
+            format=_text_format,
             colorize=bool(getattr(target, "isatty", lambda: False)()),
             backtrace=False,
             diagnose=False,
@@ -116,6 +129,12 @@ def configure_logging(
         library_logger = logging.getLogger(name)
         library_logger.handlers = []
         library_logger.propagate = True
+
+
+def _text_format(record: "Record") -> str:
+    """The text line's format: with the trace and span ids when the record has them."""
+    traced = "trace_id" in record["extra"]
+    return (_TRACED_TEXT_FORMAT if traced else _TEXT_FORMAT) + "\n{exception}"
 
 
 class _ScrubbingTextSink:
@@ -152,6 +171,9 @@ class _JsonSink:
             "message": record["message"],
             "request_id": extra.pop("request_id", None),
         }
+        if "trace_id" in extra:
+            document["trace_id"] = extra.pop("trace_id")
+            document["span_id"] = extra.pop("span_id")
         if extra:
             document["extra"] = extra
         if record["exception"] is not None:

@@ -10,6 +10,17 @@ UNUSED_DATABASE = "postgresql://unused@127.0.0.1:1/unused"
 
 
 def documented_app() -> Litestar:
-    """The production app with test settings; nothing connects until a request needs it."""
-    settings = load_settings({"APP_ENV": "test", "DATABASE_URL": UNUSED_DATABASE}, env_file=None)
+    """The production app with test settings; nothing connects until a request needs it.
+
+    Every optional route is mounted: `GET /metrics` exists only with METRICS_MODE=token.
+    """
+    settings = load_settings(
+        {
+            "APP_ENV": "test",
+            "DATABASE_URL": UNUSED_DATABASE,
+            "METRICS_MODE": "token",
+            "METRICS_TOKEN": "t" * 32,
+        },
+        env_file=None,
+    )
     return create_app(make_container(settings), settings)

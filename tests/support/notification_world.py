@@ -19,6 +19,7 @@ from adapters.memory.database import InMemoryDatabase
 from adapters.memory.file_storage import InMemoryFileStorage
 from adapters.memory.files import InMemoryFileRepository
 from adapters.memory.host_resolver import InMemoryHostResolver
+from adapters.memory.metrics import InMemoryMetrics
 from adapters.memory.notifications.delivery_log import InMemoryDeliveryLog
 from adapters.memory.notifications.followers import InMemoryFollowerReader
 from adapters.memory.notifications.inbox import NOTIFICATIONS, InMemoryNotificationRepository
@@ -116,6 +117,7 @@ class NotificationWorld:
         self.links = NotificationLinks(public_url=PUBLIC_URL, app_name=APP_NAME)
         self.secrets = SequentialOpaqueTokens()
         self.limiter: RateLimiter = InProcessRateLimiter(self.clock)
+        self.metrics = InMemoryMetrics()
         self.phone_policy = PhoneCodePolicy(
             ttl=timedelta(minutes=10),
             sends=RateLimit(limit=3, window_seconds=3600),
@@ -189,6 +191,7 @@ class NotificationWorld:
             sweep=sweep,
             clock=self.clock,
             caps=RecipientCaps(self.limiter, self.caps),
+            metrics=self.metrics,
         )
 
     def set_phone_number(self) -> SetPhoneNumber:

@@ -11,6 +11,7 @@ from adapters.inprocess.task_queue import InProcessTaskQueue
 from adapters.memory.database import InMemoryDatabase
 from adapters.memory.device_trust import InMemoryDeviceTrust
 from adapters.memory.mailer import InMemoryMailer
+from adapters.memory.metrics import InMemoryMetrics
 from adapters.memory.one_time_tokens import InMemoryOneTimeTokenRepository
 from adapters.memory.profiles import InMemoryProfileReader
 from adapters.memory.security import (
@@ -84,6 +85,7 @@ class UsersWorld:
         self.read_cache = ContentReadCache(self.cache)
         self.profiles = InMemoryProfileReader(self.database)
         self.limiter: RateLimiter = InProcessRateLimiter(self.clock)
+        self.metrics = InMemoryMetrics()
         self.sessions = InMemorySessionRepository(self.database)
         self.broadcaster = InProcessRealtimeBroadcaster()
         self.live_sessions = LiveSessionCloser(self.broadcaster)
@@ -235,6 +237,7 @@ class UsersWorld:
             throttle=self.throttle,
             devices=self.devices,
             session_opener=self.session_opener(),
+            metrics=self.metrics,
         )
 
     def refresh_session(self) -> RefreshSession:

@@ -38,9 +38,32 @@ OTHER_VARIABLES = {
 }
 """Upper-case names in the docs that are variables but not settings; each is used somewhere."""
 
+OPENTELEMETRY_VARIABLES = (
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_HEADERS",
+    "OTEL_EXPORTER_OTLP_TIMEOUT",
+    "OTEL_EXPORTER_OTLP_COMPRESSION",
+    "OTEL_EXPORTER_OTLP_CERTIFICATE",
+    "OTEL_SERVICE_NAME",
+    "OTEL_RESOURCE_ATTRIBUTES",
+    "OTEL_TRACES_SAMPLER",
+    "OTEL_TRACES_SAMPLER_ARG",
+    "OTEL_BSP_SCHEDULE_DELAY",
+    "OTEL_BSP_MAX_QUEUE_SIZE",
+    "OTEL_BSP_MAX_EXPORT_BATCH_SIZE",
+    "OTEL_BSP_EXPORT_TIMEOUT",
+    "OTEL_ATTRIBUTE_VALUE_LENGTH_LIMIT",
+    "OTEL_PROPAGATORS",
+    "OTEL_SDK_DISABLED",
+    "OTEL_TRACES_EXPORTER",
+)
+"""OpenTelemetry's standard variables that docs/observability.md names; its SDK reads them."""
+
 FOREIGN_NAMES = {
     "MALLOC_MMAP_THRESHOLD_": "glibc's malloc tunable",
     "SCHED_BATCH": "a Linux scheduling policy",
+    **dict.fromkeys(OPENTELEMETRY_VARIABLES, "OpenTelemetry's standard variable"),
 }
 """Upper-case names of other programs' that the docs mention."""
 

@@ -7,10 +7,12 @@ from typing import Any, TypeVar
 
 import msgspec
 
+from adapters.inprocess.metrics import NO_METRICS
 from adapters.system.outage_log import OutageLog
 from application.articles.ports import ArticlePage, ArticleQuery, ArticleReader, ArticleView
 from application.articles.read_cache import CONTENT_GENERATION_KEY
 from application.common.ports.cache import Cache, CacheUnavailableError
+from application.common.ports.metrics import CacheLookup, CacheMetrics
 from domain.users.values import UserId
 
 _log = logging.getLogger(__name__)
@@ -21,6 +23,7 @@ _encoder = msgspec.json.Encoder()
 _article = msgspec.json.Decoder(ArticleView)
 _page = msgspec.json.Decoder(ArticlePage)
 _tags = msgspec.json.Decoder(list[str])
+_CACHE = "content"
 
 
 class CachingArticleReader(ArticleReader):
@@ -30,12 +33,22 @@ class CachingArticleReader(ArticleReader):
     reads, and the feed, always go to the inner reader. Keys carry the content generation,
     which writes bump (see `application.articles.read_cache`). When the cache fails, the
     inner reader answers and the outage is logged, once: the request never fails because of it.
+    Each read of an entry is counted as a hit, a miss or unavailable, under the `content`
+    cache.
     """
 
-    def __init__(self, inner: ArticleReader, cache: Cache, *, ttl_seconds: int) -> None:
+    def __init__(
+        self,
+        inner: ArticleReader,
+        cache: Cache,
+        *,
+        ttl_seconds: int,
+        metrics: CacheMetrics = NO_METRICS,
+    ) -> None:
         self._inner = inner
         self._cache = cache
         self._ttl_seconds = ttl_seconds
+        self._metrics = metrics
 
     async def by_slug(self, slug: str, *, viewer: UserId | None) -> ArticleView | None:
         """Cached for anonymous viewers; a missing article is not cached."""
@@ -74,6 +87,7 @@ class CachingArticleReader(ArticleReader):
             cached = await self._cache.get(key)
         except CacheUnavailableError as exc:
             _outage.down(exc)
+            self._metrics.cache_looked_up(cache=_CACHE, lookup=CacheLookup.UNAVAILABLE)
             return await load()
         _outage.up()
         if cached is not None:
@@ -82,7 +96,9 @@ class CachingArticleReader(ArticleReader):
             except msgspec.DecodeError:
                 _log.warning("content cache entry %s is unreadable; reloading it", key)
             else:
+                self._metrics.cache_looked_up(cache=_CACHE, lookup=CacheLookup.HIT)
                 return value
+        self._metrics.cache_looked_up(cache=_CACHE, lookup=CacheLookup.MISS)
         loaded = await load()
         if loaded is not None:
             try:

@@ -69,8 +69,13 @@ def topic_for(prefix: str, aggregate_type: str) -> str:
     return f"{prefix}{aggregate_type}"
 
 
-def headers_for(message: OutboxMessage) -> list[tuple[str, bytes]]:
-    """The headers consumers can route and trace on without parsing the value."""
+def headers_for(
+    message: OutboxMessage, *, traceparent: str | None = None
+) -> list[tuple[str, bytes]]:
+    """The headers consumers can route and trace on without parsing the value.
+
+    `traceparent` is the W3C trace context the event travels in, if it has one.
+    """
     headers = [
         ("event_id", str(message.event_id).encode()),
         ("event_type", message.event_type.encode()),
@@ -78,4 +83,6 @@ def headers_for(message: OutboxMessage) -> list[tuple[str, bytes]]:
     ]
     if message.request_id:
         headers.append(("request_id", message.request_id.encode()))
+    if traceparent:
+        headers.append(("traceparent", traceparent.encode()))
     return headers

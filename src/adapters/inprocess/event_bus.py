@@ -5,8 +5,12 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 
 from adapters.events.envelope import event_payload
+from adapters.inprocess.metrics import NO_METRICS
+from adapters.opentelemetry.messaging import processing
+from adapters.opentelemetry.spans import note_failure
 from application.common.outbox import OutboxMessage
 from application.common.ports.events import EventPublisher, EventPublishError
+from application.common.ports.metrics import ConsumerMetrics
 from application.events.ports import TransientDeliveryError
 from application.events.received_event import ReceivedEvent
 
@@ -38,18 +42,36 @@ class InProcessEventBus(EventPublisher):
     waits, then logged as parked and skipped, so one bad event never blocks the outbox;
     the same rule as Kafka's dead-letter topic, without the topic. A handler whose
     dependency is down (`TransientDeliveryError`) fails the publish instead, so the relay
-    keeps the rows and tries again after its backoff.
+    keeps the rows and tries again after its backoff. Each delivery runs in a CONSUMER span
+    continuing the trace the event was written in, as a Kafka consumer's does. A parked
+    message counts as a dead letter (`metrics`).
     """
 
-    def __init__(self, deliver: Deliver, *, max_attempts: int, retry_base_seconds: float) -> None:
+    def __init__(
+        self,
+        deliver: Deliver,
+        *,
+        max_attempts: int,
+        retry_base_seconds: float,
+        metrics: ConsumerMetrics = NO_METRICS,
+    ) -> None:
         self._deliver = deliver
         self._max_attempts = max_attempts
         self._retry_base_seconds = retry_base_seconds
+        self._metrics = metrics
 
     async def publish(self, messages: Sequence[OutboxMessage]) -> None:
         """Deliver each message in order."""
         for message in messages:
-            await self._deliver_with_retries(received(message))
+            event = received(message)
+            with processing(
+                event.event_type,
+                system="in-process",
+                traceparent=message.traceparent,
+                message_id=event.event_id,
+                event_type=event.event_type,
+            ):
+                await self._deliver_with_retries(event)
 
     async def _deliver_with_retries(self, event: ReceivedEvent) -> None:
         for attempt in range(1, self._max_attempts + 1):
@@ -58,6 +80,7 @@ class InProcessEventBus(EventPublisher):
             except TransientDeliveryError as exc:
                 raise EventPublishError(f"handlers wait: {exc}") from exc
             except Exception as exc:  # noqa: BLE001 - any handler failure is retried, then parked
+                note_failure(exc, final=attempt == self._max_attempts)
                 if attempt == self._max_attempts:
                     _log.error(
                         "parked event %s (%s) after %d attempts: %s: %s",
@@ -67,6 +90,7 @@ class InProcessEventBus(EventPublisher):
                         type(exc).__name__,
                         exc,
                     )
+                    self._metrics.event_dead_lettered()
                     return
                 await asyncio.sleep(self._retry_base_seconds * 2 ** (attempt - 1))
             else:

@@ -3,6 +3,7 @@
 import asyncio
 import contextlib
 import json
+import time
 from collections.abc import Awaitable, Callable, Collection
 from datetime import UTC, datetime
 
@@ -12,11 +13,19 @@ from aiokafka.errors import KafkaError
 from loguru import logger
 
 from adapters.events.envelope import decode_envelope
+from adapters.inprocess.metrics import NO_METRICS
+from adapters.opentelemetry.messaging import processing
+from adapters.opentelemetry.propagation import header_value
+from adapters.opentelemetry.spans import note_failure
+from application.common.ports.metrics import ConsumerMetrics
 from application.events.ports import TransientDeliveryError
 from application.events.received_event import ReceivedEvent
 
 Deliver = Callable[[str, ReceivedEvent], Awaitable[None]]
 """Called with the topic and the event; raising means the attempt failed."""
+LAG_REPORT_SECONDS = 1.0
+"""How often, at most, the consumer works out and reports its lag."""
+_POSITION_WAIT_SECONDS = 0.1
 
 
 class UndecodableMessageError(ValueError):
@@ -69,6 +78,11 @@ class KafkaEventConsumer:
       goes on with the next record.
     - `TransientDeliveryError` (the database down) does not count as an attempt: the
       record waits, with a capped backoff, for as long as the outage lasts.
+    - Each record is handled inside a CONSUMER span that continues the trace of its
+      ``traceparent`` header (`adapters.opentelemetry.messaging`).
+    - `metrics` hears of every record parked, and, at most every `LAG_REPORT_SECONDS`,
+      of each topic's lag: the records between what this consumer handled and the end of
+      the partitions it holds (a topic it holds none of reads 0).
     """
 
     def __init__(
@@ -81,6 +95,7 @@ class KafkaEventConsumer:
         client_id: str,
         max_attempts: int,
         retry_base_seconds: float,
+        metrics: ConsumerMetrics = NO_METRICS,
     ) -> None:
         self._bootstrap_servers = bootstrap_servers
         self._topics = sorted(topics)
@@ -89,6 +104,8 @@ class KafkaEventConsumer:
         self._client_id = client_id
         self._max_attempts = max_attempts
         self._retry_base_seconds = retry_base_seconds
+        self._metrics = metrics
+        self._lag_reported_at = 0.0
         self._stopping = asyncio.Event()
 
     async def run(self, deliver: Deliver, stop: asyncio.Event) -> int:
@@ -125,10 +142,41 @@ class KafkaEventConsumer:
                             return handled
                         await consumer.commit({partition: record.offset + 1})
                         handled += 1
+                await self._report_lag(consumer)
         finally:
             await dead_letters.stop()
             await consumer.stop()
         return handled
+
+    async def _report_lag(self, consumer: AIOKafkaConsumer) -> None:
+        """Each topic's lag over the partitions held: their end, less the next offset to handle.
+
+        A partition whose end or position is not known yet (no fetch answered for it) is
+        left out until it is; a topic none of whose partitions are held here reads 0.
+        """
+        if time.monotonic() - self._lag_reported_at < LAG_REPORT_SECONDS:
+            return
+        lags: dict[str, int] = {}
+        held: set[str] = set()
+        for partition in consumer.assignment():
+            held.add(partition.topic)
+            end = consumer.highwater(partition)
+            if end is None:
+                continue
+            try:
+                async with asyncio.timeout(_POSITION_WAIT_SECONDS):
+                    position = await consumer.position(partition)
+            except (TimeoutError, KafkaError):
+                continue
+            lags[partition.topic] = lags.get(partition.topic, 0) + max(0, end - position)
+        if not lags:
+            return
+        self._lag_reported_at = time.monotonic()
+        for topic in self._topics:
+            if topic not in held:
+                lags[topic] = 0
+        for topic, lag in lags.items():
+            self._metrics.consumer_lag(topic=topic, lag=lag)
 
     async def _handle(
         self,
@@ -145,6 +193,27 @@ class KafkaEventConsumer:
         except UndecodableMessageError as exc:
             await self._dead_letter(record, dead_letters, f"undecodable: {exc}")
             return True
+        with processing(
+            record.topic,
+            system="kafka",
+            traceparent=header_value(record.headers),
+            message_id=event.event_id,
+            event_type=event.event_type,
+            attributes={
+                "messaging.consumer.group.name": self._group_id,
+                "messaging.destination.partition.id": str(record.partition),
+                "messaging.kafka.offset": record.offset,
+            },
+        ):
+            return await self._deliver_with_retries(record, event, deliver, dead_letters)
+
+    async def _deliver_with_retries(
+        self,
+        record: ConsumerRecord[bytes, bytes],
+        event: ReceivedEvent,
+        deliver: Deliver,
+        dead_letters: AIOKafkaProducer,
+    ) -> bool:
         error = ""
         attempt = 1
         outage = 0
@@ -160,6 +229,7 @@ class KafkaEventConsumer:
                 continue
             except Exception as exc:  # noqa: BLE001 - any handler failure is retried, then parked
                 error = f"{type(exc).__name__}: {exc}"[:500]
+                note_failure(exc, final=attempt >= self._max_attempts)
                 logger.warning(
                     "event {} on {} failed (attempt {}/{}): {}",
                     event.event_id,
@@ -205,6 +275,7 @@ class KafkaEventConsumer:
         except KafkaError:
             logger.error("dead-lettering {}:{} failed", record.topic, record.offset)
             raise
+        self._metrics.event_dead_lettered()
         logger.error(
             "parked {}:{}@{} in {}: {}",
             record.topic,

@@ -7,6 +7,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from adapters.events.envelope import encode_envelope, headers_for, topic_for
+from adapters.opentelemetry.messaging import PublishSpans
 from application.common.outbox import OutboxMessage
 from application.common.ports.events import EventPublisher, EventPublishError
 
@@ -19,8 +20,9 @@ class KafkaEventPublisher(EventPublisher):
     - The producer is idempotent with ``acks=all``: a retry after a lost acknowledgement
       does not duplicate a record, and a record counts as sent once every in-sync replica
       has it.
-    - The value is the JSON envelope; the headers carry the event id, type, schema version
-      and request id.
+    - The value is the JSON envelope; the headers carry the event id, type, schema version,
+      request id and trace context: each event's PRODUCER span continues the trace its
+      outbox row carries (`adapters.opentelemetry.messaging`).
     - The producer connects on first use, so the process starts while Kafka is down; a
       failed start is retried by the next `publish`.
     """
@@ -45,20 +47,24 @@ class KafkaEventPublisher(EventPublisher):
         if not messages:
             return
         producer = await self._started()
-        try:
-            deliveries = [
-                await producer.send(
-                    topic_for(self._topic_prefix, message.event.aggregate_type),
-                    value=encode_envelope(message),
-                    key=message.event.aggregate_id.encode(),
-                    headers=headers_for(message),
-                )
-                for message in messages
-            ]
-            await asyncio.gather(*deliveries)
-        except (TimeoutError, KafkaError, OSError) as exc:
-            await self._discard(producer)
-            raise EventPublishError(f"kafka: {type(exc).__name__}: {exc}") from exc
+        with PublishSpans(system="kafka") as spans:
+            try:
+                deliveries = []
+                for message in messages:
+                    topic = topic_for(self._topic_prefix, message.event.aggregate_type)
+                    traceparent = spans.traceparent(message, destination=topic)
+                    deliveries.append(
+                        await producer.send(
+                            topic,
+                            value=encode_envelope(message),
+                            key=message.event.aggregate_id.encode(),
+                            headers=headers_for(message, traceparent=traceparent),
+                        )
+                    )
+                await asyncio.gather(*deliveries)
+            except (TimeoutError, KafkaError, OSError) as exc:
+                await self._discard(producer)
+                raise EventPublishError(f"kafka: {type(exc).__name__}: {exc}") from exc
 
     async def close(self) -> None:
         """Flush and stop the producer."""

@@ -6,6 +6,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from adapters.events.envelope import encode_envelope, headers_for, topic_for
+from adapters.opentelemetry.messaging import PublishSpans
 from application.common.outbox import OutboxMessage
 from application.common.ports.events import EventPublisher, EventPublishError
 
@@ -33,19 +34,22 @@ class RedisStreamsEventPublisher(EventPublisher):
         if not messages:
             return
         pipeline = self._client.pipeline(transaction=False)
-        for message in messages:
-            fields: dict[str | bytes, bytes] = {
-                "key": message.event.aggregate_id.encode(),
-                "value": encode_envelope(message),
-            }
-            fields.update(dict(headers_for(message)))
-            pipeline.xadd(
-                topic_for(self._stream_prefix, message.event.aggregate_type),
-                fields,  # type: ignore[arg-type]
-                maxlen=self._max_length,
-                approximate=True,
-            )
-        try:
-            await pipeline.execute()
-        except (RedisError, OSError) as exc:
-            raise EventPublishError(f"redis: {type(exc).__name__}: {exc}") from exc
+        with PublishSpans(system="redis") as spans:
+            for message in messages:
+                stream = topic_for(self._stream_prefix, message.event.aggregate_type)
+                fields: dict[str | bytes, bytes] = {
+                    "key": message.event.aggregate_id.encode(),
+                    "value": encode_envelope(message),
+                }
+                traceparent = spans.traceparent(message, destination=stream)
+                fields.update(dict(headers_for(message, traceparent=traceparent)))
+                pipeline.xadd(
+                    stream,
+                    fields,  # type: ignore[arg-type]
+                    maxlen=self._max_length,
+                    approximate=True,
+                )
+            try:
+                await pipeline.execute()
+            except (RedisError, OSError) as exc:
+                raise EventPublishError(f"redis: {type(exc).__name__}: {exc}") from exc

@@ -22,6 +22,7 @@ import sqlalchemy as sa
 from psycopg.pq import TransactionStatus
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from adapters.opentelemetry.sql import driver_statement
 from adapters.sqlalchemy.connection_loss import note_commit_sent, translated_driver_failure
 from adapters.sqlalchemy.precompiled import PrecompiledStatements, execute_on_driver
 
@@ -135,7 +136,8 @@ async def send(
         await driver.set_autocommit(True)
         try:
             async with driver.cursor() as cursor:
-                await cursor.execute(sql, parameters)
+                with driver_statement(sql, driver):
+                    await cursor.execute(sql, parameters)
         finally:
             await driver.set_autocommit(False)
     except psycopg.Error as exc:

@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from psycopg.types.json import Jsonb
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from adapters.opentelemetry.propagation import current_traceparent
 from adapters.sqlalchemy.deferred_inserts import PendingInsert, send
 from adapters.sqlalchemy.tables import outbox
 from application.common.outbox import OutboxMessage
@@ -23,7 +24,7 @@ _log = logging.getLogger(__name__)
 
 
 def to_row(message: OutboxMessage) -> dict[str, Any]:
-    """Turn a message into the outbox row that stores it."""
+    """Turn a message into the outbox row that stores it, in the trace being written in."""
     event = message.event
     return {
         "event_id": message.event_id,
@@ -33,6 +34,7 @@ def to_row(message: OutboxMessage) -> dict[str, Any]:
         "occurred_at": event.occurred_at,
         "payload": msgspec.to_builtins(event),
         "request_id": message.request_id,
+        "traceparent": message.traceparent or current_traceparent(),
     }
 
 
@@ -44,7 +46,12 @@ def from_row(row: sa.RowMapping) -> OutboxMessage:
         raise LookupError(f"no DomainEvent subclass has event_type {event_type!r}")
     _EVENT_TYPES[event_type] = cls
     event = msgspec.convert(row["payload"], cls, strict=False)
-    return OutboxMessage(event_id=row["event_id"], event=event, request_id=row["request_id"])
+    return OutboxMessage(
+        event_id=row["event_id"],
+        event=event,
+        request_id=row["request_id"],
+        traceparent=row["traceparent"],
+    )
 
 
 async def write_messages(connection: AsyncConnection, messages: Sequence[OutboxMessage]) -> None:

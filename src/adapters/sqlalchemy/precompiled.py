@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from adapters.opentelemetry.sql import driver_statement
 from adapters.sqlalchemy.connection_loss import translated_driver_failure
 
 # A standalone dialect compiles psycopg's pyformat: tests/*/test_reliances_storage.py
@@ -63,12 +64,13 @@ async def fetch_all_on_driver(
     it: kept for the reads that run on every authenticated request (the session check) or
     every sign-in (the user lookups), where SQLAlchemy's execution context costs as much
     as the query. A dead connection is handled as SQLAlchemy's own failures are
-    (`adapters.sqlalchemy.connection_loss`).
+    (`adapters.sqlalchemy.connection_loss`); tracing sees it (`driver_statement`).
     """
     raw = await connection.get_raw_connection()
     try:
         async with raw.driver_connection.cursor() as cursor:  # type: ignore[union-attr]
-            await cursor.execute(sql, parameters)
+            with driver_statement(sql, raw.driver_connection):
+                await cursor.execute(sql, parameters)
             rows: Sequence[Sequence[Any]] = await cursor.fetchall()
             return rows
     except psycopg.Error as exc:
@@ -97,9 +99,10 @@ async def execute_on_driver(
         await connection.begin()
     try:
         async with raw.driver_connection.cursor() as cursor:  # type: ignore[union-attr]
-            if isinstance(parameters, Mapping):
-                await cursor.execute(sql, parameters)
-            else:
-                await cursor.executemany(sql, parameters)
+            with driver_statement(sql, raw.driver_connection):
+                if isinstance(parameters, Mapping):
+                    await cursor.execute(sql, parameters)
+                else:
+                    await cursor.executemany(sql, parameters)
     except psycopg.Error as exc:
         raise await translated_driver_failure(connection, raw, exc) from exc

@@ -1,13 +1,17 @@
 """The connection a request (or a job, or a handled event) uses: taken from the pool when needed."""
 
+import time
 from typing import Any
 
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 from sqlalchemy.pool import PoolProxiedConnection
 
+from adapters.inprocess.metrics import NO_METRICS
 from adapters.sqlalchemy.connection_loss import DATABASE
+from adapters.sqlalchemy.pool_metrics import pool_is_full
 from application.common.errors import DependencyUnavailableError
+from application.common.ports.metrics import DatabasePoolMetrics
 
 
 class RequestConnection(AsyncConnection):
@@ -20,24 +24,46 @@ class RequestConnection(AsyncConnection):
     (`DependencyUnavailableError`), like an unreachable server, rather than a 500.
 
     SQLAlchemy's `AsyncConnection` is a thin proxy that starts on `start()`; this subclass
-    only starts it on demand, and adds no state of its own beyond that.
+    only starts it on demand. Given the pool's `pool_capacity`, it also tells
+    `pool_metrics` how long a checkout that found every connection lent waited, and about
+    every checkout that timed out.
     """
 
-    def __init__(self, engine: AsyncEngine, *, retry_after_seconds: int) -> None:
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        *,
+        retry_after_seconds: int,
+        pool_metrics: DatabasePoolMetrics = NO_METRICS,
+        pool_capacity: int = 0,
+    ) -> None:
         super().__init__(engine)
         self._retry_after_seconds = retry_after_seconds
+        self._pool_metrics = pool_metrics
+        self._pool_capacity = pool_capacity
 
     async def _ensure_started(self) -> None:
         if self.sync_connection is not None:
             return
+        watched = bool(self._pool_capacity)
+        waits = watched and pool_is_full(self.engine, capacity=self._pool_capacity)
+        waiting_since = time.perf_counter() if watched else 0.0
         try:
             await self.start()
         except PoolTimeoutError as exc:
+            if watched:
+                self._pool_metrics.pool_waited(
+                    seconds=time.perf_counter() - waiting_since, timed_out=True
+                )
             raise DependencyUnavailableError(
                 "is busy; try again shortly",
                 field=DATABASE,
                 retry_after_seconds=self._retry_after_seconds,
             ) from exc
+        if waits:
+            self._pool_metrics.pool_waited(
+                seconds=time.perf_counter() - waiting_since, timed_out=False
+            )
 
     @property
     def started(self) -> bool:

@@ -26,6 +26,12 @@ outbox = sa.Table(
     sa.Column("occurred_at", sa.DateTime(timezone=True), nullable=False),
     sa.Column("payload", postgresql.JSONB, nullable=False),
     sa.Column("request_id", sa.String(128), nullable=True),
+    sa.Column(
+        "traceparent",
+        sa.String(55),
+        nullable=True,
+        comment="W3C trace context of the transaction that wrote it; the relay passes it on.",
+    ),
     sa.Column("attempts", sa.Integer, nullable=False, server_default=sa.text("0")),
     sa.Column(
         "recorded_at",

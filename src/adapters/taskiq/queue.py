@@ -14,6 +14,7 @@ from taskiq.exceptions import SendTaskError
 from taskiq.kicker import AsyncKicker
 from taskiq_redis import RedisStreamBroker
 
+from adapters.opentelemetry.propagation import TRACEPARENT, current_traceparent
 from adapters.system.outage_log import OutageLog
 from application.common.errors import DependencyUnavailableError
 from application.common.ports.task_queue import TaskQueue
@@ -204,9 +205,15 @@ class TaskiqTaskQueue(TaskQueue):
         await self.enqueue_attempt(task, payload, attempt=1)
 
     async def enqueue_attempt(self, task: str, payload: Mapping[str, str], *, attempt: int) -> None:
-        """`enqueue`, for the given run of the job (a failed run enqueues the next)."""
+        """`enqueue`, for the given run of the job (a failed run enqueues the next).
+
+        The job carries the trace context it was enqueued in (a ``traceparent`` label), so
+        its run continues the trace of the request or event that asked for it.
+        """
+        traceparent = current_traceparent()
+        labels = {TRACEPARENT: traceparent} if traceparent else {}
         # AsyncKicker is not exported by taskiq: tests/unit/test_reliances_taskiq.py
-        kicker: AsyncKicker[..., None] = AsyncKicker(RUN_JOB, self._broker, labels={})
+        kicker: AsyncKicker[..., None] = AsyncKicker(RUN_JOB, self._broker, labels=labels)
         try:
             await kicker.kiq(task, dict(payload), attempt)
         except SendTaskError as exc:

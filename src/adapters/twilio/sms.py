@@ -4,6 +4,7 @@ import contextlib
 
 import httpx
 
+from adapters.opentelemetry.http_client import traced_transport
 from application.notifications.ports import SmsMessage, SmsSender
 
 
@@ -17,7 +18,8 @@ class TwilioSmsSender(SmsSender):
     ``POST {base_url}/2010-04-01/Accounts/{account_sid}/Messages.json`` with a form of
     ``To``, ``From`` and ``Body``, authenticated with HTTP Basic (account SID and auth
     token). Any answer but 2xx, a timeout or a network error raises `SmsDeliveryError`
-    naming the gateway's status and error code, never the credentials.
+    naming the gateway's status and error code, never the credentials. While the process
+    traces, each post gets a span naming the gateway's host only.
     """
 
     def __init__(
@@ -38,7 +40,9 @@ class TwilioSmsSender(SmsSender):
         """Post the message; return once the gateway accepted it."""
         form = {"To": message.to, "From": self._sender, "Body": message.body}
         try:
-            async with httpx.AsyncClient(timeout=self._timeout) as client:
+            async with httpx.AsyncClient(
+                timeout=self._timeout, transport=traced_transport()
+            ) as client:
                 response = await client.post(self._url, data=form, auth=self._auth)
         except httpx.HTTPError as exc:
             raise SmsDeliveryError(f"sms gateway unreachable: {type(exc).__name__}") from exc

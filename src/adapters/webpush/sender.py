@@ -18,6 +18,7 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
+from adapters.opentelemetry.http_client import traced_transport
 from adapters.system.clock import SystemClock
 from application.common.ports.clock import Clock
 from application.notifications import ports as notification_ports
@@ -241,7 +242,8 @@ class WebPushSender(PushSender):
     before anything is sent: the worker must not become a way to reach internal services.
     The check runs at each send, so it also covers names whose records change after
     subscribing; a resolver that answers differently between the check and the connection
-    is not covered. Errors name the status, never the response body.
+    is not covered. Errors name the status, never the response body. While the process
+    traces, each post gets a span naming the push service's host only.
     """
 
     def __init__(
@@ -262,7 +264,11 @@ class WebPushSender(PushSender):
         self._subject = vapid_subject
         self._timeout = httpx.Timeout(timeout_seconds)
         self._owns_client = client is None
-        self._client = client if client is not None else httpx.AsyncClient(timeout=self._timeout)
+        self._client = (
+            client
+            if client is not None
+            else httpx.AsyncClient(timeout=self._timeout, transport=traced_transport())
+        )
         self._clock: Clock = clock if clock is not None else SystemClock()
         self._authorizations: OrderedDict[str, _Authorization] = OrderedDict()
 

@@ -11,12 +11,15 @@ class OutboxMessage:
     """A domain event with the identity and context it gets when it is stored.
 
     `event_id` is what consumers deduplicate on; `request_id` ties the event to the request
-    (or job) that caused it, for tracing.
+    (or job) that caused it, for tracing. `traceparent` is the W3C trace context the event
+    was stored in, when that was traced: the bus carries it on, so the relay's and the
+    consumers' spans join the trace of the request that raised the event.
     """
 
     event_id: UUID
     event: DomainEvent
     request_id: str | None
+    traceparent: str | None = None
 
     @property
     def event_type(self) -> str:

@@ -10,6 +10,7 @@ from uuid import UUID
 from application.audit.capture import not_audited
 from application.common.errors import DependencyUnavailableError
 from application.common.ports.clock import Clock
+from application.common.ports.metrics import DeliveryMetrics
 from application.common.ports.realtime import RealtimeBroadcaster, RoomMessage, user_room
 from application.common.ports.unit_of_work import UnitOfWork
 from application.notifications.delivery_outcomes import DeliveryOutcomes
@@ -100,6 +101,7 @@ class DeliverNotification:
       the send and the record can repeat a message.
     - An expired push subscription that cannot be forgotten (the database is away) is
       forgotten at a later push, rather than failing a push other browsers already got.
+    - Each recorded outcome is counted by channel (`DeliveryMetrics`).
     """
 
     def __init__(
@@ -121,6 +123,7 @@ class DeliverNotification:
         sweep: DeliverySweepPolicy,
         clock: Clock,
         caps: RecipientCaps,
+        metrics: DeliveryMetrics,
     ) -> None:
         self._uow = uow
         self._notifications = notifications
@@ -138,6 +141,7 @@ class DeliverNotification:
         self._sweep = sweep
         self._clock = clock
         self._caps = caps
+        self._metrics = metrics
         self._outcomes = DeliveryOutcomes(uow=uow, deliveries=deliveries, clock=clock, policy=sweep)
 
     async def __call__(self, command: DeliverNotificationCommand) -> DeliveryStatus | None:
@@ -163,12 +167,18 @@ class DeliverNotification:
             await self._deliver(notification, command.channel)
         except Undeliverable as reason:
             await record(DeliveryStatus.SKIPPED, detail=str(reason))
+            self._counted(command.channel, DeliveryStatus.SKIPPED)
             return DeliveryStatus.SKIPPED
         except Exception as exc:
             await record(DeliveryStatus.FAILED, detail=repr(exc))
+            self._counted(command.channel, DeliveryStatus.FAILED)
             raise
         await record(DeliveryStatus.SENT, detail=None)
+        self._counted(command.channel, DeliveryStatus.SENT)
         return DeliveryStatus.SENT
+
+    def _counted(self, channel: Channel, status: DeliveryStatus) -> None:
+        self._metrics.delivery_recorded(channel=channel.value, outcome=status.value)
 
     async def _deliver(self, notification: Notification, channel: Channel) -> None:
         if channel is Channel.IN_APP:

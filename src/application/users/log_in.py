@@ -10,6 +10,7 @@ from application.common.errors import (
     InvalidCredentialsError,
     TooManyRequestsError,
 )
+from application.common.ports.metrics import LoginMetrics, LoginOutcome
 from application.common.ports.rate_limits import RateLimit, RateLimiter, RateLimiterUnavailableError
 from application.common.ports.unit_of_work import UnitOfWork
 from application.users.authenticated_user import SignedIn
@@ -81,6 +82,8 @@ class LogIn:
     - A hash made with weaker parameters than today's is replaced on a successful sign-in.
     - Each successful sign-in opens a session with its own rotating refresh token, and
       gives the client a new device token for the account.
+    - Every attempt is counted by how it ended: a success, a failure (wrong credentials or
+      a banned account), or locked (refused by the limits).
     """
 
     def __init__(
@@ -93,6 +96,7 @@ class LogIn:
         throttle: LoginThrottle,
         devices: DeviceTrust,
         session_opener: SessionOpener,
+        metrics: LoginMetrics,
     ) -> None:
         self._uow = uow
         self._users = users
@@ -101,6 +105,7 @@ class LogIn:
         self._throttle = throttle
         self._devices = devices
         self._session_opener = session_opener
+        self._metrics = metrics
 
     async def __call__(self, command: LogInCommand) -> SignedIn:
         """Authenticate and return the account with new access, refresh and device tokens.
@@ -108,6 +113,18 @@ class LogIn:
         The account is read and its password checked before the transaction opens, so no
         transaction, and none of its snapshot, is held while the hash waits for a thread.
         """
+        try:
+            signed_in = await self._log_in(command)
+        except TooManyRequestsError:
+            self._metrics.login_attempted(LoginOutcome.LOCKED)
+            raise
+        except (InvalidCredentialsError, AccountBannedError):
+            self._metrics.login_attempted(LoginOutcome.FAILURE)
+            raise
+        self._metrics.login_attempted(LoginOutcome.SUCCESS)
+        return signed_in
+
+    async def _log_in(self, command: LogInCommand) -> SignedIn:
         if not command.email.strip():
             raise DomainError(BLANK, field="email")
         if not command.password:

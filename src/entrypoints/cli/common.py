@@ -103,7 +103,8 @@ def _known_secrets(settings: "Settings") -> list[str]:
         from entrypoints.bootstrap import known_secrets
 
         return known_secrets(settings)
-    return [key for key in (settings.auth.jwt_secret, settings.audit.signing_key) if key]
+    keys = (settings.auth.jwt_secret, settings.audit.signing_key, settings.metrics.token)
+    return [key for key in keys if key]
 
 
 def with_signing_secret_logged(settings: "Settings") -> "Settings":

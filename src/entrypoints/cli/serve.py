@@ -12,10 +12,13 @@ the proxy's job: deploy/nginx/portico.conf.
 """
 
 import asyncio
+import contextlib
 import os
 import resource
 import socket
+from collections.abc import Iterator
 from importlib.util import find_spec
+from pathlib import Path
 from typing import Any
 
 from granian.constants import Interfaces
@@ -34,6 +37,7 @@ from entrypoints.cli.common import (
 )
 from entrypoints.cli.exit_codes import ExitCode
 from entrypoints.config import Settings
+from entrypoints.multiprocess_metrics import multiprocess_directory
 
 ASGI_FACTORY = "entrypoints.http.asgi:build_app"
 UVICORN_EXTRA_MODULES = ("uvicorn", "websockets")
@@ -74,11 +78,34 @@ def serve_until_stopped(*, host: str | None, port: int | None, workers: int | No
             "or serve on another port (--port or APP_PORT)",
             ExitCode.DEPENDENCY_UNAVAILABLE,
         )
-    with database_or_exit(settings, export=True) as resolved:
+    metrics = settings.metrics
+    metrics_host = metrics.host or settings.app.host
+    if metrics.mode == "port" and not _port_is_free(metrics_host, metrics.port):
+        fail(
+            f"{metrics_host}:{metrics.port} is already in use; stop what listens there, "
+            "or serve the metrics on another port (METRICS_PORT)",
+            ExitCode.DEPENDENCY_UNAVAILABLE,
+        )
+    with database_or_exit(settings, export=True) as resolved, _counting_together(settings):
         database_reachable_or_exit(resolved)
         database_schema_current_or_exit(resolved)
         _run(with_signing_secret_logged(resolved), address=address, port=bind_port, workers=workers)
     logger.info("stopped")
+
+
+@contextlib.contextmanager
+def _counting_together(settings: Settings) -> Iterator[None]:
+    """With metrics on, the worker processes count into one directory, fresh for this run.
+
+    Set before any worker starts (and before this process imports prometheus-client), so
+    each of them writes its counts where a scrape of any one of them reads all of them.
+    """
+    if not settings.metrics.enabled:
+        yield
+        return
+    configured = settings.metrics.multiprocess_dir
+    with multiprocess_directory(Path(configured) if configured else None):
+        yield
 
 
 def _port_is_free(address: str, port: int) -> bool:

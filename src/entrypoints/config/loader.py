@@ -117,6 +117,15 @@ def setting_sources(
     return sources
 
 
+def env_file_values(environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The `.env` file's values, found as `load_settings` finds it, settings or not.
+
+    For the variables other libraries read from the environment themselves (OpenTelemetry's
+    ``OTEL_*``), which the file may hold like any setting.
+    """
+    return _env_file_values(os.environ if environ is None else environ, None)
+
+
 def _env_file_values(environ: Mapping[str, str], env_file: Path | None) -> dict[str, str]:
     """The `.env` file's values: `env_file`, else PORTICO_ENV_FILE's, else `./.env` if any.
 

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from entrypoints.config.errors import ConfigurationError, first_line
 from entrypoints.config.settings import Settings
+from entrypoints.config.settings.observability import MIN_METRICS_TOKEN_BYTES
 
 MIN_JWT_SECRET_BYTES = 32
 _MIN_SECRET_BYTES_BY_ALGORITHM = {"HS256": 32, "HS384": 48, "HS512": 64}
@@ -108,6 +109,22 @@ def check_pairings(settings: Settings) -> None:
     if settings.outbox.bus == "redis-streams" and settings.cache.redis_url is None:
         raise ConfigurationError("EVENT_BUS", "`redis-streams` needs REDIS_URL")
     _check_storage(settings)
+    _check_metrics(settings)
+
+
+def _check_metrics(settings: Settings) -> None:
+    metrics = settings.metrics
+    token = metrics.token or ""
+    if metrics.mode == "token" and len(token.encode()) < MIN_METRICS_TOKEN_BYTES:
+        raise ConfigurationError(
+            "METRICS_TOKEN",
+            f"`METRICS_MODE=token` needs a token of at least {MIN_METRICS_TOKEN_BYTES} bytes, "
+            f"got {len(token.encode())}",
+        )
+    if metrics.mode == "port" and metrics.port in {settings.app.port, metrics.worker_port}:
+        raise ConfigurationError(
+            "METRICS_PORT", "must differ from APP_PORT and METRICS_WORKER_PORT"
+        )
 
 
 def _check_storage(settings: Settings) -> None:

@@ -13,6 +13,8 @@ from litestar.openapi.plugins import JsonRenderPlugin
 from litestar.types import ControllerRouterHandler
 from loguru import logger
 
+from adapters.opentelemetry.switch import TRACING
+from application.common.ports.metrics import LiveConnectionMetrics
 from application.common.ports.realtime import RealtimeBroadcaster
 from application.health.ports import HealthProbe
 from entrypoints.config.loader import cors_policy
@@ -25,10 +27,16 @@ from entrypoints.http.controllers.admin import AdminUsersController
 from entrypoints.http.controllers.articles import ArticlesController, list_tags
 from entrypoints.http.controllers.audit import ActivityController, AuditController
 from entrypoints.http.controllers.comments import CommentsController
+from entrypoints.http.controllers.dashboard import (
+    DashboardController,
+    dashboard_asset,
+    dashboard_page,
+)
 from entrypoints.http.controllers.docs import (
     API_REFERENCE_POLICY,
     ApiReferencePlugin,
     api_reference,
+    api_reference_asset,
 )
 from entrypoints.http.controllers.files import (
     ArticleImagesController,
@@ -48,21 +56,33 @@ from entrypoints.http.controllers.notifications.push_subscriptions import (
 from entrypoints.http.controllers.profiles import ProfilesController
 from entrypoints.http.controllers.sessions import SessionsController
 from entrypoints.http.controllers.users import UsersController
+from entrypoints.http.dashboard_figures import start_dashboard_figures
 from entrypoints.http.errors import EXCEPTION_HANDLERS, envelope_framework_pages
+from entrypoints.http.metrics.route import METRICS_PATH, metrics_endpoint
+from entrypoints.http.metrics.runtime import ProcessMetrics
 from entrypoints.http.middleware.access_log import AccessLogMiddleware
 from entrypoints.http.middleware.allowed_methods import AllowedMethodsMiddleware
 from entrypoints.http.middleware.body_guard import (
     BodyBudget,
     BodyGuardMiddleware,
 )
-from entrypoints.http.middleware.concurrency_limit import ConcurrencyLimitMiddleware
+from entrypoints.http.middleware.concurrency_limit import (
+    EXEMPT_PREFIXES,
+    ConcurrencyLimitMiddleware,
+)
 from entrypoints.http.middleware.cors import CorsMiddleware
+from entrypoints.http.middleware.observe import (
+    ObserveMiddleware,
+    RequestObservers,
+    install_request_observers,
+)
 from entrypoints.http.middleware.repeat_on_lost_connection import (
     RepeatOnLostConnectionMiddleware,
 )
 from entrypoints.http.middleware.request_id import RequestIdMiddleware
 from entrypoints.http.middleware.security_headers import SecurityHeadersMiddleware
 from entrypoints.http.middleware.streamed_routes import StreamedBodyRoutes
+from entrypoints.http.middleware.tracing import TracingMiddleware
 from entrypoints.http.openapi import COMPONENTS as OPENAPI_COMPONENTS
 from entrypoints.http.openapi import document_routes
 from entrypoints.http.pages import FORM_PATHS, PAGE_WRONG_METHOD_HANDLER, PAGES
@@ -72,6 +92,7 @@ from entrypoints.http.realtime.hub import ConnectionHub
 from entrypoints.http.realtime.stream import notification_stream
 from entrypoints.http.schemas.closed_structs import ClosedStructSchemaPlugin
 from entrypoints.http.schemas.users import UserResponse
+from entrypoints.tracing import flush_tracing
 
 ROUTE_HANDLERS: tuple[ControllerRouterHandler, ...] = (
     HealthController,
@@ -82,6 +103,7 @@ ROUTE_HANDLERS: tuple[ControllerRouterHandler, ...] = (
     AdminUsersController,
     AuditController,
     ActivityController,
+    DashboardController,
     ArticlesController,
     CommentsController,
     list_tags,
@@ -96,6 +118,9 @@ ROUTE_HANDLERS: tuple[ControllerRouterHandler, ...] = (
     notification_stream,
     gateway,
     api_reference,
+    api_reference_asset,
+    dashboard_page,
+    dashboard_asset,
     PAGES,
 )
 """Every route the app serves, before `extra_handlers`."""
@@ -123,7 +148,11 @@ def create_app(
     anything runs once more (`RepeatOnLostConnectionMiddleware`).
     `extra_handlers` lets tests and extensions mount more routes. The OpenAPI document's
     errors and security are derived from each route's declarations (`document_routes`), and
-    OPTIONS lists every method of its path (`AllowedMethodsMiddleware`).
+    OPTIONS lists every method of its path (`AllowedMethodsMiddleware`). Every HTTP request
+    is timed once, outside all of these, and told to the observers registered with
+    `request_observers(app)` (`ObserveMiddleware`): the Prometheus metrics when
+    METRICS_MODE is set, which also count the limiter's queue wait; `GET /metrics` is
+    mounted only under METRICS_MODE=token, and is never queued.
 
     Once started, everything built so far is moved out of the garbage collector's sight
     (`gc.freeze`): it lives as long as the process, and scanning it made every full
@@ -137,14 +166,22 @@ def create_app(
     it is being built, and dishka's async container only hands objects out in a coroutine.
     """
     background = BackgroundRelay(container, settings)
+    observers = RequestObservers()
+    process_metrics = ProcessMetrics.for_api(settings)
+    metrics_routes = [metrics_endpoint] if settings.metrics.mode == "token" else []
     hub = ConnectionHub(
         queue_size=settings.websocket.send_queue_size,
         max_per_user=settings.websocket.max_connections_per_user,
     )
 
-    async def warm_up(_: Litestar) -> None:
+    async def warm_up(started: Litestar) -> None:
         await container.get(Sequence[HealthProbe])
-        hub.start(await container.get(RealtimeBroadcaster))
+        hub.start(
+            await container.get(RealtimeBroadcaster),
+            metrics=await container.get(LiveConnectionMetrics),
+        )
+        await process_metrics.start(container, observers)
+        await start_dashboard_figures(started, container, hub)
         if settings.cache.redis_url is None and settings.app.workers > 1:
             logger.warning(
                 "live notifications stay inside the worker process that delivers them; "
@@ -157,6 +194,7 @@ def create_app(
 
     async def close_container(_: Litestar) -> None:
         try:
+            await process_metrics.stop()
             await hub.stop()
             await background.stop()
         finally:
@@ -164,7 +202,7 @@ def create_app(
             logger.info("container closed")
 
     app = Litestar(
-        route_handlers=[*ROUTE_HANDLERS, *extra_handlers],
+        route_handlers=[*ROUTE_HANDLERS, *metrics_routes, *extra_handlers],
         guards=[authenticate],
         dependencies=DEPENDENCIES,
         exception_handlers={
@@ -196,6 +234,7 @@ def create_app(
     setup_dishka(container, app)
     document_routes(app)
     app.state.realtime_hub = hub
+    install_request_observers(app, observers)
     app.state.websocket_settings = settings.websocket
     Pages.from_settings(settings).install(app.state)
     unqueued: Any = RepeatOnLostConnectionMiddleware(app.asgi_handler)
@@ -205,6 +244,8 @@ def create_app(
             unqueued,
             limit=settings.app.max_concurrent_requests,
             max_body_bytes=settings.app.max_request_body_bytes,
+            exempt_prefixes=(*EXEMPT_PREFIXES, METRICS_PATH),
+            observers=observers,
         )
     handler = BodyGuardMiddleware(
         handler,
@@ -228,6 +269,10 @@ def create_app(
         strict_transport=settings.app.public_url.startswith("https://"),
     )
     handler = AccessLogMiddleware(handler)
+    handler = ObserveMiddleware(handler, observers=observers)
     # Litestar serves through asgi_handler: tests/unit/test_reliances_http_stack.py
     app.asgi_handler = RequestIdMiddleware(handler)
+    if TRACING.tracer is not None:
+        app.asgi_handler = TracingMiddleware(app.asgi_handler, tracer=TRACING.tracer)
+        app.on_shutdown.append(flush_tracing)
     return app

@@ -36,6 +36,9 @@ from entrypoints.http.edge_denials import record_missing_permission, record_rate
 from entrypoints.http.rate_limits import EdgeRateLimits, enforce
 
 PUBLIC = {"public": True}
+OWN_CREDENTIALS = {"public": True, "own_credentials": True}
+"""Route options for a route that reads the Authorization header itself, with credentials
+that are not access tokens (`GET /metrics` and its bearer token): the guard leaves it alone."""
 _ANONYMOUS = AuditActor.anonymous()
 _SCHEMES = ("token", "bearer")
 _STATE_KEY = "identity"
@@ -63,6 +66,8 @@ async def authenticate(
     )
     current_client.set(client)
     current_actor.set(_ANONYMOUS)
+    if handler.opt.get("own_credentials"):
+        return
     if "rate_limit" in handler.opt:
         limiter = await container.get(RateLimiter)
         try:

@@ -29,6 +29,7 @@ from litestar.handlers import BaseRouteHandler
 from adapters.system.outage_log import OutageLog
 from application.common.errors import DependencyUnavailableError, TooManyRequestsError
 from application.common.permissions import Permission
+from application.common.ports.metrics import RateLimitMetrics
 from application.common.ports.rate_limits import RateLimit, RateLimiter, RateLimiterUnavailableError
 from entrypoints.http.client_address import ClientAddressResolver
 from entrypoints.http.edge_denials import AUDITED_AS, AuditedAs
@@ -109,7 +110,8 @@ async def enforce(
     route = f"{connection.scope.get('method', '-')} {min(handler.paths, default='-')}"
     for rule_name in rule_names:
         key = f"{rule_name}:{route}:{client}"
-        if not await _counted(limiter, limits, key=key, rate=limits.rules[rule_name]):
+        rate = limits.rules[rule_name]
+        if not await _counted(limiter, limits, key=key, rate=rate, rule=rule_name, at=connection):
             return
 
 
@@ -131,13 +133,23 @@ async def limit_writes(
     limiter = await container.get(RateLimiter)
     limits = await container.get(EdgeRateLimits)
     key = f"{rule_name}:user:{identity.user_id}"
-    await _counted(limiter, limits, key=key, rate=limits.rules[rule_name])
+    rate = limits.rules[rule_name]
+    await _counted(limiter, limits, key=key, rate=rate, rule=rule_name, at=connection)
 
 
 async def _counted(
-    limiter: RateLimiter, limits: EdgeRateLimits, *, key: str, rate: RateLimit
+    limiter: RateLimiter,
+    limits: EdgeRateLimits,
+    *,
+    key: str,
+    rate: RateLimit,
+    rule: str,
+    at: ASGIConnection[Any, Any, Any, Any],
 ) -> bool:
-    """Count one request under `key`; False when the store is down and the limits fail open."""
+    """Count one request under `key`; False when the store is down and the limits fail open.
+
+    A refusal is counted under `rule` (`RateLimitMetrics`, asked for only then).
+    """
     try:
         decision = await limiter.acquire(key, rate)
     except RateLimiterUnavailableError as exc:
@@ -150,5 +162,7 @@ async def _counted(
         ) from exc
     _failing_open.up()
     if not decision.allowed:
+        container: AsyncContainer = at.state.dishka_container
+        (await container.get(RateLimitMetrics)).request_limited(rule=rule)
         raise TooManyRequestsError(decision.retry_after_seconds)
     return True

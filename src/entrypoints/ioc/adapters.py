@@ -50,6 +50,7 @@ from application.common.ports.cache import Cache
 from application.common.ports.clock import Clock
 from application.common.ports.events import EventPublisher
 from application.common.ports.ids import IdGenerator
+from application.common.ports.metrics import CacheMetrics, ConsumerMetrics, DatabasePoolMetrics
 from application.common.ports.opaque_tokens import OpaqueTokens
 from application.common.ports.rate_limits import RateLimiter
 from application.common.ports.unit_of_work import UnitOfWork
@@ -103,7 +104,7 @@ class DatabaseProvider(Provider):
 
     @provide(scope=Scope.REQUEST)
     async def connection(
-        self, engine: AsyncEngine, settings: Settings
+        self, engine: AsyncEngine, settings: Settings, pool_metrics: DatabasePoolMetrics
     ) -> AsyncIterator[AsyncConnection]:
         """The request's connection, checked out by its first statement; returned when it ends.
 
@@ -112,8 +113,12 @@ class DatabaseProvider(Provider):
         the connection to a real transaction for its writes, and back when it ends. A
         request the cache answers never checks one out (`RequestConnection`).
         """
+        database = settings.database
         connection = RequestConnection(
-            engine, retry_after_seconds=settings.database.retry_after_seconds
+            engine,
+            retry_after_seconds=database.retry_after_seconds,
+            pool_metrics=pool_metrics,
+            pool_capacity=database.pool_size + database.max_overflow,
         )
         try:
             yield connection
@@ -247,7 +252,7 @@ class CacheProvider(Provider):
 
     @decorate(scope=Scope.REQUEST)
     def cached_content(
-        self, reader: ArticleReader, cache: Cache, settings: Settings
+        self, reader: ArticleReader, cache: Cache, settings: Settings, metrics: CacheMetrics
     ) -> ArticleReader:
         """Serve anonymous reads from the cache when that is safe.
 
@@ -258,7 +263,9 @@ class CacheProvider(Provider):
         shared = cache_settings.redis_url is not None or settings.app.workers == 1
         if not (cache_settings.content_enabled and shared):
             return reader
-        return CachingArticleReader(reader, cache, ttl_seconds=cache_settings.content_ttl_seconds)
+        return CachingArticleReader(
+            reader, cache, ttl_seconds=cache_settings.content_ttl_seconds, metrics=metrics
+        )
 
 
 class EventBusProvider(Provider):
@@ -273,7 +280,11 @@ class EventBusProvider(Provider):
 
     @provide(provides=EventPublisher, when=~KAFKA & ~EVENTS_ON_REDIS)
     def in_process(
-        self, container: AsyncContainer, handlers: HandlerTable, settings: Settings
+        self,
+        container: AsyncContainer,
+        handlers: HandlerTable,
+        settings: Settings,
+        metrics: ConsumerMetrics,
     ) -> InProcessEventBus:
         """Without Kafka, publishing hands events to this process's handlers."""
 
@@ -284,6 +295,7 @@ class EventBusProvider(Provider):
             deliver,
             max_attempts=settings.kafka.consumer_max_attempts,
             retry_base_seconds=settings.kafka.consumer_retry_base_seconds,
+            metrics=metrics,
         )
 
     @provide(provides=EventPublisher, when=KAFKA & ~EVENTS_ON_REDIS)

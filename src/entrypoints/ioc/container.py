@@ -16,6 +16,7 @@ from entrypoints.ioc.adapters import (
 from entrypoints.ioc.application import PolicyProvider, UseCaseProvider
 from entrypoints.ioc.audit import AuditPolicyProvider, AuditUseCaseProvider
 from entrypoints.ioc.config import ConfigProvider
+from entrypoints.ioc.dashboard import DashboardProvider
 from entrypoints.ioc.delivery import DeliveryProvider, SmsProvider, TaskQueueProvider
 from entrypoints.ioc.events import EventHandlerProvider
 from entrypoints.ioc.files import FilePolicyProvider, FileStorageProvider, FileUseCaseProvider
@@ -26,6 +27,7 @@ from entrypoints.ioc.notifications import (
     PushProvider,
     RealtimeProvider,
 )
+from entrypoints.ioc.observability import MetricsProvider
 
 
 def default_providers() -> list[Provider]:
@@ -33,6 +35,7 @@ def default_providers() -> list[Provider]:
     return [
         ConfigProvider(),
         SystemProvider(),
+        MetricsProvider(),
         DatabaseProvider(),
         RedisProvider(),
         SecurityProvider(),
@@ -56,6 +59,7 @@ def default_providers() -> list[Provider]:
         AuditPolicyProvider(),
         AuditUseCaseProvider(),
         EventHandlerProvider(),
+        DashboardProvider(),
     ]
 
 

@@ -14,6 +14,7 @@ from adapters.smtp.mailer import SmtpMailer
 from adapters.taskiq.queue import TaskiqTaskQueue, create_broker
 from adapters.templates.jinja import TEMPLATES, JinjaTemplateRenderer
 from adapters.twilio.sms import TwilioSmsSender
+from application.common.ports.metrics import JobMetrics
 from application.common.ports.task_queue import TaskQueue
 from application.notifications.ports import Mailer, SmsSender, TemplateRenderer
 from entrypoints.config.settings import Settings
@@ -100,7 +101,7 @@ class TaskQueueProvider(Provider):
         )
 
     @provide(scope=Scope.APP, when=JOBS_ON_REDIS)
-    async def broker(self, settings: Settings) -> AsyncIterator[AsyncBroker]:
+    async def broker(self, settings: Settings, metrics: JobMetrics) -> AsyncIterator[AsyncBroker]:
         """The Redis Streams broker, started for sending; the worker also listens on it."""
         assert settings.cache.redis_url is not None  # noqa: S101 - checked by the loader
         queue = settings.queue
@@ -111,7 +112,7 @@ class TaskQueueProvider(Provider):
             redeliver_after_seconds=queue.redeliver_after_seconds,
             prefetch=queue.concurrency,
         )
-        register_jobs(broker)
+        register_jobs(broker, metrics)
         await broker.startup()
         yield broker
         await broker.shutdown()
@@ -123,7 +124,7 @@ class TaskQueueProvider(Provider):
 
     @provide(scope=Scope.APP, when=~JOBS_ON_REDIS)
     async def in_process(
-        self, container: AsyncContainer, policy: JobRetryPolicy
+        self, container: AsyncContainer, policy: JobRetryPolicy, metrics: JobMetrics
     ) -> AsyncIterator[TaskQueue]:
         """The in-process queue; pending jobs finish before the container closes."""
 
@@ -132,7 +133,10 @@ class TaskQueueProvider(Provider):
                 await run_job(request, task, payload)
 
         queue = InProcessTaskQueue(
-            run, attempts=policy.max_attempts, first_delay_seconds=policy.retry_base_seconds
+            run,
+            attempts=policy.max_attempts,
+            first_delay_seconds=policy.retry_base_seconds,
+            metrics=metrics,
         )
         yield queue
         await queue.drain()

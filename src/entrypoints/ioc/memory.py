@@ -11,6 +11,7 @@ from adapters.memory.articles import (
     InMemoryCommentRepository,
 )
 from adapters.memory.audit import InMemoryAuditLog, InMemoryAuditMaintenance
+from adapters.memory.dashboard import InMemoryOutboxBacklog
 from adapters.memory.database import InMemoryDatabase
 from adapters.memory.file_storage import InMemoryFileStorage
 from adapters.memory.files import InMemoryFileRepository
@@ -37,6 +38,7 @@ from application.audit.ports import AuditLog, AuditMaintenance
 from application.common.ports.clock import Clock
 from application.common.ports.ids import IdGenerator
 from application.common.ports.unit_of_work import UnitOfWork
+from application.dashboard.ports import OutboxBacklog
 from application.events.ports import OutboxReader, OutboxStore, ProcessedEvents
 from application.files.ports import FileRepository, FileStorage
 from application.health.ports import HealthProbe
@@ -122,6 +124,9 @@ class InMemoryPersistenceProvider(Provider):
     )
     outbox_store = provide(
         InMemoryOutboxStore, provides=OutboxStore, scope=Scope.REQUEST, override=True
+    )
+    outbox_backlog = provide(
+        InMemoryOutboxBacklog, provides=OutboxBacklog, scope=Scope.REQUEST, override=True
     )
     processed_events = provide(
         InMemoryProcessedEvents, provides=ProcessedEvents, scope=Scope.REQUEST, override=True

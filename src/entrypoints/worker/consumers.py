@@ -7,6 +7,7 @@ from loguru import logger
 
 from adapters.events.envelope import topic_for
 from adapters.kafka.consumer import KafkaEventConsumer
+from application.common.ports.metrics import ConsumerMetrics
 from application.events.received_event import ReceivedEvent
 from domain.shared.events import event_class_for
 from entrypoints.config import Settings
@@ -62,6 +63,7 @@ async def consume_until_stopped(
         client_id=settings.app.name,
         max_attempts=kafka.consumer_max_attempts,
         retry_base_seconds=kafka.consumer_retry_base_seconds,
+        metrics=await container.get(ConsumerMetrics),
     )
     logger.info("consuming {}", ", ".join(sorted(topics)))
     return await consumer.run(deliver, stop)

@@ -2,6 +2,7 @@
 
 from dishka import AsyncContainer
 
+from adapters.opentelemetry.spans import operation
 from application.audit.capture import acting_on_its_own
 from application.audit.context import this_process
 from application.common.errors import DependencyUnavailableError
@@ -43,7 +44,7 @@ async def dispatch(
     Raises what a handler raised, except that an unreachable dependency (the database,
     a server a use case needs) becomes `TransientDeliveryError`, so the bus waits instead of
     dead-lettering. Handlers that already ran are skipped on the retry, because each run is
-    recorded with its changes.
+    recorded with its changes. Each handler runs in a span of its own (``handle <consumer>``).
     """
     subscriptions = (
         handlers.for_topic(topic)
@@ -53,7 +54,16 @@ async def dispatch(
     worker = AuditActor.process_of(ActorKind.WORKER, this_process())
     for subscription in subscriptions:
         try:
-            with acting_on_its_own(worker):
+            with (
+                operation(
+                    f"handle {subscription.consumer}",
+                    attributes={
+                        "portico.consumer": subscription.consumer,
+                        "portico.event.type": event.event_type,
+                    },
+                ),
+                acting_on_its_own(worker),
+            ):
                 await _handle_once(container, subscription.consumer, subscription.handler, event)
         except Exception as exc:
             if is_outage(exc):

@@ -4,20 +4,25 @@ import asyncio
 from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
 from dishka import AsyncContainer
 from dishka.integrations.taskiq import FromDishka, inject
 from loguru import logger
-from taskiq import AsyncBroker
+from opentelemetry.trace import SpanKind
+from taskiq import AsyncBroker, Context, TaskiqDepends
 
+from adapters.inprocess.metrics import NO_METRICS
+from adapters.opentelemetry.propagation import TRACEPARENT
+from adapters.opentelemetry.spans import operation, resumed
 from adapters.taskiq.queue import RUN_JOB, TaskiqTaskQueue
 from application.audit.archive_audit_entries import ARCHIVE_AUDIT_ENTRIES, ArchiveAuditEntries
 from application.audit.capture import acting_on_its_own
 from application.audit.context import this_process
 from application.audit.sign_audit_checkpoint import SIGN_AUDIT_CHECKPOINT, SignAuditCheckpoint
 from application.common.errors import DependencyUnavailableError
+from application.common.ports.metrics import JobMetrics, JobOutcome
 from application.events.purge_outbox import PURGE_SENT_EVENTS, PurgeOutbox, PurgeOutboxCommand
 from application.events.purge_processed_events import (
     PURGE_PROCESSED_EVENTS,
@@ -73,9 +78,13 @@ from entrypoints.config import Settings
 async def run_job(request: AsyncContainer, task: str, payload: Mapping[str, str]) -> None:
     """Run the use case a job names, in the request scope given; LookupError if none.
 
-    What it changes is audited as done by this worker process.
+    What it changes is audited as done by this worker process. It runs in a span of its
+    own (``job <name>``), a child of the trace the job was enqueued in.
     """
-    with acting_on_its_own(AuditActor.process_of(ActorKind.WORKER, this_process())):
+    with (
+        operation(f"job {task}", kind=SpanKind.CONSUMER, attributes={"portico.job.name": task}),
+        acting_on_its_own(AuditActor.process_of(ActorKind.WORKER, this_process())),
+    ):
         await _run_job(request, task, payload)
 
 
@@ -238,28 +247,31 @@ class JobRetryPolicy:
         return float(min(self.retry_base_seconds * 2 ** (attempt - 1), 300.0))
 
 
-def register_jobs(broker: AsyncBroker) -> None:
+def register_jobs(broker: AsyncBroker, metrics: JobMetrics = NO_METRICS) -> None:
     """Declare the taskiq task that runs every job, with dishka injecting per message.
 
     What a failed run does is `JobAttempts.settle`'s business. The message is acknowledged
     only once the task returns, so a worker that dies while a job waits leaves it to be
-    redelivered.
+    redelivered. A run continues the trace its message's ``traceparent`` label names.
     """
-    attempts = JobAttempts(TaskiqTaskQueue(broker))
+    attempts = JobAttempts(TaskiqTaskQueue(broker), metrics=metrics)
 
     @inject(patch_module=True)
     async def portico_run_job(
         task: str,
         payload: dict[str, str],
         attempt: int,
+        *,
         request: FromDishka[AsyncContainer],
         policy: FromDishka[JobRetryPolicy],
+        context: Annotated[Context, TaskiqDepends()],
     ) -> None:
-        await attempts.settle(
-            run_job(request, task, payload),
-            JobRun(task=task, payload=payload, attempt=attempt),
-            policy,
-        )
+        with resumed(context.message.labels.get(TRACEPARENT)):
+            await attempts.settle(
+                run_job(request, task, payload),
+                JobRun(task=task, payload=payload, attempt=attempt),
+                policy,
+            )
 
     broker.register_task(portico_run_job, task_name=RUN_JOB)
 
@@ -284,23 +296,29 @@ class JobAttempts:
       the next attempt; after the last, one ERROR and the job is dropped.
 
     While Redis is down the next run waits for it rather than being dropped: the job in hand
-    may be the only record of it.
+    may be the only record of it. Each run is counted while it runs, then by how it ended
+    (`JobMetrics`).
     """
 
-    def __init__(self, queue: TaskiqTaskQueue) -> None:
+    def __init__(self, queue: TaskiqTaskQueue, *, metrics: JobMetrics = NO_METRICS) -> None:
         self._queue = queue
+        self._metrics = metrics
 
     async def settle(
         self, running: Coroutine[Any, Any, None], run: JobRun, policy: JobRetryPolicy
     ) -> None:
         """Await the job's run, then act on how it ended."""
+        self._metrics.job_started(run.task)
         try:
             await running
         except DependencyUnavailableError:
+            self._metrics.job_ended(run.task, JobOutcome.DEFERRED)
             await asyncio.sleep(min(policy.retry_base_seconds, _REQUEUE_WAIT_SECONDS))
             await self._requeue(run, attempt=run.attempt)
         except Exception as exc:  # noqa: BLE001 - any other failure of a job means "retry"
-            if run.attempt >= policy.max_attempts:
+            last = run.attempt >= policy.max_attempts
+            self._metrics.job_ended(run.task, JobOutcome.FAILED if last else JobOutcome.RETRIED)
+            if last:
                 logger.error("job {} failed {} times; giving up: {}", run.task, run.attempt, exc)
                 return
             delay = policy.delay(run.attempt)
@@ -309,6 +327,8 @@ class JobAttempts:
             )
             await asyncio.sleep(delay)
             await self._requeue(run, attempt=run.attempt + 1)
+        else:
+            self._metrics.job_ended(run.task, JobOutcome.SUCCEEDED)
 
     async def _requeue(self, run: JobRun, *, attempt: int) -> None:
         """Enqueue the job's next run, trying again while Redis is down."""

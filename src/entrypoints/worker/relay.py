@@ -10,6 +10,7 @@ from adapters.system.outage_log import OutageLog
 from application.audit.seal_audit_entries import BATCH as SEAL_BATCH
 from application.audit.seal_audit_entries import SealAuditEntries
 from application.common.errors import DependencyUnavailableError
+from application.common.ports.metrics import RelayMetrics
 from application.events.relay_outbox import RelayOutbox, RelayPolicy
 from application.notifications.requeue_stale_deliveries import (
     REQUEUE_BATCH,
@@ -30,9 +31,11 @@ async def relay_until_stopped(
     doubling up to `_MAX_WAIT_SECONDS` while the database stays down, without ever leaving
     the loop; an outage of the bus is logged once, and its end once. A batch in flight when
     `stop` is set finishes: it is either marked sent or rolled back whole, so rows it had
-    claimed when the database went away are relayed once it is back.
+    claimed when the database went away are relayed once it is back. Every batch's
+    published and failed events are counted (`RelayMetrics`).
     """
     policy = await container.get(RelayPolicy)
+    metrics = await container.get(RelayMetrics)
     published = 0
     failed_in_a_row = 0
     bus = OutageLog("outbox relay: the event bus", what_waits="events wait in the outbox")
@@ -53,6 +56,7 @@ async def relay_until_stopped(
             logger.exception("outbox relay: a batch failed unexpectedly; retrying")
         else:
             published += report.published
+            metrics.batch_relayed(published=report.published, failed=report.failed)
             if report.error is not None:
                 bus.down(f"publishing {report.failed} events failed: {report.error}")
             else:

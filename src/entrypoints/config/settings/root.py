@@ -14,6 +14,7 @@ from entrypoints.config.settings.messaging import (
     PushSettings,
     SmsSettings,
 )
+from entrypoints.config.settings.observability import DashboardSettings, MetricsSettings
 from entrypoints.config.settings.process import (
     AppSettings,
     CorsSettings,
@@ -47,6 +48,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     websocket: WebSocketSettings = msgspec.field(default_factory=WebSocketSettings)
     notifications: NotificationSettings = msgspec.field(default_factory=NotificationSettings)
     external_api: ExternalApiSettings = msgspec.field(default_factory=ExternalApiSettings)
+    metrics: MetricsSettings = msgspec.field(default_factory=MetricsSettings)
+    dashboard: DashboardSettings = msgspec.field(default_factory=DashboardSettings)
 
     @property
     def is_production(self) -> bool:

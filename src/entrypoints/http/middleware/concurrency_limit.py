@@ -1,11 +1,14 @@
 """Bounds how many HTTP requests a process handles at once; the rest wait in arrival order."""
 
 import asyncio
+import time
 from collections import deque
 from collections.abc import Iterable
 
 from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, ReceiveMessage, Scope, Send
+
+from entrypoints.http.middleware.observe import RequestObservers
 
 EXEMPT_PREFIXES = ("/health/",)
 
@@ -29,6 +32,8 @@ class ConcurrencyLimitMiddleware:
     - The place is given back when the response starts, so a stream (SSE) holds none
       while it streams; and when the app fails.
     - WebSockets and the health probes are never queued: a probe must answer under load.
+    - A request that found every place taken reports how long it waited to
+      `observers.queue_wait`, when set; one admitted at once reads no clock.
     """
 
     def __init__(
@@ -38,6 +43,7 @@ class ConcurrencyLimitMiddleware:
         limit: int,
         max_body_bytes: int,
         exempt_prefixes: Iterable[str] = EXEMPT_PREFIXES,
+        observers: RequestObservers | None = None,
     ) -> None:
         if limit < 1:
             raise ValueError("limit must be at least 1")
@@ -45,6 +51,7 @@ class ConcurrencyLimitMiddleware:
         self._places = asyncio.Semaphore(limit)
         self._max_body_bytes = max_body_bytes
         self._exempt = tuple(exempt_prefixes)
+        self._observers = RequestObservers() if observers is None else observers
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Admit the request in turn, then hand it on."""
@@ -52,7 +59,13 @@ class ConcurrencyLimitMiddleware:
             await self._app(scope, receive, send)
             return
         receive = await _with_body_read(receive, self._max_body_bytes)
-        await self._places.acquire()
+        report_wait = self._observers.queue_wait
+        if report_wait is not None and self._places.locked():
+            waiting_since = time.perf_counter()
+            await self._places.acquire()
+            report_wait(time.perf_counter() - waiting_since)
+        else:
+            await self._places.acquire()
         held = True
 
         def give_back() -> None:

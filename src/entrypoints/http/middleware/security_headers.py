@@ -1,14 +1,15 @@
 """Security headers on every HTTP response, each set computed once when the app is built.
 
 - `X-Content-Type-Options: nosniff`: a browser never runs a JSON body as script or page.
-- `Referrer-Policy: no-referrer`: nothing here needs to know where a visitor came from; a
-  CDN the API reference loads from learns nothing, and the pages behind emailed links,
+- `Referrer-Policy: no-referrer`: nothing here needs to know where a visitor came from;
+  a host a link on a page leads to learns nothing, and the pages behind emailed links,
   whose address may hold a link's token, never hand it on.
 - Framing is denied twice: `X-Frame-Options: DENY` for old browsers, CSP `frame-ancestors`.
 - `Content-Security-Policy`: `default-src 'none'` on everything but HTML pages, so a
   response opened as a document can load and run nothing; HTML pages get the policy they
   were written for: a route's own `opt["content_security_policy"]` (the pages behind
-  emailed links), else `page_policy` (the API reference).
+  emailed links), else `page_policy` (the API reference, whose scripts this origin
+  serves: controllers/docs.py).
 - `Strict-Transport-Security` when the service is reached over https
   (`APP_PUBLIC_URL`), for a year. Neither `includeSubDomains` nor `preload`: both bind
   other hosts of the domain, which only the operator can decide, at the proxy.

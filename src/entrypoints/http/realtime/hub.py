@@ -7,6 +7,8 @@ from uuid import UUID
 
 from loguru import logger
 
+from adapters.inprocess.metrics import NO_METRICS
+from application.common.ports.metrics import LiveChannel, LiveConnectionMetrics
 from application.common.ports.realtime import RealtimeBroadcaster, user_room
 from application.users.live_sessions import read_sessions_ended
 from domain.users.values import UserId
@@ -39,9 +41,17 @@ class LiveConnection:
     client authenticates again.
     """
 
-    def __init__(self, user_id: UserId, *, session_id: UUID | None, queue_size: int) -> None:
+    def __init__(
+        self,
+        user_id: UserId,
+        *,
+        session_id: UUID | None,
+        queue_size: int,
+        channel: LiveChannel = LiveChannel.WEBSOCKET,
+    ) -> None:
         self.user_id = user_id
         self.session_id = session_id
+        self.channel = channel
         self.queue: asyncio.Queue[str] = asyncio.Queue(maxsize=queue_size)
         self.overflowed = asyncio.Event()
         self.shutting_down = asyncio.Event()
@@ -72,6 +82,9 @@ class ConnectionHub:
     leaving the broadcaster's rooms follows it, one room at a time (`_reconcile`), so a
     slow or unreachable Redis delays only the connections of the room concerned, and a
     connection that closes never waits for anything.
+
+    Each connection attached or place held is counted while it lasts (the `metrics` given
+    to `start`), as a WebSocket or an SSE stream.
     """
 
     def __init__(self, *, queue_size: int, max_per_user: int) -> None:
@@ -87,14 +100,18 @@ class ConnectionHub:
         self._emptied.set()
         self._live = 0
         self._held: Counter[str] = Counter()
+        self._metrics: LiveConnectionMetrics = NO_METRICS
         self.stopping = asyncio.Event()
         """Set when the process stops: streams held with `hold` end on it."""
         self.waiting = WaitingRoom()
         """The sockets that have not authenticated yet: admission.py."""
 
-    def start(self, broadcaster: RealtimeBroadcaster) -> None:
-        """Start routing what the broadcaster delivers."""
+    def start(
+        self, broadcaster: RealtimeBroadcaster, *, metrics: LiveConnectionMetrics = NO_METRICS
+    ) -> None:
+        """Start routing what the broadcaster delivers, and counting connections in `metrics`."""
         self._broadcaster = broadcaster
+        self._metrics = metrics
         self._task = asyncio.create_task(self._route(broadcaster), name="realtime-hub")
 
     async def stop(self, *, grace_seconds: float = 1.0) -> None:
@@ -140,6 +157,7 @@ class ConnectionHub:
         room = user_room(user_id)
         self._held[room] += 1
         self._live += 1
+        self._metrics.live_connection_opened(LiveChannel.SSE)
         return HeldPlace(self, room)
 
     def _release(self, room: str) -> None:
@@ -147,6 +165,7 @@ class ConnectionHub:
         if not self._held[room]:
             del self._held[room]
         self._live -= 1
+        self._metrics.live_connection_closed(LiveChannel.SSE)
 
     async def attach(
         self,
@@ -155,6 +174,7 @@ class ConnectionHub:
         session_id: UUID | None,
         join_timeout_seconds: float = JOIN_TIMEOUT_SECONDS,
         max_live: int | None = None,
+        channel: LiveChannel = LiveChannel.WEBSOCKET,
     ) -> LiveConnection:
         """A connection opened by the user's `session_id`, fed their room's messages on return.
 
@@ -169,9 +189,12 @@ class ConnectionHub:
         if not self.has_room_for(user_id):
             raise TooManyConnectionsError
         room = user_room(user_id)
-        connection = LiveConnection(user_id, session_id=session_id, queue_size=self._queue_size)
+        connection = LiveConnection(
+            user_id, session_id=session_id, queue_size=self._queue_size, channel=channel
+        )
         self._rooms.setdefault(room, set()).add(connection)
         self._live += 1
+        self._metrics.live_connection_opened(channel)
         self._emptied.clear()
         try:
             async with asyncio.timeout(join_timeout_seconds):
@@ -189,6 +212,7 @@ class ConnectionHub:
             return
         connections.discard(connection)
         self._live -= 1
+        self._metrics.live_connection_closed(connection.channel)
         if connections:
             return
         del self._rooms[room]

@@ -27,6 +27,7 @@ from application.common.errors import (
 )
 from application.common.identity import Identity
 from application.common.ports.clock import Clock
+from application.common.ports.metrics import LiveChannel
 from application.users.authenticate import Authenticate, AuthenticateCommand
 from entrypoints.config.settings import WebSocketSettings
 from entrypoints.http.auth import required_identity
@@ -84,6 +85,7 @@ async def _events(
             identity.user_id,
             session_id=identity.session_id,
             max_live=settings.max_live_connections,
+            channel=LiveChannel.SSE,
         )
     except (ServerFullError, TooManyConnectionsError, RealtimeUnavailableError) as exc:
         yield ServerSentEventMessage(event="error", data=_REFUSED[type(exc)])

@@ -1,0 +1,1 @@
+"""Tracing with OpenTelemetry: the process's tracer, and the spans each technology opens."""

@@ -1,0 +1,1 @@
+"""Prometheus: the metrics ports on prometheus-client, and their exposition."""

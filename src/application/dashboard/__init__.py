@@ -1,0 +1,1 @@
+"""The live admin dashboard: figures every process counts, read back for the page."""
