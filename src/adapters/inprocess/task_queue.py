@@ -47,9 +47,14 @@ class InProcessTaskQueue(TaskQueue, JobQueueDepth):
         return len(self._pending)
 
     async def drain(self) -> None:
-        """Wait for every job started so far (shutdown, tests)."""
-        while self._pending:
-            await asyncio.gather(*list(self._pending), return_exceptions=True)
+        """Wait for every job started so far (shutdown, tests).
+
+        A job counts as pending until it is done, whether or not its done callback has run
+        yet: waiting on the set alone could spin on finished jobs.
+        """
+        while running := [job for job in self._pending if not job.done()]:
+            await asyncio.gather(*running, return_exceptions=True)
+        self._pending.difference_update([job for job in self._pending if job.done()])
 
     async def _attempt(self, task: str, payload: Mapping[str, str]) -> None:
         delay = self._first_delay

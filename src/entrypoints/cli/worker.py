@@ -65,8 +65,9 @@ def worker(
         )
     start_tracing_if_requested(WORKER_SERVICE)
     # its jobs sign audit checkpoints with the server's key
-    with database_ready(with_signing_secret_logged(settings)) as resolved:
-        asyncio.run(_run(resolved, relay=relay, consumers=consumers, jobs=jobs))
+    with database_ready(settings) as resolved:
+        signing = with_signing_secret_logged(resolved)
+        asyncio.run(_run(signing, relay=relay, consumers=consumers, jobs=jobs))
     logger.info("worker stopped")
 
 
@@ -195,8 +196,8 @@ def scheduler() -> None:
 
     stop_on_signals()
     # With the in-process queue the jobs run here, and the checkpoint job signs.
-    with database_ready(with_signing_secret_logged(settings_or_exit())) as resolved:
-        count = asyncio.run(_schedule(resolved))
+    with database_ready(settings_or_exit()) as resolved:
+        count = asyncio.run(_schedule(with_signing_secret_logged(resolved)))
     logger.info("scheduler stopped after enqueueing {} jobs", count)
 
 
