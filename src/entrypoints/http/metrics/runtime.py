@@ -2,17 +2,20 @@
 
 import asyncio
 import contextlib
+from typing import TYPE_CHECKING
 
 from dishka import AsyncContainer
 from loguru import logger
-from sqlalchemy.ext.asyncio import AsyncEngine
 
 from adapters.prometheus.metrics import PrometheusMetrics
-from adapters.sqlalchemy.pool_metrics import sample_pool
 from entrypoints.config.settings import Settings
-from entrypoints.http.metrics.port import MetricsPort
 from entrypoints.http.metrics.scrape import MetricsScrape
 from entrypoints.http.middleware.observe import RequestObservation, RequestObservers
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from entrypoints.http.metrics.port import MetricsPort
 
 POOL_SAMPLE_SECONDS = 2.0
 """How often each process reports its database pool's gauges."""
@@ -67,6 +70,12 @@ class ProcessMetrics:
         """Begin; OSError when the metrics port cannot be bound."""
         if not self._settings.metrics.enabled:
             return
+        # Only with metrics on: SQLAlchemy's asyncio layer and aiohttp's server cost every
+        # process a third of a second to import.
+        from sqlalchemy.ext.asyncio import AsyncEngine  # noqa: PLC0415
+
+        from entrypoints.http.metrics.port import MetricsPort  # noqa: PLC0415
+
         metrics = await container.get(PrometheusMetrics)
         if observers is not None:
             observers.add(PrometheusRequestObserver(metrics))
@@ -99,7 +108,9 @@ class ProcessMetrics:
                 await self._sampler
             self._sampler = None
 
-    async def _sample(self, engine: AsyncEngine, metrics: PrometheusMetrics) -> None:
+    async def _sample(self, engine: "AsyncEngine", metrics: PrometheusMetrics) -> None:
+        from adapters.sqlalchemy.pool_metrics import sample_pool  # noqa: PLC0415 - see start
+
         database = self._settings.database
         capacity = database.pool_size + database.max_overflow
         while True:
